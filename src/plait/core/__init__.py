@@ -1,0 +1,1 @@
+"""The pure core: plans, task state, scheduling and the controller. No I/O in here."""

@@ -1,0 +1,201 @@
+"""The state the controller keeps: one `TaskState` per task inside a `RunState`.
+
+Everything here is a frozen value. Facts that can be derived (needs-attention, display
+status, is-mergeable) are functions in `plait.core.task`, never stored flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from plait.core.plan import TaskSpec
+
+
+class Phase(StrEnum):
+    WAITING = "waiting"  # not started: dependencies open or no slot yet
+    ACTIVE = "active"  # has a workspace; work in progress or PR open
+    MERGED = "merged"  # landed on main; final
+
+
+class OpKind(StrEnum):
+    """Operations a task serves one at a time. Feedback kinds first, in priority order."""
+
+    REBASE = "rebase"
+    HUMAN = "human"
+    CONFLICT = "conflict"
+    CI = "ci"
+    REVIEW = "review"
+    START = "start"
+    # Housekeeping: plait's own forge steps, served when no feedback is queued.
+    READY = "ready"
+    MERGE = "merge"
+    CLEANUP = "cleanup"
+
+
+FEEDBACK_PRIORITY: tuple[OpKind, ...] = (
+    OpKind.REBASE,
+    OpKind.HUMAN,
+    OpKind.CONFLICT,
+    OpKind.CI,
+    OpKind.REVIEW,
+)
+
+# Operations that run an agent turn (and so take an agent slot).
+AGENT_OPS = frozenset({OpKind.START, OpKind.HUMAN, OpKind.CONFLICT, OpKind.CI, OpKind.REVIEW})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """Tokens and cost, normalized across backends."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+        )
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 10),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewThread:
+    """An unresolved review thread (or conversation comment) on a PR."""
+
+    id: str
+    body: str
+    author: str = ""
+    path: str | None = None
+    line: int | None = None
+    outdated: bool = False
+
+
+class CIStatus(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PRView:
+    """What the forge says about a task's PR, as of one poll."""
+
+    number: int
+    state: str = "open"  # open | merged | closed
+    draft: bool = True
+    base: str = ""
+    head_sha: str = ""
+    ci: CIStatus = CIStatus.NONE
+    ci_evidence: str = ""  # failing checks with log excerpts, for the agent
+    mergeable: bool | None = None  # None: unknown yet
+    threads: tuple[ReviewThread, ...] = ()
+    merge_sha: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Op:
+    """One queued or current operation of a task.
+
+    `key` deduplicates: two ops with the same (kind, key) are the same op.
+    """
+
+    kind: OpKind
+    key: str = ""
+    text: str = ""  # human message, CI evidence
+    paths: tuple[str, ...] = ()  # conflicting paths
+    threads: tuple[ReviewThread, ...] = ()  # review threads to answer
+    onto: str = ""  # rebase / conflict target branch
+    onto_sha: str = ""  # the commit of `onto` a conflict must be resolved against
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Counters:
+    """Failure counters behind the derived needs-attention. A human message resets them."""
+
+    ci_failures: int = 0
+    start_failures: int = 0
+    turn_failures: int = 0
+    rebase_failures: int = 0
+    push_failures: int = 0
+    merge_failures: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskState:
+    id: str
+    phase: Phase = Phase.WAITING
+    branch: str = ""
+    worktree: str = ""
+    base_branch: str = ""  # the branch this task's work is based on (main or a dependency's)
+    base_sha: str = ""  # the commit of base_branch the work was last rebased on
+    stacked_on: str | None = None  # dependency task whose branch we are based on
+    session_id: str = ""
+    head_sha: str = ""  # last pushed head
+    pr: PRView | None = None
+    queue: tuple[Op, ...] = ()
+    current: Op | None = None
+    step: str = ""  # step of `current` being executed
+    in_flight: str = ""  # id of the one effect under way for this task, "" if none
+    effect_seq: int = 0  # counter behind stable effect ids
+    ci_handled: tuple[str, ...] = ()  # head SHAs whose CI failure was already queued
+    threads_seen: tuple[str, ...] = ()  # thread ids already queued for the agent
+    threads_answered: tuple[str, ...] = ()  # thread ids answered, to resolve after push
+    rebase_keys: tuple[str, ...] = ()  # (head, base tip) pairs already rebased for
+    counters: Counters = field(default_factory=Counters)
+    usage: Usage = field(default_factory=Usage)
+    turns: int = 0
+    agent_seconds: float = 0.0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    merge_sha: str = ""
+    retry_at: float = 0.0  # do not dispatch before this time
+    cleaned: bool = False
+    last_error: str = ""
+    last_reply: str = ""  # the agent's final text of its last turn
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunConfig:
+    project: str
+    repo: str
+    main_branch: str = "main"
+    forge: str = "local"
+    agent: str = "script"
+    max_concurrency: int = 4
+    # Optional caps by task class and by agent backend; absent means only the global cap.
+    class_caps: Mapping[str, int] = field(default_factory=dict)
+    agent_caps: Mapping[str, int] = field(default_factory=dict)
+    ci_failure_cap: int = 3
+    failure_cap: int = 3  # start, turn, rebase, push, merge failures
+    retry_seconds: float = 2.0
+    stacked: bool = True
+    keep_worktrees: bool = False
+    branch_prefix: str = "plait"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunState:
+    config: RunConfig
+    specs: Mapping[str, TaskSpec]
+    order: tuple[str, ...]  # plan order
+    tasks: Mapping[str, TaskState]
+    now: float = 0.0
+    events: int = 0  # events decided so far

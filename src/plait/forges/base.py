@@ -1,0 +1,59 @@
+"""The forge Protocol: where PRs, CI and reviews live. `local` and `github` implement it.
+
+Every write is idempotent against the forge itself, because the engine runs effects
+at-least-once: opening a PR reuses the open PR for the same head branch, merging a PR
+that is already merged returns its merge commit, resolving a resolved thread is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from plait.core.model import PRView
+
+
+class MergeBlocked(Exception):
+    """The forge cannot merge now (checkout dirty, base moved, not mergeable); try later."""
+
+    def __init__(self, reason: str, *, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class Forge(Protocol):
+    name: str
+
+    async def push(self, *, branch: str, worktree: str, force: bool) -> str:
+        """Publish the branch as it is in the worktree; returns the pushed head SHA."""
+        ...
+
+    async def open_pr(self, *, task: str, branch: str, base: str, title: str, body: str) -> PRView:
+        """Open a draft PR for `branch` into `base`, or return the open PR for that branch."""
+        ...
+
+    async def mark_ready(self, pr: int) -> None: ...
+
+    async def retarget(self, pr: int, base: str) -> None: ...
+
+    async def resolve_threads(self, pr: int, thread_ids: tuple[str, ...], reply: str) -> None:
+        """Reply inside each thread (once) and resolve it."""
+        ...
+
+    async def merge(self, pr: int, *, title: str) -> str:
+        """Merge the PR into its base; returns the merge commit. Raises MergeBlocked."""
+        ...
+
+    async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
+        """Views of the given PRs (task id → PR number), keyed by task id."""
+        ...
+
+    async def serve(self) -> None:
+        """Background work the forge does itself (the local forge runs CI here).
+
+        Runs until cancelled. Forges with nothing to do in the background return at once.
+        """
+        ...
+
+    async def close(self) -> None: ...
