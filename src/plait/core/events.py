@@ -7,7 +7,7 @@ result (after a crash and a re-run) is ignored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from plait.core.model import PRView, RunConfig, Usage
 from plait.core.plan import TaskSpec
@@ -22,6 +22,8 @@ class Event:
 class RunStarted(Event):
     config: RunConfig
     tasks: tuple[TaskSpec, ...]
+    title: str = ""
+    context: str = ""  # the plan's shared sections (problem, solution…), given to agents
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +60,7 @@ class WorkspaceReady(EffectResult):
 class AgentFinished(EffectResult):
     ok: bool
     session_id: str = ""
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
     reply: str = ""  # final text
     error: str = ""

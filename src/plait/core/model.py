@@ -60,7 +60,10 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return (
-            self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
         )
 
     def __add__(self, other: Usage) -> Usage:
@@ -196,6 +199,9 @@ class RunState:
     config: RunConfig
     specs: Mapping[str, TaskSpec]
     order: tuple[str, ...]  # plan order
+    start_order: tuple[str, ...]  # longest critical path first, then plan order
     tasks: Mapping[str, TaskState]
+    title: str = ""
+    context: str = ""
     now: float = 0.0
     events: int = 0  # events decided so far

@@ -1,0 +1,438 @@
+"""The controller: `decide(state, event) -> (state, effects)`. Pure and deterministic.
+
+How this works. Each task serves one operation at a time (`TaskState.current`), and each
+operation is a short sequence of steps (see `FIRST_STEP` / `_after`). Every step is one
+effect; while it is under way its id sits in `TaskState.in_flight`, and only the result
+naming that id moves the task on — duplicates and late results (after a crash and a re-run)
+are ignored. Handlers below only change state; `plait.core.scheduler.schedule` then looks
+at the whole run and emits the effects for whatever can go next, within the caps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from plait.core import events as ev
+from plait.core.effects import Effect
+from plait.core.graph import critical_path
+from plait.core.model import (
+    CIStatus,
+    Counters,
+    Op,
+    OpKind,
+    Phase,
+    PRView,
+    RunState,
+    TaskState,
+)
+from plait.core.scheduler import schedule
+from plait.core.task import enqueue
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    state: RunState
+    effects: tuple[Effect, ...]
+
+
+class ControllerError(Exception):
+    """An event that cannot apply to this state (a bug in the caller, not user input)."""
+
+
+def initial_state(event: ev.RunStarted) -> RunState:
+    specs = {t.id: t for t in event.tasks}
+    order = tuple(t.id for t in event.tasks)
+    rank = critical_path(event.tasks)
+    index = {tid: i for i, tid in enumerate(order)}
+    start_order = tuple(sorted(order, key=lambda t: (-rank[t], index[t])))
+    return RunState(
+        config=event.config,
+        specs=specs,
+        order=order,
+        start_order=start_order,
+        tasks={tid: TaskState(id=tid) for tid in order},
+        title=event.title,
+        context=event.context,
+        now=event.at,
+    )
+
+
+def decide(state: RunState | None, event: ev.Event) -> Decision:
+    if isinstance(event, ev.RunStarted):
+        if state is not None:
+            raise ControllerError("a run can start only once")
+        state = initial_state(event)
+    elif state is None:
+        raise ControllerError(f"{type(event).__name__} before RunStarted")
+    else:
+        state = replace(state, now=max(state.now, event.at))
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            state = handler(state, event)
+    state = replace(state, events=state.events + 1)
+    state, effects = schedule(state)
+    return Decision(state, effects)
+
+
+# ---- helpers -------------------------------------------------------------------------
+def _put(state: RunState, task: TaskState) -> RunState:
+    tasks = dict(state.tasks)
+    tasks[task.id] = task
+    return replace(state, tasks=tasks)
+
+
+def _accept(state: RunState, event: ev.EffectResult) -> TaskState | None:
+    """The task this result moves on, or None when the result is stale."""
+    task = state.tasks.get(event.task)
+    if task is None or not task.in_flight or task.in_flight != event.effect_id:
+        return None
+    return replace(task, in_flight="")
+
+
+def _done(task: TaskState) -> TaskState:
+    return replace(task, current=None, step="", retry_at=0.0)
+
+
+def _backoff(state: RunState, failures: int) -> float:
+    factor: int = 2 ** max(0, min(failures - 1, 6))
+    return state.now + state.config.retry_seconds * factor
+
+
+def _after_push(task: TaskState) -> TaskState:
+    """What follows a push within the current operation."""
+    if task.pr is None:
+        return replace(task, step="open_pr")
+    return _after_pr(task)
+
+
+def _after_pr(task: TaskState) -> TaskState:
+    if task.current is not None and task.current.kind is OpKind.REVIEW and task.threads_answered:
+        return replace(task, step="resolve")
+    if task.current is not None and task.current.kind is OpKind.REBASE:
+        return _after_rebase_push(task)
+    return _done(task)
+
+
+def _after_rebase_push(task: TaskState) -> TaskState:
+    if task.pr is not None and task.pr.base != task.base_branch:
+        return replace(task, step="retarget")
+    return _done(task)
+
+
+E = TypeVar("E", bound=ev.Event)
+
+
+# ---- handlers ------------------------------------------------------------------------
+def _on_workspace_ready(state: RunState, event: ev.WorkspaceReady) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    task = replace(
+        task,
+        worktree=event.path,
+        base_sha=event.base_sha,
+        phase=Phase.ACTIVE,
+        started_at=task.started_at or event.at,
+        step="agent",
+    )
+    return _put(state, task)
+
+
+def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
+    task = _accept(state, event)
+    if task is None or task.current is None:
+        return state
+    op = task.current
+    task = replace(
+        task,
+        usage=task.usage + event.usage,
+        turns=task.turns + 1,
+        agent_seconds=round(task.agent_seconds + event.seconds, 6),
+        session_id=event.session_id or task.session_id,
+    )
+    if not event.ok:
+        return _put(state, _agent_failed(state, task, event))
+    task = replace(task, last_reply=event.reply, last_error="")
+    if op.kind is OpKind.START and event.commits_ahead == 0:
+        failed = replace(event, error="the agent finished without committing any change")
+        return _put(state, _agent_failed(state, task, failed))
+    if op.kind is OpKind.CONFLICT and op.onto_sha:
+        task = _rebased_onto(state, replace(task, base_sha=op.onto_sha), op.onto)
+    if op.kind is OpKind.REVIEW:
+        task = replace(task, threads_answered=tuple(t.id for t in op.threads))
+    if event.head_sha and event.head_sha != task.head_sha:
+        return _put(state, replace(task, step="push"))
+    # Nothing new to push (an answer without code changes).
+    return _put(state, _after_push(task) if task.pr is not None else replace(task, step="push"))
+
+
+def _agent_failed(state: RunState, task: TaskState, event: ev.AgentFinished) -> TaskState:
+    c = task.counters
+    is_start = task.current is not None and task.current.kind is OpKind.START
+    counters = (
+        replace(c, start_failures=c.start_failures + 1)
+        if is_start
+        else replace(c, turn_failures=c.turn_failures + 1)
+    )
+    failures = counters.start_failures if is_start else counters.turn_failures
+    # A session that cannot be resumed falls back to a fresh one (with a summary).
+    session = "" if event.failure == "session" else task.session_id
+    error = event.error or event.failure or "agent failed"
+    return replace(
+        task,
+        counters=counters,
+        session_id=session,
+        last_error=error,
+        retry_at=_backoff(state, failures),
+    )
+
+
+def _on_pushed(state: RunState, event: ev.Pushed) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    changed = event.head_sha != task.head_sha
+    task = replace(task, head_sha=event.head_sha)
+    state = _put(state, _after_push(task))
+    return _restack_children(state, task.id) if changed else state
+
+
+def _restack_children(state: RunState, parent: str) -> RunState:
+    """A stacked child follows its base: new commits on the base → rebase the child."""
+    head = state.tasks[parent].head_sha
+    for tid in state.order:
+        child = state.tasks[tid]
+        if (
+            child.stacked_on == parent
+            and child.phase is Phase.ACTIVE
+            and child.base_branch == state.tasks[parent].branch
+            and child.base_sha
+            and child.base_sha != head
+        ):
+            op = Op(kind=OpKind.REBASE, key=f"restack:{head}", onto=state.tasks[parent].branch)
+            state = _put(state, enqueue(child, op))
+    return state
+
+
+def _on_pr_opened(state: RunState, event: ev.PROpened) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    pr = PRView(
+        number=event.number,
+        draft=True,
+        base=task.base_branch,
+        head_sha=task.head_sha,
+        ci=CIStatus.PENDING,
+        url=event.url,
+    )
+    return _put(state, _after_pr(replace(task, pr=pr)))
+
+
+def _on_rebased(state: RunState, event: ev.Rebased) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    task = replace(task, base_sha=event.base_sha)
+    if task.current is not None:
+        task = _rebased_onto(state, task, task.current.onto)
+    if event.head_sha != task.head_sha:
+        return _put(state, replace(task, step="push"))
+    return _put(state, _after_rebase_push(task))
+
+
+def _on_rebase_conflict(state: RunState, event: ev.RebaseConflict) -> RunState:
+    task = _accept(state, event)
+    if task is None or task.current is None:
+        return state
+    onto = task.current.onto
+    task = _done(task)
+    op = Op(
+        kind=OpKind.CONFLICT,
+        key=event.onto_sha,
+        paths=event.paths,
+        onto=onto,
+        onto_sha=event.onto_sha,
+    )
+    return _put(state, enqueue(task, op))
+
+
+def _on_merged(state: RunState, event: ev.Merged) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    return _land(state, task, event.sha, event.at)
+
+
+def _land(state: RunState, task: TaskState, sha: str, at: float) -> RunState:
+    pr = replace(task.pr, state="merged", merge_sha=sha) if task.pr is not None else None
+    task = replace(
+        _done(task),
+        phase=Phase.MERGED,
+        merge_sha=sha,
+        finished_at=at,
+        queue=(),
+        pr=pr,
+        in_flight="",
+        counters=Counters(),
+    )
+    state = _put(state, task)
+    main = state.config.main_branch
+    for tid in state.order:
+        child = state.tasks[tid]
+        if child.stacked_on != task.id or child.phase is not Phase.ACTIVE:
+            continue
+        # The child keeps its base branch until the rebase onto main is done, so the
+        # landed branch is not cleaned up under it.
+        child = enqueue(child, Op(kind=OpKind.REBASE, key=f"landed:{task.id}", onto=main))
+        state = _put(state, child)
+    return state
+
+
+def _rebased_onto(state: RunState, task: TaskState, onto: str) -> TaskState:
+    """After a rebase or a resolved conflict onto `onto`, that is the task's base."""
+    if not onto:
+        return task
+    main = state.config.main_branch
+    return replace(task, base_branch=onto, stacked_on=None if onto == main else task.stacked_on)
+
+
+def _on_step_done(state: RunState, event: ev.StepDone) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    if task.step == "ready" and task.pr is not None:
+        task = replace(task, pr=replace(task.pr, draft=False))
+    elif task.step == "retarget" and task.pr is not None:
+        task = replace(task, pr=replace(task.pr, base=task.base_branch))
+    elif task.step == "resolve" and task.pr is not None:
+        answered = set(task.threads_answered)
+        threads = tuple(t for t in task.pr.threads if t.id not in answered)
+        task = replace(task, threads_answered=(), pr=replace(task.pr, threads=threads))
+    elif task.step == "cleanup":
+        task = replace(task, cleaned=True)
+    return _put(state, _done(task))
+
+
+_RETRYING_STEPS = {
+    "push": "push_failures",
+    "open_pr": "push_failures",
+    "rebase": "rebase_failures",
+    "workspace": "start_failures",
+    "retarget": "push_failures",
+    "resolve": "push_failures",
+}
+
+
+def _on_step_failed(state: RunState, event: ev.StepFailed) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    field = _RETRYING_STEPS.get(task.step, "merge_failures" if task.step == "merge" else "")
+    counters = task.counters
+    failures = 1
+    if field:
+        failures = getattr(counters, field) + 1
+        if not event.retryable:
+            failures = max(failures, state.config.failure_cap)
+        counters = replace(counters, **{field: failures})
+    task = replace(
+        task, counters=counters, last_error=event.error, retry_at=_backoff(state, failures)
+    )
+    if task.step in ("merge", "ready", "cleanup"):
+        # Housekeeping is re-derived from the PR's state, so give the task back now:
+        # a queued rebase (say) must not wait behind a merge that cannot happen.
+        task = replace(task, current=None, step="")
+    return _put(state, task)
+
+
+def _on_pr_changed(state: RunState, event: ev.PRChanged) -> RunState:
+    task = state.tasks.get(event.task)
+    if task is None or task.phase is not Phase.ACTIVE or task.pr is None:
+        return state
+    if event.pr.number != task.pr.number:
+        return state
+    if event.pr.state == "merged":
+        return _land(state, task, event.pr.merge_sha, event.at)
+    view = event.pr
+    task = replace(task, pr=view)
+    task = _note_ci(state, task, view)
+    task = _note_threads(task, view)
+    task = _note_mergeable(state, task, view)
+    return _put(state, task)
+
+
+def _note_ci(state: RunState, task: TaskState, view: PRView) -> TaskState:
+    if view.ci is not CIStatus.FAILED or view.head_sha != task.head_sha:
+        return task
+    if view.head_sha in task.ci_handled:
+        return task
+    c = task.counters
+    task = replace(
+        task,
+        ci_handled=(*task.ci_handled, view.head_sha)[-20:],
+        counters=replace(c, ci_failures=c.ci_failures + 1),
+        last_error=f"CI failed on {view.head_sha[:7]}",
+    )
+    if task.counters.ci_failures >= state.config.ci_failure_cap:
+        return task
+    return enqueue(task, Op(kind=OpKind.CI, key=view.head_sha, text=view.ci_evidence))
+
+
+def _note_threads(task: TaskState, view: PRView) -> TaskState:
+    seen = set(task.threads_seen)
+    fresh = tuple(t for t in view.threads if t.id not in seen)
+    if not fresh:
+        return task
+    task = replace(task, threads_seen=(*task.threads_seen, *(t.id for t in fresh)))
+    key = ",".join(sorted(t.id for t in fresh))
+    return enqueue(task, Op(kind=OpKind.REVIEW, key=key, threads=fresh))
+
+
+def _note_mergeable(state: RunState, task: TaskState, view: PRView) -> TaskState:
+    main = state.config.main_branch
+    if view.mergeable is not False or view.base != main or task.base_branch != main:
+        return task
+    if view.head_sha != task.head_sha or view.head_sha in task.rebase_keys:
+        return task
+    busy = task.current is not None and task.current.kind in (OpKind.REBASE, OpKind.CONFLICT)
+    if busy or any(op.kind in (OpKind.REBASE, OpKind.CONFLICT) for op in task.queue):
+        return task
+    task = replace(task, rebase_keys=(*task.rebase_keys, view.head_sha)[-20:])
+    return enqueue(task, Op(kind=OpKind.REBASE, key=f"behind:{view.head_sha}", onto=main))
+
+
+def _on_human_message(state: RunState, event: ev.HumanMessage) -> RunState:
+    task = state.tasks.get(event.task)
+    if task is None or task.phase is Phase.MERGED:
+        return state
+    # A human message clears needs-attention: the counters start over.
+    task = replace(task, counters=Counters(), retry_at=0.0, last_error="")
+    op = Op(kind=OpKind.HUMAN, key=event.message_id, text=event.text)
+    return _put(state, enqueue(task, op))
+
+
+def _on_tick(state: RunState, event: ev.Tick) -> RunState:
+    return state
+
+
+def _h(fn: Callable[[RunState, E], RunState]) -> Callable[[RunState, ev.Event], RunState]:
+    return fn  # type: ignore[return-value]
+
+
+_HANDLERS: dict[type[ev.Event], Callable[[RunState, ev.Event], RunState]] = {
+    ev.WorkspaceReady: _h(_on_workspace_ready),
+    ev.AgentFinished: _h(_on_agent_finished),
+    ev.Pushed: _h(_on_pushed),
+    ev.PROpened: _h(_on_pr_opened),
+    ev.Rebased: _h(_on_rebased),
+    ev.RebaseConflict: _h(_on_rebase_conflict),
+    ev.Merged: _h(_on_merged),
+    ev.StepDone: _h(_on_step_done),
+    ev.StepFailed: _h(_on_step_failed),
+    ev.PRChanged: _h(_on_pr_changed),
+    ev.HumanMessage: _h(_on_human_message),
+    ev.Tick: _h(_on_tick),
+}

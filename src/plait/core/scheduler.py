@@ -1,0 +1,273 @@
+"""Who goes next: emit effects for every task that can move, within the caps.
+
+Order of service: work already under way first (its next step), then feedback on open
+work (rebase, human message, conflict, CI, review — in that order, across tasks), then
+plait's own forge housekeeping, then new starts by critical path. Agent turns count
+against the global, per-class and per-backend caps; git and forge steps do not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+from plait.core import effects as fx
+from plait.core.graph import readiness
+from plait.core.model import (
+    AGENT_OPS,
+    FEEDBACK_PRIORITY,
+    Op,
+    OpKind,
+    Phase,
+    RunState,
+    TaskState,
+)
+from plait.core.task import attention_reason, merge_gate, next_op, take, wants_ready
+
+FIRST_STEP: dict[OpKind, str] = {
+    OpKind.START: "workspace",
+    OpKind.HUMAN: "agent",
+    OpKind.CONFLICT: "agent",
+    OpKind.CI: "agent",
+    OpKind.REVIEW: "agent",
+    OpKind.REBASE: "rebase",
+    OpKind.READY: "ready",
+    OpKind.MERGE: "merge",
+    OpKind.CLEANUP: "cleanup",
+}
+
+_AGENT_STEPS = ("workspace", "agent")
+
+
+def uses_slot(task: TaskState) -> bool:
+    return task.current is not None and task.current.kind in AGENT_OPS and task.step in _AGENT_STEPS
+
+
+@dataclass
+class _Slots:
+    """Running counts of agent turns, checked against the caps."""
+
+    state: RunState
+    total: int = 0
+    by_class: Counter[str] = field(default_factory=Counter)
+    by_agent: Counter[str] = field(default_factory=Counter)
+
+    def agent_of(self, task_id: str) -> str:
+        return self.state.specs[task_id].agent or self.state.config.agent
+
+    def add(self, task_id: str) -> None:
+        self.total += 1
+        cls = self.state.specs[task_id].task_class
+        if cls:
+            self.by_class[cls] += 1
+        self.by_agent[self.agent_of(task_id)] += 1
+
+    def free_for(self, task_id: str) -> bool:
+        cfg = self.state.config
+        if self.total >= cfg.max_concurrency:
+            return False
+        cls = self.state.specs[task_id].task_class
+        if cls and cls in cfg.class_caps and self.by_class[cls] >= cfg.class_caps[cls]:
+            return False
+        agent = self.agent_of(task_id)
+        return not (agent in cfg.agent_caps and self.by_agent[agent] >= cfg.agent_caps[agent])
+
+
+def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
+    tasks = dict(state.tasks)
+    slots = _Slots(state)
+    for tid in state.order:
+        if uses_slot(tasks[tid]) and tasks[tid].in_flight:
+            slots.add(tid)
+    out: list[fx.Effect] = []
+
+    def movable(t: TaskState) -> bool:
+        return (
+            not t.in_flight
+            and t.retry_at <= state.now
+            and not attention_reason(t, state.config)
+            and t.phase is not Phase.WAITING
+        )
+
+    # 1. Operations under way: their next step (agent steps need a slot again).
+    for tid in state.order:
+        t = tasks[tid]
+        if t.current is None or not movable(t) or (t.phase is Phase.MERGED and not t.current):
+            continue
+        if uses_slot(t):
+            if not slots.free_for(tid):
+                continue
+            slots.add(tid)
+        tasks[tid], effect = _emit(state, t)
+        out.append(effect)
+
+    # 2. Feedback, by priority across tasks, then plan order.
+    ranked: list[tuple[int, int, str, Op]] = []
+    for i, tid in enumerate(state.order):
+        t = tasks[tid]
+        if t.current is None and t.phase is Phase.ACTIVE and movable(t):
+            op = next_op(t)
+            if op is not None:
+                ranked.append((FEEDBACK_PRIORITY.index(op.kind), i, tid, op))
+    for _, _, tid, op in sorted(ranked):
+        if op.kind in AGENT_OPS:
+            if not slots.free_for(tid):
+                continue
+            slots.add(tid)
+        t = take(tasks[tid], op, FIRST_STEP[op.kind])
+        tasks[tid], effect = _emit(state, t)
+        out.append(effect)
+
+    # 3. Housekeeping: ready for review, merge, clean up after landing.
+    for tid in state.order:
+        t = tasks[tid]
+        if t.current is not None or t.queue:
+            continue
+        op = _housekeeping(state, tasks, t)
+        if op is not None and (movable(t) or op.kind is OpKind.CLEANUP):
+            if t.in_flight or t.retry_at > state.now:
+                continue
+            tasks[tid], effect = _emit(state, take(_with(t, op), op, FIRST_STEP[op.kind]))
+            out.append(effect)
+
+    # 4. New starts, longest critical path first.
+    view = replace(state, tasks=tasks)
+    for tid in state.start_order:
+        t = tasks[tid]
+        if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
+            continue
+        if attention_reason(t, state.config):
+            continue
+        ready = readiness(state.specs[tid], tasks, stacked=state.config.stacked)
+        if not ready.ready or not slots.free_for(tid):
+            continue
+        slots.add(tid)
+        t = _prepare_start(view, t, ready.stacked_on)
+        tasks[tid], effect = _emit(state, t)
+        out.append(effect)
+
+    return replace(state, tasks=tasks), tuple(out)
+
+
+def _with(task: TaskState, op: Op) -> TaskState:
+    return replace(task, queue=(*task.queue, op))
+
+
+def _housekeeping(state: RunState, tasks: dict[str, TaskState], t: TaskState) -> Op | None:
+    if t.phase is Phase.MERGED:
+        if t.cleaned or not t.worktree:
+            return None
+        # Retarget children before the base branch goes away.
+        if any(
+            o.phase is Phase.ACTIVE
+            and (o.base_branch == t.branch or (o.pr is not None and o.pr.base == t.branch))
+            for o in tasks.values()
+        ):
+            return None
+        return Op(kind=OpKind.CLEANUP)
+    if t.phase is not Phase.ACTIVE:
+        return None
+    if wants_ready(t):
+        return Op(kind=OpKind.READY)
+    if merge_gate(t, state.config):
+        return Op(kind=OpKind.MERGE)
+    return None
+
+
+def _prepare_start(state: RunState, t: TaskState, stacked_on: str | None) -> TaskState:
+    cfg = state.config
+    base = state.tasks[stacked_on].branch if stacked_on else cfg.main_branch
+    branch = f"{cfg.branch_prefix}/{cfg.project}/{t.id}"
+    t = replace(t, branch=branch, base_branch=base, stacked_on=stacked_on, phase=Phase.ACTIVE)
+    return take(_with(t, Op(kind=OpKind.START)), Op(kind=OpKind.START), "workspace")
+
+
+def _emit(state: RunState, t: TaskState) -> tuple[TaskState, fx.Effect]:
+    seq = t.effect_seq + 1
+    effect_id = f"{t.id}/{seq}/{t.step}"
+    effect = build_effect(state, t, effect_id)
+    return replace(t, effect_seq=seq, in_flight=effect_id), effect
+
+
+def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:
+    op = t.current
+    assert op is not None
+    spec = state.specs[t.id]
+    step = t.step
+    base = {"id": effect_id, "task": t.id}
+    if step == "workspace":
+        return fx.PrepareWorkspace(**base, branch=t.branch, base_branch=t.base_branch)
+    if step == "agent":
+        return fx.RunAgent(
+            **base,
+            agent=spec.agent or state.config.agent,
+            worktree=t.worktree,
+            base_sha=t.base_sha,
+            session_id=t.session_id,
+            turn=_turn(state, t, op),
+        )
+    if step == "push":
+        return fx.Push(**base, branch=t.branch, worktree=t.worktree, force=bool(t.head_sha))
+    if step == "open_pr":
+        return fx.OpenPR(
+            **base,
+            branch=t.branch,
+            base=t.base_branch,
+            title=pr_title(state, t.id),
+            body=_pr_body(state, t.id),
+        )
+    pr = t.pr.number if t.pr is not None else 0
+    if step == "ready":
+        return fx.MarkReady(**base, pr=pr)
+    if step == "retarget":
+        return fx.Retarget(**base, pr=pr, base=t.base_branch)
+    if step == "resolve":
+        reply = t.last_reply or "Addressed."
+        return fx.ResolveThreads(**base, pr=pr, thread_ids=t.threads_answered, reply=reply)
+    if step == "rebase":
+        return fx.Rebase(
+            **base, worktree=t.worktree, branch=t.branch, onto=op.onto, upstream=t.base_sha
+        )
+    if step == "merge":
+        return fx.Merge(**base, pr=pr, branch=t.branch, title=pr_title(state, t.id))
+    if step == "cleanup":
+        return fx.Cleanup(
+            **base, worktree=t.worktree, branch=t.branch, keep=state.config.keep_worktrees
+        )
+    raise AssertionError(f"unknown step {step!r}")
+
+
+def pr_title(state: RunState, task_id: str) -> str:
+    return f"{task_id}: {state.specs[task_id].title}"
+
+
+def _pr_body(state: RunState, task_id: str) -> str:
+    spec = state.specs[task_id]
+    deps = ", ".join(spec.depends_on) or "none"
+    head = f"Task `{task_id}` of {state.title or state.config.project} (depends on: {deps})."
+    return f"{head}\n\n{spec.description}".strip()
+
+
+def _turn(state: RunState, t: TaskState, op: Op) -> fx.Turn:
+    spec = state.specs[t.id]
+    summary = ""
+    if not t.session_id and t.turns:
+        summary = (
+            f"This is turn {t.turns + 1} on this task in a fresh session; earlier work is "
+            f"committed on branch {t.branch}. Last reply: {t.last_reply or '(none)'}"
+        )
+    description = spec.description
+    if state.context and op.kind is OpKind.START:
+        description = f"{description}\n\n## Plan context\n\n{state.context}".strip()
+    return fx.Turn(
+        kind=op.kind.value,
+        title=spec.title,
+        description=description,
+        branch=t.branch,
+        base_branch=t.base_branch,
+        text=op.text,
+        paths=op.paths,
+        threads=op.threads,
+        onto=op.onto,
+        summary=summary,
+    )

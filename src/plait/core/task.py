@@ -1,0 +1,142 @@
+"""One task's operation queue and the facts derived from its state.
+
+The queue holds at most one operation per (kind, key); some kinds coalesce (a newer rebase
+or CI failure replaces the older one, review threads merge into one batch), human messages
+never do. Operations are served one at a time in `FEEDBACK_PRIORITY` order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from plait.core.model import (
+    FEEDBACK_PRIORITY,
+    CIStatus,
+    Op,
+    OpKind,
+    Phase,
+    RunConfig,
+    TaskState,
+)
+
+# Kinds where a newer op replaces a queued older one.
+_REPLACING = frozenset({OpKind.REBASE, OpKind.CI, OpKind.CONFLICT})
+
+
+def enqueue(task: TaskState, op: Op) -> TaskState:
+    queue = list(task.queue)
+    if any(q.kind is op.kind and q.key == op.key for q in queue):
+        return task
+    if op.kind in _REPLACING:
+        queue = [q for q in queue if q.kind is not op.kind]
+    elif op.kind is OpKind.REVIEW:
+        for i, q in enumerate(queue):
+            if q.kind is OpKind.REVIEW:
+                known = {t.id for t in q.threads}
+                merged = q.threads + tuple(t for t in op.threads if t.id not in known)
+                queue[i] = replace(q, key=_threads_key(merged), threads=merged)
+                return replace(task, queue=tuple(queue))
+    queue.append(op)
+    return replace(task, queue=tuple(queue))
+
+
+def _threads_key(threads: tuple[object, ...]) -> str:
+    return ",".join(sorted(getattr(t, "id", "") for t in threads))
+
+
+def next_op(task: TaskState) -> Op | None:
+    """The queued operation to serve next: highest priority, oldest first."""
+    best: Op | None = None
+    best_rank = len(FEEDBACK_PRIORITY)
+    for op in task.queue:
+        rank = FEEDBACK_PRIORITY.index(op.kind) if op.kind in FEEDBACK_PRIORITY else best_rank
+        if best is None or rank < best_rank:
+            best, best_rank = op, rank
+    return best
+
+
+def take(task: TaskState, op: Op, first_step: str) -> TaskState:
+    queue = list(task.queue)
+    queue.remove(op)
+    return replace(task, queue=tuple(queue), current=op, step=first_step)
+
+
+def attention_reason(task: TaskState, config: RunConfig) -> str:
+    """Why the task needs a human, or "" when it does not. Derived, never stored."""
+    if task.phase is Phase.MERGED:
+        return ""
+    c = task.counters
+    cap = config.failure_cap
+    checks = (
+        (c.ci_failures >= config.ci_failure_cap, f"CI failed {c.ci_failures} times"),
+        (c.start_failures >= cap, f"agent failed to start the task {c.start_failures} times"),
+        (c.turn_failures >= cap, f"agent turns failed {c.turn_failures} times"),
+        (c.rebase_failures >= cap, f"rebase failed {c.rebase_failures} times"),
+        (c.push_failures >= cap, f"push failed {c.push_failures} times"),
+        (c.merge_failures >= cap, f"merge failed {c.merge_failures} times"),
+    )
+    for hit, why in checks:
+        if hit:
+            return f"{why}: {task.last_error}" if task.last_error else why
+    return ""
+
+
+def needs_attention(task: TaskState, config: RunConfig) -> bool:
+    return bool(attention_reason(task, config))
+
+
+def pr_is_current(task: TaskState) -> bool:
+    return task.pr is not None and task.pr.state == "open" and task.pr.head_sha == task.head_sha
+
+
+def wants_ready(task: TaskState) -> bool:
+    pr = task.pr
+    return pr_is_current(task) and pr is not None and pr.draft and pr.ci is CIStatus.PASSED
+
+
+def merge_gate(task: TaskState, config: RunConfig) -> bool:
+    """CI green on the pushed head, no unresolved thread, base is main, not a draft."""
+    pr = task.pr
+    return (
+        task.phase is Phase.ACTIVE
+        and task.current is None
+        and not task.queue
+        and pr is not None
+        and pr_is_current(task)
+        and not pr.draft
+        and pr.ci is CIStatus.PASSED
+        and not pr.threads
+        and pr.base == config.main_branch
+        and task.base_branch == config.main_branch
+        and pr.mergeable is True
+    )
+
+
+def display_status(task: TaskState, config: RunConfig) -> str:
+    """A short word for humans: what the task is doing or waiting for."""
+    if task.phase is Phase.MERGED:
+        return "merged"
+    if needs_attention(task, config):
+        return "needs-attention"
+    if task.phase is Phase.WAITING:
+        return "waiting"
+    if task.current is not None:
+        return {
+            OpKind.START: "starting" if task.step == "workspace" else "working",
+            OpKind.REBASE: "rebasing",
+            OpKind.MERGE: "merging",
+            OpKind.READY: "pushing",
+            OpKind.CLEANUP: "merged",
+        }.get(task.current.kind, f"fixing-{task.current.kind.value}")
+    if task.queue:
+        return "queued"
+    pr = task.pr
+    if pr is None:
+        return "working"
+    if pr.ci is CIStatus.PENDING or pr.ci is CIStatus.NONE or not pr_is_current(task):
+        return "ci"
+    if pr.threads:
+        return "in-review"
+    if task.base_branch != config.main_branch:
+        return "stacked"
+    return "approved" if pr.mergeable is not False else "conflicting"

@@ -1,0 +1,207 @@
+"""The project store: one SQLite file (WAL) holding the event log, state, outbox, transcripts.
+
+How this works. `commit()` handles one decided event in ONE transaction: append the event,
+mark the effect it answers as done, write the tasks whose state changed, and insert the
+effects just decided into the outbox (`INSERT OR IGNORE` on their stable ids). Effects run
+only after that commit. On restart, `load()` gives back the state and every outbox row
+still pending, to run again (effects are idempotent outside). The run's static part
+(config, task specs, order) is written once, when the run starts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from plait.core import codec
+from plait.core.effects import Effect
+from plait.core.events import EffectResult, Event, RunStarted
+from plait.core.model import RunState, TaskState
+from plait.errors import ProjectError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events(
+    seq INTEGER PRIMARY KEY, at REAL NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_static(id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_dynamic(
+    id INTEGER PRIMARY KEY CHECK (id = 1), now REAL NOT NULL, events INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks(id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox(
+    id TEXT PRIMARY KEY, task TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', created_seq INTEGER NOT NULL, done_seq INTEGER);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(status) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS transcripts(
+    id INTEGER PRIMARY KEY, task TEXT NOT NULL, effect_id TEXT NOT NULL, at REAL NOT NULL,
+    kind TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS transcripts_task ON transcripts(task, id);
+CREATE TABLE IF NOT EXISTS inbox(
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, body TEXT NOT NULL, taken INTEGER NOT NULL DEFAULT 0);
+"""
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(codec.encode(value), separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    id: int
+    task: str
+    effect_id: str
+    at: float
+    kind: str
+    body: str
+
+
+class Store:
+    """A project's SQLite store. One writer (the engine); readers may be other processes."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ProjectError(
+                f"cannot open the project store {self.path}: {exc}",
+                hint="check the file's permissions, or remove it to start the project over",
+            ) from exc
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif version != str(SCHEMA_VERSION):
+            raise ProjectError(
+                f"{self.path} has store schema {version}, this plait reads {SCHEMA_VERSION}",
+                hint="use the plait version that created the project",
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- meta ----------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # ---- the one write path --------------------------------------------------------
+    def commit(
+        self,
+        event: Event,
+        old: RunState | None,
+        new: RunState,
+        effects: Sequence[Effect],
+        *,
+        inbox_id: int | None = None,
+    ) -> int:
+        """Record one decided event atomically; returns its sequence number."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = db.execute(
+                "INSERT INTO events(at, type, body) VALUES (?, ?, ?)",
+                (event.at, type(event).__name__, _dumps(event)),
+            )
+            seq = int(cur.lastrowid or 0)
+            if isinstance(event, EffectResult):
+                db.execute(
+                    "UPDATE outbox SET status = 'done', done_seq = ? "
+                    "WHERE id = ? AND status = 'pending'",
+                    (seq, event.effect_id),
+                )
+            if inbox_id is not None:
+                db.execute("UPDATE inbox SET taken = ? WHERE id = ?", (seq, inbox_id))
+            if isinstance(event, RunStarted) or old is None:
+                db.execute(
+                    "INSERT OR REPLACE INTO run_static(id, body) VALUES (1, ?)",
+                    (_dumps(replace(new, tasks={})),),
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO run_dynamic(id, now, events) VALUES (1, ?, ?)",
+                (new.now, new.events),
+            )
+            old_tasks = old.tasks if old is not None else {}
+            changed = [t for tid, t in new.tasks.items() if old_tasks.get(tid) is not t]
+            db.executemany(
+                "INSERT OR REPLACE INTO tasks(id, body) VALUES (?, ?)",
+                [(t.id, _dumps(t)) for t in changed],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox(id, task, type, body, created_seq) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(e.id, e.task, type(e).__name__, _dumps(e), seq) for e in effects],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return seq
+
+    # ---- reading back ----------------------------------------------------------------
+    def load(self) -> RunState | None:
+        row = self.db.execute("SELECT body FROM run_static WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        static = codec.decode_state(json.loads(row[0]))
+        dyn = self.db.execute("SELECT now, events FROM run_dynamic WHERE id = 1").fetchone()
+        tasks: dict[str, TaskState] = {}
+        for tid, body in self.db.execute("SELECT id, body FROM tasks"):
+            tasks[str(tid)] = codec.decode_typed(TaskState, json.loads(body))
+        ordered = {tid: tasks[tid] for tid in static.order}
+        return replace(static, tasks=ordered, now=float(dyn[0]), events=int(dyn[1]))
+
+    def pending_effects(self) -> list[Effect]:
+        rows = self.db.execute(
+            "SELECT body FROM outbox WHERE status = 'pending' ORDER BY created_seq, rowid"
+        ).fetchall()
+        return [codec.decode_effect(json.loads(r[0])) for r in rows]
+
+    def events(self, *, after: int = 0) -> Iterator[tuple[int, Event]]:
+        cur = self.db.execute("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq", (after,))
+        for seq, body in cur:
+            yield int(seq), codec.decode_event(json.loads(body))
+
+    def effect_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        return {str(s): int(n) for s, n in rows}
+
+    # ---- transcripts -----------------------------------------------------------------
+    def add_transcript(self, task: str, effect_id: str, at: float, kind: str, body: str) -> None:
+        self.db.execute(
+            "INSERT INTO transcripts(task, effect_id, at, kind, body) VALUES (?, ?, ?, ?, ?)",
+            (task, effect_id, at, kind, body),
+        )
+
+    def transcript(self, task: str, *, after: int = 0) -> list[TranscriptEntry]:
+        rows = self.db.execute(
+            "SELECT id, task, effect_id, at, kind, body FROM transcripts "
+            "WHERE task = ? AND id > ? ORDER BY id",
+            (task, after),
+        ).fetchall()
+        return [TranscriptEntry(int(r[0]), r[1], r[2], float(r[3]), r[4], r[5]) for r in rows]
+
+    # ---- inbox: events posted by other processes (plait send) -------------------------
+    def post(self, event: Event) -> int:
+        cur = self.db.execute(
+            "INSERT INTO inbox(at, body) VALUES (?, ?)", (event.at, _dumps(event))
+        )
+        return int(cur.lastrowid or 0)
+
+    def inbox(self) -> list[tuple[int, Event]]:
+        rows = self.db.execute("SELECT id, body FROM inbox WHERE taken = 0 ORDER BY id").fetchall()
+        return [(int(r[0]), codec.decode_event(json.loads(r[1]))) for r in rows]
