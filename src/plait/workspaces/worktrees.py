@@ -1,0 +1,274 @@
+"""`GitWorkspaces`: one git worktree per task, and the git work plait does inside it.
+
+How this works: a task's worktree lives at `<root>/<task>` on the task's branch. Every
+method is safe to run again after a crash, because the engine runs effects at-least-once:
+`prepare` first looks for a worktree that already has the branch checked out (wherever it
+is), `rebase` recognises a branch that already sits on its target, `remove` accepts things
+that are already gone. The user's main checkout is never touched: all commands run either
+in the task's worktree or as ref-level commands in the repository.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+from plait.errors import GitError
+from plait.workspaces.base import Prepared, RebaseOutcome, TurnCommit
+from plait.workspaces.git import AGENT_EMAIL, AGENT_NAME, commit_env, git, has_identity
+from plait.workspaces.hook import run_hook
+from plait.workspaces.inspect import (
+    branch_sha,
+    is_ancestor,
+    is_dirty,
+    list_worktrees,
+    op_in_progress,
+    rev,
+    same_path,
+    still_conflicted,
+    unresolved_paths,
+    worktree_of_branch,
+)
+from plait.workspaces.names import check_branch, check_rev, check_task_id
+
+_MAX_CONTINUES = 200  # rebase --continue steps finish_turn takes before giving up
+
+
+class GitWorkspaces:
+    """The `Workspaces` implementation over real git worktrees."""
+
+    def __init__(
+        self,
+        repo: str,
+        root: str,
+        main_branch: str,
+        hook: str | None = None,
+        *,
+        hook_timeout: float = 1800.0,
+    ) -> None:
+        self.repo = os.path.realpath(repo)
+        self.root = os.path.realpath(root)
+        self.main_branch = main_branch
+        self.hook = hook
+        self.hook_timeout = hook_timeout
+
+    # ---- prepare -------------------------------------------------------------------------
+    async def prepare(self, *, task: str, branch: str, base_branch: str) -> Prepared:
+        check_task_id(task)
+        await check_branch(branch)
+        await check_rev(base_branch)
+        base_tip = await self._resolve(base_branch)
+        existing = await worktree_of_branch(self.repo, branch)
+        if existing is not None and os.path.isdir(existing.path):
+            path = existing.path
+        else:
+            path = await self._create(task, branch, base_tip)
+        merge_base = await git("merge-base", branch, base_tip, cwd=self.repo, check=False)
+        base_sha = merge_base.out.strip() if merge_base.code == 0 else base_tip
+        return Prepared(path=path, base_sha=base_sha)
+
+    async def _resolve(self, ref: str) -> str:
+        sha = await branch_sha(self.repo, ref) or await rev(self.repo, ref)
+        if sha is None:
+            raise GitError(
+                f"base branch {ref!r} does not exist in {self.repo}",
+                hint="create it or fix the plan's base branch",
+            )
+        return sha
+
+    async def _create(self, task: str, branch: str, base_tip: str) -> str:
+        # A worktree whose directory was deleted by hand still holds the branch: prune it.
+        await git("worktree", "prune", cwd=self.repo)
+        path = os.path.join(self.root, task)
+        if os.path.exists(path) and os.listdir(path):
+            raise GitError(
+                f"{path} exists and is not the worktree of branch {branch}",
+                hint="move that directory away; plait creates task worktrees there",
+            )
+        os.makedirs(self.root, exist_ok=True)
+        if await branch_sha(self.repo, branch) is not None:
+            await git("worktree", "add", "--", path, branch, cwd=self.repo)
+        else:
+            await git(
+                "worktree", "add", "--no-track", "-b", branch, "--", path, base_tip, cwd=self.repo
+            )
+        await self._ensure_identity(path)
+        if self.hook:
+            try:
+                await run_hook(
+                    self._hook_path(),
+                    task=task,
+                    branch=branch,
+                    worktree=path,
+                    timeout=self.hook_timeout,
+                )
+            except (GitError, asyncio.CancelledError):
+                # Drop the worktree (keep the branch) so a retry creates it and runs the hook.
+                await self._remove_worktree(path)
+                raise
+        return path
+
+    def _hook_path(self) -> str:
+        assert self.hook is not None
+        return self.hook if os.path.isabs(self.hook) else os.path.join(self.repo, self.hook)
+
+    async def _ensure_identity(self, worktree: str) -> None:
+        """Give agents a committer identity in this worktree only, if the repo has none."""
+        if await has_identity(worktree):
+            return
+        await git("config", "extensions.worktreeConfig", "true", cwd=self.repo)
+        await git("config", "--worktree", "user.name", AGENT_NAME, cwd=worktree)
+        await git("config", "--worktree", "user.email", AGENT_EMAIL, cwd=worktree)
+
+    # ---- finish_turn ---------------------------------------------------------------------
+    async def finish_turn(
+        self, *, worktree: str, base_sha: str, task: str, message: str
+    ) -> TurnCommit:
+        check_task_id(task)
+        self._check_worktree(worktree)
+        message = message.strip() or f"plait: work on {task}"
+        await self._conclude_operation(worktree, message)
+        if await is_dirty(worktree):
+            await git("add", "-A", cwd=worktree)
+            await self._commit(worktree, message)
+        head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
+        count = await git("rev-list", "--count", f"{base_sha}..{head}", cwd=worktree)
+        return TurnCommit(head_sha=head, commits_ahead=int(count.out.strip() or 0))
+
+    async def _commit(self, worktree: str, message: str, *extra: str) -> None:
+        # --no-verify: this commit only saves the agent's work; CI and review judge it.
+        await git(
+            "commit",
+            "-q",
+            "--no-verify",
+            *extra,
+            "-m",
+            message,
+            cwd=worktree,
+            env_extra=await commit_env(worktree),
+        )
+
+    async def _conclude_operation(self, worktree: str, message: str) -> None:
+        """Finish a merge/rebase/cherry-pick an agent left with its conflicts resolved."""
+        op = await op_in_progress(worktree)
+        if op is None:
+            return
+        await self._refuse_unresolved(worktree, op)
+        await git("add", "-A", cwd=worktree)
+        if op == "rebase":
+            await self._continue_rebase(worktree)
+            return
+        await self._commit(worktree, message, "--allow-empty")
+        if op in ("cherry-pick", "revert"):
+            # Drop sequencer state of a multi-commit pick; its remaining picks are abandoned.
+            await git(op, "--quit", cwd=worktree, check=False)
+
+    async def _refuse_unresolved(self, worktree: str, op: str) -> None:
+        paths = await still_conflicted(worktree)
+        if paths:
+            raise GitError(
+                f"a {op} in {worktree} has unresolved conflicts in {', '.join(paths)}",
+                hint=f"resolve them and commit, or run `git {op} --abort` there",
+            )
+
+    async def _continue_rebase(self, worktree: str) -> None:
+        env = await commit_env(worktree)
+        for _ in range(_MAX_CONTINUES):
+            if await op_in_progress(worktree) != "rebase":
+                return
+            await self._refuse_unresolved(worktree, "rebase")
+            await git("add", "-A", cwd=worktree)
+            staged = await git("diff", "--cached", "--quiet", cwd=worktree, check=False)
+            step = "--continue" if staged.code != 0 else "--skip"
+            await git("rebase", step, cwd=worktree, check=False, env_extra=env)
+        raise GitError(f"could not finish the rebase in {worktree}", hint="finish it by hand")
+
+    def _check_worktree(self, worktree: str) -> None:
+        if not os.path.isdir(worktree):
+            raise GitError(f"worktree {worktree} does not exist", hint="plait recreates it")
+        if same_path(worktree, self.repo):
+            raise GitError("refusing to work in the main checkout", hint="this is a plait bug")
+
+    # ---- rebase --------------------------------------------------------------------------
+    async def rebase(
+        self, *, worktree: str, branch: str, onto: str, upstream: str
+    ) -> RebaseOutcome:
+        await check_branch(branch)
+        await check_rev(onto)
+        await check_rev(upstream)
+        self._check_worktree(worktree)
+        onto_sha = await self._resolve(onto)
+        if await op_in_progress(worktree) == "rebase":
+            # A rebase interrupted by a crash: start over from the original branch.
+            await git("rebase", "--abort", cwd=worktree)
+        if await is_dirty(worktree, untracked=False):
+            raise GitError(
+                f"worktree {worktree} has uncommitted changes; cannot rebase",
+                hint="plait commits an agent's leftovers after each turn; commit or drop them",
+            )
+        if await self._already_on(branch, onto_sha, upstream):
+            head = await branch_sha(self.repo, branch)
+            return RebaseOutcome(ok=True, head_sha=head or "", base_sha=onto_sha)
+        result = await git(
+            "rebase",
+            "--no-update-refs",
+            "--no-autosquash",
+            "--onto",
+            onto_sha,
+            upstream,
+            branch,
+            cwd=worktree,
+            check=False,
+            env_extra=await commit_env(worktree),
+        )
+        if result.code == 0:
+            head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
+            return RebaseOutcome(ok=True, head_sha=head, base_sha=onto_sha)
+        if await op_in_progress(worktree) != "rebase":
+            raise GitError(
+                f"`git rebase --onto {onto} {upstream} {branch}` failed: {result.err.strip()}",
+                hint="look at the worktree " + worktree,
+            )
+        paths = await unresolved_paths(worktree)
+        await git("rebase", "--abort", cwd=worktree)
+        return RebaseOutcome(ok=False, base_sha=onto_sha, conflict_paths=paths)
+
+    async def _already_on(self, branch: str, onto_sha: str, upstream: str) -> bool:
+        """True when the rebase has nothing left to do (e.g. it ran before a crash).
+
+        The branch must contain `onto`, and its old base must be gone from it (dropped by a
+        previous rebase) or be part of `onto` (nothing of it to drop).
+        """
+        if not await is_ancestor(self.repo, onto_sha, branch):
+            return False
+        if not await is_ancestor(self.repo, upstream, branch):
+            return True
+        return await is_ancestor(self.repo, upstream, onto_sha)
+
+    # ---- remove --------------------------------------------------------------------------
+    async def remove(self, *, task: str, worktree: str, branch: str, keep: bool) -> None:
+        check_task_id(task)
+        await check_branch(branch)
+        candidates = {os.path.realpath(p) for p in (worktree, os.path.join(self.root, task)) if p}
+        for entry in await list_worktrees(self.repo):
+            if entry.branch == branch or os.path.realpath(entry.path) in candidates:
+                await self._remove_worktree(entry.path)
+        await git("worktree", "prune", cwd=self.repo)
+        if not keep and await branch_sha(self.repo, branch) is not None:
+            await git("branch", "-D", "--", branch, cwd=self.repo)
+
+    async def _remove_worktree(self, path: str) -> None:
+        if same_path(path, self.repo):
+            return  # the main checkout is the user's, never ours to remove
+        result = await git(
+            "worktree", "remove", "--force", "--force", "--", path, cwd=self.repo, check=False
+        )
+        if result.code != 0 and os.path.isdir(path) and _inside(path, self.root):
+            # git refused (e.g. a broken .git file): the directory is ours, so delete it.
+            await asyncio.to_thread(shutil.rmtree, path, True)
+
+
+def _inside(path: str, root: str) -> bool:
+    real, base = os.path.realpath(path), os.path.realpath(root)
+    return os.path.commonpath([real, base]) == base and real != base
