@@ -170,6 +170,7 @@ class TaskState:
     finished_at: float = 0.0
     merge_sha: str = ""
     retry_at: float = 0.0  # do not dispatch before this time
+    ready_since: float = 0.0  # when the merge gate last became true (for merge_delay)
     cleaned: bool = False
     last_error: str = ""
     last_reply: str = ""  # the agent's final text of its last turn
@@ -190,6 +191,7 @@ class RunConfig:
     failure_cap: int = 3  # start, turn, rebase, push, merge failures
     retry_seconds: float = 2.0
     stacked: bool = True
+    merge_delay: float = 0.0  # auto-merge only after the PR sat mergeable this long
     keep_worktrees: bool = False
     branch_prefix: str = "plait"
 

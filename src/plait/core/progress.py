@@ -54,6 +54,12 @@ def all_merged(state: RunState) -> bool:
 def next_wakeup(state: RunState) -> float | None:
     """The earliest time a retry becomes due, if any."""
     due = [t.retry_at for t in state.tasks.values() if t.retry_at > state.now]
+    delay = state.config.merge_delay
+    due += [
+        t.ready_since + delay
+        for t in state.tasks.values()
+        if t.ready_since and t.ready_since + delay > state.now
+    ]
     return min(due) if due else None
 
 

@@ -121,6 +121,9 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
     # 3. Housekeeping: ready for review, merge, clean up after landing.
     for tid in state.order:
         t = tasks[tid]
+        gate = merge_gate(t, state.config)
+        if gate != bool(t.ready_since):
+            t = tasks[tid] = replace(t, ready_since=state.now if gate else 0.0)
         if t.current is not None or t.queue:
             continue
         op = _housekeeping(state, tasks, t)
@@ -169,7 +172,7 @@ def _housekeeping(state: RunState, tasks: dict[str, TaskState], t: TaskState) ->
         return None
     if wants_ready(t):
         return Op(kind=OpKind.READY)
-    if merge_gate(t, state.config):
+    if merge_gate(t, state.config) and t.ready_since + state.config.merge_delay <= state.now:
         return Op(kind=OpKind.MERGE)
     return None
 
