@@ -1,0 +1,130 @@
+"""Prompts for agent turns: one `string.Template` per turn kind, overridable per project.
+
+The template of a kind is `<overrides_dir>/<kind>.md` when that file exists, else the
+packaged `plait/agents/prompts/<kind>.md`. Templates see the placeholders in
+`PLACEHOLDERS`; evidence (CI logs, review threads, conflict paths, a person's message)
+arrives already rendered as markdown. The rules every agent must follow (stay in the
+worktree, commit, never push or open PRs, never touch `main`) are appended by code, after
+the template, so an override cannot drop them.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from plait.core.effects import Turn
+from plait.core.model import ReviewThread
+from plait.errors import AgentError
+
+TURN_KINDS = ("start", "human", "conflict", "ci", "review", "nudge")
+
+PLACEHOLDERS = (
+    "title",
+    "description",
+    "branch",
+    "base_branch",
+    "kind",
+    "text",
+    "message",
+    "evidence",
+    "paths",
+    "threads",
+    "onto",
+)
+
+RULES = """\
+## Rules for this turn
+- Work only in this worktree (the current directory, branch `{branch}`).
+- Commit your changes with git (`git add` and `git commit`) before you finish.
+- Never push, never open or edit pull requests, and never touch the `main` branch:
+  plait pushes, opens the pull request and merges.
+- End with a short summary of what you did."""
+
+
+def render_prompt(turn: Turn, *, overrides_dir: Path | None = None) -> str:
+    """The full prompt for one agent turn."""
+    template = _template(turn.kind, overrides_dir)
+    try:
+        body = Template(template).substitute(_values(turn))
+    except KeyError as exc:
+        raise AgentError(
+            f"prompt template for {turn.kind!r} uses unknown placeholder ${exc.args[0]}",
+            hint=f"use only {', '.join('$' + p for p in PLACEHOLDERS)}; write $$ for a $",
+        ) from exc
+    except ValueError as exc:
+        raise AgentError(
+            f"prompt template for {turn.kind!r} is malformed: {exc}",
+            hint="write $$ for a literal $ sign",
+        ) from exc
+    parts = [body.strip()]
+    if turn.summary.strip():
+        parts.append(f"## What was done so far\n\n{turn.summary.strip()}")
+    parts.append(RULES.format(branch=turn.branch))
+    return "\n\n".join(parts) + "\n"
+
+
+def _template(kind: str, overrides_dir: Path | None) -> str:
+    if kind not in TURN_KINDS:
+        raise AgentError(f"unknown turn kind {kind!r}", hint=f"one of {', '.join(TURN_KINDS)}")
+    if overrides_dir is not None:
+        override = overrides_dir / f"{kind}.md"
+        if override.is_file():
+            try:
+                return override.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise AgentError(
+                    f"cannot read prompt override {override}: {exc}",
+                    hint="fix or remove the file to use the built-in prompt",
+                ) from exc
+    return resources.files("plait.agents").joinpath("prompts", f"{kind}.md").read_text("utf-8")
+
+
+def _values(turn: Turn) -> dict[str, str]:
+    return {
+        "title": turn.title,
+        "description": turn.description.strip() or "(no further description)",
+        "branch": turn.branch,
+        "base_branch": turn.base_branch,
+        "kind": turn.kind,
+        "text": turn.text.strip(),
+        "message": _quote(turn.text),
+        "evidence": _fence(turn.text) if turn.text.strip() else "(no log excerpt available)",
+        "paths": "\n".join(f"- `{p}`" for p in turn.paths) or "(run the merge to see them)",
+        "threads": render_threads(turn.threads),
+        "onto": turn.onto,
+    }
+
+
+def render_threads(threads: tuple[ReviewThread, ...]) -> str:
+    """Each thread as a numbered heading (`path:line`, [outdated], author) and its body."""
+    if not threads:
+        return "(no open threads)"
+    blocks = []
+    for n, thread in enumerate(threads, start=1):
+        where = "conversation"
+        if thread.path:
+            where = f"`{thread.path}:{thread.line}`" if thread.line else f"`{thread.path}`"
+        head = f"### {n}. {where}"
+        if thread.outdated:
+            head += " [outdated]"
+        if thread.author:
+            head += f" — @{thread.author}"
+        blocks.append(f"{head}\n\n{_quote(thread.body)}")
+    return "\n\n".join(blocks)
+
+
+def _quote(text: str) -> str:
+    lines = text.strip().splitlines() or [""]
+    return "\n".join(f"> {line}" if line else ">" for line in lines)
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any backtick run inside, so the evidence cannot close it."""
+    longest, run = 0, 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text.strip()}\n{fence}"
