@@ -37,7 +37,9 @@ class Workspaces(Protocol):
         """Commit whatever the agent left uncommitted; count the branch's own commits."""
         ...
 
-    async def rebase(self, *, worktree: str, branch: str, onto: str, upstream: str) -> RebaseOutcome:
+    async def rebase(
+        self, *, worktree: str, branch: str, onto: str, upstream: str
+    ) -> RebaseOutcome:
         """`git rebase --onto onto upstream branch`; on conflict, abort and report the paths."""
         ...
 

@@ -1,0 +1,205 @@
+"""Effect executors: each effect becomes one call on a shell and one result event.
+
+Every executor is safe to run again after a crash (at-least-once): the shells are
+idempotent (worktree reuse, PR per branch, merge trailer, resolved threads). An exception
+never escapes: it becomes a failure event the controller counts and retries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from plait.agents.base import AgentBackend, AgentEvent, TurnSpec
+from plait.agents.prompts import render_prompt
+from plait.agents.runner import run_turn
+from plait.core import codec
+from plait.core import effects as fx
+from plait.core import events as ev
+from plait.forges.base import Forge, MergeBlocked
+from plait.workspaces.base import Workspaces
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+# (task, effect id, kind, body): one transcript entry.
+TranscriptSink = Callable[[str, str, str, str], None]
+
+
+class Executors:
+    def __init__(
+        self,
+        *,
+        project: str,
+        forge: Forge,
+        workspaces: Workspaces,
+        backend_for: Callable[[str], AgentBackend],
+        transcript: TranscriptSink,
+        clock: Clock = time.time,
+        prompts_dir: Path | None = None,
+        idle_timeout: float | None = 600.0,
+        turn_timeout: float | None = 3600.0,
+    ) -> None:
+        self.project = project
+        self.forge = forge
+        self.workspaces = workspaces
+        self.backend_for = backend_for
+        self.transcript = transcript
+        self.clock = clock
+        self.prompts_dir = prompts_dir
+        self.idle_timeout = idle_timeout
+        self.turn_timeout = turn_timeout
+
+    async def run(self, effect: fx.Effect) -> ev.Event:
+        try:
+            return await self._run(effect)
+        except MergeBlocked as exc:
+            return self._failed(effect, exc.reason, retryable=exc.retryable)
+        except Exception as exc:  # an effect must always answer with an event
+            log.debug("effect %s failed", effect.id, exc_info=True)
+            if isinstance(effect, fx.RunAgent):
+                return ev.AgentFinished(
+                    at=self.clock(),
+                    effect_id=effect.id,
+                    task=effect.task,
+                    ok=False,
+                    failure="crash",
+                    error=_describe(exc),
+                )
+            return self._failed(effect, _describe(exc), retryable=True)
+
+    def _failed(self, effect: fx.Effect, error: str, *, retryable: bool) -> ev.Event:
+        return ev.StepFailed(
+            at=self.clock(), effect_id=effect.id, task=effect.task, error=error, retryable=retryable
+        )
+
+    def _done(self, effect: fx.Effect) -> ev.Event:
+        return ev.StepDone(at=self.clock(), effect_id=effect.id, task=effect.task)
+
+    async def _run(self, effect: fx.Effect) -> ev.Event:
+        now = self.clock
+        base = {"effect_id": effect.id, "task": effect.task}
+        match effect:
+            case fx.PrepareWorkspace():
+                prepared = await self.workspaces.prepare(
+                    task=effect.task, branch=effect.branch, base_branch=effect.base_branch
+                )
+                return ev.WorkspaceReady(
+                    at=now(), **base, path=prepared.path, base_sha=prepared.base_sha
+                )
+            case fx.RunAgent():
+                return await self._run_agent(effect)
+            case fx.Push():
+                head = await self.forge.push(
+                    branch=effect.branch, worktree=effect.worktree, force=effect.force
+                )
+                return ev.Pushed(at=now(), **base, head_sha=head)
+            case fx.OpenPR():
+                pr = await self.forge.open_pr(
+                    task=effect.task,
+                    branch=effect.branch,
+                    base=effect.base,
+                    title=effect.title,
+                    body=effect.body,
+                )
+                return ev.PROpened(at=now(), **base, number=pr.number, url=pr.url)
+            case fx.MarkReady():
+                await self.forge.mark_ready(effect.pr)
+                return self._done(effect)
+            case fx.Retarget():
+                await self.forge.retarget(effect.pr, effect.base)
+                return self._done(effect)
+            case fx.ResolveThreads():
+                await self.forge.resolve_threads(effect.pr, effect.thread_ids, effect.reply)
+                return self._done(effect)
+            case fx.Rebase():
+                out = await self.workspaces.rebase(
+                    worktree=effect.worktree,
+                    branch=effect.branch,
+                    onto=effect.onto,
+                    upstream=effect.upstream,
+                )
+                if out.ok:
+                    return ev.Rebased(
+                        at=now(), **base, head_sha=out.head_sha, base_sha=out.base_sha
+                    )
+                return ev.RebaseConflict(
+                    at=now(), **base, paths=out.conflict_paths, onto_sha=out.base_sha
+                )
+            case fx.Merge():
+                sha = await self.forge.merge(effect.pr, title=effect.title)
+                return ev.Merged(at=now(), **base, sha=sha)
+            case fx.Cleanup():
+                await self.workspaces.remove(
+                    task=effect.task,
+                    worktree=effect.worktree,
+                    branch=effect.branch,
+                    keep=effect.keep,
+                )
+                return self._done(effect)
+        raise AssertionError(f"no executor for {type(effect).__name__}")
+
+    async def _run_agent(self, effect: fx.RunAgent) -> ev.Event:
+        backend = self.backend_for(effect.agent)
+        prompt = render_prompt(effect.turn, overrides_dir=self.prompts_dir)
+        spec = TurnSpec(
+            prompt=prompt,
+            workdir=effect.worktree,
+            session_id=effect.session_id,
+            task_id=effect.task,
+            project=self.project,
+            kind=effect.turn.kind,
+            onto=effect.turn.onto,
+        )
+
+        def on_event(event: AgentEvent) -> None:
+            self.transcript(effect.task, effect.id, type(event).__name__, _render(event))
+
+        self.transcript(effect.task, effect.id, "Prompt", json.dumps({"text": prompt}))
+        outcome = await run_turn(
+            backend,
+            spec,
+            on_event=on_event,
+            idle_timeout=self.idle_timeout,
+            turn_timeout=self.turn_timeout,
+            base_env=os.environ,
+        )
+        commit = await self.workspaces.finish_turn(
+            worktree=effect.worktree,
+            base_sha=effect.base_sha,
+            task=effect.task,
+            message=f"{effect.turn.title}\n\nChanges the agent left uncommitted.",
+        )
+        return ev.AgentFinished(
+            at=self.clock(),
+            effect_id=effect.id,
+            task=effect.task,
+            ok=outcome.ok,
+            session_id=outcome.session_id,
+            usage=outcome.usage,
+            seconds=round(outcome.seconds, 3),
+            reply=outcome.reply,
+            error=outcome.error,
+            failure=outcome.failure,
+            commits_ahead=commit.commits_ahead,
+            head_sha=commit.head_sha,
+        )
+
+
+def _render(event: AgentEvent) -> str:
+    fields = {
+        f.name: codec.encode(getattr(event, f.name))
+        for f in dataclasses.fields(event)
+        if f.name != "raw"
+    }
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 2000 else text[:2000] + "…"

@@ -1,0 +1,173 @@
+"""A project on disk: its store, its settings, and the engine assembled from them.
+
+Settings that only the shells need (CI command, script file, hook) live in the store's
+meta table next to the run, so `plait resume NAME` rebuilds exactly the same engine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from plait.agents.base import AgentBackend
+from plait.agents.registry import get_backend
+from plait.engine.executors import Executors
+from plait.engine.loop import Engine, Observer
+from plait.errors import ProjectError, UsageError
+from plait.forges.base import Forge
+from plait.store.paths import ProjectPaths, list_projects, project_paths
+from plait.store.sqlite import Store
+from plait.workspaces.worktrees import GitWorkspaces
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    repo: str
+    forge: str = "local"
+    agent: str = "script"
+    script: str | None = None  # the script backend's script file
+    ci_command: list[str] = field(default_factory=list)
+    main_branch: str = "main"
+    plan: str = ""
+    hook: str | None = None
+    poll_interval: float = 0.5
+    idle_timeout: float = 600.0
+    turn_timeout: float = 3600.0
+    demo_reviews: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> Settings:
+        data = json.loads(text)
+        return Settings(**data)
+
+
+@dataclass
+class Project:
+    paths: ProjectPaths
+    store: Store
+    settings: Settings
+
+    @property
+    def name(self) -> str:
+        return self.paths.name
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def create_project(name: str, settings: Settings) -> Project:
+    paths = project_paths(name)
+    if paths.exists():
+        store = Store(paths.db)
+        has_run = store.load() is not None
+        store.close()
+        if has_run:
+            raise ProjectError(
+                f"project {name!r} already exists at {paths.root}",
+                hint=f"resume it with `plait resume {name}`, or pass --project NEW_NAME",
+            )
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.worktrees.mkdir(parents=True, exist_ok=True)
+    store = Store(paths.db)
+    store.set_meta("settings", settings.to_json())
+    store.set_meta("created_at", str(time.time()))
+    return Project(paths=paths, store=store, settings=settings)
+
+
+def open_project(name: str | None) -> Project:
+    if name is None:
+        names = list_projects()
+        if len(names) == 1:
+            name = names[0]
+        elif not names:
+            raise ProjectError(
+                "there is no plait project yet", hint="start one with `plait run PLAN`"
+            )
+        else:
+            raise UsageError(
+                "more than one project exists: " + ", ".join(names),
+                hint="name the project, e.g. `plait status NAME` or --project NAME",
+            )
+    paths = project_paths(name)
+    if not paths.exists():
+        known = ", ".join(list_projects()) or "none"
+        raise ProjectError(
+            f"no project named {name!r} (known: {known})",
+            hint="list projects with `plait status`, or start one with `plait run PLAN`",
+        )
+    store = Store(paths.db)
+    raw = store.get_meta("settings")
+    if raw is None:
+        store.close()
+        raise ProjectError(f"project {name!r} has no settings", hint="start it again")
+    return Project(paths=paths, store=store, settings=Settings.from_json(raw))
+
+
+def make_forge(project: Project) -> Forge:
+    s = project.settings
+    if s.forge == "local":
+        from plait.forges.local import LocalForge
+
+        return LocalForge(
+            str(project.paths.db),
+            s.repo,
+            main_branch=s.main_branch,
+            ci_command=s.ci_command or None,
+            demo_reviews=s.demo_reviews or None,
+        )
+    raise UsageError(
+        f"unknown forge {s.forge!r}", hint="use --forge local (the GitHub forge is not built yet)"
+    )
+
+
+def build_engine(project: Project, *, observer: Observer | None = None) -> Engine:
+    s = project.settings
+    forge = make_forge(project)
+    workspaces = GitWorkspaces(
+        s.repo, str(project.paths.worktrees), main_branch=s.main_branch, hook=s.hook
+    )
+    backends: dict[str, AgentBackend] = {}
+
+    def backend_for(name: str) -> AgentBackend:
+        if name not in backends:
+            backends[name] = get_backend(name, script=s.script)
+        return backends[name]
+
+    store = project.store
+
+    def transcript(task: str, effect_id: str, kind: str, body: str) -> None:
+        store.add_transcript(task, effect_id, time.time(), kind, body)
+
+    prompts = project.paths.prompts
+    executors = Executors(
+        project=project.name,
+        forge=forge,
+        workspaces=workspaces,
+        backend_for=backend_for,
+        transcript=transcript,
+        prompts_dir=prompts if prompts.is_dir() else None,
+        idle_timeout=s.idle_timeout,
+        turn_timeout=s.turn_timeout,
+    )
+    return Engine(
+        store=store,
+        forge=forge,
+        executors=executors,
+        observer=observer,
+        poll_interval=s.poll_interval,
+    )
+
+
+def resolve_repo(path: str) -> str:
+    repo = Path(path).expanduser().resolve()
+    if not (repo / ".git").exists():
+        raise UsageError(
+            f"{repo} is not a git repository",
+            hint="pass --repo PATH pointing at a git checkout (git init; git commit)",
+        )
+    return str(repo)
