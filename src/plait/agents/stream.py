@@ -37,6 +37,11 @@ class LineSplitter:
         self._buf = bytearray()
         self._dropping = False  # inside a line already reported as too long
 
+    @property
+    def pending(self) -> int:
+        """Bytes held for an unfinished line (never more than `max_line`)."""
+        return len(self._buf)
+
     def feed(self, data: bytes) -> Iterator[bytes | TooLong]:
         start, end = 0, len(data)
         while start < end:
