@@ -1,0 +1,307 @@
+"""`LocalForge`: the embedded default forge. PRs, reviews and CI live in the project's
+SQLite file (tables `forge_*`) and in the repository itself.
+
+How this works: a PR is a row naming a branch, a base and the last pushed head. Worktrees
+share the repository, so "pushing" only records the branch tip as the PR head, pins it with
+`refs/plait/pr/<n>/head` (so the commit stays alive whatever happens to the branch) and
+queues a CI run for it. `serve()` runs CI (see `local_ci`); `merge()` squash-merges (see
+`local_merge`). Every write is idempotent, because the engine runs effects at-least-once.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+
+from plait.core.model import CIStatus, PRView, ReviewThread
+from plait.errors import ForgeError
+from plait.forges.base import MergeBlocked
+from plait.forges.local_ci import CIRunner
+from plait.forges.local_db import FAILED, PASSED, ForgeDB, PRRow, ThreadRow
+from plait.forges.local_merge import find_landed, is_mergeable, squash_merge
+from plait.workspaces.git import git
+from plait.workspaces.inspect import branch_sha, is_ancestor
+from plait.workspaces.names import check_branch
+
+NO_CI = "no CI configured"
+DEMO_AUTHOR = "demo-reviewer"
+
+
+class LocalForge:
+    """The `Forge` implementation that needs no network: everything is local."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        db_path: str,
+        repo: str,
+        main_branch: str = "main",
+        ci_command: list[str] | None = None,
+        ci_timeout: float = 600,
+        ci_concurrency: int = 2,
+        demo_reviews: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.repo = os.path.realpath(repo)
+        self.main_branch = main_branch
+        self.ci_command = list(ci_command) if ci_command else []
+        self.demo_reviews = dict(demo_reviews or {})
+        self.db = ForgeDB(db_path)
+        self.ci = CIRunner(self.db, self.repo, self.ci_command, ci_timeout, ci_concurrency)
+        # Pure functions of commit ids, so safe to cache for the life of the process.
+        self._mergeable: dict[tuple[str, str], bool | None] = {}
+        self._outdated: dict[tuple[str, str, str], bool] = {}
+
+    # ---- PRs and pushes ---------------------------------------------------------------------
+    async def open_pr(self, *, task: str, branch: str, base: str, title: str, body: str) -> PRView:
+        await check_branch(branch)
+        await check_branch(base)
+        existing = self.db.open_pr_of_branch(branch)
+        if existing is None:
+            head = await self._tip(branch)
+            existing = self.db.insert_pr(
+                task=task, branch=branch, base=base, title=title, body=body, head=head
+            )
+        # Pin and queue even for an existing PR: a crash may have come between the steps.
+        await self._pin(existing.number, existing.head_sha)
+        self._queue_ci(existing.number, existing.head_sha)
+        return await self._view(existing)
+
+    async def push(self, *, branch: str, worktree: str, force: bool) -> str:
+        await check_branch(branch)
+        head = await self._tip(branch)
+        pr = self.db.open_pr_of_branch(branch)
+        if pr is None:
+            return head
+        if pr.head_sha != head:
+            if not force and not await is_ancestor(self.repo, pr.head_sha, head):
+                raise ForgeError(
+                    f"push of {branch} rejected: {head[:7]} does not contain PR #{pr.number}'s "
+                    f"head {pr.head_sha[:7]} (non-fast-forward)",
+                    hint="push with force after a rebase",
+                )
+            await self._pin(pr.number, head)
+            self.db.update_pr(pr.number, head_sha=head)
+        self._queue_ci(pr.number, head)
+        return head
+
+    async def _tip(self, branch: str) -> str:
+        sha = await branch_sha(self.repo, branch)
+        if sha is None:
+            raise ForgeError(
+                f"branch {branch} does not exist in {self.repo}",
+                hint="the task's workspace must be prepared before its PR",
+            )
+        return sha
+
+    async def _pin(self, number: int, sha: str) -> None:
+        await git("update-ref", f"refs/plait/pr/{number}/head", sha, cwd=self.repo)
+
+    def _queue_ci(self, number: int, sha: str) -> None:
+        command = shlex.join(self.ci_command)
+        self.db.queue_ci(number, sha, command=command, passed_now=None if command else NO_CI)
+        self.ci.wake.set()
+
+    def _pr(self, number: int) -> PRRow:
+        pr = self.db.pr(number)
+        if pr is None:
+            raise ForgeError(f"no local PR #{number}", hint="see `plait status` for PR numbers")
+        return pr
+
+    async def mark_ready(self, pr: int) -> None:
+        row = self._pr(pr)
+        if row.state != "open":
+            return
+        if row.draft:
+            self.db.update_pr(pr, draft=0)
+        comments = self.demo_reviews.get(row.task, ())
+        if comments and not row.demo_posted:
+            # Labelled simulator for `plait demo`: fixed ids make a second call a no-op.
+            for i, body in enumerate(comments, start=1):
+                self.db.add_thread(
+                    pr=pr,
+                    body=body,
+                    author=DEMO_AUTHOR,
+                    path=None,
+                    line=None,
+                    commit_sha=row.head_sha,
+                    thread_id=f"demo-{row.task}-{i}",
+                )
+            self.db.update_pr(pr, demo_posted=1)
+
+    async def retarget(self, pr: int, base: str) -> None:
+        await check_branch(base)
+        row = self._pr(pr)
+        if row.state == "open" and row.base != base:
+            self.db.update_pr(pr, base=base)
+
+    async def resolve_threads(self, pr: int, thread_ids: tuple[str, ...], reply: str) -> None:
+        self._pr(pr)
+        for thread_id in thread_ids:
+            self.db.resolve_thread(pr, thread_id, reply)
+
+    async def merge(self, pr: int, *, title: str) -> str:
+        row = self._pr(pr)
+        if row.state == "merged":
+            return row.merge_sha
+        if row.state != "open":
+            raise MergeBlocked(f"PR #{pr} is {row.state}", retryable=False)
+        if row.draft:
+            raise MergeBlocked(f"PR #{pr} is still a draft; mark it ready first", retryable=False)
+        landed = await find_landed(
+            self.repo, base=row.base, number=pr, branch=row.branch, since=row.created_at
+        )
+        if not landed:
+            landed = await squash_merge(
+                self.repo,
+                number=pr,
+                branch=row.branch,
+                base=row.base,
+                head=row.head_sha,
+                title=title or row.title,
+            )
+        self.db.update_pr(pr, state="merged", merge_sha=landed)
+        return landed
+
+    # ---- reading -----------------------------------------------------------------------------
+    async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
+        views: dict[str, PRView] = {}
+        for task, number in prs.items():
+            row = self.db.pr(number)
+            if row is not None:
+                views[task] = await self._view(row)
+        return views
+
+    async def _view(self, row: PRRow) -> PRView:
+        ci, evidence = self._ci_status(row)
+        return PRView(
+            number=row.number,
+            state=row.state,
+            draft=row.draft,
+            base=row.base,
+            head_sha=row.head_sha,
+            ci=ci,
+            ci_evidence=evidence,
+            mergeable=await self._mergeable_now(row),
+            threads=await self._threads(row),
+            merge_sha=row.merge_sha,
+            url=f"local:pr/{row.number}",
+        )
+
+    def _ci_status(self, row: PRRow) -> tuple[CIStatus, str]:
+        run = self.db.ci_run(row.number, row.head_sha) if row.head_sha else None
+        if run is None:
+            return CIStatus.NONE, ""
+        if run.state == PASSED:
+            return CIStatus.PASSED, ""
+        if run.state != FAILED:
+            return CIStatus.PENDING, ""
+        how = "timed out" if run.exit_code == -1 else f"failed (exit {run.exit_code})"
+        text = f"CI command `{run.command}` {how} on {run.sha[:7]}:\n{run.output}"
+        return CIStatus.FAILED, text
+
+    async def _mergeable_now(self, row: PRRow) -> bool | None:
+        if row.state != "open" or not row.head_sha:
+            return None
+        base_tip = await branch_sha(self.repo, row.base)
+        if base_tip is None:
+            return None
+        key = (base_tip, row.head_sha)
+        if key not in self._mergeable:
+            self._mergeable[key] = await is_mergeable(self.repo, base_tip, row.head_sha)
+        return self._mergeable[key]
+
+    async def _threads(self, row: PRRow) -> tuple[ReviewThread, ...]:
+        out: list[ReviewThread] = []
+        for t in self.db.threads(row.number):
+            outdated = await self._is_outdated(t, row.head_sha)
+            out.append(
+                ReviewThread(
+                    id=t.id,
+                    body=t.body,
+                    author=t.author,
+                    path=t.path,
+                    line=t.line,
+                    outdated=outdated,
+                )
+            )
+        return tuple(out)
+
+    async def _is_outdated(self, thread: ThreadRow, head: str) -> bool:
+        """A line comment is outdated once its file changed since the commented commit."""
+        if not thread.path or not thread.commit_sha or thread.commit_sha == head or not head:
+            return False
+        key = (thread.commit_sha, head, thread.path)
+        if key not in self._outdated:
+            result = await git(
+                "diff",
+                "--quiet",
+                thread.commit_sha,
+                head,
+                "--",
+                thread.path,
+                cwd=self.repo,
+                check=False,
+            )
+            self._outdated[key] = result.code == 1
+        return self._outdated[key]
+
+    # ---- CI ----------------------------------------------------------------------------------
+    async def serve(self) -> None:
+        await self.ci.serve()
+
+    async def run_pending_ci_once(self) -> int:
+        """Run every queued CI job to completion (for tests and one-shot tools)."""
+        return await self.ci.run_pending_once()
+
+    # ---- sync helpers for the CLI (other processes) ---------------------------------------
+    def add_review_comment(
+        self,
+        *,
+        pr: int,
+        body: str,
+        path: str | None = None,
+        line: int | None = None,
+        author: str = "human",
+    ) -> str:
+        """Open a review thread on a PR; returns its id."""
+        row = self._pr(pr)
+        if not body.strip():
+            raise ForgeError("empty review comment", hint="say what should change")
+        if path is not None and (os.path.isabs(path) or ".." in path.split("/")):
+            raise ForgeError(f"bad path {path!r}", hint="use a path relative to the repo root")
+        return self.db.add_thread(
+            pr=pr, body=body, author=author, path=path, line=line, commit_sha=row.head_sha
+        )
+
+    def find_pr(self, task: str) -> int | None:
+        return self.db.find_pr(task)
+
+    def list_prs(self) -> list[dict[str, object]]:
+        """Every PR with its CI state and open thread count, for status displays."""
+        rows: list[dict[str, object]] = []
+        for pr in self.db.all_prs():
+            ci, _ = self._ci_status(pr)
+            rows.append(
+                {
+                    "number": pr.number,
+                    "task": pr.task,
+                    "branch": pr.branch,
+                    "base": pr.base,
+                    "title": pr.title,
+                    "state": pr.state,
+                    "draft": pr.draft,
+                    "head_sha": pr.head_sha,
+                    "merge_sha": pr.merge_sha,
+                    "ci": ci.value,
+                    "threads": len(self.db.threads(pr.number)),
+                }
+            )
+        return rows
+
+    async def close(self) -> None:
+        self.close_sync()
+
+    def close_sync(self) -> None:
+        self.db.close()
