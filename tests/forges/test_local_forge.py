@@ -380,3 +380,13 @@ def test_stacked_pr_retarget_rebase_merge(env: Env) -> None:
     assert env.repo.show("main", "a.txt") == "from A\n"
     assert env.repo.show("main", "b.txt") == "from B\n"
     assert env.repo.git("rev-list", "--count", f"{merged_a}..main").strip() == "1"
+
+
+def test_ci_switched_off_passes_leftover_runs(env: Env) -> None:
+    env.branch("t1", {"b.txt": "bee\n"})
+    with_ci = env.forge(ci_command=CHECK)
+    number = open_pr(with_ci, "t1")
+    assert poll1(with_ci, "t1", number).ci == CIStatus.PENDING
+    without = env.forge()
+    asyncio.run(without.serve())  # returns at once: nothing to run in the background
+    assert poll1(without, "t1", number).ci == CIStatus.PASSED

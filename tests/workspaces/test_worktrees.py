@@ -324,3 +324,9 @@ def test_rebase_recovers_from_interrupted_rebase(repo: GitRepo) -> None:
     assert out.conflict_paths == ("a.txt",)
     assert repo.rev("plait/t1") == before
     assert main_tip == out.base_sha
+
+
+def test_branch_checked_out_in_main_checkout_refused(repo: GitRepo) -> None:
+    repo.git("checkout", "-q", "-b", "plait/t1")
+    with pytest.raises(GitError, match="main checkout"):
+        asyncio.run(make_ws(repo).prepare(task="t1", branch="plait/t1", base_branch="main"))

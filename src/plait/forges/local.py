@@ -17,15 +17,16 @@ from collections.abc import Mapping, Sequence
 from plait.core.model import CIStatus, PRView, ReviewThread
 from plait.errors import ForgeError
 from plait.forges.base import MergeBlocked
-from plait.forges.local_ci import CIRunner
+from plait.forges.local_ci import NO_CI, CIRunner
 from plait.forges.local_db import FAILED, PASSED, ForgeDB, PRRow, ThreadRow
 from plait.forges.local_merge import find_landed, is_mergeable, squash_merge
 from plait.workspaces.git import git
 from plait.workspaces.inspect import branch_sha, is_ancestor
 from plait.workspaces.names import check_branch
 
-NO_CI = "no CI configured"
 DEMO_AUTHOR = "demo-reviewer"
+
+__all__ = ["DEMO_AUTHOR", "NO_CI", "LocalForge"]
 
 
 class LocalForge:
@@ -167,13 +168,26 @@ class LocalForge:
     # ---- reading -----------------------------------------------------------------------------
     async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
         views: dict[str, PRView] = {}
+        tips = await self._branch_tips()  # one git call for all PRs' bases
         for task, number in prs.items():
             row = self.db.pr(number)
             if row is not None:
-                views[task] = await self._view(row)
+                views[task] = await self._view(row, tips)
         return views
 
-    async def _view(self, row: PRRow) -> PRView:
+    async def _branch_tips(self) -> dict[str, str]:
+        result = await git(
+            "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/", cwd=self.repo
+        )
+        tips: dict[str, str] = {}
+        for line in result.out.splitlines():
+            sha, _, ref = line.partition(" ")
+            tips[ref.removeprefix("refs/heads/")] = sha
+        return tips
+
+    async def _view(self, row: PRRow, tips: Mapping[str, str] | None = None) -> PRView:
+        if tips is None:
+            tips = await self._branch_tips()
         ci, evidence = self._ci_status(row)
         return PRView(
             number=row.number,
@@ -183,7 +197,7 @@ class LocalForge:
             head_sha=row.head_sha,
             ci=ci,
             ci_evidence=evidence,
-            mergeable=await self._mergeable_now(row),
+            mergeable=await self._mergeable_now(row, tips.get(row.base)),
             threads=await self._threads(row),
             merge_sha=row.merge_sha,
             url=f"local:pr/{row.number}",
@@ -201,11 +215,8 @@ class LocalForge:
         text = f"CI command `{run.command}` {how} on {run.sha[:7]}:\n{run.output}"
         return CIStatus.FAILED, text
 
-    async def _mergeable_now(self, row: PRRow) -> bool | None:
-        if row.state != "open" or not row.head_sha:
-            return None
-        base_tip = await branch_sha(self.repo, row.base)
-        if base_tip is None:
+    async def _mergeable_now(self, row: PRRow, base_tip: str | None) -> bool | None:
+        if row.state != "open" or not row.head_sha or base_tip is None:
             return None
         key = (base_tip, row.head_sha)
         if key not in self._mergeable:

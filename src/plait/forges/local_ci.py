@@ -23,6 +23,7 @@ from plait.workspaces.git import git
 from plait.workspaces.hook import kill_process_group
 
 OUTPUT_TAIL = 4000
+NO_CI = "no CI configured"
 _IDLE_POLL = 1.0  # seconds between looks at the queue when nothing woke us
 
 
@@ -169,6 +170,8 @@ class CIRunner:
 
     async def run_pending_once(self) -> int:
         """Run every queued job (bounded concurrency) until the queue is empty."""
+        if not self.command:
+            return self.db.pass_pending(NO_CI)
         sem = asyncio.Semaphore(self.concurrency)
         started = 0
         async with asyncio.TaskGroup() as tg:
@@ -183,7 +186,11 @@ class CIRunner:
         return started
 
     async def serve(self) -> None:
-        """Run jobs as they are queued, until cancelled."""
+        """Run jobs as they are queued, until cancelled; at once done when CI is off."""
+        if not self.command:
+            # Runs queued while a command was configured would otherwise stay pending.
+            self.db.pass_pending(NO_CI)
+            return
         self.db.requeue_ci()
         sem = asyncio.Semaphore(self.concurrency)
         async with asyncio.TaskGroup() as tg:

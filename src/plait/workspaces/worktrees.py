@@ -60,6 +60,11 @@ class GitWorkspaces:
         await check_rev(base_branch)
         base_tip = await self._resolve(base_branch)
         existing = await worktree_of_branch(self.repo, branch)
+        if existing is not None and same_path(existing.path, self.repo):
+            raise GitError(
+                f"branch {branch} is checked out in the main checkout {self.repo}",
+                hint="switch the main checkout to another branch; agents work in worktrees",
+            )
         if existing is not None and os.path.isdir(existing.path):
             path = existing.path
         else:

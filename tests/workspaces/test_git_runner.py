@@ -1,0 +1,86 @@
+"""The git runner: scrubbed environment, errors that say what failed, version checks."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from plait.errors import GitError
+from plait.testing.gitrepo import GitRepo, isolated_home_env
+from plait.workspaces.git import (
+    check_git,
+    check_git_sync,
+    git,
+    git_env,
+    git_sync,
+    parse_version,
+)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    for key, value in isolated_home_env(tmp_path / "home").items():
+        monkeypatch.setenv(key, value)
+    return GitRepo.init(tmp_path / "repo")
+
+
+def test_git_env_drops_git_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_DIR", "/elsewhere")
+    monkeypatch.setenv("GIT_INDEX_FILE", "/elsewhere/index")
+    env = git_env({"GIT_AUTHOR_NAME": "someone"})
+    assert "GIT_DIR" not in env
+    assert "GIT_INDEX_FILE" not in env
+    assert env["GIT_AUTHOR_NAME"] == "someone"
+    assert env["GIT_TERMINAL_PROMPT"] == "0"
+
+
+def test_git_runs_in_cwd_despite_hostile_env(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = GitRepo.init(tmp_path / "other")
+    monkeypatch.setenv("GIT_DIR", str(other.path / ".git"))
+    result = asyncio.run(git("rev-parse", "HEAD", cwd=str(repo.path)))
+    assert result.code == 0
+    assert result.out.strip() == repo.rev("HEAD")
+    assert git_sync("rev-parse", "HEAD", cwd=str(repo.path)).out.strip() == repo.rev("HEAD")
+
+
+def test_git_failure_names_command_code_and_stderr(repo: GitRepo) -> None:
+    with pytest.raises(GitError) as info:
+        asyncio.run(git("rev-parse", "--verify", "no-such-ref", cwd=str(repo.path)))
+    err = info.value
+    assert "git rev-parse --verify no-such-ref" in err.message
+    assert "exit 128" in err.message
+    assert "Needed a single revision" in err.message
+    assert err.hint
+    unchecked = asyncio.run(git("rev-parse", "--verify", "nope", cwd=str(repo.path), check=False))
+    assert unchecked.code == 128
+    with pytest.raises(GitError, match="exit 128"):
+        git_sync("rev-parse", "--verify", "no-such-ref", cwd=str(repo.path))
+
+
+def test_missing_cwd_is_a_git_error(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="does not exist"):
+        asyncio.run(git("status", cwd=str(tmp_path / "missing")))
+
+
+def test_git_version_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    version = asyncio.run(check_git())
+    assert parse_version(version) >= (2, 38)
+    assert check_git_sync() == version
+    assert parse_version("2.40.0.windows.1") == (2, 40)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(GitError, match="git not found"):
+        asyncio.run(check_git())
+    with pytest.raises(GitError, match="git not found"):
+        check_git_sync()
+
+
+def test_too_old_git_is_refused() -> None:
+    from plait.workspaces.git import _check_version
+
+    with pytest.raises(GitError, match=r"too old — install git >= 2\.38"):
+        _check_version("git version 2.37.1")
+    assert _check_version("git version 2.39.5\n") == "2.39.5"
