@@ -10,6 +10,7 @@ Fields this module does not know are ignored; shapes it half-knows are read leni
 from __future__ import annotations
 
 from plait.core.plan import Plan
+from plait.errors import PlanError
 from plait.plans.json_render import (
     CRITERION_PATCH_KEYS,
     as_list,
@@ -22,6 +23,8 @@ from plait.plans.jsonpos import JsonSyntaxError, Located, read_json
 from plait.plans.validate import Dep, Draft, Problems, finish_plan, normalize_class
 
 JsonObj = dict[str, object]
+# The top object and the lists in it: enough to know the line of every patch.
+_TRACK_DEPTH = 2
 
 
 def parse_json(text: str, path: str) -> Plan:
@@ -29,7 +32,8 @@ def parse_json(text: str, path: str) -> Plan:
     problems = Problems(path)
     text = text.removeprefix("\ufeff")
     try:
-        doc = read_json(text)
+        # Positions of patches are needed for every plan, deeper ones only for messages.
+        doc = read_json(text, track_depth=_TRACK_DEPTH)
     except JsonSyntaxError as exc:
         line = Located(value=None, text=text).line_of(exc.pos)
         problems.add(line, f"not valid JSON: {exc.message}", "fix the JSON syntax on this line")
@@ -38,7 +42,13 @@ def parse_json(text: str, path: str) -> Plan:
     if not isinstance(doc.value, dict):
         problems.add(1, "a JSON gameplan must be an object", 'start the file with "{"')
         problems.raise_if_any()
-    return _Gameplan(doc, problems).plan()
+    try:
+        return _Gameplan(doc, problems).plan()
+    except PlanError:
+        if doc.exact:
+            raise
+    # Something is wrong: read again tracking every position, so each problem has its line.
+    return _Gameplan(read_json(text), Problems(path)).plan()
 
 
 class _Gameplan:
@@ -83,7 +93,8 @@ class _Gameplan:
     # -- reading helpers ---------------------------------------------------------------
 
     def _key_line(self, obj: JsonObj, key: str) -> int:
-        return self.doc.key_line(obj, key, self.doc.line(obj))
+        line = self.doc.key_line(obj, key)
+        return line or self.doc.line(obj)
 
     def _id(self, value: object, line: int, what: str) -> str | None:
         """A task id from a patch number (int or string); reports anything else."""
@@ -102,7 +113,7 @@ class _Gameplan:
         found: list[tuple[str, int]] = []
         if isinstance(value, list):
             for i, item in enumerate(value):
-                line = self.doc.item_line(value, i, self._key_line(obj, key))
+                line = self.doc.item_line(value, i)
                 ident = self._id(item, line, what)
                 if ident is not None:
                     found.append((ident, line))
@@ -113,22 +124,21 @@ class _Gameplan:
                 found.append((ident, line))
         return found
 
-    def _objects(self, key: str) -> list[JsonObj]:
-        """The objects in a top-level list; reports items that are not objects."""
+    def _objects(self, key: str) -> list[tuple[JsonObj, int]]:
+        """The objects in a top-level list, each with its line; reports other items."""
         value = self.root.get(key)
         if value is None:
             return []
         if not isinstance(value, list):
-            self.problems.add(
-                self._key_line(self.root, key), f"{key!r} must be a list", "write [ ... ]"
-            )
+            line = self._key_line(self.root, key)
+            self.problems.add(line, f"{key!r} must be a list", "write [ ... ]")
             return []
-        out: list[JsonObj] = []
+        out: list[tuple[JsonObj, int]] = []
         for i, item in enumerate(value):
+            line = self.doc.item_line(value, i)
             if isinstance(item, dict):
-                out.append(item)
+                out.append((item, line))
             else:
-                line = self.doc.item_line(value, i)
                 self.problems.add(line, f"each item of {key!r} must be an object", "write { ... }")
         return out
 
@@ -160,8 +170,7 @@ class _Gameplan:
     def _patches(self) -> None:
         if "patches" not in self.root:
             return
-        for obj in self._objects("patches"):
-            line = self.doc.line(obj)
+        for obj, line in self._objects("patches"):
             if "number" not in obj:
                 self.problems.add(line, "patch has no 'number'", 'give each patch a "number"')
                 continue
@@ -213,8 +222,7 @@ class _Gameplan:
 
     def _dependency_graph(self) -> None:
         seen: dict[str, int] = {}
-        for entry in self._objects("dependencyGraph"):
-            line = self.doc.line(entry)
+        for entry, line in self._objects("dependencyGraph"):
             found = self._ids(entry, "patch", "'patch'")
             if not found:
                 if "patch" not in entry:
@@ -251,7 +259,7 @@ class _Gameplan:
 
     def _functional_changes(self) -> dict[str, list[object]]:
         owned: dict[str, list[object]] = {}
-        for change in self._objects("functionalChanges"):
+        for change, _ in self._objects("functionalChanges"):
             owners = self._ids(change, "ownedBy", "'ownedBy'")
             if not owners:
                 continue

@@ -1,15 +1,20 @@
-"""A small JSON reader that remembers where every value was written.
+"""A small JSON reader that remembers where values were written.
 
-How this works: `read_json` is a recursive-descent reader over the text that builds plain
-Python values (dict, list, str, int, float, bool, None), exactly as `json.loads` would, and
-records the character offset of every container, every object key and every array item in
-side tables keyed by the container's `id()`. `Located.line_of` turns an offset into a 1-based
-line with a binary search over newline offsets, so line numbers cost nothing until a
-message needs one. Strings are decoded by the C `scanstring` the standard library uses, and
-numbers are matched with one regex, which keeps a 10,000-task plan well under a second.
+How this works: `read_json` is a recursive-descent reader that builds plain Python values,
+exactly as `json.loads` would, and records the character offset of every container, object
+key and array item in side tables keyed by the container's `id()`. `Located.line_of` turns
+an offset into a 1-based line by binary search over newline offsets, so a line costs
+nothing until a message needs one.
 
-Unlike `json.loads`, duplicate keys are reported (the last value wins, as in `json`), and
-nesting is bounded so hostile input cannot exhaust the stack.
+Tracking every token in Python is slow for a 10,000-task plan, so `track_depth` limits it:
+containers nested deeper than that, and all scalars, are decoded by the standard library's
+C decoder, which still reports exact offsets for syntax errors. `Located.exact` says
+whether every container was tracked; callers that find a problem in a shallow read read
+again with full tracking to name exact lines (an error path, so the second pass is free
+where it matters).
+
+Unlike `json.loads`, duplicate keys are reported (the last value wins, as in `json`); one
+in an untracked part makes the read fall back to full tracking so it can be located.
 """
 
 from __future__ import annotations
@@ -17,12 +22,38 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from _json import scanstring  # the C string decoder json.loads itself uses
 from dataclasses import dataclass, field
 
 _WS = re.compile(r"[ \t\n\r]*")
-_NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+# Strings without escapes or control characters, the common case, skip `scanstring`.
+_PLAIN_STRING = re.compile(r'"([^"\\\x00-\x1f]*)"')
+_PLAIN_KEY = re.compile(r'"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+_OBJECT_SEP = re.compile(r"[ \t\n\r]*([,}])[ \t\n\r]*")
+_ARRAY_SEP = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
 _MAX_DEPTH = 200
+
+
+class _UntrackedDuplicate(Exception):
+    """A duplicate key where positions are not tracked: read again, tracking everything."""
+
+
+class _Constant(Exception):
+    """NaN or Infinity, which Python's decoder accepts and JSON does not."""
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _UntrackedDuplicate
+    return result
+
+
+def _constant(name: str) -> object:
+    raise _Constant(name)
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
 
 
 class JsonSyntaxError(Exception):
@@ -47,6 +78,7 @@ class Located:
     # Containers replaced by a duplicate key must stay alive, or a new container could
     # reuse their id() while their entries are still in the tables.
     keep: list[object] = field(default_factory=list)
+    exact: bool = True
     _newlines: list[int] | None = None
 
     def line_of(self, pos: int) -> int:
@@ -68,10 +100,23 @@ class Located:
         return self.line_of(positions[index]) if index < len(positions) else default
 
 
-def read_json(text: str) -> Located:
-    """Parse `text` as one JSON document; raise `JsonSyntaxError` if it is not JSON."""
-    doc = Located(value=None, text=text)
-    reader = _Reader(text, doc)
+def read_json(text: str, *, track_depth: int | None = None) -> Located:
+    """Parse `text` as one JSON document; raise `JsonSyntaxError` if it is not JSON.
+
+    `track_depth` is how many levels of containers get positions (the top value is level
+    1); None tracks them all.
+    """
+    if track_depth is not None and track_depth < _MAX_DEPTH:
+        try:
+            return _read(text, track_depth)
+        except _UntrackedDuplicate:
+            pass
+    return _read(text, _MAX_DEPTH)
+
+
+def _read(text: str, track_depth: int) -> Located:
+    doc = Located(value=None, text=text, exact=track_depth >= _MAX_DEPTH)
+    reader = _Reader(text, doc, track_depth)
     pos = reader.skip_ws(0)
     doc.value, pos = reader.value(pos, 0)
     pos = reader.skip_ws(pos)
@@ -81,84 +126,96 @@ def read_json(text: str) -> Located:
 
 
 class _Reader:
-    def __init__(self, text: str, doc: Located) -> None:
+    """Each step matches one regex (a key with its colon, a separator with its whitespace),
+    because the per-call overhead, not the matching, is what costs in Python."""
+
+    def __init__(self, text: str, doc: Located, track_depth: int) -> None:
         self.text = text
         self.doc = doc
+        self.track_depth = track_depth
 
     def skip_ws(self, pos: int) -> int:
         match = _WS.match(self.text, pos)
         return match.end() if match else pos
 
     def value(self, pos: int, depth: int) -> tuple[object, int]:
-        text = self.text
-        char = text[pos : pos + 1]
+        char = self.text[pos : pos + 1]
+        if depth < self.track_depth:
+            if char == "{":
+                return self.obj(pos, depth + 1)
+            if char == "[":
+                return self.arr(pos, depth + 1)
         if char == '"':
             return self.string(pos)
-        if char == "{":
-            return self.obj(pos, depth + 1)
-        if char == "[":
-            return self.arr(pos, depth + 1)
-        for word, literal in (("true", True), ("false", False), ("null", None)):
-            if text.startswith(word, pos):
-                return literal, pos + len(word)
-        match = _NUMBER.match(text, pos)
-        if match:
-            return self.number(match), match.end()
-        if not char:
-            raise JsonSyntaxError("unexpected end of file: expected a value", pos)
-        raise JsonSyntaxError(f"expected a value, found {char!r}", pos)
+        return self.decode(pos)
 
     def string(self, pos: int) -> tuple[str, int]:
-        try:
-            return scanstring(self.text, pos + 1, True)
-        except json.JSONDecodeError as exc:
-            raise JsonSyntaxError(exc.msg.lower(), exc.pos) from None
+        plain = _PLAIN_STRING.match(self.text, pos)
+        if plain:
+            return plain.group(1), plain.end()
+        found, end = self.decode(pos)
+        assert isinstance(found, str)
+        return found, end
 
-    def number(self, match: re.Match[str]) -> int | float:
-        whole, frac, exp = match.groups()
+    def decode(self, pos: int) -> tuple[object, int]:
+        """Any value, untracked, by the C decoder."""
         try:
-            if frac or exp:
-                return float(match.group())
-            return int(whole)
+            found: object
+            found, end = _DECODER.raw_decode(self.text, pos)
+        except json.JSONDecodeError as exc:
+            message = exc.msg[:1].lower() + exc.msg[1:]
+            raise JsonSyntaxError(message, exc.pos) from None
+        except RecursionError:
+            raise JsonSyntaxError("nested too deep", pos) from None
+        except _Constant as exc:
+            raise JsonSyntaxError(f"{exc} is not a JSON value", pos) from None
         except ValueError:  # Python refuses ints of more than 4300 digits
-            raise JsonSyntaxError("number too large", match.start()) from None
+            raise JsonSyntaxError("number too large", pos) from None
+        return found, end
+
+    def key(self, pos: int) -> tuple[str, int]:
+        """A key and its colon; returns the key and where its value starts."""
+        plain = _PLAIN_KEY.match(self.text, pos)
+        if plain:
+            return plain.group(1), plain.end()
+        if not self.text.startswith('"', pos):
+            raise JsonSyntaxError("expected a key in double quotes", pos)
+        key, pos = self.string(pos)
+        colon = _COLON.match(self.text, pos)
+        if not colon:
+            raise JsonSyntaxError("expected ':' after a key", self.skip_ws(pos))
+        return key, colon.end()
 
     def obj(self, start: int, depth: int) -> tuple[dict[str, object], int]:
-        self._check_depth(start, depth)
         result: dict[str, object] = {}
         key_pos: dict[str, int] = {}
-        self.doc.starts[id(result)] = start
-        self.doc.keys[id(result)] = key_pos
-        self.doc.keep.append(result)
+        doc = self.doc
+        doc.starts[id(result)] = start
+        doc.keys[id(result)] = key_pos
+        doc.keep.append(result)
         pos = self.skip_ws(start + 1)
         if self.text.startswith("}", pos):
             return result, pos + 1
         while True:
-            if not self.text.startswith('"', pos):
-                raise JsonSyntaxError("expected a key in double quotes", pos)
-            key, after = self.string(pos)
+            key, value_pos = self.key(pos)
             if key in key_pos:
-                self.doc.duplicates.append((key, key_pos[key], pos))
+                doc.duplicates.append((key, key_pos[key], pos))
             key_pos[key] = pos
-            pos = self.skip_ws(after)
-            if not self.text.startswith(":", pos):
-                raise JsonSyntaxError("expected ':' after a key", pos)
-            pos = self.skip_ws(pos + 1)
-            result[key], pos = self.value(pos, depth)
-            pos = self.skip_ws(pos)
-            if self.text.startswith("}", pos):
-                return result, pos + 1
-            if not self.text.startswith(",", pos):
-                raise JsonSyntaxError("expected ',' or '}' in an object", pos)
-            pos = self.skip_ws(pos + 1)
+            result[key], pos = self.value(value_pos, depth)
+            sep = _OBJECT_SEP.match(self.text, pos)
+            if not sep:
+                raise JsonSyntaxError("expected ',' or '}' in an object", self.skip_ws(pos))
+            if sep.group(1) == "}":
+                return result, sep.end()
+            pos = sep.end()
 
     def arr(self, start: int, depth: int) -> tuple[list[object], int]:
-        self._check_depth(start, depth)
         result: list[object] = []
         item_pos: list[int] = []
-        self.doc.starts[id(result)] = start
-        self.doc.items[id(result)] = item_pos
-        self.doc.keep.append(result)
+        doc = self.doc
+        doc.starts[id(result)] = start
+        doc.items[id(result)] = item_pos
+        doc.keep.append(result)
         pos = self.skip_ws(start + 1)
         if self.text.startswith("]", pos):
             return result, pos + 1
@@ -166,13 +223,9 @@ class _Reader:
             item_pos.append(pos)
             item, pos = self.value(pos, depth)
             result.append(item)
-            pos = self.skip_ws(pos)
-            if self.text.startswith("]", pos):
-                return result, pos + 1
-            if not self.text.startswith(",", pos):
-                raise JsonSyntaxError("expected ',' or ']' in an array", pos)
-            pos = self.skip_ws(pos + 1)
-
-    def _check_depth(self, pos: int, depth: int) -> None:
-        if depth > _MAX_DEPTH:
-            raise JsonSyntaxError(f"nested more than {_MAX_DEPTH} levels deep", pos)
+            sep = _ARRAY_SEP.match(self.text, pos)
+            if not sep:
+                raise JsonSyntaxError("expected ',' or ']' in an array", self.skip_ws(pos))
+            if sep.group(1) == "]":
+                return result, sep.end()
+            pos = sep.end()
