@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -12,10 +13,11 @@ import pytest
 
 from plait.core.model import CIStatus, PRView
 from plait.errors import ForgeError
-from plait.forges.base import MergeBlocked
+from plait.forges.base import Forge, MergeBlocked
 from plait.forges.local import NO_CI, LocalForge
 from plait.forges.local_merge import squash_merge
 from plait.testing.gitrepo import GitRepo, isolated_home_env
+from plait.workspaces.base import Workspaces
 from plait.workspaces.worktrees import GitWorkspaces
 
 CHECK = [
@@ -390,3 +392,66 @@ def test_ci_switched_off_passes_leftover_runs(env: Env) -> None:
     without = env.forge()
     asyncio.run(without.serve())  # returns at once: nothing to run in the background
     assert poll1(without, "t1", number).ci == CIStatus.PASSED
+
+
+def test_protocols_are_implemented(env: Env) -> None:
+    forge: Forge = env.forge()
+    workspaces: Workspaces = env.ws
+    assert forge.name == "local"
+    assert workspaces is env.ws
+
+
+def test_ci_concurrency_is_bounded(env: Env, tmp_path: Path) -> None:
+    lanes = tmp_path / "lanes"
+    lanes.mkdir()
+    probe = [
+        sys.executable,
+        "-c",
+        "import os, pathlib, time\n"
+        f"d = pathlib.Path({str(lanes)!r})\n"
+        "me = d / os.environ['PLAIT_CI_PR']\n"
+        "me.write_text('')\n"
+        "peak = d.parent / ('peak-' + os.environ['PLAIT_CI_PR'])\n"
+        "peak.write_text(str(len(list(d.iterdir()))))\n"
+        "time.sleep(0.3)\n"
+        "me.unlink()\n",
+    ]
+    forge = env.forge(ci_command=probe)
+    for task in ("t1", "t2", "t3", "t4"):
+        env.branch(task, {f"{task}.txt": "x\n"})
+        open_pr(forge, task)
+    assert asyncio.run(forge.run_pending_ci_once()) == 4
+    peaks = [int((tmp_path / f"peak-{n}").read_text()) for n in range(1, 5)]
+    assert max(peaks) <= 2
+    assert all(p["ci"] == "passed" for p in forge.list_prs())
+
+
+def test_cancelled_serve_kills_build_and_requeues(env: Env, tmp_path: Path) -> None:
+    pidfile = tmp_path / "ci.pid"
+    hang = [
+        sys.executable,
+        "-c",
+        f"import os, time, pathlib; pathlib.Path({str(pidfile)!r}).write_text(str(os.getpid()));"
+        " time.sleep(120)",
+    ]
+    env.branch("t1", {"b.txt": "bee\n"})
+    forge = env.forge(ci_command=hang)
+    number = open_pr(forge, "t1")
+
+    async def start_then_cancel() -> None:
+        server = asyncio.create_task(forge.serve())
+        for _ in range(1200):
+            if pidfile.exists() and pidfile.read_text():
+                break
+            await asyncio.sleep(0.05)
+        server.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await server
+
+    asyncio.run(start_then_cancel())
+    pid = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    run = forge.db.ci_run(number, env.repo.rev("plait/t1"))
+    assert run is not None
+    assert run.state == "queued"
