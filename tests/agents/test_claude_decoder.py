@@ -238,3 +238,30 @@ def test_max_turns_and_error_texts_map_to_failure_classes() -> None:
         decode(result_line(subtype="error_during_execution", errors=["boom"])), FinalResult
     )[0]
     assert boom.error == "boom"
+
+
+def _reference_lines(data: bytes, limit: int) -> list[object]:
+    *complete, last = data.split(b"\n")
+    out: list[object] = [line if len(line) <= limit else "TOO_LONG" for line in complete]
+    if last:
+        out.append(last if len(last) <= limit else "TOO_LONG")
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=300).map(lambda b: b.replace(b"\x00", b"\n")),
+    st.lists(st.integers(min_value=0, max_value=300), max_size=20),
+    st.integers(min_value=1, max_value=40),
+)
+def test_line_splitter_matches_a_plain_split_under_any_chunking(
+    data: bytes, cuts: list[int], limit: int
+) -> None:
+    splitter = LineSplitter(max_line=limit)
+    bounds = [0, *sorted(c for c in cuts if c <= len(data)), len(data)]
+    out: list[object] = []
+    for start, end in itertools.pairwise(bounds):
+        out += splitter.feed(data[start:end])
+        assert splitter.pending <= limit
+    out += splitter.close()
+    assert [x if isinstance(x, bytes) else repr(x) for x in out] == _reference_lines(data, limit)

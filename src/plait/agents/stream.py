@@ -47,6 +47,10 @@ class LineSplitter:
         while start < end:
             nl = data.find(b"\n", start)
             stop = end if nl < 0 else nl
+            if nl >= 0 and not self._buf and not self._dropping and stop - start <= self.max_line:
+                yield data[start:stop]  # fast path: a whole line inside this chunk, one copy
+                start = nl + 1
+                continue
             if not self._dropping:
                 if len(self._buf) + (stop - start) > self.max_line:
                     self._buf.clear()
@@ -84,36 +88,36 @@ def parse_line(line: bytes) -> tuple[str, dict[str, object] | None]:
 
 
 def get_str(obj: object, key: str, default: str = "") -> str:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    value = obj.get(key) if isinstance(obj, dict) else None
     return value if isinstance(value, str) else default
 
 
 def get_int(obj: object, key: str, default: int = 0) -> int:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    value = obj.get(key) if isinstance(obj, dict) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return default
     return int(value)
 
 
 def get_float(obj: object, key: str, default: float = 0.0) -> float:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    value = obj.get(key) if isinstance(obj, dict) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return default
     return float(value)
 
 
 def get_bool(obj: object, key: str, default: bool = False) -> bool:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    value = obj.get(key) if isinstance(obj, dict) else None
     return value if isinstance(value, bool) else default
 
 
 def get_dict(obj: object, key: str) -> dict[str, object]:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    value = obj.get(key) if isinstance(obj, dict) else None
     return value if isinstance(value, dict) else {}
 
 
 def get_list(obj: object, key: str) -> list[object]:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    value = obj.get(key) if isinstance(obj, dict) else None
     return value if isinstance(value, list) else []
 
 
