@@ -1,0 +1,214 @@
+"""Gemini CLI: `gemini -p … -o stream-json --yolo` and its stream decoder.
+
+How the stream maps to events: `init` → SessionStarted; assistant `message` chunks
+(`delta: true`) → TextOut; `tool_use` → ToolCall; `tool_result` → ToolResult; `error`
+(severity warning or error) → AgentErrorEvent, classified; the final `result` →
+FinalResult with `stats` as usage. `result` always ends a run that ends normally, so
+`close()` synthesizes nothing: without it the runner judges by exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+from plait.agents.base import (
+    AgentErrorEvent,
+    AgentEvent,
+    FinalResult,
+    Garbage,
+    SessionStarted,
+    TextOut,
+    ToolCall,
+    ToolResult,
+    TurnSpec,
+)
+from plait.agents.env import clean_env
+from plait.agents.failures import classify_failure
+from plait.agents.stream import (
+    DEFAULT_MAX_LINE,
+    LineSplitter,
+    TooLong,
+    clip,
+    compact_input,
+    get_dict,
+    get_int,
+    get_str,
+    parse_line,
+)
+from plait.core.model import Usage
+
+# Gemini CLI's error types that name a failure class outright.
+_ERROR_TYPES = {"FatalTurnLimitedError": "max_turns", "FatalAuthenticationError": "auth"}
+
+
+class GeminiBackend:
+    """Runs Gemini CLI headless with every tool auto-approved (`--yolo`).
+
+    `config_home` becomes `GEMINI_CLI_HOME` (settings, sessions). `base_url` points the
+    Gemini API at another endpoint (`GOOGLE_GEMINI_BASE_URL`) with `api_key` as
+    `GEMINI_API_KEY`; the constructor then writes `config_home/.gemini/settings.json`
+    selecting API-key auth (the CLI refuses the base-URL "gateway" auth otherwise).
+    Reasoning effort and max turns are settings, not flags: ignored here.
+    """
+
+    name = "gemini"
+
+    def __init__(
+        self,
+        executable: str = "gemini",
+        model: str = "",
+        extra_args: Sequence[str] = (),
+        *,
+        base_url: str = "",
+        api_key: str = "",
+        config_home: str = "",
+        pass_forge_token: bool = False,
+    ) -> None:
+        self.executable = executable
+        self.model = model
+        self.extra_args = tuple(extra_args)
+        self.base_url = base_url
+        self.api_key = api_key
+        self.config_home = config_home
+        self.pass_forge_token = pass_forge_token
+        if base_url:
+            if not config_home:
+                raise ValueError("GeminiBackend needs config_home to point at a base_url")
+            settings = {
+                "security": {"auth": {"selectedType": "gemini-api-key"}},
+                "general": {"disableAutoUpdate": True},
+                "privacy": {"usageStatisticsEnabled": False},
+            }
+            path = Path(config_home, ".gemini", "settings.json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(settings))
+
+    def argv(self, spec: TurnSpec) -> list[str]:
+        argv = [self.executable, "-p", spec.prompt, "-o", "stream-json", "--yolo", "--skip-trust"]
+        if model := spec.model or self.model:
+            argv += ["-m", model]
+        if spec.session_id:
+            argv += ["--resume", spec.session_id]
+        return argv + list(self.extra_args)
+
+    def env(self, base: Mapping[str, str], spec: TurnSpec) -> dict[str, str]:
+        env = clean_env(base, spec, pass_forge_token=self.pass_forge_token)
+        # Some CLIs (opencode) take their directory from $PWD, not from their cwd.
+        env["PWD"] = spec.workdir
+        if self.config_home:
+            env["GEMINI_CLI_HOME"] = self.config_home
+        if self.base_url:
+            env["GOOGLE_GEMINI_BASE_URL"] = self.base_url
+            env["GEMINI_API_KEY"] = self.api_key or "plait-no-key"
+        return env
+
+    def decoder(self) -> GeminiStreamDecoder:
+        return GeminiStreamDecoder()
+
+
+class GeminiStreamDecoder:
+    """Pure decoder of `gemini -o stream-json` output (bounded memory)."""
+
+    def __init__(
+        self, *, max_line: int = DEFAULT_MAX_LINE, clock: Callable[[], float] | None = time.time
+    ) -> None:
+        self._lines = LineSplitter(max_line)
+        self._clock = clock
+        self._session = ""
+        self._text: list[str] = []  # assistant text since the last tool call
+        self._text_len = 0
+        self._tools = 0
+        self._error: AgentErrorEvent | None = None
+
+    def feed(self, data: bytes) -> Iterator[AgentEvent]:
+        for line in self._lines.feed(data):
+            yield from self._line(line)
+
+    def close(self) -> Iterator[AgentEvent]:
+        for line in self._lines.close():
+            yield from self._line(line)
+
+    def _line(self, line: bytes | TooLong) -> Iterator[AgentEvent]:
+        if isinstance(line, TooLong):
+            yield Garbage(text=f"[a line longer than {self._lines.max_line} bytes was dropped]")
+            return
+        raw, obj = parse_line(line)
+        if obj is None:
+            if raw.strip():
+                yield Garbage(text=clip(raw), raw=clip(raw, 10_000))
+            return
+        kind = get_str(obj, "type")
+        if kind == "init" and (session := get_str(obj, "session_id")):
+            self._session = session
+            yield SessionStarted(session_id=session, model=get_str(obj, "model"), raw=raw)
+        elif kind == "message" and get_str(obj, "role") == "assistant":
+            if said := get_str(obj, "content"):
+                self._add_text(said)
+                yield TextOut(text=said, raw=raw)
+        elif kind == "tool_use":
+            self._text, self._text_len = [], 0
+            self._tools += 1
+            params = obj.get("parameters")
+            call = get_str(obj, "tool_id")
+            name = get_str(obj, "tool_name", "tool")
+            yield ToolCall(call_id=call, name=name, input=compact_input(params), raw=raw)
+        elif kind == "tool_result":
+            output = get_str(obj, "output") or get_str(get_dict(obj, "error"), "message")
+            is_error = get_str(obj, "status") != "success"
+            yield ToolResult(
+                call_id=get_str(obj, "tool_id"), output=clip(output), is_error=is_error, raw=raw
+            )
+        elif kind == "error":
+            message = get_str(obj, "message") or "error"
+            failure, reset = classify_failure(message, clock=self._clock)
+            if get_str(obj, "severity") == "error" and not failure:
+                failure = "failed"
+            event = AgentErrorEvent(message=clip(message), failure=failure, reset_at=reset, raw=raw)
+            if event.failure:
+                self._error = event
+            yield event
+        elif kind == "result":
+            yield self._result(obj, raw)
+
+    def _add_text(self, said: str) -> None:
+        if self._text_len < 64_000:  # bounded: the reply is for people, not for storage
+            self._text.append(said)
+            self._text_len += len(said)
+
+    def _result(self, obj: dict[str, object], raw: str) -> FinalResult:
+        stats = get_dict(obj, "stats")
+        cached = get_int(stats, "cached")
+        usage = Usage(
+            input_tokens=max(0, get_int(stats, "input_tokens") - cached),
+            output_tokens=get_int(stats, "output_tokens"),
+            cache_read_tokens=cached,
+        )
+        text = clip("".join(self._text), 8000)
+        if get_str(obj, "status") == "success":
+            return FinalResult(
+                ok=True,
+                text=text,
+                session_id=self._session,
+                usage=usage,
+                raw=raw,
+                num_turns=self._tools + 1,
+            )
+        error = get_dict(obj, "error")
+        message = get_str(error, "message") or (self._error.message if self._error else "")
+        failure, reset = classify_failure(message, clock=self._clock)
+        failure = _ERROR_TYPES.get(get_str(error, "type")) or failure
+        if not failure and self._error is not None:
+            failure, reset = self._error.failure, self._error.reset_at
+        return FinalResult(
+            ok=False,
+            text=text,
+            session_id=self._session,
+            usage=usage,
+            failure=failure or "failed",
+            error=clip(message or "gemini reported an error"),
+            reset_at=reset,
+            raw=raw,
+        )

@@ -1,0 +1,247 @@
+"""OpenCode: `opencode run --format json …` and its stream decoder.
+
+How the stream maps to events: every event carries `sessionID` (the first one seen →
+SessionStarted); a `tool_use` event holds a finished tool part → ToolCall + ToolResult;
+`text` → TextOut; `step_finish` holds one model step's tokens and cost → UsageReport (per
+step, summed); `error` → AgentErrorEvent with a failure class.
+
+opencode prints no final "result" event, so `close()` synthesizes the FinalResult at end
+of stream: not ok after an `error` event; ok when the last step finished for a reason other
+than `tool-calls` (the model stopped); nothing when the stream ended mid-step without an
+error (the runner then judges by exit code).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+from plait.agents.base import (
+    AgentErrorEvent,
+    AgentEvent,
+    FinalResult,
+    Garbage,
+    SessionStarted,
+    TextOut,
+    ToolCall,
+    ToolResult,
+    TurnSpec,
+    UsageReport,
+)
+from plait.agents.env import clean_env
+from plait.agents.failures import classify_failure
+from plait.agents.stream import (
+    DEFAULT_MAX_LINE,
+    LineSplitter,
+    TooLong,
+    clip,
+    compact_input,
+    get_dict,
+    get_float,
+    get_int,
+    get_str,
+    parse_line,
+)
+from plait.core.model import Usage
+
+
+class OpenCodeBackend:
+    """Runs `opencode run` with permissions auto-approved (`--auto`).
+
+    `base_url` (an Anthropic-Messages endpoint such as `http://127.0.0.1:PORT/v1`) adds a
+    provider named `provider` through `OPENCODE_CONFIG_CONTENT`, so no file is written into
+    the worktree; models are then `provider/model`. `config_home` isolates opencode's
+    config, data (sessions) and cache directories (XDG_*) under one directory; resuming a
+    session needs the same `config_home`. opencode has no max-turns flag.
+    """
+
+    name = "opencode"
+
+    def __init__(
+        self,
+        executable: str = "opencode",
+        model: str = "",
+        extra_args: Sequence[str] = (),
+        *,
+        base_url: str = "",
+        api_key: str = "",
+        config_home: str = "",
+        provider: str = "plait",
+        max_retries: int | None = None,
+        pass_forge_token: bool = False,
+    ) -> None:
+        self.executable = executable
+        self.model = model
+        self.extra_args = tuple(extra_args)
+        self.base_url = base_url
+        self.api_key = api_key
+        self.config_home = config_home
+        self.provider = provider
+        self.max_retries = max_retries
+        self.pass_forge_token = pass_forge_token
+
+    def _model(self, spec: TurnSpec) -> str:
+        model = spec.model or self.model
+        if model and self.base_url and "/" not in model:
+            model = f"{self.provider}/{model}"
+        return model
+
+    def argv(self, spec: TurnSpec) -> list[str]:
+        argv = [self.executable, "run", "--format", "json", "--auto", "--dir", spec.workdir]
+        if model := self._model(spec):
+            argv += ["-m", model]
+        if spec.effort:
+            argv += ["--variant", spec.effort]
+        if spec.session_id:
+            argv += ["--session", spec.session_id]
+        return [*argv, *self.extra_args, "--", spec.prompt]
+
+    def env(self, base: Mapping[str, str], spec: TurnSpec) -> dict[str, str]:
+        env = clean_env(base, spec, pass_forge_token=self.pass_forge_token)
+        # Some CLIs (opencode) take their directory from $PWD, not from their cwd.
+        env["PWD"] = spec.workdir
+        env["OPENCODE_DISABLE_AUTOUPDATE"] = "1"
+        if self.config_home:
+            for var, sub in (("CONFIG", "config"), ("DATA", "data"), ("CACHE", "cache")):
+                env[f"XDG_{var}_HOME"] = f"{self.config_home}/{sub}"
+            env["XDG_STATE_HOME"] = f"{self.config_home}/state"
+        if self.base_url:
+            env["OPENCODE_CONFIG_CONTENT"] = json.dumps(self._config(spec))
+            env["OPENCODE_DISABLE_MODELS_FETCH"] = "1"
+        return env
+
+    def _config(self, spec: TurnSpec) -> dict[str, object]:
+        model = (spec.model or self.model or "plait-model").split("/")[-1]
+        options: dict[str, object] = {"baseURL": self.base_url, "apiKey": self.api_key or "none"}
+        if self.max_retries is not None:
+            options["maxRetries"] = self.max_retries
+        provider = {
+            "npm": "@ai-sdk/anthropic",
+            "name": self.provider,
+            "options": options,
+            "models": {model: {"name": model}},
+        }
+        return {
+            "$schema": "https://opencode.ai/config.json",
+            "provider": {self.provider: provider},
+            "model": f"{self.provider}/{model}",
+            "autoupdate": False,
+            "share": "disabled",
+        }
+
+    def decoder(self) -> OpenCodeStreamDecoder:
+        return OpenCodeStreamDecoder()
+
+
+class OpenCodeStreamDecoder:
+    """Pure decoder of `opencode run --format json` output (bounded memory)."""
+
+    def __init__(
+        self, *, max_line: int = DEFAULT_MAX_LINE, clock: Callable[[], float] | None = time.time
+    ) -> None:
+        self._lines = LineSplitter(max_line)
+        self._clock = clock
+        self._session = ""
+        self._text = ""
+        self._usage = Usage()
+        self._steps = 0
+        self._last_reason = ""
+        self._error: AgentErrorEvent | None = None
+
+    def feed(self, data: bytes) -> Iterator[AgentEvent]:
+        for line in self._lines.feed(data):
+            yield from self._line(line)
+
+    def close(self) -> Iterator[AgentEvent]:
+        for line in self._lines.close():
+            yield from self._line(line)
+        if self._error is not None:
+            yield FinalResult(
+                ok=False,
+                text=self._text,
+                session_id=self._session,
+                usage=self._usage,
+                num_turns=self._steps,
+                failure=self._error.failure or "failed",
+                error=self._error.message,
+                reset_at=self._error.reset_at,
+            )
+        elif self._last_reason and self._last_reason != "tool-calls":
+            yield FinalResult(
+                ok=True,
+                text=self._text,
+                session_id=self._session,
+                usage=self._usage,
+                num_turns=self._steps,
+            )
+
+    def _line(self, line: bytes | TooLong) -> Iterator[AgentEvent]:
+        if isinstance(line, TooLong):
+            yield Garbage(text=f"[a line longer than {self._lines.max_line} bytes was dropped]")
+            return
+        raw, obj = parse_line(line)
+        if obj is None:
+            if raw.strip():
+                yield Garbage(text=clip(raw), raw=clip(raw, 10_000))
+            return
+        session = get_str(obj, "sessionID")
+        if session and not self._session:
+            self._session = session
+            yield SessionStarted(session_id=session, raw=raw)
+        kind = get_str(obj, "type")
+        part = get_dict(obj, "part")
+        if kind == "text" and (said := get_str(part, "text")):
+            self._text = said
+            yield TextOut(text=said, raw=raw)
+        elif kind == "tool_use":
+            yield from self._tool(part, raw)
+        elif kind == "step_finish":
+            self._steps += 1
+            self._last_reason = get_str(part, "reason")
+            usage = _usage(part)
+            self._usage += usage
+            yield UsageReport(usage=usage, raw=raw)
+        elif kind == "error":
+            yield self._failed(get_dict(obj, "error"), raw)
+
+    def _tool(self, part: dict[str, object], raw: str) -> Iterator[AgentEvent]:
+        state = get_dict(part, "state")
+        call_id = get_str(part, "callID") or get_str(part, "id")
+        name = get_str(part, "tool", "tool")
+        yield ToolCall(call_id=call_id, name=name, input=compact_input(state.get("input")), raw=raw)
+        status = get_str(state, "status")
+        if status in ("completed", "error"):
+            output = get_str(state, "output") or get_str(state, "error")
+            yield ToolResult(
+                call_id=call_id, output=clip(output), is_error=status == "error", raw=raw
+            )
+
+    def _failed(self, error: dict[str, object], raw: str) -> AgentErrorEvent:
+        data = get_dict(error, "data")
+        message = get_str(data, "message") or get_str(error, "message") or get_str(error, "name")
+        status = get_int(data, "statusCode")
+        text = f"{message} (HTTP {status})" if status else message
+        failure, reset = classify_failure(f"{get_str(error, 'name')}: {text}", clock=self._clock)
+        if not failure and get_str(error, "name") == "ProviderAuthError":
+            failure = "auth"
+        self._error = AgentErrorEvent(
+            message=clip(text or "opencode reported an error"),
+            failure=failure or "failed",
+            reset_at=reset,
+            raw=raw,
+        )
+        return self._error
+
+
+def _usage(part: dict[str, object]) -> Usage:
+    tokens = get_dict(part, "tokens")
+    cache = get_dict(tokens, "cache")
+    return Usage(
+        input_tokens=get_int(tokens, "input"),
+        output_tokens=get_int(tokens, "output"),
+        cache_read_tokens=get_int(cache, "read"),
+        cache_write_tokens=get_int(cache, "write"),
+        reasoning_tokens=get_int(tokens, "reasoning"),
+        cost_usd=get_float(part, "cost"),
+    )

@@ -1,0 +1,175 @@
+"""The real agent CLIs, installed and pointed at a `ModelAPIDouble`, for tests and benches.
+
+    bin_dir = agent_clis_bin()                      # runs tools/agent-clis/install once
+    backend, env = cli_against(api, "codex", bin_dir, home=tmp / "cfg", base_env=env)
+    outcome = asyncio.run(run_turn(backend, spec, base_env=env))
+
+`cli_against` knows, per CLI, how to aim it at the double: claude through
+`ANTHROPIC_BASE_URL`, codex through a Responses provider, opencode through
+`OPENCODE_CONFIG_CONTENT`, pi through `models.json` in its config dir, gemini through
+`GOOGLE_GEMINI_BASE_URL`. It also caps each CLI's own retries, so an injected 429 ends the
+run quickly instead of being retried for minutes.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from plait.agents.base import AgentBackend
+from plait.testing.model_api import ModelAPIDouble
+
+CLIS = ("claude", "codex", "opencode", "pi", "gemini")
+MODELS = {
+    "claude": "claude-fake",
+    "codex": "gpt-fake",
+    "opencode": "claude-fake",
+    "pi": "claude-fake",
+    "gemini": "gemini-fake",
+}
+# Provider keys of the machine running the tests must never reach a CLI aimed at the
+# double (and a real key must never be sent anywhere by a test).
+_PROVIDER_VARS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "CODEX_HOME",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "OPENCODE_CONFIG",
+    "OPENCODE_CONFIG_CONTENT",
+)
+
+
+def repo_root() -> Path | None:
+    """The source checkout holding `tools/agent-clis`, or None for an installed plait."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "tools" / "agent-clis" / "install").is_file() else None
+
+
+class AgentCLIsUnavailable(RuntimeError):
+    """The pinned CLIs cannot be installed here (no checkout, no npm, install failed)."""
+
+
+@functools.cache
+def agent_clis_bin() -> Path:
+    """Install the pinned CLIs (a no-op once done) and return their `.bin` directory."""
+    root = repo_root()
+    if root is None:
+        raise AgentCLIsUnavailable("not a source checkout: tools/agent-clis/install is missing")
+    if shutil.which("npm") is None:
+        raise AgentCLIsUnavailable("npm is not installed (Node.js >= 20 is needed)")
+    done = subprocess.run(
+        [str(root / "tools" / "agent-clis" / "install"), "--quiet"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise AgentCLIsUnavailable(f"tools/agent-clis/install failed: {done.stderr[-2000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def offline_env(base: Mapping[str, str]) -> dict[str, str]:
+    """`base` without provider keys/URLs and with telemetry and update checks off."""
+    env = {k: v for k, v in base.items() if k not in _PROVIDER_VARS}
+    env.update(
+        DISABLE_AUTOUPDATER="1",
+        DISABLE_TELEMETRY="1",
+        DISABLE_ERROR_REPORTING="1",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        NO_COLOR="1",
+    )
+    return env
+
+
+def cli_against(
+    api: ModelAPIDouble,
+    cli: str,
+    bin_dir: Path,
+    *,
+    home: Path,
+    base_env: Mapping[str, str],
+    max_retries: int = 0,
+) -> tuple[AgentBackend, dict[str, str]]:
+    """A backend for the real `cli` aimed at `api`, and the base environment to run it in.
+
+    `home` holds the CLI's config and sessions: reuse it across turns to resume sessions.
+    """
+    from plait.agents.claude import ClaudeBackend
+    from plait.agents.codex import CodexBackend
+    from plait.agents.gemini import GeminiBackend
+    from plait.agents.opencode import OpenCodeBackend
+    from plait.agents.pi import PiBackend
+
+    home.mkdir(parents=True, exist_ok=True)
+    exe = str(bin_dir / cli)
+    model = MODELS[cli]
+    env = offline_env(base_env)
+    backend: AgentBackend
+    if cli == "claude":
+        backend = ClaudeBackend(exe, model)
+        env.update(
+            ANTHROPIC_BASE_URL=api.url,
+            ANTHROPIC_API_KEY="plait-fake-key",
+            CLAUDE_CONFIG_DIR=str(home),
+            CLAUDE_CODE_MAX_RETRIES=str(max_retries),
+        )
+    elif cli == "codex":
+        backend = CodexBackend(
+            exe,
+            model,
+            base_url=f"{api.url}/v1",
+            api_key="plait-fake-key",
+            config_home=str(home),
+            max_retries=max_retries,
+        )
+    elif cli == "opencode":
+        backend = OpenCodeBackend(
+            exe,
+            model,
+            base_url=f"{api.url}/v1",
+            api_key="plait-fake-key",
+            config_home=str(home),
+            max_retries=max_retries,
+        )
+    elif cli == "pi":
+        backend = PiBackend(
+            exe,
+            model,
+            base_url=api.url,
+            api_key="plait-fake-key",
+            config_home=str(home),
+            max_retries=max_retries,
+        )
+    elif cli == "gemini":
+        backend = GeminiBackend(
+            exe, model, base_url=api.url, api_key="plait-fake-key", config_home=str(home)
+        )
+    else:
+        raise ValueError(f"unknown CLI {cli!r}; one of {', '.join(CLIS)}")
+    return backend, env
+
+
+def cli_version(bin_dir: Path, cli: str) -> str:
+    done = subprocess.run(
+        [str(bin_dir / cli), "--version"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    return (done.stdout or done.stderr).strip().splitlines()[-1] if done.returncode == 0 else ""
