@@ -145,7 +145,7 @@ def test_identity_fallback_only_in_worktree(
     prepared = asyncio.run(make_ws(repo).prepare(task="t", branch="plait/t", base_branch="main"))
     assert repo.git("config", "user.email", cwd=prepared.path).strip() == AGENT_EMAIL
     # the main checkout did not get plait's identity
-    assert repo._has_identity(None) is False
+    assert repo.has_identity(None) is False
     # finish_turn can commit with the fallback identity
     Path(prepared.path, "n.txt").write_text("new\n")
     ws = make_ws(repo)

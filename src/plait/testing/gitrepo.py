@@ -74,7 +74,7 @@ class GitRepo:
 
     def git(self, *args: str, cwd: str | os.PathLike[str] | None = None) -> str:
         env = None
-        if not self._has_identity(cwd):
+        if not self.has_identity(cwd):
             env = {
                 "GIT_AUTHOR_NAME": TEST_NAME,
                 "GIT_AUTHOR_EMAIL": TEST_EMAIL,
@@ -83,7 +83,7 @@ class GitRepo:
             }
         return run_git(*args, cwd=cwd or self.path, env=env)
 
-    def _has_identity(self, cwd: str | os.PathLike[str] | None) -> bool:
+    def has_identity(self, cwd: str | os.PathLike[str] | None) -> bool:
         proc = subprocess.run(
             ["git", "config", "user.email"],
             cwd=os.fspath(cwd or self.path),
