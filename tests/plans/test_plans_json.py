@@ -241,3 +241,22 @@ def test_functional_change_with_unknown_owner_or_consumer() -> None:
 def test_empty_patches_is_an_error() -> None:
     [problem] = problems('{"projectName": "x", "patches": []}')
     assert problem.message == "the plan has no tasks"
+
+
+def test_deeply_nested_spec_is_shown_not_fatal() -> None:
+    spec = "[" * 950 + "]" * 950
+    text = f'{{"projectName": "x", "patches": [{{"number": 1, "title": "One", "spec": {spec}}}]}}'
+    plan = parse_json(text, "deep.json")
+    assert plan.ids == ("1",)
+
+
+@pytest.mark.parametrize("depth", [600, 900, 990, 5000])
+def test_deep_nesting_next_to_a_problem_still_reports_it(depth: int) -> None:
+    # How deep the C decoder goes depends on the stack already in use; either way the
+    # answer is a PlanError naming a real problem.
+    spec = "[" * depth + "]" * depth
+    text = f'{{"projectName": "x",\n "patches": [{{"number": 1, "title": "", "spec": {spec}}}]}}'
+    found = [p.message for p in problems(text)]
+    assert found in (["task '1' has no title"], ["not valid JSON: nested too deep"])
+    if depth <= 600:
+        assert found == ["task '1' has no title"]

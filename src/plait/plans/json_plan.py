@@ -44,11 +44,16 @@ def parse_json(text: str, path: str) -> Plan:
         problems.raise_if_any()
     try:
         return _Gameplan(doc, problems).plan()
-    except PlanError:
+    except PlanError as shallow_error:
         if doc.exact:
             raise
-    # Something is wrong: read again tracking every position, so each problem has its line.
-    return _Gameplan(read_json(text), Problems(path)).plan()
+        # Something is wrong: read again tracking every position, so each problem has
+        # its line. Tracking uses more stack, so extreme nesting may refuse the re-read.
+        try:
+            exact = read_json(text)
+        except JsonSyntaxError:
+            raise shallow_error from None
+    return _Gameplan(exact, Problems(path)).plan()
 
 
 class _Gameplan:

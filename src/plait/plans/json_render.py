@@ -32,7 +32,10 @@ def text_of(value: object) -> str:
             found = value.get(key)
             if isinstance(found, str) and found.strip():
                 return found.strip()
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except RecursionError:  # the C decoder reads deeper nesting than the encoder writes
+        return "(nested too deep to show)"
 
 
 def as_list(value: object) -> list[object]:

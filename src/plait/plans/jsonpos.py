@@ -31,7 +31,8 @@ _PLAIN_KEY = re.compile(r'"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
 _COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
 _OBJECT_SEP = re.compile(r"[ \t\n\r]*([,}])[ \t\n\r]*")
 _ARRAY_SEP = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
-_MAX_DEPTH = 200
+# Gameplans nest about six levels; deeper containers go to the C decoder untracked.
+_MAX_DEPTH = 64
 
 
 class _UntrackedDuplicate(Exception):

@@ -69,6 +69,9 @@ def normalize_class(raw: str, line: int, problems: Problems) -> str | None:
 
 
 def did_you_mean(word: str, known: list[str]) -> str:
+    # Comparing costs O(len(word) * len(known)); a long word cannot be near a valid id.
+    if len(word) > 64 or len(known) > 20_000:
+        return ""
     close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}? " if close else ""
 
@@ -134,6 +137,7 @@ def _check_deps(
     """Report unknown and self dependencies; return id -> known deps, in order, deduped."""
     known = list(first_line)
     out: dict[str, list[str]] = {}
+    suggestions_left = 100  # each suggestion scans every id: bound the cost of a bad plan
     for d in drafts:
         kept = out.setdefault(d.id, [])
         for dep in d.deps:
@@ -144,10 +148,12 @@ def _check_deps(
                     "remove the task from its own dependencies",
                 )
             elif dep.id not in first_line:
+                suggestions_left -= 1
+                hint = did_you_mean(dep.id, known) if suggestions_left >= 0 else ""
                 problems.add(
                     dep.line,
                     f"task {d.id!r} depends on unknown task {dep.id!r}",
-                    f"{did_you_mean(dep.id, known)}depend only on ids the plan declares",
+                    f"{hint}depend only on ids the plan declares",
                 )
             elif dep.id not in kept:
                 kept.append(dep.id)
