@@ -110,7 +110,8 @@ def _after_push(task: TaskState) -> TaskState:
 def _after_pr(task: TaskState) -> TaskState:
     if task.current is not None and task.current.kind is OpKind.REVIEW and task.threads_answered:
         return replace(task, step="resolve")
-    if task.current is not None and task.current.kind is OpKind.REBASE:
+    # A resolved conflict is a finished rebase: the PR may need the new base too.
+    if task.current is not None and task.current.kind in (OpKind.REBASE, OpKind.CONFLICT):
         return _after_rebase_push(task)
     return _done(task)
 
