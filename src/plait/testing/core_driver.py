@@ -21,7 +21,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypedDict
+from typing import Literal, TypedDict, TypeVar
 
 from plait.core import codec
 from plait.core import effects as fx
@@ -37,6 +37,7 @@ Outcome = Literal["ok", "fail", "fatal", "conflict", "nochange", "session"]
 Observer = Callable[[ev.Event, RunState | None, Decision], None]
 
 MAIN_ROOT = "0" * 40
+E = TypeVar("E", bound=fx.Effect)
 
 
 class _Result(TypedDict):
@@ -198,10 +199,20 @@ class CoreDriver:
             out.append(self.answer(next(iter(self.outstanding)), "ok"))
         return out
 
-    def pending(self, kind: type[fx.Effect], task: str | None = None) -> list[fx.Effect]:
+    def pending(self, kind: type[E], task: str | None = None) -> list[E]:
+        """Outstanding effects of one kind (and task)."""
         return [
             e
             for e in self.outstanding.values()
+            if isinstance(e, kind) and (task is None or e.task == task)
+        ]
+
+    def decided(self, kind: type[E], task: str | None = None) -> list[E]:
+        """Every effect of one kind (and task) decided so far, in order."""
+        return [
+            e
+            for d in self.decisions
+            for e in d.effects
             if isinstance(e, kind) and (task is None or e.task == task)
         ]
 
@@ -298,8 +309,17 @@ class CoreDriver:
         return pr.merge_sha
 
     # ---- the timed run --------------------------------------------------------------------
-    def run(self, *, max_events: int = 200_000, auto_human: bool = False) -> RunState:
-        """Play the run on the simulated clock until it settles; returns the final state."""
+    def run(
+        self,
+        *,
+        until: Callable[[RunState], bool] | None = None,
+        max_events: int = 200_000,
+        auto_human: bool = False,
+    ) -> RunState:
+        """Play the run on the simulated clock until it settles (or `until` holds).
+
+        With `auto_human`, a human answers every task that needs attention ("try again").
+        """
         if self.state is None:
             self.start()
         last_poll = self.now
@@ -307,6 +327,8 @@ class CoreDriver:
         for _ in range(max_events):
             for effect_id in list(self.unreported):
                 self.deliver(effect_id)
+            if until is not None and until(self.st):
+                return self.st
             if settled(self.st) and not self.outstanding:
                 stuck = [
                     t for t in self.st.order if attention_reason(self.st.tasks[t], self.config)
