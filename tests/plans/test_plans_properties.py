@@ -167,3 +167,47 @@ def test_load_plan_on_arbitrary_bytes(
     for problem in problems_of(lambda _text, _path: load_plan(path), "", ""):
         assert problem.line >= 0
         assert problem.message
+
+
+# Keys the gameplan reader looks at inside patches and entries, so fuzzing reaches it.
+SCHEMA_KEYS = [
+    *("number", "title", "classification", "complexity", "dependsOn", "patch", "ownedBy"),
+    *("requiredBy", "before", "after", "changes", "files", "path", "spec", "id", "description"),
+]
+json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(["", "1", "2", "a", "INFRA", "gated", "../x", "Patch 1"])
+    | st.text(max_size=6)
+)
+json_values = st.recursive(
+    json_leaves,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(SCHEMA_KEYS),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=12,
+)
+GAMEPLAN_KEYS = [
+    "projectName",
+    "problemStatement",
+    "patches",
+    "dependencyGraph",
+    "functionalChanges",
+    "orderingConstraints",
+    "acceptanceCriteria",
+    "openQuestions",
+    "testMap",
+]
+
+
+@FAST
+@given(st.dictionaries(st.sampled_from(GAMEPLAN_KEYS), json_values), st.sampled_from([None, 1]))
+def test_schema_shaped_json_never_escapes(doc: dict[str, object], indent: int | None) -> None:
+    check_only_plan_errors(parse_json, json.dumps(doc, indent=indent), "s.json")
