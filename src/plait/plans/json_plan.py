@@ -153,6 +153,7 @@ class _Gameplan:
             self.problems.add(
                 line,
                 f"{what} names unknown patch {ident!r}",
+                f"{self.problems.did_you_mean(ident, list(self.by_id))}"
                 "use the number of a patch in 'patches'",
             )
         return draft

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from plait.core.plan import Plan
-from plait.plans.validate import Dep, Draft, Problems, did_you_mean, finish_plan, normalize_class
+from plait.plans.validate import Dep, Draft, Problems, finish_plan, normalize_class
 
 _HEADER = re.compile(r"^ {0,3}(#{1,3})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -208,7 +208,7 @@ class _Reader:
         for ident, (line, deps, cls) in self.graph.items():
             target = by_id.get(ident)
             if target is None:
-                hint = did_you_mean(ident, list(by_id))
+                hint = self.problems.did_you_mean(ident, list(by_id))
                 self.problems.add(
                     line,
                     f"dependency line for unknown patch {ident!r}",

@@ -50,9 +50,19 @@ class Problems:
     def __init__(self, path: str) -> None:
         self.path = path
         self.items: list[PlanProblem] = []
+        self.suggestions_left = 100
 
     def add(self, line: int, message: str, hint: str) -> None:
         self.items.append(PlanProblem(self.path, max(line, 0), message, hint))
+
+    def did_you_mean(self, word: str, known: list[str]) -> str:
+        """ "did you mean 'x'? " for a close known id, or "" if none is close."""
+        # Each suggestion compares against every id: bound the work a very bad plan costs.
+        self.suggestions_left -= 1
+        if self.suggestions_left < 0 or len(word) > 64:
+            return ""
+        close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+        return f"did you mean {close[0]!r}? " if close else ""
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -66,14 +76,6 @@ def normalize_class(raw: str, line: int, problems: Problems) -> str | None:
         return upper
     problems.add(line, f"unknown task class {raw.strip()!r}", CLASS_HINT)
     return None
-
-
-def did_you_mean(word: str, known: list[str]) -> str:
-    # Comparing costs O(len(word) * len(known)); a long word cannot be near a valid id.
-    if len(word) > 64 or len(known) > 20_000:
-        return ""
-    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def finish_plan(
@@ -137,7 +139,6 @@ def _check_deps(
     """Report unknown and self dependencies; return id -> known deps, in order, deduped."""
     known = list(first_line)
     out: dict[str, list[str]] = {}
-    suggestions_left = 100  # each suggestion scans every id: bound the cost of a bad plan
     for d in drafts:
         kept = out.setdefault(d.id, [])
         for dep in d.deps:
@@ -148,8 +149,7 @@ def _check_deps(
                     "remove the task from its own dependencies",
                 )
             elif dep.id not in first_line:
-                suggestions_left -= 1
-                hint = did_you_mean(dep.id, known) if suggestions_left >= 0 else ""
+                hint = problems.did_you_mean(dep.id, known)
                 problems.add(
                     dep.line,
                     f"task {d.id!r} depends on unknown task {dep.id!r}",
