@@ -108,7 +108,9 @@ class _Gameplan:
         if isinstance(value, str) and value.strip():
             return value.strip()
         self.problems.add(
-            line, f"{what} must be a patch number or id, not {text_of(value)}", 'e.g. 3 or "2a"'
+            line,
+            f"{what} must be a patch number or id, not {text_of(value)[:60]}",
+            'e.g. 3 or "2a"',
         )
         return None
 
