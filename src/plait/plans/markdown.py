@@ -77,6 +77,10 @@ def _sections(text: str) -> list[_Section]:
                 fence = ""
             sections[-1].body.append(_Line(number, line, True))
             continue
+        head = line[:4]  # headers and fences start within the first four characters
+        if "#" not in head and "`" not in head and "~" not in head:
+            sections[-1].body.append(_Line(number, line, False))
+            continue
         opening = _FENCE.match(line)
         if opening:
             fence = opening.group(1)
