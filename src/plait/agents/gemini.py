@@ -10,6 +10,7 @@ FinalResult with `stats` as usage. `result` always ends a run that ends normally
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -40,6 +41,9 @@ from plait.agents.stream import (
 )
 from plait.core.model import Usage
 
+# Google words every 429 as a "quota" problem; per-minute quotas are rate limits.
+_PER_MINUTE = re.compile(r"per minute|per second|retry after \d+(?:\.\d+)?s\b", re.IGNORECASE)
+
 # Gemini CLI's error types that name a failure class outright.
 _ERROR_TYPES = {"FatalTurnLimitedError": "max_turns", "FatalAuthenticationError": "auth"}
 
@@ -50,7 +54,8 @@ class GeminiBackend:
     `config_home` becomes `GEMINI_CLI_HOME` (settings, sessions). `base_url` points the
     Gemini API at another endpoint (`GOOGLE_GEMINI_BASE_URL`) with `api_key` as
     `GEMINI_API_KEY`; the constructor then writes `config_home/.gemini/settings.json`
-    selecting API-key auth (the CLI refuses the base-URL "gateway" auth otherwise).
+    selecting API-key auth (the CLI refuses the base-URL "gateway" auth otherwise) and
+    `max_retries` (as `general.maxAttempts`).
     Reasoning effort and max turns are settings, not flags: ignored here.
     """
 
@@ -65,6 +70,7 @@ class GeminiBackend:
         base_url: str = "",
         api_key: str = "",
         config_home: str = "",
+        max_retries: int | None = None,
         pass_forge_token: bool = False,
     ) -> None:
         self.executable = executable
@@ -77,9 +83,12 @@ class GeminiBackend:
         if base_url:
             if not config_home:
                 raise ValueError("GeminiBackend needs config_home to point at a base_url")
+            general: dict[str, object] = {"disableAutoUpdate": True}
+            if max_retries is not None:  # the CLI allows 1..10 attempts
+                general["maxAttempts"] = min(10, max(1, max_retries + 1))
             settings = {
                 "security": {"auth": {"selectedType": "gemini-api-key"}},
-                "general": {"disableAutoUpdate": True},
+                "general": general,
                 "privacy": {"usageStatisticsEnabled": False},
             }
             path = Path(config_home, ".gemini", "settings.json")
@@ -163,7 +172,7 @@ class GeminiStreamDecoder:
             )
         elif kind == "error":
             message = get_str(obj, "message") or "error"
-            failure, reset = classify_failure(message, clock=self._clock)
+            failure, reset = self._classify(message)
             if get_str(obj, "severity") == "error" and not failure:
                 failure = "failed"
             event = AgentErrorEvent(message=clip(message), failure=failure, reset_at=reset, raw=raw)
@@ -172,6 +181,12 @@ class GeminiStreamDecoder:
             yield event
         elif kind == "result":
             yield self._result(obj, raw)
+
+    def _classify(self, message: str) -> tuple[str, float | None]:
+        failure, reset = classify_failure(message, clock=self._clock)
+        if failure == "usage_limit" and _PER_MINUTE.search(message):
+            failure = "rate_limit"
+        return failure, reset
 
     def _add_text(self, said: str) -> None:
         if self._text_len < 64_000:  # bounded: the reply is for people, not for storage
@@ -198,7 +213,7 @@ class GeminiStreamDecoder:
             )
         error = get_dict(obj, "error")
         message = get_str(error, "message") or (self._error.message if self._error else "")
-        failure, reset = classify_failure(message, clock=self._clock)
+        failure, reset = self._classify(message)
         failure = _ERROR_TYPES.get(get_str(error, "type")) or failure
         if not failure and self._error is not None:
             failure, reset = self._error.failure, self._error.reset_at

@@ -282,7 +282,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind in ("drop", "stall"):
             step = TextStep(-1, "partial", DEFAULT_USAGE)
             frames = wire.stream(step, conv, "model", self.double._next_id("cut"))
-            self._stream(frames, cut_after=1)
+            # Break off after the first event, or before any when the whole answer would
+            # fit in one (Gemini): a client must never get a complete answer here.
+            self._stream(frames, cut_after=1 if len(frames) > 2 else 0)
             if fault.kind == "stall":
                 self.double._stopping.wait(fault.stall_seconds)
             return

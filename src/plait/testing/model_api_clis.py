@@ -155,7 +155,12 @@ def cli_against(
         )
     elif cli == "gemini":
         backend = GeminiBackend(
-            exe, model, base_url=api.url, api_key="plait-fake-key", config_home=str(home)
+            exe,
+            model,
+            base_url=api.url,
+            api_key="plait-fake-key",
+            config_home=str(home),
+            max_retries=max_retries,
         )
     else:
         raise ValueError(f"unknown CLI {cli!r}; one of {', '.join(CLIS)}")
