@@ -181,8 +181,11 @@ class Engine:
 
     async def _poll_loop(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that races with the wait finishing, and the engine would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), timeout=self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._poke.wait()
             self._poke.clear()
             await self._poll_once()
 

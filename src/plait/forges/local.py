@@ -10,6 +10,7 @@ queues a CI run for it. `serve()` runs CI (see `local_ci`); `merge()` squash-mer
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -53,6 +54,9 @@ class LocalForge:
         # Pure functions of commit ids, so safe to cache for the life of the process.
         self._mergeable: dict[tuple[str, str], bool | None] = {}
         self._outdated: dict[tuple[str, str, str], bool] = {}
+        # Merges into one base must not interleave: two fast-forwards of the same
+        # checked-out main at once leave that checkout half-updated.
+        self._merge_lock = asyncio.Lock()
 
     # ---- PRs and pushes ---------------------------------------------------------------------
     async def open_pr(self, *, task: str, branch: str, base: str, title: str, body: str) -> PRView:
@@ -143,6 +147,10 @@ class LocalForge:
             self.db.resolve_thread(pr, thread_id, reply)
 
     async def merge(self, pr: int, *, title: str) -> str:
+        async with self._merge_lock:
+            return await self._merge(pr, title)
+
+    async def _merge(self, pr: int, title: str) -> str:
         row = self._pr(pr)
         if row.state == "merged":
             return row.merge_sha

@@ -95,7 +95,8 @@ async def run_command(
     assert proc.stdout is not None
     reader = asyncio.ensure_future(_read_tail(proc.stdout, OUTPUT_TAIL))
     try:
-        await asyncio.wait_for(proc.wait(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: it can lose a cancellation
+            await proc.wait()
     except TimeoutError:
         kill_process_group(proc.pid)
         await proc.wait()
@@ -115,7 +116,8 @@ async def run_command(
 async def _finish_reader(reader: asyncio.Future[str]) -> str:
     # Grandchildren may keep the pipe open after the main process exits; don't wait forever.
     try:
-        return await asyncio.wait_for(reader, 5.0)  # wait_for cancels it on timeout
+        async with asyncio.timeout(5.0):  # cancels the reader on timeout
+            return await reader
     except TimeoutError:
         return "[plait: output truncated; a child process kept the output open]"
 
@@ -203,5 +205,8 @@ class CIRunner:
                     continue
                 sem.release()
                 # Woken by a local push; the timeout catches runs queued by other processes.
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                # cancellation racing with the wake-up, and serve() would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), _IDLE_POLL)
+                    async with asyncio.timeout(_IDLE_POLL):
+                        await self.wake.wait()

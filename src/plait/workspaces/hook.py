@@ -31,7 +31,8 @@ async def run_hook(hook: str, *, task: str, branch: str, worktree: str, timeout:
         start_new_session=True,  # its own process group, so a timeout kills its children too
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: it can lose a cancellation
+            out, _ = await proc.communicate()
     except TimeoutError:
         raise GitError(
             f"worktree hook {hook} timed out after {timeout:g}s for task {task}",
