@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="agent backend: claude, codex, opencode, pi, gemini, or script (a simulator)",
     )
     run.add_argument("--script", help="script file for the `script` agent simulator")
+    run.add_argument("--model", help="model for the agent backend")
+    run.add_argument(
+        "--agent-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the agent backend (executable, base_url, provider…); repeatable",
+    )
     run.add_argument("--ci", help="CI command the local forge runs on each PR head")
     run.add_argument("--main", default="main", help="the main branch (default: main)")
     run.add_argument("--max-concurrency", type=_positive_int, default=4, metavar="N")

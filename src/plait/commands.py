@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 
+from plait.agents.registry import get_backend
 from plait.core import events as ev
 from plait.core.model import RunConfig, RunState
 from plait.core.plan import Plan
@@ -126,6 +127,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             hint="pass --script FILE, or pick a real agent with --agent claude|codex|opencode|pi",
         )
     ci = shlex.split(args.ci) if args.ci else []
+    agent_options = _agent_options(args.agent_opt)
+    if args.model:
+        agent_options["model"] = args.model
     settings = Settings(
         repo=repo,
         forge=args.forge,
@@ -134,7 +138,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         ci_command=ci,
         main_branch=args.main,
         plan=str(_abspath(args.plan)),
+        agent_options=agent_options,
     )
+    get_backend(args.agent, script=settings.script, **agent_options)  # fail before starting
     result = start_run(
         plan,
         project=args.project or plan.name,
@@ -145,6 +151,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         json_mode=args.json,
     )
     return report(result, json_mode=args.json)
+
+
+def _agent_options(pairs: list[str]) -> dict[str, str | int | float | bool]:
+    options: dict[str, str | int | float | bool] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"--agent-opt {pair!r} is not KEY=VALUE", hint="e.g. --agent-opt model=sonnet"
+            )
+        value: str | int | float | bool = raw
+        if raw in ("true", "false"):
+            value = raw == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(raw)
+                    break
+                except ValueError:
+                    continue
+        options[key.strip().replace("-", "_")] = value
+    return options
 
 
 def _abspath(path: str) -> str:

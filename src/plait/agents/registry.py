@@ -11,6 +11,10 @@ from typing import Any
 
 from plait.agents.base import AgentBackend
 from plait.agents.claude import ClaudeBackend
+from plait.agents.codex import CodexBackend
+from plait.agents.gemini import GeminiBackend
+from plait.agents.opencode import OpenCodeBackend
+from plait.agents.pi import PiBackend
 from plait.agents.script import ScriptBackend
 from plait.errors import AgentError
 
@@ -23,6 +27,10 @@ def _script(*, script: str | None = None, **opts: Any) -> AgentBackend:
 
 BACKENDS: dict[str, BackendFactory] = {
     "claude": ClaudeBackend,
+    "codex": CodexBackend,
+    "opencode": OpenCodeBackend,
+    "pi": PiBackend,
+    "gemini": GeminiBackend,
     "script": _script,
 }
 

@@ -36,6 +36,9 @@ class Settings:
     idle_timeout: float = 600.0
     turn_timeout: float = 3600.0
     demo_reviews: dict[str, list[str]] = field(default_factory=dict)
+    # Options for the project's agent backend (model, executable, base_url…). Never put
+    # secrets here: they are stored in the project database; agents read keys from the env.
+    agent_options: dict[str, str | int | float | bool] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -135,7 +138,8 @@ def build_engine(project: Project, *, observer: Observer | None = None) -> Engin
 
     def backend_for(name: str) -> AgentBackend:
         if name not in backends:
-            backends[name] = get_backend(name, script=s.script)
+            opts = dict(s.agent_options) if name == s.agent else {}
+            backends[name] = get_backend(name, script=s.script, **opts)
         return backends[name]
 
     store = project.store
