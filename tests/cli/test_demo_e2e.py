@@ -103,8 +103,11 @@ def test_demo_runs_every_situation_to_main(tmp_path: Path) -> None:
     assert "prompt" in logs.stdout and "wordcount" in logs.stdout
 
 
-def _run_until(demo: Path, home: Path, kill_after: int) -> int:
-    """Start (or resume) the demo and SIGKILL the engine after `kill_after` output lines."""
+def _run_until(demo: Path, home: Path, kill_after: int) -> bool:
+    """Start (or resume) the demo and SIGKILL the engine after `kill_after` output lines.
+
+    Returns whether it was killed (a resumed run may finish before that many lines).
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", "plait.cli", "demo", "--dir", str(demo), "--json"],
         env=cli_env(home),
@@ -121,15 +124,15 @@ def _run_until(demo: Path, home: Path, kill_after: int) -> int:
             break
     proc.wait(timeout=120)
     proc.stdout.close()
-    return seen
+    return proc.returncode == -signal.SIGKILL
 
 
 def test_demo_survives_sigkill_at_several_points(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     # Kill early (workspaces and first turns), in the middle (CI, reviews, stacking)
     # and late (merges and landings), resuming from the same directory each time.
-    for kill_after in (4, 18, 37, 55):
-        _run_until(demo, tmp_path, kill_after)
+    kills = [_run_until(demo, tmp_path, n) for n in (4, 14, 12, 16, 15)]
+    assert sum(kills) >= 4, kills
     out = plait("demo", "--dir", str(demo), "--json", home=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = _summary(out.stdout)

@@ -113,8 +113,13 @@ async def run_turn(
     turn_timeout: float | None = None,
     base_env: Mapping[str, str] | None = None,
     kill_grace: float = KILL_GRACE,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> TurnOutcome:
-    """Run one turn of `backend` in `spec.workdir`; never leaves a process behind."""
+    """Run one turn of `backend` in `spec.workdir`; never leaves a process behind.
+
+    `on_spawn(pid)` is told the agent's pid (= its process group) as soon as it runs, so
+    the engine can record it and, after a crash of its own, reap the orphaned group.
+    """
     started = time.monotonic()
     tally = _Tally(on_event)
     try:
@@ -132,6 +137,8 @@ async def run_turn(
         return _outcome(tally, spec, "crash", error, started, exit_code=None)
     assert proc.stdout is not None
     assert proc.stderr is not None
+    if on_spawn is not None:
+        on_spawn(proc.pid)
     clock, tail = _Clock(), bytearray()
     pump = asyncio.create_task(_pump(proc.stdout, backend.decoder(), tally, clock))
     errs = asyncio.create_task(_keep_tail(proc.stderr, tail))

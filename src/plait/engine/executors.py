@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from plait.agents.base import AgentBackend, AgentEvent, TurnSpec
 from plait.agents.prompts import render_prompt
@@ -27,6 +28,16 @@ from plait.workspaces.base import Workspaces
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+
+class ProcessBook(Protocol):
+    """Where running agent process groups are written down (see engine.reaper)."""
+
+    def remember(self, effect_id: str, pid: int) -> None: ...
+
+    def forget(self, effect_id: str) -> None: ...
+
+
 # (task, effect id, kind, body): one transcript entry.
 TranscriptSink = Callable[[str, str, str, str], None]
 
@@ -44,6 +55,7 @@ class Executors:
         prompts_dir: Path | None = None,
         idle_timeout: float | None = 600.0,
         turn_timeout: float | None = 3600.0,
+        processes: ProcessBook | None = None,
     ) -> None:
         self.project = project
         self.forge = forge
@@ -54,6 +66,7 @@ class Executors:
         self.prompts_dir = prompts_dir
         self.idle_timeout = idle_timeout
         self.turn_timeout = turn_timeout
+        self.processes = processes
 
     async def run(self, effect: fx.Effect) -> ev.Event:
         try:
@@ -161,14 +174,20 @@ class Executors:
             self.transcript(effect.task, effect.id, type(event).__name__, _render(event))
 
         self.transcript(effect.task, effect.id, "Prompt", json.dumps({"text": prompt}))
-        outcome = await run_turn(
-            backend,
-            spec,
-            on_event=on_event,
-            idle_timeout=self.idle_timeout,
-            turn_timeout=self.turn_timeout,
-            base_env=os.environ,
-        )
+        book = self.processes
+        try:
+            outcome = await run_turn(
+                backend,
+                spec,
+                on_event=on_event,
+                idle_timeout=self.idle_timeout,
+                turn_timeout=self.turn_timeout,
+                base_env=os.environ,
+                on_spawn=(lambda pid: book.remember(effect.id, pid)) if book else None,
+            )
+        finally:
+            if book is not None:
+                book.forget(effect.id)
         commit = await self.workspaces.finish_turn(
             worktree=effect.worktree,
             base_sha=effect.base_sha,

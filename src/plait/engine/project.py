@@ -13,6 +13,7 @@ from pathlib import Path
 
 from plait.agents.base import AgentBackend
 from plait.agents.registry import get_backend
+from plait.engine import reaper
 from plait.engine.executors import Executors
 from plait.engine.loop import Engine, Observer
 from plait.errors import ProjectError, UsageError
@@ -148,6 +149,7 @@ def build_engine(project: Project, *, observer: Observer | None = None) -> Engin
         store.add_transcript(task, effect_id, time.time(), kind, body)
 
     prompts = project.paths.prompts
+    reaper.reap_orphans(store)
     executors = Executors(
         project=project.name,
         forge=forge,
@@ -157,6 +159,7 @@ def build_engine(project: Project, *, observer: Observer | None = None) -> Engin
         prompts_dir=prompts if prompts.is_dir() else None,
         idle_timeout=s.idle_timeout,
         turn_timeout=s.turn_timeout,
+        processes=_Book(store),
     )
     return Engine(
         store=store,
@@ -165,6 +168,17 @@ def build_engine(project: Project, *, observer: Observer | None = None) -> Engin
         observer=observer,
         poll_interval=s.poll_interval,
     )
+
+
+class _Book:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def remember(self, effect_id: str, pid: int) -> None:
+        reaper.remember(self.store, effect_id, pid)
+
+    def forget(self, effect_id: str) -> None:
+        reaper.forget(self.store, effect_id)
 
 
 def resolve_repo(path: str) -> str:

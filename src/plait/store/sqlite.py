@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS transcripts(
     id INTEGER PRIMARY KEY, task TEXT NOT NULL, effect_id TEXT NOT NULL, at REAL NOT NULL,
     kind TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS transcripts_task ON transcripts(task, id);
+CREATE TABLE IF NOT EXISTS processes(
+    effect_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, started TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox(
     id INTEGER PRIMARY KEY, at REAL NOT NULL, body TEXT NOT NULL, taken INTEGER NOT NULL DEFAULT 0);
 """
@@ -194,6 +196,20 @@ class Store:
             (task, after),
         ).fetchall()
         return [TranscriptEntry(int(r[0]), r[1], r[2], float(r[3]), r[4], r[5]) for r in rows]
+
+    # ---- agent process groups, for reaping after a crash --------------------------------
+    def add_process(self, effect_id: str, pid: int, started: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO processes(effect_id, pid, started) VALUES (?, ?, ?)",
+            (effect_id, pid, started),
+        )
+
+    def remove_process(self, effect_id: str) -> None:
+        self.db.execute("DELETE FROM processes WHERE effect_id = ?", (effect_id,))
+
+    def processes(self) -> list[tuple[str, int, str]]:
+        rows = self.db.execute("SELECT effect_id, pid, started FROM processes").fetchall()
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
 
     # ---- inbox: events posted by other processes (plait send) -------------------------
     def post(self, event: Event) -> int:
