@@ -114,7 +114,8 @@ def test_missing_git(tmp_path: Path) -> None:
     )
     assert out.returncode == 4, out
     _no_traceback(out.stderr)
-    assert "git" in out.stderr and "install" in out.stderr
+    assert "git" in out.stderr
+    assert "install" in out.stderr
 
 
 def test_unknown_project(tmp_path: Path) -> None:

@@ -79,7 +79,8 @@ def test_demo_runs_every_situation_to_main(tmp_path: Path) -> None:
     # Every situation the demo promises happened.
     assert "CI failed on" in text
     assert "agent script starts a ci turn" in text
-    assert "new review comment" in text and "review threads answered and resolved" in text
+    assert "new review comment" in text
+    assert "review threads answered and resolved" in text
     assert "into plait/textkit-demo/" in text  # a stacked PR
     assert "PR retargeted to main" in text
     assert "rebase conflicts in textkit/formats.py" in text
@@ -100,7 +101,8 @@ def test_demo_runs_every_situation_to_main(tmp_path: Path) -> None:
     assert json.loads(status.stdout)["outcome"] == "merged"
     logs = plait("logs", "2", "--project", "textkit-demo", home=tmp_path, env=env)
     assert logs.returncode == 0
-    assert "prompt" in logs.stdout and "wordcount" in logs.stdout
+    assert "prompt" in logs.stdout
+    assert "wordcount" in logs.stdout
 
 
 def _run_until(demo: Path, home: Path, kill_after: int) -> bool:
@@ -116,9 +118,7 @@ def _run_until(demo: Path, home: Path, kill_after: int) -> bool:
         text=True,
     )
     assert proc.stdout is not None
-    seen = 0
-    for _ in proc.stdout:
-        seen += 1
+    for seen, _ in enumerate(proc.stdout, start=1):
         if seen >= kill_after:
             proc.send_signal(signal.SIGKILL)
             break
