@@ -16,6 +16,10 @@ next step (another shell call, then the final text); a prompt seen before (a ret
 its turn, so injected faults never skip a step. Requests without tools are side requests
 (titles, summaries) and get a short text without touching the script. Faults queued with
 `inject()` apply, in order, to the next model requests that carry tools.
+
+Concurrent agents: `routes={marker: [Turn, ...]}` (or `add_route`) gives every conversation
+whose user messages contain `marker` — say a task's title, which plait's prompts render —
+its own script, played in order whatever the other agents do; the rest share `turns`.
 """
 
 from __future__ import annotations
@@ -67,10 +71,18 @@ def _dialect(path: str) -> str:
 class ModelAPIDouble:
     """The server. Start/stop it with `with` (or `start()`/`stop()`)."""
 
-    def __init__(self, turns: Iterable[Turn] = (), *, aux_text: str = "Plait test") -> None:
+    def __init__(
+        self,
+        turns: Iterable[Turn] = (),
+        *,
+        routes: Mapping[str, Iterable[Turn]] | None = None,
+        aux_text: str = "Plait test",
+    ) -> None:
         self.aux_text = aux_text
         self._lock = threading.Lock()
         self._script = ScriptState(list(turns))
+        for marker, route_turns in (routes or {}).items():
+            self._script.routes[_marker(marker)] = list(route_turns)
         self._faults: deque[Fault] = deque()
         self._requests: list[Recorded] = []
         self._stopping = threading.Event()
@@ -120,6 +132,11 @@ class ModelAPIDouble:
         with self._lock:
             self._script.turns.extend(turns)
 
+    def add_route(self, marker: str, *turns: Turn) -> None:
+        """Play `turns` (after any already routed there) to conversations naming `marker`."""
+        with self._lock:
+            self._script.routes.setdefault(_marker(marker), []).extend(turns)
+
     def inject(self, *faults: Fault) -> None:
         """Fail the next len(faults) model requests (with tools), one fault each, in order."""
         with self._lock:
@@ -145,8 +162,13 @@ class ModelAPIDouble:
 
     @property
     def turns_started(self) -> int:
+        """Turns begun on the shared script (see `route_turns_started` for routes)."""
         with self._lock:
             return self._script.next_turn
+
+    def route_turns_started(self, marker: str) -> int:
+        with self._lock:
+            return self._script.started.get(marker, 0)
 
     @property
     def exhausted(self) -> int:
@@ -236,10 +258,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._fail(wire, fault, conv)
             return
         turn = None if step is None else step.turn
+        route = "" if step is None else step.route
         aux = step is None
         if step is None:
             step = TextStep(-1, self.double.aux_text, DEFAULT_USAGE)
-        self.double._record(Recorded("POST", self.path, headers, body, dialect, turn, "", aux))
+        self.double._record(
+            Recorded("POST", self.path, headers, body, dialect, turn, "", aux, route)
+        )
         model = str((body.get("model") or "") if dialect != "gemini" else gemini.model(path))
         resp_id = self.double._next_id("resp" if dialect != "anthropic" else "msg")
         if conv.stream:
@@ -298,6 +323,12 @@ def _nonstream(wire: Any, step: Step, conv: Conversation, model: str, resp_id: s
     if wire is gemini:
         return gemini.response(step, conv, model)
     return openai.response(step, conv, model, resp_id)
+
+
+def _marker(marker: str) -> str:
+    if not marker.strip():
+        raise ValueError("a route marker must be non-empty text (e.g. a task's title)")
+    return marker
 
 
 def _limit_headers(fault: Fault) -> dict[str, str]:

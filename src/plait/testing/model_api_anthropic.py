@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from plait.core.model import Usage
-from plait.testing.model_api_script import Conversation, Fault, Step, ToolStep
+from plait.testing.model_api_script import Conversation, Fault, Step, ToolStep, join_user_text
 
 SHELL_TOOLS = ("Bash", "bash", "shell", "run_shell_command")
 
@@ -22,6 +22,7 @@ def read(body: Mapping[str, Any]) -> Conversation:
     names = frozenset(t.get("name", "") for t in tools if isinstance(t, dict))
     users = 0
     last_text = ""
+    texts: list[str] = []
     results = 0
     for msg in body.get("messages") or []:
         if not isinstance(msg, dict) or msg.get("role") != "user":
@@ -38,11 +39,13 @@ def read(body: Mapping[str, Any]) -> Conversation:
             for b in blocks
             if isinstance(b, dict) and b.get("type") == "text"
         )
+        texts.append(last_text)
     return Conversation(
         has_tools=bool(names),
         tool_names=names,
         user_messages=users,
         last_user_text=last_text,
+        user_text=join_user_text(texts),
         results_since_user=results,
         stream=bool(body.get("stream")),
     )

@@ -3,8 +3,11 @@
     bin_dir = agent_clis_bin()                      # runs tools/agent-clis/install once
     backend, env = cli_against(api, "codex", bin_dir, home=tmp / "cfg", base_env=env)
     outcome = asyncio.run(run_turn(backend, spec, base_env=env))
+    # or through the whole engine, in a subprocess with `env`:
+    options, env = cli_options(api, "codex", bin_dir, home=tmp / "cfg", base_env=env)
+    argv = ["plait", "run", "plan.md", *plait_run_args("codex", options)]
 
-`cli_against` knows, per CLI, how to aim it at the double: claude through
+`cli_options` knows, per CLI, how to aim it at the double: claude through
 `ANTHROPIC_BASE_URL`, codex through a Responses provider, opencode through
 `OPENCODE_CONFIG_CONTENT`, pi through `models.json` in its config dir, gemini through
 `GOOGLE_GEMINI_BASE_URL`. It also caps each CLI's own retries, so an injected 429 ends the
@@ -94,6 +97,45 @@ def offline_env(base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+Option = str | int | float | bool
+
+
+def cli_options(
+    api: ModelAPIDouble,
+    cli: str,
+    bin_dir: Path,
+    *,
+    home: Path,
+    base_env: Mapping[str, str],
+    max_retries: int = 0,
+) -> tuple[dict[str, Option], dict[str, str]]:
+    """The backend options (as `get_backend(cli, **options)` takes them, and as
+    `plait run --agent CLI` stores them) aiming the real `cli` at `api`, and the base
+    environment to run it (or plait) in. `home` holds the CLI's config and sessions."""
+    if cli not in CLIS:
+        raise ValueError(f"unknown CLI {cli!r}; one of {', '.join(CLIS)}")
+    home.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Option] = {"executable": str(bin_dir / cli), "model": MODELS[cli]}
+    env = offline_env(base_env)
+    if cli == "claude":  # Claude Code takes its endpoint and config dir from the env only
+        env.update(
+            ANTHROPIC_BASE_URL=api.url,
+            ANTHROPIC_API_KEY="plait-fake-key",
+            CLAUDE_CONFIG_DIR=str(home),
+            CLAUDE_CODE_MAX_RETRIES=str(max_retries),
+        )
+        return options, env
+    # codex and opencode want the `/v1` prefix in their base URL; pi and gemini add it.
+    base_url = f"{api.url}/v1" if cli in ("codex", "opencode") else api.url
+    options.update(
+        base_url=base_url,
+        api_key="plait-fake-key",
+        config_home=str(home),
+        max_retries=max_retries,
+    )
+    return options, env
+
+
 def cli_against(
     api: ModelAPIDouble,
     cli: str,
@@ -107,64 +149,24 @@ def cli_against(
 
     `home` holds the CLI's config and sessions: reuse it across turns to resume sessions.
     """
-    from plait.agents.claude import ClaudeBackend
-    from plait.agents.codex import CodexBackend
-    from plait.agents.gemini import GeminiBackend
-    from plait.agents.opencode import OpenCodeBackend
-    from plait.agents.pi import PiBackend
+    from plait.agents.registry import BACKENDS
 
-    home.mkdir(parents=True, exist_ok=True)
-    exe = str(bin_dir / cli)
-    model = MODELS[cli]
-    env = offline_env(base_env)
-    backend: AgentBackend
-    if cli == "claude":
-        backend = ClaudeBackend(exe, model)
-        env.update(
-            ANTHROPIC_BASE_URL=api.url,
-            ANTHROPIC_API_KEY="plait-fake-key",
-            CLAUDE_CONFIG_DIR=str(home),
-            CLAUDE_CODE_MAX_RETRIES=str(max_retries),
-        )
-    elif cli == "codex":
-        backend = CodexBackend(
-            exe,
-            model,
-            base_url=f"{api.url}/v1",
-            api_key="plait-fake-key",
-            config_home=str(home),
-            max_retries=max_retries,
-        )
-    elif cli == "opencode":
-        backend = OpenCodeBackend(
-            exe,
-            model,
-            base_url=f"{api.url}/v1",
-            api_key="plait-fake-key",
-            config_home=str(home),
-            max_retries=max_retries,
-        )
-    elif cli == "pi":
-        backend = PiBackend(
-            exe,
-            model,
-            base_url=api.url,
-            api_key="plait-fake-key",
-            config_home=str(home),
-            max_retries=max_retries,
-        )
-    elif cli == "gemini":
-        backend = GeminiBackend(
-            exe,
-            model,
-            base_url=api.url,
-            api_key="plait-fake-key",
-            config_home=str(home),
-            max_retries=max_retries,
-        )
-    else:
-        raise ValueError(f"unknown CLI {cli!r}; one of {', '.join(CLIS)}")
-    return backend, env
+    options, env = cli_options(
+        api, cli, bin_dir, home=home, base_env=base_env, max_retries=max_retries
+    )
+    return BACKENDS[cli](**options), env
+
+
+def plait_run_args(cli: str, options: Mapping[str, Option]) -> list[str]:
+    """`plait run` flags selecting backend `cli` with `options` (see `cli_options`)."""
+    args = ["--agent", cli]
+    for key, value in options.items():
+        if key == "model":
+            args += ["--model", str(value)]
+        else:
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            args += ["--agent-opt", f"{key}={text}"]
+    return args
 
 
 def cli_version(bin_dir: Path, cli: str) -> str:

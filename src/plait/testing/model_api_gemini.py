@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from plait.testing.model_api_script import Conversation, Fault, Step, ToolStep
+from plait.testing.model_api_script import Conversation, Fault, Step, ToolStep, join_user_text
 
 
 def read(body: Mapping[str, Any]) -> Conversation:
@@ -23,6 +23,7 @@ def read(body: Mapping[str, Any]) -> Conversation:
                 names.add(str(decl.get("name", "")))
     users = 0
     last_text = ""
+    texts: list[str] = []
     results = 0
     for content in body.get("contents") or []:
         if not isinstance(content, dict) or content.get("role", "user") != "user":
@@ -34,12 +35,14 @@ def read(body: Mapping[str, Any]) -> Conversation:
         users += 1
         results = 0
         last_text = "\n".join(str(p.get("text", "")) for p in parts)
+        texts.append(last_text)
     names.discard("")
     return Conversation(
         has_tools=bool(names),
         tool_names=frozenset(names),
         user_messages=users,
         last_user_text=last_text,
+        user_text=join_user_text(texts),
         results_since_user=results,
     )
 

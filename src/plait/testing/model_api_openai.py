@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from plait.testing.model_api_script import Conversation, Fault, Step, ToolStep
+from plait.testing.model_api_script import Conversation, Fault, Step, ToolStep, join_user_text
 
 _OUTPUT_ITEMS = frozenset(
     {"function_call_output", "custom_tool_call_output", "local_shell_call_output"}
@@ -34,6 +34,7 @@ def read(body: Mapping[str, Any]) -> Conversation:
     names = frozenset(_tool_name(t) for t in body.get("tools") or []) - {""}
     users = 0
     last_text = ""
+    texts: list[str] = []
     results = 0
     items = body.get("input")
     if isinstance(items, str):
@@ -47,11 +48,13 @@ def read(body: Mapping[str, Any]) -> Conversation:
             users += 1
             results = 0
             last_text = _text(item.get("content"))
+            texts.append(last_text)
     return Conversation(
         has_tools=bool(names),
         tool_names=names,
         user_messages=users,
         last_user_text=last_text,
+        user_text=join_user_text(texts),
         results_since_user=results,
         stream=bool(body.get("stream", False)),
     )

@@ -2,6 +2,9 @@
 
 A script is a list of `Turn`s. A turn is what the model does for one user prompt: a few
 `Shell` tool calls (each answered by the agent CLI with a tool result) and a final text.
+Several agents can share one double: a *route* is a script of its own, played to the
+conversations whose user messages contain the route's marker (e.g. a task's title, which
+plait's prompts render), so concurrent agents each get their own turns in order.
 The wire dialects (`model_api_anthropic`, `model_api_openai`, `model_api_gemini`) turn a
 `Step` into their own JSON/SSE; this module holds only the protocol-free values.
 """
@@ -56,6 +59,7 @@ class ToolStep:
     call: Shell
     call_id: str
     usage: Usage
+    route: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,7 @@ class TextStep:
     turn: int
     text: str
     usage: Usage
+    route: str = ""
 
 
 Step = ToolStep | TextStep
@@ -103,6 +108,7 @@ class Recorded:
     turn: int | None = None  # scripted turn answered (0-based), None for aux/other
     fault: str = ""  # the injected fault kind, if any
     aux: bool = False  # a side request without tools (titles, summaries)
+    route: str = ""  # the route (marker) that answered, "" for the shared script
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,32 +121,68 @@ class Conversation:
     last_user_text: str
     results_since_user: int  # tool results after the last user message
     stream: bool = True
+    user_text: str = ""  # every user message's words, joined (to find a route's marker)
+
+
+# Routing needs only the head of each prompt (where the task's title is); bounding the text
+# searched keeps a huge transcript from slowing every request.
+USER_TEXT_LIMIT = 64 * 1024
+
+
+def join_user_text(texts: list[str]) -> str:
+    """The user messages' words for route matching: each one's head, bounded overall."""
+    return "\n".join(t[:4096] for t in texts)[:USER_TEXT_LIMIT]
 
 
 @dataclass(slots=True)
 class ScriptState:
-    """Which turn each conversation is on. Not thread-safe: the double holds a lock."""
+    """Which turn each conversation is on. Not thread-safe: the double holds a lock.
+
+    `turns` is the shared script (route ""); `routes` maps a marker to its own script.
+    """
 
     turns: list[Turn]
-    by_key: dict[tuple[int, str], int] = field(default_factory=dict)
-    next_turn: int = 0
+    routes: dict[str, list[Turn]] = field(default_factory=dict)
+    by_key: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    started: dict[str, int] = field(default_factory=dict)  # turns begun, per route
     exhausted: int = 0
 
+    @property
+    def next_turn(self) -> int:
+        """Turns begun on the shared script."""
+        return self.started.get("", 0)
+
+    def route_for(self, conv: Conversation) -> str:
+        """The route whose marker the conversation's prompt (else any user message)
+        contains; the longest marker wins, so "Add a" never steals "Add a b"."""
+        for text in (conv.last_user_text, conv.user_text):
+            found = [m for m in self.routes if m and m in text]
+            if found:
+                return max(found, key=len)
+        return ""
+
+    def script(self, route: str) -> list[Turn]:
+        return self.routes[route] if route else self.turns
+
     def step_for(self, conv: Conversation) -> Step:
-        """The step answering `conv`. A new user prompt starts the next unplayed turn; a
-        repeat of a prompt already seen (a retry after a fault) replays the same turn."""
-        key = (conv.user_messages, conv.last_user_text)
+        """The step answering `conv`. A new user prompt starts the next unplayed turn of
+        its route; a repeat of a prompt already seen (a retry after a fault) replays it."""
+        route = self.route_for(conv)
+        key = (route, conv.user_messages, conv.last_user_text)
         turn_no = self.by_key.get(key)
         if turn_no is None:
-            turn_no = self.next_turn
+            turn_no = self.started.get(route, 0)
             self.by_key[key] = turn_no
-            self.next_turn += 1
-        if turn_no >= len(self.turns):
+            self.started[route] = turn_no + 1
+        turns = self.script(route)
+        if turn_no >= len(turns):
             self.exhausted += 1
-            return TextStep(turn_no, "The script has no more turns.", DEFAULT_USAGE)
-        turn = self.turns[turn_no]
+            return TextStep(turn_no, "The script has no more turns.", DEFAULT_USAGE, route)
+        turn = turns[turn_no]
         index = conv.results_since_user
         if index < len(turn.calls):
-            call_id = f"call_t{turn_no}_{index}"
-            return ToolStep(turn_no, index, turn.calls[index], call_id, turn.usage)
-        return TextStep(turn_no, turn.text, turn.usage)
+            # Distinct per route so a transcript never shows two calls with one id.
+            prefix = f"r{list(self.routes).index(route)}_" if route else ""
+            call_id = f"call_{prefix}t{turn_no}_{index}"
+            return ToolStep(turn_no, index, turn.calls[index], call_id, turn.usage, route)
+        return TextStep(turn_no, turn.text, turn.usage, route)
