@@ -120,6 +120,7 @@ def report(result: EngineResult, *, json_mode: bool, extra: dict[str, object] | 
 
 def cmd_run(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
+    check_git_sync()
     repo = resolve_repo(args.repo)
     if args.agent == "script" and not args.script:
         raise UsageError(
