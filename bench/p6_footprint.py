@@ -1,0 +1,217 @@
+"""P6 footprint: agent stream decoding speed, and controller memory with 1,000 tasks.
+
+Decoding: each backend's pure decoder is fed a stream built from real captures
+(`/work/shared/agent-streams`, or this repo's test copies) repeated to ~20 MB, in 64 KiB
+chunks as a pipe delivers them; gemini has no capture, so its stream is built from the
+event shapes its decoder documents. Memory: a child process (so nothing of this one
+counts) drives a 1,000-task run through the controller and a WAL store while 32
+decoders stream at once, then reports its peak RSS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Figure, Report, random_dag
+from plait.agents.base import StreamDecoder
+
+TITLE = "footprint"
+DECODE_GOAL = 50.0  # MB/s
+RSS_GOAL = 250.0  # MB
+CHUNK = 64 * 1024
+_ROOT = Path(__file__).resolve().parent.parent
+_SAMPLE_DIRS = (Path("/work/shared/agent-streams"), _ROOT / "tests" / "agents" / "data")
+_SAMPLES = {
+    "claude": "claude_fake.jsonl",
+    "codex": "codex_fake.jsonl",
+    "opencode": "opencode_fake.jsonl",
+    "pi": "pi_fake.jsonl",
+}
+_DECODERS = {
+    "claude": ("plait.agents.claude", "ClaudeStreamDecoder"),
+    "codex": ("plait.agents.codex", "CodexStreamDecoder"),
+    "opencode": ("plait.agents.opencode", "OpenCodeStreamDecoder"),
+    "pi": ("plait.agents.pi", "PiStreamDecoder"),
+    "gemini": ("plait.agents.gemini", "GeminiStreamDecoder"),
+}
+
+
+def _gemini_sample() -> bytes:
+    """One gemini turn in its `-o stream-json` shapes: init, tool call, result, text."""
+    command = "python -m pytest -q tests/test_parser.py && git commit -qam 'parser'"
+    lines: list[object] = [
+        {"type": "init", "session_id": "gem-bench", "model": "gemini-bench"},
+        {"type": "message", "role": "user", "content": "Implement the parser."},
+        {"type": "tool_use", "tool_name": "run_shell_command", "tool_id": "c1",
+         "parameters": {"command": command}},
+        {"type": "tool_result", "tool_id": "c1", "status": "success",
+         "output": "3 passed in 0.04s\n[plait/x 1a2b3c4] parser\n 1 file changed"},
+        {"type": "message", "role": "assistant", "content": "The parser is in place; ",
+         "delta": True},
+        {"type": "message", "role": "assistant", "content": "tests pass.", "delta": True},
+        {"type": "result", "status": "success",
+         "stats": {"total_tokens": 2400, "input_tokens": 2000, "output_tokens": 400,
+                   "cached": 100}},
+    ]  # fmt: skip
+    return b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+
+
+def sample(name: str) -> bytes:
+    if name == "gemini":
+        return _gemini_sample()
+    for base in _SAMPLE_DIRS:
+        path = base / _SAMPLES[name]
+        if path.is_file():
+            data = path.read_bytes()
+            return data if data.endswith(b"\n") else data + b"\n"
+    raise FileNotFoundError(f"no {name} stream sample in {[str(d) for d in _SAMPLE_DIRS]}")
+
+
+def new_decoder(name: str) -> StreamDecoder:
+    module, cls = _DECODERS[name]
+    decoder: StreamDecoder = getattr(importlib.import_module(module), cls)()
+    return decoder
+
+
+def stream_of(name: str, size: int) -> bytes:
+    one = sample(name)
+    return one * max(1, size // len(one))
+
+
+def decode_rate(name: str, size: int) -> tuple[float, float]:
+    """(MB/s, lines/s) of the backend's decoder over a `size`-byte stream fed in
+    pipe-sized chunks."""
+    data = stream_of(name, size)
+    view = memoryview(data)
+    decoder = new_decoder(name)
+    events = 0
+    start = time.perf_counter()
+    for offset in range(0, len(data), CHUNK):
+        for _ in decoder.feed(bytes(view[offset : offset + CHUNK])):
+            events += 1
+    for _ in decoder.close():
+        events += 1
+    seconds = time.perf_counter() - start
+    assert events > 0, f"{name}: the decoder produced no events"
+    return len(data) / 1e6 / seconds, data.count(b"\n") / seconds
+
+
+# ---- the memory child ---------------------------------------------------------------------
+def _rss_mb() -> float:
+    """Current RSS from /proc (Linux); peak RSS where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(tasks: int, agents: int, events: int, stream_bytes: int) -> dict[str, float]:
+    """Drive the controller + store, stream into `agents` decoders; report memory."""
+    from plait.core import events as ev
+    from plait.core.controller import Decision
+    from plait.core.model import RunConfig, RunState
+    from plait.store import Store
+    from plait.testing.core_driver import CoreDriver
+
+    baseline = _rss_mb()
+    specs, _ = random_dag(random.Random(6), tasks)
+    config = RunConfig(project="bench", repo="/sim/repo", max_concurrency=agents)
+    driver = CoreDriver(specs, config=config, seed=6)
+    names = list(_DECODERS)
+    decoders = [new_decoder(names[i % len(names)]) for i in range(agents)]
+    streams = [stream_of(names[i % len(names)], stream_bytes) for i in range(agents)]
+    offsets = [0] * agents
+    with tempfile.TemporaryDirectory(prefix="plait-bench-p6-") as tmp:
+        store = Store(Path(tmp) / "plait.db")
+
+        def commit(event: ev.Event, old: RunState | None, decision: Decision) -> None:
+            store.commit(event, old, decision.state, decision.effects)
+            driver.decisions.clear()
+            driver.log.clear()
+            # Between events, every agent's pipe delivers a chunk (as the engine's readers).
+            for i, decoder in enumerate(decoders):
+                data = streams[i]
+                if offsets[i] >= len(data):
+                    offsets[i] = 0
+                chunk = data[offsets[i] : offsets[i] + CHUNK // 16]
+                offsets[i] += len(chunk)
+                for _ in decoder.feed(chunk):
+                    pass
+
+        driver.observers.append(commit)
+        driver.run(until=lambda s: s.events >= events)
+        state_events = driver.st.events
+        store.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"peak_mb": peak, "rss_mb": _rss_mb(), "baseline_mb": baseline, "events": state_events}
+
+
+def _measure_rss(quick: bool) -> dict[str, float]:
+    tasks, agents, events = (100, 8, 150) if quick else (1_000, 32, 600)
+    stream_bytes = 256 * 1024 if quick else 2 * 1024 * 1024
+    code = (
+        "import json, sys; from bench.p6_footprint import child; "
+        f"print(json.dumps(child({tasks}, {agents}, {events}, {stream_bytes})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the memory child failed: {done.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(quick: bool = False) -> Report:
+    size = 1_000_000 if quick else 20_000_000
+    report = Report(id="P6", title=TITLE, quick=quick)
+    per_line: list[str] = []
+    for name in _DECODERS:
+        rate, lines = decode_rate(name, size)
+        one = sample(name)
+        width = len(one) // max(1, one.count(b"\n"))
+        per_line.append(f"{name} {lines / 1e3:,.0f}k lines/s ({width} B/line)")
+        report.add(
+            Figure(
+                name=f"{name} stream decoding ({size / 1e6:.0f} MB)",
+                value=rate,
+                unit="MB/s",
+                goal=f">= {DECODE_GOAL:.0f} MB/s",
+                passed=rate >= DECODE_GOAL,
+            )
+        )
+    # Decoding cost is mostly per line; captured test streams have short lines.
+    report.notes.append("per line: " + ", ".join(per_line))
+    mem = _measure_rss(quick)
+    tasks, agents = (100, 8) if quick else (1_000, 32)
+    report.add(
+        Figure(
+            name=f"controller peak RSS, {tasks:,} tasks + store + {agents} agents streaming",
+            value=mem["peak_mb"],
+            unit="MB",
+            goal=f"< {RSS_GOAL:.0f} MB",
+            passed=mem["peak_mb"] < RSS_GOAL,
+        )
+    )
+    report.notes.append(
+        f"interpreter + imports alone: {mem['baseline_mb']:.0f} MB; "
+        f"{int(mem['events']):,} events decided and committed in the child"
+    )
+    return report

@@ -1,0 +1,64 @@
+"""`python -m bench --quick --json` runs every benchmark at tiny sizes and reports figures.
+
+Only that the benchmarks work is checked here: their verdicts at tiny sizes on a shared
+machine mean nothing, and timings are never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+
+
+def test_every_benchmark_reports_figures_in_json() -> None:
+    done = _run_bench("--quick", "--json")
+    assert done.returncode in (0, 1), done.stderr  # 2 would mean a benchmark crashed
+    objects = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    *reports, summary = objects
+    assert summary["type"] == "summary"
+    assert summary["crashed"] == []
+    assert summary["quick"] is True
+    assert [r["id"] for r in reports] == ["P1", "P2", "P4", "P6"]
+    for report in reports:
+        assert report["type"] == "benchmark"
+        assert report["figures"], report
+        gated = [f for f in report["figures"] if f["pass"] is not None]
+        assert gated, f"{report['id']} compares nothing with a goal"
+        for figure in report["figures"]:
+            assert isinstance(figure["value"], (int, float))
+            assert figure["value"] >= 0
+            assert figure["unit"]
+        assert report["pass"] == all(f["pass"] is not False for f in gated)
+    verdicts = {r["id"]: r["pass"] for r in reports}
+    assert sorted(summary["passed"] + summary["failed"]) == sorted(verdicts)
+    assert done.returncode == (0 if all(verdicts.values()) else 1)
+
+
+def test_a_subset_in_text_and_an_unknown_id() -> None:
+    done = _run_bench("p4", "--quick")
+    assert done.returncode in (0, 1), done.stderr
+    assert "P4 scheduling quality" in done.stdout
+    assert "goal <= 1.05" in done.stdout
+    assert "P1" not in done.stdout
+    bad = _run_bench("P9")
+    assert bad.returncode == 2
+    assert "unknown benchmark P9" in bad.stderr
