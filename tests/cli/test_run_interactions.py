@@ -1,0 +1,163 @@
+"""A running engine: clean stop on SIGTERM, resume, `plait review` and `plait send`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from plait.testing.gitrepo import GitRepo
+from tests.cli.helpers_cli import cli_env, plait
+
+PLAN = """# Gameplan: interactions
+
+## Patches
+
+### Patch 1 [INFRA]: Add a note
+Write notes/one.txt.
+
+### Patch 2 [INFRA]: Add another note
+Write notes/two.txt.
+
+## Dependency Graph
+
+- Patch 1 [INFRA] -> []
+- Patch 2 [INFRA] -> [1]
+"""
+
+
+def _turn(say: str, path: str, content: str, message: str) -> dict[str, object]:
+    return {
+        "say": say,
+        "actions": [{"write": path, "content": content}, {"commit": message}],
+    }
+
+
+SCRIPT = {
+    "tasks": {
+        "1": {
+            "start": [_turn("wrote one", "notes/one.txt", "one\n", "Add one")],
+            "review": [_turn("Renamed as asked.", "notes/one.txt", "ONE\n", "Shout one")],
+            "human": [_turn("Added the line you asked for.", "notes/extra.txt", "x\n", "Extra")],
+        },
+        "2": {"start": [_turn("wrote two", "notes/two.txt", "two\n", "Add two")]},
+    }
+}
+
+
+def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
+    repo = GitRepo.init(tmp_path / "repo", files={"README.md": "notes\n"})
+    plan = tmp_path / "plan.md"
+    plan.write_text(PLAN)
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(SCRIPT))
+    return Path(repo.path), plan, script
+
+
+def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    repo, plan, script = _setup(tmp_path)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "plait.cli",
+            "run",
+            str(plan),
+            "--repo",
+            str(repo),
+            "--script",
+            str(script),
+            "--project",
+            "notes",
+            "--json",
+            *extra,
+        ],
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> list[str]:
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    for line in proc.stdout:
+        seen.append(line)
+        if needle in line:
+            return seen
+        assert time.monotonic() < deadline, seen
+    raise AssertionError(f"{needle!r} never came: {seen}")
+
+
+def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "--merge-delay", "1")
+    _wait_for(proc, "opened draft PR #1")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["type"] == "summary"
+    assert summary["outcome"] == "stopped"
+
+    status = plait("status", "notes", "--json", home=tmp_path)
+    assert json.loads(status.stdout)["tasks"][0]["pr"] == 1
+
+    resumed = plait("resume", "notes", "--json", home=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    final = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert final["outcome"] == "merged"
+    assert [t["status"] for t in final["tasks"]] == ["merged", "merged"]
+
+
+def test_review_and_message_reach_the_running_agent(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "--merge-delay", "4")
+    try:
+        _wait_for(proc, "PR is ready for review")
+        review = plait(
+            "review",
+            "1",
+            "Please shout.",
+            "--path",
+            "notes/one.txt",
+            "--line",
+            "1",
+            home=tmp_path,
+        )
+        assert review.returncode == 0, review.stderr
+        send = plait("send", "1", "Also add notes/extra.txt", home=tmp_path)
+        assert send.returncode == 0, send.stderr
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    messages = [e["message"] for e in events if e.get("task") == "1"]
+    assert any("starts a review turn" in m for m in messages), messages
+    assert any("starts a human turn" in m for m in messages), messages
+    assert "review threads answered and resolved" in messages
+    repo = tmp_path / "repo"
+    shown = subprocess.run(
+        ["git", "show", "main:notes/one.txt"], cwd=repo, capture_output=True, text=True
+    )
+    assert shown.stdout == "ONE\n"
+    extra = subprocess.run(
+        ["git", "show", "main:notes/extra.txt"], cwd=repo, capture_output=True, text=True
+    )
+    assert extra.stdout == "x\n"
+    logs = plait("logs", "1", "--project", "notes", "--json", home=tmp_path)
+    kinds = {json.loads(line)["kind"] for line in logs.stdout.splitlines()}
+    assert {"Prompt", "SessionStarted", "FinalResult"} <= kinds
+    prompts = [
+        json.loads(line)["event"]["text"]
+        for line in logs.stdout.splitlines()
+        if json.loads(line)["kind"] == "Prompt"
+    ]
+    assert any("Please shout." in p and "notes/one.txt:1" in p for p in prompts)
+    assert any("Also add notes/extra.txt" in p for p in prompts)
