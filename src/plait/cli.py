@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--dir", help="where to create (or resume) the demo")
     demo.add_argument("--json", action="store_true")
+
+    doc = sub.add_parser("doctor", help="check git, agent CLIs and their logins, tokens")
+    doc.add_argument("--json", action="store_true")
     return p
 
 
@@ -146,8 +149,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         "send": commands.cmd_send,
         "logs": commands.cmd_logs,
         "demo": commands.cmd_demo,
+        "doctor": _doctor,
     }[args.command]
     return handler(args)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from plait.doctor import cmd_doctor
+
+    return cmd_doctor(args)
 
 
 # Small helpers shared by the command implementations.
