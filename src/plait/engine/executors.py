@@ -128,7 +128,9 @@ class Executors:
                 await self.forge.retarget(effect.pr, effect.base)
                 return self._done(effect)
             case fx.ResolveThreads():
-                await self.forge.resolve_threads(effect.pr, effect.thread_ids, effect.reply)
+                await self.forge.resolve_threads(
+                    effect.pr, effect.thread_ids, effect.reply, key=effect.id
+                )
                 return self._done(effect)
             case fx.Rebase():
                 out = await self.workspaces.rebase(

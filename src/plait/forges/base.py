@@ -37,8 +37,14 @@ class Forge(Protocol):
 
     async def retarget(self, pr: int, base: str) -> None: ...
 
-    async def resolve_threads(self, pr: int, thread_ids: tuple[str, ...], reply: str) -> None:
-        """Reply inside each thread (once) and resolve it."""
+    async def resolve_threads(
+        self, pr: int, thread_ids: tuple[str, ...], reply: str, *, key: str = ""
+    ) -> None:
+        """Reply inside each thread (once) and resolve it.
+
+        `key` is the effect's stable id: a forge that cannot tell from the thread itself
+        whether it already replied carries it in a hidden marker and skips a second reply.
+        """
         ...
 
     async def merge(self, pr: int, *, title: str) -> str:

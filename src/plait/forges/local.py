@@ -141,7 +141,9 @@ class LocalForge:
         if row.state == "open" and row.base != base:
             self.db.update_pr(pr, base=base)
 
-    async def resolve_threads(self, pr: int, thread_ids: tuple[str, ...], reply: str) -> None:
+    async def resolve_threads(
+        self, pr: int, thread_ids: tuple[str, ...], reply: str, *, key: str = ""
+    ) -> None:
         self._pr(pr)
         for thread_id in thread_ids:
             self.db.resolve_thread(pr, thread_id, reply)
