@@ -236,13 +236,14 @@ def run_plan(tmp: Path, agent_args: list[str], env: dict[str, str], project: str
     argv = ["run", str(plan), "--repo", str(repo), "--project", project, "--ci", CI]
     argv += ["--max-concurrency", "3", "--json", *agent_args]
     done = plait(argv, env, timeout=170)
-    output = done.stdout[-4000:] + done.stderr[-4000:]
+    output = done.stdout[-3000:] + done.stderr[-3000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert lines, output
     summary = lines[-1]
     assert summary.get("type") == "summary", output
     tasks = {str(t["id"]): t for t in summary["tasks"]}
     events = [e for e in lines if e.get("type") == "event" and e.get("task")]
+    story = "\n".join(f"[{e['task']}] {e['message']}" for e in events)
     return RunResult(
         code=done.returncode,
         summary=summary,
@@ -271,7 +272,7 @@ def run_plan(tmp: Path, agent_args: list[str], env: dict[str, str], project: str
             for line in git(repo, "log", "main", "--format=%B", env=env).splitlines()
             if line.startswith("Plait-PR:")
         ],
-        output=output,
+        output=f"{story}\n{output}",
     )
 
 
@@ -345,7 +346,7 @@ def test_real_agent_runs_plan_like_script(
         assert run.tree == baseline.tree, (run.tree, baseline.tree)
         for t in TASKS:
             row, expected = run.tasks[t.id], baseline.tasks[t.id]
-            assert row["turns"] == expected["turns"] == len(t.turns), (cli, row)
+            assert row["turns"] == expected["turns"] == len(t.turns), f"{cli}: {row}\n{run.output}"
             kinds = [kind for kind, _ in t.turns]
             assert run.turn_kinds[t.id] == baseline.turn_kinds[t.id] == kinds, run.output
             assert run.ci_failed[t.id] == baseline.ci_failed[t.id], (cli, run.ci_failed)
