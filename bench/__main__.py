@@ -15,12 +15,13 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import p1_scale, p2_throughput, p4_schedule, p6_footprint
+from bench import p1_scale, p2_throughput, p3_overhead, p4_schedule, p6_footprint
 from bench.common import Report
 
 BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "P1": p1_scale.run,
     "P2": p2_throughput.run,
+    "P3": p3_overhead.run,
     "P4": p4_schedule.run,
     "P6": p6_footprint.run,
 }

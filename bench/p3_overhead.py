@@ -1,0 +1,376 @@
+"""P3 orchestration overhead: plait end to end vs a bare process pool over the same runs.
+
+How this works. N independent tasks (20; 4 with `--quick`) each ask the REAL Claude Code
+CLI, pointed at a `ModelAPIDouble`, for one turn: a shell call that writes a module and
+commits it, then a final text (the double routes each task's prompt to its own script by
+its title). The same N runs are made twice, at the same concurrency (4):
+
+- bare: the claude processes alone, over worktrees made beforehand, through a pool of
+  CONCURRENCY workers (what `xargs -P 4` over the same command lines would do);
+- plait: the whole engine in-process — worktree per task, agent turn, push, a PR on the
+  local forge, CI (`true`), merge and cleanup — until every task is on `main`.
+
+The figure is wall(plait) / wall(bare). Every engine event is observed with its time, so
+the report also says where plait's extra time went: before the first agent starts, gaps
+in agent slots between turns (worktree, finish-turn git), agent turns themselves (slower
+or not than bare ones), and the tail after the last turn (push, PR, CI and polling, merge).
+
+Run: `python -m bench P3 [--quick]` or, alone, `python -m bench.p3_overhead [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import Figure, Report, median
+from plait.agents.base import AgentBackend, TurnSpec
+from plait.agents.prompts import render_prompt
+from plait.agents.registry import BACKENDS
+from plait.core import effects as fx
+from plait.core import events as ev
+from plait.core.model import CIStatus, Phase, RunConfig, RunState
+from plait.engine.project import Settings, build_engine, create_project
+from plait.plans import load_plan
+from plait.testing.model_api import ModelAPIDouble, shell_turn
+from plait.testing.model_api_clis import agent_clis_bin, cli_options
+
+TITLE = "orchestration overhead vs bare agent runs (real claude CLI)"
+GOAL = 1.3
+CONCURRENCY = 4
+PROJECT = "p3-bench"
+WARM_UP = "Warm up the CLI"
+
+
+def _title(i: int) -> str:
+    return f"Add module m{i:02d}"
+
+
+def _command(i: int) -> str:
+    name = f"m{i:02d}.py"
+    return f"printf 'VALUE = {i}\\n' > {name} && git add {name} && git commit -qm 'Add {name}'"
+
+
+def make_double(n: int) -> ModelAPIDouble:
+    api = ModelAPIDouble()
+    api.add_route(WARM_UP, shell_turn("true", text="Warm."))
+    for i in range(1, n + 1):
+        api.add_route(_title(i), shell_turn(_command(i), text=f"Added m{i:02d}.py."))
+    return api
+
+
+# ---- environment and git ---------------------------------------------------------------
+def base_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PLAIT_"))}
+    home.mkdir(parents=True, exist_ok=True)
+    env.update(HOME=str(home), LANG="C.UTF-8", GIT_CONFIG_NOSYSTEM="1")
+    return env
+
+
+def git(cwd: Path, *args: str, env: Mapping[str, str]) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=dict(env), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} in {cwd}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def make_repo(path: Path, env: Mapping[str, str]) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main", env=env)
+    git(path, "config", "user.name", "Plait Bench", env=env)
+    git(path, "config", "user.email", "bench@plait.invalid", env=env)
+    git(path, "config", "commit.gpgsign", "false", env=env)
+    (path / "README.md").write_text("# p3\n")
+    git(path, "add", "-A", env=env)
+    git(path, "commit", "-q", "-m", "initial", env=env)
+    return path
+
+
+def plan_markdown(n: int) -> str:
+    out = ["# Gameplan: p3 bench", "", "## Patches", ""]
+    for i in range(1, n + 1):
+        out += [f"### Patch {i} [INFRA]: {_title(i)}", "", f"Write m{i:02d}.py.", ""]
+    out += ["## Dependency Graph", ""]
+    out += [f"- Patch {i} [INFRA] -> []" for i in range(1, n + 1)]
+    return "\n".join(out) + "\n"
+
+
+def _prompt(i: int) -> str:
+    """The prompt plait renders for task i's start turn, so both sides send the same."""
+    turn = fx.Turn(
+        kind="start",
+        title=_title(i),
+        description=f"Write m{i:02d}.py.",
+        branch=f"plait/{PROJECT}/{i}",
+        base_branch="main",
+    )
+    return render_prompt(turn)
+
+
+def _run_cli(backend: AgentBackend, spec: TurnSpec, env: Mapping[str, str]) -> float:
+    """One bare agent run to completion, output discarded; its duration."""
+    start = time.perf_counter()
+    subprocess.run(
+        backend.argv(spec),
+        cwd=spec.workdir,
+        env=backend.env(env, spec),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        timeout=300,
+        check=False,
+    )
+    return time.perf_counter() - start
+
+
+def _warm_up(tmp: Path, backend: AgentBackend, env: Mapping[str, str], name: str) -> None:
+    """One untimed run in the CLI's config home: first runs write config and caches."""
+    repo = make_repo(tmp / f"warm-{name}", env)
+    _run_cli(backend, TurnSpec(prompt=f"# Task: {WARM_UP}", workdir=str(repo)), env)
+
+
+# ---- bare ---------------------------------------------------------------------------------
+@dataclass
+class Bare:
+    wall: float
+    turns: list[float]
+
+
+def run_bare(tmp: Path, bin_dir: Path, n: int, env0: Mapping[str, str]) -> Bare:
+    with make_double(n) as api:
+        options, env = cli_options(api, "claude", bin_dir, home=tmp / "claude-bare", base_env=env0)
+        backend = BACKENDS["claude"](**options)
+        _warm_up(tmp, backend, env, "bare")
+        repo = make_repo(tmp / "bare-repo", env)
+        specs = []
+        for i in range(1, n + 1):  # the worktrees are made beforehand, untimed
+            path = tmp / "bare-wt" / str(i)
+            git(repo, "worktree", "add", "-q", "-b", f"bare/{i}", str(path), "main", env=env)
+            specs.append(TurnSpec(prompt=_prompt(i), workdir=str(path), task_id=str(i)))
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+            turns = list(pool.map(lambda s: _run_cli(backend, s, env), specs))
+        wall = time.perf_counter() - start
+        missing = [
+            i
+            for i in range(1, n + 1)
+            if git(repo, "rev-list", "--count", f"main..bare/{i}", env=env) != "1"
+        ]
+        if missing:
+            raise RuntimeError(f"bare runs left no commit for tasks {missing}")
+        return Bare(wall=wall, turns=turns)
+
+
+# ---- plait --------------------------------------------------------------------------------
+@dataclass
+class Timeline:
+    """When (perf_counter) each task reached each step, and its agent turns' seconds."""
+
+    start: float = 0.0
+    marks: dict[str, dict[str, float]] = field(default_factory=dict)
+    turn_seconds: list[float] = field(default_factory=list)
+
+    def mark(self, task: str, what: str) -> None:
+        self.marks.setdefault(task, {}).setdefault(what, time.perf_counter())
+
+    def observe(
+        self, event: ev.Event, old: RunState | None, new: RunState, effects: tuple[fx.Effect, ...]
+    ) -> None:
+        task = getattr(event, "task", "")
+        match event:
+            case ev.WorkspaceReady():
+                self.mark(task, "worktree")
+            case ev.AgentFinished():
+                self.mark(task, "agent")
+                self.turn_seconds.append(event.seconds)
+            case ev.Pushed():
+                self.mark(task, "push")
+            case ev.PROpened():
+                self.mark(task, "pr")
+            case ev.PRChanged() if event.pr.ci is CIStatus.PASSED:
+                self.mark(task, "ci")
+            case ev.Merged():
+                self.mark(task, "merge")
+            case ev.StepDone() if new.tasks[task].phase is Phase.MERGED:
+                self.mark(task, "cleanup")
+        for effect in effects:
+            if isinstance(effect, fx.PrepareWorkspace):
+                self.mark(effect.task, "dispatch")
+            elif isinstance(effect, fx.RunAgent):
+                self.mark(effect.task, "agent_start")
+
+
+@dataclass
+class Plait:
+    wall: float
+    timeline: Timeline
+
+
+@contextmanager
+def environ(env: Mapping[str, str]) -> Iterator[None]:
+    """The engine runs agents with its own process's environment: swap it for the run."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_plait(tmp: Path, bin_dir: Path, n: int, env0: Mapping[str, str]) -> Plait:
+    with make_double(n) as api:
+        options, env = cli_options(api, "claude", bin_dir, home=tmp / "claude-plait", base_env=env0)
+        _warm_up(tmp, BACKENDS["claude"](**options), env, "plait")
+        repo = make_repo(tmp / "plait-repo", env)
+        (tmp / "plan.md").write_text(plan_markdown(n))
+        env = {**env, "PLAIT_HOME": str(tmp / "plait-home")}
+        timeline = Timeline()
+        with environ(env):
+            timeline.start = time.perf_counter()
+            state = _engine_run(repo, tmp / "plan.md", options, timeline)
+            wall = time.perf_counter() - timeline.start
+        unmerged = [t.id for t in state.tasks.values() if t.phase is not Phase.MERGED]
+        if unmerged:
+            raise RuntimeError(f"plait left tasks unmerged: {unmerged}")
+        files = git(repo, "ls-tree", "--name-only", "main", env=env).split()
+        if sum(1 for f in files if f.startswith("m")) != n:
+            raise RuntimeError(f"main holds {files}, expected {n} modules")
+        return Plait(wall=wall, timeline=timeline)
+
+
+def _engine_run(
+    repo: Path, plan_path: Path, options: Mapping[str, str | int | float | bool], tl: Timeline
+) -> RunState:
+    plan = load_plan(plan_path)
+    settings = Settings(
+        repo=str(repo),
+        agent="claude",
+        ci_command=["true"],
+        plan=str(plan_path),
+        agent_options=dict(options),
+    )
+    project = create_project(PROJECT, settings)
+    try:
+        engine = build_engine(project, observer=tl.observe)
+        config = RunConfig(
+            project=PROJECT,
+            repo=str(repo),
+            agent="claude",
+            max_concurrency=CONCURRENCY,
+        )
+        first = ev.RunStarted(
+            at=time.time(), config=config, tasks=plan.tasks, title=plan.title, context=plan.context
+        )
+        return asyncio.run(engine.start(first)).state
+    finally:
+        project.close()
+
+
+# ---- report -------------------------------------------------------------------------------
+def _span(marks: Mapping[str, dict[str, float]], a: str, b: str) -> list[float]:
+    return [m[b] - m[a] for m in marks.values() if a in m and b in m]
+
+
+def breakdown(plait: Plait, bare: Bare) -> list[tuple[str, float]]:
+    """Where plait's wall time went, in seconds (see the module docstring)."""
+    tl = plait.timeline
+    marks = tl.marks
+    starts = [m["agent_start"] for m in marks.values() if "agent_start" in m]
+    ends = [m["agent"] for m in marks.values() if "agent" in m]
+    first, last = min(starts), max(ends)
+    window = last - first
+    held = sum(_span(marks, "agent_start", "agent"))
+    return [
+        ("head: start → first agent turn (project, plan, worktree)", first - tl.start),
+        ("agent window: first turn start → last turn end", window),
+        (
+            "  idle agent slots in that window (slot-seconds / concurrency)",
+            (CONCURRENCY * window - held) / CONCURRENCY,
+        ),
+        ("  agent turn, median (plait)", median(tl.turn_seconds)),
+        ("  agent turn, median (bare)", median(bare.turns)),
+        (
+            "  finish-turn git after each turn, median",
+            median(_span(marks, "agent_start", "agent")) - median(tl.turn_seconds),
+        ),
+        ("tail: last turn end → all merged", tl.start + plait.wall - last),
+        ("  per task: push, median", median(_span(marks, "agent", "push"))),
+        ("  per task: open PR, median", median(_span(marks, "push", "pr"))),
+        ("  per task: CI `true` + poll until seen, median", median(_span(marks, "pr", "ci"))),
+        ("  per task: ready + merge, median", median(_span(marks, "ci", "merge"))),
+        ("  per task: cleanup, median", median(_span(marks, "merge", "cleanup"))),
+    ]
+
+
+def run(quick: bool = False) -> Report:
+    n = 4 if quick else 20
+    report = Report(id="P3", title=TITLE, quick=quick)
+    bin_dir = agent_clis_bin()  # installs the pinned CLIs on first use
+    with tempfile.TemporaryDirectory(prefix="plait-bench-p3-") as name:
+        tmp = Path(name)
+        env0 = base_env(tmp / "home")
+        bare = run_bare(tmp, bin_dir, n, env0)
+        plait = run_plait(tmp, bin_dir, n, env0)
+    ratio = plait.wall / bare.wall
+    report.add(
+        Figure(
+            name=f"plait / bare wall time ({n} tasks, concurrency {CONCURRENCY})",
+            value=ratio,
+            unit="×",
+            goal=f"≤ {GOAL}",
+            passed=ratio <= GOAL,
+        )
+    )
+    report.add(Figure(name="plait wall time", value=plait.wall, unit="s", goal=""))
+    report.add(Figure(name="bare wall time", value=bare.wall, unit="s", goal=""))
+    parts = breakdown(plait, bare)
+    report.notes.append("where plait's time went:")
+    report.notes += [f"  {label}: {seconds:.2f} s" for label, seconds in parts]
+    if ratio > GOAL:
+        report.notes.append(_verdict(parts, plait.wall - bare.wall))
+    return report
+
+
+def _verdict(parts: Sequence[tuple[str, float]], extra: float) -> str:
+    named = dict(parts)
+    head = named["head: start → first agent turn (project, plan, worktree)"]
+    tail = named["tail: last turn end → all merged"]
+    idle = named["  idle agent slots in that window (slot-seconds / concurrency)"]
+    pieces = {"head": head, "tail (PR, CI, polling, merge)": tail, "idle agent slots": idle}
+    worst = max(pieces, key=lambda k: pieces[k])
+    return (
+        f"plait took {extra:.2f} s more than bare; the largest part is the {worst} "
+        f"({pieces[worst]:.2f} s)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.p3_overhead", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="4 tasks instead of 20")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    report = run(args.quick)
+    report.seconds = time.perf_counter() - start
+    print(json.dumps(report.to_json()) if args.json else report.render())
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
