@@ -263,6 +263,8 @@ def check_plait_home(env: Mapping[str, str]) -> Check:
 
 
 def run_checks(env: Mapping[str, str] | None = None) -> list[Check]:
+    """Every check, in report order. `env` drives the agent and token checks; git and
+    PLAIT_HOME are looked up the way a run would, in the process environment."""
     env = os.environ if env is None else env
     checks = [check_python(), check_git(), check_plait_home(env)]
     for cli in AGENT_CLIS:
