@@ -1,0 +1,1 @@
+"""The GitHub forge: batched, rate-budgeted reads and idempotent writes (see `forge`)."""
