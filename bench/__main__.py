@@ -1,6 +1,8 @@
 """`python -m bench [IDS…] [--json] [--quick] [--profile]` — run plait's benchmarks.
 
-Exit code: 0 every benchmark met its goal, 1 some did not, 2 a benchmark crashed.
+Exit code: 0 every benchmark met its goal, 1 some did not, 2 a benchmark crashed. A
+benchmark whose real parts cannot be had on this machine (`bench.common.Skip`, or the
+pinned agent CLIs failing to install) is reported as skipped, not crashed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from bench import p1_scale, p2_throughput, p3_overhead, p4_schedule, p6_footprint
-from bench.common import Report
+from bench.common import Report, Skip
+from plait.testing.model_api_clis import AgentCLIsUnavailable
 
 BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "P1": p1_scale.run,
@@ -66,9 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     passed: list[str] = []
     failed: list[str] = []
     crashed: list[str] = []
+    skipped: list[str] = []
     for bid in ids:
         try:
             report = _run_one(bid, args.quick, args.profile)
+        except (Skip, AgentCLIsUnavailable) as exc:
+            skipped.append(bid)
+            line = {"type": "benchmark", "id": bid, "skipped": str(exc)}
+            print(json.dumps(line) if args.json else f"{bid}: skipped — {exc}", flush=True)
+            continue
         except Exception as exc:
             crashed.append(bid)
             traceback.print_exc()
@@ -82,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "passed": passed,
         "failed": failed,
         "crashed": crashed,
+        "skipped": skipped,
         "quick": args.quick,
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -89,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(summary))
     else:
         print(
-            f"\n{len(passed)} passed, {len(failed)} failed, {len(crashed)} crashed "
+            f"\n{len(passed)} passed, {len(failed)} failed, {len(crashed)} crashed, "
+            f"{len(skipped)} skipped "
             f"in {summary['seconds']} s" + (" (quick sizes)" if args.quick else "")
         )
     if crashed:

@@ -23,6 +23,10 @@ from plait.core.progress import settled
 from plait.testing.core_driver import CoreDriver
 
 
+class Skip(Exception):
+    """This benchmark cannot run on this machine (say why); reported, not a crash."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Figure:
     name: str
