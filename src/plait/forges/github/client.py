@@ -190,6 +190,11 @@ class GitHubClient:
                     break
                 await self._wait(self.budget.reset_in("graphql") + 1, "GraphQL rate limit")
                 continue
+            # A PR number that does not exist nulls its alias; the rest of the batch stands.
+            if isinstance(result, dict) and all(
+                isinstance(e, dict) and e.get("type") == "NOT_FOUND" for e in errors
+            ):
+                return result
             if errors:
                 raise GitHubError(
                     f"GraphQL errors: {_message({'errors': errors}, '')}",

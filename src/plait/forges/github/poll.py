@@ -1,0 +1,255 @@
+"""Batched, change-driven reads of many PRs.
+
+How this works, per cycle:
+1. Cheap change detection with conditional REST requests (a 304 costs no rate point): the
+   repository's PR list sorted by update time (a push, a review, a comment, a retarget all
+   bump a PR's `updated_at`), the check runs of each head whose CI is still pending, and
+   the tip of each base branch (a moved base can make a PR conflict without touching it).
+   A PR is re-read only if one of these changed, if plait wrote to it, if GitHub had not
+   yet computed its mergeability, or if it was never read. An idle cycle spends 0 points.
+2. One GraphQL query per up-to-50 changed PRs (aliases), then follow-up queries only for
+   connections with more pages (check contexts past 100, threads past 50, comments past 20).
+3. New CI failures (check run × head SHA) get their details and log once (`evidence`).
+When the GraphQL budget is down to the reserve, the last views are returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from plait.core.model import CIStatus, PRView
+from plait.forges.github import mapping, queries
+from plait.forges.github.client import GitHubClient
+from plait.forges.github.evidence import EvidenceCache
+from plait.forges.github.mapping import Node
+
+PULLS_PAGE = 100
+
+
+@dataclass(slots=True)
+class Gathered:
+    """One PR's JSON with every page of its connections merged in."""
+
+    pr: Node
+    contexts: list[Node] = field(default_factory=list)
+    rollup_state: str | None = None
+    threads: list[tuple[Node, list[Node]]] = field(default_factory=list)
+
+
+class Poller:
+    def __init__(self, client: GitHubClient, owner: str, name: str) -> None:
+        self.client = client
+        self.owner = owner
+        self.name = name
+        self.evidence = EvidenceCache(client, owner, name)
+        self.views: dict[int, PRView] = {}
+        self._dirty: set[int] = set()
+        self._signature: dict[int, tuple[str, ...]] = {}
+        self._bases: dict[str, str] = {}
+        self._unsettled: set[int] = set()  # PRs with checks still running (or none yet)
+
+    @property
+    def repo_path(self) -> str:
+        return f"/repos/{self.owner}/{self.name}"
+
+    def mark_dirty(self, number: int) -> None:
+        """Re-read this PR next cycle (plait just wrote to it)."""
+        self._dirty.add(number)
+
+    async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
+        before = self.client.budget.spend.points
+        numbers = set(prs.values())
+        changed = await self._changed(numbers)
+        if changed and not self.client.budget.exhausted("graphql"):
+            await self._read(sorted(changed))
+        self.client.budget.last_cycle_points = self.client.budget.spend.points - before
+        return {task: self.views[n] for task, n in prs.items() if n in self.views}
+
+    # ---- 1. change detection -----------------------------------------------------------------
+    async def _changed(self, numbers: set[int]) -> set[int]:
+        changed = {n for n in numbers if n not in self.views} | (self._dirty & numbers)
+        changed |= await self._changed_pulls(numbers)
+        for n in sorted(numbers - changed):
+            view = self.views[n]
+            if view.state == "open" and (view.mergeable is None or await self._checks_moved(view)):
+                changed.add(n)
+        changed |= await self._bases_moved(numbers)
+        return changed
+
+    async def _changed_pulls(self, numbers: set[int]) -> set[int]:
+        reply = await self.client.rest(
+            "GET",
+            f"{self.repo_path}/pulls",
+            params={
+                "state": "all",
+                "sort": "updated",
+                "direction": "desc",
+                "per_page": PULLS_PAGE,
+            },
+            conditional=True,
+        )
+        if reply.not_modified or not isinstance(reply.data, list):
+            return set()
+        changed: set[int] = set()
+        fresh = 0
+        for item in reply.data:
+            number = int(item["number"])
+            sig = (
+                str(item.get("updated_at")),
+                str((item.get("head") or {}).get("sha")),
+                str((item.get("base") or {}).get("ref")),
+                str(item.get("state")),
+            )
+            if self._signature.get(number) != sig:
+                fresh += 1
+                if number in numbers:
+                    changed.add(number)
+            self._signature[number] = sig
+        if fresh >= PULLS_PAGE:
+            # More PRs changed than one page shows: the rest could be anywhere.
+            return set(numbers)
+        return changed
+
+    async def _checks_moved(self, view: PRView) -> bool:
+        """Did the check runs of a head whose CI is not final yet change?"""
+        if not view.head_sha or view.number not in self._unsettled:
+            return False
+        reply = await self.client.rest(
+            "GET",
+            f"{self.repo_path}/commits/{view.head_sha}/check-runs",
+            params={"per_page": 100},
+            conditional=True,
+        )
+        return not reply.not_modified
+
+    async def _bases_moved(self, numbers: set[int]) -> set[int]:
+        by_base: dict[str, set[int]] = {}
+        for n in numbers:
+            view = self.views.get(n)
+            if view is not None and view.state == "open" and view.base:
+                by_base.setdefault(view.base, set()).add(n)
+        changed: set[int] = set()
+        for base, prs in sorted(by_base.items()):
+            reply = await self.client.rest(
+                "GET", f"{self.repo_path}/branches/{base}", conditional=True, ok=(404,)
+            )
+            if reply.not_modified:
+                continue
+            tip = str(((reply.data or {}).get("commit") or {}).get("sha", ""))
+            if self._bases.get(base) not in (None, tip):
+                changed |= prs
+            self._bases[base] = tip
+        return changed
+
+    # ---- 2. batched reads --------------------------------------------------------------------
+    async def _read(self, numbers: list[int]) -> None:
+        gathered: list[Gathered] = []
+        for start in range(0, len(numbers), queries.MAX_BATCH):
+            gathered.extend(await self._batch(numbers[start : start + queries.MAX_BATCH]))
+        failures = [
+            (ctx, str(g.pr.get("headRefOid")))
+            for g in gathered
+            for ctx in mapping.failing_checks(g.contexts)
+        ]
+        await self.evidence.fetch(failures)
+        for g in gathered:
+            view = self._view(g)
+            self.views[view.number] = view
+            self._dirty.discard(view.number)
+            statuses = [mapping.check_status(c) for c in g.contexts]
+            if not statuses or CIStatus.PENDING in statuses:
+                self._unsettled.add(view.number)
+            else:
+                self._unsettled.discard(view.number)
+
+    async def _batch(self, numbers: list[int]) -> list[Gathered]:
+        variables: dict[str, Any] = {"owner": self.owner, "name": self.name}
+        variables.update({f"n{i}": n for i, n in enumerate(numbers)})
+        data = await self.client.graphql(queries.poll_query(len(numbers)), variables)
+        repo = data.get("repository") or {}
+        out = []
+        for i in range(len(numbers)):
+            node = repo.get(f"pr{i}")
+            if isinstance(node, Mapping):
+                out.append(await self._complete(node))
+        return out
+
+    async def _complete(self, pr: Node) -> Gathered:
+        g = Gathered(pr=pr)
+        commits = ((pr.get("commits") or {}).get("nodes") or [None])[-1] or {}
+        rollup = (commits.get("commit") or {}).get("statusCheckRollup")
+        if isinstance(rollup, Mapping):
+            g.rollup_state = rollup.get("state")
+            g.contexts = await self._all_contexts(pr, rollup["contexts"])
+        for thread in await self._all_threads(pr):
+            comments = list(thread["comments"]["nodes"])
+            if not thread.get("isResolved"):
+                comments += await self._more_comments(thread)
+            g.threads.append((thread, comments))
+        return g
+
+    async def _all_contexts(self, pr: Node, conn: Node) -> list[Node]:
+        nodes = list(conn["nodes"] or [])
+        page = conn["pageInfo"]
+        while page["hasNextPage"]:
+            data = await self.client.graphql(
+                queries.ROLLUP_PAGE, self._pr_vars(pr, page["endCursor"])
+            )
+            commit = data["repository"]["pullRequest"]["commits"]["nodes"][-1]["commit"]
+            conn = commit["statusCheckRollup"]["contexts"]
+            nodes += conn["nodes"] or []
+            page = conn["pageInfo"]
+        return nodes
+
+    async def _all_threads(self, pr: Node) -> list[Node]:
+        conn = pr["reviewThreads"]
+        nodes = list(conn["nodes"] or [])
+        page = conn["pageInfo"]
+        while page["hasNextPage"]:
+            data = await self.client.graphql(
+                queries.THREADS_PAGE, self._pr_vars(pr, page["endCursor"])
+            )
+            conn = data["repository"]["pullRequest"]["reviewThreads"]
+            nodes += conn["nodes"] or []
+            page = conn["pageInfo"]
+        return nodes
+
+    async def _more_comments(self, thread: Node) -> list[Node]:
+        page = thread["comments"]["pageInfo"]
+        more: list[Node] = []
+        while page["hasNextPage"]:
+            data = await self.client.graphql(
+                queries.THREAD_COMMENTS_PAGE, {"id": thread["id"], "after": page["endCursor"]}
+            )
+            conn = data["node"]["comments"]
+            more += conn["nodes"] or []
+            page = conn["pageInfo"]
+        return more
+
+    def _pr_vars(self, pr: Node, after: str) -> dict[str, Any]:
+        return {"owner": self.owner, "name": self.name, "number": pr["number"], "after": after}
+
+    # ---- 3. mapping --------------------------------------------------------------------------
+    def _view(self, g: Gathered) -> PRView:
+        pr = g.pr
+        head = str(pr.get("headRefOid") or "")
+        ci = mapping.ci_status(g.contexts, g.rollup_state)
+        threads = [t for t in (mapping.thread_view(n, c) for n, c in g.threads) if t]
+        reviews = (pr.get("latestOpinionatedReviews") or {}).get("nodes") or []
+        threads += mapping.review_views(reviews)
+        failing = mapping.failing_checks(g.contexts)
+        return PRView(
+            number=int(pr["number"]),
+            state=mapping.pr_state(str(pr.get("state"))),
+            draft=bool(pr.get("isDraft")),
+            base=str(pr.get("baseRefName") or ""),
+            head_sha=head,
+            ci=ci,
+            ci_evidence=self.evidence.evidence(failing, head) if ci is CIStatus.FAILED else "",
+            mergeable=mapping.mergeable(pr.get("mergeable")),
+            threads=tuple(threads),
+            merge_sha=str((pr.get("mergeCommit") or {}).get("oid") or ""),
+            url=str(pr.get("url") or ""),
+        )
