@@ -1,0 +1,170 @@
+"""`GitHubForge`: the `Forge` Protocol on GitHub (or GitHub Enterprise, or the double).
+
+Reads go through `Poller` (batched, change-driven), writes through `Writer` (idempotent),
+pushes through git with `--force-with-lease`. GitHub runs CI, so `serve()` returns at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import httpx
+
+from plait.core.model import PRView
+from plait.errors import ForgeError
+from plait.forges.github.budget import Clock
+from plait.forges.github.client import GitHubClient, Sleep
+from plait.forges.github.poll import Poller
+from plait.forges.github.token import RepoId, Token, infer_repo, parse_remote, remote_url
+from plait.forges.github.writes import Writer, rest_view_fields
+from plait.workspaces.git import git
+from plait.workspaces.names import check_branch
+
+DEFAULT_API = "https://api.github.com"
+
+
+class GitHubForge:
+    name = "github"
+
+    def __init__(
+        self,
+        repo: str,
+        *,
+        token: Token,
+        api_url: str | None = None,
+        remote: str = "origin",
+        slug: str | None = None,
+        reserve: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.time,
+    ) -> None:
+        """`repo`: the local clone; `slug` ("owner/name") overrides what its remote says."""
+        self.repo = os.path.realpath(repo)
+        self.remote = remote
+        self.token = token
+        self.id: RepoId = parse_remote(slug) if slug else infer_repo(self.repo, remote)
+        self.api_url = api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API
+        self.client = GitHubClient(
+            token, api_url=self.api_url, reserve=reserve, transport=transport,
+            sleep=sleep, clock=clock,
+        )  # fmt: skip
+        self.poller = Poller(self.client, self.id.owner, self.id.name)
+        self.writer = Writer(self.client, self.id.owner, self.id.name)
+        self._pr_of_branch: dict[str, int] = {}
+        self._branch_of_pr: dict[int, str] = {}
+        self._pushed: dict[str, str] = {}  # branch → head plait pushed this session
+        self._remote_url: str | None = None
+
+    def suggested_poll_interval(self, base: float = 30.0) -> float:
+        """Seconds the engine should wait between polls so the rate budget lasts."""
+        return self.client.budget.suggested_poll_interval(base)
+
+    # ---- git ---------------------------------------------------------------------------------
+    async def push(self, *, branch: str, worktree: str, force: bool) -> str:
+        await check_branch(branch)
+        head = (await git("rev-parse", f"refs/heads/{branch}", cwd=worktree)).out.strip()
+        args = ["push", "--porcelain"]
+        if force:
+            # Lease on what we last saw of the remote branch: a push by anyone else since
+            # then makes git refuse instead of overwriting their work.
+            seen = await git(
+                "rev-parse", "-q", "--verify", f"refs/remotes/{self.remote}/{branch}",
+                cwd=worktree, check=False,
+            )  # fmt: skip
+            args.append(f"--force-with-lease={branch}:{seen.out.strip()}")
+        args += [self.remote, f"refs/heads/{branch}:refs/heads/{branch}"]
+        result = await git(*args, cwd=worktree, check=False, env_extra=await self._git_auth())
+        if result.code != 0:
+            why = "stale info" if "stale info" in result.out + result.err else "rejected"
+            raise ForgeError(
+                f"push of {branch} to {self.remote} was {why}: "
+                f"{(result.err or result.out).strip()[-500:]}",
+                hint="someone else pushed to the branch; fetch and look, then retry",
+            )
+        self._pushed[branch] = head
+        if branch in self._pr_of_branch:
+            self.poller.mark_dirty(self._pr_of_branch[branch])
+        return head
+
+    async def _git_auth(self) -> dict[str, str]:
+        """For an https remote, the token as an HTTP header passed via the environment
+        (never argv, where other users could read it)."""
+        if self._remote_url is None:
+            self._remote_url = remote_url(self.repo, self.remote)
+        parts = urlsplit(self._remote_url)
+        if parts.scheme != "https":
+            return {}
+        basic = base64.b64encode(f"x-access-token:{self.token.reveal()}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        }
+
+    # ---- PRs ---------------------------------------------------------------------------------
+    async def open_pr(self, *, task: str, branch: str, base: str, title: str, body: str) -> PRView:
+        pr = await self.writer.open_pr(branch=branch, base=base, title=title, body=body)
+        view = PRView(**rest_view_fields(pr))
+        self._remember(view.number, branch)
+        return view
+
+    def _remember(self, number: int, branch: str) -> None:
+        self._pr_of_branch[branch] = number
+        self._branch_of_pr[number] = branch
+        self.poller.mark_dirty(number)
+
+    async def mark_ready(self, pr: int) -> None:
+        await self.writer.mark_ready(pr)
+        self.poller.mark_dirty(pr)
+
+    async def retarget(self, pr: int, base: str) -> None:
+        await check_branch(base)
+        await self.writer.retarget(pr, base)
+        self.poller.mark_dirty(pr)
+
+    async def resolve_threads(
+        self, pr: int, thread_ids: tuple[str, ...], reply: str, *, key: str = ""
+    ) -> None:
+        await self.writer.reply_and_resolve(pr, thread_ids, reply, key)
+        self.poller.mark_dirty(pr)
+
+    async def comment(self, pr: int, body: str, *, key: str = "") -> None:
+        await self.writer.comment(pr, body, key)
+
+    async def add_labels(self, pr: int, labels: tuple[str, ...]) -> None:
+        await self.writer.add_labels(pr, labels)
+
+    async def request_reviewers(
+        self, pr: int, users: tuple[str, ...] = (), teams: tuple[str, ...] = ()
+    ) -> None:
+        await self.writer.request_reviewers(pr, users, teams)
+
+    async def rerun_failed_jobs(self, run_id: int) -> None:
+        await self.writer.rerun_failed_jobs(run_id)
+
+    async def delete_branch(self, branch: str) -> bool:
+        """Delete a landed branch once no open PR targets it; False if one still does."""
+        return await self.writer.delete_branch(branch)
+
+    async def merge(self, pr: int, *, title: str) -> str:
+        expected = self._pushed.get(self._branch_of_pr.get(pr, ""), "")
+        try:
+            sha = await self.writer.merge(pr, title=title, expected_head=expected)
+        finally:
+            self.poller.mark_dirty(pr)
+        return sha
+
+    async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
+        return await self.poller.poll(prs)
+
+    async def serve(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.client.aclose()
