@@ -4,7 +4,7 @@ How this works, per cycle:
 1. Cheap change detection with conditional REST requests (a 304 costs no rate point): the
    repository's PR list sorted by update time (a push, a review, a comment, a retarget all
    bump a PR's `updated_at`), the check runs of each head whose CI is still pending, and
-   the tip of each base branch (a moved base can make a PR conflict without touching it).
+   the repository's events (a push to a base branch can make a PR conflict untouched).
    A PR is re-read only if one of these changed, if plait wrote to it, if GitHub had not
    yet computed its mergeability, or if it was never read. An idle cycle spends 0 points.
 2. One GraphQL query per up-to-50 changed PRs (aliases), then follow-up queries only for
@@ -47,7 +47,7 @@ class Poller:
         self.views: dict[int, PRView] = {}
         self._dirty: set[int] = set()
         self._signature: dict[int, tuple[str, ...]] = {}
-        self._bases: dict[str, str] = {}
+        self._last_event = 0  # newest repository event id seen
         self._unsettled: set[int] = set()  # PRs with checks still running (or none yet)
 
     @property
@@ -125,23 +125,27 @@ class Poller:
         return not reply.not_modified
 
     async def _bases_moved(self, numbers: set[int]) -> set[int]:
-        by_base: dict[str, set[int]] = {}
-        for n in numbers:
-            view = self.views.get(n)
-            if view is not None and view.state == "open" and view.base:
-                by_base.setdefault(view.base, set()).add(n)
-        changed: set[int] = set()
-        for base, prs in sorted(by_base.items()):
-            reply = await self.client.rest(
-                "GET", f"{self.repo_path}/branches/{base}", conditional=True, ok=(404,)
-            )
-            if reply.not_modified:
-                continue
-            tip = str(((reply.data or {}).get("commit") or {}).get("sha", ""))
-            if self._bases.get(base) not in (None, tip):
-                changed |= prs
-            self._bases[base] = tip
-        return changed
+        """PRs whose base branch moved since the last cycle, from the repository's events
+        (one conditional request for every base: a moved base can make a PR conflict)."""
+        reply = await self.client.rest(
+            "GET", f"{self.repo_path}/events", params={"per_page": 100}, conditional=True
+        )
+        if reply.not_modified or not isinstance(reply.data, list):
+            return set()
+        seen, moved = self._last_event, set()
+        for event in reply.data:
+            ident = int(event.get("id") or 0)
+            self._last_event = max(self._last_event, ident)
+            if ident > seen and event.get("type") in ("PushEvent", "DeleteEvent"):
+                ref = str((event.get("payload") or {}).get("ref") or "")
+                moved.add(ref.removeprefix("refs/heads/"))
+        return {
+            n
+            for n in numbers
+            if (view := self.views.get(n)) is not None
+            and view.state == "open"
+            and view.base in moved
+        }
 
     # ---- 2. batched reads --------------------------------------------------------------------
     async def _read(self, numbers: list[int]) -> None:
