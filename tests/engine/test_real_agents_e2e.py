@@ -25,11 +25,14 @@ from typing import Any
 
 import pytest
 
+from plait.agents.base import TurnSpec
+from plait.agents.registry import BACKENDS
 from plait.core.model import Usage
 from plait.testing.model_api import ModelAPIDouble, shell_turn
 from plait.testing.model_api_clis import (
     CLIS,
     AgentCLIsUnavailable,
+    Option,
     agent_clis_bin,
     cli_options,
     plait_run_args,
@@ -309,6 +312,31 @@ def check_landed(run: RunResult, label: str) -> None:
     assert set(run.tree) == {"README.md", ".gitignore", "tests/test_base.py", *LANDED}
 
 
+def first_use(cli: str, options: Mapping[str, Option], env: Mapping[str, str], cwd: Path) -> None:
+    """Set the CLI up the way any earlier use on a machine would have.
+
+    opencode creates and migrates its SQLite database on first start; two first starts at
+    once race on the migration and one exits 1 ("Failed query: CREATE TABLE `workspace`").
+    plait retries that turn and the run still lands, but with an extra turn, so the data
+    dir is initialized first (`opencode session list` runs the migrations).
+    """
+    if cli != "opencode":
+        return
+    spec = TurnSpec(prompt="", workdir=str(cwd))
+    cli_env = BACKENDS[cli](**options).env(env, spec)
+    done = subprocess.run(
+        [str(options["executable"]), "session", "list"],
+        cwd=cwd,
+        env=cli_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 # ---- the runs ------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def clis_bin() -> Path:
@@ -340,6 +368,7 @@ def test_real_agent_runs_plan_like_script(
         options, env = cli_options(
             api, cli, clis_bin, home=tmp_path / f"{cli}-home", base_env=scrubbed_env(tmp_path)
         )
+        first_use(cli, options, env, tmp_path)
         run = run_plan(tmp_path, plait_run_args(cli, options), env, f"e2e-{cli}")
         check_landed(run, cli)
         # The same tree on main, file for file, as the simulator's run.
