@@ -69,7 +69,10 @@ def decide(state: RunState | None, event: ev.Event) -> Decision:
     else:
         state = replace(state, now=max(state.now, event.at))
         handler = _HANDLERS.get(type(event))
-        if handler is not None:
+        drained = _drain(state, event)
+        if drained is not None:
+            state = drained
+        elif handler is not None:
             state = handler(state, event)
     state = replace(state, events=state.events + 1)
     state, effects = schedule(state)
@@ -89,6 +92,18 @@ def _accept(state: RunState, event: ev.EffectResult) -> TaskState | None:
     if task is None or not task.in_flight or task.in_flight != event.effect_id:
         return None
     return replace(task, in_flight="")
+
+
+def _drain(state: RunState, event: ev.Event) -> RunState | None:
+    """The result of an effect that was under way when its task landed: it only ends."""
+    if not isinstance(event, ev.EffectResult):
+        return None
+    task = state.tasks.get(event.task)
+    if task is None or task.phase is not Phase.MERGED or task.in_flight != event.effect_id:
+        return None
+    if task.current is not None and task.current.kind is OpKind.CLEANUP:
+        return None
+    return _put(state, replace(_done(task), in_flight=""))
 
 
 def _done(task: TaskState) -> TaskState:
@@ -269,14 +284,16 @@ def _on_merged(state: RunState, event: ev.Merged) -> RunState:
 
 def _land(state: RunState, task: TaskState, sha: str, at: float) -> RunState:
     pr = replace(task.pr, state="merged", merge_sha=sha) if task.pr is not None else None
+    # Landed behind our back (a poll saw the PR merged) while an effect is under way: the
+    # task keeps that op until its result arrives (see `_drain`), so its agent slot stays
+    # taken and no cleanup runs under a live agent or git step.
     task = replace(
-        _done(task),
+        task if task.in_flight else _done(task),
         phase=Phase.MERGED,
         merge_sha=sha,
         finished_at=at,
         queue=(),
         pr=pr,
-        in_flight="",
         counters=Counters(),
     )
     state = _put(state, task)
