@@ -247,3 +247,24 @@ def test_human_message_to_a_waiting_task_is_served_after_its_start() -> None:
     _assert_landed_once(d, state)
     assert [t.turn.kind for t in _turns(d, "b")] == ["start", "human"]
     assert state.tasks["b"].phase is Phase.MERGED
+
+
+def test_landing_on_the_forge_during_a_turn_waits_for_the_turn_before_cleanup() -> None:
+    config = RunConfig(project="p", repo="/r", max_concurrency=1, stacked=False)
+    d = CoreDriver(specs_from({"a": [], "c": ["a"]}), config=config)
+    d.run(until=_has_pr("a"))  # type: ignore[arg-type]
+    d.add_thread("a")
+    d.poll()
+    (turn,) = d.pending(fx.RunAgent, "a")
+    assert turn.turn.kind == "review"
+    d.merge_on_forge("a")  # a human merges while the agent works
+    d.poll()
+    assert d.st.tasks["a"].phase is Phase.MERGED
+    # The turn still runs: its slot stays taken (c may not start) and a is not cleaned.
+    assert list(d.outstanding) == [turn.id]
+    assert d.tick(100).effects == ()
+    decision = d.answer(turn.id)
+    assert [type(e).__name__ for e in decision.effects] == ["Cleanup", "PrepareWorkspace"]
+    state = d.run()
+    _assert_landed_once(d, state)
+    assert [t.turn.kind for t in _turns(d, "a")] == ["start", "review"]

@@ -27,7 +27,16 @@ from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.controller import Decision, decide
-from plait.core.model import CIStatus, Phase, PRView, ReviewThread, RunConfig, RunState, Usage
+from plait.core.model import (
+    CIStatus,
+    Phase,
+    PRView,
+    ReviewThread,
+    RunConfig,
+    RunState,
+    TaskState,
+    Usage,
+)
 from plait.core.plan import TaskSpec
 from plait.core.progress import next_wakeup, settled
 from plait.core.task import attention_reason
@@ -366,10 +375,19 @@ class CoreDriver:
     def describe(self) -> str:
         from plait.core.task import display_status
 
-        return ", ".join(
-            f"{t.id}={display_status(t, self.config)}/{t.step or '-'}"
-            for t in self.st.tasks.values()
-        )
+        def one(t: TaskState) -> str:
+            pr = t.pr
+            view = f" pr={pr.state},{pr.ci.value},draft={pr.draft},base={pr.base}," if pr else ""
+            if pr:
+                view += (
+                    f"mergeable={pr.mergeable},threads={len(pr.threads)},head={pr.head_sha[-4:]}"
+                )
+            return (
+                f"{t.id}={display_status(t, self.config)}/{t.step or '-'}"
+                f" head={t.head_sha[-4:]} in_flight={t.in_flight or '-'}{view}"
+            )
+
+        return "; ".join(one(t) for t in self.st.tasks.values())
 
     # ---- internals --------------------------------------------------------------------------
     def _new_sha(self) -> str:

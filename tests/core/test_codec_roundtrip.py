@@ -1,0 +1,157 @@
+"""`decode(encode(x)) == x` for every event, every effect and a lived-in RunState.
+
+The store keeps events and effects as JSON; replay and crash recovery depend on getting
+back exactly the values that were written.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TypedDict
+
+import pytest
+
+from plait.core import codec
+from plait.core import effects as fx
+from plait.core import events as ev
+from plait.core.model import CIStatus, PRView, ReviewThread, RunConfig, Usage
+from plait.core.plan import TaskSpec
+from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
+
+THREAD = ReviewThread(id="t1", body="why?", author="ann", path="src/x.py", line=3, outdated=True)
+USAGE = Usage(
+    input_tokens=1,
+    output_tokens=2,
+    cache_read_tokens=3,
+    cache_write_tokens=4,
+    reasoning_tokens=5,
+    cost_usd=0.125,
+)
+VIEW = PRView(
+    number=7,
+    state="open",
+    draft=False,
+    base="main",
+    head_sha="abc",
+    ci=CIStatus.FAILED,
+    ci_evidence="boom",
+    mergeable=None,
+    threads=(THREAD,),
+    url="u",
+)
+CONFIG = RunConfig(
+    project="p",
+    repo="/r",
+    max_concurrency=2,
+    class_caps={"INFRA": 1},
+    agent_caps={"codex": 2},
+    retry_seconds=0.5,
+)
+SPEC = TaskSpec(id="a", title="A", description="d", task_class="INFRA", depends_on=("z",))
+
+
+class _Result(TypedDict):
+    at: float
+    effect_id: str
+    task: str
+
+
+class _Effect(TypedDict):
+    id: str
+    task: str
+
+
+R: _Result = {"at": 12.5, "effect_id": "a/3/push", "task": "a"}
+TURN = fx.Turn(
+    kind="review",
+    title="T",
+    description="D",
+    branch="b",
+    base_branch="main",
+    text="x",
+    paths=("p.py", "q.py"),
+    threads=(THREAD,),
+    onto="main",
+    summary="s",
+)
+E: _Effect = {"id": "a/3/x", "task": "a"}
+
+EVENTS: list[ev.Event] = [
+    ev.RunStarted(at=1.0, config=CONFIG, tasks=(SPEC,), title="t", context="c"),
+    ev.Tick(at=2.0),
+    ev.StepDone(**R),
+    ev.StepFailed(**R, error="e", retryable=False),
+    ev.WorkspaceReady(**R, path="/w", base_sha="b0"),
+    ev.AgentFinished(
+        **R,
+        ok=False,
+        session_id="s",
+        usage=USAGE,
+        seconds=1.5,
+        reply="r",
+        error="e",
+        failure="rate_limit",
+        commits_ahead=2,
+        head_sha="h",
+    ),
+    ev.Pushed(**R, head_sha="h"),
+    ev.PROpened(**R, number=3, url="u"),
+    ev.Rebased(**R, head_sha="h", base_sha="b"),
+    ev.RebaseConflict(**R, paths=("x", "y"), onto_sha="o"),
+    ev.Merged(**R, sha="m"),
+    ev.PRChanged(at=3.0, task="a", pr=VIEW),
+    ev.HumanMessage(at=4.0, task="a", text="hi ✓", message_id="m1"),
+]
+EFFECTS: list[fx.Effect] = [
+    fx.PrepareWorkspace(**E, branch="b", base_branch="main"),
+    fx.RunAgent(**E, agent="codex", worktree="/w", base_sha="b", session_id="s", turn=TURN),
+    fx.Push(**E, branch="b", worktree="/w", force=True),
+    fx.OpenPR(**E, branch="b", base="main", title="t", body="body\n"),
+    fx.MarkReady(**E, pr=3),
+    fx.Retarget(**E, pr=3, base="main"),
+    fx.Rebase(**E, worktree="/w", branch="b", onto="main", upstream="u"),
+    fx.ResolveThreads(**E, pr=3, thread_ids=("t1", "t2"), reply="done"),
+    fx.Merge(**E, pr=3, branch="b", title="t"),
+    fx.Cleanup(**E, worktree="/w", branch="b", keep=True),
+]
+
+
+def _through_json(value: object) -> codec.JSON:
+    encoded = codec.encode(value)
+    return json.loads(json.dumps(encoded))  # type: ignore[no-any-return]
+
+
+def test_samples_cover_every_type() -> None:
+    assert {type(e) for e in EVENTS} == set(ev.EVENT_TYPES)
+    assert {type(e) for e in EFFECTS} == set(fx.EFFECT_TYPES)
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
+def test_every_event_round_trips(event: ev.Event) -> None:
+    assert codec.decode_event(_through_json(event)) == event
+
+
+@pytest.mark.parametrize("effect", EFFECTS, ids=lambda e: type(e).__name__)
+def test_every_effect_round_trips(effect: fx.Effect) -> None:
+    assert codec.decode_effect(_through_json(effect)) == effect
+
+
+def test_a_decoded_value_keeps_its_exact_type() -> None:
+    decoded = codec.decode_event(_through_json(EVENTS[3]))
+    assert type(decoded) is ev.StepFailed
+    with pytest.raises(codec.CodecError):
+        codec.decode_typed(ev.Pushed, _through_json(EVENTS[3]))
+
+
+def test_every_state_of_a_lived_in_run_round_trips() -> None:
+    chaos = Chaos(agent_fail=0.2, step_fail=0.1, ci_fail=0.3, conflict=0.3, review=0.3)
+    specs = specs_from({"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]})
+    d = CoreDriver(specs, config=CONFIG, seed=5, chaos=chaos, timing=Timing(jitter=0.5))
+    d.start()
+    d.human("a", "hello")
+    d.run(auto_human=True)
+    assert len(d.decisions) > 30
+    for decision in d.decisions:
+        assert codec.decode_state(_through_json(decision.state)) == decision.state
+    for event in d.log:
+        assert codec.decode_event(_through_json(event)) == event
