@@ -87,7 +87,9 @@ def respond(
         status = 200 if "errors" in outcome.body or "data" in outcome.body else 400
         answer = _json(status, outcome.body)
         return finish(answer, graphql_cost=outcome.cost, graphql_document=_document(payload))
-    return finish(_rest(double, method, path, query, payload, base, actor, headers))
+    answer = _rest(double, method, path, query, payload, base, actor, headers)
+    free = path in FREE or answer.status == 304
+    return finish(answer, not_modified=answer.status == 304, resource="none" if free else "core")
 
 
 def _document(payload: Any) -> str | None:

@@ -272,7 +272,8 @@ class World:
 
     def delete_branch(self, repo: Repo, branch: str) -> None:
         with self.lock:
-            if not git_store.delete_branch(repo.path, branch):
+            self.sync(repo)
+            if branch not in repo.tips or not git_store.delete_branch(repo.path, branch):
                 raise ApiError(422, "Reference does not exist")
             self.sync(repo)
 
@@ -299,19 +300,32 @@ class World:
         via_queue: bool = False,
     ) -> str:
         with self.lock:
-            repo = pr.repo
-            self.sync(repo)
-            self._check_mergeable(pr, method, sha, via_queue)
-            base_sha = repo.tips[pr.base]
-            author = (actor, f"{actor}@users.noreply.github.com")
-            try:
-                new = self._merge_commit(pr, method, base_sha, title, message, author)
-            except git_store.MergeConflict as exc:
-                raise ApiError(405, "Pull Request is not mergeable") from exc
-            git_store.move_branch(repo.path, pr.base, new, base_sha)
-            self._mark_merged(pr, new, actor)
-            self.sync(repo)
+            self.sync(pr.repo)
+            new = self._merge_now(pr, method, sha, title, message, actor, via_queue)
+            self.sync(pr.repo)
             return new
+
+    def _merge_now(
+        self,
+        pr: PullRequest,
+        method: str,
+        sha: str | None,
+        title: str | None,
+        message: str | None,
+        actor: str,
+        via_queue: bool,
+    ) -> str:
+        repo = pr.repo
+        self._check_mergeable(pr, method, sha, via_queue)
+        base_sha = repo.tips[pr.base]
+        author = (actor, f"{actor}@users.noreply.github.com")
+        try:
+            new = self._merge_commit(pr, method, base_sha, title, message, author)
+        except git_store.MergeConflict as exc:
+            raise ApiError(405, "Pull Request is not mergeable") from exc
+        git_store.move_branch(repo.path, pr.base, new, base_sha)
+        self._mark_merged(pr, new, actor)
+        return new
 
     def _check_mergeable(
         self, pr: PullRequest, method: str, sha: str | None, via_queue: bool
@@ -357,24 +371,27 @@ class World:
 
     def _advance_merges(self, repo: Repo) -> None:
         """Merge queue entries whose delay passed, and auto-merge PRs that turned clean."""
-        for pr in self.pulls(repo):
-            if pr.state != "open":
-                continue
-            due = pr.queued_at is not None and time.monotonic() >= pr.queued_at
-            auto = pr.auto_merge is not None and self.merge_state_status(pr) == "CLEAN"
-            if not (due or auto):
-                continue
-            method = pr.auto_merge or self.default_method(repo)
-            self._syncing = False  # merge_pr re-syncs after moving the base
-            try:
-                self.merge_pr(
-                    pr, method=method, sha=None, title=None, message=None,
-                    actor=pr.merged_by or pr.author, via_queue=True,
-                )  # fmt: skip
-            except ApiError:
-                pr.queued_at = None  # a failing entry leaves the queue, as on GitHub
-            finally:
-                self._syncing = True
+        progress = True
+        while progress:
+            progress = False
+            for pr in self.pulls(repo):
+                if pr.state != "open":
+                    continue
+                due = pr.queued_at is not None and time.monotonic() >= pr.queued_at
+                auto = pr.auto_merge is not None and self.merge_state_status(pr) == "CLEAN"
+                if not (due or auto):
+                    continue
+                method = pr.auto_merge or self.default_method(repo)
+                actor = pr.merged_by or pr.author
+                try:
+                    self._merge_now(pr, method, None, None, None, actor, via_queue=True)
+                except ApiError:
+                    if due:
+                        pr.queued_at = None  # a failing entry leaves the queue, as on GitHub
+                    continue
+                self._sync_refs(repo)  # the base moved: other PRs see the new tip
+                progress = True
+                break
 
     def default_method(self, repo: Repo) -> str:
         for method in ("squash", "merge", "rebase"):
