@@ -211,6 +211,10 @@ def _on_pushed(state: RunState, event: ev.Pushed) -> RunState:
         return state
     changed = event.head_sha != task.head_sha
     task = replace(task, head_sha=event.head_sha)
+    if changed and task.pr is not None:
+        # A poll may have reported this head (CI failed, not mergeable) before the push
+        # result came back; the poller sends a view only when it changes, so note it now.
+        task = _note_mergeable(state, _note_ci(state, task, task.pr), task.pr)
     state = _put(state, _after_push(task))
     return _restack_children(state, task.id) if changed else state
 
