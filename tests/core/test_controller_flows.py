@@ -268,3 +268,19 @@ def test_landing_on_the_forge_during_a_turn_waits_for_the_turn_before_cleanup() 
     state = d.run()
     _assert_landed_once(d, state)
     assert [t.turn.kind for t in _turns(d, "a")] == ["start", "review"]
+
+
+def test_ci_failure_seen_before_the_push_result_still_gets_a_ci_turn() -> None:
+    d = CoreDriver(specs_from({"a": []}))
+    d.run(until=_has_pr("a"))  # type: ignore[arg-type]
+    d.add_thread("a")
+    d.poll()
+    d.answer(d.pending(fx.RunAgent, "a")[0].id)
+    (push,) = d.pending(fx.Push, "a")
+    d.execute(push.id)  # pushed, but the result is not back yet…
+    d.finish_ci("a", passed=False)
+    d.poll()  # …when a poll already sees CI fail on the new head
+    d.deliver(push.id)
+    state = d.run()
+    _assert_landed_once(d, state)
+    assert [t.turn.kind for t in _turns(d, "a")] == ["start", "review", "ci"]
