@@ -174,6 +174,10 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
     if op.kind is OpKind.START and event.commits_ahead == 0:
         failed = replace(event, error="the agent finished without committing any change")
         return _put(state, _agent_failed(state, task, failed))
+    if op.kind in (OpKind.CI, OpKind.CONFLICT) and event.head_sha in ("", task.head_sha):
+        # Red CI or an unfinished rebase stays as it was: nothing else would ever retry it.
+        failed = replace(event, error=f"the agent finished without committing a {op.kind} fix")
+        return _put(state, _agent_failed(state, task, failed))
     if op.kind is OpKind.CONFLICT and op.onto_sha:
         task = _rebased_onto(state, replace(task, base_sha=op.onto_sha), op.onto)
     if op.kind is OpKind.REVIEW:
