@@ -284,3 +284,20 @@ def test_ci_failure_seen_before_the_push_result_still_gets_a_ci_turn() -> None:
     state = d.run()
     _assert_landed_once(d, state)
     assert [t.turn.kind for t in _turns(d, "a")] == ["start", "review", "ci"]
+
+
+@pytest.mark.parametrize("kind", ["ci", "conflict"])
+def test_a_fix_turn_without_a_commit_is_a_failed_turn_not_a_stall(kind: str) -> None:
+    d = CoreDriver(specs_from({"a": []}))
+    if kind == "ci":
+        d.script("a", "ci", "fail")
+    else:
+        d.run(until=_has_pr("a"))  # type: ignore[arg-type]
+        d.make_conflicting("a")
+        d.script("a", "Rebase", "conflict")
+    d.script("a", f"agent:{kind}", "nochange", "nochange")
+    state = d.run()
+    _assert_landed_once(d, state)
+    assert [t.turn.kind for t in _turns(d, "a")] == ["start", kind, kind, kind]
+    errors = [dec.state.tasks["a"].last_error for dec in d.decisions]
+    assert f"the agent finished without committing a {kind} fix" in errors
