@@ -40,6 +40,7 @@ class GitHubForge:
         remote: str = "origin",
         slug: str | None = None,
         reserve: float = 0.2,
+        timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.time,
@@ -51,8 +52,8 @@ class GitHubForge:
         self.id: RepoId = parse_remote(slug) if slug else infer_repo(self.repo, remote)
         self.api_url = api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API
         self.client = GitHubClient(
-            token, api_url=self.api_url, reserve=reserve, transport=transport,
-            sleep=sleep, clock=clock,
+            token, api_url=self.api_url, reserve=reserve, timeout=timeout,
+            transport=transport, sleep=sleep, clock=clock,
         )  # fmt: skip
         self.poller = Poller(self.client, self.id.owner, self.id.name)
         self.writer = Writer(self.client, self.id.owner, self.id.name)

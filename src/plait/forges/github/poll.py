@@ -47,6 +47,7 @@ class Poller:
         self.views: dict[int, PRView] = {}
         self._dirty: set[int] = set()
         self._signature: dict[int, tuple[str, ...]] = {}
+        self._heads: dict[int, str] = {}  # head SHA per PR, from the PR list
         self._last_event = 0  # newest repository event id seen
         self._unsettled: set[int] = set()  # PRs with checks still running (or none yet)
 
@@ -71,9 +72,16 @@ class Poller:
     async def _changed(self, numbers: set[int]) -> set[int]:
         changed = {n for n in numbers if n not in self.views} | (self._dirty & numbers)
         changed |= await self._changed_pulls(numbers)
-        for n in sorted(numbers - changed):
-            view = self.views[n]
-            if view.state == "open" and (view.mergeable is None or await self._checks_moved(view)):
+        for n in sorted(numbers):
+            view = self.views.get(n)
+            if view is not None and view.state != "open":
+                continue
+            if view is not None and view.mergeable is None:
+                changed.add(n)  # GitHub computes mergeability lazily: ask again
+            head = self._heads.get(n) or (view.head_sha if view else "")
+            # Checks do not bump the PR; watch them while they can still change. For a new
+            # head this first request primes its ETag, so the next idle cycle is free.
+            if head and (view is None or n in self._unsettled) and await self._checks_moved(head):
                 changed.add(n)
         changed |= await self._bases_moved(numbers)
         return changed
@@ -107,18 +115,17 @@ class Poller:
                 if number in numbers:
                     changed.add(number)
             self._signature[number] = sig
+            self._heads[number] = sig[1]
         if fresh >= PULLS_PAGE:
             # More PRs changed than one page shows: the rest could be anywhere.
             return set(numbers)
         return changed
 
-    async def _checks_moved(self, view: PRView) -> bool:
-        """Did the check runs of a head whose CI is not final yet change?"""
-        if not view.head_sha or view.number not in self._unsettled:
-            return False
+    async def _checks_moved(self, head: str) -> bool:
+        """Did the check runs of this head change since we last asked?"""
         reply = await self.client.rest(
             "GET",
-            f"{self.repo_path}/commits/{view.head_sha}/check-runs",
+            f"{self.repo_path}/commits/{head}/check-runs",
             params={"per_page": 100},
             conditional=True,
         )

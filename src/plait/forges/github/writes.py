@@ -127,13 +127,15 @@ class Writer:
             data = await self.client.graphql(queries.THREADS_STATE, {"ids": ids})
             for node in data.get("nodes") or []:
                 if isinstance(node, dict) and "id" in node:
-                    await self._answer_thread(node, reply, key)
+                    await self.answer_thread(node, reply, key)
         if review_ids:
             # A review that requests changes has no thread to resolve: answer it once in
             # the conversation; the reviewer dismisses or re-reviews.
             await self.comment(number, reply, f"{key}:reviews")
 
-    async def _answer_thread(self, node: dict[str, Any], reply: str, key: str) -> None:
+    async def answer_thread(self, node: dict[str, Any], reply: str, key: str) -> None:
+        """Reply (unless a reply with this key's marker is there already), then resolve.
+        `node` is a THREADS_STATE thread: its id, isResolved and latest comment bodies."""
         bodies = [str(c.get("body") or "") for c in (node.get("comments") or {}).get("nodes") or []]
         if not any(marker(key) in b for b in bodies):
             await self.client.graphql(
