@@ -114,3 +114,17 @@ def test_replaying_events_gives_the_same_effect_ids() -> None:
         again.feed(event)
     assert [dec.effects for dec in again.decisions] == [dec.effects for dec in d.decisions]
     assert again.state == d.state
+
+
+def test_feedback_takes_a_scarce_slot_before_a_new_start() -> None:
+    d = CoreDriver(specs_from({"a": [], "b": [], "c": []}), config=_config(max_concurrency=1))
+    d.script("a", "ci", "fail")
+    d.run(until=lambda s: s.tasks["a"].pr is not None)
+    (b_turn,) = d.pending(fx.RunAgent, "b")  # b took the slot a's PR freed
+    d.finish_ci("a")
+    d.poll()  # a's CI failed: its fix waits for the slot
+    assert d.pending(fx.RunAgent, "a") == []
+    decision = d.answer(b_turn.id)
+    turns = [e for e in decision.effects if isinstance(e, fx.RunAgent)]
+    assert [(t.task, t.turn.kind) for t in turns] == [("a", "ci")]
+    assert not any(isinstance(e, fx.PrepareWorkspace) for e in decision.effects)
