@@ -32,7 +32,7 @@ from pathlib import Path
 from plait.testing.github_double import checks as check_runs
 from plait.testing.github_double.checks import Check
 from plait.testing.github_double.faults import Fault
-from plait.testing.github_double.server import Handler
+from plait.testing.github_double.server import Handler, Server
 from plait.testing.github_double.state import (
     CheckRun,
     IssueComment,
@@ -74,8 +74,7 @@ class GitHubDouble:
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> GitHubDouble:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
+        server = Server(("127.0.0.1", 0), Handler)
         server.double = self  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(

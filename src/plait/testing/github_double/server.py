@@ -17,7 +17,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,7 +72,8 @@ def respond(
     fault = double._take_fault(method, path)
     if fault is not None:
         if fault.kind == "timeout":
-            double._stopping.wait(fault.seconds)
+            if double._stopping.wait(fault.seconds):
+                return finish(Answer(0, drop=True), fault=fault.kind)  # shutting down
         else:
             return finish(_fault_answer(fault, bucket, resource), fault=fault.kind)
     actor = double.tokens.get(token, double.login) if double.tokens else double.login
@@ -219,6 +220,13 @@ def _token(header: str) -> str | None:
     return None
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up mid-request are expected here (faults); stay quiet."""
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -242,12 +250,15 @@ class Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.send_response(answer.status)
-        for key, value in answer.headers.items():
-            self.send_header(key, value)
-        self.send_header("content-length", str(len(answer.body)))
-        self.end_headers()
-        if answer.body and self.command != "HEAD":
-            self.wfile.write(answer.body)
+        try:
+            self.send_response(answer.status)
+            for key, value in answer.headers.items():
+                self.send_header(key, value)
+            self.send_header("content-length", str(len(answer.body)))
+            self.end_headers()
+            if answer.body and self.command != "HEAD":
+                self.wfile.write(answer.body)
+        except OSError:  # the client gave up (a timeout fault outlived its patience)
+            self.close_connection = True
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve

@@ -30,6 +30,16 @@ def node_id(prefix: str, number: int) -> str:
     return f"{prefix}_{raw}"
 
 
+class ApiError(Exception):
+    """A request GitHub would refuse: rendered as `{"message": …}` with this status."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
 @dataclass(slots=True, kw_only=True)
 class Protection:
     """Branch protection of a base branch: what GitHub's mergeStateStatus checks."""

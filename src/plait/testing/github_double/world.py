@@ -20,35 +20,25 @@ from pathlib import Path
 from typing import Any
 
 from plait.testing.github_double import git_store
+from plait.testing.github_double.conversation import ConversationMixin
 from plait.testing.github_double.state import (
+    ApiError,
     Bucket,
     CheckRun,
-    IssueComment,
-    Protection,
     PullRequest,
     Repo,
-    Review,
-    ReviewComment,
     Thread,
     iso,
     node_id,
 )
+from plait.testing.github_double.status import FAILED, StatusMixin
 
-FAILED = frozenset({"failure", "timed_out", "cancelled", "action_required", "startup_failure"})
+__all__ = ["FAILED", "ApiError", "World"]
+
 METHOD_WORDS = {"merge": "Merge commits", "squash": "Squash merges", "rebase": "Rebase merges"}
 
 
-class ApiError(Exception):
-    """A request GitHub would refuse: rendered as `{"message": …}` with this status."""
-
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors
-
-
-class World:
+class World(StatusMixin, ConversationMixin):
     def __init__(self, root: Path, *, core_limit: int = 5000, graphql_limit: int = 5000) -> None:
         self.root = root
         self.lock = threading.RLock()
@@ -399,152 +389,6 @@ class World:
             if getattr(repo, flag):
                 return method
         return "merge"
-
-    # ---- derived status ------------------------------------------------------------------------
-    def checks_for(self, repo: Repo, sha: str) -> list[CheckRun]:
-        return [run for run in self.checks[repo.full_name] if run.head_sha == sha]
-
-    def rollup(self, repo: Repo, sha: str) -> str | None:
-        """StatusCheckRollup.state for the commit; None when it has no checks."""
-        runs = self.checks_for(repo, sha)
-        if not runs:
-            return None
-        if any(run.conclusion in FAILED for run in runs):
-            return "FAILURE"
-        if any(run.status != "completed" for run in runs):
-            return "PENDING"
-        return "SUCCESS"
-
-    def latest_reviews(self, pr: PullRequest) -> dict[str, Review]:
-        latest: dict[str, Review] = {}
-        for review in pr.reviews:
-            if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-                latest[review.author] = review
-        return latest
-
-    def review_decision(self, pr: PullRequest) -> str | None:
-        """Like GitHub: null unless the base branch's protection requires reviews."""
-        rule = pr.repo.protection.get(pr.base)
-        if rule is None or rule.required_approvals <= 0:
-            return None
-        states = [r.state for r in self.latest_reviews(pr).values()]
-        if "CHANGES_REQUESTED" in states:
-            return "CHANGES_REQUESTED"
-        if states.count("APPROVED") >= rule.required_approvals:
-            return "APPROVED"
-        return "REVIEW_REQUIRED"
-
-    def protection_failures(self, pr: PullRequest) -> list[str]:
-        rule: Protection | None = pr.repo.protection.get(pr.base)
-        if rule is None:
-            return []
-        problems: list[str] = []
-        runs = {run.name: run for run in self.checks_for(pr.repo, pr.head_sha)}
-        for name in rule.required_checks:
-            run = runs.get(name)
-            if run is None or run.conclusion not in ("success", "neutral", "skipped"):
-                problems.append(f'Required status check "{name}" is expected.')
-        decision = self.review_decision(pr)
-        if decision in ("CHANGES_REQUESTED", "REVIEW_REQUIRED"):
-            n = rule.required_approvals
-            problems.append(
-                f"At least {n} approving review{'s are' if n > 1 else ' is'} required by "
-                "reviewers with write access."
-            )
-        return problems
-
-    def merge_state_status(self, pr: PullRequest) -> str:
-        if pr.state != "open":
-            return "UNKNOWN"
-        if pr.draft:
-            return "DRAFT"
-        mergeable = self.mergeable(pr)
-        if mergeable is None:
-            return "UNKNOWN"
-        if not mergeable:
-            return "DIRTY"
-        if self.protection_failures(pr):
-            return "BLOCKED"
-        if self.rollup(pr.repo, pr.head_sha) in ("FAILURE", "PENDING"):
-            return "UNSTABLE"
-        return "CLEAN"
-
-    # ---- conversation ---------------------------------------------------------------------------
-    def add_comment(self, pr: PullRequest, body: str, author: str) -> IssueComment:
-        with self.lock:
-            cid, now = self.next_id(), iso()
-            comment = IssueComment(
-                id=cid, node_id=node_id("IC", cid), body=body, author=author,
-                created_at=now, updated_at=now,
-            )  # fmt: skip
-            self.register(comment.node_id, comment)
-            pr.comments.append(comment)
-            pr.touch()
-            payload = {"action": "created", "issue": {"number": pr.number}, "comment": {"id": cid}}
-            self.event(pr.repo, "IssueCommentEvent", author, payload)
-            return comment
-
-    def add_thread(
-        self, pr: PullRequest, *, path: str, line: int, body: str, author: str
-    ) -> Thread:
-        with self.lock:
-            tid = self.next_id()
-            thread = Thread(
-                node_id=node_id("PRRT", tid), pr=pr.number, path=path, line=line,
-                original_commit=pr.head_sha,
-            )  # fmt: skip
-            self.register(thread.node_id, thread)
-            pr.threads.append(thread)
-            self._comment_in(pr, thread, body, author, reply_to=None)
-            return thread
-
-    def reply(self, pr: PullRequest, thread: Thread, body: str, author: str) -> ReviewComment:
-        with self.lock:
-            return self._comment_in(pr, thread, body, author, reply_to=thread.comments[0].id)
-
-    def _comment_in(
-        self, pr: PullRequest, thread: Thread, body: str, author: str, reply_to: int | None
-    ) -> ReviewComment:
-        cid = self.next_id()
-        comment = ReviewComment(
-            id=cid, node_id=node_id("PRRC", cid), thread_id=thread.node_id, body=body,
-            author=author, path=thread.path, line=None if thread.outdated else thread.line,
-            original_line=thread.line, commit_id=pr.head_sha,
-            original_commit_id=thread.original_commit, created_at=iso(), in_reply_to=reply_to,
-        )  # fmt: skip
-        self.register(comment.node_id, comment)
-        thread.comments.append(comment)
-        pr.touch()
-        payload = {"action": "created", "pull_request": {"number": pr.number}}
-        self.event(pr.repo, "PullRequestReviewCommentEvent", author, payload)
-        return comment
-
-    def thread_of(self, comment_id: int) -> tuple[PullRequest, Thread]:
-        for prs in self.prs.values():
-            for pr in prs.values():
-                for thread in pr.threads:
-                    if any(c.id == comment_id for c in thread.comments):
-                        return pr, thread
-        raise ApiError(404, "Not Found")
-
-    def resolve(self, thread: Thread, actor: str, resolved: bool = True) -> None:
-        with self.lock:
-            thread.resolved = resolved
-            thread.resolved_by = actor if resolved else None
-
-    def submit_review(self, pr: PullRequest, *, state: str, body: str, author: str) -> Review:
-        with self.lock:
-            rid = self.next_id()
-            review = Review(
-                id=rid, node_id=node_id("PRR", rid), author=author, state=state, body=body,
-                commit_id=pr.head_sha, submitted_at=iso(),
-            )  # fmt: skip
-            self.register(review.node_id, review)
-            pr.reviews.append(review)
-            pr.touch()
-            payload = {"action": "created", "review": {"id": rid, "state": state.lower()}}
-            self.event(pr.repo, "PullRequestReviewEvent", author, payload)
-            return review
 
 
 def _msg(subject: str, body: str | None) -> str:
