@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import p1_scale, p2_throughput, p3_overhead, p4_schedule, p6_footprint
+from bench import p1_scale, p2_throughput, p3_overhead, p4_schedule, p5_github_api, p6_footprint
 from bench.common import Report, Skip
 from plait.testing.model_api_clis import AgentCLIsUnavailable
 
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "P2": p2_throughput.run,
     "P3": p3_overhead.run,
     "P4": p4_schedule.run,
+    "P5": p5_github_api.run,
     "P6": p6_footprint.run,
 }
 

@@ -8,7 +8,7 @@ How this works, per cycle:
    A PR is re-read only if one of these changed, if plait wrote to it, if GitHub had not
    yet computed its mergeability, or if it was never read. An idle cycle spends 0 points.
 2. One GraphQL query per up-to-50 changed PRs (aliases), then follow-up queries only for
-   connections with more pages (check contexts past 100, threads past 50, comments past 20).
+   connections with more pages (check contexts past 100, threads past 25, comments past 20).
 3. New CI failures (check run × head SHA) get their details and log once (`evidence`).
 When the GraphQL budget is down to the reserve, the last views are returned unchanged.
 """

@@ -46,7 +46,7 @@ fragment PRFields on PullRequest {
       contexts(first: 100) { pageInfo { hasNextPage endCursor } nodes { ...CheckFields } }
     } } }
   }
-  reviewThreads(first: 50) { pageInfo { hasNextPage endCursor } nodes { ...ThreadFields } }
+  reviewThreads(first: 25) { pageInfo { hasNextPage endCursor } nodes { ...ThreadFields } }
   latestOpinionatedReviews(first: 50) {
     nodes { id databaseId state body author { login } }
   }
@@ -94,7 +94,7 @@ THREADS_PAGE = (
 query ThreadsPage($owner: String!, $name: String!, $number: Int!, $after: String) {
   repository(owner: $owner, name: $name) {
     pullRequest(number: $number) {
-      reviewThreads(first: 50, after: $after) {
+      reviewThreads(first: 25, after: $after) {
         pageInfo { hasNextPage endCursor } nodes { ...ThreadFields }
       }
     }
