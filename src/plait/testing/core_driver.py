@@ -1,17 +1,13 @@
-"""A simulated world around the pure controller, shared by tests and benchmarks.
+"""A simulated engine around the pure controller, shared by tests and benchmarks.
 
 How this works. `CoreDriver` feeds events to `plait.core.controller.decide` and keeps what
-a real engine, git and forge would keep: the effects decided but not answered yet (the
-outbox), results executed but not committed yet (lost on a crash), a tiny git model
-(branch tips, worktree heads) and a forge model (one `SimPR` per task: head, CI per head,
-review threads, draft, base, mergeable). Tests drive it step by step (`answer`,
-`execute`/`deliver`, `poll`, `human`, `crash`); `run()` plays a whole run on a simulated
-clock where agent turns, git and forge steps, CI and polls each take time. Everything
-random comes from one seeded `random.Random`, so a seed reproduces a run exactly.
-
-The world raises `SimViolation` when the controller asks for something a real world
-would punish: merging a red or stacked PR, deleting a branch an open PR is based on,
-touching a removed worktree.
+a real engine keeps: the effects decided but not answered yet (the outbox) and results
+executed but not committed yet (lost on a crash). Effects are carried out in a `SimWorld`
+(a tiny git and forge, see `plait.testing.core_world`). Tests drive it step by step
+(`answer`, `execute`/`deliver`, `poll`, `human`, `crash`); `run()` plays a whole run on a
+simulated clock where agent turns, git and forge steps, CI and polls each take time.
+Outcomes come from scripts (`script`) or seeded chaos; one `random.Random(seed)` makes a
+run reproducible.
 """
 
 from __future__ import annotations
@@ -20,45 +16,23 @@ import json
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Literal, TypedDict, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
 from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.controller import Decision, decide
-from plait.core.model import (
-    CIStatus,
-    Phase,
-    PRView,
-    ReviewThread,
-    RunConfig,
-    RunState,
-    TaskState,
-    Usage,
-)
+from plait.core.model import CIStatus, Phase, RunConfig, RunState, TaskState
 from plait.core.plan import TaskSpec
 from plait.core.progress import next_wakeup, settled
-from plait.core.task import attention_reason
+from plait.core.task import attention_reason, display_status
+from plait.testing.core_world import Outcome, SimPR, SimViolation, SimWorld
 
-Outcome = Literal["ok", "fail", "fatal", "conflict", "nochange", "session"]
 # (event, state before, decision): called after every decided event.
 Observer = Callable[[ev.Event, RunState | None, Decision], None]
 
-MAIN_ROOT = "0" * 40
 E = TypeVar("E", bound=fx.Effect)
-
-
-class _Result(TypedDict):
-    """The fields every effect result carries."""
-
-    at: float
-    effect_id: str
-    task: str
-
-
-class SimViolation(AssertionError):
-    """The controller asked the world for something a real repository or forge forbids."""
 
 
 class Stalled(RuntimeError):
@@ -86,21 +60,6 @@ class Chaos:
     conflict: float = 0.0  # a rebase conflicts
     ci_fail: float = 0.0
     review: float = 0.0  # a green PR gets a review thread
-
-
-@dataclass(slots=True, kw_only=True)
-class SimPR:
-    number: int
-    task: str
-    branch: str
-    base: str
-    head: str
-    draft: bool = True
-    state: str = "open"
-    threads: list[ReviewThread] = field(default_factory=list)
-    mergeable: bool = True
-    merge_sha: str = ""
-    merges: int = 0  # times the forge really merged it; must end at exactly 1
 
 
 class CoreDriver:
@@ -132,23 +91,11 @@ class CoreDriver:
         self.due: dict[str, float] = {}  # effect id → when `run()` completes it
         self.unreported: dict[str, ev.Event] = {}  # executed, result not committed
         self.executed: list[tuple[fx.Effect, Outcome]] = []
-        main = self.config.main_branch
-        self.tips: dict[str, str] = {main: MAIN_ROOT}  # remote branch tips
-        self.deleted: set[str] = set()
-        self.worktrees: dict[str, str] = {}  # task → local head
-        self.wt_base: dict[str, str] = {}  # task → commit the worktree is based on
-        self.removed: set[str] = set()  # removed worktree paths
-        self.commits: dict[str, int] = {}
-        self.prs: dict[str, SimPR] = {}
-        self.ci: dict[str, CIStatus] = {}  # head → CI result
-        self.ci_evidence: dict[str, str] = {}
-        self.ci_due: dict[str, tuple[float, str]] = {}  # head → (when, task)
-        self.needs_rebase: set[str] = set()
+        self.world = SimWorld(
+            main=self.config.main_branch, agent_seconds=self.timing.agent, ci_seconds=self.timing.ci
+        )
         self.scripted: dict[tuple[str, str], deque[Outcome]] = {}
         self.messages: list[tuple[int, ev.HumanMessage]] = []  # (log index, message)
-        self._sha = 0
-        self._pr_number = 0
-        self._thread = 0
 
     # ---- feeding the controller ------------------------------------------------------
     def start(self) -> Decision:
@@ -189,7 +136,7 @@ class CoreDriver:
         """Do the effect in the world; its result waits in `unreported` until delivered."""
         effect = self.outstanding[effect_id]
         chosen = outcome or self._outcome(effect)
-        result = self._apply(effect, chosen)
+        result = self.world.apply(effect, chosen, self.now)
         self.executed.append((effect, chosen))
         self.unreported[effect_id] = result
         return result
@@ -258,27 +205,10 @@ class CoreDriver:
                 continue
             if t.phase is not Phase.ACTIVE or t.pr is None or tid not in self.prs:
                 continue
-            view = self.view(tid)
+            view = self.world.view(tid)
             if view.number == t.pr.number and view != t.pr:
                 out.append(self.feed(ev.PRChanged(at=self.now, task=tid, pr=view)))
         return out
-
-    def view(self, task: str) -> PRView:
-        pr = self.prs[task]
-        ci = self.ci.get(pr.head, CIStatus.NONE)
-        return PRView(
-            number=pr.number,
-            state=pr.state,
-            draft=pr.draft,
-            base=pr.base,
-            head_sha=pr.head,
-            ci=ci,
-            ci_evidence=self.ci_evidence.get(pr.head, "") if ci is CIStatus.FAILED else "",
-            mergeable=pr.mergeable if pr.state == "open" else None,
-            threads=tuple(pr.threads),
-            merge_sha=pr.merge_sha,
-            url=f"sim://pr/{pr.number}",
-        )
 
     # ---- shaping the world ---------------------------------------------------------------
     def script(self, task: str, kind: str, *outcomes: Outcome) -> None:
@@ -296,26 +226,24 @@ class CoreDriver:
                 self._complete_ci(pr.head, tid, passed)
 
     def add_thread(self, task: str, body: str = "please rename this", path: str = "") -> str:
-        self._thread += 1
-        thread = ReviewThread(
-            id=f"t{self._thread}", body=body, author="reviewer", path=path or None
-        )
-        self.prs[task].threads.append(thread)
-        return thread.id
+        """A reviewer opens a thread on the task's PR; returns its id."""
+        return self.world.add_thread(task, body, path)
 
     def make_conflicting(self, task: str) -> None:
         """Someone else lands on main in a way that conflicts with the task's PR."""
-        main = self.config.main_branch
-        self.tips[main] = self._new_sha()
-        self.prs[task].mergeable = False
-        self.needs_rebase.add(task)
+        self.world.make_conflicting(task)
 
     def merge_on_forge(self, task: str) -> str:
         """A human merges the task's PR on the forge, behind plait's back."""
-        pr = self.prs[task]
-        if pr.state != "merged":
-            self._merge(pr)
-        return pr.merge_sha
+        return self.world.merge_on_forge(task)
+
+    @property
+    def prs(self) -> dict[str, SimPR]:
+        return self.world.prs
+
+    @property
+    def ci(self) -> dict[str, CIStatus]:
+        return self.world.ci
 
     # ---- the timed run --------------------------------------------------------------------
     def run(
@@ -348,7 +276,7 @@ class CoreDriver:
                     self.human(tid, f"{tid}: please try again")
                 continue
             options: list[tuple[float, int, str]] = [(t, 0, i) for i, t in self.due.items()]
-            options += [(t, 1, head) for head, (t, _) in self.ci_due.items()]
+            options += [(t, 1, head) for head, (t, _) in self.world.ci_due.items()]
             wake = next_wakeup(self.st)
             if wake is not None:
                 options.append((wake, 2, ""))
@@ -362,7 +290,7 @@ class CoreDriver:
             if what == 0:
                 self.answer(key)
             elif what == 1:
-                self._complete_ci(key, self.ci_due[key][1], None)
+                self._complete_ci(key, self.world.ci_due[key][1], None)
             elif what == 2:
                 self.tick()
             else:
@@ -373,7 +301,7 @@ class CoreDriver:
         raise Stalled(f"no end after {max_events} steps: {self.describe()}")
 
     def describe(self) -> str:
-        from plait.core.task import display_status
+        """One line per task: status, step, head, effect in flight and the PR as plait sees it."""
 
         def one(t: TaskState) -> str:
             pr = t.pr
@@ -390,10 +318,6 @@ class CoreDriver:
         return "; ".join(one(t) for t in self.st.tasks.values())
 
     # ---- internals --------------------------------------------------------------------------
-    def _new_sha(self) -> str:
-        self._sha += 1
-        return f"{self._sha:040x}"
-
     def _duration(self, effect: fx.Effect) -> float:
         t = self.timing
         if isinstance(effect, fx.RunAgent):
@@ -425,179 +349,14 @@ class CoreDriver:
         return "fail" if self.rng.random() < self.chaos.step_fail else "ok"
 
     def _complete_ci(self, head: str, task: str, passed: bool | None) -> None:
-        self.ci_due.pop(head, None)
         if passed is None:
             scripted = self._take_script(task, "ci")
             passed = scripted == "ok" if scripted else self.rng.random() >= self.chaos.ci_fail
-        self.ci[head] = CIStatus.PASSED if passed else CIStatus.FAILED
-        if not passed:
-            self.ci_evidence[head] = f"FAILED tests/test_{task}.py::test_it on {head[:7]}"
+        self.world.complete_ci(head, task, passed=passed)
         pr = self.prs.get(task)
         reviewed = self.chaos.review and self.rng.random() < self.chaos.review
         if passed and pr is not None and pr.head == head and reviewed:
             self.add_thread(task)
-
-    def _apply(self, effect: fx.Effect, outcome: Outcome) -> ev.Event:
-        base = self._result(effect)
-        if isinstance(effect, fx.RunAgent):
-            return self._agent(effect, outcome)
-        if outcome in ("fail", "fatal", "session") or (
-            outcome == "conflict" and not isinstance(effect, fx.Rebase)
-        ):
-            return ev.StepFailed(**base, error="simulated failure", retryable=outcome != "fatal")
-        if isinstance(effect, fx.PrepareWorkspace):
-            return self._workspace(effect)
-        if isinstance(effect, fx.Push):
-            return self._push(effect)
-        if isinstance(effect, fx.OpenPR):
-            return self._open_pr(effect)
-        if isinstance(effect, fx.Rebase):
-            return self._rebase(effect, outcome)
-        if isinstance(effect, fx.Merge):
-            return self._merge_effect(effect)
-        if isinstance(effect, fx.Cleanup):
-            self._cleanup(effect)
-        elif isinstance(effect, fx.MarkReady | fx.Retarget | fx.ResolveThreads):
-            self._pr_step(effect)
-        return ev.StepDone(**base)
-
-    def _result(self, effect: fx.Effect) -> _Result:
-        return {"at": self.now, "effect_id": effect.id, "task": effect.task}
-
-    def _tip(self, branch: str) -> str:
-        if branch in self.deleted or branch not in self.tips:
-            raise SimViolation(f"branch {branch!r} does not exist")
-        return self.tips[branch]
-
-    def _live_worktree(self, task: str, path: str) -> None:
-        if not path or path in self.removed:
-            raise SimViolation(f"{task}: worktree {path!r} does not exist")
-
-    def _workspace(self, e: fx.PrepareWorkspace) -> ev.Event:
-        tip = self._tip(e.base_branch)
-        path = f"/sim/worktrees/{e.task}"
-        if path in self.removed or e.task not in self.worktrees:
-            self.removed.discard(path)
-            self.worktrees[e.task] = tip
-            self.wt_base[e.task] = tip
-            self.commits[e.task] = 0
-        base = self.wt_base[e.task]
-        return ev.WorkspaceReady(at=self.now, effect_id=e.id, task=e.task, path=path, base_sha=base)
-
-    def _agent(self, e: fx.RunAgent, outcome: Outcome) -> ev.Event:
-        self._live_worktree(e.task, e.worktree)
-        common = self._result(e)
-        usage = Usage(input_tokens=1000, output_tokens=200, cost_usd=0.01)
-        seconds = self.timing.agent
-        if outcome not in ("ok", "nochange"):
-            failure = "session" if outcome == "session" else "crash"
-            return ev.AgentFinished(
-                **common, ok=False, usage=usage, seconds=seconds, failure=failure,
-                error=f"simulated {failure}", session_id=e.session_id,
-            )  # fmt: skip
-        if outcome == "ok":
-            if e.turn.kind == "conflict" and e.turn.onto:
-                self.wt_base[e.task] = self._tip(e.turn.onto)
-                if e.turn.onto == self.config.main_branch:
-                    self.needs_rebase.discard(e.task)
-            self.worktrees[e.task] = self._new_sha()
-            self.commits[e.task] = self.commits.get(e.task, 0) + 1
-        return ev.AgentFinished(
-            **common,
-            ok=True,
-            session_id=e.session_id or f"session-{e.task}",
-            usage=usage,
-            seconds=seconds,
-            reply=f"{e.turn.kind} done",
-            commits_ahead=self.commits.get(e.task, 0),
-            head_sha=self.worktrees[e.task],
-        )
-
-    def _push(self, e: fx.Push) -> ev.Event:
-        self._live_worktree(e.task, e.worktree)
-        head = self.worktrees[e.task]
-        self.tips[e.branch] = head
-        self.deleted.discard(e.branch)
-        if head not in self.ci:
-            self.ci[head] = CIStatus.PENDING
-            self.ci_due[head] = (self.now + self.timing.ci, e.task)
-        pr = self.prs.get(e.task)
-        if pr is not None and pr.state == "open":
-            pr.head = head
-            if e.task not in self.needs_rebase:
-                pr.mergeable = True
-        return ev.Pushed(at=self.now, effect_id=e.id, task=e.task, head_sha=head)
-
-    def _open_pr(self, e: fx.OpenPR) -> ev.Event:
-        self._tip(e.base)
-        pr = self.prs.get(e.task)
-        if pr is None or pr.state != "open" or pr.branch != e.branch:
-            self._pr_number += 1
-            pr = SimPR(
-                number=self._pr_number,
-                task=e.task,
-                branch=e.branch,
-                base=e.base,
-                head=self._tip(e.branch),
-            )
-            self.prs[e.task] = pr
-        url = f"sim://pr/{pr.number}"
-        return ev.PROpened(at=self.now, effect_id=e.id, task=e.task, number=pr.number, url=url)
-
-    def _pr(self, task: str, number: int) -> SimPR:
-        pr = self.prs.get(task)
-        if pr is None or pr.number != number:
-            raise SimViolation(f"{task}: no PR #{number}")
-        return pr
-
-    def _pr_step(self, e: fx.MarkReady | fx.Retarget | fx.ResolveThreads) -> None:
-        pr = self._pr(e.task, e.pr)
-        if isinstance(e, fx.MarkReady):
-            pr.draft = False
-        elif isinstance(e, fx.Retarget):
-            self._tip(e.base)
-            pr.base = e.base
-        else:
-            pr.threads = [t for t in pr.threads if t.id not in e.thread_ids]
-
-    def _rebase(self, e: fx.Rebase, outcome: Outcome) -> ev.Event:
-        self._live_worktree(e.task, e.worktree)
-        tip = self._tip(e.onto)
-        common = self._result(e)
-        if outcome == "conflict":
-            return ev.RebaseConflict(**common, paths=(f"src/{e.task}.py",), onto_sha=tip)
-        if self.wt_base.get(e.task) != tip:
-            self.worktrees[e.task] = self._new_sha()
-            self.wt_base[e.task] = tip
-        if e.onto == self.config.main_branch:
-            self.needs_rebase.discard(e.task)
-        return ev.Rebased(**common, head_sha=self.worktrees[e.task], base_sha=tip)
-
-    def _merge_effect(self, e: fx.Merge) -> ev.Event:
-        pr = self._pr(e.task, e.pr)
-        common = self._result(e)
-        if pr.state != "merged":
-            if pr.draft or self.ci.get(pr.head) is not CIStatus.PASSED:
-                raise SimViolation(f"{e.task}: merge of a draft or red PR #{pr.number}")
-            if pr.base != self.config.main_branch:
-                raise SimViolation(f"{e.task}: merge of PR #{pr.number} into {pr.base}")
-            if pr.threads or not pr.mergeable:
-                return ev.StepFailed(**common, error="not mergeable", retryable=True)
-            self._merge(pr)
-        return ev.Merged(**common, sha=pr.merge_sha)
-
-    def _merge(self, pr: SimPR) -> None:
-        sha = self._new_sha()
-        self.tips[pr.base] = sha
-        pr.state, pr.merge_sha, pr.merges = "merged", sha, pr.merges + 1
-
-    def _cleanup(self, e: fx.Cleanup) -> None:
-        for pr in self.prs.values():
-            if pr.state == "open" and pr.base == e.branch:
-                raise SimViolation(f"{e.task}: deleting {e.branch}, the base of PR #{pr.number}")
-        self.removed.add(e.worktree)
-        if not e.keep:
-            self.deleted.add(e.branch)
 
 
 def chain(n: int, *, prefix: str = "t") -> list[TaskSpec]:
@@ -621,6 +380,7 @@ __all__ = [
     "Outcome",
     "SimPR",
     "SimViolation",
+    "SimWorld",
     "Stalled",
     "Timing",
     "chain",
