@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from plait.core import events as ev
+from plait.core.cooldown import LIMIT_FAILURES, cool_down, recovered
 from plait.core.effects import Effect
 from plait.core.graph import critical_path
 from plait.core.model import (
@@ -107,7 +108,7 @@ def _drain(state: RunState, event: ev.Event) -> RunState | None:
 
 
 def _done(task: TaskState) -> TaskState:
-    return replace(task, current=None, step="", retry_at=0.0)
+    return replace(task, current=None, step="", retry_at=0.0, nudged=False)
 
 
 def _backoff(state: RunState, failures: int) -> float:
@@ -168,9 +169,17 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
         agent_seconds=round(task.agent_seconds + event.seconds, 6),
         session_id=event.session_id or task.session_id,
     )
+    backend = state.specs[task.id].agent or state.config.agent
+    if not event.ok and event.failure in LIMIT_FAILURES:
+        return _cool_down(state, task, backend, event)
+    if not event.ok and event.failure == "stalled" and not task.nudged and task.session_id:
+        # Silent for too long: one nudge turn in the same session before giving up on it.
+        task = replace(task, nudged=True, last_error=event.error, retry_at=0.0)
+        return _put(state, task)
+    state = replace(state, cooldowns=recovered(state.cooldowns, backend))
     if not event.ok:
         return _put(state, _agent_failed(state, task, event))
-    task = replace(task, last_reply=event.reply, last_error="")
+    task = replace(task, last_reply=event.reply, last_error="", nudged=False)
     if op.kind is OpKind.START and event.commits_ahead == 0:
         failed = replace(event, error="the agent finished without committing any change")
         return _put(state, _agent_failed(state, task, failed))
@@ -188,6 +197,23 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
     return _put(state, _after_push(task) if task.pr is not None else replace(task, step="push"))
 
 
+def _cool_down(state: RunState, task: TaskState, backend: str, event: ev.AgentFinished) -> RunState:
+    """A limit pauses the backend; the task keeps its op and session and retries later."""
+    cooldowns = cool_down(
+        state.cooldowns, backend, failure=event.failure, now=state.now, reset_at=event.reset_at
+    )
+    until = cooldowns[backend].until
+    error = f"{backend}: {event.failure.replace('_', ' ')}; cooling down until {until:.0f}"
+    task = replace(task, last_error=error, retry_at=until)
+    return _put(replace(state, cooldowns=cooldowns), task)
+
+
+# Failures no retry can fix without a human: go straight to needs-attention.
+_HOPELESS = frozenset({"auth", "permission"})
+# Failures where the session itself is the problem: the next try starts a fresh one.
+_FRESH_SESSION = frozenset({"session", "context_overflow", "stalled"})
+
+
 def _agent_failed(state: RunState, task: TaskState, event: ev.AgentFinished) -> TaskState:
     c = task.counters
     is_start = task.current is not None and task.current.kind is OpKind.START
@@ -197,8 +223,16 @@ def _agent_failed(state: RunState, task: TaskState, event: ev.AgentFinished) -> 
         else replace(c, turn_failures=c.turn_failures + 1)
     )
     failures = counters.start_failures if is_start else counters.turn_failures
-    # A session that cannot be resumed falls back to a fresh one (with a summary).
-    session = "" if event.failure == "session" else task.session_id
+    if event.failure in _HOPELESS:
+        failures = max(failures, state.config.failure_cap)
+        counters = (
+            replace(counters, start_failures=failures)
+            if is_start
+            else replace(counters, turn_failures=failures)
+        )
+    # A session that cannot be resumed (or that stalled even after a nudge, or overflowed
+    # its context) falls back to a fresh one, told what was done so far.
+    session = "" if event.failure in _FRESH_SESSION else task.session_id
     error = event.error or event.failure or "agent failed"
     return replace(
         task,
@@ -206,6 +240,7 @@ def _agent_failed(state: RunState, task: TaskState, event: ev.AgentFinished) -> 
         session_id=session,
         last_error=error,
         retry_at=_backoff(state, failures),
+        nudged=False,
     )
 
 
@@ -302,7 +337,6 @@ def _land(state: RunState, task: TaskState, sha: str, at: float) -> RunState:
         finished_at=at,
         queue=(),
         pr=pr,
-        counters=Counters(),
     )
     state = _put(state, task)
     main = state.config.main_branch

@@ -67,6 +67,7 @@ class AgentFinished(EffectResult):
     failure: str = ""  # failure class when not ok: crash, session, rate_limit, ...
     commits_ahead: int = 0  # commits on the branch beyond its base after the turn
     head_sha: str = ""
+    reset_at: float | None = None  # when a rate/usage limit lifts, if the CLI said
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from plait.core.cooldown import Cooldown
 from plait.core.plan import TaskSpec
 
 
@@ -174,6 +175,7 @@ class TaskState:
     cleaned: bool = False
     last_error: str = ""
     last_reply: str = ""  # the agent's final text of its last turn
+    nudged: bool = False  # the current op's turn stalled once; the next turn is a nudge
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,5 +207,6 @@ class RunState:
     tasks: Mapping[str, TaskState]
     title: str = ""
     context: str = ""
+    cooldowns: Mapping[str, Cooldown] = field(default_factory=dict)  # by agent backend
     now: float = 0.0
     events: int = 0  # events decided so far

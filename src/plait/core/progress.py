@@ -54,6 +54,7 @@ def all_merged(state: RunState) -> bool:
 def next_wakeup(state: RunState) -> float | None:
     """The earliest time a retry becomes due, if any."""
     due = [t.retry_at for t in state.tasks.values() if t.retry_at > state.now]
+    due += [c.until for c in state.cooldowns.values() if c.until > state.now]
     delay = state.config.merge_delay
     due += [
         t.ready_since + delay

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from plait.core import effects as fx
+from plait.core.cooldown import cooling
 from plait.core.graph import readiness
 from plait.core.model import (
     AGENT_OPS,
@@ -70,6 +71,8 @@ class _Slots:
         if cls and cls in cfg.class_caps and self.by_class[cls] >= cfg.class_caps[cls]:
             return False
         agent = self.agent_of(task_id)
+        if cooling(self.state.cooldowns, agent, self.state.now):
+            return False
         return not (agent in cfg.agent_caps and self.by_agent[agent] >= cfg.agent_caps[agent])
 
 
@@ -263,7 +266,7 @@ def _turn(state: RunState, t: TaskState, op: Op) -> fx.Turn:
     if state.context and op.kind is OpKind.START:
         description = f"{description}\n\n## Plan context\n\n{state.context}".strip()
     return fx.Turn(
-        kind=op.kind.value,
+        kind="nudge" if t.nudged else op.kind.value,
         title=spec.title,
         description=description,
         branch=t.branch,

@@ -209,6 +209,7 @@ class Executors:
             failure=outcome.failure,
             commits_ahead=commit.commits_ahead,
             head_sha=commit.head_sha,
+            reset_at=outcome.reset_at,
         )
 
 
