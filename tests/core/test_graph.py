@@ -79,3 +79,18 @@ def test_start_order_is_longest_path_first_then_plan_order() -> None:
     specs = (_spec("x"), _spec("y"), _spec("a"), _spec("b", "a"), _spec("c", "b"), _spec("z"))
     state = initial_state(ev.RunStarted(at=0.0, config=CONFIG, tasks=specs))
     assert state.start_order == ("a", "b", "x", "y", "c", "z")
+
+
+def test_stacking_needs_the_base_to_hold_every_landed_dependency() -> None:
+    from plait.core.graph import readiness
+    from plait.core.model import CIStatus, Phase, PRView, TaskState
+    from plait.core.plan import TaskSpec
+
+    ready_pr = PRView(number=1, draft=False, ci=CIStatus.PASSED, head_sha="h")
+    base = TaskState(id="a", phase=Phase.ACTIVE, head_sha="h", pr=ready_pr, based_at=100.0)
+    child = TaskSpec(id="c", title="c", depends_on=("a", "b"))
+    early = TaskState(id="b", phase=Phase.MERGED, finished_at=50.0)
+    late = TaskState(id="b", phase=Phase.MERGED, finished_at=150.0)
+    assert readiness(child, {"a": base, "b": early}, stacked=True).stacked_on == "a"
+    # b landed after a's branch took main: stacking on a would miss b's change.
+    assert not readiness(child, {"a": base, "b": late}, stacked=True).ready

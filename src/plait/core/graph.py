@@ -71,7 +71,14 @@ def readiness(spec: TaskSpec, tasks: Mapping[str, TaskState], *, stacked: bool) 
     if stacked and len(open_deps) == 1:
         dep = tasks[open_deps[0]]
         # Never stack on a stacked task: a chain of unlanded bases multiplies rebases.
-        if pr_is_review_ready(dep) and dep.stacked_on is None:
+        # And the base must already hold every other dependency (merged before the base
+        # branch last took main), or the child would start without their changes.
+        landed = [tasks[d] for d in spec.depends_on if d != dep.id]
+        if (
+            pr_is_review_ready(dep)
+            and dep.stacked_on is None
+            and all(m.finished_at <= dep.based_at for m in landed)
+        ):
             return Readiness(ready=True, stacked_on=dep.id)
     return NOT_READY
 

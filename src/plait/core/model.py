@@ -150,6 +150,8 @@ class TaskState:
     worktree: str = ""
     base_branch: str = ""  # the branch this task's work is based on (main or a dependency's)
     base_sha: str = ""  # the commit of base_branch the work was last rebased on
+    # When the step that read base_sha was decided: every task merged by then is in it.
+    based_at: float = 0.0
     stacked_on: str | None = None  # dependency task whose branch we are based on
     session_id: str = ""
     head_sha: str = ""  # last pushed head

@@ -192,7 +192,10 @@ def _emit(state: RunState, t: TaskState) -> tuple[TaskState, fx.Effect]:
     seq = t.effect_seq + 1
     effect_id = f"{t.id}/{seq}/{t.step}"
     effect = build_effect(state, t, effect_id)
-    return replace(t, effect_seq=seq, in_flight=effect_id), effect
+    t = replace(t, effect_seq=seq, in_flight=effect_id)
+    if t.step in ("workspace", "rebase"):
+        t = replace(t, based_at=state.now)
+    return t, effect
 
 
 def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:

@@ -38,6 +38,15 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
                     f"agent finished {kind} turn in {event.seconds:.1f}s: "
                     f"{event.usage.total_tokens} tokens{cost}"
                 )
+            cool = new.cooldowns.get(new.specs[event.task].agent or new.config.agent)
+            if cool is not None and event.failure == cool.reason:
+                wait = max(0.0, cool.until - event.at)
+                return (
+                    f"agent hit a {event.failure.replace('_', ' ')}: the backend cools down "
+                    f"for {wait:.0f}s, then the task resumes its session"
+                )
+            if event.failure == "stalled" and new.tasks[event.task].nudged:
+                return f"agent went silent ({event.error}); nudging it once"
             return f"agent {kind} turn failed ({event.failure or 'error'}): {event.error}"
         case ev.Pushed():
             return f"pushed {_short(event.head_sha)}"
