@@ -457,7 +457,13 @@ def _note_mergeable(state: RunState, task: TaskState, view: PRView) -> TaskState
         return task
     if view.head_sha != task.head_sha or view.head_sha in task.rebase_keys:
         return task
-    busy = task.current is not None and task.current.kind in (OpKind.REBASE, OpKind.CONFLICT)
+    # A rebase still under way may fix this head; once it has pushed, this head is its
+    # result, and main has moved again since.
+    busy = (
+        task.current is not None
+        and task.current.kind in (OpKind.REBASE, OpKind.CONFLICT)
+        and task.step in ("rebase", "agent")
+    )
     if busy or any(op.kind in (OpKind.REBASE, OpKind.CONFLICT) for op in task.queue):
         return task
     task = replace(task, rebase_keys=(*task.rebase_keys, view.head_sha)[-20:])
