@@ -301,3 +301,19 @@ def test_a_fix_turn_without_a_commit_is_a_failed_turn_not_a_stall(kind: str) -> 
     assert [t.turn.kind for t in _turns(d, "a")] == ["start", kind, kind, kind]
     errors = [dec.state.tasks["a"].last_error for dec in d.decisions]
     assert f"the agent finished without committing a {kind} fix" in errors
+
+
+def test_main_moving_again_during_a_rebase_push_gets_another_rebase() -> None:
+    d = CoreDriver(specs_from({"a": []}))
+    d.run(until=_has_pr("a"))  # type: ignore[arg-type]
+    d.make_conflicting("a")
+    d.poll()
+    d.answer(d.pending(fx.Rebase, "a")[0].id)
+    (push,) = d.pending(fx.Push, "a")
+    d.execute(push.id)  # the rebased head is pushed, its result not back yet…
+    d.make_conflicting("a")  # …when main moves again and a poll reports it
+    d.poll()
+    d.deliver(push.id)
+    state = d.run()
+    _assert_landed_once(d, state)
+    assert len(d.decided(fx.Rebase, "a")) == 2
