@@ -311,6 +311,7 @@ def test_main_moving_again_during_a_rebase_push_gets_another_rebase() -> None:
     d.answer(d.pending(fx.Rebase, "a")[0].id)
     (push,) = d.pending(fx.Push, "a")
     d.execute(push.id)  # the rebased head is pushed, its result not back yet…
+    d.finish_ci("a")  # (CI is done, so the forge's view will not change again)
     d.make_conflicting("a")  # …when main moves again and a poll reports it
     d.poll()
     d.deliver(push.id)
