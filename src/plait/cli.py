@@ -54,7 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("plan", help="the plan file")
     run.add_argument("--repo", default=".", help="the git repository (default: .)")
     run.add_argument("--project", help="project name (default: from the plan's title)")
-    run.add_argument("--forge", default="local", choices=["local"], help="where PRs live")
+    run.add_argument(
+        "--forge",
+        default="local",
+        choices=["local", "github"],
+        help="where PRs live: local (embedded, offline) or github",
+    )
+    run.add_argument("--token", help="GitHub token (default: GITHUB_TOKEN, then `gh auth token`)")
+    run.add_argument("--github-url", help="GitHub API root, for GitHub Enterprise")
+    run.add_argument("--remote", default="origin", help="the git remote of the forge")
+    run.add_argument("--slug", help="OWNER/NAME on GitHub (default: from the remote)")
+    run.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often to poll the forge (default: 0.5 local, 30 github)",
+    )
     run.add_argument(
         "--agent",
         default="script",
@@ -78,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     res = sub.add_parser("resume", help="resume an interrupted project")
     res.add_argument("project")
+    res.add_argument("--token", help="GitHub token, for a GitHub project")
     res.add_argument("--json", action="store_true")
 
     st = sub.add_parser("status", help="show the tasks of a project")

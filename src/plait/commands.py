@@ -63,6 +63,7 @@ def start_run(
     merge_delay: float,
     keep_worktrees: bool,
     json_mode: bool,
+    token: str | None = None,
 ) -> EngineResult:
     check_git_sync()
     check_project_name(project)
@@ -80,14 +81,16 @@ def start_run(
     first = ev.RunStarted(
         at=time.time(), config=config, tasks=plan.tasks, title=plan.title, context=plan.context
     )
-    return drive(proj, first, json_mode=json_mode)
+    return drive(proj, first, json_mode=json_mode, token=token)
 
 
-def drive(proj: Project, first: ev.RunStarted | None, *, json_mode: bool) -> EngineResult:
+def drive(
+    proj: Project, first: ev.RunStarted | None, *, json_mode: bool, token: str | None = None
+) -> EngineResult:
     """Run the project's engine until the run settles or a signal stops it."""
     printer = Printer(json_mode=json_mode)
     try:
-        engine = build_engine(proj, observer=printer)
+        engine = build_engine(proj, observer=printer, token=token)
         if first is None and engine.state is None:
             raise ProjectError(
                 f"project {proj.name!r} has no run to resume",
@@ -140,6 +143,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         main_branch=args.main,
         plan=str(_abspath(args.plan)),
         agent_options=agent_options,
+        github_api_url=args.github_url,
+        remote=args.remote,
+        slug=args.slug,
+        poll_interval=args.poll_interval or (30.0 if args.forge == "github" else 0.5),
     )
     get_backend(args.agent, script=settings.script, **agent_options)  # fail before starting
     result = start_run(
@@ -150,6 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         merge_delay=args.merge_delay,
         keep_worktrees=args.keep_worktrees,
         json_mode=args.json,
+        token=args.token,
     )
     return report(result, json_mode=args.json)
 
@@ -185,7 +193,8 @@ def _abspath(path: str) -> str:
 def cmd_resume(args: argparse.Namespace) -> int:
     check_git_sync()
     proj = open_project(args.project)
-    return report(drive(proj, None, json_mode=args.json), json_mode=args.json)
+    result = drive(proj, None, json_mode=args.json, token=args.token)
+    return report(result, json_mode=args.json)
 
 
 # ---- status -------------------------------------------------------------------------------

@@ -440,3 +440,25 @@ def test_resolved_after_the_lost_answer(env: Env) -> None:
         return thread.node_id
 
     assert env.gh.thread(call(forge, flow())).resolved
+
+
+def test_a_comment_in_the_same_second_as_the_last_poll_is_not_missed(env: Env) -> None:
+    """`updated_at` has one-second granularity: the PR list can't show a second change
+    within that second, so a recently changed PR's own view is asked for (free on 304)."""
+    env.branch("t1", {"b.py": "x\n"})
+    forge = env.forge()
+
+    async def flow() -> tuple[int, int]:
+        number = await opened(forge, env, "t1")
+        await forge.poll({"t1": number})
+        pr = env.gh.pr(OWN, R, number)
+        stamp = pr.updated_at
+        env.gh.add_review_thread(OWN, R, number, path="b.py", line=1, body="late", author="ann")
+        pr.updated_at = stamp  # the change landed within the same second
+        seen = len((await forge.poll({"t1": number}))["t1"].threads)
+        env.gh.clear_requests()
+        await forge.poll({"t1": number})  # nothing new: every request is a 304
+        spent = sum(1 for r in env.gh.requests if not r.not_modified)
+        return seen, spent
+
+    assert call(forge, flow()) == (1, 0)

@@ -184,10 +184,17 @@ class Engine:
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
             # that races with the wait finishing, and the engine would never stop.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
+                async with asyncio.timeout(self._interval()):
                     await self._poke.wait()
             self._poke.clear()
             await self._poll_once()
+
+    def _interval(self) -> float:
+        """The poll interval; a forge with a rate budget may stretch it as it runs low."""
+        suggest = getattr(self.forge, "suggested_poll_interval", None)
+        if callable(suggest):
+            return max(self.poll_interval, float(suggest(self.poll_interval)))
+        return self.poll_interval
 
     async def _poll_once(self) -> None:
         state = self.state

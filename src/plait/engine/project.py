@@ -40,6 +40,10 @@ class Settings:
     # Options for the project's agent backend (model, executable, base_url…). Never put
     # secrets here: they are stored in the project database; agents read keys from the env.
     agent_options: dict[str, str | int | float | bool] = field(default_factory=dict)
+    # GitHub forge: API root (GitHub Enterprise, a double), the remote, "owner/name".
+    github_api_url: str | None = None
+    remote: str = "origin"
+    slug: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -112,7 +116,9 @@ def open_project(name: str | None) -> Project:
     return Project(paths=paths, store=store, settings=Settings.from_json(raw))
 
 
-def make_forge(project: Project) -> Forge:
+def make_forge(project: Project, *, token: str | None = None) -> Forge:
+    """The project's forge. A GitHub token is taken from `token`, GITHUB_TOKEN or `gh`,
+    and lives in memory only: it is never written to the project store."""
     s = project.settings
     if s.forge == "local":
         from plait.forges.local import LocalForge
@@ -124,16 +130,31 @@ def make_forge(project: Project) -> Forge:
             ci_command=s.ci_command or None,
             demo_reviews=s.demo_reviews or None,
         )
-    raise UsageError(
-        f"unknown forge {s.forge!r}", hint="use --forge local (the GitHub forge is not built yet)"
-    )
+    if s.forge == "github":
+        from plait.forges.github.forge import GitHubForge
+        from plait.forges.github.token import resolve_token
+
+        return GitHubForge(
+            s.repo,
+            token=resolve_token(token),
+            api_url=s.github_api_url,
+            remote=s.remote,
+            slug=s.slug,
+        )
+    raise UsageError(f"unknown forge {s.forge!r}", hint="use --forge local or --forge github")
 
 
-def build_engine(project: Project, *, observer: Observer | None = None) -> Engine:
+def build_engine(
+    project: Project, *, observer: Observer | None = None, token: str | None = None
+) -> Engine:
     s = project.settings
-    forge = make_forge(project)
+    forge = make_forge(project, token=token)
     workspaces = GitWorkspaces(
-        s.repo, str(project.paths.worktrees), main_branch=s.main_branch, hook=s.hook
+        s.repo,
+        str(project.paths.worktrees),
+        main_branch=s.main_branch,
+        hook=s.hook,
+        remote=s.remote if s.forge != "local" else None,
     )
     backends: dict[str, AgentBackend] = {}
 

@@ -46,12 +46,16 @@ class GitWorkspaces:
         hook: str | None = None,
         *,
         hook_timeout: float = 1800.0,
+        remote: str | None = None,
     ) -> None:
+        """`remote`: where the main branch really moves (a forge like GitHub merges there);
+        it is fetched before a worktree is based on main or rebased onto it."""
         self.repo = os.path.realpath(repo)
         self.root = os.path.realpath(root)
         self.main_branch = main_branch
         self.hook = hook
         self.hook_timeout = hook_timeout
+        self.remote = remote
 
     # ---- prepare -------------------------------------------------------------------------
     async def prepare(self, *, task: str, branch: str, base_branch: str) -> Prepared:
@@ -74,6 +78,15 @@ class GitWorkspaces:
         return Prepared(path=path, base_sha=base_sha)
 
     async def _resolve(self, ref: str) -> str:
+        if self.remote and ref == self.main_branch:
+            tracking = f"refs/remotes/{self.remote}/{ref}"
+            await git(
+                "fetch", "--quiet", "--no-tags", self.remote, f"+refs/heads/{ref}:{tracking}",
+                cwd=self.repo,
+            )  # fmt: skip
+            fetched = await rev(self.repo, tracking)
+            if fetched is not None:
+                return fetched
         sha = await branch_sha(self.repo, ref) or await rev(self.repo, ref)
         if sha is None:
             raise GitError(

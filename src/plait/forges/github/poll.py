@@ -26,6 +26,11 @@ from plait.forges.github.evidence import EvidenceCache
 from plait.forges.github.mapping import Node
 
 PULLS_PAGE = 100
+# GitHub's `updated_at` has one-second granularity: a second change within the same
+# second as the one we saw leaves the PR list (and its ETag) as it was. So for a short
+# while after a PR changed, its own REST view (which counts comments and review comments)
+# is asked for conditionally each cycle: a 304 costs nothing, a 200 means re-read it.
+SETTLE_SECONDS = 3.0
 
 
 @dataclass(slots=True)
@@ -50,6 +55,7 @@ class Poller:
         self._heads: dict[int, str] = {}  # head SHA per PR, from the PR list
         self._last_event = 0  # newest repository event id seen
         self._unsettled: set[int] = set()  # PRs with checks still running (or none yet)
+        self._recent: dict[int, float] = {}  # PR → until when to re-read it (see SETTLE)
 
     @property
     def repo_path(self) -> str:
@@ -71,7 +77,17 @@ class Poller:
     # ---- 1. change detection -----------------------------------------------------------------
     async def _changed(self, numbers: set[int]) -> set[int]:
         changed = {n for n in numbers if n not in self.views} | (self._dirty & numbers)
-        changed |= await self._changed_pulls(numbers)
+        now = self.client.clock()
+        self._recent = {n: until for n, until in self._recent.items() if until > now}
+        settling = sorted(n for n in self._recent if n in numbers)
+        listed = await self._changed_pulls(numbers)
+        for n in settling:
+            if n not in listed and await self._pr_moved(n):
+                changed.add(n)
+        for n in sorted(listed):
+            await self._pr_moved(n)  # primes its ETag for the settling window
+            self._recent[n] = now + SETTLE_SECONDS
+        changed |= listed
         for n in sorted(numbers):
             view = self.views.get(n)
             if view is not None and view.state != "open":
@@ -120,6 +136,10 @@ class Poller:
             # More PRs changed than one page shows: the rest could be anywhere.
             return set(numbers)
         return changed
+
+    async def _pr_moved(self, number: int) -> bool:
+        reply = await self.client.rest("GET", f"{self.repo_path}/pulls/{number}", conditional=True)
+        return not reply.not_modified
 
     async def _checks_moved(self, head: str) -> bool:
         """Did the check runs of this head change since we last asked?"""
