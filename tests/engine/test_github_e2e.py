@@ -182,7 +182,7 @@ def test_stacked_plan_lands_on_github(tmp_path: Path, gh: GitHubDouble) -> None:
     # The review thread got exactly one reply from plait and was resolved.
     (thread_id,) = bots.thread_ids
     thread = gh.thread(thread_id)
-    assert thread.resolved, [m for m in messages.splitlines()]
+    assert thread.resolved, messages
     replies = [c for c in thread.comments if c.author != "reviewer"]
     assert len(replies) == 1, [c.body for c in thread.comments]
     assert "Capitalized as asked." in replies[0].body
