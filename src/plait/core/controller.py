@@ -30,6 +30,7 @@ from plait.core.model import (
 )
 from plait.core.scheduler import schedule
 from plait.core.task import enqueue
+from plait.core.taskmap import indexed_tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ def initial_state(event: ev.RunStarted) -> RunState:
     rank = critical_path(event.tasks)
     index = {tid: i for i, tid in enumerate(order)}
     start_order = tuple(sorted(order, key=lambda t: (-rank[t], index[t])))
-    return RunState(
+    state = RunState(
         config=event.config,
         specs=specs,
         order=order,
@@ -58,6 +59,7 @@ def initial_state(event: ev.RunStarted) -> RunState:
         context=event.context,
         now=event.at,
     )
+    return replace(state, tasks=indexed_tasks(state))
 
 
 def decide(state: RunState | None, event: ev.Event) -> Decision:
@@ -68,7 +70,8 @@ def decide(state: RunState | None, event: ev.Event) -> Decision:
     elif state is None:
         raise ControllerError(f"{type(event).__name__} before RunStarted")
     else:
-        state = replace(state, now=max(state.now, event.at))
+        # After a load or a decode the tasks are a plain dict: index them once.
+        state = replace(state, now=max(state.now, event.at), tasks=indexed_tasks(state))
         handler = _HANDLERS.get(type(event))
         drained = _drain(state, event)
         if drained is not None:
@@ -82,9 +85,12 @@ def decide(state: RunState | None, event: ev.Event) -> Decision:
 
 # ---- helpers -------------------------------------------------------------------------
 def _put(state: RunState, task: TaskState) -> RunState:
-    tasks = dict(state.tasks)
-    tasks[task.id] = task
-    return replace(state, tasks=tasks)
+    return replace(state, tasks=indexed_tasks(state).updated({task.id: task}))
+
+
+def _dependents(state: RunState, task_id: str) -> tuple[str, ...]:
+    """Tasks that depend on `task_id`, in plan order: the only ones that can stack on it."""
+    return indexed_tasks(state).shape.dependents[task_id]
 
 
 def _accept(state: RunState, event: ev.EffectResult) -> TaskState | None:
@@ -261,7 +267,7 @@ def _on_pushed(state: RunState, event: ev.Pushed) -> RunState:
 def _restack_children(state: RunState, parent: str) -> RunState:
     """A stacked child follows its base: new commits on the base → rebase the child."""
     head = state.tasks[parent].head_sha
-    for tid in state.order:
+    for tid in _dependents(state, parent):
         child = state.tasks[tid]
         if (
             child.stacked_on == parent
@@ -340,7 +346,7 @@ def _land(state: RunState, task: TaskState, sha: str, at: float) -> RunState:
     )
     state = _put(state, task)
     main = state.config.main_branch
-    for tid in state.order:
+    for tid in _dependents(state, task.id):
         child = state.tasks[tid]
         if child.stacked_on != task.id or child.phase is not Phase.ACTIVE:
             continue

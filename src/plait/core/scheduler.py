@@ -9,6 +9,7 @@ against the global, per-class and per-backend caps; git and forge steps do not.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from plait.core import effects as fx
@@ -24,6 +25,7 @@ from plait.core.model import (
     TaskState,
 )
 from plait.core.task import attention_reason, merge_gate, next_op, take, wants_ready
+from plait.core.taskmap import TaskMap, indexed_tasks
 
 FIRST_STEP: dict[OpKind, str] = {
     OpKind.START: "workspace",
@@ -38,6 +40,8 @@ FIRST_STEP: dict[OpKind, str] = {
 }
 
 _AGENT_STEPS = ("workspace", "agent")
+
+_Out = list[fx.Effect]
 
 
 def uses_slot(task: TaskState) -> bool:
@@ -77,24 +81,45 @@ class _Slots:
 
 
 def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
-    tasks = dict(state.tasks)
+    """Visits only live tasks (passes 1-3) and startable ones (pass 4): see `TaskMap`.
+
+    A task outside both sets can do nothing this event, so skipping it changes nothing;
+    the order of service is the same as a scan of the whole plan would give.
+    """
+    indexed = indexed_tasks(state)
+    live = indexed.live_ids()
+    # Working copies of the tasks this event may change, in plan order.
+    tasks = {tid: indexed[tid] for tid in live}
     slots = _Slots(state)
-    for tid in state.order:
+    for tid in live:
         if uses_slot(tasks[tid]) and tasks[tid].in_flight:
             slots.add(tid)
     out: list[fx.Effect] = []
 
     def movable(t: TaskState) -> bool:
+        # Cheap checks first; `attention_reason` formats its message.
         return (
             not t.in_flight
             and t.retry_at <= state.now
-            and not attention_reason(t, state.config)
             and t.phase is not Phase.WAITING
+            and not attention_reason(t, state.config)
         )
 
-    # 1. Operations under way: their next step (agent steps need a slot again).
-    for tid in state.order:
-        t = tasks[tid]
+    _serve_current(state, tasks, slots, movable, out)
+    _serve_feedback(state, tasks, slots, movable, out)
+    _serve_housekeeping(state, tasks, movable, out)
+    _serve_starts(state, _Overlay(tasks, indexed), slots, out)
+    return replace(state, tasks=indexed.updated(tasks)), tuple(out)
+
+
+Movable = Callable[[TaskState], bool]
+
+
+def _serve_current(
+    state: RunState, tasks: dict[str, TaskState], slots: _Slots, movable: Movable, out: _Out
+) -> None:
+    """1. Operations under way: their next step (agent steps need a slot again)."""
+    for tid, t in tasks.items():
         if t.current is None or not movable(t) or (t.phase is Phase.MERGED and not t.current):
             continue
         if uses_slot(t):
@@ -104,11 +129,14 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
         tasks[tid], effect = _emit(state, t)
         out.append(effect)
 
-    # 2. Feedback, by priority across tasks, then plan order.
+
+def _serve_feedback(
+    state: RunState, tasks: dict[str, TaskState], slots: _Slots, movable: Movable, out: _Out
+) -> None:
+    """2. Feedback, by priority across tasks, then plan order."""
     ranked: list[tuple[int, int, str, Op]] = []
-    for i, tid in enumerate(state.order):
-        t = tasks[tid]
-        if t.current is None and t.phase is Phase.ACTIVE and movable(t):
+    for i, (tid, t) in enumerate(tasks.items()):
+        if t.current is None and t.queue and t.phase is Phase.ACTIVE and movable(t):
             op = next_op(t)
             if op is not None:
                 ranked.append((FEEDBACK_PRIORITY.index(op.kind), i, tid, op))
@@ -121,8 +149,12 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
         tasks[tid], effect = _emit(state, t)
         out.append(effect)
 
-    # 3. Housekeeping: ready for review, merge, clean up after landing.
-    for tid in state.order:
+
+def _serve_housekeeping(
+    state: RunState, tasks: dict[str, TaskState], movable: Movable, out: _Out
+) -> None:
+    """3. Housekeeping: ready for review, merge, clean up after landing."""
+    for tid in tasks:
         t = tasks[tid]
         gate = merge_gate(t, state.config)
         if gate != bool(t.ready_since):
@@ -136,9 +168,31 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
             tasks[tid], effect = _emit(state, take(_with(t, op), op, FIRST_STEP[op.kind]))
             out.append(effect)
 
-    # 4. New starts, longest critical path first.
-    view = replace(state, tasks=tasks)
-    for tid in state.start_order:
+
+class _Overlay(Mapping[str, TaskState]):
+    """The tasks as this event has changed them so far, over the indexed map."""
+
+    def __init__(self, changed: dict[str, TaskState], indexed: TaskMap) -> None:
+        self.changed = changed
+        self.indexed = indexed
+
+    def __getitem__(self, key: str) -> TaskState:
+        t = self.changed.get(key)
+        return self.indexed[key] if t is None else t
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.indexed)
+
+    def __len__(self) -> int:
+        return len(self.indexed)
+
+
+def _serve_starts(state: RunState, tasks: _Overlay, slots: _Slots, out: _Out) -> None:
+    """4. New starts, longest critical path first, among tasks whose dependencies allow."""
+    cap = state.config.max_concurrency
+    for tid in tasks.indexed.startable_ids():
+        if slots.total >= cap:
+            break  # no task could take a slot: the rest of the pass would emit nothing
         t = tasks[tid]
         if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
             continue
@@ -148,11 +202,10 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
         if not ready.ready or not slots.free_for(tid):
             continue
         slots.add(tid)
-        t = _prepare_start(view, t, ready.stacked_on)
-        tasks[tid], effect = _emit(state, t)
+        on = ready.stacked_on
+        base = tasks[on].branch if on else state.config.main_branch
+        tasks.changed[tid], effect = _emit(state, _prepare_start(state, t, on, base))
         out.append(effect)
-
-    return replace(state, tasks=tasks), tuple(out)
 
 
 def _with(task: TaskState, op: Op) -> TaskState:
@@ -163,7 +216,8 @@ def _housekeeping(state: RunState, tasks: dict[str, TaskState], t: TaskState) ->
     if t.phase is Phase.MERGED:
         if t.cleaned or not t.worktree:
             return None
-        # Retarget children before the base branch goes away.
+        # Retarget children before the base branch goes away. Every active task is live,
+        # so `tasks` (the live ones) holds every task that could still use the branch.
         if any(
             o.phase is Phase.ACTIVE
             and (o.base_branch == t.branch or (o.pr is not None and o.pr.base == t.branch))
@@ -180,9 +234,8 @@ def _housekeeping(state: RunState, tasks: dict[str, TaskState], t: TaskState) ->
     return None
 
 
-def _prepare_start(state: RunState, t: TaskState, stacked_on: str | None) -> TaskState:
+def _prepare_start(state: RunState, t: TaskState, stacked_on: str | None, base: str) -> TaskState:
     cfg = state.config
-    base = state.tasks[stacked_on].branch if stacked_on else cfg.main_branch
     branch = f"{cfg.branch_prefix}/{cfg.project}/{t.id}"
     t = replace(t, branch=branch, base_branch=base, stacked_on=stacked_on, phase=Phase.ACTIVE)
     return take(_with(t, Op(kind=OpKind.START)), Op(kind=OpKind.START), "workspace")
