@@ -188,13 +188,13 @@ def drain_instant(driver: CoreDriver, feed: Feed = _plain_feed) -> int:
                 feed(partial(driver.answer, effect.id, "ok"))
                 decided += 1
         # Only open PRs can have CI under way or a changed view: no scan of the whole plan.
-        for tid in {task for _, task in driver.ci_due.values()}:
+        for tid in {task for _, task in driver.world.ci_due.values()}:
             driver.finish_ci(tid, passed=True)
         for tid in [t for t, pr in driver.prs.items() if pr.state == "open"]:
             task = driver.st.tasks[tid]
             if task.phase is not Phase.ACTIVE or task.pr is None:
                 continue
-            view = driver.view(tid)
+            view = driver.world.view(tid)
             if view.number == task.pr.number and view != task.pr:
                 event = ev.PRChanged(at=driver.now, task=tid, pr=view)
                 feed(partial(driver.feed, event))
