@@ -13,8 +13,9 @@ changed and, when a task lands, its dependents):
 - `live`: tasks the scheduler must look at — active, or holding an op, an effect under
   way, a queue, a retry or merge timer, or a worktree still to clean up. Every other task
   is waiting on its dependencies or finished for good.
-- `startable`: waiting tasks whose dependencies have all landed, but for at most one when
-  stacking is on — the only ones `graph.readiness` can find ready.
+- `startable`: waiting tasks that `graph.readiness` finds ready. Readiness reads only a
+  task's dependencies, so it is looked at again when a dependency's readiness facts
+  change (it lands, its PR becomes review-ready or stops being so).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass
 from math import isqrt
 
+from plait.core.graph import pr_is_review_ready, readiness
 from plait.core.model import Phase, RunState, TaskState
 from plait.core.plan import TaskSpec
 
@@ -81,14 +83,13 @@ def is_live(t: TaskState) -> bool:
 def _is_startable(tasks: Mapping[str, TaskState], shape: Shape, tid: str) -> bool:
     if tasks[tid].phase is not Phase.WAITING:
         return False
-    allowed = 1 if shape.stacked else 0
-    open_deps = 0
-    for dep in shape.specs[tid].depends_on:
-        if tasks[dep].phase is not Phase.MERGED:
-            open_deps += 1
-            if open_deps > allowed:
-                return False
-    return True
+    return readiness(shape.specs[tid], tasks, stacked=shape.stacked).ready
+
+
+def _as_dependency(t: TaskState) -> tuple[object, ...]:
+    """Everything `graph.readiness` reads of a dependency: when this changes, its
+    dependents' readiness must be looked at again."""
+    return (t.phase, pr_is_review_ready(t), t.stacked_on, t.based_at, t.finished_at)
 
 
 def _with(index: tuple[int, ...], pos: int, member: bool) -> tuple[int, ...]:
@@ -194,11 +195,11 @@ class TaskMap(Mapping[str, TaskState]):
         recheck: dict[str, None] = {}
         for tid, t in changed:
             live = _with(live, shape.position[tid], is_live(t))
-            before = old[tid].phase
-            if before is not t.phase:
+            before = old[tid]
+            if before.phase is not t.phase:
                 recheck[tid] = None
-                if Phase.MERGED in (before, t.phase):
-                    recheck.update(dict.fromkeys(shape.dependents[tid]))
+            if shape.dependents[tid] and _as_dependency(before) != _as_dependency(t):
+                recheck.update(dict.fromkeys(shape.dependents[tid]))
         for tid in recheck:
             member = _is_startable(self, shape, tid)
             startable = _with(startable, shape.start_position[tid], member)
@@ -216,12 +217,12 @@ class TaskMap(Mapping[str, TaskState]):
         """Ids whose task object differs from `old`'s, without a scan when `old` is an
         ancestor map; a full comparison otherwise."""
         if isinstance(old, TaskMap) and old._base is self._base:
-            keys: Iterable[str] = dict.fromkeys((*self._over, *old._over))
+            keys = dict.fromkeys((*self._over, *old._over))
         elif isinstance(old, TaskMap) and old._base is self._parent:
             keys = dict.fromkeys((*self._over, *self._delta, *old._over))
         else:
-            keys = self._base
-        return [k for k in keys if old.get(k) is not self[k]]
+            return [k for k, t in self._pairs() if old.get(k) is not t]
+        return [k for k in keys if old[k] is not self[k]]
 
 
 class _Items(ItemsView[str, TaskState]):

@@ -3,23 +3,30 @@
 How this works. `commit()` handles one decided event in ONE transaction: append the event,
 mark the effect it answers as done, write the tasks whose state changed, and insert the
 effects just decided into the outbox (`INSERT OR IGNORE` on their stable ids). Effects run
-only after that commit. On restart, `load()` gives back the state and every outbox row
-still pending, to run again (effects are idempotent outside). The run's static part
+only after that commit. `commit_many()` does the same for several consecutive events in
+one transaction (all or none), writing each changed task once. On restart, `load()` gives
+back the state and every outbox row still pending, to run again (effects are idempotent
+outside). The run's static part
 (config, task specs, order) is written once, when the run starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from plait.core import codec
-from plait.core.effects import Effect
-from plait.core.events import EffectResult, Event, RunStarted
+from plait.core.effects import EFFECT_TYPES, Effect
+from plait.core.events import EVENT_TYPES, EffectResult, Event, RunStarted
 from plait.core.model import RunState, TaskState
+from plait.core.taskmap import TaskMap
 from plait.errors import ProjectError
 
 SCHEMA_VERSION = 1
@@ -48,7 +55,57 @@ CREATE TABLE IF NOT EXISTS inbox(
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(codec.encode(value), separators=(",", ":"), sort_keys=True)
+    """The JSON text of `codec.encode(value)`, byte for byte, built faster: the C encoder
+    walks the value and calls back only for dataclasses and non-dict mappings."""
+    return _ENCODER.encode(value)
+
+
+_TAGGED = frozenset(t.__name__ for t in (*EVENT_TYPES, *EFFECT_TYPES))
+
+
+@cache
+def _field_names(cls: type[object]) -> tuple[bool, tuple[str, ...]]:
+    return cls.__name__ in _TAGGED, tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+
+def _json_default(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        tagged, names = _field_names(type(value))
+        out = {name: getattr(value, name) for name in names}
+        if tagged:
+            out["type"] = type(value).__name__
+        return out
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, enum.Enum):
+        return value.value
+    return codec.encode(value)  # raises the codec's own error for what it cannot encode
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=_json_default)
+
+
+class Decided(NamedTuple):
+    """One decided event as the store records it (see `Store.commit_many`)."""
+
+    event: Event
+    old: RunState | None
+    new: RunState
+    effects: tuple[Effect, ...]
+    inbox_id: int | None = None
+
+
+def changed_tasks(old: RunState | None, new: RunState) -> list[str]:
+    """Ids of the tasks whose state object changed from `old` to `new`.
+
+    The controller's `TaskMap` knows which ids it replaced since an ancestor map, so this
+    costs what the event touched, not the plan size; other mappings are compared in full.
+    """
+    if old is None:
+        return list(new.tasks)
+    if isinstance(new.tasks, TaskMap):
+        return new.tasks.changed_ids(old.tasks)
+    return [tid for tid, t in new.tasks.items() if old.tasks.get(tid) is not t]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,46 +169,66 @@ class Store:
         inbox_id: int | None = None,
     ) -> int:
         """Record one decided event atomically; returns its sequence number."""
+        return self.commit_many([Decided(event, old, new, tuple(effects), inbox_id)])[0]
+
+    def commit_many(self, steps: Sequence[Decided]) -> list[int]:
+        """Record consecutive decided events in ONE transaction; their sequence numbers.
+
+        Each step's `old` must be the previous step's `new`. Either all are recorded or
+        none; the tasks are written once, as the last state has them.
+        """
+        if not steps:
+            return []
         db = self.db
+        seqs: list[int] = []
+        changed: dict[str, None] = {}
         db.execute("BEGIN IMMEDIATE")
         try:
-            cur = db.execute(
-                "INSERT INTO events(at, type, body) VALUES (?, ?, ?)",
-                (event.at, type(event).__name__, _dumps(event)),
-            )
-            seq = int(cur.lastrowid or 0)
-            if isinstance(event, EffectResult):
-                db.execute(
-                    "UPDATE outbox SET status = 'done', done_seq = ? "
-                    "WHERE id = ? AND status = 'pending'",
-                    (seq, event.effect_id),
-                )
-            if inbox_id is not None:
-                db.execute("UPDATE inbox SET taken = ? WHERE id = ?", (seq, inbox_id))
-            if isinstance(event, RunStarted) or old is None:
-                db.execute(
-                    "INSERT OR REPLACE INTO run_static(id, body) VALUES (1, ?)",
-                    (_dumps(replace(new, tasks={})),),
-                )
+            for step in steps:
+                seqs.append(self._record(step))
+                changed.update(dict.fromkeys(changed_tasks(step.old, step.new)))
+            last = steps[-1].new
             db.execute(
                 "INSERT OR REPLACE INTO run_dynamic(id, now, events) VALUES (1, ?, ?)",
-                (new.now, new.events),
+                (last.now, last.events),
             )
-            old_tasks = old.tasks if old is not None else {}
-            changed = [t for tid, t in new.tasks.items() if old_tasks.get(tid) is not t]
             db.executemany(
                 "INSERT OR REPLACE INTO tasks(id, body) VALUES (?, ?)",
-                [(t.id, _dumps(t)) for t in changed],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO outbox(id, task, type, body, created_seq) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(e.id, e.task, type(e).__name__, _dumps(e), seq) for e in effects],
+                [(tid, _dumps(last.tasks[tid])) for tid in changed],
             )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return seqs
+
+    def _record(self, step: Decided) -> int:
+        """The event, its answered effect, its inbox row and its new effects."""
+        db, event = self.db, step.event
+        cur = db.execute(
+            "INSERT INTO events(at, type, body) VALUES (?, ?, ?)",
+            (event.at, type(event).__name__, _dumps(event)),
+        )
+        seq = int(cur.lastrowid or 0)
+        if isinstance(event, EffectResult):
+            db.execute(
+                "UPDATE outbox SET status = 'done', done_seq = ? "
+                "WHERE id = ? AND status = 'pending'",
+                (seq, event.effect_id),
+            )
+        if step.inbox_id is not None:
+            db.execute("UPDATE inbox SET taken = ? WHERE id = ?", (seq, step.inbox_id))
+        if isinstance(event, RunStarted) or step.old is None:
+            db.execute(
+                "INSERT OR REPLACE INTO run_static(id, body) VALUES (1, ?)",
+                (_dumps(replace(step.new, tasks={})),),
+            )
+        if step.effects:
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox(id, task, type, body, created_seq) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(e.id, e.task, type(e).__name__, _dumps(e), seq) for e in step.effects],
+            )
         return seq
 
     # ---- reading back ----------------------------------------------------------------
