@@ -67,18 +67,20 @@ def decide(state: RunState | None, event: ev.Event) -> Decision:
         if state is not None:
             raise ControllerError("a run can start only once")
         state = initial_state(event)
+        state = replace(state, events=state.events + 1)
     elif state is None:
         raise ControllerError(f"{type(event).__name__} before RunStarted")
     else:
         # After a load or a decode the tasks are a plain dict: index them once.
-        state = replace(state, now=max(state.now, event.at), tasks=indexed_tasks(state))
+        tasks = indexed_tasks(state)
+        now = max(state.now, event.at)
+        state = replace(state, now=now, tasks=tasks, events=state.events + 1)
         handler = _HANDLERS.get(type(event))
         drained = _drain(state, event)
         if drained is not None:
             state = drained
         elif handler is not None:
             state = handler(state, event)
-    state = replace(state, events=state.events + 1)
     state, effects = schedule(state)
     return Decision(state, effects)
 
