@@ -1,0 +1,146 @@
+"""Batched commits and the store's write path at scale (QUALITY P2).
+
+`commit_many` must leave exactly what one `commit` per event leaves; a batch is all or
+nothing; only the tasks an event changed are written (watched with a real SQLite
+trigger); and the faster JSON writer gives the codec's bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from plait.core import codec
+from plait.core import effects as fx
+from plait.core import events as ev
+from plait.core.controller import Decision, decide
+from plait.core.model import RunConfig, RunState
+from plait.store import Store, replay
+from plait.store.sqlite import Decided, _dumps
+from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
+
+PLAN = {
+    "a": [],
+    "b": [],
+    "c": ["a"],
+    "d": ["a", "b"],
+    "e": ["c"],
+    "f": [],
+    "g": ["d", "f"],
+    "h": ["e", "g"],
+}
+_TABLES = {
+    "events": "SELECT seq, at, type, body FROM events ORDER BY seq",
+    "outbox": "SELECT * FROM outbox ORDER BY id",
+    "tasks": "SELECT id, body FROM tasks ORDER BY id",
+    "run_static": "SELECT body FROM run_static",
+    "run_dynamic": "SELECT now, events FROM run_dynamic",
+}
+
+
+def _steps(seed: int = 4) -> list[Decided]:
+    """Every decided event of a chaotic run, with a crash and a human message."""
+    chaos = Chaos(agent_fail=0.15, step_fail=0.1, ci_fail=0.25, conflict=0.4, review=0.25)
+    config = RunConfig(project="sb", repo="/sim", max_concurrency=3)
+    d = CoreDriver(
+        specs_from(PLAN), config=config, seed=seed, chaos=chaos, timing=Timing(jitter=0.4)
+    )
+    steps: list[Decided] = []
+
+    def keep(event: ev.Event, old: RunState | None, decision: Decision) -> None:
+        steps.append(Decided(event, old, decision.state, decision.effects))
+
+    d.observers.append(keep)
+    d.run(until=lambda s: s.events > 40)
+    d.human("c", "mind the tests")
+    d.crash()
+    d.run(auto_human=True)
+    return steps
+
+
+def _rows(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    return {name: store.db.execute(sql).fetchall() for name, sql in _TABLES.items()}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "plait.db")
+    yield s
+    s.close()
+
+
+def test_batches_store_what_one_commit_per_event_stores(tmp_path: Path) -> None:
+    steps = _steps()
+    assert len(steps) > 150
+    one_by_one = Store(tmp_path / "one.db")
+    batched = Store(tmp_path / "batched.db")
+    for step in steps:
+        one_by_one.commit(step.event, step.old, step.new, step.effects)
+    rng = random.Random(1)
+    i, seqs = 0, []
+    while i < len(steps):
+        n = rng.randint(1, 17)
+        seqs += batched.commit_many(steps[i : i + n])
+        i += n
+    assert seqs == list(range(1, len(steps) + 1))
+    assert _rows(batched) == _rows(one_by_one)
+    assert replay(batched) == batched.load() == steps[-1].new
+    one_by_one.close()
+    batched.close()
+
+
+def test_a_failing_batch_records_nothing(store: Store) -> None:
+    steps = _steps()
+    store.commit_many(steps[:10])
+    before = _rows(store)
+    # A step whose effect cannot be encoded fails after the first steps of the batch ran.
+    bad_effect = fx.Push(id="x/1/push", task="a", branch={"not", "json"}, worktree="/w")  # type: ignore[arg-type]
+    bad = steps[12]._replace(effects=(bad_effect,))
+    with pytest.raises(codec.CodecError):
+        store.commit_many([steps[10], steps[11], bad])
+    assert _rows(store) == before
+    assert store.commit_many([]) == []
+    assert store.commit_many(steps[10:13]) == [11, 12, 13]
+
+
+def test_only_the_tasks_an_event_changed_are_written(store: Store) -> None:
+    store.db.executescript(
+        "CREATE TEMP TABLE written(id TEXT);"
+        "CREATE TEMP TRIGGER note AFTER INSERT ON tasks BEGIN "
+        "INSERT INTO written(id) VALUES (new.id); END;"
+    )
+    for step in _steps():
+        store.db.execute("DELETE FROM written")
+        store.commit(step.event, step.old, step.new, step.effects)
+        written = sorted(r[0] for r in store.db.execute("SELECT id FROM written"))
+        old = step.old.tasks if step.old is not None else {}
+        new = step.new.tasks
+        assert written == sorted(t for t in new if old.get(t) is not new[t])
+        assert set(written) >= {t for t in new if old.get(t) != new[t]}
+
+
+def test_a_loaded_state_decides_and_commits_only_its_changes(store: Store) -> None:
+    steps = _steps()
+    store.commit_many(steps[:60])
+    loaded = store.load()
+    assert loaded is not None
+    tick = ev.Tick(at=loaded.now + 500.0)
+    decision = decide(loaded, tick)
+    store.commit(tick, loaded, decision.state, decision.effects)
+    assert store.load() == decision.state == decide(steps[59].new, tick).state
+
+
+def test_json_is_the_codecs_byte_for_byte() -> None:
+    steps = _steps(seed=9)
+    values: list[object] = []
+    for step in steps:
+        values += [step.event, *step.effects, *step.new.tasks.values()]
+    values += [steps[-1].new, replace(steps[-1].new, tasks={})]
+    for value in values:
+        want = json.dumps(codec.encode(value), separators=(",", ":"), sort_keys=True)
+        assert _dumps(value) == want
