@@ -135,6 +135,8 @@ def display_status(task: TaskState, config: RunConfig) -> str:
         return "working"
     if pr.ci is CIStatus.PENDING or pr.ci is CIStatus.NONE or not pr_is_current(task):
         return "ci"
+    if pr.ci is CIStatus.FAILED:
+        return "ci-failed"
     if pr.threads:
         return "in-review"
     if task.base_branch != config.main_branch:
