@@ -194,6 +194,8 @@ def test_stacked_plan_lands_on_github(tmp_path: Path, gh: GitHubDouble) -> None:
     assert _git(bare, "show", "main:notes/three.txt") == "three\n"
     subjects = _git(bare, "log", "--format=%s", "main").splitlines()
     assert len(subjects) == 4, subjects  # the initial commit and one squash per task
+    # Landed branches were deleted on the forge, each after its children were retargeted.
+    assert _git(bare, "branch", "--format=%(refname:short)").split() == ["main"]
 
     # The token never reached plait's store or logs.
     for path in (tmp_path / "plait-home").rglob("*"):

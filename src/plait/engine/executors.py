@@ -156,6 +156,10 @@ class Executors:
                     branch=effect.branch,
                     keep=effect.keep,
                 )
+                if not effect.keep:
+                    # The controller cleans up only after every child was retargeted, so
+                    # the forge's copy of the landed branch can go too.
+                    await self.forge.delete_branch(effect.branch)
                 return self._done(effect)
         raise AssertionError(f"no executor for {type(effect).__name__}")
 

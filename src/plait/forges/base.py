@@ -51,6 +51,13 @@ class Forge(Protocol):
         """Merge the PR into its base; returns the merge commit. Raises MergeBlocked."""
         ...
 
+    async def delete_branch(self, branch: str) -> bool:
+        """Delete a landed branch on the forge once no open PR targets it.
+
+        Returns False (and deletes nothing) while an open PR still targets it.
+        """
+        ...
+
     async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
         """Views of the given PRs (task id → PR number), keyed by task id."""
         ...

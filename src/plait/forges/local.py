@@ -175,6 +175,13 @@ class LocalForge:
         self.db.update_pr(pr, state="merged", merge_sha=landed)
         return landed
 
+    async def delete_branch(self, branch: str) -> bool:
+        """The local forge shares the repository: the worktree's cleanup deletes the branch.
+
+        Like GitHub, it refuses while an open PR targets the branch.
+        """
+        return not any(pr.base == branch and pr.state == "open" for pr in self.db.all_prs())
+
     # ---- reading -----------------------------------------------------------------------------
     async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
         views: dict[str, PRView] = {}
