@@ -88,7 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ci", help="CI command the local forge runs on each PR head")
     run.add_argument("--main", default="main", help="the main branch (default: main)")
     run.add_argument("--max-concurrency", type=_positive_int, default=4, metavar="N")
-    run.add_argument("--merge-delay", type=float, default=0.0, metavar="SECONDS")
+    run.add_argument(
+        "--merge-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="merge a PR only after it sat mergeable this long (time for a human look)",
+    )
+    run.add_argument(
+        "--cooldown",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="first wait when a backend hits a rate limit; it doubles up to 60x",
+    )
+    run.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="an agent silent this long is nudged once, then restarted",
+    )
+    run.add_argument("--turn-timeout", type=float, default=3600.0, metavar="SECONDS")
     run.add_argument("--keep-worktrees", action="store_true")
     run.add_argument("--json", action="store_true", help="JSON lines output")
 

@@ -64,6 +64,7 @@ def start_run(
     keep_worktrees: bool,
     json_mode: bool,
     token: str | None = None,
+    cooldown: float = 30.0,
 ) -> EngineResult:
     check_git_sync()
     check_project_name(project)
@@ -77,6 +78,7 @@ def start_run(
         max_concurrency=max_concurrency,
         merge_delay=merge_delay,
         keep_worktrees=keep_worktrees,
+        cooldown_seconds=cooldown,
     )
     first = ev.RunStarted(
         at=time.time(), config=config, tasks=plan.tasks, title=plan.title, context=plan.context
@@ -147,6 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         remote=args.remote,
         slug=args.slug,
         poll_interval=args.poll_interval or (30.0 if args.forge == "github" else 0.5),
+        idle_timeout=args.idle_timeout,
+        turn_timeout=args.turn_timeout,
     )
     get_backend(args.agent, script=settings.script, **agent_options)  # fail before starting
     result = start_run(
@@ -158,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         keep_worktrees=args.keep_worktrees,
         json_mode=args.json,
         token=args.token,
+        cooldown=args.cooldown,
     )
     return report(result, json_mode=args.json)
 

@@ -49,7 +49,7 @@ def test_rate_limit_cools_the_backend_and_keeps_the_session() -> None:
     assert t.step == "agent"
     cool = d.st.cooldowns["script"]
     assert cool.level == 1
-    assert cool.until == d.now + LADDER[0]
+    assert cool.until == d.now + LADDER[0] * d.st.config.cooldown_seconds
     assert next_wakeup(d.st) == cool.until
     # Task 2 is on the same backend: its running turn is not touched, but nothing new
     # starts on the backend until the cool-down ends.
@@ -126,3 +126,25 @@ def test_auth_failure_needs_a_human_at_once() -> None:
     assert t.phase is Phase.ACTIVE
     d.human("1", "logged in now")
     assert not attention_reason(d.st.tasks["1"], d.st.config)
+
+
+def test_a_thread_total_counts_only_what_the_turn_added() -> None:
+    """codex reports usage summed over its whole thread: a resumed turn adds the delta."""
+    d = _driver(1)
+    _finish(d, "1", ok=True, commits_ahead=1, head_sha="a", usage_cumulative=True,
+            usage=Usage(input_tokens=100, output_tokens=10))  # fmt: skip
+    assert d.st.tasks["1"].usage == Usage(input_tokens=100, output_tokens=10)
+    while d.outstanding:
+        d.answer(next(iter(d.outstanding)))
+    d.human("1", "one more thing")
+    (turn,) = d.pending(fx.RunAgent, "1")
+    assert turn.session_id == "s-1"
+    for effect in (turn,):
+        d.feed(
+            ev.AgentFinished(
+                at=d.now, effect_id=effect.id, task="1", ok=True, session_id="s-1",
+                usage=Usage(input_tokens=250, output_tokens=30), usage_cumulative=True,
+                head_sha="a",
+            )
+        )  # fmt: skip
+    assert d.st.tasks["1"].usage == Usage(input_tokens=250, output_tokens=30)

@@ -54,6 +54,8 @@ class TurnOutcome:
     reset_at: float | None
     exit_code: int | None  # None when the process never started
     events_seen: int
+    # True when `usage` is the session's running total (codex), not this turn's own.
+    usage_cumulative: bool = False
 
 
 class _Tally:
@@ -86,6 +88,11 @@ class _Tally:
             self.error = event
         if self.on_event is not None:
             self.on_event(event)
+
+    @property
+    def usage_cumulative(self) -> bool:
+        has_final = self.final is not None and self.final.usage is not None
+        return not has_final and self.cumulative is not None
 
     @property
     def usage(self) -> Usage:
@@ -317,6 +324,7 @@ def _outcome(
         reset_at=None if ok else reset,
         exit_code=exit_code,
         events_seen=tally.events,
+        usage_cumulative=tally.usage_cumulative,
     )
 
 

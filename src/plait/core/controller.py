@@ -27,6 +27,7 @@ from plait.core.model import (
     PRView,
     RunState,
     TaskState,
+    Usage,
 )
 from plait.core.scheduler import schedule
 from plait.core.task import enqueue
@@ -170,9 +171,13 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
     if task is None or task.current is None:
         return state
     op = task.current
+    same_session = bool(event.session_id) and event.session_id == task.session_id
+    mark = task.session_usage if same_session else Usage()
+    used = event.usage.since(mark) if event.usage_cumulative else event.usage
     task = replace(
         task,
-        usage=task.usage + event.usage,
+        usage=task.usage + used,
+        session_usage=event.usage if event.usage_cumulative else Usage(),
         turns=task.turns + 1,
         agent_seconds=round(task.agent_seconds + event.seconds, 6),
         session_id=event.session_id or task.session_id,
@@ -208,7 +213,12 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
 def _cool_down(state: RunState, task: TaskState, backend: str, event: ev.AgentFinished) -> RunState:
     """A limit pauses the backend; the task keeps its op and session and retries later."""
     cooldowns = cool_down(
-        state.cooldowns, backend, failure=event.failure, now=state.now, reset_at=event.reset_at
+        state.cooldowns,
+        backend,
+        failure=event.failure,
+        now=state.now,
+        reset_at=event.reset_at,
+        base=state.config.cooldown_seconds,
     )
     until = cooldowns[backend].until
     error = f"{backend}: {event.failure.replace('_', ' ')}; cooling down until {until:.0f}"

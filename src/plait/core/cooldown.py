@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Seconds to wait at each step of the ladder.
-LADDER: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
-# Usage limits rarely lift within minutes; start higher when no reset time is given.
-USAGE_LIMIT_FLOOR = 900.0
+# Waits at each step of the ladder, as multiples of the first (30 s by default: 30 s,
+# 1 min, 2 min, 5 min, 10 min, 20 min, 30 min).
+LADDER: tuple[float, ...] = (1.0, 2.0, 4.0, 10.0, 20.0, 40.0, 60.0)
+# Usage limits rarely lift within minutes; start higher when no reset time is given
+# (as a multiple of the first step: 15 min by default).
+USAGE_LIMIT_FLOOR = 30.0
 
 LIMIT_FAILURES = frozenset({"rate_limit", "overloaded", "usage_limit"})
 
@@ -32,12 +34,13 @@ def cool_down(
     failure: str,
     now: float,
     reset_at: float | None,
+    base: float = 30.0,
 ) -> dict[str, Cooldown]:
     prev = cooldowns.get(backend)
     level = min((prev.level if prev else 0) + 1, len(LADDER))
-    wait = LADDER[level - 1]
+    wait = LADDER[level - 1] * base
     if failure == "usage_limit":
-        wait = max(wait, USAGE_LIMIT_FLOOR)
+        wait = max(wait, USAGE_LIMIT_FLOOR * base)
     until = now + wait
     if reset_at is not None and reset_at > now:
         # A reset time the provider gave wins over our guess (plus a little slack).

@@ -68,6 +68,7 @@ class AgentFinished(EffectResult):
     commits_ahead: int = 0  # commits on the branch beyond its base after the turn
     head_sha: str = ""
     reset_at: float | None = None  # when a rate/usage limit lifts, if the CLI said
+    usage_cumulative: bool = False  # usage is the session's running total (codex threads)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

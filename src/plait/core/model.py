@@ -67,6 +67,17 @@ class Usage:
             + self.cache_write_tokens
         )
 
+    def since(self, mark: Usage) -> Usage:
+        """What was added after `mark` (for running totals); never negative."""
+        return Usage(
+            input_tokens=max(0, self.input_tokens - mark.input_tokens),
+            output_tokens=max(0, self.output_tokens - mark.output_tokens),
+            cache_read_tokens=max(0, self.cache_read_tokens - mark.cache_read_tokens),
+            cache_write_tokens=max(0, self.cache_write_tokens - mark.cache_write_tokens),
+            reasoning_tokens=max(0, self.reasoning_tokens - mark.reasoning_tokens),
+            cost_usd=max(0.0, round(self.cost_usd - mark.cost_usd, 10)),
+        )
+
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
@@ -167,6 +178,9 @@ class TaskState:
     rebase_keys: tuple[str, ...] = ()  # (head, base tip) pairs already rebased for
     counters: Counters = field(default_factory=Counters)
     usage: Usage = field(default_factory=Usage)
+    # The running total a backend reported at the end of the last turn of this session
+    # (codex counts usage over a whole thread); the next turn adds only what is beyond it.
+    session_usage: Usage = field(default_factory=Usage)
     turns: int = 0
     agent_seconds: float = 0.0
     started_at: float = 0.0
@@ -194,6 +208,7 @@ class RunConfig:
     ci_failure_cap: int = 3
     failure_cap: int = 3  # start, turn, rebase, push, merge failures
     retry_seconds: float = 2.0
+    cooldown_seconds: float = 30.0  # first step of a backend's cool-down ladder
     stacked: bool = True
     merge_delay: float = 0.0  # auto-merge only after the PR sat mergeable this long
     keep_worktrees: bool = False

@@ -214,6 +214,7 @@ class Executors:
             commits_ahead=commit.commits_ahead,
             head_sha=commit.head_sha,
             reset_at=outcome.reset_at,
+            usage_cumulative=outcome.usage_cumulative,
         )
 
 
