@@ -19,7 +19,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "session",
         re.compile(
-            r"no conversation found|session (?:\S+ )?not found|could not resume|unknown session"
+            r"no conversation found|session (?:\S+ )?not found|could not resume|unknown session|"
+            r"no session found|no previous sessions? found|error resuming session"
         ),
     ),
     (

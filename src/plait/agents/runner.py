@@ -31,6 +31,7 @@ from plait.agents.base import (
     TurnSpec,
     UsageReport,
 )
+from plait.agents.failures import classify_failure
 from plait.core.model import Usage
 
 CHUNK = 64 * 1024
@@ -292,6 +293,11 @@ def _judge(
     why = _last_lines(stderr)
     if said is not None and said.failure:
         return _outcome(tally, spec, said.failure, said.message, started, exit_code=exit_code)
+    if exit_code != 0 and spec.session_id and classify_failure(why)[0] == "session":
+        # pi and gemini say on stderr that the session to resume is gone (it was never
+        # saved: the turn that began it was stopped or failed first). Only "session" is
+        # read from stderr: the scheduler must start afresh, not resume it again.
+        return _outcome(tally, spec, "session", why, started, exit_code=exit_code)
     if exit_code == 0:
         error = "the agent exited without a result" + (f": {why}" if why else "")
         return _outcome(tally, spec, "failed", error, started, exit_code=exit_code)
