@@ -133,6 +133,24 @@ def build_parser() -> argparse.ArgumentParser:
     rev.add_argument("--path", help="file the comment is about")
     rev.add_argument("--line", type=_positive_int, help="line the comment is about")
 
+    adopt = sub.add_parser(
+        "adopt", help="take over an existing PR and keep it green (CI fixes, reviews, rebases)"
+    )
+    adopt.add_argument("pr", type=_positive_int, help="the PR number")
+    adopt.add_argument("--project", help="add it to this project (default: REPO-prs)")
+    adopt.add_argument("--repo", default=".", help="the git repository (default: .)")
+    adopt.add_argument("--forge", default="github", choices=["local", "github"])
+    adopt.add_argument("--agent", default="claude", help="agent backend for its turns")
+    adopt.add_argument("--script", help="script file for the `script` agent simulator")
+    adopt.add_argument("--model", help="model for the agent backend")
+    adopt.add_argument("--agent-opt", action="append", default=[], metavar="KEY=VALUE")
+    adopt.add_argument("--merge", action="store_true", help="merge it when green and approved")
+    adopt.add_argument("--token", help="GitHub token (default: GITHUB_TOKEN, then gh)")
+    adopt.add_argument("--github-url", help="GitHub API root, for GitHub Enterprise")
+    adopt.add_argument("--remote", default="origin")
+    adopt.add_argument("--poll-interval", type=float, default=None, metavar="SECONDS")
+    adopt.add_argument("--json", action="store_true")
+
     send = sub.add_parser("send", help="send a message to a task's agent")
     send.add_argument("task")
     send.add_argument("message")
@@ -185,6 +203,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "validate": commands.cmd_validate,
         "review": commands.cmd_review,
         "send": commands.cmd_send,
+        "adopt": commands.cmd_adopt,
         "logs": commands.cmd_logs,
         "demo": commands.cmd_demo,
         "doctor": _doctor,

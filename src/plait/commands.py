@@ -9,23 +9,29 @@ import shlex
 import sys
 import time
 import uuid
+from collections.abc import Sequence
+from pathlib import Path
 
 from plait.agents.registry import get_backend
 from plait.core import events as ev
 from plait.core.model import RunConfig, RunState
-from plait.core.plan import Plan
+from plait.core.plan import Plan, TaskSpec, slugify
 from plait.engine.loop import EngineResult
 from plait.engine.project import (
     Project,
     Settings,
     build_engine,
     create_project,
+    engine_lock,
+    engine_running,
+    make_forge,
     open_project,
     resolve_repo,
 )
 from plait.errors import ProjectError, UsageError
+from plait.forges.base import PRInfo
 from plait.plans import load_plan, plan_to_json
-from plait.store.paths import check_project_name, list_projects
+from plait.store.paths import check_project_name, list_projects, project_paths
 from plait.ui.headless import Printer
 from plait.ui.summary import outcome, summary_json, summary_table
 from plait.workspaces.git import check_git_sync
@@ -83,24 +89,29 @@ def start_run(
     first = ev.RunStarted(
         at=time.time(), config=config, tasks=plan.tasks, title=plan.title, context=plan.context
     )
-    return drive(proj, first, json_mode=json_mode, token=token)
+    return drive(proj, [first], json_mode=json_mode, token=token)
 
 
 def drive(
-    proj: Project, first: ev.RunStarted | None, *, json_mode: bool, token: str | None = None
+    proj: Project,
+    first: Sequence[ev.Event] = (),
+    *,
+    json_mode: bool,
+    token: str | None = None,
 ) -> EngineResult:
     """Run the project's engine until the run settles or a signal stops it."""
     printer = Printer(json_mode=json_mode)
     try:
-        engine = build_engine(proj, observer=printer, token=token)
-        if first is None and engine.state is None:
-            raise ProjectError(
-                f"project {proj.name!r} has no run to resume",
-                hint="start it with `plait run PLAN --project NAME`",
-            )
-        if first is None and engine.state is not None:
-            printer.note(f"resuming {proj.name} after {engine.state.events} events")
-        return asyncio.run(engine.run(first=first))
+        with engine_lock(proj):
+            engine = build_engine(proj, observer=printer, token=token)
+            if engine.state is None and not any(isinstance(e, ev.RunStarted) for e in first):
+                raise ProjectError(
+                    f"project {proj.name!r} has no run to resume",
+                    hint="start it with `plait run PLAN --project NAME`",
+                )
+            if not first and engine.state is not None:
+                printer.note(f"resuming {proj.name} after {engine.state.events} events")
+            return asyncio.run(engine.run(first=first))
     finally:
         proj.close()
 
@@ -198,7 +209,7 @@ def _abspath(path: str) -> str:
 def cmd_resume(args: argparse.Namespace) -> int:
     check_git_sync()
     proj = open_project(args.project)
-    result = drive(proj, None, json_mode=args.json, token=args.token)
+    result = drive(proj, json_mode=args.json, token=args.token)
     return report(result, json_mode=args.json)
 
 
@@ -252,6 +263,84 @@ def cmd_send(args: argparse.Namespace) -> int:
         proj.close()
     print(f"queued for {args.task}; the running engine delivers it (or on `plait resume`)")
     return 0
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """Take over PR #N: post it to a running engine, or run the project for it."""
+    check_git_sync()
+    repo = resolve_repo(args.repo)
+    name = args.project or f"{slugify(Path(repo).name)}-prs"
+    check_project_name(name)
+    if project_paths(name).exists():
+        proj = open_project(name)
+    else:
+        options = _agent_options(args.agent_opt)
+        if args.model:
+            options["model"] = args.model
+        settings = Settings(
+            repo=repo,
+            forge=args.forge,
+            agent=args.agent,
+            script=_abspath(args.script) if args.script else None,
+            agent_options=options,
+            github_api_url=args.github_url,
+            remote=args.remote,
+            poll_interval=args.poll_interval or (30.0 if args.forge == "github" else 0.5),
+        )
+        get_backend(args.agent, script=settings.script, **options)
+        proj = create_project(name, settings)
+    try:
+        adoption = _adoption(proj, args.pr, merge=args.merge, token=args.token)
+    except BaseException:
+        proj.close()
+        raise
+    if engine_running(proj):
+        proj.store.post(adoption)
+        proj.close()
+        print(f"PR #{args.pr} handed to the running engine of {name}; it keeps it green")
+        return 0
+    first: list[ev.Event] = []
+    if proj.store.load() is None:
+        config = RunConfig(
+            project=name,
+            repo=proj.settings.repo,
+            main_branch=proj.settings.main_branch,
+            forge=proj.settings.forge,
+            agent=proj.settings.agent,
+        )
+        first.append(ev.RunStarted(at=time.time(), config=config, tasks=(), title=name))
+    first.append(adoption)
+    result = drive(proj, first, json_mode=args.json, token=args.token)
+    return report(result, json_mode=args.json)
+
+
+def _adoption(proj: Project, number: int, *, merge: bool, token: str | None) -> ev.TaskAdopted:
+    forge = make_forge(proj, token=token)
+
+    async def look() -> PRInfo:
+        try:
+            return await forge.pr_info(number)
+        finally:
+            await forge.close()
+
+    info = asyncio.run(look())
+    if info.state != "open":
+        raise UsageError(f"PR #{number} is {info.state}", hint="adopt an open PR")
+    spec = TaskSpec(
+        id=f"pr-{number}",
+        title=info.title,
+        description=info.body,
+        landing="pr" if merge else "watch",
+    )
+    return ev.TaskAdopted(
+        at=time.time(),
+        spec=spec,
+        pr=number,
+        branch=info.branch,
+        base=info.base,
+        head_sha=info.head_sha,
+        draft=info.draft,
+    )
 
 
 def cmd_review(args: argparse.Namespace) -> int:

@@ -101,6 +101,14 @@ EVENTS: list[ev.Event] = [
     ev.Merged(**R, sha="m"),
     ev.PRChanged(at=3.0, task="a", pr=VIEW),
     ev.HumanMessage(at=4.0, task="a", text="hi ✓", message_id="m1"),
+    ev.TaskAdopted(
+        at=5.0,
+        spec=TaskSpec(id="pr-7", title="Fix it", landing="watch"),
+        pr=7,
+        branch="fix",
+        base="main",
+        head_sha="h",
+    ),
 ]
 EFFECTS: list[fx.Effect] = [
     fx.PrepareWorkspace(**E, branch="b", base_branch="main"),

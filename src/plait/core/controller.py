@@ -19,6 +19,7 @@ from plait.core.cooldown import LIMIT_FAILURES, cool_down, recovered
 from plait.core.effects import Effect
 from plait.core.graph import critical_path
 from plait.core.model import (
+    AGENT_OPS,
     CIStatus,
     Counters,
     Op,
@@ -29,7 +30,7 @@ from plait.core.model import (
     TaskState,
     Usage,
 )
-from plait.core.scheduler import schedule
+from plait.core.scheduler import FIRST_STEP, schedule
 from plait.core.task import enqueue
 from plait.core.taskmap import indexed_tasks
 
@@ -161,9 +162,16 @@ def _on_workspace_ready(state: RunState, event: ev.WorkspaceReady) -> RunState:
         base_sha=event.base_sha,
         phase=Phase.ACTIVE,
         started_at=task.started_at or event.at,
-        step="agent",
+        step=_first_step_after_workspace(task),
     )
     return _put(state, task)
+
+
+def _first_step_after_workspace(task: TaskState) -> str:
+    op = task.current
+    if op is None or op.kind in AGENT_OPS:
+        return "agent"
+    return FIRST_STEP[op.kind]
 
 
 def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
@@ -436,6 +444,10 @@ def _on_pr_changed(state: RunState, event: ev.PRChanged) -> RunState:
         return _land(state, task, event.pr.merge_sha, event.at)
     view = event.pr
     task = replace(task, pr=view)
+    watched = state.specs[task.id].landing == "watch"
+    if watched and view.head_sha and task.current is None and not task.in_flight:
+        # An adopted PR is also pushed to by people: follow its head when plait is idle.
+        task = replace(task, head_sha=view.head_sha)
     task = _note_ci(state, task, view)
     task = _note_threads(task, view)
     task = _note_mergeable(state, task, view)
@@ -498,6 +510,30 @@ def _on_human_message(state: RunState, event: ev.HumanMessage) -> RunState:
     return _put(state, enqueue(task, op))
 
 
+def _on_task_adopted(state: RunState, event: ev.TaskAdopted) -> RunState:
+    spec = event.spec
+    if spec.id in state.specs:
+        return state  # adopted already (the event was posted twice)
+    pr = PRView(number=event.pr, draft=event.draft, base=event.base, head_sha=event.head_sha)
+    task = TaskState(
+        id=spec.id,
+        phase=Phase.ACTIVE,
+        branch=event.branch,
+        base_branch=event.base,
+        head_sha=event.head_sha,
+        pr=pr,
+        started_at=event.at,
+    )
+    tasks = {**dict(state.tasks), spec.id: task}
+    return replace(
+        state,
+        specs={**dict(state.specs), spec.id: spec},
+        order=(*state.order, spec.id),
+        start_order=(*state.start_order, spec.id),
+        tasks=tasks,
+    )
+
+
 def _on_tick(state: RunState, event: ev.Tick) -> RunState:
     return state
 
@@ -518,5 +554,6 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, ev.Event], RunState]] = {
     ev.StepFailed: _h(_on_step_failed),
     ev.PRChanged: _h(_on_pr_changed),
     ev.HumanMessage: _h(_on_human_message),
+    ev.TaskAdopted: _h(_on_task_adopted),
     ev.Tick: _h(_on_tick),
 }

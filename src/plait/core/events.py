@@ -108,6 +108,18 @@ class PRChanged(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TaskAdopted(Event):
+    """An existing PR becomes a task (`plait adopt`): plait keeps it green from now on."""
+
+    spec: TaskSpec
+    pr: int
+    branch: str
+    base: str
+    head_sha: str
+    draft: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HumanMessage(Event):
     task: str
     text: str
@@ -128,4 +140,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Merged,
     PRChanged,
     HumanMessage,
+    TaskAdopted,
 )

@@ -33,6 +33,9 @@ class TaskSpec:
     line: int = 0
     # Relative weight for critical-path ordering (the JSON gameplan's `complexity`).
     weight: int = 1
+    # How the work lands: "pr" (open, keep green, merge) or "watch" (an adopted PR plait
+    # keeps green but leaves for a human to merge).
+    landing: str = "pr"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -146,6 +146,8 @@ def _serve_feedback(
                 continue
             slots.add(tid)
         t = take(tasks[tid], op, FIRST_STEP[op.kind])
+        if not t.worktree:
+            t = replace(t, step="workspace")  # an adopted PR: check its branch out first
         tasks[tid], effect = _emit(state, t)
         out.append(effect)
 
@@ -229,7 +231,12 @@ def _housekeeping(state: RunState, tasks: dict[str, TaskState], t: TaskState) ->
         return None
     if wants_ready(t):
         return Op(kind=OpKind.READY)
-    if merge_gate(t, state.config) and t.ready_since + state.config.merge_delay <= state.now:
+    lands = state.specs[t.id].landing == "pr"
+    if (
+        lands
+        and merge_gate(t, state.config)
+        and t.ready_since + state.config.merge_delay <= state.now
+    ):
         return Op(kind=OpKind.MERGE)
     return None
 

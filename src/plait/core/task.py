@@ -65,6 +65,8 @@ def attention_reason(task: TaskState, config: RunConfig) -> str:
     """Why the task needs a human, or "" when it does not. Derived, never stored."""
     if task.phase is Phase.MERGED:
         return ""
+    if task.pr is not None and task.pr.state == "closed":
+        return f"PR #{task.pr.number} was closed on the forge"
     c = task.counters
     cap = config.failure_cap
     checks = (

@@ -90,7 +90,7 @@ def run_demo(directory: str | None, *, json_mode: bool) -> int:
     note = Printer(json_mode=json_mode).note
     if project_paths(PROJECT).exists():
         note(f"plait demo: resuming the demo in {root}")
-        result = commands.drive(open_project(PROJECT), None, json_mode=json_mode)
+        result = commands.drive(open_project(PROJECT), json_mode=json_mode)
     else:
         root.mkdir(parents=True, exist_ok=True)
         if not (root / "repo").exists():

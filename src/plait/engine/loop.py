@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from plait.core import effects as fx
@@ -73,9 +73,10 @@ class Engine:
         """Begin a new run with `event`, then run it."""
         if self.state is not None:
             raise RuntimeError("this project already has a run")
-        return await self.run(first=event)
+        return await self.run(first=[event])
 
-    async def run(self, first: ev.Event | None = None) -> EngineResult:
+    async def run(self, first: Sequence[ev.Event] = ()) -> EngineResult:
+        """Run until settled (or stopped); `first` are events to decide before anything."""
         loop = asyncio.get_running_loop()
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -89,7 +90,7 @@ class Engine:
                 loop.remove_signal_handler(sig)
 
     # ---- internals -------------------------------------------------------------------
-    async def _run(self, first: ev.Event | None) -> EngineResult:
+    async def _run(self, first: Sequence[ev.Event]) -> EngineResult:
         stopped = False
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
@@ -98,12 +99,12 @@ class Engine:
                 tg.create_task(self._poll_loop()),
                 tg.create_task(self._inbox_loop()),
             ]
-            if first is not None:
-                self._apply(first, None)
+            for event in first:
+                self._apply(event, None)
             for effect in self.store.pending_effects():
                 self._dispatch(effect)
             # A restart may find work to do that needs no event (e.g. caps changed).
-            if self.state is not None and first is None:
+            if self.state is not None and not first:
                 self._apply(ev.Tick(at=self.clock()), None)
             try:
                 stopped = await self._main_loop()

@@ -6,8 +6,12 @@ meta table next to the run, so `plait resume NAME` rebuilds exactly the same eng
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -114,6 +118,43 @@ def open_project(name: str | None) -> Project:
         store.close()
         raise ProjectError(f"project {name!r} has no settings", hint="start it again")
     return Project(paths=paths, store=store, settings=Settings.from_json(raw))
+
+
+@contextlib.contextmanager
+def engine_lock(project: Project) -> Iterator[None]:
+    """One engine per project: two would run every effect twice."""
+    path = project.paths.root / "engine.lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip() or "?"
+            raise ProjectError(
+                f"project {project.name!r} is already running (engine pid {pid})",
+                hint="watch it with `plait status` / `plait logs`; talk to it with `plait send`",
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def engine_running(project: Project) -> bool:
+    path = project.paths.root / "engine.lock"
+    if not path.exists():
+        return False
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
 
 
 def make_forge(project: Project, *, token: str | None = None) -> Forge:

@@ -8,6 +8,7 @@ that is already merged returns its merge commit, resolving a resolved thread is 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from plait.core.model import PRView
@@ -22,8 +23,26 @@ class MergeBlocked(Exception):
         self.retryable = retryable
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PRInfo:
+    """What `plait adopt` needs to know about an existing PR."""
+
+    number: int
+    title: str
+    body: str
+    branch: str
+    base: str
+    head_sha: str
+    draft: bool
+    state: str  # open | closed | merged
+
+
 class Forge(Protocol):
     name: str
+
+    async def pr_info(self, number: int) -> PRInfo:
+        """An existing PR, by number (ForgeError if there is none)."""
+        ...
 
     async def push(self, *, branch: str, worktree: str, force: bool) -> str:
         """Publish the branch as it is in the worktree; returns the pushed head SHA."""

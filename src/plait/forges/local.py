@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from plait.core.model import CIStatus, PRView, ReviewThread
 from plait.errors import ForgeError
-from plait.forges.base import MergeBlocked
+from plait.forges.base import MergeBlocked, PRInfo
 from plait.forges.local_ci import NO_CI, CIRunner
 from plait.forges.local_db import FAILED, PASSED, ForgeDB, PRRow, ThreadRow
 from plait.forges.local_merge import find_landed, is_mergeable, squash_merge
@@ -113,6 +113,19 @@ class LocalForge:
         if pr is None:
             raise ForgeError(f"no local PR #{number}", hint="see `plait status` for PR numbers")
         return pr
+
+    async def pr_info(self, number: int) -> PRInfo:
+        row = self._pr(number)
+        return PRInfo(
+            number=row.number,
+            title=row.title,
+            body=row.body,
+            branch=row.branch,
+            base=row.base,
+            head_sha=row.head_sha,
+            draft=row.draft,
+            state=row.state,
+        )
 
     async def mark_ready(self, pr: int) -> None:
         row = self._pr(pr)

@@ -63,6 +63,7 @@ class GitWorkspaces:
         await check_branch(branch)
         await check_rev(base_branch)
         base_tip = await self._resolve(base_branch)
+        remote_tip = await self._fetch_branch(branch)
         existing = await worktree_of_branch(self.repo, branch)
         if existing is not None and same_path(existing.path, self.repo):
             raise GitError(
@@ -71,11 +72,41 @@ class GitWorkspaces:
             )
         if existing is not None and os.path.isdir(existing.path):
             path = existing.path
+            if remote_tip:
+                await self._fast_forward(path, branch, remote_tip)
         else:
+            local = await branch_sha(self.repo, branch)
+            if local is None and remote_tip:
+                # A branch that exists only on the forge (an adopted PR): start from it.
+                await git("branch", "--no-track", "--", branch, remote_tip, cwd=self.repo)
+            elif (
+                local is not None and remote_tip and await is_ancestor(self.repo, local, remote_tip)
+            ):
+                await git("branch", "-f", "--", branch, remote_tip, cwd=self.repo)
             path = await self._create(task, branch, base_tip)
         merge_base = await git("merge-base", branch, base_tip, cwd=self.repo, check=False)
         base_sha = merge_base.out.strip() if merge_base.code == 0 else base_tip
         return Prepared(path=path, base_sha=base_sha)
+
+    async def _fetch_branch(self, branch: str) -> str | None:
+        """The forge's tip of `branch` (None without a remote or when it has none)."""
+        if not self.remote or branch == self.main_branch:
+            return None
+        tracking = f"refs/remotes/{self.remote}/{branch}"
+        fetched = await git(
+            "fetch", "--quiet", "--no-tags", self.remote, f"+refs/heads/{branch}:{tracking}",
+            cwd=self.repo, check=False,
+        )  # fmt: skip
+        return await rev(self.repo, tracking) if fetched.code == 0 else None
+
+    async def _fast_forward(self, worktree: str, branch: str, tip: str) -> None:
+        """Someone pushed to the branch on the forge: catch the worktree up if we can."""
+        local = await branch_sha(self.repo, branch)
+        if local is None or local == tip or not await is_ancestor(self.repo, local, tip):
+            return
+        if await is_dirty(worktree, untracked=False):
+            return
+        await git("merge", "--ff-only", "-q", tip, cwd=worktree)
 
     async def _resolve(self, ref: str) -> str:
         if self.remote and ref == self.main_branch:

@@ -17,6 +17,7 @@ import httpx
 
 from plait.core.model import PRView
 from plait.errors import ForgeError
+from plait.forges.base import PRInfo
 from plait.forges.github.budget import Clock
 from plait.forges.github.client import GitHubClient, Sleep
 from plait.forges.github.poll import Poller
@@ -148,6 +149,30 @@ class GitHubForge:
 
     async def rerun_failed_jobs(self, run_id: int) -> None:
         await self.writer.rerun_failed_jobs(run_id)
+
+    async def pr_info(self, number: int) -> PRInfo:
+        reply = await self.client.rest("GET", f"/repos/{self.id.slug}/pulls/{number}")
+        data = reply.data
+        if not isinstance(data, dict):
+            raise ForgeError(f"GitHub gave no PR #{number}", hint="check the PR number")
+        head = data.get("head") or {}
+        base = data.get("base") or {}
+        assert isinstance(head, dict)
+        assert isinstance(base, dict)
+        state = "merged" if data.get("merged_at") else str(data.get("state", "open"))
+        info = PRInfo(
+            number=number,
+            title=str(data.get("title") or f"PR #{number}"),
+            body=str(data.get("body") or ""),
+            branch=str(head.get("ref", "")),
+            base=str(base.get("ref", "")),
+            head_sha=str(head.get("sha", "")),
+            draft=bool(data.get("draft")),
+            state=state,
+        )
+        self._pr_of_branch[info.branch] = number
+        self._branch_of_pr[number] = info.branch
+        return info
 
     async def delete_branch(self, branch: str) -> bool:
         """Delete a landed branch once no open PR targets it; False if one still does."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from plait.core.model import CIStatus, PRView
@@ -27,10 +28,11 @@ from plait.forges.github.mapping import Node
 
 PULLS_PAGE = 100
 # GitHub's `updated_at` has one-second granularity: a second change within the same
-# second as the one we saw leaves the PR list (and its ETag) as it was. So for a short
-# while after a PR changed, its own REST view (which counts comments and review comments)
-# is asked for conditionally each cycle: a 304 costs nothing, a 200 means re-read it.
-SETTLE_SECONDS = 3.0
+# second as the one we saw leaves the PR list (and its ETag) as it was. So after a PR
+# changed, its own REST view (which counts comments and review comments) is asked for
+# conditionally on every cycle until one cycle has looked after that second was surely
+# over (its end plus a margin for clock skew): a 304 costs nothing, a 200 means re-read.
+SETTLE_SECONDS = 2.0
 
 
 @dataclass(slots=True)
@@ -55,7 +57,9 @@ class Poller:
         self._heads: dict[int, str] = {}  # head SHA per PR, from the PR list
         self._last_event = 0  # newest repository event id seen
         self._unsettled: set[int] = set()  # PRs with checks still running (or none yet)
-        self._recent: dict[int, float] = {}  # PR → until when to re-read it (see SETTLE)
+        # PR → the time after which one more look settles it (see SETTLE_SECONDS)
+        self._recent: dict[int, float] = {}
+        self._updated: dict[int, float] = {}  # PR → its updated_at, epoch seconds
 
     @property
     def repo_path(self) -> str:
@@ -78,15 +82,16 @@ class Poller:
     async def _changed(self, numbers: set[int]) -> set[int]:
         changed = {n for n in numbers if n not in self.views} | (self._dirty & numbers)
         now = self.client.clock()
-        self._recent = {n: until for n, until in self._recent.items() if until > now}
         settling = sorted(n for n in self._recent if n in numbers)
         listed = await self._changed_pulls(numbers)
         for n in settling:
             if n not in listed and await self._pr_moved(n):
                 changed.add(n)
+        # Looked at after the changed second was over: nothing more can hide in it.
+        self._recent = {n: until for n, until in self._recent.items() if until > now}
         for n in sorted(listed):
-            await self._pr_moved(n)  # primes its ETag for the settling window
-            self._recent[n] = now + SETTLE_SECONDS
+            await self._pr_moved(n)  # primes its ETag for the settling check
+            self._recent[n] = max(now, self._updated.get(n, now)) + SETTLE_SECONDS
         changed |= listed
         for n in sorted(numbers):
             view = self.views.get(n)
@@ -131,6 +136,7 @@ class Poller:
                 if number in numbers:
                     changed.add(number)
             self._signature[number] = sig
+            self._updated[number] = _epoch(sig[0])
             self._heads[number] = sig[1]
         if fresh >= PULLS_PAGE:
             # More PRs changed than one page shows: the rest could be anywhere.
@@ -284,3 +290,11 @@ class Poller:
             merge_sha=str((pr.get("mergeCommit") or {}).get("oid") or ""),
             url=str(pr.get("url") or ""),
         )
+
+
+def _epoch(stamp: str) -> float:
+    """GitHub's ISO `updated_at` in epoch seconds (0.0 when missing or unreadable)."""
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
