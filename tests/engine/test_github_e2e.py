@@ -22,6 +22,7 @@ import pytest
 
 from plait.testing.github_double import GitHubDouble
 from plait.testing.github_double.checks import Check
+from plait.testing.github_double.faults import Fault
 from tests.cli.helpers_cli import cli_env
 
 OWNER, NAME = "acme", "notes"
@@ -134,8 +135,7 @@ def gh(tmp_path: Path) -> Iterator[GitHubDouble]:
         yield double
 
 
-@pytest.mark.timeout(240)
-def test_stacked_plan_lands_on_github(tmp_path: Path, gh: GitHubDouble) -> None:
+def _setup(tmp_path: Path, gh: GitHubDouble) -> tuple[Path, Path, Path]:
     gh.create_repo(OWNER, NAME, files={"README.md": "notes\n"})
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", gh.repo_remote_url(OWNER, NAME), str(clone))
@@ -145,48 +145,33 @@ def test_stacked_plan_lands_on_github(tmp_path: Path, gh: GitHubDouble) -> None:
     plan.write_text(PLAN)
     script = tmp_path / "script.json"
     script.write_text(json.dumps(SCRIPT))
+    return clone, plan, script
 
-    bots = Bots(gh)
-    runner = threading.Thread(target=bots.run, daemon=True)
-    runner.start()
-    env = cli_env(tmp_path, GITHUB_TOKEN="double-token")
-    try:
-        done = subprocess.run(
-            [
-                sys.executable, "-m", "plait.cli", "run", str(plan), "--repo", str(clone),
-                "--forge", "github", "--github-url", gh.api_url, "--script", str(script),
-                "--poll-interval", "0.3", "--merge-delay", "1.5", "--max-concurrency", "3",
-                "--project", "notes", "--json",
-            ],
-            env=env, capture_output=True, text=True, timeout=200,
-        )  # fmt: skip
-    finally:
-        bots.stop.set()
-        runner.join(timeout=10)
-    assert not bots.errors, bots.errors
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-    assert "Traceback" not in done.stderr
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
+
+def _run_args(gh: GitHubDouble, clone: Path, plan: Path, script: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "plait.cli", "run", str(plan), "--repo", str(clone),
+        "--forge", "github", "--github-url", gh.api_url, "--script", str(script),
+        "--poll-interval", "0.3", "--merge-delay", "1.5", "--max-concurrency", "3",
+        "--project", "notes", "--json",
+    ]  # fmt: skip
+
+
+def _check_landed(tmp_path: Path, gh: GitHubDouble, bots: Bots, out: str) -> None:
+    lines = [json.loads(line) for line in out.splitlines()]
     summary = lines[-1]
     assert summary["outcome"] == "merged"
-    messages = "\n".join(str(e.get("message")) for e in lines if e.get("type") == "event")
-
-    # One PR per task, all merged; the stacked one was retargeted to main first.
-    pulls = {pr.head: pr for pr in gh.pulls(OWNER, NAME)}
-    assert sorted(pulls) == ["plait/notes/1", "plait/notes/2", "plait/notes/3"]
-    assert all(pr.merged and pr.base == "main" for pr in pulls.values())
-    assert "opened draft PR #" in messages
-    assert "into plait/notes/1" in messages  # task 3 started stacked on 1
-    assert "PR retargeted to main" in messages
-    assert "CI failed on" in messages
+    # One PR per task, all merged, all on main in the end.
+    pulls = gh.pulls(OWNER, NAME)
+    assert sorted(pr.head for pr in pulls) == ["plait/notes/1", "plait/notes/2", "plait/notes/3"]
+    assert all(pr.merged and pr.base == "main" for pr in pulls)
     # The review thread got exactly one reply from plait and was resolved.
     (thread_id,) = bots.thread_ids
     thread = gh.thread(thread_id)
-    assert thread.resolved, messages
+    assert thread.resolved
     replies = [c for c in thread.comments if c.author != "reviewer"]
     assert len(replies) == 1, [c.body for c in thread.comments]
     assert "Capitalized as asked." in replies[0].body
-
     # main on the forge holds each change once, with the final content.
     bare = gh.repo_path(OWNER, NAME)
     assert _git(bare, "show", "main:notes/one.txt") == "one\n"
@@ -196,9 +181,78 @@ def test_stacked_plan_lands_on_github(tmp_path: Path, gh: GitHubDouble) -> None:
     assert len(subjects) == 4, subjects  # the initial commit and one squash per task
     # Landed branches were deleted on the forge, each after its children were retargeted.
     assert _git(bare, "branch", "--format=%(refname:short)").split() == ["main"]
-
     # The token never reached plait's store or logs.
     for path in (tmp_path / "plait-home").rglob("*"):
         if path.is_file():
             assert b"double-token" not in path.read_bytes(), path
-    assert "double-token" not in done.stdout + done.stderr
+    assert "double-token" not in out
+
+
+@pytest.mark.timeout(240)
+def test_stacked_plan_lands_on_github(tmp_path: Path, gh: GitHubDouble) -> None:
+    clone, plan, script = _setup(tmp_path, gh)
+    bots = Bots(gh)
+    runner = threading.Thread(target=bots.run, daemon=True)
+    runner.start()
+    env = cli_env(tmp_path, GITHUB_TOKEN="double-token")
+    try:
+        done = subprocess.run(
+            _run_args(gh, clone, plan, script), env=env, capture_output=True, text=True,
+            timeout=200,
+        )  # fmt: skip
+    finally:
+        bots.stop.set()
+        runner.join(timeout=10)
+    assert not bots.errors, bots.errors
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    messages = done.stdout
+    assert "opened draft PR #" in messages
+    assert "into plait/notes/1" in messages  # task 3 started stacked on 1
+    assert "PR retargeted to main" in messages
+    assert "CI failed on" in messages
+    assert "review threads answered and resolved" in messages
+    _check_landed(tmp_path, gh, bots, done.stdout)
+
+
+@pytest.mark.timeout(280)
+def test_faults_and_a_crash_leave_no_duplicate(tmp_path: Path, gh: GitHubDouble) -> None:
+    """5xx, secondary and primary rate limits, then SIGKILL mid-run and resume.
+
+    (A reply whose answer is lost on the wire is covered in tests/forges.)"""
+    clone, plan, script = _setup(tmp_path, gh)
+    repo = f"/repos/{OWNER}/{NAME}"
+    faults = [
+        Fault.server_error(502, route=f"POST {repo}/pulls$", times=2),
+        Fault.secondary_rate_limit(1.0, route="graphql", times=2),
+        Fault.server_error(503, route="merge$", times=1),
+        Fault.primary_rate_limit(1.0, route=f"GET {repo}/pulls$", times=1),
+    ]
+    gh.inject(*faults)
+    bots = Bots(gh)
+    runner = threading.Thread(target=bots.run, daemon=True)
+    runner.start()
+    env = cli_env(tmp_path, GITHUB_TOKEN="double-token")
+    try:
+        proc = subprocess.Popen(
+            _run_args(gh, clone, plan, script), env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "review threads answered and resolved" in line or "merged PR" in line:
+                proc.kill()  # mid-run, between forge writes
+                break
+        proc.wait(timeout=60)
+        proc.stdout.close()
+        resumed = subprocess.run(
+            [sys.executable, "-m", "plait.cli", "resume", "notes", "--json"],
+            env=env, capture_output=True, text=True, timeout=200,
+        )  # fmt: skip
+    finally:
+        bots.stop.set()
+        runner.join(timeout=10)
+    assert not bots.errors, bots.errors
+    assert resumed.returncode == 0, resumed.stdout[-4000:] + resumed.stderr[-3000:]
+    assert all(f.hits for f in faults), [(f.kind, f.route, f.hits) for f in faults]
+    _check_landed(tmp_path, gh, bots, resumed.stdout)
