@@ -161,3 +161,16 @@ def test_review_and_message_reach_the_running_agent(tmp_path: Path) -> None:
     ]
     assert any("Please shout." in p and "notes/one.txt:1" in p for p in prompts)
     assert any("Also add notes/extra.txt" in p for p in prompts)
+
+
+def test_a_second_engine_on_the_same_project_is_refused(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "--merge-delay", "30")
+    try:
+        _wait_for(proc, "opened draft PR #1")
+        second = plait("resume", "notes", home=tmp_path)
+        assert second.returncode == 5
+        assert "already running" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
