@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
-    Garbage,
     SessionStarted,
     TextOut,
     ToolCall,
@@ -32,8 +31,7 @@ from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
 from plait.agents.stream import (
     DEFAULT_MAX_LINE,
-    LineSplitter,
-    TooLong,
+    JsonLineDecoder,
     clip,
     compact_input,
     content_text,
@@ -43,7 +41,6 @@ from plait.agents.stream import (
     get_int,
     get_list,
     get_str,
-    parse_line,
 )
 from plait.core.model import Usage
 
@@ -101,7 +98,7 @@ class ClaudeBackend:
         return ClaudeStreamDecoder()
 
 
-class ClaudeStreamDecoder:
+class ClaudeStreamDecoder(JsonLineDecoder):
     """Pure decoder of Claude Code's stream-json output (bounded memory)."""
 
     def __init__(
@@ -110,66 +107,46 @@ class ClaudeStreamDecoder:
         max_line: int = DEFAULT_MAX_LINE,
         clock: Callable[[], float] | None = time.time,
     ) -> None:
-        self._lines = LineSplitter(max_line)
+        super().__init__(max_line)
         self._clock = clock
         self._seen_messages: deque[str] = deque(maxlen=64)
         self._error_failure = ""  # failure class from an assistant `error` field
         self._error_reset: float | None = None
+        self._handlers = {
+            "system": self._system,
+            "assistant": self._assistant,
+            "user": self._user,
+            "result": self._result_line,
+        }
 
-    def feed(self, data: bytes) -> Iterator[AgentEvent]:
-        for line in self._lines.feed(data):
-            yield from self._line(line)
-
-    def close(self) -> Iterator[AgentEvent]:
-        for line in self._lines.close():
-            yield from self._line(line)
-
-    def _line(self, line: bytes | TooLong) -> Iterator[AgentEvent]:
-        if isinstance(line, TooLong):
-            limit = self._lines.max_line
-            yield Garbage(text=f"[a line longer than {limit} bytes was dropped]")
-            return
-        text, obj = parse_line(line)
-        if obj is None:
-            if text.strip():
-                yield Garbage(text=clip(text), raw=clip(text, 10_000))
-            return
-        kind = get_str(obj, "type")
-        if kind == "system":
-            yield from self._system(obj, text)
-        elif kind == "assistant":
-            yield from self._assistant(obj, text)
-        elif kind == "user":
-            yield from self._user(obj, text)
-        elif kind == "result":
-            yield self._result(obj, text)
-
-    def _system(self, obj: dict[str, object], raw: str) -> Iterator[AgentEvent]:
+    def _system(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         session = get_str(obj, "session_id")
-        if get_str(obj, "subtype") == "init" and session:
-            yield SessionStarted(session_id=session, model=get_str(obj, "model"), raw=raw)
+        if obj.get("subtype") == "init" and session:
+            out.append(SessionStarted(session_id=session, model=get_str(obj, "model"), raw=raw))
 
-    def _assistant(self, obj: dict[str, object], raw: str) -> Iterator[AgentEvent]:
+    def _assistant(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         message = get_dict(obj, "message")
         blocks = get_list(message, "content")
         if error := get_str(obj, "error"):
-            yield self._error_event(error, content_text(blocks), raw)
+            out.append(self._error_event(error, content_text(blocks), raw))
             return
         for block in blocks:
-            block_type = get_str(block, "type")
+            if not isinstance(block, dict):
+                continue
+            block_type = block.get("type")
             if block_type == "text" and (said := get_str(block, "text")):
-                yield TextOut(text=said, raw=raw)
+                out.append(TextOut(text=said, raw=raw))
             elif block_type == "tool_use":
                 call = get_str(block, "id")
                 name = get_str(block, "name", "tool")
-                inp = block.get("input") if isinstance(block, dict) else None
-                yield ToolCall(call_id=call, name=name, input=compact_input(inp), raw=raw)
+                inp = compact_input(block.get("input"))
+                out.append(ToolCall(call_id=call, name=name, input=inp, raw=raw))
         msg_id = get_str(message, "id")
         usage = get_dict(message, "usage")
         if usage and (not msg_id or msg_id not in self._seen_messages):
             if msg_id:
                 self._seen_messages.append(msg_id)
-            yield UsageReport(usage=_usage(usage), raw=raw)
+            out.append(UsageReport(usage=_usage(usage), raw=raw))
 
     def _error_event(self, code: str, text: str, raw: str) -> AgentErrorEvent:
         failure, reset = classify_failure(text, clock=self._clock)
@@ -180,17 +157,21 @@ class ClaudeStreamDecoder:
             message=message, failure=self._error_failure, reset_at=reset, raw=raw
         )
 
-    def _user(self, obj: dict[str, object], raw: str) -> Iterator[AgentEvent]:
+    def _user(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         for block in get_list(get_dict(obj, "message"), "content"):
-            if get_str(block, "type") != "tool_result":
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
                 continue
-            content = block.get("content") if isinstance(block, dict) else None
-            yield ToolResult(
-                call_id=get_str(block, "tool_use_id"),
-                output=content_text(content),
-                is_error=get_bool(block, "is_error"),
-                raw=raw,
+            out.append(
+                ToolResult(
+                    call_id=get_str(block, "tool_use_id"),
+                    output=content_text(block.get("content")),
+                    is_error=get_bool(block, "is_error"),
+                    raw=raw,
+                )
             )
+
+    def _result_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        out.append(self._result(obj, raw))
 
     def _result(self, obj: dict[str, object], raw: str) -> FinalResult:
         subtype = get_str(obj, "subtype")

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
-    Garbage,
     SessionStarted,
     TextOut,
     ToolCall,
@@ -36,15 +35,13 @@ from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
 from plait.agents.stream import (
     DEFAULT_MAX_LINE,
-    LineSplitter,
-    TooLong,
+    JsonLineDecoder,
     clip,
     compact_input,
     get_dict,
     get_int,
     get_list,
     get_str,
-    parse_line,
 )
 from plait.core.model import Usage
 
@@ -135,13 +132,13 @@ class CodexBackend:
         return CodexStreamDecoder()
 
 
-class CodexStreamDecoder:
+class CodexStreamDecoder(JsonLineDecoder):
     """Pure decoder of `codex exec --json` output (bounded memory)."""
 
     def __init__(
         self, *, max_line: int = DEFAULT_MAX_LINE, clock: Callable[[], float] | None = time.time
     ) -> None:
-        self._lines = LineSplitter(max_line)
+        super().__init__(max_line)
         self._clock = clock
         self._session = ""
         self._started: set[str] = set()  # item ids announced; cleared on completion
@@ -149,16 +146,20 @@ class CodexStreamDecoder:
         self._turns = 0
         self._completed = False  # the last turn completed
         self._failure: AgentErrorEvent | None = None  # a turn failed (final)
+        self._handlers = {
+            "thread.started": self._thread_started,
+            "turn.started": self._turn_started,
+            "item.started": self._item_line,
+            "item.updated": self._item_line,
+            "item.completed": self._item_line,
+            "turn.completed": self._turn_completed,
+            "turn.failed": self._turn_failed,
+            "error": self._error_line,
+        }
 
-    def feed(self, data: bytes) -> Iterator[AgentEvent]:
-        for line in self._lines.feed(data):
-            yield from self._line(line)
-
-    def close(self) -> Iterator[AgentEvent]:
-        for line in self._lines.close():
-            yield from self._line(line)
+    def _end(self, out: list[AgentEvent]) -> None:
         if final := self._final():
-            yield final
+            out.append(final)
 
     def _final(self) -> FinalResult | None:
         failed = self._failure
@@ -178,62 +179,68 @@ class CodexStreamDecoder:
             ok=True, text=self._last_text, session_id=self._session, num_turns=self._turns
         )
 
-    def _line(self, line: bytes | TooLong) -> Iterator[AgentEvent]:
-        if isinstance(line, TooLong):
-            yield Garbage(text=f"[a line longer than {self._lines.max_line} bytes was dropped]")
-            return
-        text, obj = parse_line(line)
-        if obj is None:
-            if text.strip():
-                yield Garbage(text=clip(text), raw=clip(text, 10_000))
-            return
-        kind = get_str(obj, "type")
-        if kind == "thread.started" and (thread := get_str(obj, "thread_id")):
+    def _thread_started(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        if thread := get_str(obj, "thread_id"):
             self._session = thread
-            yield SessionStarted(session_id=thread, raw=text)
-        elif kind == "turn.started":
-            self._completed = False
-        elif kind in ("item.started", "item.updated", "item.completed"):
-            yield from self._item(get_dict(obj, "item"), done=kind == "item.completed", raw=text)
-        elif kind == "turn.completed":
-            self._turns += 1
-            self._completed = True
-            yield UsageReport(usage=_usage(get_dict(obj, "usage")), cumulative=True, raw=text)
-        elif kind == "turn.failed":
-            message = get_str(get_dict(obj, "error"), "message") or "the turn failed"
-            self._failure = self._error(message, text)
-            yield self._failure
-        elif kind == "error":
-            event = self._error(get_str(obj, "message") or "error", text)
-            if not event.message.startswith("Reconnecting"):
-                self._failure = event  # codex gave up
-            yield event
+            out.append(SessionStarted(session_id=thread, raw=raw))
+
+    def _turn_started(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        self._completed = False
+
+    def _item_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        done = obj["type"] == "item.completed"
+        self._item(get_dict(obj, "item"), done=done, raw=raw, out=out)
+
+    def _turn_completed(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        self._turns += 1
+        self._completed = True
+        usage = _usage(get_dict(obj, "usage"))
+        out.append(UsageReport(usage=usage, cumulative=True, raw=raw))
+
+    def _turn_failed(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        message = get_str(get_dict(obj, "error"), "message") or "the turn failed"
+        self._failure = self._error(message, raw)
+        out.append(self._failure)
+
+    def _error_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        event = self._error(get_str(obj, "message") or "error", raw)
+        if not event.message.startswith("Reconnecting"):
+            self._failure = event  # codex gave up
+        out.append(event)
 
     def _error(self, message: str, raw: str) -> AgentErrorEvent:
         failure, reset = classify_failure(message, clock=self._clock)
         return AgentErrorEvent(message=clip(message), failure=failure, reset_at=reset, raw=raw)
 
-    def _item(self, item: dict[str, object], *, done: bool, raw: str) -> Iterator[AgentEvent]:
+    def _item(
+        self, item: dict[str, object], *, done: bool, raw: str, out: list[AgentEvent]
+    ) -> None:
+        kind = item.get("type")
+        if kind == "agent_message":
+            if done:
+                self._last_text = get_str(item, "text")
+                if self._last_text:
+                    out.append(TextOut(text=self._last_text, raw=raw))
+            return
+        if kind not in _TOOL_ITEMS:
+            return
         item_id = get_str(item, "id")
-        kind = get_str(item, "type")
-        if kind == "agent_message" and done:
-            self._last_text = get_str(item, "text")
-            if self._last_text:
-                yield TextOut(text=self._last_text, raw=raw)
-            return
-        if kind not in ("command_execution", "file_change", "mcp_tool_call", "web_search"):
-            return
         if item_id not in self._started:
             if len(self._started) < 10_000:  # bounded, whatever the stream does
                 self._started.add(item_id)
-            yield ToolCall(call_id=item_id, name=_tool_name(item), input=_tool_input(item), raw=raw)
+            name, inp = _tool_name(item), _tool_input(item)
+            out.append(ToolCall(call_id=item_id, name=name, input=inp, raw=raw))
         if done:
             self._started.discard(item_id)
             status = get_str(item, "status")
             exit_code = item.get("exit_code")
             failed = status == "failed" or (isinstance(exit_code, int) and exit_code != 0)
-            output = get_str(item, "aggregated_output") or get_str(item, "status")
-            yield ToolResult(call_id=item_id, output=clip(output), is_error=failed, raw=raw)
+            output = get_str(item, "aggregated_output") or status
+            out.append(ToolResult(call_id=item_id, output=clip(output), is_error=failed, raw=raw))
+
+
+# A tuple, not a set: `in` must not hash a "type" of the wrong shape (a list).
+_TOOL_ITEMS = ("command_execution", "file_change", "mcp_tool_call", "web_search")
 
 
 def _tool_name(item: dict[str, object]) -> str:

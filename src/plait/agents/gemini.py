@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
-    Garbage,
     SessionStarted,
     TextOut,
     ToolCall,
@@ -30,14 +29,12 @@ from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
 from plait.agents.stream import (
     DEFAULT_MAX_LINE,
-    LineSplitter,
-    TooLong,
+    JsonLineDecoder,
     clip,
     compact_input,
     get_dict,
     get_int,
     get_str,
-    parse_line,
 )
 from plait.core.model import Usage
 
@@ -118,69 +115,64 @@ class GeminiBackend:
         return GeminiStreamDecoder()
 
 
-class GeminiStreamDecoder:
+class GeminiStreamDecoder(JsonLineDecoder):
     """Pure decoder of `gemini -o stream-json` output (bounded memory)."""
 
     def __init__(
         self, *, max_line: int = DEFAULT_MAX_LINE, clock: Callable[[], float] | None = time.time
     ) -> None:
-        self._lines = LineSplitter(max_line)
+        super().__init__(max_line)
         self._clock = clock
         self._session = ""
         self._text: list[str] = []  # assistant text since the last tool call
         self._text_len = 0
         self._tools = 0
         self._error: AgentErrorEvent | None = None
+        self._handlers = {
+            "init": self._init,
+            "message": self._message,
+            "tool_use": self._tool_use,
+            "tool_result": self._tool_result,
+            "error": self._error_line,
+            "result": self._result_line,
+        }
 
-    def feed(self, data: bytes) -> Iterator[AgentEvent]:
-        for line in self._lines.feed(data):
-            yield from self._line(line)
-
-    def close(self) -> Iterator[AgentEvent]:
-        for line in self._lines.close():
-            yield from self._line(line)
-
-    def _line(self, line: bytes | TooLong) -> Iterator[AgentEvent]:
-        if isinstance(line, TooLong):
-            yield Garbage(text=f"[a line longer than {self._lines.max_line} bytes was dropped]")
-            return
-        raw, obj = parse_line(line)
-        if obj is None:
-            if raw.strip():
-                yield Garbage(text=clip(raw), raw=clip(raw, 10_000))
-            return
-        kind = get_str(obj, "type")
-        if kind == "init" and (session := get_str(obj, "session_id")):
+    def _init(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        if session := get_str(obj, "session_id"):
             self._session = session
-            yield SessionStarted(session_id=session, model=get_str(obj, "model"), raw=raw)
-        elif kind == "message" and get_str(obj, "role") == "assistant":
-            if said := get_str(obj, "content"):
-                self._add_text(said)
-                yield TextOut(text=said, raw=raw)
-        elif kind == "tool_use":
-            self._text, self._text_len = [], 0
-            self._tools += 1
-            params = obj.get("parameters")
-            call = get_str(obj, "tool_id")
-            name = get_str(obj, "tool_name", "tool")
-            yield ToolCall(call_id=call, name=name, input=compact_input(params), raw=raw)
-        elif kind == "tool_result":
-            output = get_str(obj, "output") or get_str(get_dict(obj, "error"), "message")
-            is_error = get_str(obj, "status") != "success"
-            yield ToolResult(
-                call_id=get_str(obj, "tool_id"), output=clip(output), is_error=is_error, raw=raw
-            )
-        elif kind == "error":
-            message = get_str(obj, "message") or "error"
-            failure, reset = self._classify(message)
-            if get_str(obj, "severity") == "error" and not failure:
-                failure = "failed"
-            event = AgentErrorEvent(message=clip(message), failure=failure, reset_at=reset, raw=raw)
-            if event.failure:
-                self._error = event
-            yield event
-        elif kind == "result":
-            yield self._result(obj, raw)
+            out.append(SessionStarted(session_id=session, model=get_str(obj, "model"), raw=raw))
+
+    def _message(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        if obj.get("role") == "assistant" and (said := get_str(obj, "content")):
+            self._add_text(said)
+            out.append(TextOut(text=said, raw=raw))
+
+    def _tool_use(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        self._text, self._text_len = [], 0
+        self._tools += 1
+        params = obj.get("parameters")
+        call = get_str(obj, "tool_id")
+        name = get_str(obj, "tool_name", "tool")
+        out.append(ToolCall(call_id=call, name=name, input=compact_input(params), raw=raw))
+
+    def _tool_result(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        output = get_str(obj, "output") or get_str(get_dict(obj, "error"), "message")
+        is_error = obj.get("status") != "success"
+        call = get_str(obj, "tool_id")
+        out.append(ToolResult(call_id=call, output=clip(output), is_error=is_error, raw=raw))
+
+    def _error_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        message = get_str(obj, "message") or "error"
+        failure, reset = self._classify(message)
+        if obj.get("severity") == "error" and not failure:
+            failure = "failed"
+        event = AgentErrorEvent(message=clip(message), failure=failure, reset_at=reset, raw=raw)
+        if event.failure:
+            self._error = event
+        out.append(event)
+
+    def _result_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        out.append(self._result(obj, raw))
 
     def _classify(self, message: str) -> tuple[str, float | None]:
         failure, reset = classify_failure(message, clock=self._clock)

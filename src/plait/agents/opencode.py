@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
-    Garbage,
     SessionStarted,
     TextOut,
     ToolCall,
@@ -33,15 +32,13 @@ from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
 from plait.agents.stream import (
     DEFAULT_MAX_LINE,
-    LineSplitter,
-    TooLong,
+    JsonLineDecoder,
     clip,
     compact_input,
     get_dict,
     get_float,
     get_int,
     get_str,
-    parse_line,
 )
 from plait.core.model import Usage
 
@@ -134,13 +131,13 @@ class OpenCodeBackend:
         return OpenCodeStreamDecoder()
 
 
-class OpenCodeStreamDecoder:
+class OpenCodeStreamDecoder(JsonLineDecoder):
     """Pure decoder of `opencode run --format json` output (bounded memory)."""
 
     def __init__(
         self, *, max_line: int = DEFAULT_MAX_LINE, clock: Callable[[], float] | None = time.time
     ) -> None:
-        self._lines = LineSplitter(max_line)
+        super().__init__(max_line)
         self._clock = clock
         self._session = ""
         self._text = ""
@@ -148,16 +145,16 @@ class OpenCodeStreamDecoder:
         self._steps = 0
         self._last_reason = ""
         self._error: AgentErrorEvent | None = None
+        self._handlers = {
+            "text": self._text_line,
+            "tool_use": self._tool,
+            "step_finish": self._step_finish,
+            "error": self._error_line,
+        }
 
-    def feed(self, data: bytes) -> Iterator[AgentEvent]:
-        for line in self._lines.feed(data):
-            yield from self._line(line)
-
-    def close(self) -> Iterator[AgentEvent]:
-        for line in self._lines.close():
-            yield from self._line(line)
+    def _end(self, out: list[AgentEvent]) -> None:
         if self._error is not None:
-            yield FinalResult(
+            final = FinalResult(
                 ok=False,
                 text=self._text,
                 session_id=self._session,
@@ -167,55 +164,52 @@ class OpenCodeStreamDecoder:
                 error=self._error.message,
                 reset_at=self._error.reset_at,
             )
+            out.append(final)
         elif self._last_reason and self._last_reason != "tool-calls":
-            yield FinalResult(
-                ok=True,
-                text=self._text,
-                session_id=self._session,
-                usage=self._usage,
-                num_turns=self._steps,
+            out.append(
+                FinalResult(
+                    ok=True,
+                    text=self._text,
+                    session_id=self._session,
+                    usage=self._usage,
+                    num_turns=self._steps,
+                )
             )
 
-    def _line(self, line: bytes | TooLong) -> Iterator[AgentEvent]:
-        if isinstance(line, TooLong):
-            yield Garbage(text=f"[a line longer than {self._lines.max_line} bytes was dropped]")
-            return
-        raw, obj = parse_line(line)
-        if obj is None:
-            if raw.strip():
-                yield Garbage(text=clip(raw), raw=clip(raw, 10_000))
-            return
-        session = get_str(obj, "sessionID")
-        if session and not self._session:
+    def _object(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        if not self._session and (session := get_str(obj, "sessionID")):
             self._session = session
-            yield SessionStarted(session_id=session, raw=raw)
-        kind = get_str(obj, "type")
-        part = get_dict(obj, "part")
-        if kind == "text" and (said := get_str(part, "text")):
-            self._text = said
-            yield TextOut(text=said, raw=raw)
-        elif kind == "tool_use":
-            yield from self._tool(part, raw)
-        elif kind == "step_finish":
-            self._steps += 1
-            self._last_reason = get_str(part, "reason")
-            usage = _usage(part)
-            self._usage += usage
-            yield UsageReport(usage=usage, raw=raw)
-        elif kind == "error":
-            yield self._failed(get_dict(obj, "error"), raw)
+            out.append(SessionStarted(session_id=session, raw=raw))
+        super()._object(obj, raw, out)
 
-    def _tool(self, part: dict[str, object], raw: str) -> Iterator[AgentEvent]:
+    def _text_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        if said := get_str(get_dict(obj, "part"), "text"):
+            self._text = said
+            out.append(TextOut(text=said, raw=raw))
+
+    def _step_finish(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        part = get_dict(obj, "part")
+        self._steps += 1
+        self._last_reason = get_str(part, "reason")
+        usage = _usage(part)
+        self._usage += usage
+        out.append(UsageReport(usage=usage, raw=raw))
+
+    def _error_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        out.append(self._failed(get_dict(obj, "error"), raw))
+
+    def _tool(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        part = get_dict(obj, "part")
         state = get_dict(part, "state")
         call_id = get_str(part, "callID") or get_str(part, "id")
         name = get_str(part, "tool", "tool")
-        yield ToolCall(call_id=call_id, name=name, input=compact_input(state.get("input")), raw=raw)
-        status = get_str(state, "status")
-        if status in ("completed", "error"):
+        inp = compact_input(state.get("input"))
+        out.append(ToolCall(call_id=call_id, name=name, input=inp, raw=raw))
+        status = state.get("status")
+        if status == "completed" or status == "error":
             output = get_str(state, "output") or get_str(state, "error")
-            yield ToolResult(
-                call_id=call_id, output=clip(output), is_error=status == "error", raw=raw
-            )
+            is_error = status == "error"
+            out.append(ToolResult(call_id=call_id, output=clip(output), is_error=is_error, raw=raw))
 
     def _failed(self, error: dict[str, object], raw: str) -> AgentErrorEvent:
         data = get_dict(error, "data")

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
-    Garbage,
     SessionStarted,
     TextOut,
     ToolCall,
@@ -35,8 +34,7 @@ from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
 from plait.agents.stream import (
     DEFAULT_MAX_LINE,
-    LineSplitter,
-    TooLong,
+    JsonLineDecoder,
     clip,
     compact_input,
     content_text,
@@ -46,7 +44,6 @@ from plait.agents.stream import (
     get_int,
     get_list,
     get_str,
-    parse_line,
 )
 from plait.core.model import Usage
 
@@ -132,13 +129,13 @@ class PiBackend:
         return PiStreamDecoder()
 
 
-class PiStreamDecoder:
+class PiStreamDecoder(JsonLineDecoder):
     """Pure decoder of `pi --mode json` output (bounded memory)."""
 
     def __init__(
         self, *, max_line: int = DEFAULT_MAX_LINE, clock: Callable[[], float] | None = time.time
     ) -> None:
-        self._lines = LineSplitter(max_line)
+        super().__init__(max_line)
         self._clock = clock
         self._session = ""
         self._text = ""
@@ -148,16 +145,19 @@ class PiStreamDecoder:
         self._stop = ""  # stopReason of the last assistant message
         self._error = ""  # its errorMessage
         self._retry_failed = ""
+        self._handlers = {
+            "session": self._session_line,
+            "message_end": self._message_end,
+            "tool_execution_end": self._tool_end,
+            "auto_retry_start": self._retry_start,
+            "auto_retry_end": self._retry_end,
+            "agent_start": self._agent_start,
+            "agent_end": self._agent_end,
+        }
 
-    def feed(self, data: bytes) -> Iterator[AgentEvent]:
-        for line in self._lines.feed(data):
-            yield from self._line(line)
-
-    def close(self) -> Iterator[AgentEvent]:
-        for line in self._lines.close():
-            yield from self._line(line)
+    def _end(self, out: list[AgentEvent]) -> None:
         if self._ended:
-            yield self._final()
+            out.append(self._final())
 
     def _final(self) -> FinalResult:
         error = self._retry_failed or (self._error if self._stop in ("error", "aborted") else "")
@@ -177,62 +177,63 @@ class PiStreamDecoder:
             reset_at=reset,
         )
 
-    def _line(self, line: bytes | TooLong) -> Iterator[AgentEvent]:
-        if isinstance(line, TooLong):
-            yield Garbage(text=f"[a line longer than {self._lines.max_line} bytes was dropped]")
-            return
-        raw, obj = parse_line(line)
-        if obj is None:
-            if raw.strip():
-                yield Garbage(text=clip(raw), raw=clip(raw, 10_000))
-            return
-        kind = get_str(obj, "type")
-        if kind == "session" and (session := get_str(obj, "id")):
+    def _session_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        if session := get_str(obj, "id"):
             self._session = session
-            yield SessionStarted(session_id=session, raw=raw)
-        elif kind == "message_end":
-            yield from self._message(get_dict(obj, "message"), raw)
-        elif kind == "tool_execution_end":
-            content = get_dict(obj, "result").get("content")
-            yield ToolResult(
-                call_id=get_str(obj, "toolCallId"),
-                output=content_text(content),
-                is_error=get_bool(obj, "isError"),
-                raw=raw,
-            )
-        elif kind == "auto_retry_start":
-            yield self._error_event(get_str(obj, "errorMessage"), raw)
-        elif kind == "auto_retry_end" and not get_bool(obj, "success", True):
+            out.append(SessionStarted(session_id=session, raw=raw))
+
+    def _message_end(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        self._message(get_dict(obj, "message"), raw, out)
+
+    def _tool_end(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        content = get_dict(obj, "result").get("content")
+        result = ToolResult(
+            call_id=get_str(obj, "toolCallId"),
+            output=content_text(content),
+            is_error=get_bool(obj, "isError"),
+            raw=raw,
+        )
+        out.append(result)
+
+    def _retry_start(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        out.append(self._error_event(get_str(obj, "errorMessage"), raw))
+
+    def _retry_end(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        if not get_bool(obj, "success", True):
             self._retry_failed = get_str(obj, "finalError") or "pi gave up retrying"
-            yield self._error_event(self._retry_failed, raw)
-        elif kind == "agent_start":
-            self._ended = False
-        elif kind == "agent_end":
-            self._ended = True
+            out.append(self._error_event(self._retry_failed, raw))
+
+    def _agent_start(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        self._ended = False
+
+    def _agent_end(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        self._ended = True
 
     def _error_event(self, message: str, raw: str) -> AgentErrorEvent:
         failure, reset = classify_failure(message, clock=self._clock)
         return AgentErrorEvent(message=clip(message), failure=failure, reset_at=reset, raw=raw)
 
-    def _message(self, message: dict[str, object], raw: str) -> Iterator[AgentEvent]:
-        if get_str(message, "role") != "assistant":
+    def _message(self, message: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+        if message.get("role") != "assistant":
             return
         self._turns += 1
         self._stop = get_str(message, "stopReason")
         self._error = get_str(message, "errorMessage")
         for block in get_list(message, "content"):
-            kind = get_str(block, "type")
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
             if kind == "text" and (said := get_str(block, "text")):
                 self._text = said
-                yield TextOut(text=said, raw=raw)
+                out.append(TextOut(text=said, raw=raw))
             elif kind == "toolCall":
-                args = block.get("arguments") if isinstance(block, dict) else None
-                yield ToolCall(
+                call = ToolCall(
                     call_id=get_str(block, "id"),
                     name=get_str(block, "name", "tool"),
-                    input=compact_input(args),
+                    input=compact_input(block.get("arguments")),
                     raw=raw,
                 )
+                out.append(call)
         usage = get_dict(message, "usage")
         if usage:
             report = Usage(
@@ -243,4 +244,4 @@ class PiStreamDecoder:
                 cost_usd=get_float(get_dict(usage, "cost"), "total"),
             )
             self._usage += report
-            yield UsageReport(usage=report, raw=raw)
+            out.append(UsageReport(usage=report, raw=raw))
