@@ -188,8 +188,10 @@ class CodexStreamDecoder(JsonLineDecoder):
         self._completed = False
 
     def _item_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
-        done = obj["type"] == "item.completed"
-        self._item(get_dict(obj, "item"), done=done, raw=raw, out=out)
+        item = obj.get("item")
+        if not isinstance(item, dict):
+            item = {}
+        self._item(item, done=obj["type"] == "item.completed", raw=raw, out=out)
 
     def _turn_completed(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         self._turns += 1
@@ -215,16 +217,20 @@ class CodexStreamDecoder(JsonLineDecoder):
     def _item(
         self, item: dict[str, object], *, done: bool, raw: str, out: list[AgentEvent]
     ) -> None:
+        # Runs for most lines: fields are read inline rather than through get_str (P6).
         kind = item.get("type")
         if kind == "agent_message":
             if done:
-                self._last_text = get_str(item, "text")
+                text = item.get("text")
+                self._last_text = text if isinstance(text, str) else ""
                 if self._last_text:
                     out.append(TextOut(text=self._last_text, raw=raw))
             return
         if kind not in _TOOL_ITEMS:
             return
-        item_id = get_str(item, "id")
+        item_id = item.get("id")
+        if not isinstance(item_id, str):
+            item_id = ""
         if item_id not in self._started:
             if len(self._started) < 10_000:  # bounded, whatever the stream does
                 self._started.add(item_id)
@@ -232,10 +238,14 @@ class CodexStreamDecoder(JsonLineDecoder):
             out.append(ToolCall(call_id=item_id, name=name, input=inp, raw=raw))
         if done:
             self._started.discard(item_id)
-            status = get_str(item, "status")
+            status = item.get("status")
+            if not isinstance(status, str):
+                status = ""
             exit_code = item.get("exit_code")
             failed = status == "failed" or (isinstance(exit_code, int) and exit_code != 0)
-            output = get_str(item, "aggregated_output") or status
+            output = item.get("aggregated_output")
+            if not output or not isinstance(output, str):
+                output = status
             out.append(ToolResult(call_id=item_id, output=clip(output), is_error=failed, raw=raw))
 
 
@@ -247,7 +257,10 @@ def _tool_name(item: dict[str, object]) -> str:
     kind = get_str(item, "type")
     if kind == "mcp_tool_call":
         return f"{get_str(item, 'server')}.{get_str(item, 'tool')}".strip(".") or kind
-    return {"command_execution": "shell", "file_change": "apply_patch"}.get(kind, kind)
+    return _TOOL_NAMES.get(kind, kind)
+
+
+_TOOL_NAMES = {"command_execution": "shell", "file_change": "apply_patch"}
 
 
 def _tool_input(item: dict[str, object]) -> str:

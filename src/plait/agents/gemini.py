@@ -142,24 +142,43 @@ class GeminiStreamDecoder(JsonLineDecoder):
             self._session = session
             out.append(SessionStarted(session_id=session, model=get_str(obj, "model"), raw=raw))
 
+    # The three handlers below run for nearly every line: they read fields inline rather
+    # than through get_str (same result, a function call less per field; P6).
     def _message(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
-        if obj.get("role") == "assistant" and (said := get_str(obj, "content")):
-            self._add_text(said)
+        said = obj.get("content")
+        if said and isinstance(said, str) and obj.get("role") == "assistant":
+            if self._text_len < 64_000:  # bounded: the reply is for people, not for storage
+                self._text.append(said)
+                self._text_len += len(said)
             out.append(TextOut(text=said, raw=raw))
 
     def _tool_use(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         self._text, self._text_len = [], 0
         self._tools += 1
-        params = obj.get("parameters")
-        call = get_str(obj, "tool_id")
-        name = get_str(obj, "tool_name", "tool")
-        out.append(ToolCall(call_id=call, name=name, input=compact_input(params), raw=raw))
+        call = obj.get("tool_id")
+        name = obj.get("tool_name")
+        out.append(
+            ToolCall(
+                call_id=call if isinstance(call, str) else "",
+                name=name if isinstance(name, str) else "tool",
+                input=compact_input(obj.get("parameters")),
+                raw=raw,
+            )
+        )
 
     def _tool_result(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
-        output = get_str(obj, "output") or get_str(get_dict(obj, "error"), "message")
-        is_error = obj.get("status") != "success"
-        call = get_str(obj, "tool_id")
-        out.append(ToolResult(call_id=call, output=clip(output), is_error=is_error, raw=raw))
+        output = obj.get("output")
+        if not output or not isinstance(output, str):
+            output = get_str(get_dict(obj, "error"), "message")
+        call = obj.get("tool_id")
+        out.append(
+            ToolResult(
+                call_id=call if isinstance(call, str) else "",
+                output=clip(output),
+                is_error=obj.get("status") != "success",
+                raw=raw,
+            )
+        )
 
     def _error_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         message = get_str(obj, "message") or "error"
@@ -180,11 +199,6 @@ class GeminiStreamDecoder(JsonLineDecoder):
             failure = "rate_limit"
         return failure, reset
 
-    def _add_text(self, said: str) -> None:
-        if self._text_len < 64_000:  # bounded: the reply is for people, not for storage
-            self._text.append(said)
-            self._text_len += len(said)
-
     def _result(self, obj: dict[str, object], raw: str) -> FinalResult:
         stats = get_dict(obj, "stats")
         cached = get_int(stats, "cached")
@@ -194,7 +208,7 @@ class GeminiStreamDecoder(JsonLineDecoder):
             cache_read_tokens=cached,
         )
         text = clip("".join(self._text), 8000)
-        if get_str(obj, "status") == "success":
+        if obj.get("status") == "success":
             return FinalResult(
                 ok=True,
                 text=text,

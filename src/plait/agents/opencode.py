@@ -151,6 +151,7 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
             "step_finish": self._step_finish,
             "error": self._error_line,
         }
+        self._watch = self._first_session
 
     def _end(self, out: list[AgentEvent]) -> None:
         if self._error is not None:
@@ -176,11 +177,10 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
                 )
             )
 
-    def _object(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
+    def _first_session(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         if not self._session and (session := get_str(obj, "sessionID")):
             self._session = session
             out.append(SessionStarted(session_id=session, raw=raw))
-        super()._object(obj, raw, out)
 
     def _text_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         if said := get_str(get_dict(obj, "part"), "text"):

@@ -128,16 +128,16 @@ Handler = Callable[[dict[str, object], str, list[AgentEvent]], None]
 class JsonLineDecoder:
     """The loop every JSON-lines decoder shares: split, parse, hand each object on.
 
-    Subclasses set `_handlers` (event "type" → method appending events to `out`) or
-    override `_object`. Events are collected per chunk into a list and yielded after:
-    one generator per chunk instead of a chain of generators per line.
+    Subclasses fill `_handlers` (event "type" → method appending events to `out`) and may
+    set `_watch`, called first with every object whatever its type. Events are collected
+    per chunk into a list and yielded after: one generator per chunk instead of a chain
+    of generators per line. This loop is the hot path of P6, hence `parse_line` inlined.
     """
-
-    _handlers: dict[str, Handler]
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
         self._lines = LineSplitter(max_line)
-        self._handlers = {}
+        self._handlers: dict[str, Handler] = {}
+        self._watch: Handler | None = None
 
     def feed(self, data: bytes) -> Iterator[AgentEvent]:
         out: list[AgentEvent] = []
@@ -154,21 +154,33 @@ class JsonLineDecoder:
         """Events synthesized at end of stream (none by default)."""
 
     def _decode(self, lines: Iterable[bytes | TooLong], out: list[AgentEvent]) -> None:
+        handlers, watch = self._handlers, self._watch
         for line in lines:
             if isinstance(line, TooLong):
                 limit = self._lines.max_line
                 out.append(Garbage(text=f"[a line longer than {limit} bytes was dropped]"))
                 continue
-            text, obj = parse_line(line)
-            if obj is not None:
-                self._object(obj, text, out)
-            elif text.strip():
-                out.append(Garbage(text=clip(text), raw=clip(text, 10_000)))
-
-    def _object(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
-        kind = obj.get("type")
-        if isinstance(kind, str) and (handler := self._handlers.get(kind)) is not None:
-            handler(obj, raw, out)
+            obj: dict[str, object] | None = None
+            if line and line[0] == _OPEN and line[-1] == _CLOSE:  # parse_line's fast path
+                try:
+                    text = line.decode()
+                    obj = _fast_decode(line)
+                except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):
+                    obj = None
+            if obj is None:
+                text, obj = parse_line(line)
+            if obj is None:
+                if text.strip():
+                    out.append(Garbage(text=clip(text), raw=clip(text, 10_000)))
+                continue
+            if watch is not None:
+                watch(obj, text, out)
+            try:
+                handler = handlers.get(obj.get("type"))  # type: ignore[call-overload]
+            except TypeError:  # a "type" of the wrong shape (a list…): no handler
+                continue
+            if handler is not None:
+                handler(obj, text, out)
 
 
 def get_str(obj: object, key: str, default: str = "") -> str:
@@ -176,16 +188,21 @@ def get_str(obj: object, key: str, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
+# A tuple, not `int | float`: that expression would build a union object on every call.
+_NUMBER = (int, float)
+_MAPPING = (dict, Mapping)  # dict first: the ABC check alone is slow
+
+
 def get_int(obj: object, key: str, default: int = 0) -> int:
     value = obj.get(key) if isinstance(obj, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER):
         return default
     return int(value)
 
 
 def get_float(obj: object, key: str, default: float = 0.0) -> float:
     value = obj.get(key) if isinstance(obj, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER):
         return default
     return float(value)
 
@@ -220,7 +237,7 @@ def compact_input(value: object, limit: int = 300) -> str:
     """A one-line rendering of a tool call's input (a command, a path…)."""
     if isinstance(value, str):
         return clip(value, limit)
-    if isinstance(value, Mapping):
+    if isinstance(value, _MAPPING):
         for key in _TELLING_KEYS:
             field = value.get(key)
             if isinstance(field, str) and field:
@@ -242,6 +259,6 @@ def content_text(content: object, limit: int = 4000) -> str:
     for block in content if isinstance(content, list) else []:
         if isinstance(block, str):
             parts.append(block)
-        elif isinstance(block, Mapping) and isinstance(block.get("text"), str):
+        elif isinstance(block, _MAPPING) and isinstance(block.get("text"), str):
             parts.append(str(block["text"]))
     return clip("\n".join(parts), limit)
