@@ -14,7 +14,8 @@ reaches the model (a retry, a nudge, a fresh session) plays the same commands.
   `--idle-timeout` stops the agent and sends one nudge turn in the same session.
 
 What each CLI does differently is spelled out in `LIMIT_PATH` and `STALL_PATH`; the
-helpers (repo, plan runner, environment) come from the `test_real_agents_e2e` suite.
+helpers (environment, repository, `plait` runner, opencode's first use) come from the
+`test_real_agents_e2e` suite.
 """
 
 from __future__ import annotations
@@ -59,9 +60,9 @@ NUDGING = "nudging it once"
 # reports a session id before its first request but saves the session only once a model
 # answer arrived, so the resume finds nothing ("session" failure, the one failure counted)
 # and a fresh session finishes the task.
-# opencode retries a 429 inside its own loop whatever the provider's maxRetries (six tries
-# here, honouring retry-after) before it reports the limit; faults stay queued until it
-# gives up, so plait sees the limit and cools down like for the others.
+# opencode, even with its provider's maxRetries at 0, retries a 429 in its own loop (six
+# tries in 1.18, honouring retry-after) before it reports the limit; the faults stay queued
+# until it gives up, so plait sees the limit and cools down as for the others.
 LIMIT_PATH = {"claude": "same", "codex": "same", "opencode": "same", "pi": "same"}
 LIMIT_PATH["gemini"] = "fresh"
 
