@@ -129,9 +129,11 @@ class JsonLineDecoder:
     """The loop every JSON-lines decoder shares: split, parse, hand each object on.
 
     Subclasses fill `_handlers` (event "type" → method appending events to `out`) and may
-    set `_watch`, called first with every object whatever its type. Events are collected
-    per chunk into a list and yielded after: one generator per chunk instead of a chain
-    of generators per line. This loop is the hot path of P6, hence `parse_line` inlined.
+    set `_watch`, called first with every object whatever its type. Handlers append to a
+    list that is yielded after each line: one generator per chunk instead of a chain of
+    generators per line, and events stay short-lived (holding a chunk's worth of them
+    made the garbage collector's full passes the largest cost). This loop is the hot path
+    of P6, hence `parse_line` inlined.
     """
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
@@ -140,39 +142,41 @@ class JsonLineDecoder:
         self._watch: Handler | None = None
 
     def feed(self, data: bytes) -> Iterator[AgentEvent]:
-        out: list[AgentEvent] = []
-        self._decode(self._lines.split(data), out)
-        yield from out
+        yield from self._decode(self._lines.split(data))
 
     def close(self) -> Iterator[AgentEvent]:
+        yield from self._decode(self._lines.close())
         out: list[AgentEvent] = []
-        self._decode(self._lines.close(), out)
         self._end(out)
         yield from out
 
     def _end(self, out: list[AgentEvent]) -> None:
         """Events synthesized at end of stream (none by default)."""
 
-    def _decode(self, lines: Iterable[bytes | TooLong], out: list[AgentEvent]) -> None:
-        handlers, watch = self._handlers, self._watch
+    def _decode(self, lines: Iterable[bytes | TooLong]) -> Iterator[AgentEvent]:
+        handlers, watch, fast_decode = self._handlers, self._watch, _fast_decode
+        out: list[AgentEvent] = []
         for line in lines:
-            if isinstance(line, TooLong):
-                limit = self._lines.max_line
-                out.append(Garbage(text=f"[a line longer than {limit} bytes was dropped]"))
-                continue
+            if out:  # yielded line by line, so the garbage collector sees short-lived events
+                yield from out
+                out.clear()
             obj: dict[str, object] | None = None
-            if line and line[0] == _OPEN and line[-1] == _CLOSE:  # parse_line's fast path
-                try:
+            if isinstance(line, bytes) and line and line[0] == _OPEN and line[-1] == _CLOSE:
+                try:  # parse_line's fast path, inlined
                     text = line.decode()
-                    obj = _fast_decode(line)
+                    obj = fast_decode(line)
                 except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):
                     obj = None
             if obj is None:
+                if isinstance(line, TooLong):
+                    limit = self._lines.max_line
+                    out.append(Garbage(text=f"[a line longer than {limit} bytes was dropped]"))
+                    continue
                 text, obj = parse_line(line)
-            if obj is None:
-                if text.strip():
-                    out.append(Garbage(text=clip(text), raw=clip(text, 10_000)))
-                continue
+                if obj is None:
+                    if text.strip():
+                        out.append(Garbage(text=clip(text), raw=clip(text, 10_000)))
+                    continue
             if watch is not None:
                 watch(obj, text, out)
             try:
@@ -181,6 +185,7 @@ class JsonLineDecoder:
                 continue
             if handler is not None:
                 handler(obj, text, out)
+        yield from out
 
 
 def get_str(obj: object, key: str, default: str = "") -> str:
