@@ -18,6 +18,8 @@ from plait.agents import classify_failure
         ("Invalid API key · Please run /login", "auth"),
         ("permission_error: not allowed", "permission"),
         ("No conversation found with session ID: 1f2e", "session"),
+        ("No session found matching '0192ab'", "session"),
+        ("Error resuming session: No previous sessions found for this project.", "session"),
         ("Error: Reached max turns (5)", "max_turns"),
         ("something odd happened at line 429000", ""),
         ("", ""),

@@ -108,9 +108,14 @@ def test_a_stall_gets_one_nudge_then_a_fresh_session() -> None:
 
 def test_unknown_session_falls_back_to_a_fresh_one_with_a_summary() -> None:
     d = _driver(1)
+    _finish(d, "1", ok=True, commits_ahead=1, head_sha="a")
+    while d.outstanding:
+        d.answer(next(iter(d.outstanding)))
+    d.human("1", "again")
     _finish(d, "1", failure="session", error="No conversation found")
     t = d.st.tasks["1"]
     assert t.session_id == ""
+    assert t.counters.turn_failures == 0  # plait's own fallback, not a failure
     d.now = t.retry_at + 1
     d.feed(ev.Tick(at=d.now))
     (fresh,) = d.pending(fx.RunAgent, "1")

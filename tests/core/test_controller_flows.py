@@ -206,13 +206,14 @@ def test_ci_failure_cap_then_human_message_clears_it() -> None:
 def test_turn_failures_need_attention() -> None:
     d = CoreDriver(specs_from({"a": []}))
     d.script("a", "ci", "fail")
-    d.script("a", "agent:ci", "fail", "session", "fail")
+    d.script("a", "agent:ci", "fail", "session", "fail", "fail")
     state = d.run()
+    # A session that cannot resume falls back to a fresh one, with a summary, and that
+    # fallback is not counted: three real failures make the task need attention.
     assert attention_reason(state.tasks["a"], d.config).startswith("agent turns failed 3 times")
-    # A session that cannot resume falls back to a fresh one, with a summary.
-    retry = _turns(d, "a")[-1]
-    assert retry.session_id == ""
-    assert "fresh session" in retry.turn.summary
+    after = _turns(d, "a")[-2]
+    assert after.session_id == ""
+    assert "fresh session" in after.turn.summary
 
 
 def test_rebase_failures_need_attention() -> None:

@@ -241,6 +241,11 @@ _FRESH_SESSION = frozenset({"session", "context_overflow", "stalled"})
 
 
 def _agent_failed(state: RunState, task: TaskState, event: ev.AgentFinished) -> TaskState:
+    if event.failure == "session" and task.session_id:
+        # The session to resume is gone (some CLIs save one only after a model answer):
+        # falling back to a fresh session is plait's own recovery, not a failure. It
+        # cannot repeat, since a fresh session resumes nothing.
+        return replace(task, session_id="", last_error=event.error, retry_at=0.0, nudged=False)
     c = task.counters
     is_start = task.current is not None and task.current.kind is OpKind.START
     counters = (

@@ -32,6 +32,8 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
         case ev.AgentFinished():
             prev = old.tasks[event.task] if old else None
             kind = prev.current.kind.value if prev and prev.current else "turn"
+            if prev is not None and prev.nudged:
+                kind = "nudge"
             if event.ok:
                 cost = f", ${event.usage.cost_usd:.4f}" if event.usage.cost_usd else ""
                 return (
