@@ -18,19 +18,44 @@ import json
 import random
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import FrozenInstanceError, dataclass, field, fields
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plait.agents.base import AgentEvent, StreamDecoder
+from plait.agents.base import (
+    AgentErrorEvent,
+    AgentEvent,
+    FinalResult,
+    SessionStarted,
+    StreamDecoder,
+    TextOut,
+    ToolCall,
+    ToolResult,
+    UsageReport,
+)
 from plait.agents.claude import ClaudeStreamDecoder
 from plait.agents.codex import CodexStreamDecoder
 from plait.agents.gemini import GeminiStreamDecoder
 from plait.agents.opencode import OpenCodeStreamDecoder
 from plait.agents.pi import PiStreamDecoder
-from plait.agents.stream import DEFAULT_MAX_LINE
+from plait.agents.stream import (
+    DEFAULT_MAX_LINE,
+    fast_new,
+    new_error_event,
+    new_final_result,
+    new_session_started,
+    new_text_out,
+    new_tool_call,
+    new_tool_result,
+    new_usage,
+    new_usage_report,
+)
+from plait.core.model import Usage
 
 DATA = Path(__file__).parent / "data"
 EQUIV = DATA / "equivalence"
@@ -229,3 +254,57 @@ def regenerate() -> None:
 
 if __name__ == "__main__":
     regenerate()
+
+
+def test_fast_makers_build_what_the_constructors_build() -> None:
+    usage = Usage(input_tokens=3, cost_usd=0.5)
+    built: list[tuple[Any, Any]] = [
+        (new_session_started(session_id="s", raw="r"), SessionStarted(session_id="s", raw="r")),
+        (new_text_out(text="t"), TextOut(text="t")),
+        (
+            new_tool_call(call_id="c", name="n", input="i", raw="r"),
+            ToolCall(call_id="c", name="n", input="i", raw="r"),
+        ),
+        (
+            new_tool_result(call_id="c", output="o", is_error=True),
+            ToolResult(call_id="c", output="o", is_error=True),
+        ),
+        (new_usage_report(usage=usage, cumulative=True), UsageReport(usage=usage, cumulative=True)),
+        (
+            new_final_result(ok=False, usage=usage, reset_at=1.0),
+            FinalResult(ok=False, usage=usage, reset_at=1.0),
+        ),
+        (new_error_event(message="m", raw="x"), AgentErrorEvent(message="m", raw="x")),
+        (new_usage(output_tokens=2), Usage(output_tokens=2)),
+    ]
+    for fast, slow in built:
+        assert type(fast) is type(slow)
+        assert (fast, repr(fast), hash(fast)) == (slow, repr(slow), hash(slow))
+        assert [getattr(fast, f.name) for f in fields(fast)] == [
+            getattr(slow, f.name) for f in fields(slow)
+        ]
+        with pytest.raises(FrozenInstanceError):
+            setattr(fast, fields(fast)[0].name, "changed")
+
+
+def test_fast_new_falls_back_to_the_class_when_init_does_more() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        value: int
+
+        def __post_init__(self) -> None:
+            if self.value < 0:
+                raise ValueError("negative")
+
+    @dataclass(frozen=True)
+    class Unslotted:
+        value: int
+
+    @dataclass(frozen=True, slots=True)
+    class Factory:
+        items: list[int] = field(default_factory=list)
+
+    for cls in (Checked, Unslotted, Factory):
+        assert fast_new(cls) is cls
+    with pytest.raises(TypeError):
+        new_text_out()  # type: ignore[call-arg]

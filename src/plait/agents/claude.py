@@ -20,12 +20,7 @@ from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
-    SessionStarted,
-    TextOut,
-    ToolCall,
-    ToolResult,
     TurnSpec,
-    UsageReport,
 )
 from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
@@ -41,6 +36,14 @@ from plait.agents.stream import (
     get_int,
     get_list,
     get_str,
+    new_error_event,
+    new_final_result,
+    new_session_started,
+    new_text_out,
+    new_tool_call,
+    new_tool_result,
+    new_usage,
+    new_usage_report,
 )
 from plait.core.model import Usage
 
@@ -122,7 +125,9 @@ class ClaudeStreamDecoder(JsonLineDecoder):
     def _system(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         session = get_str(obj, "session_id")
         if obj.get("subtype") == "init" and session:
-            out.append(SessionStarted(session_id=session, model=get_str(obj, "model"), raw=raw))
+            out.append(
+                new_session_started(session_id=session, model=get_str(obj, "model"), raw=raw)
+            )
 
     def _assistant(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         message = get_dict(obj, "message")
@@ -135,25 +140,25 @@ class ClaudeStreamDecoder(JsonLineDecoder):
                 continue
             block_type = block.get("type")
             if block_type == "text" and (said := get_str(block, "text")):
-                out.append(TextOut(text=said, raw=raw))
+                out.append(new_text_out(text=said, raw=raw))
             elif block_type == "tool_use":
                 call = get_str(block, "id")
                 name = get_str(block, "name", "tool")
                 inp = compact_input(block.get("input"))
-                out.append(ToolCall(call_id=call, name=name, input=inp, raw=raw))
+                out.append(new_tool_call(call_id=call, name=name, input=inp, raw=raw))
         msg_id = get_str(message, "id")
         usage = get_dict(message, "usage")
         if usage and (not msg_id or msg_id not in self._seen_messages):
             if msg_id:
                 self._seen_messages.append(msg_id)
-            out.append(UsageReport(usage=_usage(usage), raw=raw))
+            out.append(new_usage_report(usage=_usage(usage), raw=raw))
 
     def _error_event(self, code: str, text: str, raw: str) -> AgentErrorEvent:
         failure, reset = classify_failure(text, clock=self._clock)
         self._error_failure = failure or _ERROR_CODES.get(code, "failed")
         self._error_reset = reset
         message = text or code
-        return AgentErrorEvent(
+        return new_error_event(
             message=message, failure=self._error_failure, reset_at=reset, raw=raw
         )
 
@@ -162,7 +167,7 @@ class ClaudeStreamDecoder(JsonLineDecoder):
             if not isinstance(block, dict) or block.get("type") != "tool_result":
                 continue
             out.append(
-                ToolResult(
+                new_tool_result(
                     call_id=get_str(block, "tool_use_id"),
                     output=content_text(block.get("content")),
                     is_error=get_bool(block, "is_error"),
@@ -184,7 +189,7 @@ class ClaudeStreamDecoder(JsonLineDecoder):
             errors = [e for e in get_list(obj, "errors") if isinstance(e, str)]
             error = text or "; ".join(errors) or subtype or "the agent reported an error"
             failure, reset = self._failure(subtype, error)
-        return FinalResult(
+        return new_final_result(
             ok=ok,
             text=text,
             session_id=get_str(obj, "session_id"),
@@ -208,7 +213,7 @@ class ClaudeStreamDecoder(JsonLineDecoder):
 
 
 def _usage(obj: dict[str, object], *, cost: float = 0.0) -> Usage:
-    return Usage(
+    return new_usage(
         input_tokens=get_int(obj, "input_tokens"),
         output_tokens=get_int(obj, "output_tokens"),
         cache_read_tokens=get_int(obj, "cache_read_input_tokens"),

@@ -24,12 +24,7 @@ from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
-    SessionStarted,
-    TextOut,
-    ToolCall,
-    ToolResult,
     TurnSpec,
-    UsageReport,
 )
 from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
@@ -42,6 +37,14 @@ from plait.agents.stream import (
     get_int,
     get_list,
     get_str,
+    new_error_event,
+    new_final_result,
+    new_session_started,
+    new_text_out,
+    new_tool_call,
+    new_tool_result,
+    new_usage,
+    new_usage_report,
 )
 from plait.core.model import Usage
 
@@ -166,7 +169,7 @@ class CodexStreamDecoder(JsonLineDecoder):
         if failed is None and not self._completed:
             return None
         if failed is not None:
-            return FinalResult(
+            return new_final_result(
                 ok=False,
                 session_id=self._session,
                 num_turns=self._turns,
@@ -175,14 +178,14 @@ class CodexStreamDecoder(JsonLineDecoder):
                 reset_at=failed.reset_at,
                 text=self._last_text,
             )
-        return FinalResult(
+        return new_final_result(
             ok=True, text=self._last_text, session_id=self._session, num_turns=self._turns
         )
 
     def _thread_started(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         if thread := get_str(obj, "thread_id"):
             self._session = thread
-            out.append(SessionStarted(session_id=thread, raw=raw))
+            out.append(new_session_started(session_id=thread, raw=raw))
 
     def _turn_started(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         self._completed = False
@@ -197,7 +200,7 @@ class CodexStreamDecoder(JsonLineDecoder):
         self._turns += 1
         self._completed = True
         usage = _usage(get_dict(obj, "usage"))
-        out.append(UsageReport(usage=usage, cumulative=True, raw=raw))
+        out.append(new_usage_report(usage=usage, cumulative=True, raw=raw))
 
     def _turn_failed(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         message = get_str(get_dict(obj, "error"), "message") or "the turn failed"
@@ -212,7 +215,7 @@ class CodexStreamDecoder(JsonLineDecoder):
 
     def _error(self, message: str, raw: str) -> AgentErrorEvent:
         failure, reset = classify_failure(message, clock=self._clock)
-        return AgentErrorEvent(message=clip(message), failure=failure, reset_at=reset, raw=raw)
+        return new_error_event(message=clip(message), failure=failure, reset_at=reset, raw=raw)
 
     def _item(
         self, item: dict[str, object], *, done: bool, raw: str, out: list[AgentEvent]
@@ -224,7 +227,7 @@ class CodexStreamDecoder(JsonLineDecoder):
                 text = item.get("text")
                 self._last_text = text if isinstance(text, str) else ""
                 if self._last_text:
-                    out.append(TextOut(text=self._last_text, raw=raw))
+                    out.append(new_text_out(text=self._last_text, raw=raw))
             return
         if kind not in _TOOL_ITEMS:
             return
@@ -235,7 +238,7 @@ class CodexStreamDecoder(JsonLineDecoder):
             if len(self._started) < 10_000:  # bounded, whatever the stream does
                 self._started.add(item_id)
             name, inp = _tool_name(item), _tool_input(item)
-            out.append(ToolCall(call_id=item_id, name=name, input=inp, raw=raw))
+            out.append(new_tool_call(call_id=item_id, name=name, input=inp, raw=raw))
         if done:
             self._started.discard(item_id)
             status = item.get("status")
@@ -246,7 +249,9 @@ class CodexStreamDecoder(JsonLineDecoder):
             output = item.get("aggregated_output")
             if not output or not isinstance(output, str):
                 output = status
-            out.append(ToolResult(call_id=item_id, output=clip(output), is_error=failed, raw=raw))
+            out.append(
+                new_tool_result(call_id=item_id, output=clip(output), is_error=failed, raw=raw)
+            )
 
 
 # A tuple, not a set: `in` must not hash a "type" of the wrong shape (a list).
@@ -275,7 +280,7 @@ def _tool_input(item: dict[str, object]) -> str:
 def _usage(obj: dict[str, object]) -> Usage:
     """OpenAI counts cached input inside `input_tokens`; plait keeps them apart."""
     cached = get_int(obj, "cached_input_tokens")
-    return Usage(
+    return new_usage(
         input_tokens=max(0, get_int(obj, "input_tokens") - cached),
         output_tokens=get_int(obj, "output_tokens"),
         cache_read_tokens=cached,

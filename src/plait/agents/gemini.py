@@ -19,10 +19,6 @@ from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
-    SessionStarted,
-    TextOut,
-    ToolCall,
-    ToolResult,
     TurnSpec,
 )
 from plait.agents.env import clean_env
@@ -35,8 +31,14 @@ from plait.agents.stream import (
     get_dict,
     get_int,
     get_str,
+    new_error_event,
+    new_final_result,
+    new_session_started,
+    new_text_out,
+    new_tool_call,
+    new_tool_result,
+    new_usage,
 )
-from plait.core.model import Usage
 
 # Google words every 429 as a "quota" problem; per-minute quotas are rate limits.
 _PER_MINUTE = re.compile(r"per minute|per second|retry after \d+(?:\.\d+)?s\b", re.IGNORECASE)
@@ -140,7 +142,9 @@ class GeminiStreamDecoder(JsonLineDecoder):
     def _init(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         if session := get_str(obj, "session_id"):
             self._session = session
-            out.append(SessionStarted(session_id=session, model=get_str(obj, "model"), raw=raw))
+            out.append(
+                new_session_started(session_id=session, model=get_str(obj, "model"), raw=raw)
+            )
 
     # The three handlers below run for nearly every line: they read fields inline rather
     # than through get_str (same result, a function call less per field; P6).
@@ -150,7 +154,7 @@ class GeminiStreamDecoder(JsonLineDecoder):
             if self._text_len < 64_000:  # bounded: the reply is for people, not for storage
                 self._text.append(said)
                 self._text_len += len(said)
-            out.append(TextOut(text=said, raw=raw))
+            out.append(new_text_out(text=said, raw=raw))
 
     def _tool_use(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         self._text, self._text_len = [], 0
@@ -158,7 +162,7 @@ class GeminiStreamDecoder(JsonLineDecoder):
         call = obj.get("tool_id")
         name = obj.get("tool_name")
         out.append(
-            ToolCall(
+            new_tool_call(
                 call_id=call if isinstance(call, str) else "",
                 name=name if isinstance(name, str) else "tool",
                 input=compact_input(obj.get("parameters")),
@@ -172,7 +176,7 @@ class GeminiStreamDecoder(JsonLineDecoder):
             output = get_str(get_dict(obj, "error"), "message")
         call = obj.get("tool_id")
         out.append(
-            ToolResult(
+            new_tool_result(
                 call_id=call if isinstance(call, str) else "",
                 output=clip(output),
                 is_error=obj.get("status") != "success",
@@ -185,7 +189,7 @@ class GeminiStreamDecoder(JsonLineDecoder):
         failure, reset = self._classify(message)
         if obj.get("severity") == "error" and not failure:
             failure = "failed"
-        event = AgentErrorEvent(message=clip(message), failure=failure, reset_at=reset, raw=raw)
+        event = new_error_event(message=clip(message), failure=failure, reset_at=reset, raw=raw)
         if event.failure:
             self._error = event
         out.append(event)
@@ -202,14 +206,14 @@ class GeminiStreamDecoder(JsonLineDecoder):
     def _result(self, obj: dict[str, object], raw: str) -> FinalResult:
         stats = get_dict(obj, "stats")
         cached = get_int(stats, "cached")
-        usage = Usage(
+        usage = new_usage(
             input_tokens=max(0, get_int(stats, "input_tokens") - cached),
             output_tokens=get_int(stats, "output_tokens"),
             cache_read_tokens=cached,
         )
         text = clip("".join(self._text), 8000)
         if obj.get("status") == "success":
-            return FinalResult(
+            return new_final_result(
                 ok=True,
                 text=text,
                 session_id=self._session,
@@ -223,7 +227,7 @@ class GeminiStreamDecoder(JsonLineDecoder):
         failure = _ERROR_TYPES.get(get_str(error, "type")) or failure
         if not failure and self._error is not None:
             failure, reset = self._error.failure, self._error.reset_at
-        return FinalResult(
+        return new_final_result(
             ok=False,
             text=text,
             session_id=self._session,

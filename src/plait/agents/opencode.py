@@ -20,13 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
-    FinalResult,
-    SessionStarted,
-    TextOut,
-    ToolCall,
-    ToolResult,
     TurnSpec,
-    UsageReport,
 )
 from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
@@ -39,6 +33,14 @@ from plait.agents.stream import (
     get_float,
     get_int,
     get_str,
+    new_error_event,
+    new_final_result,
+    new_session_started,
+    new_text_out,
+    new_tool_call,
+    new_tool_result,
+    new_usage,
+    new_usage_report,
 )
 from plait.core.model import Usage
 
@@ -141,7 +143,7 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
         self._clock = clock
         self._session = ""
         self._text = ""
-        self._usage = Usage()
+        self._usage = new_usage()
         self._steps = 0
         self._last_reason = ""
         self._error: AgentErrorEvent | None = None
@@ -155,7 +157,7 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
 
     def _end(self, out: list[AgentEvent]) -> None:
         if self._error is not None:
-            final = FinalResult(
+            final = new_final_result(
                 ok=False,
                 text=self._text,
                 session_id=self._session,
@@ -168,7 +170,7 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
             out.append(final)
         elif self._last_reason and self._last_reason != "tool-calls":
             out.append(
-                FinalResult(
+                new_final_result(
                     ok=True,
                     text=self._text,
                     session_id=self._session,
@@ -180,12 +182,12 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
     def _first_session(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         if not self._session and (session := get_str(obj, "sessionID")):
             self._session = session
-            out.append(SessionStarted(session_id=session, raw=raw))
+            out.append(new_session_started(session_id=session, raw=raw))
 
     def _text_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         if said := get_str(get_dict(obj, "part"), "text"):
             self._text = said
-            out.append(TextOut(text=said, raw=raw))
+            out.append(new_text_out(text=said, raw=raw))
 
     def _step_finish(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         part = get_dict(obj, "part")
@@ -193,7 +195,7 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
         self._last_reason = get_str(part, "reason")
         usage = _usage(part)
         self._usage += usage
-        out.append(UsageReport(usage=usage, raw=raw))
+        out.append(new_usage_report(usage=usage, raw=raw))
 
     def _error_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         out.append(self._failed(get_dict(obj, "error"), raw))
@@ -204,12 +206,14 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
         call_id = get_str(part, "callID") or get_str(part, "id")
         name = get_str(part, "tool", "tool")
         inp = compact_input(state.get("input"))
-        out.append(ToolCall(call_id=call_id, name=name, input=inp, raw=raw))
+        out.append(new_tool_call(call_id=call_id, name=name, input=inp, raw=raw))
         status = state.get("status")
         if status == "completed" or status == "error":
             output = get_str(state, "output") or get_str(state, "error")
             is_error = status == "error"
-            out.append(ToolResult(call_id=call_id, output=clip(output), is_error=is_error, raw=raw))
+            out.append(
+                new_tool_result(call_id=call_id, output=clip(output), is_error=is_error, raw=raw)
+            )
 
     def _failed(self, error: dict[str, object], raw: str) -> AgentErrorEvent:
         data = get_dict(error, "data")
@@ -219,7 +223,7 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
         failure, reset = classify_failure(f"{get_str(error, 'name')}: {text}", clock=self._clock)
         if not failure and get_str(error, "name") == "ProviderAuthError":
             failure = "auth"
-        self._error = AgentErrorEvent(
+        self._error = new_error_event(
             message=clip(text or "opencode reported an error"),
             failure=failure or "failed",
             reset_at=reset,
@@ -231,7 +235,7 @@ class OpenCodeStreamDecoder(JsonLineDecoder):
 def _usage(part: dict[str, object]) -> Usage:
     tokens = get_dict(part, "tokens")
     cache = get_dict(tokens, "cache")
-    return Usage(
+    return new_usage(
         input_tokens=get_int(tokens, "input"),
         output_tokens=get_int(tokens, "output"),
         cache_read_tokens=get_int(cache, "read"),

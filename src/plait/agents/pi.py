@@ -23,12 +23,7 @@ from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
-    SessionStarted,
-    TextOut,
-    ToolCall,
-    ToolResult,
     TurnSpec,
-    UsageReport,
 )
 from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
@@ -44,8 +39,15 @@ from plait.agents.stream import (
     get_int,
     get_list,
     get_str,
+    new_error_event,
+    new_final_result,
+    new_session_started,
+    new_text_out,
+    new_tool_call,
+    new_tool_result,
+    new_usage,
+    new_usage_report,
 )
-from plait.core.model import Usage
 
 
 class PiBackend:
@@ -139,7 +141,7 @@ class PiStreamDecoder(JsonLineDecoder):
         self._clock = clock
         self._session = ""
         self._text = ""
-        self._usage = Usage()
+        self._usage = new_usage()
         self._turns = 0
         self._ended = False
         self._stop = ""  # stopReason of the last assistant message
@@ -166,7 +168,7 @@ class PiStreamDecoder(JsonLineDecoder):
         failure, reset = classify_failure(error, clock=self._clock) if error else ("", None)
         if error and not failure:
             failure = "crash" if self._stop == "aborted" else "failed"
-        return FinalResult(
+        return new_final_result(
             ok=not error,
             text=self._text,
             session_id=self._session,
@@ -180,14 +182,14 @@ class PiStreamDecoder(JsonLineDecoder):
     def _session_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         if session := get_str(obj, "id"):
             self._session = session
-            out.append(SessionStarted(session_id=session, raw=raw))
+            out.append(new_session_started(session_id=session, raw=raw))
 
     def _message_end(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         self._message(get_dict(obj, "message"), raw, out)
 
     def _tool_end(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         content = get_dict(obj, "result").get("content")
-        result = ToolResult(
+        result = new_tool_result(
             call_id=get_str(obj, "toolCallId"),
             output=content_text(content),
             is_error=get_bool(obj, "isError"),
@@ -211,7 +213,7 @@ class PiStreamDecoder(JsonLineDecoder):
 
     def _error_event(self, message: str, raw: str) -> AgentErrorEvent:
         failure, reset = classify_failure(message, clock=self._clock)
-        return AgentErrorEvent(message=clip(message), failure=failure, reset_at=reset, raw=raw)
+        return new_error_event(message=clip(message), failure=failure, reset_at=reset, raw=raw)
 
     def _message(self, message: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         if message.get("role") != "assistant":
@@ -225,9 +227,9 @@ class PiStreamDecoder(JsonLineDecoder):
             kind = block.get("type")
             if kind == "text" and (said := get_str(block, "text")):
                 self._text = said
-                out.append(TextOut(text=said, raw=raw))
+                out.append(new_text_out(text=said, raw=raw))
             elif kind == "toolCall":
-                call = ToolCall(
+                call = new_tool_call(
                     call_id=get_str(block, "id"),
                     name=get_str(block, "name", "tool"),
                     input=compact_input(block.get("arguments")),
@@ -236,7 +238,7 @@ class PiStreamDecoder(JsonLineDecoder):
                 out.append(call)
         usage = get_dict(message, "usage")
         if usage:
-            report = Usage(
+            report = new_usage(
                 input_tokens=get_int(usage, "input"),
                 output_tokens=get_int(usage, "output"),
                 cache_read_tokens=get_int(usage, "cacheRead"),
@@ -244,4 +246,4 @@ class PiStreamDecoder(JsonLineDecoder):
                 cost_usd=get_float(get_dict(usage, "cost"), "total"),
             )
             self._usage += report
-            out.append(UsageReport(usage=report, raw=raw))
+            out.append(new_usage_report(usage=report, raw=raw))
