@@ -194,7 +194,7 @@ class CodexStreamDecoder(JsonLineDecoder):
         item = obj.get("item")
         if not isinstance(item, dict):
             item = {}
-        self._item(item, done=obj["type"] == "item.completed", raw=raw, out=out)
+        self._item(item, obj["type"] == "item.completed", raw, out)
 
     def _turn_completed(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         self._turns += 1
@@ -217,9 +217,7 @@ class CodexStreamDecoder(JsonLineDecoder):
         failure, reset = classify_failure(message, clock=self._clock)
         return new_error_event(message=clip(message), failure=failure, reset_at=reset, raw=raw)
 
-    def _item(
-        self, item: dict[str, object], *, done: bool, raw: str, out: list[AgentEvent]
-    ) -> None:
+    def _item(self, item: dict[str, object], done: bool, raw: str, out: list[AgentEvent]) -> None:
         # Runs for most lines: fields are read inline rather than through get_str (P6).
         kind = item.get("type")
         if kind == "agent_message":

@@ -18,7 +18,6 @@ from pathlib import Path
 from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
-    FinalResult,
     TurnSpec,
 )
 from plait.agents.env import clean_env
@@ -136,7 +135,7 @@ class GeminiStreamDecoder(JsonLineDecoder):
             "tool_use": self._tool_use,
             "tool_result": self._tool_result,
             "error": self._error_line,
-            "result": self._result_line,
+            "result": self._result,
         }
 
     def _init(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
@@ -194,16 +193,13 @@ class GeminiStreamDecoder(JsonLineDecoder):
             self._error = event
         out.append(event)
 
-    def _result_line(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
-        out.append(self._result(obj, raw))
-
     def _classify(self, message: str) -> tuple[str, float | None]:
         failure, reset = classify_failure(message, clock=self._clock)
         if failure == "usage_limit" and _PER_MINUTE.search(message):
             failure = "rate_limit"
         return failure, reset
 
-    def _result(self, obj: dict[str, object], raw: str) -> FinalResult:
+    def _result(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         stats = get_dict(obj, "stats")
         cached = get_int(stats, "cached")
         usage = new_usage(
@@ -213,21 +209,20 @@ class GeminiStreamDecoder(JsonLineDecoder):
         )
         text = clip("".join(self._text), 8000)
         if obj.get("status") == "success":
-            return new_final_result(
-                ok=True,
-                text=text,
-                session_id=self._session,
-                usage=usage,
-                raw=raw,
-                num_turns=self._tools + 1,
+            turns = self._tools + 1
+            session = self._session
+            ok = new_final_result(
+                ok=True, text=text, session_id=session, usage=usage, raw=raw, num_turns=turns
             )
+            out.append(ok)
+            return
         error = get_dict(obj, "error")
         message = get_str(error, "message") or (self._error.message if self._error else "")
         failure, reset = self._classify(message)
         failure = _ERROR_TYPES.get(get_str(error, "type")) or failure
         if not failure and self._error is not None:
             failure, reset = self._error.failure, self._error.reset_at
-        return new_final_result(
+        failed = new_final_result(
             ok=False,
             text=text,
             session_id=self._session,
@@ -237,3 +232,4 @@ class GeminiStreamDecoder(JsonLineDecoder):
             reset_at=reset,
             raw=raw,
         )
+        out.append(failed)

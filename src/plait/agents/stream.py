@@ -260,6 +260,8 @@ _MAPPING = (dict, Mapping)  # dict first: the ABC check alone is slow
 
 def get_int(obj: object, key: str, default: int = 0) -> int:
     value = obj.get(key) if isinstance(obj, dict) else None
+    if value.__class__ is int:  # the common case (a bool's class is bool)
+        return value
     if isinstance(value, bool) or not isinstance(value, _NUMBER):
         return default
     return int(value)
