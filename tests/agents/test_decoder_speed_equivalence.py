@@ -256,6 +256,25 @@ if __name__ == "__main__":
     regenerate()
 
 
+def test_non_finite_numbers_in_any_field_never_raise() -> None:
+    """json reads NaN, Infinity and 1e400 (as floats); a count field holding one used to
+    raise OverflowError out of the decoder."""
+    odd = (float("nan"), float("inf"), float("-inf"))
+    for dec, own in OWN.items():
+        for name in (*own, *SHARED):
+            out: list[bytes] = []
+            for line in read(name).split(b"\n"):
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                for path in _paths(obj):
+                    out += [json.dumps(_replaced(obj, path, new)).encode() for new in odd]
+            data = b"\n".join(out).replace(b"Infinity", b"1e400")
+            events = decode(dec, data, DEFAULT_MAX_LINE)
+            assert all(isinstance(e, AgentEvent) for e in events)
+
+
 def test_fast_makers_build_what_the_constructors_build() -> None:
     usage = Usage(input_tokens=3, cost_usd=0.5)
     built: list[tuple[Any, Any]] = [

@@ -264,7 +264,10 @@ def get_int(obj: object, key: str, default: int = 0) -> int:
         return value
     if isinstance(value, bool) or not isinstance(value, _NUMBER):
         return default
-    return int(value)
+    try:
+        return int(value)
+    except (OverflowError, ValueError):  # json reads Infinity, NaN and 1e400 as floats
+        return default
 
 
 def get_float(obj: object, key: str, default: float = 0.0) -> float:
