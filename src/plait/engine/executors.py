@@ -7,6 +7,7 @@ never escapes: it becomes a failure event the controller counts and retries.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -67,6 +68,8 @@ class Executors:
         self.idle_timeout = idle_timeout
         self.turn_timeout = turn_timeout
         self.processes = processes
+        # Backend → set once its first turn of this run is up and streaming (see _warm_up).
+        self._warm: dict[str, asyncio.Event] = {}
 
     async def run(self, effect: fx.Effect) -> ev.Event:
         try:
@@ -176,7 +179,11 @@ class Executors:
             onto=effect.turn.onto,
         )
 
+        warm = await self._warm_up(effect.agent)
+
         def on_event(event: AgentEvent) -> None:
+            if warm is not None:
+                warm.set()
             self.transcript(effect.task, effect.id, type(event).__name__, _render(event))
 
         self.transcript(effect.task, effect.id, "Prompt", json.dumps({"text": prompt}))
@@ -192,6 +199,8 @@ class Executors:
                 on_spawn=(lambda pid: book.remember(effect.id, pid)) if book else None,
             )
         finally:
+            if warm is not None:
+                warm.set()
             if book is not None:
                 book.forget(effect.id)
         commit = await self.workspaces.finish_turn(
@@ -216,6 +225,19 @@ class Executors:
             reset_at=outcome.reset_at,
             usage_cumulative=outcome.usage_cumulative,
         )
+
+    async def _warm_up(self, agent: str) -> asyncio.Event | None:
+        """The first turn of a backend in a run starts alone; the others wait until it
+        streams. Some CLIs set up their own files on first start (opencode migrates its
+        database, gemini rewrites its settings), and two first starts at once race: one
+        dies reading a half-written file. Returns the event to set when this is that turn.
+        """
+        warm = self._warm.get(agent)
+        if warm is None:
+            self._warm[agent] = warm = asyncio.Event()
+            return warm
+        await warm.wait()
+        return None
 
 
 def _render(event: AgentEvent) -> str:
