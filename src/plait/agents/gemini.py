@@ -139,14 +139,15 @@ class GeminiStreamDecoder(JsonLineDecoder):
         }
 
     def _init(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
-        if session := get_str(obj, "session_id"):
+        session = obj.get("session_id")
+        if session and isinstance(session, str):
             self._session = session
-            out.append(
-                new_session_started(session_id=session, model=get_str(obj, "model"), raw=raw)
-            )
+            model = obj.get("model")
+            model = model if isinstance(model, str) else ""
+            out.append(new_session_started(session_id=session, model=model, raw=raw))
 
-    # The three handlers below run for nearly every line: they read fields inline rather
-    # than through get_str (same result, a function call less per field; P6).
+    # The handlers here read fields inline rather than through get_str (same result, a
+    # function call less per field): they run for nearly every line (P6).
     def _message(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
         said = obj.get("content")
         if said and isinstance(said, str) and obj.get("role") == "assistant":
@@ -200,7 +201,7 @@ class GeminiStreamDecoder(JsonLineDecoder):
         return failure, reset
 
     def _result(self, obj: dict[str, object], raw: str, out: list[AgentEvent]) -> None:
-        stats = get_dict(obj, "stats")
+        stats = obj.get("stats")
         cached = get_int(stats, "cached")
         usage = new_usage(
             input_tokens=max(0, get_int(stats, "input_tokens") - cached),

@@ -308,7 +308,7 @@ def compact_input(value: object, limit: int = 300) -> str:
         for key in _TELLING_KEYS:
             field = value.get(key)
             if isinstance(field, str) and field:
-                return clip(field, limit)
+                return field if len(field) <= limit else clip(field, limit)
             if isinstance(field, list) and field and all(isinstance(x, str) for x in field):
                 return clip(" ".join(str(x) for x in field), limit)
     try:
