@@ -71,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed: list[str] = []
     crashed: list[str] = []
     skipped: list[str] = []
+    metrics: dict[str, object] = {}
     for bid in ids:
         try:
             report = _run_one(bid, args.quick, args.profile)
@@ -86,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps({"type": "benchmark", "id": bid, "error": repr(exc)}), flush=True)
             continue
         (passed if report.passed else failed).append(bid)
+        for note in report.notes:  # figures a benchmark exports by name (P5)
+            if note.startswith("metrics: "):
+                metrics.update(json.loads(note.removeprefix("metrics: ")))
         print(json.dumps(report.to_json()) if args.json else report.render(), flush=True)
     summary = {
         "type": "summary",
@@ -95,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "skipped": skipped,
         "quick": args.quick,
         "seconds": round(time.perf_counter() - started, 3),
+        **metrics,
     }
     if args.json:
         print(json.dumps(summary))
