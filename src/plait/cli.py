@@ -8,19 +8,13 @@ Exit codes: 0 done (every task merged / command succeeded), 1 error, 2 bad usage
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
-import time
-import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NoReturn
 
 from plait import __version__
 from plait.errors import PlaitError, PlanError, UsageError
 
-EXIT_ATTENTION = 10
 EXIT_STOPPED = 130
 
 
@@ -215,23 +209,6 @@ def _doctor(args: argparse.Namespace) -> int:
     from plait.doctor import cmd_doctor
 
     return cmd_doctor(args)
-
-
-# Small helpers shared by the command implementations.
-def print_json(obj: object) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-
-
-def new_message_id() -> str:
-    return f"m-{int(time.time())}-{uuid.uuid4().hex[:8]}"
-
-
-def run_async(coro: object) -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-def path_arg(text: str) -> Path:
-    return Path(text).expanduser()
 
 
 if __name__ == "__main__":

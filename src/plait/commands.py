@@ -201,8 +201,6 @@ def _agent_options(pairs: list[str]) -> dict[str, str | int | float | bool]:
 
 
 def _abspath(path: str) -> str:
-    from pathlib import Path
-
     return str(Path(path).expanduser().resolve())
 
 
