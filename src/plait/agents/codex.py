@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from plait.agents.base import (
     AgentErrorEvent,
@@ -26,6 +26,7 @@ from plait.agents.base import (
     FinalResult,
     TurnSpec,
 )
+from plait.agents.cli_backend import ProviderCLI
 from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
 from plait.agents.stream import (
@@ -51,7 +52,7 @@ from plait.core.model import Usage
 API_KEY_VAR = "PLAIT_CODEX_API_KEY"
 
 
-class CodexBackend:
+class CodexBackend(ProviderCLI):
     """Runs `codex exec` with approvals and sandbox bypassed (the worktree is the sandbox).
 
     `base_url` (e.g. `http://127.0.0.1:PORT/v1`) adds a Responses-API provider named
@@ -60,29 +61,6 @@ class CodexBackend:
     """
 
     name = "codex"
-
-    def __init__(
-        self,
-        executable: str = "codex",
-        model: str = "",
-        extra_args: Sequence[str] = (),
-        *,
-        base_url: str = "",
-        api_key: str = "",
-        config_home: str = "",
-        provider: str = "plait",
-        max_retries: int | None = None,
-        pass_forge_token: bool = False,
-    ) -> None:
-        self.executable = executable
-        self.model = model
-        self.extra_args = tuple(extra_args)
-        self.base_url = base_url
-        self.api_key = api_key
-        self.config_home = config_home
-        self.provider = provider
-        self.max_retries = max_retries
-        self.pass_forge_token = pass_forge_token
 
     def argv(self, spec: TurnSpec) -> list[str]:
         argv = [self.executable, "exec"]

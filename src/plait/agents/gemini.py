@@ -20,6 +20,7 @@ from plait.agents.base import (
     AgentEvent,
     TurnSpec,
 )
+from plait.agents.cli_backend import ProviderCLI
 from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
 from plait.agents.stream import (
@@ -46,7 +47,7 @@ _PER_MINUTE = re.compile(r"per minute|per second|retry after \d+(?:\.\d+)?s\b", 
 _ERROR_TYPES = {"FatalTurnLimitedError": "max_turns", "FatalAuthenticationError": "auth"}
 
 
-class GeminiBackend:
+class GeminiBackend(ProviderCLI):
     """Runs Gemini CLI headless with every tool auto-approved (`--yolo`).
 
     `config_home` becomes `GEMINI_CLI_HOME` (settings, sessions). `base_url` points the
@@ -71,13 +72,16 @@ class GeminiBackend:
         max_retries: int | None = None,
         pass_forge_token: bool = False,
     ) -> None:
-        self.executable = executable
-        self.model = model
-        self.extra_args = tuple(extra_args)
-        self.base_url = base_url
-        self.api_key = api_key
-        self.config_home = config_home
-        self.pass_forge_token = pass_forge_token
+        super().__init__(
+            executable,
+            model,
+            extra_args,
+            base_url=base_url,
+            api_key=api_key,
+            config_home=config_home,
+            max_retries=max_retries,
+            pass_forge_token=pass_forge_token,
+        )
         if base_url:
             if not config_home:
                 raise ValueError("GeminiBackend needs config_home to point at a base_url")

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from plait.agents.base import (
     AgentErrorEvent,
     AgentEvent,
     TurnSpec,
 )
+from plait.agents.cli_backend import ProviderCLI
 from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
 from plait.agents.stream import (
@@ -45,7 +46,7 @@ from plait.agents.stream import (
 from plait.core.model import Usage
 
 
-class OpenCodeBackend:
+class OpenCodeBackend(ProviderCLI):
     """Runs `opencode run` with permissions auto-approved (`--auto`).
 
     `base_url` (an Anthropic-Messages endpoint such as `http://127.0.0.1:PORT/v1`) adds a
@@ -56,29 +57,6 @@ class OpenCodeBackend:
     """
 
     name = "opencode"
-
-    def __init__(
-        self,
-        executable: str = "opencode",
-        model: str = "",
-        extra_args: Sequence[str] = (),
-        *,
-        base_url: str = "",
-        api_key: str = "",
-        config_home: str = "",
-        provider: str = "plait",
-        max_retries: int | None = None,
-        pass_forge_token: bool = False,
-    ) -> None:
-        self.executable = executable
-        self.model = model
-        self.extra_args = tuple(extra_args)
-        self.base_url = base_url
-        self.api_key = api_key
-        self.config_home = config_home
-        self.provider = provider
-        self.max_retries = max_retries
-        self.pass_forge_token = pass_forge_token
 
     def _model(self, spec: TurnSpec) -> str:
         model = spec.model or self.model

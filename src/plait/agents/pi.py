@@ -25,6 +25,7 @@ from plait.agents.base import (
     FinalResult,
     TurnSpec,
 )
+from plait.agents.cli_backend import ProviderCLI
 from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
 from plait.agents.stream import (
@@ -50,7 +51,7 @@ from plait.agents.stream import (
 )
 
 
-class PiBackend:
+class PiBackend(ProviderCLI):
     """Runs `pi -p --mode json --offline` (pi asks no permissions in print mode).
 
     `config_home` becomes `PI_CODING_AGENT_DIR` (settings, models, sessions). With
@@ -74,13 +75,17 @@ class PiBackend:
         max_retries: int | None = None,
         pass_forge_token: bool = False,
     ) -> None:
-        self.executable = executable
-        self.model = model
-        self.extra_args = tuple(extra_args)
-        self.base_url = base_url
-        self.config_home = config_home
-        self.provider = provider
-        self.pass_forge_token = pass_forge_token
+        super().__init__(
+            executable,
+            model,
+            extra_args,
+            base_url=base_url,
+            api_key=api_key,
+            config_home=config_home,
+            provider=provider,
+            max_retries=max_retries,
+            pass_forge_token=pass_forge_token,
+        )
         if base_url:
             if not config_home:
                 raise ValueError("PiBackend needs config_home to hold a custom provider")
