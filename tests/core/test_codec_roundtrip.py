@@ -109,6 +109,16 @@ EVENTS: list[ev.Event] = [
         base="main",
         head_sha="h",
     ),
+    ev.TasksAdded(
+        at=6.0,
+        tasks=(TaskSpec(id="p2.1", title="Two", plan="p2", origin="plan", model="m"),),
+        plan="p2",
+        context="ctx",
+    ),
+    ev.TaskKilled(at=7.0, task="a", reason="enough"),
+    ev.TaskRetried(at=8.0, task="a"),
+    ev.TaskReset(at=9.0, task="a", hard=True),
+    ev.ConfigChanged(at=10.0, config=CONFIG),
 ]
 EFFECTS: list[fx.Effect] = [
     fx.PrepareWorkspace(**E, branch="b", base_branch="main"),
@@ -121,6 +131,7 @@ EFFECTS: list[fx.Effect] = [
     fx.ResolveThreads(**E, pr=3, thread_ids=("t1", "t2"), reply="done"),
     fx.Merge(**E, pr=3, branch="b", title="t"),
     fx.Cleanup(**E, worktree="/w", branch="b", keep=True),
+    fx.Discard(**E, worktree="/w", branch="b", pr=3),
 ]
 
 

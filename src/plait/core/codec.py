@@ -14,6 +14,7 @@ import typing
 from collections.abc import Mapping
 from functools import cache
 
+from plait.core.cooldown import Cooldown
 from plait.core.effects import EFFECT_TYPES, Effect
 from plait.core.events import EVENT_TYPES, Event
 from plait.core.model import RunState
@@ -131,6 +132,12 @@ def decode_event(data: JSON) -> Event:
 def decode_effect(data: JSON) -> Effect:
     value = decode_as(Effect, data)
     assert isinstance(value, Effect)
+    return value
+
+
+def decode_cooldowns(data: JSON) -> dict[str, Cooldown]:
+    value = decode_as(dict[str, Cooldown], data)
+    assert isinstance(value, dict)
     return value
 
 

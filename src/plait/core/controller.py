@@ -17,7 +17,7 @@ from typing import TypeVar
 from plait.core import events as ev
 from plait.core.cooldown import LIMIT_FAILURES, cool_down, recovered
 from plait.core.effects import Effect
-from plait.core.graph import critical_path
+from plait.core.graph import critical_path, has_cycle
 from plait.core.model import (
     AGENT_OPS,
     CIStatus,
@@ -31,7 +31,7 @@ from plait.core.model import (
     Usage,
 )
 from plait.core.scheduler import FIRST_STEP, schedule
-from plait.core.task import enqueue
+from plait.core.task import attention_reason, enqueue
 from plait.core.taskmap import indexed_tasks
 
 
@@ -191,6 +191,11 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
         session_id=event.session_id or task.session_id,
     )
     backend = state.specs[task.id].agent or state.config.agent
+    if not event.ok and event.failure == "killed":
+        # Stopped by a person: the turn repeats when they retry, continuing the session.
+        task = replace(task, interrupted=True, nudged=False, last_error=event.error)
+        return _put(state, task)
+    task = replace(task, interrupted=False)
     if not event.ok and event.failure in LIMIT_FAILURES:
         return _cool_down(state, task, backend, event)
     if not event.ok and event.failure == "stalled" and not task.nudged and task.session_id:
@@ -201,6 +206,9 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
     if not event.ok:
         return _put(state, _agent_failed(state, task, event))
     task = replace(task, last_reply=event.reply, last_error="", nudged=False)
+    if state.specs[task.id].landing == "none":
+        # The answer is the result: nothing to push or merge.
+        return _put(state, replace(_done(task), phase=Phase.MERGED, finished_at=event.at))
     if op.kind is OpKind.START and event.commits_ahead == 0:
         failed = replace(event, error="the agent finished without committing any change")
         return _put(state, _agent_failed(state, task, failed))
@@ -404,7 +412,21 @@ def _on_step_done(state: RunState, event: ev.StepDone) -> RunState:
         task = replace(task, threads_answered=(), pr=replace(task.pr, threads=threads))
     elif task.step == "cleanup":
         task = replace(task, cleaned=True)
+    elif task.step == "discard":
+        return _put(state, _fresh(task))
     return _put(state, _done(task))
+
+
+def _fresh(task: TaskState) -> TaskState:
+    """A task started over (`plait reset --hard`). What it cost so far stays counted, and
+    its effect counter goes on, so no new effect reuses an old effect's id."""
+    return TaskState(
+        id=task.id,
+        effect_seq=task.effect_seq,
+        usage=task.usage,
+        turns=task.turns,
+        agent_seconds=task.agent_seconds,
+    )
 
 
 _RETRYING_STEPS = {
@@ -414,6 +436,7 @@ _RETRYING_STEPS = {
     "workspace": "start_failures",
     "retarget": "push_failures",
     "resolve": "push_failures",
+    "discard": "push_failures",
 }
 
 
@@ -539,6 +562,114 @@ def _on_task_adopted(state: RunState, event: ev.TaskAdopted) -> RunState:
     )
 
 
+def _on_tasks_added(state: RunState, event: ev.TasksAdded) -> RunState:
+    added = event.tasks
+    ids = [s.id for s in added]
+    if not added or len(set(ids)) != len(ids) or any(i in state.specs for i in ids):
+        return state
+    known = set(state.specs).union(ids)
+    if any(d not in known or d == s.id for s in added for d in s.depends_on):
+        return state
+    if has_cycle(added):
+        return state
+    specs = {**dict(state.specs), **{s.id: s for s in added}}
+    order = (*state.order, *ids)
+    rank = critical_path(specs.values())
+    index = {tid: i for i, tid in enumerate(order)}
+    start_order = tuple(sorted(order, key=lambda t: (-rank[t], index[t])))
+    tasks = {**dict(state.tasks), **{tid: TaskState(id=tid) for tid in ids}}
+    contexts = state.contexts
+    if event.plan and event.context:
+        contexts = {**dict(contexts), event.plan: event.context}
+    return replace(
+        state, specs=specs, order=order, start_order=start_order, tasks=tasks, contexts=contexts
+    )
+
+
+def _on_task_killed(state: RunState, event: ev.TaskKilled) -> RunState:
+    task = state.tasks.get(event.task)
+    if task is None or task.phase is Phase.MERGED or task.stopped:
+        return state
+    # A turn under way is stopped by the engine and answers "killed"; git and forge
+    # steps under way finish (they are short), and nothing new starts.
+    return _put(state, replace(task, stopped=event.reason or "stopped"))
+
+
+def _on_task_retried(state: RunState, event: ev.TaskRetried) -> RunState:
+    task = state.tasks.get(event.task)
+    if task is None or task.phase is Phase.MERGED:
+        return state
+    task = replace(task, stopped="", retry_at=0.0)
+    if attention_reason(task, state.config):
+        task = replace(task, counters=Counters(), last_error="")
+    return _put(state, task)
+
+
+def _on_task_reset(state: RunState, event: ev.TaskReset) -> RunState:
+    task = state.tasks.get(event.task)
+    if task is None or task.phase is Phase.MERGED:
+        return state
+    if event.hard:
+        return _hard_reset(state, task)
+    task = replace(
+        task,
+        stopped="",
+        counters=Counters(),
+        retry_at=0.0,
+        last_error="",
+        nudged=False,
+        ci_handled=(),
+        rebase_keys=(),
+    )
+    if task.pr is not None and task.current is None:
+        # The red CI or the conflict that wore the counters out is still there: queue it
+        # again, as a fresh poll would.
+        task = _note_mergeable(state, _note_ci(state, task, task.pr), task.pr)
+    return _put(state, task)
+
+
+def _hard_reset(state: RunState, task: TaskState) -> RunState:
+    if stacked_children(state, task.id):
+        return state  # its branch is another task's base: reset that one first
+    if not task.branch and not task.worktree and task.pr is None:
+        return _put(state, _fresh(task))
+    # Whatever was under way is abandoned (the engine stops a running turn and runs this
+    # task's effects one after another, so the discard never races it).
+    discard = Op(kind=OpKind.DISCARD)
+    task = replace(
+        task,
+        in_flight="",
+        current=discard,
+        step=FIRST_STEP[OpKind.DISCARD],
+        queue=(),
+        stopped="",
+        counters=Counters(),
+        retry_at=0.0,
+        nudged=False,
+        interrupted=False,
+    )
+    return _put(state, task)
+
+
+def stacked_children(state: RunState, task_id: str) -> tuple[str, ...]:
+    """Started tasks whose branch is based on `task_id`'s branch."""
+    return tuple(
+        tid
+        for tid in _dependents(state, task_id)
+        if state.tasks[tid].phase is Phase.ACTIVE
+        and (
+            state.tasks[tid].stacked_on == task_id
+            or state.tasks[tid].base_branch == state.tasks[task_id].branch
+        )
+    )
+
+
+def _on_config_changed(state: RunState, event: ev.ConfigChanged) -> RunState:
+    # The project's identity is fixed at its start; settings around it may change.
+    config = replace(event.config, project=state.config.project, repo=state.config.repo)
+    return replace(state, config=config)
+
+
 def _on_tick(state: RunState, event: ev.Tick) -> RunState:
     return state
 
@@ -561,4 +692,9 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, ev.Event], RunState]] = {
     ev.HumanMessage: _h(_on_human_message),
     ev.TaskAdopted: _h(_on_task_adopted),
     ev.Tick: _h(_on_tick),
+    ev.TasksAdded: _h(_on_tasks_added),
+    ev.TaskKilled: _h(_on_task_killed),
+    ev.TaskRetried: _h(_on_task_retried),
+    ev.TaskReset: _h(_on_task_reset),
+    ev.ConfigChanged: _h(_on_config_changed),
 }

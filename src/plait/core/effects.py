@@ -27,7 +27,7 @@ class PrepareWorkspace(Effect):
 class Turn:
     """Everything an agent needs for one turn; the agent shell renders the prompt."""
 
-    kind: str  # start | human | conflict | ci | review | nudge
+    kind: str  # start | human | conflict | ci | review | nudge | continue
     title: str
     description: str
     branch: str
@@ -46,6 +46,7 @@ class RunAgent(Effect):
     base_sha: str
     session_id: str
     turn: Turn
+    model: str = ""  # the task's own model, if it names one (else the backend's default)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +104,16 @@ class Cleanup(Effect):
     keep: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Discard(Effect):
+    """Throw a task's work away (`plait reset --hard`): close its PR (if any), remove its
+    worktree and delete its branch, here and on the forge."""
+
+    worktree: str
+    branch: str
+    pr: int = 0
+
+
 EFFECT_TYPES: tuple[type[Effect], ...] = (
     PrepareWorkspace,
     RunAgent,
@@ -114,6 +125,7 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     ResolveThreads,
     Merge,
     Cleanup,
+    Discard,
 )
 
 __all__ = ["EFFECT_TYPES", "Effect", "Op"]

@@ -64,7 +64,7 @@ class AgentFinished(EffectResult):
     seconds: float = 0.0
     reply: str = ""  # final text
     error: str = ""
-    failure: str = ""  # failure class when not ok: crash, session, rate_limit, ...
+    failure: str = ""  # failure class when not ok: crash, session, rate_limit, killed...
     commits_ahead: int = 0  # commits on the branch beyond its base after the turn
     head_sha: str = ""
     reset_at: float | None = None  # when a rate/usage limit lifts, if the CLI said
@@ -126,6 +126,53 @@ class HumanMessage(Event):
     message_id: str
 
 
+# ---- the live project: sources add tasks, people command them -------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TasksAdded(Event):
+    """Tasks join the live project (a plan, `plait add`, a queue, an issue…).
+
+    `plan` names the plan they belong to ("" for the project's first plan) and `context`
+    is that plan's shared text for agents. Ids must be new and dependencies known (the
+    sources validate first); an event that breaks either is ignored as a whole.
+    """
+
+    tasks: tuple[TaskSpec, ...]
+    plan: str = ""
+    context: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskKilled(Event):
+    """Stop a task now (`plait kill`): its agent is stopped, its work kept, and nothing
+    new is dispatched for it until `TaskRetried`."""
+
+    task: str
+    reason: str = "stopped by a person"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRetried(Event):
+    """Let a stopped or stuck task go again from where it is (`plait retry`)."""
+
+    task: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskReset(Event):
+    """Clear a task's failure counters and retry it from its branch (`plait reset`); with
+    `hard`, drop its branch, worktree and PR and start over from its base."""
+
+    task: str
+    hard: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigChanged(Event):
+    """The project's settings changed (plait.toml, flags): caps, delays, defaults."""
+
+    config: RunConfig
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted,
     Tick,
@@ -141,4 +188,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     PRChanged,
     HumanMessage,
     TaskAdopted,
+    TasksAdded,
+    TaskKilled,
+    TaskRetried,
+    TaskReset,
+    ConfigChanged,
 )

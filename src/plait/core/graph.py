@@ -85,3 +85,25 @@ def readiness(spec: TaskSpec, tasks: Mapping[str, TaskState], *, stacked: bool) 
 
 def dependents_of(task_id: str, specs: Mapping[str, TaskSpec]) -> list[str]:
     return [s.id for s in specs.values() if task_id in s.depends_on]
+
+
+def has_cycle(specs: Iterable[TaskSpec]) -> bool:
+    """Do the dependencies among `specs` form a cycle? (Dependencies outside are ignored.)"""
+    by_id = {s.id: s for s in specs}
+    indegree = dict.fromkeys(by_id, 0)
+    dependents: dict[str, list[str]] = {i: [] for i in by_id}
+    for s in by_id.values():
+        for d in dict.fromkeys(s.depends_on):
+            if d in by_id:
+                indegree[s.id] += 1
+                dependents[d].append(s.id)
+    ready = [i for i, n in indegree.items() if n == 0]
+    seen = 0
+    while ready:
+        node = ready.pop()
+        seen += 1
+        for child in dependents[node]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    return seen != len(by_id)

@@ -17,7 +17,8 @@ from plait.core.plan import TaskSpec
 class Phase(StrEnum):
     WAITING = "waiting"  # not started: dependencies open or no slot yet
     ACTIVE = "active"  # has a workspace; work in progress or PR open
-    MERGED = "merged"  # landed on main; final
+    # Landed, final: merged into main, or (landing "none") finished with its result.
+    MERGED = "merged"
 
 
 class OpKind(StrEnum):
@@ -33,6 +34,7 @@ class OpKind(StrEnum):
     READY = "ready"
     MERGE = "merge"
     CLEANUP = "cleanup"
+    DISCARD = "discard"  # `plait reset --hard`: drop the work, then start over
 
 
 FEEDBACK_PRIORITY: tuple[OpKind, ...] = (
@@ -192,6 +194,12 @@ class TaskState:
     last_error: str = ""
     last_reply: str = ""  # the agent's final text of its last turn
     nudged: bool = False  # the current op's turn stalled once; the next turn is a nudge
+    # Parked by a person (`plait kill`): nothing new is dispatched until `plait retry`.
+    # The reason is what they (or plait, for a budget) said; "" when not stopped.
+    stopped: str = ""
+    # The last agent turn was cut short (killed); the next one resumes its session and is
+    # told to continue rather than handed the original prompt again.
+    interrupted: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,6 +232,9 @@ class RunState:
     tasks: Mapping[str, TaskState]
     title: str = ""
     context: str = ""
+    # Plans added to the live project after its start: plan name -> shared context
+    # (problem, solution…) given to the agents of that plan's tasks (`TaskSpec.plan`).
+    contexts: Mapping[str, str] = field(default_factory=dict)
     cooldowns: Mapping[str, Cooldown] = field(default_factory=dict)  # by agent backend
     now: float = 0.0
     events: int = 0  # events decided so far

@@ -14,6 +14,8 @@ TASK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 TASK_CLASSES = ("INFRA", "GATED", "BEHAVIOR")
 
+LANDINGS = ("pr", "watch", "none")
+
 
 def is_valid_task_id(task_id: str) -> bool:
     return bool(TASK_ID_RE.match(task_id)) and ".." not in task_id and not task_id.endswith(".")
@@ -33,9 +35,15 @@ class TaskSpec:
     line: int = 0
     # Relative weight for critical-path ordering (the JSON gameplan's `complexity`).
     weight: int = 1
-    # How the work lands: "pr" (open, keep green, merge) or "watch" (an adopted PR plait
-    # keeps green but leaves for a human to merge).
+    # How the work lands: "pr" (open, keep green, merge), "watch" (an adopted PR plait
+    # keeps green but leaves for a human to merge) or "none" (no branch to land: the
+    # agent's final answer is the result).
     landing: str = "pr"
+    # Which plan the task came from ("" for the project's first plan): its shared context
+    # goes to the agent. `origin` says which source added it (plan, cli, adopt…).
+    plan: str = ""
+    origin: str = ""
+    model: str | None = None  # the agent's model for this task (default: the project's)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

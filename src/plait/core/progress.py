@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from plait.core.model import Phase, RunState, TaskState, Usage
@@ -10,48 +11,83 @@ from plait.core.taskmap import TaskMap
 
 
 def stuck_tasks(state: RunState) -> set[str]:
-    """Tasks that cannot move without a human: needing attention, or waiting on one."""
-    stuck: set[str] = set()
+    """Tasks that cannot move without a human: needing attention, stopped, or waiting on
+    one (a task not started whose dependency is stuck; a stacked task with nothing of its
+    own to do whose base is stuck)."""
+    is_stuck = _stuck_judge(state)
+    return {tid for tid in state.order if is_stuck(tid)}
+
+
+def _stuck_judge(state: RunState) -> Callable[[str], bool]:
     memo: dict[str, bool] = {}
 
-    def is_stuck(tid: str) -> bool:
-        if tid in memo:
-            return memo[tid]
-        t = state.tasks[tid]
+    def blockers(t: TaskState) -> tuple[str, ...] | bool:
+        """The verdict, when it needs no other task; else the tasks it waits on."""
         if t.phase is Phase.MERGED:
-            result = False
-        elif attention_reason(t, state.config):
-            result = True
-        elif t.phase is Phase.WAITING:
-            result = any(is_stuck(d) for d in state.specs[tid].depends_on)
-        else:
-            result = False
-        memo[tid] = result
-        return result
+            return False
+        if t.stopped or attention_reason(t, state.config):
+            return True
+        if t.phase is Phase.WAITING:
+            return tuple(state.specs[t.id].depends_on)
+        idle = not t.in_flight and t.current is None and not t.queue
+        if idle and t.stacked_on is not None:
+            return (t.stacked_on,)
+        return False
 
-    for tid in state.order:
-        if is_stuck(tid):
-            stuck.add(tid)
-    return stuck
+    def is_stuck(root: str) -> bool:
+        # Iterative: a chain of 10,000 waiting tasks must not hit the recursion limit.
+        stack = [root]
+        while stack:
+            tid = stack[-1]
+            if tid in memo:
+                stack.pop()
+                continue
+            waits = blockers(state.tasks[tid])
+            if isinstance(waits, bool):
+                memo[tid] = waits
+                stack.pop()
+                continue
+            todo = [d for d in waits if d not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            memo[tid] = any(memo[d] for d in waits)
+            stack.pop()
+        return memo[root]
+
+    return is_stuck
 
 
 def settled(state: RunState) -> bool:
     """Nothing under way and nothing that can happen without a human."""
+    is_stuck = _stuck_judge(state)
     if isinstance(state.tasks, TaskMap):
         # While a run moves, some live task is under way or active and not stuck: say so
         # without the whole-plan walk below (which gives the same answer, slower).
         for tid in state.tasks.live_ids():
             t = state.tasks[tid]
-            if t.in_flight or (t.phase is Phase.ACTIVE and not attention_reason(t, state.config)):
+            if t.in_flight or (t.phase is Phase.ACTIVE and not is_stuck(tid)):
                 return False
-    stuck = stuck_tasks(state)
     for tid in state.order:
         t = state.tasks[tid]
         if t.in_flight:
             return False
-        if t.phase is Phase.MERGED or tid in stuck:
+        if t.phase is Phase.MERGED or is_stuck(tid):
             continue
         return False
+    return True
+
+
+def tasks_settled(state: RunState, ids: Iterable[str]) -> bool:
+    """Every one of `ids` has landed or cannot move without a human (what `plait run`
+    waits for when it follows one plan's tasks in a live project)."""
+    is_stuck = _stuck_judge(state)
+    for tid in ids:
+        t = state.tasks.get(tid)
+        if t is None:
+            continue
+        if t.in_flight or not (t.phase is Phase.MERGED or is_stuck(tid)):
+            return False
     return True
 
 

@@ -37,6 +37,7 @@ FIRST_STEP: dict[OpKind, str] = {
     OpKind.READY: "ready",
     OpKind.MERGE: "merge",
     OpKind.CLEANUP: "cleanup",
+    OpKind.DISCARD: "discard",
 }
 
 _AGENT_STEPS = ("workspace", "agent")
@@ -100,6 +101,7 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
         # Cheap checks first; `attention_reason` formats its message.
         return (
             not t.in_flight
+            and not t.stopped
             and t.retry_at <= state.now
             and t.phase is not Phase.WAITING
             and not attention_reason(t, state.config)
@@ -164,7 +166,7 @@ def _serve_housekeeping(
         if t.current is not None or t.queue:
             continue
         op = _housekeeping(state, tasks, t)
-        if op is not None and (movable(t) or op.kind is OpKind.CLEANUP):
+        if op is not None and (movable(t) or (op.kind is OpKind.CLEANUP and not t.stopped)):
             if t.in_flight or t.retry_at > state.now:
                 continue
             tasks[tid], effect = _emit(state, take(_with(t, op), op, FIRST_STEP[op.kind]))
@@ -197,6 +199,8 @@ def _serve_starts(state: RunState, tasks: _Overlay, slots: _Slots, out: _Out) ->
             break  # no task could take a slot: the rest of the pass would emit nothing
         t = tasks[tid]
         if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
+            continue
+        if t.stopped:
             continue
         if attention_reason(t, state.config):
             continue
@@ -274,6 +278,7 @@ def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:
             base_sha=t.base_sha,
             session_id=t.session_id,
             turn=_turn(state, t, op),
+            model=spec.model or "",
         )
     if step == "push":
         return fx.Push(**base, branch=t.branch, worktree=t.worktree, force=bool(t.head_sha))
@@ -300,9 +305,11 @@ def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:
     if step == "merge":
         return fx.Merge(**base, pr=pr, branch=t.branch, title=pr_title(state, t.id))
     if step == "cleanup":
-        return fx.Cleanup(
-            **base, worktree=t.worktree, branch=t.branch, keep=state.config.keep_worktrees
-        )
+        # A task whose answer is its result keeps its branch: its commits are its work.
+        keep = state.config.keep_worktrees or spec.landing == "none"
+        return fx.Cleanup(**base, worktree=t.worktree, branch=t.branch, keep=keep)
+    if step == "discard":
+        return fx.Discard(**base, worktree=t.worktree, branch=t.branch, pr=pr)
     raise AssertionError(f"unknown step {step!r}")
 
 
@@ -326,10 +333,16 @@ def _turn(state: RunState, t: TaskState, op: Op) -> fx.Turn:
             f"committed on branch {t.branch}. Last reply: {t.last_reply or '(none)'}"
         )
     description = spec.description
-    if state.context and op.kind is OpKind.START:
-        description = f"{description}\n\n## Plan context\n\n{state.context}".strip()
+    context = state.contexts.get(spec.plan, "") if spec.plan else state.context
+    if context and op.kind is OpKind.START:
+        description = f"{description}\n\n## Plan context\n\n{context}".strip()
+    kind = op.kind.value
+    if t.nudged:
+        kind = "nudge"
+    elif t.interrupted and t.session_id:
+        kind = "continue"  # the same session, cut short: carry on, don't start over
     return fx.Turn(
-        kind="nudge" if t.nudged else op.kind.value,
+        kind=kind,
         title=spec.title,
         description=description,
         branch=t.branch,

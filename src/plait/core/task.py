@@ -114,10 +114,14 @@ def merge_gate(task: TaskState, config: RunConfig) -> bool:
     )
 
 
-def display_status(task: TaskState, config: RunConfig) -> str:
+def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -> str:
     """A short word for humans: what the task is doing or waiting for."""
     if task.phase is Phase.MERGED:
-        return "merged"
+        return "done" if landing == "none" else "merged"
+    if task.current is not None and task.current.kind is OpKind.DISCARD:
+        return "resetting"
+    if task.stopped:
+        return "stopped"
     if needs_attention(task, config):
         return "needs-attention"
     if task.phase is Phase.WAITING:

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from plait.agents.base import AgentBackend, AgentEvent, TurnSpec
+from plait.agents.base import AgentBackend, AgentEvent, SessionStarted, TurnSpec, UsageReport
 from plait.agents.prompts import render_prompt
 from plait.agents.runner import run_turn
 from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
+from plait.core.model import Usage
 from plait.forges.base import Forge, MergeBlocked
 from plait.workspaces.base import Workspaces
 
@@ -70,6 +71,17 @@ class Executors:
         self.processes = processes
         # Backend → set once its first turn of this run is up and streaming (see _warm_up).
         self._warm: dict[str, asyncio.Event] = {}
+        self._turns: set[str] = set()  # effect ids of agent turns under way
+        self._interrupted: set[str] = set()  # ... of those, the ones a person stopped
+
+    def interrupt(self, effect_id: str) -> bool:
+        """Mark a running agent turn as stopped by a person: when its run is cancelled it
+        answers `AgentFinished(failure="killed")` instead of vanishing. False when no such
+        turn runs here."""
+        if effect_id not in self._turns:
+            return False
+        self._interrupted.add(effect_id)
+        return True
 
     async def run(self, effect: fx.Effect) -> ev.Event:
         try:
@@ -152,6 +164,15 @@ class Executors:
             case fx.Merge():
                 sha = await self.forge.merge(effect.pr, title=effect.title)
                 return ev.Merged(at=now(), **base, sha=sha)
+            case fx.Discard():
+                if effect.pr:
+                    await self.forge.close_pr(effect.pr)
+                if effect.worktree or effect.branch:
+                    await self.workspaces.remove(
+                        task=effect.task, worktree=effect.worktree, branch=effect.branch, keep=False
+                    )
+                    await self.forge.delete_branch(effect.branch)
+                return self._done(effect)
             case fx.Cleanup():
                 await self.workspaces.remove(
                     task=effect.task,
@@ -173,6 +194,7 @@ class Executors:
             prompt=prompt,
             workdir=effect.worktree,
             session_id=effect.session_id,
+            model=effect.model,
             task_id=effect.task,
             project=self.project,
             kind=effect.turn.kind,
@@ -180,14 +202,18 @@ class Executors:
         )
 
         warm = await self._warm_up(effect.agent)
+        seen = _Seen()
 
         def on_event(event: AgentEvent) -> None:
             if warm is not None:
                 warm.set()
+            seen.add(event)
             self.transcript(effect.task, effect.id, type(event).__name__, _render(event))
 
         self.transcript(effect.task, effect.id, "Prompt", json.dumps({"text": prompt}))
         book = self.processes
+        started = time.monotonic()
+        self._turns.add(effect.id)
         try:
             outcome = await run_turn(
                 backend,
@@ -198,7 +224,15 @@ class Executors:
                 base_env=os.environ,
                 on_spawn=(lambda pid: book.remember(effect.id, pid)) if book else None,
             )
+        except asyncio.CancelledError:
+            if effect.id not in self._interrupted:
+                raise
+            # Stopped by a person (`plait kill`): the process group is dead; say so.
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            return self._killed(effect, seen, time.monotonic() - started)
         finally:
+            self._turns.discard(effect.id)
+            self._interrupted.discard(effect.id)
             if warm is not None:
                 warm.set()
             if book is not None:
@@ -226,6 +260,20 @@ class Executors:
             usage_cumulative=outcome.usage_cumulative,
         )
 
+    def _killed(self, effect: fx.RunAgent, seen: _Seen, seconds: float) -> ev.AgentFinished:
+        return ev.AgentFinished(
+            at=self.clock(),
+            effect_id=effect.id,
+            task=effect.task,
+            ok=False,
+            failure="killed",
+            error="the agent was stopped (plait kill)",
+            session_id=seen.session_id or effect.session_id,
+            usage=seen.usage,
+            usage_cumulative=seen.cumulative,
+            seconds=round(seconds, 3),
+        )
+
     async def _warm_up(self, agent: str) -> asyncio.Event | None:
         """The first turn of a backend in a run starts alone; the others wait until it
         streams. Some CLIs set up their own files on first start (opencode migrates its
@@ -238,6 +286,24 @@ class Executors:
             return warm
         await warm.wait()
         return None
+
+
+class _Seen:
+    """The session and usage a turn's events reported so far (for a turn cut short)."""
+
+    def __init__(self) -> None:
+        self.session_id = ""
+        self.usage = Usage()
+        self.cumulative = False
+
+    def add(self, event: AgentEvent) -> None:
+        if isinstance(event, SessionStarted):
+            self.session_id = event.session_id
+        elif isinstance(event, UsageReport):
+            if event.cumulative:
+                self.usage, self.cumulative = event.usage, True
+            elif not self.cumulative:
+                self.usage = self.usage + event.usage
 
 
 def _render(event: AgentEvent) -> str:

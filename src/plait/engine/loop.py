@@ -1,13 +1,23 @@
-"""The engine: receive event → decide → commit → dispatch effects. asyncio, one TaskGroup.
+"""The engine: receive events → decide → commit → dispatch effects. asyncio, one TaskGroup.
 
-How this works. One coroutine owns the state and the store: it takes events from a queue,
-runs the pure controller, commits the decision in one transaction, and only then starts
-the decided effects as tasks in the engine's TaskGroup (git and forge steps bounded by a
-semaphore; agent turns are already bounded by the controller's caps). Each effect's result
-comes back through the queue. Beside it run the forge's own background work (local CI),
-a poller that turns forge changes into events, and the inbox reader (messages posted by
-`plait send` from other processes). On start, effects left pending by a crash are
-dispatched again. The run ends when the state is settled; SIGINT/SIGTERM stop it cleanly
+How this works. One coroutine owns the state and the store. It takes the events that are
+waiting (effect results, forge changes, commands from the API or the inbox, ticks), runs
+the pure controller on each, commits them together in one transaction, and only then
+starts the decided effects as tasks in the engine's TaskGroup (git and forge steps
+bounded by a semaphore; agent turns are bounded by the controller's caps). A task's
+effects run one after another, never side by side. Each effect's result comes back
+through the queue. Beside the loop run the forge's own background work (local CI), a
+poller that turns forge changes into events, the inbox reader (commands recorded while
+no engine ran) and whatever the caller adds (the local API).
+
+Commands act through the state: when a decision stops a task, its running agent turn is
+interrupted and answers "killed"; when a decision drops an effect (a hard reset), a run of
+it still going is cancelled. On start, commands recorded while no engine ran are decided
+first, then the effects a crash left pending are dispatched again — except those of
+stopped tasks, which wait for `plait retry`.
+
+A foreground engine ends when `until(state)` holds and nothing is under way; a
+background one (`plait up`) runs until stopped. SIGINT/SIGTERM stop either cleanly
 (agent process groups are killed by their runners on cancellation).
 """
 
@@ -15,27 +25,46 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.controller import decide
+from plait.core.controller import Decision, decide
 from plait.core.model import Phase, RunState
 from plait.core.progress import next_wakeup, settled
 from plait.engine.executors import Executors
 from plait.forges.base import Forge
-from plait.store.sqlite import Store
+from plait.store.sqlite import Decided, Store
+
+log = logging.getLogger(__name__)
 
 Observer = Callable[[ev.Event, RunState | None, RunState, tuple[fx.Effect, ...]], None]
+# Extra background jobs (the local API): each runs in the engine's TaskGroup until
+# cancelled when the engine stops.
+Service = Callable[["Engine"], Coroutine[Any, Any, None]]
+
+# How many waiting events one transaction commits at most (QUALITY P2: the engine batches
+# what arrives together; every effect is still committed before it runs).
+BATCH = 256
+_POLL_ERROR_EVERY = 60.0  # seconds between two log lines about failing polls
 
 
 @dataclass(frozen=True, slots=True)
 class EngineResult:
     state: RunState
     stopped: bool  # stopped by a signal (or stop()) before settling
+
+
+@dataclass(slots=True)
+class _Waiting:
+    event: ev.Event
+    inbox_id: int | None = None
+    answer: asyncio.Future[Decision] | None = None  # for `submit`: resolved after commit
 
 
 class Engine:
@@ -53,30 +82,44 @@ class Engine:
         self.store = store
         self.forge = forge
         self.executors = executors
-        self.observer = observer
+        self.observers: list[Observer] = [observer] if observer is not None else []
         self.clock = clock
         self.poll_interval = poll_interval
         self.state: RunState | None = store.load()
-        self._queue: asyncio.Queue[tuple[ev.Event, int | None]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._io = asyncio.Semaphore(io_concurrency)
         self._poke = asyncio.Event()
         self._stop = asyncio.Event()
-        self._running: set[str] = set()
-        self._effect_tasks: set[asyncio.Task[None]] = set()
+        self._running: dict[str, asyncio.Task[None]] = {}  # effect id → its run
+        self._kinds: dict[str, fx.Effect] = {}  # effect id → effect, while it runs
+        self._task_locks: dict[str, asyncio.Lock] = {}
+        self._parked: dict[str, fx.Effect] = {}  # effects of stopped tasks, by task
         self._tg: asyncio.TaskGroup | None = None
+        self._last_poll_error = 0.0
 
     # ---- public ----------------------------------------------------------------------
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     async def start(self, event: ev.RunStarted) -> EngineResult:
-        """Begin a new run with `event`, then run it."""
+        """Begin a new run with `event`, then run it until it settles."""
         if self.state is not None:
             raise RuntimeError("this project already has a run")
         return await self.run(first=[event])
 
-    async def run(self, first: Sequence[ev.Event] = ()) -> EngineResult:
-        """Run until settled (or stopped); `first` are events to decide before anything."""
+    async def run(
+        self,
+        first: Sequence[ev.Event] = (),
+        *,
+        until: Callable[[RunState], bool] | None = settled,
+        services: Sequence[Service] = (),
+    ) -> EngineResult:
+        """Run until `until(state)` holds with nothing under way (never, when None) or a
+        signal stops it; `first` are events to decide before anything else."""
         loop = asyncio.get_running_loop()
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,13 +127,33 @@ class Engine:
                 loop.add_signal_handler(sig, self.stop)
                 installed.append(sig)
         try:
-            return await self._run(first)
+            return await self._run(first, until, services)
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
+    async def submit(self, event: ev.Event) -> Decision:
+        """Decide `event` in the engine's loop; returns once its decision is committed."""
+        answer: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Waiting(event, answer=answer))
+        return await answer
+
+    def watch(self, observer: Observer) -> Callable[[], None]:
+        """Call `observer` after every committed decision; returns how to stop."""
+        self.observers.append(observer)
+        return lambda: self.observers.remove(observer)
+
+    def running_effects(self) -> dict[str, fx.Effect]:
+        """The effects being executed right now, by id."""
+        return dict(self._kinds)
+
     # ---- internals -------------------------------------------------------------------
-    async def _run(self, first: Sequence[ev.Event]) -> EngineResult:
+    async def _run(
+        self,
+        first: Sequence[ev.Event],
+        until: Callable[[RunState], bool] | None,
+        services: Sequence[Service],
+    ) -> EngineResult:
         stopped = False
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
@@ -98,87 +161,156 @@ class Engine:
                 tg.create_task(self.forge.serve()),
                 tg.create_task(self._poll_loop()),
                 tg.create_task(self._inbox_loop()),
+                *(tg.create_task(service(self)) for service in services),
             ]
-            for event in first:
-                self._apply(event, None)
-            for effect in self.store.pending_effects():
-                self._dispatch(effect)
-            # A restart may find work to do that needs no event (e.g. caps changed).
-            if self.state is not None and not first:
-                self._apply(ev.Tick(at=self.clock()), None)
+            self._apply([_Waiting(e) for e in first])
+            if self.state is not None:
+                # Commands recorded while no engine ran come before the effects a crash
+                # left pending: a task stopped meanwhile must not start its turn again.
+                self._apply([_Waiting(e, inbox_id=i) for i, e in self.store.inbox()])
+                for effect in self.store.pending_effects():
+                    self._dispatch(effect)
+                # A restart may find work to do that needs no event (e.g. caps changed).
+                if not first:
+                    self._apply([_Waiting(ev.Tick(at=self.clock()))])
             try:
-                stopped = await self._main_loop()
+                stopped = await self._main_loop(until)
             finally:
                 for task in background:
                     task.cancel()
                 if stopped:
-                    for task in list(self._effect_tasks):
+                    for task in list(self._running.values()):
                         task.cancel()
         assert self.state is not None
         return EngineResult(state=self.state, stopped=stopped)
 
-    async def _main_loop(self) -> bool:
+    async def _main_loop(self, until: Callable[[RunState], bool] | None) -> bool:
         stop_wait = asyncio.ensure_future(self._stop.wait())
         try:
             while True:
-                assert self.state is not None
-                if settled(self.state) and not self._running and self._queue.empty():
+                if self._done(until):
                     return False
-                timeout = self._timeout()
                 get = asyncio.ensure_future(self._queue.get())
                 done, _ = await asyncio.wait(
-                    {get, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    {get, stop_wait}, timeout=self._timeout(), return_when=asyncio.FIRST_COMPLETED
                 )
                 if stop_wait in done:
                     get.cancel()
                     return True
                 if get in done:
-                    event, inbox_id = get.result()
-                    self._apply(event, inbox_id)
+                    batch = [get.result()]
+                    while len(batch) < BATCH and not self._queue.empty():
+                        batch.append(self._queue.get_nowait())
+                    self._apply(batch)
                 else:
                     get.cancel()
-                    self._apply(ev.Tick(at=self.clock()), None)
+                    self._apply([_Waiting(ev.Tick(at=self.clock()))])
         finally:
             stop_wait.cancel()
 
-    def _timeout(self) -> float | None:
-        assert self.state is not None
+    def _done(self, until: Callable[[RunState], bool] | None) -> bool:
+        if until is None or self.state is None:
+            return False
+        return not self._running and self._queue.empty() and until(self.state)
+
+    def _timeout(self) -> float:
+        if self.state is None:
+            return 5.0
         wake = next_wakeup(self.state)
         if wake is None:
             return 5.0
         return max(0.01, min(5.0, wake - self.clock()))
 
-    def _apply(self, event: ev.Event, inbox_id: int | None) -> None:
-        old = self.state
-        decision = decide(old, event)
-        self.store.commit(event, old, decision.state, decision.effects, inbox_id=inbox_id)
-        self.state = decision.state
-        if self.observer is not None:
-            self.observer(event, old, decision.state, decision.effects)
-        for effect in decision.effects:
-            self._dispatch(effect)
-        if isinstance(event, ev.EffectResult):
+    def _apply(self, batch: list[_Waiting]) -> None:
+        """Decide each waiting event, commit them all at once, then act on the decisions."""
+        if not batch:
+            return
+        steps: list[Decided] = []
+        decisions: list[Decision] = []
+        state = self.state
+        for item in batch:
+            decision = decide(state, item.event)
+            steps.append(
+                Decided(item.event, state, decision.state, decision.effects, item.inbox_id)
+            )
+            decisions.append(decision)
+            state = decision.state
+        try:
+            self.store.commit_many(steps)
+        except BaseException as exc:
+            for item in batch:
+                if item.answer is not None and not item.answer.done():
+                    item.answer.set_exception(exc)
+            raise
+        old, self.state = self.state, state
+        for step in steps:
+            for observer in list(self.observers):
+                observer(step.event, step.old, step.new, step.effects)
+        for item, decision in zip(batch, decisions, strict=True):
+            if item.answer is not None and not item.answer.done():
+                item.answer.set_result(decision)
+        for decision in decisions:
+            for effect in decision.effects:
+                self._dispatch(effect)
+        self._follow_commands(old)
+        if any(isinstance(item.event, ev.EffectResult) for item in batch):
             self._poke.set()
+
+    def _follow_commands(self, old: RunState | None) -> None:
+        """Act on what the decisions said about tasks with work under way or parked."""
+        assert self.state is not None
+        tasks = self.state.tasks
+        for effect_id, effect in list(self._kinds.items()):
+            task = tasks.get(effect.task)
+            if task is None:
+                continue
+            if task.in_flight != effect_id:
+                self._cancel(effect_id)  # dropped by the decision: stop what is left
+            elif task.stopped and isinstance(effect, fx.RunAgent):
+                self._interrupt(effect_id)
+        for task_id, effect in list(self._parked.items()):
+            task = tasks.get(task_id)
+            if task is None or task.in_flight != effect.id:
+                del self._parked[task_id]
+            elif not task.stopped:
+                del self._parked[task_id]
+                self._dispatch(effect)
+
+    def _cancel(self, effect_id: str) -> None:
+        run = self._running.get(effect_id)
+        if run is not None and isinstance(self._kinds.get(effect_id), fx.RunAgent):
+            run.cancel()
+
+    def _interrupt(self, effect_id: str) -> None:
+        if self.executors.interrupt(effect_id):
+            run = self._running.get(effect_id)
+            if run is not None:
+                run.cancel()
 
     def _dispatch(self, effect: fx.Effect) -> None:
         if effect.id in self._running:
             return
+        task = self.state.tasks.get(effect.task) if self.state is not None else None
+        if task is not None and task.stopped and task.in_flight == effect.id:
+            self._parked[effect.task] = effect  # runs when the task is let go again
+            return
         assert self._tg is not None
-        self._running.add(effect.id)
-        task = self._tg.create_task(self._execute(effect))
-        self._effect_tasks.add(task)
-        task.add_done_callback(self._effect_tasks.discard)
+        self._kinds[effect.id] = effect
+        self._running[effect.id] = self._tg.create_task(self._execute(effect))
 
     async def _execute(self, effect: fx.Effect) -> None:
+        lock = self._task_locks.setdefault(effect.task, asyncio.Lock())
         try:
-            if isinstance(effect, fx.RunAgent):
-                result = await self.executors.run(effect)
-            else:
-                async with self._io:
+            async with lock:
+                if isinstance(effect, fx.RunAgent):
                     result = await self.executors.run(effect)
-            await self._queue.put((result, None))
+                else:
+                    async with self._io:
+                        result = await self.executors.run(effect)
+            await self._queue.put(_Waiting(result))
         finally:
-            self._running.discard(effect.id)
+            self._running.pop(effect.id, None)
+            self._kinds.pop(effect.id, None)
 
     async def _poll_loop(self) -> None:
         while True:
@@ -192,10 +324,7 @@ class Engine:
 
     def _interval(self) -> float:
         """The poll interval; a forge with a rate budget may stretch it as it runs low."""
-        suggest = getattr(self.forge, "suggested_poll_interval", None)
-        if callable(suggest):
-            return max(self.poll_interval, float(suggest(self.poll_interval)))
-        return self.poll_interval
+        return max(self.poll_interval, self.forge.suggested_poll_interval(self.poll_interval))
 
     async def _poll_once(self) -> None:
         state = self.state
@@ -210,18 +339,23 @@ class Engine:
             return
         try:
             views = await self.forge.poll(prs)
-        except Exception:  # a failed poll is retried next cycle
+        except Exception as exc:  # a failed poll is retried next cycle
+            now = time.monotonic()
+            if now - self._last_poll_error >= _POLL_ERROR_EVERY:
+                self._last_poll_error = now
+                log.warning("polling the %s forge failed (retrying): %s", self.forge.name, exc)
             return
         for task_id, view in views.items():
             current = self.state.tasks[task_id].pr if self.state is not None else None
             if current != view:
-                await self._queue.put((ev.PRChanged(at=self.clock(), task=task_id, pr=view), None))
+                event = ev.PRChanged(at=self.clock(), task=task_id, pr=view)
+                await self._queue.put(_Waiting(event))
 
     async def _inbox_loop(self) -> None:
         seen: set[int] = set()
         while True:
+            await asyncio.sleep(0.25)
             for inbox_id, event in self.store.inbox():
                 if inbox_id not in seen:
                     seen.add(inbox_id)
-                    await self._queue.put((event, inbox_id))
-            await asyncio.sleep(0.25)
+                    await self._queue.put(_Waiting(event, inbox_id=inbox_id))

@@ -70,6 +70,16 @@ class Forge(Protocol):
         """Merge the PR into its base; returns the merge commit. Raises MergeBlocked."""
         ...
 
+    async def close_pr(self, pr: int) -> None:
+        """Close the PR without merging (a task started over); closing a closed PR is a
+        no-op."""
+        ...
+
+    def suggested_poll_interval(self, base: float) -> float:
+        """How long to wait between polls, given the configured `base`: a forge with a
+        rate budget stretches it as the budget runs low."""
+        ...
+
     async def delete_branch(self, branch: str) -> bool:
         """Delete a landed branch on the forge once no open PR targets it.
 

@@ -188,6 +188,13 @@ class LocalForge:
         self.db.update_pr(pr, state="merged", merge_sha=landed)
         return landed
 
+    async def close_pr(self, pr: int) -> None:
+        if self._pr(pr).state == "open":
+            self.db.update_pr(pr, state="closed")
+
+    def suggested_poll_interval(self, base: float) -> float:
+        return base  # polling the local forge costs nothing
+
     async def delete_branch(self, branch: str) -> bool:
         """The local forge shares the repository: the worktree's cleanup deletes the branch.
 

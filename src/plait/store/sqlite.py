@@ -29,7 +29,7 @@ from plait.core.model import RunState, TaskState
 from plait.core.taskmap import TaskMap
 from plait.errors import ProjectError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS events(
     seq INTEGER PRIMARY KEY, at REAL NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS run_static(id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS run_dynamic(
-    id INTEGER PRIMARY KEY CHECK (id = 1), now REAL NOT NULL, events INTEGER NOT NULL);
+    id INTEGER PRIMARY KEY CHECK (id = 1), now REAL NOT NULL, events INTEGER NOT NULL,
+    cooldowns TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS tasks(id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox(
     id TEXT PRIMARY KEY, task TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,
@@ -52,6 +53,13 @@ CREATE TABLE IF NOT EXISTS processes(
 CREATE TABLE IF NOT EXISTS inbox(
     id INTEGER PRIMARY KEY, at REAL NOT NULL, body TEXT NOT NULL, taken INTEGER NOT NULL DEFAULT 0);
 """
+
+
+# Statements that take a store from schema N to N + 1, keyed by N.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: backend cool-downs are kept across restarts.
+    1: ("ALTER TABLE run_dynamic ADD COLUMN cooldowns TEXT NOT NULL DEFAULT '{}'",),
+}
 
 
 def _dumps(value: object) -> str:
@@ -108,6 +116,36 @@ def changed_tasks(old: RunState | None, new: RunState) -> list[str]:
     return [tid for tid, t in new.tasks.items() if old.tasks.get(tid) is not t]
 
 
+def _static_changed(old: RunState, new: RunState) -> bool:
+    """Did the part of the state written once per change (plan, settings) change?"""
+    return not (
+        old.config is new.config
+        and old.specs is new.specs
+        and old.order is new.order
+        and old.start_order is new.start_order
+        and old.contexts is new.contexts
+        and old.title is new.title
+        and old.context is new.context
+    )
+
+
+def _abandoned(step: Decided, touched: list[str]) -> list[str]:
+    """Effects the decision dropped without their result (`plait reset --hard`): they
+    must not run again after a restart."""
+    old = step.old
+    if old is None:
+        return []
+    answered = step.event.effect_id if isinstance(step.event, EffectResult) else ""
+    out = []
+    for tid in touched:
+        before = old.tasks.get(tid)
+        if before is None or not before.in_flight or before.in_flight == answered:
+            continue
+        if step.new.tasks[tid].in_flight != before.in_flight:
+            out.append(before.in_flight)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptEntry:
     id: int
@@ -138,10 +176,25 @@ class Store:
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif version != str(SCHEMA_VERSION):
+            self._migrate(version)
+
+    def _migrate(self, version: str) -> None:
+        """Bring an older store up to `SCHEMA_VERSION`, one step at a time."""
+        if not version.isdigit() or int(version) > SCHEMA_VERSION:
             raise ProjectError(
                 f"{self.path} has store schema {version}, this plait reads {SCHEMA_VERSION}",
-                hint="use the plait version that created the project",
+                hint="use the plait version that created the project (or a newer one)",
             )
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for step in range(int(version), SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    self.db.execute(statement)
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -185,12 +238,16 @@ class Store:
         db.execute("BEGIN IMMEDIATE")
         try:
             for step in steps:
-                seqs.append(self._record(step))
-                changed.update(dict.fromkeys(changed_tasks(step.old, step.new)))
+                touched = changed_tasks(step.old, step.new)
+                seqs.append(self._record(step, touched))
+                changed.update(dict.fromkeys(touched))
             last = steps[-1].new
+            if steps[0].old is not None and _static_changed(steps[0].old, last):
+                self._write_static(last)
             db.execute(
-                "INSERT OR REPLACE INTO run_dynamic(id, now, events) VALUES (1, ?, ?)",
-                (last.now, last.events),
+                "INSERT OR REPLACE INTO run_dynamic(id, now, events, cooldowns) "
+                "VALUES (1, ?, ?, ?)",
+                (last.now, last.events, _dumps(last.cooldowns)),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO tasks(id, body) VALUES (?, ?)",
@@ -202,7 +259,7 @@ class Store:
             raise
         return seqs
 
-    def _record(self, step: Decided) -> int:
+    def _record(self, step: Decided, touched: list[str]) -> int:
         """The event, its answered effect, its inbox row and its new effects."""
         db, event = self.db, step.event
         cur = db.execute(
@@ -219,9 +276,12 @@ class Store:
         if step.inbox_id is not None:
             db.execute("UPDATE inbox SET taken = ? WHERE id = ?", (seq, step.inbox_id))
         if isinstance(event, RunStarted) or step.old is None:
-            db.execute(
-                "INSERT OR REPLACE INTO run_static(id, body) VALUES (1, ?)",
-                (_dumps(replace(step.new, tasks={})),),
+            self._write_static(step.new)
+        elif abandoned := _abandoned(step, touched):
+            db.executemany(
+                "UPDATE outbox SET status = 'cancelled', done_seq = ? "
+                "WHERE id = ? AND status = 'pending'",
+                [(seq, effect_id) for effect_id in abandoned],
             )
         if step.effects:
             db.executemany(
@@ -231,18 +291,29 @@ class Store:
             )
         return seq
 
+    def _write_static(self, state: RunState) -> None:
+        static = replace(state, tasks={}, cooldowns={}, now=0.0, events=0)
+        self.db.execute(
+            "INSERT OR REPLACE INTO run_static(id, body) VALUES (1, ?)", (_dumps(static),)
+        )
+
     # ---- reading back ----------------------------------------------------------------
     def load(self) -> RunState | None:
         row = self.db.execute("SELECT body FROM run_static WHERE id = 1").fetchone()
         if row is None:
             return None
         static = codec.decode_state(json.loads(row[0]))
-        dyn = self.db.execute("SELECT now, events FROM run_dynamic WHERE id = 1").fetchone()
+        dyn = self.db.execute(
+            "SELECT now, events, cooldowns FROM run_dynamic WHERE id = 1"
+        ).fetchone()
         tasks: dict[str, TaskState] = {}
         for tid, body in self.db.execute("SELECT id, body FROM tasks"):
             tasks[str(tid)] = codec.decode_typed(TaskState, json.loads(body))
         ordered = {tid: tasks[tid] for tid in static.order}
-        return replace(static, tasks=ordered, now=float(dyn[0]), events=int(dyn[1]))
+        cooldowns = codec.decode_cooldowns(json.loads(dyn[2]))
+        return replace(
+            static, tasks=ordered, now=float(dyn[0]), events=int(dyn[1]), cooldowns=cooldowns
+        )
 
     def pending_effects(self) -> list[Effect]:
         rows = self.db.execute(

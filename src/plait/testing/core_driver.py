@@ -197,6 +197,19 @@ class CoreDriver:
         self.messages.append((len(self.log), message))
         return self.feed(message)
 
+    def kill(self, task: str) -> Decision:
+        return self.feed(ev.TaskKilled(at=self.now, task=task, reason="enough"))
+
+    def retry(self, task: str) -> Decision:
+        return self.feed(ev.TaskRetried(at=self.now, task=task))
+
+    def reset(self, task: str, *, hard: bool = False) -> Decision:
+        return self.feed(ev.TaskReset(at=self.now, task=task, hard=hard))
+
+    def add(self, specs: Iterable[TaskSpec], *, plan: str = "", context: str = "") -> Decision:
+        event = ev.TasksAdded(at=self.now, tasks=tuple(specs), plan=plan, context=context)
+        return self.feed(event)
+
     def poll(self, task: str | None = None) -> list[Decision]:
         """Report every changed PR view, like the engine's poller."""
         out: list[Decision] = []
@@ -322,7 +335,7 @@ class CoreDriver:
         t = self.timing
         if isinstance(effect, fx.RunAgent):
             base = t.agent
-        elif isinstance(effect, fx.PrepareWorkspace | fx.Rebase | fx.Cleanup):
+        elif isinstance(effect, fx.PrepareWorkspace | fx.Rebase | fx.Cleanup | fx.Discard):
             base = t.git
         else:
             base = t.forge

@@ -18,7 +18,7 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import CIStatus, PRView, ReviewThread, Usage
 
-Outcome = Literal["ok", "fail", "fatal", "conflict", "nochange", "session"]
+Outcome = Literal["ok", "fail", "fatal", "conflict", "nochange", "session", "killed"]
 
 MAIN_ROOT = "0" * 40
 
@@ -141,6 +141,8 @@ class SimWorld:
             return self._merge_effect(effect)
         if isinstance(effect, fx.Cleanup):
             self._cleanup(effect)
+        elif isinstance(effect, fx.Discard):
+            self._discard(effect)
         elif isinstance(effect, fx.MarkReady | fx.Retarget | fx.ResolveThreads):
             self._pr_step(effect)
         return ev.StepDone(**base)
@@ -174,7 +176,7 @@ class SimWorld:
         usage = Usage(input_tokens=1000, output_tokens=200, cost_usd=0.01)
         seconds = self.agent_seconds
         if outcome not in ("ok", "nochange"):
-            failure = "session" if outcome == "session" else "crash"
+            failure = {"session": "session", "killed": "killed"}.get(outcome, "crash")
             return ev.AgentFinished(
                 **common, ok=False, usage=usage, seconds=seconds, failure=failure,
                 error=f"simulated {failure}", session_id=e.session_id,
@@ -282,3 +284,19 @@ class SimWorld:
         self.removed.add(e.worktree)
         if not e.keep:
             self.deleted.add(e.branch)
+
+    def _discard(self, e: fx.Discard) -> None:
+        pr = self.prs.get(e.task)
+        if pr is not None and pr.number == e.pr and pr.state == "open":
+            pr.state = "closed"
+        for other in self.prs.values():
+            if other.state == "open" and other.base == e.branch:
+                raise SimViolation(
+                    f"{e.task}: discarding {e.branch}, the base of PR #{other.number}"
+                )
+        if e.worktree:
+            self.removed.add(e.worktree)
+        self.worktrees.pop(e.task, None)
+        self.commits.pop(e.task, None)
+        self.deleted.add(e.branch)
+        self.tips.pop(e.branch, None)

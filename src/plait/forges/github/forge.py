@@ -174,6 +174,10 @@ class GitHubForge:
         self._branch_of_pr[number] = info.branch
         return info
 
+    async def close_pr(self, pr: int) -> None:
+        await self.writer.close_pr(pr)
+        self.poller.mark_dirty(pr)
+
     async def delete_branch(self, branch: str) -> bool:
         """Delete a landed branch once no open PR targets it; False if one still does."""
         return await self.writer.delete_branch(branch)

@@ -233,6 +233,13 @@ class Writer:
             "POST", f"{self.base}/actions/runs/{run_id}/rerun-failed-jobs", idempotent=True
         )
 
+    async def close_pr(self, number: int) -> None:
+        pr = await self.pr(number)
+        if pr.get("state") == "open":
+            await self.client.rest(
+                "PATCH", f"{self.base}/pulls/{number}", body={"state": "closed"}, idempotent=True
+            )
+
     async def delete_branch(self, branch: str) -> bool:
         """Delete a merged branch, unless an open PR still targets it (children first)."""
         reply = await self.client.rest(
