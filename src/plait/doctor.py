@@ -205,6 +205,16 @@ def check_auth(cli: AgentCLI, env: Mapping[str, str]) -> Check:
     return Check(name, WARN, detail, cli.login)
 
 
+def default_agent(env: Mapping[str, str]) -> str | None:
+    """The first agent CLI (in the order of `AGENT_CLIS`) that is installed and logged in:
+    what `plait run` uses when no --agent is given. Cheap: runs nothing."""
+    for cli in AGENT_CLIS:
+        path, _ = find_cli(cli.name, env)
+        if path is not None and check_auth(cli, env).status == OK:
+            return cli.name
+    return None
+
+
 def _env_file_has(path: Path, keys: Sequence[str]) -> bool:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")

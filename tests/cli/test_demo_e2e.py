@@ -26,7 +26,7 @@ def _git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def _check_landed_once(demo: Path) -> None:
+def _check_landed_once(demo: Path, home: Path) -> None:
     """Every task's change is on main exactly once; one PR per task; no stray branches."""
     repo = demo / "repo"
     log = _git(repo, "log", "--format=%H%x00%B%x1e", "main")
@@ -38,7 +38,7 @@ def _check_landed_once(demo: Path) -> None:
     ]
     assert len(numbers) == len(TASKS), numbers
     assert len(set(numbers)) == len(TASKS), numbers
-    db = sqlite3.connect(demo / "home" / "projects" / "textkit-demo" / "plait.db")
+    db = sqlite3.connect(home / "plait-home" / "projects" / "textkit-demo" / "plait.db")
     rows = db.execute("SELECT branch, COUNT(*) FROM forge_prs GROUP BY branch").fetchall()
     assert len(rows) == len(TASKS)
     assert all(count == 1 for _, count in rows), rows
@@ -88,18 +88,18 @@ def test_demo_runs_every_situation_to_main(tmp_path: Path) -> None:
     by_id = {t["id"]: t for t in tasks}
     assert by_id["1"]["ci_failures"] == 1
     assert all(int(t["tokens"]) > 0 and int(t["turns"]) >= 1 for t in tasks)
-    _check_landed_once(demo)
+    _check_landed_once(demo, tmp_path)
 
     # Resuming a finished demo does nothing and still reports success.
     again = plait("demo", "--dir", str(demo), "--json", home=tmp_path)
     assert again.returncode == 0, again.stderr
     assert _summary(again.stdout)["outcome"] == "merged"
 
-    # status and logs read the same project.
-    env = cli_env(tmp_path, PLAIT_HOME=str(demo / "home"))
-    status = plait("status", "textkit-demo", "--json", home=tmp_path, env=env)
+    # The demo's project lives in PLAIT_HOME: plain `plait status` and `logs` find it.
+    status = plait("status", "--json", home=tmp_path)
     assert json.loads(status.stdout)["outcome"] == "merged"
-    logs = plait("logs", "2", "--project", "textkit-demo", home=tmp_path, env=env)
+    assert json.loads(status.stdout)["project"] == "textkit-demo"
+    logs = plait("logs", "2", home=tmp_path)
     assert logs.returncode == 0
     assert "prompt" in logs.stdout
     assert "wordcount" in logs.stdout
@@ -138,4 +138,4 @@ def test_demo_survives_sigkill_at_several_points(tmp_path: Path) -> None:
     summary = _summary(out.stdout)
     assert summary["outcome"] == "merged"
     assert summary["main_tests"] == {"passed": True, "output": "OK"}
-    _check_landed_once(demo)
+    _check_landed_once(demo, tmp_path)

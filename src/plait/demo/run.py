@@ -1,8 +1,9 @@
 """`plait demo`: build a throwaway project and carry its plan to main, offline.
 
-Everything lives under one directory (a new temp dir, or `--dir`): `repo/` (the project),
-`plan.md`, `agent-script.json` and `home/` (the demo's PLAIT_HOME). Given a directory
-that holds an interrupted demo, it resumes it instead.
+The demo's files live under one directory (a new temp dir, or `--dir`): `repo/` (the
+repository agents work on), `plan.md` and `agent-script.json`. Its project lives in
+PLAIT_HOME like any other (so `plait status` shows it afterwards). Given a directory that
+holds an interrupted demo, it resumes it instead.
 """
 
 from __future__ import annotations
@@ -11,10 +12,19 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from plait.api.commands import add_plan
+from plait.core import events as ev
 from plait.demo.content import CI_COMMAND, PLAN, PROJECT_FILES, REVIEWS, agent_script_json
+from plait.engine.host import host
+from plait.engine.project import Settings, create_project, open_project, start_project
 from plait.errors import GitError, UsageError
+from plait.plans import load_plan
+from plait.store.paths import list_projects, plait_home, project_paths
+from plait.ui.headless import Printer
+from plait.ui.summary import report
 
 PROJECT = "textkit-demo"
 CONCURRENCY = 3
@@ -56,9 +66,11 @@ def create_demo(root: Path) -> None:
     (root / "agent-script.json").write_text(agent_script_json())
 
 
-def main_tests(repo: Path) -> tuple[bool, str]:
-    """Run the project's tests on a clean export of main."""
-    with tempfile.TemporaryDirectory(prefix="plait-demo-main-") as tmp:
+def main_tests(root: Path) -> tuple[bool, str]:
+    """Run the project's tests on a clean export of main (inside the demo's folder, so a
+    killed demo leaves nothing in the temp folder)."""
+    repo = root / "repo"
+    with tempfile.TemporaryDirectory(prefix="main-check-", dir=root) as tmp:
         archive = Path(tmp) / "main.tar"
         _git(repo, "archive", "--format=tar", "-o", str(archive), "main")
         subprocess.run(["tar", "-xf", str(archive), "-C", tmp], check=True)
@@ -73,61 +85,85 @@ def _clean_env() -> dict[str, str]:
     return {k: os.environ[k] for k in keep if k in os.environ}
 
 
-def run_demo(directory: str | None, *, json_mode: bool) -> int:
-    from plait import commands
-    from plait.engine.project import Settings, open_project
-    from plait.plans import load_plan
-    from plait.store.paths import project_paths
-    from plait.ui.headless import Printer
+def demo_project(root: Path) -> tuple[str, bool]:
+    """The demo's project name, and whether it exists already (an interrupted demo in this
+    folder). Demo projects live in PLAIT_HOME like any other, so `plait status` and
+    `plait ps` show them; a folder remembers its project's name."""
+    marker = root / "project"
+    if marker.is_file():
+        name = marker.read_text().strip()
+        if project_paths(name).exists():
+            return name, True
+    taken = set(list_projects())
+    name, n = PROJECT, 2
+    while name in taken:
+        name, n = f"{PROJECT}-{n}", n + 1
+    return name, False
 
+
+def run_demo(directory: str | None, *, json_mode: bool) -> int:
     root = Path(directory).expanduser().resolve() if directory else _fresh_dir()
     if root.exists() and any(root.iterdir()) and not (root / "plan.md").exists():
         raise UsageError(
             f"{root} is not empty and holds no demo",
             hint="pass an empty or new directory to --dir, or one a demo ran in",
         )
-    os.environ["PLAIT_HOME"] = str(root / "home")
-    note = Printer(json_mode=json_mode).note
-    if project_paths(PROJECT).exists():
-        note(f"plait demo: resuming the demo in {root}")
-        result = commands.drive(open_project(PROJECT), json_mode=json_mode)
+    printer = Printer(json_mode=json_mode)
+    name, resuming = demo_project(root)
+    first: list[ev.Event] = []
+    if resuming:
+        printer.note(f"plait demo: resuming the demo in {root} (project {name})")
+        proj = open_project(name)
+        ids: list[str] | None = None
     else:
         root.mkdir(parents=True, exist_ok=True)
         if not (root / "repo").exists():
             create_demo(root)
-        note(f"plait demo: a throwaway project in {root} (scripted agent, local forge)")
-        settings = Settings(
-            repo=str(root / "repo"),
-            forge="local",
-            agent="script",
-            script=str(root / "agent-script.json"),
-            ci_command=list(CI_COMMAND),
-            plan=str(root / "plan.md"),
-            poll_interval=0.25,
-            demo_reviews=REVIEWS,
+        printer.note(
+            f"plait demo: a throwaway repository in {root}, project {name} in {plait_home()} "
+            "(scripted agent — a simulator, no AI — and the local forge)"
         )
-        result = commands.start_run(
-            load_plan(root / "plan.md"),
-            project=PROJECT,
-            settings=settings,
-            max_concurrency=CONCURRENCY,
-            merge_delay=MERGE_DELAY,
-            keep_worktrees=False,
-            json_mode=json_mode,
-        )
-    extra: dict[str, object] = {"dir": str(root)}
+        proj = create_project(name, _settings(root))
+        (root / "project").write_text(name + "\n")
+        state = start_project(proj, title="textkit demo")
+        command = add_plan(state, load_plan(root / "plan.md"), now=time.time())
+        first.append(command.event)
+        ids = list(command.tasks)
+    result = host(proj, first, observer=printer)
+    extra: dict[str, object] = {"dir": str(root), "project": name}
     tests_ok = False
     if not result.stopped:
-        tests_ok, output = main_tests(root / "repo")
+        tests_ok, output = main_tests(root)
         last = output.splitlines()[-1] if output else ""
         extra["main_tests"] = {"passed": tests_ok, "output": last}
-        note(f"main's tests {'pass' if tests_ok else 'FAIL'} on a clean checkout: {last}")
-    code = commands.report(result, json_mode=json_mode, extra=extra)
-    if not json_mode and not result.stopped:
-        print(f"\nlook around: git -C {root / 'repo'} log --oneline main")
+        printer.note(f"main's tests {'pass' if tests_ok else 'FAIL'} on a clean checkout: {last}")
+    code = report(result, ids=ids, json_mode=json_mode, extra=extra)
+    if not json_mode:
+        if result.stopped:
+            print(f"\nresume the demo with `plait demo --dir {root}`")
+        else:
+            print(f"\nlook around: git -C {root / 'repo'} log --oneline main")
+        print(f"the project stays in {plait_home()}: `plait status {name}`, "
+              f"`plait ps -p {name} --all`, `plait logs 1 -p {name}`; remove it with "
+              f"`plait rm {name} --yes`")  # fmt: skip
     if code == 0 and not tests_ok:
         return 1
     return code
+
+
+def _settings(root: Path) -> Settings:
+    return Settings(
+        repo=str(root / "repo"),
+        forge="local",
+        agent="script",
+        script=str(root / "agent-script.json"),
+        ci_command=list(CI_COMMAND),
+        plan=str(root / "plan.md"),
+        poll_interval=0.25,
+        demo_reviews=REVIEWS,
+        max_concurrency=CONCURRENCY,
+        merge_delay=MERGE_DELAY,
+    )
 
 
 def _fresh_dir() -> Path:

@@ -12,11 +12,14 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from plait.agents.base import AgentBackend
 from plait.agents.registry import get_backend
+from plait.core.controller import decide
+from plait.core.events import RunStarted
+from plait.core.model import RunConfig, RunState
 from plait.engine import reaper
 from plait.engine.executors import Executors
 from plait.engine.loop import Engine, Observer
@@ -48,6 +51,11 @@ class Settings:
     github_api_url: str | None = None
     remote: str = "origin"
     slug: str | None = None
+    # Run settings given as flags (None: not given, plait.toml or the default decides).
+    max_concurrency: int | None = None
+    merge_delay: float | None = None
+    cooldown: float | None = None
+    keep_worktrees: bool | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -91,20 +99,73 @@ def create_project(name: str, settings: Settings) -> Project:
     return Project(paths=paths, store=store, settings=settings)
 
 
+def run_config(name: str, s: Settings) -> RunConfig:
+    """The core's settings for the project, from what was given (defaults otherwise)."""
+    base = RunConfig(project=name, repo=s.repo)
+    return replace(
+        base,
+        main_branch=s.main_branch,
+        forge=s.forge,
+        agent=s.agent,
+        max_concurrency=s.max_concurrency or base.max_concurrency,
+        merge_delay=base.merge_delay if s.merge_delay is None else s.merge_delay,
+        cooldown_seconds=base.cooldown_seconds if s.cooldown is None else s.cooldown,
+        keep_worktrees=base.keep_worktrees if s.keep_worktrees is None else s.keep_worktrees,
+    )
+
+
+def start_project(proj: Project, *, title: str = "") -> RunState:
+    """Record the project's start — its settings, no tasks yet — without an engine."""
+    config = run_config(proj.name, proj.settings)
+    first = RunStarted(at=time.time(), config=config, tasks=(), title=title or proj.name)
+    decision = decide(None, first)
+    proj.store.commit(first, None, decision.state, decision.effects)
+    return decision.state
+
+
+def default_project(cwd: str | None = None) -> str:
+    """The project a command means when it names none: the only one, or the one whose
+    repository holds the current directory."""
+    names = list_projects()
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ProjectError(
+            "there is no plait project yet",
+            hint="start one with `plait run PLAN` or `plait init --repo PATH`",
+        )
+    here = Path(cwd or os.getcwd()).resolve()
+    holding = [n for n in names if _holds(_repo_of(n), here)]
+    if len(holding) == 1:
+        return holding[0]
+    raise UsageError(
+        "more than one project exists: " + ", ".join(names),
+        hint="name one with --project NAME (or run the command inside its repository)",
+    )
+
+
+def _repo_of(name: str) -> str | None:
+    try:
+        store = Store(project_paths(name).db)
+    except ProjectError:
+        return None
+    try:
+        raw = store.get_meta("settings")
+        return None if raw is None else str(json.loads(raw).get("repo") or "") or None
+    finally:
+        store.close()
+
+
+def _holds(repo: str | None, here: Path) -> bool:
+    if not repo:
+        return False
+    root = Path(repo).resolve()
+    return here == root or root in here.parents
+
+
 def open_project(name: str | None) -> Project:
     if name is None:
-        names = list_projects()
-        if len(names) == 1:
-            name = names[0]
-        elif not names:
-            raise ProjectError(
-                "there is no plait project yet", hint="start one with `plait run PLAN`"
-            )
-        else:
-            raise UsageError(
-                "more than one project exists: " + ", ".join(names),
-                hint="name the project, e.g. `plait status NAME` or --project NAME",
-            )
+        name = default_project()
     paths = project_paths(name)
     if not paths.exists():
         known = ", ".join(list_projects()) or "none"
@@ -160,12 +221,15 @@ def engine_running(project: Project) -> bool:
 def make_forge(project: Project, *, token: str | None = None) -> Forge:
     """The project's forge. A GitHub token is taken from `token`, GITHUB_TOKEN or `gh`,
     and lives in memory only: it is never written to the project store."""
-    s = project.settings
+    return forge_for(project.settings, db=str(project.paths.db), token=token)
+
+
+def forge_for(s: Settings, *, db: str, token: str | None = None) -> Forge:
     if s.forge == "local":
         from plait.forges.local import LocalForge
 
         return LocalForge(
-            str(project.paths.db),
+            db,
             s.repo,
             main_branch=s.main_branch,
             ci_command=s.ci_command or None,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,20 @@ def plait_home() -> Path:
         return Path(home).expanduser().resolve()
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data).expanduser().resolve() / "plait"
+
+
+def runtime_dir() -> Path:
+    """A folder only this user can enter, for sockets: $XDG_RUNTIME_DIR/plait or
+    /tmp/plait-<uid>."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    path = Path(base) / "plait" if base else Path(tempfile.gettempdir()) / f"plait-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077:
+        raise ProjectError(
+            f"{path} is not a private folder of yours",
+            hint="remove it (or set XDG_RUNTIME_DIR to a folder only you can enter)",
+        )
+    return path
 
 
 def check_project_name(name: str) -> str:
@@ -45,6 +61,31 @@ class ProjectPaths:
     def prompts(self) -> Path:
         """Per-project prompt overrides (<kind>.md)."""
         return self.root / "prompts"
+
+    @property
+    def engine_info(self) -> Path:
+        """Where a running engine says how to reach it (pid, socket, HTTP port)."""
+        return self.root / "engine.json"
+
+    @property
+    def engine_log(self) -> Path:
+        """A background engine's output (`plait up`)."""
+        return self.root / "engine.log"
+
+    @property
+    def token(self) -> Path:
+        """The bearer token of the engine's loopback HTTP listener (mode 0600)."""
+        return self.root / "api.token"
+
+    @property
+    def socket(self) -> Path:
+        """The engine's API socket. Unix socket paths are short (about 100 bytes): a
+        project deep in the file system gets one under a private runtime folder."""
+        here = self.root / "api.sock"
+        if len(str(here).encode()) <= 100:
+            return here
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        return runtime_dir() / f"{digest}.sock"
 
     def exists(self) -> bool:
         return self.db.exists()

@@ -337,11 +337,13 @@ class Store:
             (task, effect_id, at, kind, body),
         )
 
-    def transcript(self, task: str, *, after: int = 0) -> list[TranscriptEntry]:
+    def transcript(
+        self, task: str, *, after: int = 0, limit: int | None = None
+    ) -> list[TranscriptEntry]:
         rows = self.db.execute(
             "SELECT id, task, effect_id, at, kind, body FROM transcripts "
-            "WHERE task = ? AND id > ? ORDER BY id",
-            (task, after),
+            "WHERE task = ? AND id > ? ORDER BY id LIMIT ?",
+            (task, after, -1 if limit is None else limit),
         ).fetchall()
         return [TranscriptEntry(int(r[0]), r[1], r[2], float(r[3]), r[4], r[5]) for r in rows]
 

@@ -49,6 +49,8 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
                 )
             if event.failure == "stalled" and new.tasks[event.task].nudged:
                 return f"agent went silent ({event.error}); nudging it once"
+            if event.failure == "killed":
+                return "agent stopped; `plait retry` continues its session"
             return f"agent {kind} turn failed ({event.failure or 'error'}): {event.error}"
         case ev.Pushed():
             return f"pushed {_short(event.head_sha)}"
@@ -73,6 +75,7 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
                 "retarget": f"PR retargeted to {t.base_branch}",
                 "resolve": "review threads answered and resolved",
                 "cleanup": "worktree removed",
+                "discard": "branch, worktree and PR discarded; starting over",
             }.get(step)
         case ev.StepFailed():
             prev = old.tasks[event.task] if old else None
@@ -82,7 +85,34 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
             return _describe_pr(event, old)
         case ev.HumanMessage():
             return f"message from a human: {event.text}"
+        case ev.TasksAdded():
+            return _describe_added(event, old, new)
+        case ev.TaskKilled():
+            return f"stopped: {event.reason}" if _changed(event.task, old, new) else None
+        case ev.TaskRetried():
+            return "retried: goes again" if _changed(event.task, old, new) else None
+        case ev.TaskReset():
+            if not _changed(event.task, old, new):
+                return None
+            return (
+                "reset --hard: its work is discarded" if event.hard else "reset: counters cleared"
+            )
+        case ev.ConfigChanged():
+            return "settings changed"
     return None
+
+
+def _changed(task: str, old: RunState | None, new: RunState) -> bool:
+    return old is None or task not in old.tasks or old.tasks[task] != new.tasks.get(task)
+
+
+def _describe_added(event: ev.TasksAdded, old: RunState | None, new: RunState) -> str | None:
+    if old is not None and all(t.id in old.specs for t in event.tasks):
+        return None  # refused (the sources check first) or added already
+    n = len(event.tasks)
+    ids = ", ".join(t.id for t in event.tasks[:6]) + (" …" if n > 6 else "")
+    source = f" of plan {event.plan}" if event.plan else ""
+    return f"added {n} task{'s' if n != 1 else ''}{source}: {ids}"
 
 
 def _describe_pr(event: ev.PRChanged, old: RunState | None) -> str | None:
@@ -102,6 +132,33 @@ def _describe_pr(event: ev.PRChanged, old: RunState | None) -> str | None:
     return "; ".join(parts) or None
 
 
+def event_messages(
+    event: ev.Event, old: RunState | None, new: RunState, effects: tuple[fx.Effect, ...]
+) -> list[tuple[str | None, str]]:
+    """The human lines a decided event gives, each with the task it is about. Every face
+    (headless lines, the API's event stream, the TUI, the dashboard) shows these."""
+    out: list[tuple[str | None, str]] = []
+    line = describe(event, old, new)
+    task_id = getattr(event, "task", None)
+    task = task_id if isinstance(task_id, str) and task_id in new.tasks else None
+    if task is not None and old is not None and task in old.tasks:
+        was = attention_reason(old.tasks[task], old.config)
+        now = attention_reason(new.tasks[task], new.config)
+        if now and not was:
+            line = f"{line}; NEEDS ATTENTION: {now}" if line else f"NEEDS ATTENTION: {now}"
+    if line is not None:
+        out.append((task, line))
+    for effect in effects:
+        if isinstance(effect, fx.RunAgent):
+            out.append((effect.task, f"agent {effect.agent} starts a {effect.turn.kind} turn"))
+    return out
+
+
+def status_word(state: RunState, task: str) -> str:
+    t = state.tasks[task]
+    return display_status(t, state.config, landing=state.specs[task].landing)
+
+
 class Printer:
     """The engine's observer for headless runs."""
 
@@ -117,40 +174,40 @@ class Printer:
         new: RunState,
         effects: tuple[fx.Effect, ...],
     ) -> None:
-        line = describe(event, old, new)
-        task_id = getattr(event, "task", None)
-        if isinstance(task_id, str) and old is not None:
-            was = attention_reason(old.tasks[task_id], old.config)
-            now = attention_reason(new.tasks[task_id], new.config)
-            if now and not was:
-                line = f"{line}; NEEDS ATTENTION: {now}" if line else f"NEEDS ATTENTION: {now}"
-        if line is not None:
-            self._emit(event, new, task_id if isinstance(task_id, str) else None, line)
-        for effect in effects:
-            if isinstance(effect, fx.RunAgent):
-                self._emit(
-                    event,
-                    new,
-                    effect.task,
-                    f"agent {effect.agent} starts a {effect.turn.kind} turn",
-                )
+        for task, line in event_messages(event, old, new, effects):
+            self._emit(event, new, task, line)
 
     def _emit(self, event: ev.Event, state: RunState, task: str | None, line: str) -> None:
-        if self.json_mode:
-            obj: dict[str, object] = {
+        status = status_word(state, task) if task is not None else None
+        self.line(
+            {
                 "type": "event",
                 "event": type(event).__name__,
                 "at": round(event.at, 3),
                 "task": task,
                 "message": line,
+                "status": status,
             }
-            if task is not None:
-                obj["status"] = display_status(state.tasks[task], state.config)
+        )
+
+    def line(self, message: dict[str, object]) -> None:
+        """Print one event message (from this engine or a running one's event stream)."""
+        if self.json_mode:
+            obj = {
+                "type": "event",
+                "event": message.get("event"),
+                "at": message.get("at"),
+                "task": message.get("task"),
+                "message": message.get("message"),
+            }
+            if message.get("task") is not None:
+                obj["status"] = message.get("status")
             self.stream.write(json.dumps(obj) + "\n")
         else:
             elapsed = time.monotonic() - self.start
+            task = message.get("task")
             who = f"[{task}] " if task else ""
-            self.stream.write(f"{elapsed:7.2f}s {who}{line}\n")
+            self.stream.write(f"{elapsed:7.2f}s {who}{message.get('message')}\n")
         self.stream.flush()
 
     def note(self, message: str) -> None:

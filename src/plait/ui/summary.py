@@ -1,68 +1,62 @@
-"""The end-of-run summary: a table for people, one JSON object for programs."""
+"""The end-of-run summary: a table for people, one JSON object for programs.
+
+Built from task rows (`plait.api.views.task_row`), so a run followed through the API and a
+run hosted in this process print the same summary.
+"""
 
 from __future__ import annotations
 
-from plait.core.model import Phase, RunState, TaskState
-from plait.core.progress import all_merged, totals
-from plait.core.task import attention_reason, display_status
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
 
+from plait import exits
+from plait.api.views import FINAL, project_outcome, task_row
+from plait.core.model import RunState
+from plait.engine.loop import EngineResult
 
-def _duration(t: TaskState, now: float) -> float:
-    if not t.started_at:
-        return 0.0
-    end = t.finished_at or now
-    return max(0.0, end - t.started_at)
-
-
-def task_row(state: RunState, t: TaskState) -> dict[str, object]:
-    spec = state.specs[t.id]
-    return {
-        "id": t.id,
-        "title": spec.title,
-        "status": display_status(t, state.config),
-        "pr": t.pr.number if t.pr else None,
-        "branch": t.branch or None,
-        "turns": t.turns,
-        "tokens": t.usage.total_tokens,
-        "input_tokens": t.usage.input_tokens,
-        "output_tokens": t.usage.output_tokens,
-        "cost_usd": round(t.usage.cost_usd, 6),
-        "duration_s": round(_duration(t, state.now), 2),
-        "merge_sha": t.merge_sha or None,
-        "ci_failures": t.counters.ci_failures,
-        "attention": attention_reason(t, state.config) or None,
-        "depends_on": list(spec.depends_on),
-    }
+Row = dict[str, Any]
 
 
 def outcome(state: RunState, *, stopped: bool = False) -> str:
-    if all_merged(state):
+    return project_outcome(state, stopped=stopped)
+
+
+def rows_outcome(rows: Sequence[Row], *, stopped: bool = False) -> str:
+    """For tasks that have settled: merged (every one landed), stopped (by a signal) or
+    needs-attention (some need a person, or wait on one that does)."""
+    if all(r["status"] in FINAL for r in rows):
         return "merged"
-    if stopped:
-        return "stopped"
-    if any(attention_reason(t, state.config) for t in state.tasks.values()):
-        return "needs-attention"
-    return "running"
+    return "stopped" if stopped else "needs-attention"
 
 
-def summary_json(state: RunState, *, stopped: bool = False) -> dict[str, object]:
-    tot = totals(state)
+def summary_json(
+    state: RunState, *, stopped: bool = False, ids: Sequence[str] | None = None
+) -> dict[str, object]:
+    chosen = state.order if ids is None else [t for t in ids if t in state.tasks]
+    rows = [task_row(state, state.tasks[tid]) for tid in chosen]
+    word = outcome(state, stopped=stopped) if ids is None else rows_outcome(rows, stopped=stopped)
+    return summary_from_rows(state.config.project, rows, outcome=word)
+
+
+def summary_from_rows(project: str, rows: Sequence[Row], *, outcome: str) -> dict[str, object]:
     return {
         "type": "summary",
-        "project": state.config.project,
-        "outcome": outcome(state, stopped=stopped),
-        "merged": tot.merged,
-        "total": tot.tasks,
-        "turns": tot.turns,
-        "tokens": tot.usage.total_tokens,
-        "cost_usd": round(tot.usage.cost_usd, 6),
-        "tasks": [task_row(state, state.tasks[tid]) for tid in state.order],
+        "project": project,
+        "outcome": outcome,
+        "merged": sum(1 for r in rows if r["status"] in FINAL),
+        "total": len(rows),
+        "turns": sum(int(r["turns"]) for r in rows),
+        "tokens": sum(int(r["tokens"]) for r in rows),
+        "cost_usd": round(sum(float(r["cost_usd"]) for r in rows), 6),
+        "tasks": list(rows),
     }
 
 
-def summary_table(state: RunState, *, stopped: bool = False) -> str:
-    rows = [task_row(state, state.tasks[tid]) for tid in state.order]
-    header = ("task", "PR", "status", "turns", "tokens", "duration", "title")
+def summary_table(summary: dict[str, Any]) -> str:
+    rows: list[Row] = summary["tasks"]
+    header = ("task", "PR", "status", "turns", "tokens", "cost", "duration", "title")
     body = [
         (
             str(r["id"]),
@@ -70,6 +64,7 @@ def summary_table(state: RunState, *, stopped: bool = False) -> str:
             str(r["status"]),
             str(r["turns"]),
             f"{r['tokens']:,}",
+            f"${r['cost_usd']:.4f}" if r["cost_usd"] else "-",
             f"{r['duration_s']:.1f}s",
             str(r["title"])[:48],
         )
@@ -79,15 +74,49 @@ def summary_table(state: RunState, *, stopped: bool = False) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)).rstrip() for b in body]
-    tot = totals(state)
-    merged = sum(1 for t in state.tasks.values() if t.phase is Phase.MERGED)
+    turns, tokens, cost = summary["turns"], summary["tokens"], summary["cost_usd"]
     lines.append("")
     lines.append(
-        f"{merged}/{tot.tasks} merged · {tot.turns} agent turns · "
-        f"{tot.usage.total_tokens:,} tokens · ${tot.usage.cost_usd:.4f} · "
-        f"outcome: {outcome(state, stopped=stopped)}"
+        f"{summary['merged']}/{summary['total']} landed · {turns} agent "
+        f"turn{'s' if turns != 1 else ''} · {tokens:,} tokens · ${cost:.4f} · "
+        f"outcome: {summary['outcome']}"
     )
     for r in rows:
-        if r["attention"]:
+        if r.get("stopped"):
+            lines.append(f"  {r['id']} is stopped: {r['stopped']} (`plait retry {r['id']}`)")
+        elif r.get("attention"):
             lines.append(f"  {r['id']} needs attention: {r['attention']}")
     return "\n".join(lines)
+
+
+def report(
+    result: EngineResult,
+    *,
+    ids: Sequence[str] | None = None,
+    json_mode: bool,
+    extra: dict[str, object] | None = None,
+) -> int:
+    """Print the summary of a hosted run (the last line in JSON mode); its exit code."""
+    state, stopped = result.state, result.stopped
+    summary = summary_json(state, stopped=stopped, ids=ids)
+    rows: list[Row] = summary["tasks"]  # type: ignore[assignment]
+    others = len(state.tasks) - len(rows)
+    if json_mode:
+        sys.stdout.write(json.dumps({**summary, **(extra or {})}) + "\n")
+        sys.stdout.flush()
+    else:
+        print()
+        print(summary_table(summary))
+        if others > 0:
+            print(f"\n{others} other task(s) in the project: `plait ps -p {state.config.project}`")
+        if stopped:
+            print(f"\nstopped; continue with `plait resume {state.config.project}`")
+    return exit_code(str(summary["outcome"]))
+
+
+def exit_code(outcome: str) -> int:
+    if outcome == "merged":
+        return exits.OK
+    if outcome == "stopped":
+        return exits.INTERRUPTED
+    return exits.ATTENTION

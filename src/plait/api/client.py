@@ -1,0 +1,252 @@
+"""How the CLI (and the TUI) talk to a project: its running engine, or its store.
+
+`open_api(project)` gives a `LiveAPI` when the project's engine runs (HTTP over the Unix
+socket it serves, through httpx's transport for Unix sockets) and an `OfflineAPI`
+otherwise. Both answer the same calls with the same JSON. Offline, reads come from the
+store, and a command is checked against the state as the queued commands will leave it,
+then recorded in the project's inbox: it applies when an engine runs, and the answer says
+so — no engine is started behind the user's back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import httpx
+
+from plait.api import commands as cmd
+from plait.api.transcript import transcript_page
+from plait.api.views import project_summary, task_detail, task_result, task_row
+from plait.core import codec
+from plait.core.controller import decide
+from plait.core.model import RunState
+from plait.core.plan import Plan
+from plait.engine.project import Project, engine_running
+from plait.errors import ProjectError
+
+Json = dict[str, Any]
+
+
+class ProjectAPI(Protocol):
+    live: bool
+
+    def project(self) -> Json: ...
+
+    def tasks(self, *, status: str = "") -> list[Json]: ...
+
+    def task(self, ref: str) -> Json: ...
+
+    def result(self, ref: str) -> Json: ...
+
+    def transcript(self, ref: str, *, after: int = 0, limit: int = 500) -> Json: ...
+
+    def command(self, verb: str, ref: str, **body: Any) -> Json: ...
+
+    def add(self, fields: Json) -> Json: ...
+
+    def add_plan(self, plan: Plan) -> Json: ...
+
+    def close(self) -> None: ...
+
+
+def plan_to_wire(plan: Plan) -> Json:
+    return {
+        "name": plan.name,
+        "title": plan.title,
+        "source": plan.source,
+        "context": plan.context,
+        "tasks": [codec.encode(t) for t in plan.tasks],
+    }
+
+
+def engine_address(project: Project, *, wait: float = 5.0) -> str | None:
+    """The socket of the project's running engine, or None when none runs. An engine
+    that has just started may not have written its address yet: wait a little."""
+    deadline = time.monotonic() + wait
+    while True:
+        if not engine_running(project):
+            return None
+        try:
+            info = json.loads(project.paths.engine_info.read_text())
+            return str(info["socket"])
+        except (OSError, ValueError, KeyError, TypeError):
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+
+def open_api(project: Project) -> ProjectAPI:
+    socket = engine_address(project)
+    if socket is not None:
+        return LiveAPI(project.name, socket)
+    return OfflineAPI(project)
+
+
+# ---- through the engine ---------------------------------------------------------------------
+class LiveAPI:
+    live = True
+
+    def __init__(self, name: str, socket: str, *, timeout: float = 30.0) -> None:
+        self.name = name
+        self.http = httpx.Client(
+            transport=httpx.HTTPTransport(uds=socket),
+            base_url="http://plait",
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Json:
+        try:
+            reply = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ProjectError(
+                f"the engine of {self.name} did not answer: {exc}",
+                hint=f"see `plait projects`; restart it with `plait down {self.name}; plait up "
+                f"{self.name}`",
+            ) from None
+        data: Json = reply.json() if reply.content else {}
+        if reply.status_code >= 400:
+            error = cmd.TaskNotFound if reply.status_code == 404 else cmd.CommandError
+            raise error(str(data.get("error", reply.text)), hint=str(data.get("hint", "")))
+        return data
+
+    def project(self) -> Json:
+        return self._call("GET", "/api/project")
+
+    def tasks(self, *, status: str = "") -> list[Json]:
+        params = {"status": status} if status else {}
+        rows: list[Json] = self._call("GET", "/api/tasks", params=params)["tasks"]
+        return rows
+
+    def task(self, ref: str) -> Json:
+        return self._call("GET", f"/api/tasks/{_quote(ref)}")
+
+    def result(self, ref: str) -> Json:
+        return self._call("GET", f"/api/tasks/{_quote(ref)}/result")
+
+    def transcript(self, ref: str, *, after: int = 0, limit: int = 500) -> Json:
+        params = {"after": after, "limit": limit}
+        return self._call("GET", f"/api/tasks/{_quote(ref)}/transcript", params=params)
+
+    def command(self, verb: str, ref: str, **body: Any) -> Json:
+        return self._call("POST", f"/api/tasks/{_quote(ref)}/{verb}", json=body)
+
+    def add(self, fields: Json) -> Json:
+        return self._call("POST", "/api/tasks", json=fields)
+
+    def add_plan(self, plan: Plan) -> Json:
+        return self._call("POST", "/api/plans", json=plan_to_wire(plan))
+
+    def adopt(self, pr: int, *, merge: bool) -> Json:
+        return self._call("POST", "/api/adopt", json={"pr": pr, "merge": merge})
+
+    def settled(self, ids: list[str]) -> bool:
+        """Have these tasks landed or come to need a person (or wait on one that does)?"""
+        return bool(self._call("GET", "/api/settled", params={"ids": ",".join(ids)})["settled"])
+
+    def shutdown(self) -> Json:
+        return self._call("POST", "/api/shutdown")
+
+    def events(self) -> Iterator[Json]:
+        """The engine's event stream, one message at a time, until it closes."""
+        try:
+            with self.http.stream("GET", "/api/events", timeout=None) as reply:
+                for line in reply.iter_lines():
+                    if line.startswith("data: "):
+                        yield json.loads(line[6:])
+        except httpx.HTTPError:
+            return
+
+
+def _quote(ref: str) -> str:
+    from urllib.parse import quote
+
+    return quote(ref, safe="")
+
+
+# ---- straight from the store ---------------------------------------------------------------
+class OfflineAPI:
+    live = False
+
+    def __init__(self, project: Project) -> None:
+        self.proj = project
+        self.store = project.store
+
+    def close(self) -> None:
+        pass
+
+    def _state(self) -> RunState:
+        state = self.store.load()
+        if state is None:
+            raise ProjectError(
+                f"project {self.proj.name!r} has not started",
+                hint=f"add work with `plait run PLAN --project {self.proj.name}`",
+            )
+        return state
+
+    def _projected(self) -> RunState:
+        """The state as the commands queued in the inbox will leave it: a second command
+        is checked against the first (two `plait add` never pick the same id)."""
+        state = self._state()
+        for _, event in self.store.inbox():
+            state = decide(state, event).state
+        return state
+
+    def project(self) -> Json:
+        return {**project_summary(self._state(), engine=False), "mode": "stopped"}
+
+    def tasks(self, *, status: str = "") -> list[Json]:
+        state = self._state()
+        wanted = set(filter(None, status.split(",")))
+        rows = [task_row(state, state.tasks[t]) for t in state.order]
+        return [r for r in rows if not wanted or r["status"] in wanted]
+
+    def task(self, ref: str) -> Json:
+        state = self._state()
+        return task_detail(state, state.tasks[cmd.resolve_task(state, ref)])
+
+    def result(self, ref: str) -> Json:
+        state = self._state()
+        return task_result(state, state.tasks[cmd.resolve_task(state, ref)])
+
+    def transcript(self, ref: str, *, after: int = 0, limit: int = 500) -> Json:
+        tid = cmd.resolve_task(self._state(), ref)
+        return transcript_page(self.store, tid, after=after, limit=limit)
+
+    def _queue(self, command: cmd.Command) -> Json:
+        self.store.post(command.event)
+        name = self.proj.name
+        reply: Json = {
+            "ok": True,
+            "queued": True,
+            "message": f"{command.done} — queued; it applies when the engine runs "
+            f"(`plait up {name}` or `plait resume {name}`)",
+        }
+        if command.task:
+            reply["task"] = command.task
+        if command.tasks:
+            reply["tasks"] = [{"id": t} for t in command.tasks]
+        return reply
+
+    def command(self, verb: str, ref: str, **body: Any) -> Json:
+        state, now = self._projected(), time.time()
+        if verb == "kill":
+            return self._queue(cmd.kill(state, ref, now=now, reason=str(body.get("reason") or "")))
+        if verb == "retry":
+            return self._queue(cmd.retry(state, ref, now=now))
+        if verb == "reset":
+            return self._queue(cmd.reset(state, ref, now=now, hard=bool(body.get("hard"))))
+        if verb == "send":
+            return self._queue(cmd.send(state, ref, str(body.get("text") or ""), now=now))
+        raise cmd.TaskNotFound(f"no command {verb!r}", hint="kill, retry, reset or send")
+
+    def add(self, fields: Json) -> Json:
+        return self._queue(cmd.add_task(self._projected(), fields, now=time.time()))
+
+    def add_plan(self, plan: Plan) -> Json:
+        return self._queue(cmd.add_plan(self._projected(), plan, now=time.time()))

@@ -1,0 +1,244 @@
+"""People's commands on a project, checked against its state and turned into core events.
+
+Pure: the state in, the event to decide (or a `CommandError` saying why not) out. The API
+server decides the event in the running engine; with no engine running the CLI records it
+in the project's inbox for the next engine. Either way the same checks run first, so a
+command that cannot apply (send to a merged task, reset an unknown one) is refused with
+the same words.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from plait.core import events as ev
+from plait.core.controller import stacked_children
+from plait.core.model import Phase, RunState
+from plait.core.plan import LANDINGS, TASK_CLASSES, Plan, TaskSpec, is_valid_task_id, slugify
+from plait.errors import PlaitError
+from plait.forges.base import PRInfo
+from plait.plans.adding import tasks_to_add
+
+
+class CommandError(PlaitError):
+    """A command that does not apply to the project as it is. `status` is its HTTP code."""
+
+    exit_code = 2
+    status = 409
+
+
+class TaskNotFound(CommandError):
+    status = 404
+
+
+class BadRequest(CommandError):
+    status = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    event: ev.Event
+    task: str  # the task it is about ("" when several)
+    done: str  # what happened, once decided ("stopped 3; its work is kept")
+    tasks: tuple[str, ...] = ()  # tasks it added
+
+
+# ---- naming tasks ---------------------------------------------------------------------------
+def resolve_task(state: RunState, ref: str) -> str:
+    """A task by id, by the id a plan gave it (`1` for `billing.1`, when unique) or by a
+    unique prefix of its title (case-insensitive)."""
+    if ref in state.specs:
+        return ref
+    by_local = [tid for tid in state.order if tid.endswith(f".{ref}")]
+    if len(by_local) == 1:
+        return by_local[0]
+    low = ref.strip().lower()
+    by_title = [
+        tid for tid in state.order if low and state.specs[tid].title.lower().startswith(low)
+    ]
+    if len(by_title) == 1:
+        return by_title[0]
+    candidates = by_local or by_title
+    if candidates:
+        shown = ", ".join(f"{tid} ({state.specs[tid].title[:30]})" for tid in candidates[:8])
+        raise CommandError(f"{ref!r} matches several tasks: {shown}", hint="give the task's id")
+    known = ", ".join(state.order[:12]) + (" …" if len(state.order) > 12 else "")
+    raise TaskNotFound(
+        f"project {state.config.project!r} has no task {ref!r}",
+        hint=f"known tasks: {known}" if state.order else 'add one with `plait add "title"`',
+    )
+
+
+def _live_task(state: RunState, ref: str, verb: str) -> str:
+    tid = resolve_task(state, ref)
+    t = state.tasks[tid]
+    if t.phase is Phase.MERGED:
+        word = "done" if state.specs[tid].landing == "none" else "merged"
+        raise CommandError(
+            f"task {tid} is {word}; there is nothing to {verb}",
+            hint="start follow-up work with `plait add`",
+        )
+    return tid
+
+
+# ---- commands -------------------------------------------------------------------------------
+def kill(state: RunState, ref: str, *, now: float, reason: str = "") -> Command:
+    tid = _live_task(state, ref, "stop")
+    if state.tasks[tid].stopped:
+        raise CommandError(f"task {tid} is already stopped", hint=f"`plait retry {tid}` resumes it")
+    event = ev.TaskKilled(at=now, task=tid, reason=reason or "stopped by `plait kill`")
+    return Command(event, tid, f"stopped {tid}; its work and worktree are kept")
+
+
+def retry(state: RunState, ref: str, *, now: float) -> Command:
+    tid = _live_task(state, ref, "retry")
+    return Command(ev.TaskRetried(at=now, task=tid), tid, f"{tid} goes again")
+
+
+def reset(state: RunState, ref: str, *, now: float, hard: bool = False) -> Command:
+    tid = _live_task(state, ref, "reset")
+    if hard:
+        children = stacked_children(state, tid)
+        if children:
+            raise CommandError(
+                f"task {tid}'s branch is the base of {', '.join(children)}",
+                hint=f"reset {', '.join(children)} with --hard first, or reset {tid} without it",
+            )
+    event = ev.TaskReset(at=now, task=tid, hard=hard)
+    if hard:
+        return Command(event, tid, f"{tid} starts over from {state.config.main_branch}")
+    return Command(event, tid, f"{tid}'s counters are cleared; it goes again from its branch")
+
+
+def send(state: RunState, ref: str, text: str, *, now: float) -> Command:
+    tid = _live_task(state, ref, "send a message to")
+    if not text.strip():
+        raise BadRequest("the message is empty", hint='say something: plait send TASK "…"')
+    event = ev.HumanMessage(at=now, task=tid, text=text, message_id=f"m-{uuid.uuid4().hex[:12]}")
+    return Command(event, tid, f"message delivered to {tid}'s agent")
+
+
+def add_plan(state: RunState, plan: Plan, *, now: float) -> Command:
+    addition = tasks_to_add(plan, state.specs)
+    event = ev.TasksAdded(at=now, tasks=addition.tasks, plan=plan.name, context=plan.context)
+    ids = tuple(t.id for t in addition.tasks)
+    if not ids:
+        done = f"plan {plan.name!r} is already in the project: nothing to add"
+    else:
+        done = f"added {len(ids)} task{'s' if len(ids) != 1 else ''} of plan {plan.name!r}"
+    return Command(event, "", done, tasks=(*addition.known, *ids))
+
+
+_ADD_FIELDS = frozenset(
+    {"title", "body", "after", "agent", "landing", "class", "model", "id", "origin"}
+)
+
+
+def add_task(
+    state: RunState, fields: Mapping[str, Any], *, now: float, agents: Sequence[str] = ()
+) -> Command:
+    """One task from `plait add` (or the API), validated like a plan's task."""
+    unknown = sorted(set(fields) - _ADD_FIELDS)
+    if unknown:
+        raise BadRequest(
+            f"unknown field(s) {', '.join(unknown)}", hint=f"use: {', '.join(sorted(_ADD_FIELDS))}"
+        )
+    title = _text(fields, "title").strip()
+    if not title or "\n" in title:
+        raise BadRequest("a task needs a one-line title", hint='plait add "Fix the login bug"')
+    body = _text(fields, "body")
+    landing = _text(fields, "landing") or "pr"
+    if landing not in LANDINGS or landing == "watch":
+        raise BadRequest(f"unknown landing {landing!r}", hint="use --landing pr or --landing none")
+    cls = _text(fields, "class").upper() or None
+    if cls is not None and cls not in TASK_CLASSES:
+        raise BadRequest(f"unknown class {cls!r}", hint=f"use one of {', '.join(TASK_CLASSES)}")
+    agent = _text(fields, "agent") or None
+    if agent is not None and agents and agent not in agents:
+        raise BadRequest(f"unknown agent {agent!r}", hint=f"use one of {', '.join(agents)}")
+    after = fields.get("after") or []
+    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+        raise BadRequest("`after` must be a list of task ids", hint="--after ID (repeatable)")
+    deps = tuple(dict.fromkeys(resolve_task(state, a) for a in after))
+    tid = _text(fields, "id") or unique_task_id(title, state.specs)
+    if tid in state.specs:
+        raise BadRequest(f"task id {tid!r} is taken", hint="pick another --id, or leave it out")
+    if not is_valid_task_id(tid):
+        raise BadRequest(
+            f"{tid!r} is not a valid task id",
+            hint="letters, digits, '.', '-', '_' (at most 64, no '..', not ending in '.')",
+        )
+    spec = TaskSpec(
+        id=tid,
+        title=title,
+        description=body,
+        task_class=cls,
+        depends_on=deps,
+        agent=agent,
+        landing=landing,
+        origin=_text(fields, "origin") or "cli",
+        model=_text(fields, "model") or None,
+    )
+    return Command(ev.TasksAdded(at=now, tasks=(spec,)), tid, f"added task {tid}", tasks=(tid,))
+
+
+def adopt_event(info: PRInfo, *, merge: bool, now: float) -> ev.TaskAdopted:
+    """An open PR becomes a task that plait keeps green (and merges, with `merge`)."""
+    if info.state != "open":
+        raise CommandError(f"PR #{info.number} is {info.state}", hint="adopt an open PR")
+    spec = TaskSpec(
+        id=f"pr-{info.number}",
+        title=info.title,
+        description=info.body,
+        landing="pr" if merge else "watch",
+        origin="adopt",
+    )
+    return ev.TaskAdopted(
+        at=now,
+        spec=spec,
+        pr=info.number,
+        branch=info.branch,
+        base=info.base,
+        head_sha=info.head_sha,
+        draft=info.draft,
+    )
+
+
+def adopt(state: RunState, info: PRInfo, *, merge: bool, now: float) -> Command:
+    event = adopt_event(info, merge=merge, now=now)
+    if event.spec.id in state.specs:
+        raise CommandError(
+            f"PR #{info.number} is already task {event.spec.id}",
+            hint=f"plait ps -p {state.config.project}",
+        )
+    return Command(
+        event,
+        event.spec.id,
+        f"PR #{info.number} adopted as {event.spec.id}; plait keeps it green",
+        tasks=(event.spec.id,),
+    )
+
+
+def unique_task_id(title: str, taken: Mapping[str, object]) -> str:
+    """A readable id from a title ("fix-the-login-bug"), unique in the project."""
+    base = re.sub(r"-+", "-", slugify(title, fallback="task"))[:40].strip("-.") or "task"
+    if base[0] in "-.":
+        base = f"t{base}"
+    tid, n = base, 2
+    while tid in taken:
+        tid = f"{base}-{n}"
+        n += 1
+    return tid
+
+
+def _text(fields: Mapping[str, Any], key: str) -> str:
+    value = fields.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"`{key}` must be text", hint=f"give {key} as a string")
+    return value

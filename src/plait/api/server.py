@@ -1,0 +1,469 @@
+"""The local API, served by whichever process runs a project's engine.
+
+How this works. A Starlette app answers JSON under `/api/`: the project, its tasks (list,
+detail, result, transcript pages), a live stream of decided events (server-sent events)
+and the commands (add, plan, kill, retry, reset, send, shutdown). A command is checked
+against the engine's state (`plait.api.commands`), then decided in the engine's own loop
+(`Engine.submit`), and answered once its decision is committed. uvicorn serves the app
+inside the engine's TaskGroup, on a Unix socket in the project folder (mode 0600, for the
+CLI and TUI) and, when asked, on 127.0.0.1 with a bearer token (for the browser).
+
+Starlette and uvicorn rather than a hand-written server: a well-kept ASGI stack with
+streaming responses, HTTP/1.1 keep-alive and Unix sockets, run in our own event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from plait.api import commands as cmd
+from plait.api.resources import ResourceSampler
+from plait.api.transcript import transcript_page
+from plait.api.views import project_summary, task_detail, task_result, task_row
+from plait.core import effects as fx
+from plait.core import events as ev
+from plait.core.codec import decode_typed
+from plait.core.model import RunState
+from plait.core.plan import Plan, TaskSpec
+from plait.core.progress import tasks_settled
+from plait.engine.loop import Engine
+from plait.errors import PlaitError
+from plait.ui.headless import event_messages, status_word
+
+Json = dict[str, Any]
+SUBSCRIBER_BACKLOG = 10_000  # messages a slow event-stream reader may fall behind by
+HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle event stream
+
+
+@dataclass
+class ApiContext:
+    """What the API serves: the running engine and facts about its process."""
+
+    engine: Engine
+    project: str
+    mode: str  # foreground | background
+    agents: tuple[str, ...] = ()
+    started_at: float = field(default_factory=time.time)
+    token: str = ""  # required on the loopback HTTP listener
+    resources: ResourceSampler = field(default_factory=ResourceSampler)
+    on_shutdown: Callable[[], None] | None = None
+
+    @property
+    def state(self) -> RunState:
+        state = self.engine.state
+        if state is None:
+            raise cmd.CommandError("the project has not started", hint="run `plait init`")
+        return state
+
+
+class EventHub:
+    """Fans each committed decision out to the event-stream readers as JSON messages."""
+
+    def __init__(self) -> None:
+        self.readers: set[asyncio.Queue[Json | None]] = set()
+        self.seq = 0
+
+    def __call__(
+        self,
+        event: ev.Event,
+        old: RunState | None,
+        new: RunState,
+        effects: tuple[fx.Effect, ...],
+    ) -> None:
+        if not self.readers:
+            self.seq += 1
+            return
+        for message in event_json(event, old, new, effects, seq=self.seq + 1):
+            self._send(message)
+        self.seq += 1
+
+    def _send(self, message: Json) -> None:
+        for queue in list(self.readers):
+            try:
+                queue.put_nowait(message)
+            except asyncio.QueueFull:
+                # Too far behind: end its stream; the client reloads and reconnects.
+                self.readers.discard(queue)
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.get_nowait()
+                    queue.put_nowait(None)
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[asyncio.Queue[Json | None]]:
+        queue: asyncio.Queue[Json | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+        self.readers.add(queue)
+        try:
+            yield queue
+        finally:
+            self.readers.discard(queue)
+
+    def close(self) -> None:
+        for queue in list(self.readers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+
+
+def event_json(
+    event: ev.Event,
+    old: RunState | None,
+    new: RunState,
+    effects: tuple[fx.Effect, ...],
+    *,
+    seq: int,
+) -> list[Json]:
+    """The messages one decision gives on the event stream (the headless JSON lines)."""
+    base: Json = {"type": "event", "seq": seq, "event": type(event).__name__, "at": event.at}
+    lines = event_messages(event, old, new, effects)
+    task = getattr(event, "task", None)
+    if not lines:
+        lines = [(task if isinstance(task, str) and task in new.tasks else None, "")]
+    out = []
+    for about, line in lines:
+        message = {**base, "task": about, "message": line or None}
+        if about is not None:
+            message["status"] = status_word(new, about)
+        out.append(message)
+    return out
+
+
+# ---- the app ----------------------------------------------------------------------------
+def make_app(ctx: ApiContext, hub: EventHub) -> Starlette:
+    routes = [
+        Route("/api/project", _handler(ctx, _project), methods=["GET"]),
+        Route("/api/tasks", _handler(ctx, _tasks), methods=["GET"]),
+        Route("/api/tasks", _handler(ctx, _add), methods=["POST"]),
+        Route("/api/plans", _handler(ctx, _add_plan), methods=["POST"]),
+        Route("/api/tasks/{ref}", _handler(ctx, _task), methods=["GET"]),
+        Route("/api/tasks/{ref}/result", _handler(ctx, _result), methods=["GET"]),
+        Route("/api/tasks/{ref}/transcript", _handler(ctx, _transcript), methods=["GET"]),
+        Route("/api/tasks/{ref}/{verb}", _handler(ctx, _command), methods=["POST"]),
+        Route("/api/settled", _handler(ctx, _settled), methods=["GET"]),
+        Route("/api/adopt", _handler(ctx, _adopt), methods=["POST"]),
+        Route("/api/shutdown", _handler(ctx, _shutdown), methods=["POST"]),
+        Route("/api/events", _events(ctx, hub), methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
+Endpoint = Callable[[ApiContext, Request], Any]
+
+
+def _handler(ctx: ApiContext, fn: Endpoint) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            result = fn(ctx, request)
+            if asyncio.iscoroutine(result):
+                result = await result
+        except cmd.CommandError as exc:
+            return _error(exc.status, exc)
+        except PlaitError as exc:
+            return _error(400, exc)
+        return JSONResponse(result)
+
+    return endpoint
+
+
+def _error(status: int, exc: PlaitError) -> JSONResponse:
+    return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=status)
+
+
+async def _body(request: Request) -> Json:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise cmd.BadRequest("the request body is not JSON", hint="send a JSON object") from None
+    if not isinstance(data, dict):
+        raise cmd.BadRequest("the request body must be a JSON object", hint="send {...}")
+    return data
+
+
+def _project(ctx: ApiContext, request: Request) -> Json:
+    return {
+        **project_summary(ctx.state, engine=True),
+        "mode": ctx.mode,
+        "pid": os.getpid(),
+        "started_at": ctx.started_at,
+        "running_effects": len(ctx.engine.running_effects()),
+    }
+
+
+def _tasks(ctx: ApiContext, request: Request) -> Json:
+    state = ctx.state
+    q = request.query_params
+    wanted = set(filter(None, q.get("status", "").split(",")))
+    rows = []
+    usage = ctx.resources.by_task(ctx.engine)
+    for tid in state.order:
+        row = task_row(state, state.tasks[tid])
+        if wanted and row["status"] not in wanted:
+            continue
+        if tid in usage:
+            row["cpu_percent"], row["rss_bytes"] = usage[tid]
+        rows.append(row)
+    total = len(rows)
+    offset = _int(q.get("offset"), 0)
+    limit = _int(q.get("limit"), total)
+    return {"tasks": rows[offset : offset + limit], "total": total, "offset": offset}
+
+
+def _int(text: str | None, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        return max(0, int(text))
+    except ValueError:
+        raise cmd.BadRequest(f"{text!r} is not a whole number", hint="e.g. ?limit=50") from None
+
+
+def _task(ctx: ApiContext, request: Request) -> Json:
+    state = ctx.state
+    tid = cmd.resolve_task(state, request.path_params["ref"])
+    detail = task_detail(state, state.tasks[tid])
+    usage = ctx.resources.by_task(ctx.engine).get(tid)
+    if usage is not None:
+        detail["cpu_percent"], detail["rss_bytes"] = usage
+    return detail
+
+
+def _result(ctx: ApiContext, request: Request) -> Json:
+    state = ctx.state
+    tid = cmd.resolve_task(state, request.path_params["ref"])
+    return task_result(state, state.tasks[tid])
+
+
+def _transcript(ctx: ApiContext, request: Request) -> Json:
+    tid = cmd.resolve_task(ctx.state, request.path_params["ref"])
+    q = request.query_params
+    return transcript_page(
+        ctx.engine.store, tid, after=_int(q.get("after"), 0), limit=_int(q.get("limit"), 500)
+    )
+
+
+async def _submit(ctx: ApiContext, command: cmd.Command) -> Json:
+    await ctx.engine.submit(command.event)
+    reply: Json = {"ok": True, "message": command.done, "queued": False}
+    state = ctx.state
+    if command.task:
+        reply["task"] = command.task
+        reply["status"] = status_word(state, command.task)
+    if command.tasks:
+        reply["tasks"] = [
+            task_row(state, state.tasks[t]) for t in command.tasks if t in state.tasks
+        ]
+    return reply
+
+
+async def _add(ctx: ApiContext, request: Request) -> Json:
+    body = await _body(request)
+    return await _submit(ctx, cmd.add_task(ctx.state, body, now=time.time(), agents=ctx.agents))
+
+
+async def _add_plan(ctx: ApiContext, request: Request) -> Json:
+    return await _submit(
+        ctx, cmd.add_plan(ctx.state, plan_from_json(await _body(request)), now=time.time())
+    )
+
+
+async def _command(ctx: ApiContext, request: Request) -> Json:
+    verb, ref = request.path_params["verb"], request.path_params["ref"]
+    body = await _body(request)
+    state, now = ctx.state, time.time()
+    if verb == "kill":
+        command = cmd.kill(state, ref, now=now, reason=str(body.get("reason") or ""))
+    elif verb == "retry":
+        command = cmd.retry(state, ref, now=now)
+    elif verb == "reset":
+        command = cmd.reset(state, ref, now=now, hard=bool(body.get("hard")))
+    elif verb == "send":
+        command = cmd.send(state, ref, str(body.get("text") or ""), now=now)
+    else:
+        raise cmd.TaskNotFound(f"no command {verb!r}", hint="kill, retry, reset or send")
+    return await _submit(ctx, command)
+
+
+async def _adopt(ctx: ApiContext, request: Request) -> Json:
+    body = await _body(request)
+    number = body.get("pr")
+    if not isinstance(number, int) or number < 1:
+        raise cmd.BadRequest("`pr` must be a PR number", hint='{"pr": 123}')
+    info = await ctx.engine.forge.pr_info(number)
+    return await _submit(
+        ctx, cmd.adopt(ctx.state, info, merge=bool(body.get("merge")), now=time.time())
+    )
+
+
+def _settled(ctx: ApiContext, request: Request) -> Json:
+    ids = [i for i in request.query_params.get("ids", "").split(",") if i]
+    return {"settled": tasks_settled(ctx.state, ids)}
+
+
+def _shutdown(ctx: ApiContext, request: Request) -> Json:
+    ctx.engine.stop()
+    return {"ok": True, "message": f"the engine of {ctx.project} is stopping"}
+
+
+def _events(ctx: ApiContext, hub: EventHub) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return StreamingResponse(_stream(ctx, hub), media_type="text/event-stream")
+
+    return endpoint
+
+
+async def _stream(ctx: ApiContext, hub: EventHub) -> AsyncIterator[str]:
+    with hub.reader() as queue:
+        yield f": plait {ctx.project}\n\n"
+        while not ctx.engine.stopping:
+            try:
+                async with asyncio.timeout(HEARTBEAT):
+                    message = await queue.get()
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if message is None:
+                return
+            yield f"data: {json.dumps(message)}\n\n"
+
+
+def plan_from_json(data: Json) -> Plan:
+    """A plan sent by a client (`plait run` parses and validates the file itself)."""
+    try:
+        tasks = tuple(decode_typed(TaskSpec, t) for t in data["tasks"])
+        return Plan(
+            name=str(data["name"]),
+            title=str(data.get("title", "")),
+            tasks=tasks,
+            source=str(data.get("source", "")),
+            context=str(data.get("context", "")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise cmd.BadRequest(f"not a plan: {exc}", hint="send what plan_to_wire gives") from None
+
+
+# ---- serving ----------------------------------------------------------------------------
+class TokenGate:
+    """Loopback HTTP: every request must carry the token (header, or the cookie that a
+    first `?token=` visit sets). The token in a URL is moved to a cookie at once."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        given = given or request.cookies.get("plait_token", "")
+        if given and hmac.compare_digest(given, self.token):
+            await self.app(scope, receive, send)
+            return
+        in_url = request.query_params.get("token", "")
+        if in_url and hmac.compare_digest(in_url, self.token):
+            query = "&".join(
+                f"{k}={v}" for k, v in request.query_params.multi_items() if k != "token"
+            )
+            target = request.url.path + (f"?{query}" if query else "")
+            response: Response = Response(status_code=303, headers={"location": target})
+            response.set_cookie(
+                "plait_token", self.token, httponly=True, samesite="strict", path="/"
+            )
+            await response(scope, receive, send)
+            return
+        denied = JSONResponse(
+            {"error": "missing or wrong token", "hint": "use the URL `plait web` printed"},
+            status_code=401,
+        )
+        await denied(scope, receive, send)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn inside the engine's loop: the engine, not uvicorn, owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _config(app: ASGIApp, **where: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        ws="none",
+        **where,
+    )
+
+
+def unix_listener(path: str) -> socket.socket:
+    """A listening Unix socket at `path`, mode 0600 from the start: only its owner (and
+    only through the 0700 project folder) may talk to the engine."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(128)
+    return sock
+
+
+def loopback_listener(port: int) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1 (port 0: a free one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    return sock
+
+
+async def serve_api(
+    ctx: ApiContext,
+    hub: EventHub,
+    *,
+    unix: socket.socket,
+    http: socket.socket | None = None,
+) -> None:
+    """Serve on the given listeners until cancelled (the engine stopping)."""
+    app = make_app(ctx, hub)
+    plan = [(_Server(_config(app)), unix)]
+    if http is not None:
+        plan.append((_Server(_config(TokenGate(app, ctx.token))), http))
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in plan]
+    try:
+        # Shielded: when the engine stops, uvicorn is asked to exit and closes its
+        # connections itself, rather than being cut off mid-response.
+        await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+    finally:
+        hub.close()
+        for server, _ in plan:
+            server.should_exit = True
+        await asyncio.wait(tasks, timeout=3.0)
+        for task in tasks:
+            task.cancel()
+        for _, sock in plan:
+            sock.close()

@@ -1,0 +1,165 @@
+"""What every face shows, as plain JSON values computed from the project's state.
+
+The API serves these, the CLI prints them, the TUI and the dashboard render them: one
+definition of a task row, a task's detail and a project's summary, so the faces agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plait.core.model import Phase, RunState, TaskState
+from plait.core.progress import stuck_tasks, totals
+from plait.core.task import attention_reason, display_status
+
+Json = dict[str, Any]
+
+# Statuses a task ends in: `plait wait` returns on these.
+FINAL = frozenset({"merged", "done"})
+
+
+def _duration(t: TaskState, now: float) -> float:
+    if not t.started_at:
+        return 0.0
+    end = t.finished_at or now
+    return max(0.0, end - t.started_at)
+
+
+def status_of(state: RunState, t: TaskState) -> str:
+    return display_status(t, state.config, landing=state.specs[t.id].landing)
+
+
+def task_row(state: RunState, t: TaskState) -> Json:
+    """One line of `plait ps` / the task list (the summary's rows are the same)."""
+    spec = state.specs[t.id]
+    pr = t.pr
+    return {
+        "id": t.id,
+        "title": spec.title,
+        "status": status_of(state, t),
+        "agent": spec.agent or state.config.agent,
+        "model": spec.model,
+        "landing": spec.landing,
+        "plan": spec.plan or None,
+        "origin": spec.origin or None,
+        "pr": pr.number if pr else None,
+        "pr_url": (pr.url or None) if pr else None,
+        "branch": t.branch or None,
+        "base": t.base_branch if t.stacked_on else None,
+        "queue": [op.kind.value for op in t.queue],
+        "turns": t.turns,
+        "tokens": t.usage.total_tokens,
+        "input_tokens": t.usage.input_tokens,
+        "output_tokens": t.usage.output_tokens,
+        "cost_usd": round(t.usage.cost_usd, 6),
+        "duration_s": round(_duration(t, state.now), 2),
+        "merge_sha": t.merge_sha or None,
+        "ci_failures": t.counters.ci_failures,
+        "attention": attention_reason(t, state.config) or None,
+        "stopped": t.stopped or None,
+        "depends_on": list(spec.depends_on),
+    }
+
+
+def task_detail(state: RunState, t: TaskState) -> Json:
+    """Everything about one task: the row, and where its work is and what it waits for."""
+    spec = state.specs[t.id]
+    pr = t.pr
+    return {
+        **task_row(state, t),
+        "description": spec.description,
+        "class": spec.task_class,
+        "worktree": t.worktree or None,
+        "base_branch": t.base_branch or None,
+        "stacked_on": t.stacked_on,
+        "session_id": t.session_id or None,
+        "current": t.current.kind.value if t.current else None,
+        "step": t.step or None,
+        "in_flight": t.in_flight or None,
+        "retry_at": t.retry_at or None,
+        "last_error": t.last_error or None,
+        "answer": t.last_reply or None,
+        "checks": (
+            {"ci": pr.ci.value, "evidence": pr.ci_evidence or None, "mergeable": pr.mergeable}
+            if pr
+            else None
+        ),
+        "threads": [
+            {"id": th.id, "author": th.author, "path": th.path, "line": th.line, "body": th.body}
+            for th in (pr.threads if pr else ())
+        ],
+        "pr_state": pr.state if pr else None,
+        "pr_base": pr.base if pr else None,
+        "pr_draft": pr.draft if pr else None,
+        "counters": {
+            "ci_failures": t.counters.ci_failures,
+            "start_failures": t.counters.start_failures,
+            "turn_failures": t.counters.turn_failures,
+            "rebase_failures": t.counters.rebase_failures,
+            "push_failures": t.counters.push_failures,
+            "merge_failures": t.counters.merge_failures,
+        },
+    }
+
+
+def task_result(state: RunState, t: TaskState) -> Json:
+    """What `plait result` prints: the agent's final answer and how the work landed."""
+    pr = t.pr
+    return {
+        "id": t.id,
+        "status": status_of(state, t),
+        "answer": t.last_reply or None,
+        "merge_sha": t.merge_sha or None,
+        "pr": pr.number if pr else None,
+        "pr_url": (pr.url or None) if pr else None,
+        "landing": state.specs[t.id].landing,
+    }
+
+
+def project_outcome(state: RunState, *, stopped: bool = False) -> str:
+    """merged (all landed), stopped, needs-attention or running."""
+    if all(t.phase is Phase.MERGED for t in state.tasks.values()):
+        return "merged"
+    if stopped:
+        return "stopped"
+    if any(attention_reason(t, state.config) or t.stopped for t in state.tasks.values()):
+        return "needs-attention"
+    return "running"
+
+
+def project_summary(state: RunState, *, engine: bool) -> Json:
+    """A project at a glance, for `plait projects` and the faces' headers."""
+    tot = totals(state)
+    counts: dict[str, int] = {}
+    for t in state.tasks.values():
+        word = status_of(state, t)
+        counts[word] = counts.get(word, 0) + 1
+    stuck = stuck_tasks(state)
+    busy = any(
+        t.phase is Phase.ACTIVE or t.in_flight for tid, t in state.tasks.items() if tid not in stuck
+    )
+    waiting = any(t.phase is Phase.WAITING for tid, t in state.tasks.items() if tid not in stuck)
+    if not state.tasks:
+        word = "idle"
+    elif any(attention_reason(t, state.config) or t.stopped for t in state.tasks.values()):
+        word = "needs-attention"
+    elif busy or waiting:
+        word = "running" if engine else "paused"
+    elif engine:
+        word = "idle"
+    else:
+        word = "done"
+    return {
+        "project": state.config.project,
+        "state": word,
+        "engine": engine,
+        "tasks": tot.tasks,
+        "landed": tot.merged,
+        "counts": counts,
+        "turns": tot.turns,
+        "tokens": tot.usage.total_tokens,
+        "cost_usd": round(tot.usage.cost_usd, 6),
+        "forge": state.config.forge,
+        "agent": state.config.agent,
+        "repo": state.config.repo,
+    }

@@ -1,0 +1,215 @@
+"""Commands about projects and plans: projects, status, rm, validate, demo, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from typing import Any
+
+from plait import exits
+from plait.api.client import open_api
+from plait.cli.common import add_json_flag, print_json, table
+from plait.engine.project import engine_running, open_project
+from plait.errors import ProjectError, UsageError
+from plait.plans import load_plan, plan_to_json
+from plait.store.paths import list_projects, plait_home
+from plait.ui.summary import summary_from_rows, summary_table
+from plait.workspaces.git import git_sync
+
+
+# ---- projects / status ----------------------------------------------------------------------
+def project_rows() -> list[dict[str, Any]]:
+    rows = []
+    for name in list_projects():
+        try:
+            proj = open_project(name)
+        except ProjectError as exc:
+            rows.append({"project": name, "state": "broken", "error": exc.message})
+            continue
+        api = open_api(proj)
+        try:
+            rows.append(api.project())
+        except ProjectError as exc:
+            rows.append({"project": name, "state": "not started", "error": exc.message})
+        finally:
+            api.close()
+            proj.close()
+    return rows
+
+
+def cmd_projects(args: argparse.Namespace) -> int:
+    rows = project_rows()
+    if args.json:
+        print_json(rows)
+        return exits.OK
+    if not rows:
+        print("no projects yet; start one with `plait run PLAN` or `plait init --repo PATH`")
+        return exits.OK
+    print(
+        table(
+            ("project", "state", "engine", "landed", "tasks", "cost", "repo"),
+            (
+                (
+                    r["project"],
+                    r["state"],
+                    "up" if r.get("engine") else "-",
+                    r.get("landed", "-"),
+                    r.get("tasks", "-"),
+                    f"${r['cost_usd']:.2f}" if r.get("cost_usd") else "-",
+                    r.get("repo", r.get("error", "")),
+                )
+                for r in rows
+            ),
+        )
+    )
+    return exits.OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if args.project is None and len(list_projects()) != 1:
+        if args.json:
+            print_json({"projects": project_rows()})
+            return exits.OK
+        return cmd_projects(args)
+    proj = open_project(args.project)
+    api = open_api(proj)
+    try:
+        summary = api.project()
+        rows = api.tasks()
+    finally:
+        api.close()
+        proj.close()
+    word = {"needs-attention": "needs-attention", "done": "merged", "idle": "merged"}.get(
+        str(summary["state"]), "running"
+    )
+    out = summary_from_rows(str(summary["project"]), rows, outcome=word)
+    if args.json:
+        print_json(out)
+    else:
+        print(summary_table(out))
+    return exits.OK
+
+
+# ---- rm -------------------------------------------------------------------------------------
+def cmd_rm(args: argparse.Namespace) -> int:
+    proj = open_project(args.project)
+    name, root, repo = proj.name, proj.paths.root, proj.settings.repo
+    running = engine_running(proj)
+    proj.close()
+    if running:
+        raise ProjectError(
+            f"the engine of {name} is running", hint=f"stop it first: plait down {name}"
+        )
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"removing project {name} needs confirmation", hint="pass --yes")
+        what = "archive" if args.archive else "delete"
+        answer = input(f"{what} project {name} ({root})? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("nothing removed")
+            return exits.OK
+    _drop_worktrees(repo, root, name, keep_branches=args.keep_branches)
+    if args.archive:
+        archive = plait_home() / "archive"
+        archive.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target = archive / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        shutil.move(str(root), target)
+        print(f"project {name} archived in {target}")
+    else:
+        shutil.rmtree(root)
+        print(f"project {name} deleted")
+    return exits.OK
+
+
+def _drop_worktrees(repo: str, root: Any, name: str, *, keep_branches: bool) -> None:
+    """The project's worktrees live in its folder; git must forget them (and, unless asked
+    to keep them, the project's branches) before the folder goes."""
+    if not repo or not shutil.which("git"):
+        return
+    listing = git_sync("worktree", "list", "--porcelain", cwd=repo, check=False)
+    for line in listing.out.splitlines():
+        path = line.removeprefix("worktree ").strip()
+        if line.startswith("worktree ") and path.startswith(str(root)):
+            git_sync("worktree", "remove", "--force", "--force", path, cwd=repo, check=False)
+    git_sync("worktree", "prune", cwd=repo, check=False)
+    if keep_branches:
+        return
+    refs = git_sync(
+        "for-each-ref", "--format=%(refname:short)", f"refs/heads/plait/{name}/", cwd=repo,
+        check=False,
+    )  # fmt: skip
+    for branch in refs.out.split():
+        git_sync("branch", "-D", "--", branch, cwd=repo, check=False)
+
+
+# ---- validate / demo / doctor ---------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    plan = load_plan(args.plan)
+    warnings = list(getattr(plan, "warnings", ()))
+    if args.json:
+        print_json(
+            {"plan": plan.name, "title": plan.title, "tasks": plan_to_json(plan),
+             "warnings": [str(w) for w in warnings]}
+        )  # fmt: skip
+        return exits.OK
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{args.plan}: plan {plan.name!r} is valid: {len(plan.tasks)} tasks")
+    for t in plan.tasks:
+        deps = f" (after {', '.join(t.depends_on)})" if t.depends_on else ""
+        cls = f" [{t.task_class}]" if t.task_class else ""
+        print(f"  {t.id}{cls}: {t.title}{deps}")
+    return exits.OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from plait.demo.run import run_demo
+
+    return run_demo(args.dir, json_mode=args.json)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from plait.doctor import cmd_doctor as doctor
+
+    return doctor(args)
+
+
+# ---- the parsers ----------------------------------------------------------------------------
+def register(sub: Any) -> None:
+    projects = sub.add_parser(
+        "projects", help="every project: state (running/idle/needs-attention/done), tasks, cost"
+    )
+    add_json_flag(projects)
+    projects.set_defaults(handler=cmd_projects)
+
+    st = sub.add_parser("status", help="a project's tasks and totals (no project: all projects)")
+    st.add_argument("project", nargs="?")
+    add_json_flag(st, "the summary as one JSON object")
+    st.set_defaults(handler=cmd_status)
+
+    rm = sub.add_parser("rm", help="delete (or --archive) a project; the repository stays")
+    rm.add_argument("project")
+    rm.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    rm.add_argument("--archive", action="store_true", help="move it under $PLAIT_HOME/archive")
+    rm.add_argument(
+        "--keep-branches", action="store_true", help="keep the project's branches in the repo"
+    )
+    rm.set_defaults(handler=cmd_rm)
+
+    val = sub.add_parser("validate", help="check a plan: every problem with file:line and a fix")
+    val.add_argument("plan")
+    add_json_flag(val, "print the parsed tasks as JSON")
+    val.set_defaults(handler=cmd_validate)
+
+    demo = sub.add_parser(
+        "demo", help="the whole lifecycle on a throwaway project (scripted agent, offline)"
+    )
+    demo.add_argument("--dir", help="where to create (or resume) the demo")
+    add_json_flag(demo, "JSON lines")
+    demo.set_defaults(handler=cmd_demo)
+
+    doc = sub.add_parser("doctor", help="check git, agent CLIs and their logins, tokens")
+    add_json_flag(doc)
+    doc.set_defaults(handler=cmd_doctor)

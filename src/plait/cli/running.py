@@ -1,0 +1,690 @@
+"""Commands that make a project's engine run: `run`, `resume`, `init`, `up`, `down`.
+
+A project is live: its engine runs in the foreground (`run`, `resume`: until their tasks
+settle) or in the background (`up`, until `down`). `run PLAN` adds the plan's tasks to
+the project — creating it on first use — and follows them: through the running engine's
+API when one runs, else by hosting the engine in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from plait import exits
+from plait.agents.registry import BACKENDS, get_backend
+from plait.api import commands as cmd
+from plait.api.client import LiveAPI, engine_address, open_api
+from plait.cli.common import (
+    Parser,
+    add_json_flag,
+    add_project_flag,
+    port,
+    positive_int,
+    print_json,
+    seconds,
+    seconds_or_zero,
+)
+from plait.core import events as ev
+from plait.core.plan import Plan
+from plait.engine.host import HostOptions, host
+from plait.engine.project import (
+    Project,
+    Settings,
+    create_project,
+    engine_running,
+    open_project,
+    start_project,
+)
+from plait.errors import AgentError, ProjectError, UsageError
+from plait.plans import load_plan
+from plait.store.paths import check_project_name, list_projects, project_paths
+from plait.ui.headless import Printer
+from plait.ui.summary import exit_code, report, rows_outcome, summary_from_rows, summary_table
+from plait.workspaces.git import check_git_sync
+from plait.workspaces.repo import check_repo
+
+REAL_AGENTS = ("claude", "codex", "opencode", "pi", "gemini")
+_UP_WAIT = 30.0  # seconds `plait up` waits for the background engine to answer
+
+
+# ---- flags shared by run, init and adopt -----------------------------------------------------
+def add_settings_flags(p: argparse.ArgumentParser, *, forge_default: str | None = None) -> None:
+    """Flags that describe a project. Given on a later command, they change it."""
+    p.add_argument("--repo", help="the git repository (default: the current directory)")
+    p.add_argument(
+        "--forge",
+        choices=["local", "github"],
+        default=forge_default,
+        help="where PRs live: local (embedded in the project, offline; the default) or github",
+    )
+    p.add_argument(
+        "--agent",
+        help="agent backend for the tasks: claude, codex, opencode, pi, gemini, or script "
+        "(a simulator). Default: the first logged-in CLI `plait doctor` finds",
+    )
+    p.add_argument("--model", help="the agent's model (default: the CLI's own)")
+    p.add_argument(
+        "--agent-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the agent backend (executable, base_url, provider…); repeatable",
+    )
+    p.add_argument("--script", help="the script file of the `script` agent (implies it)")
+    p.add_argument(
+        "--ci",
+        help="command the local forge runs as CI on each PR head, e.g. 'make test' "
+        "(default: none — PRs merge without CI)",
+    )
+    p.add_argument("--main", help="the branch work lands on (default: main)")
+    p.add_argument(
+        "--max-concurrency",
+        type=positive_int,
+        metavar="N",
+        help="agents working at once (default: 4)",
+    )
+    p.add_argument(
+        "--merge-delay",
+        type=seconds_or_zero,
+        metavar="SECONDS",
+        help="merge a PR only after it sat mergeable this long, for a human look (default: 0)",
+    )
+    p.add_argument(
+        "--poll-interval",
+        type=seconds,
+        metavar="SECONDS",
+        help="how often to look at the forge (default: 0.5 local, 30 github)",
+    )
+    p.add_argument(
+        "--cooldown",
+        type=seconds,
+        metavar="SECONDS",
+        help="first wait when a backend hits a rate limit; it grows up to 60x (default: 30)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="an agent silent this long is nudged once, then restarted (default: 600)",
+    )
+    p.add_argument(
+        "--turn-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="the longest one agent turn may take (default: 3600)",
+    )
+    p.add_argument(
+        "--keep-worktrees",
+        action="store_true",
+        default=None,
+        help="keep each task's worktree and branch after it lands",
+    )
+    p.add_argument("--token", help="GitHub token (default: GITHUB_TOKEN, then `gh auth token`)")
+    p.add_argument("--github-url", help="GitHub API root, for GitHub Enterprise")
+    p.add_argument("--remote", help="the git remote of the forge (default: origin)")
+    p.add_argument("--slug", help="OWNER/NAME on GitHub (default: from the remote)")
+
+
+def agent_options(pairs: Sequence[str]) -> dict[str, str | int | float | bool]:
+    options: dict[str, str | int | float | bool] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"--agent-opt {pair!r} is not KEY=VALUE", hint="e.g. --agent-opt model=sonnet"
+            )
+        value: str | int | float | bool = raw
+        if raw in ("true", "false"):
+            value = raw == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(raw)
+                    break
+                except ValueError:
+                    continue
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def _abspath(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def pick_agent(args: argparse.Namespace) -> str:
+    """--agent, else `script` when a script is given, else the first real CLI found
+    installed and logged in; else say how to choose."""
+    if args.agent:
+        if args.agent not in BACKENDS:
+            raise AgentError(
+                f"unknown agent backend {args.agent!r}",
+                hint=f"use one of: {', '.join(sorted(BACKENDS))}",
+            )
+        return str(args.agent)
+    if args.script:
+        return "script"
+    from plait.doctor import default_agent
+
+    found = default_agent(os.environ)
+    if found is None:
+        raise AgentError(
+            "no agent CLI is installed and logged in: "
+            + ", ".join(REAL_AGENTS)
+            + " were looked for",
+            hint="install and log in to one (`plait doctor` says how), or try plait with "
+            "`--agent script --script FILE` (the script format is in the README)",
+        )
+    return found
+
+
+def new_settings(args: argparse.Namespace, repo: str) -> Settings:
+    agent = pick_agent(args)
+    if agent == "script" and not args.script:
+        raise UsageError(
+            "the script agent needs a script",
+            hint="pass --script FILE (its format is in the README), or a real agent: "
+            "--agent claude|codex|opencode|pi|gemini",
+        )
+    options = agent_options(args.agent_opt)
+    if args.model:
+        options["model"] = args.model
+    forge = args.forge or getattr(args, "forge_fallback", "local")
+    get_backend(agent, script=_abspath(args.script) if args.script else None, **options)
+    return Settings(
+        repo=repo,
+        forge=forge,
+        agent=agent,
+        script=_abspath(args.script) if args.script else None,
+        ci_command=shlex.split(args.ci) if args.ci else [],
+        main_branch=args.main or "main",
+        agent_options=options,
+        github_api_url=args.github_url,
+        remote=args.remote or "origin",
+        slug=args.slug,
+        poll_interval=args.poll_interval or (30.0 if forge == "github" else 0.5),
+        idle_timeout=args.idle_timeout or 600.0,
+        turn_timeout=args.turn_timeout or 3600.0,
+        max_concurrency=args.max_concurrency,
+        merge_delay=args.merge_delay,
+        cooldown=args.cooldown,
+        keep_worktrees=args.keep_worktrees,
+    )
+
+
+def changed_settings(proj: Project, args: argparse.Namespace) -> Settings:
+    """The project's settings with the flags given now applied (and stored). A flag that
+    would change what the project *is* (its repository, its forge) is refused."""
+    s = proj.settings
+    if args.forge and args.forge != s.forge:
+        raise UsageError(
+            f"project {proj.name!r} uses the {s.forge} forge, not {args.forge}",
+            hint=f"drop --forge, or use another --project for the {args.forge} forge",
+        )
+    if args.repo and _abspath(args.repo) != s.repo and _toplevel(args.repo) != s.repo:
+        raise UsageError(
+            f"project {proj.name!r} works on {s.repo}, not {_abspath(args.repo)}",
+            hint="drop --repo, or use another --project for that repository",
+        )
+    updates: dict[str, Any] = {}
+    if args.agent or args.script:
+        updates["agent"] = pick_agent(args)
+    if args.script:
+        updates["script"] = _abspath(args.script)
+    options = agent_options(args.agent_opt)
+    if args.model:
+        options["model"] = args.model
+    if options:
+        updates["agent_options"] = {**s.agent_options, **options}
+    for flag, field in (
+        ("ci", "ci_command"),
+        ("main", "main_branch"),
+        ("poll_interval", "poll_interval"),
+        ("idle_timeout", "idle_timeout"),
+        ("turn_timeout", "turn_timeout"),
+        ("max_concurrency", "max_concurrency"),
+        ("merge_delay", "merge_delay"),
+        ("cooldown", "cooldown"),
+        ("keep_worktrees", "keep_worktrees"),
+        ("github_url", "github_api_url"),
+        ("remote", "remote"),
+        ("slug", "slug"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            updates[field] = shlex.split(value) if field == "ci_command" else value
+    if not updates:
+        return s
+    new = replace(s, **updates)
+    get_backend(new.agent, script=new.script, **new.agent_options)
+    proj.store.set_meta("settings", new.to_json())
+    proj.settings = new
+    return new
+
+
+def _toplevel(path: str) -> str:
+    try:
+        return check_repo_quiet(path)
+    except Exception:  # not a repo at all: the comparison above already failed
+        return ""
+
+
+def check_repo_quiet(path: str) -> str:
+    from plait.workspaces.git import git_sync
+
+    out = git_sync("rev-parse", "--show-toplevel", cwd=_abspath(path), check=False)
+    return os.path.realpath(out.out.strip()) if out.code == 0 else ""
+
+
+def _new_project(name: str, args: argparse.Namespace, *, title: str = "") -> Project:
+    check_git_sync()
+    check_project_name(name)
+    repo = check_repo(
+        args.repo or ".",
+        main=args.main or "main",
+        forge=args.forge or getattr(args, "forge_fallback", "local"),
+        remote=args.remote or "origin",
+    )
+    settings = new_settings(args, repo.path)
+    for warning in repo.warnings:
+        print(f"plait: warning: {warning}", file=sys.stderr)
+    proj = create_project(name, settings)
+    start_project(proj, title=title)
+    return proj
+
+
+def project_name_for(plan: Plan, args: argparse.Namespace) -> str:
+    """--project, else the plan's name; a plan name another repository's project already
+    uses gets a suffix (`name-2`), so projects never mix repositories by accident."""
+    if args.project:
+        return check_project_name(args.project)
+    taken = set(list_projects())
+    if plan.name not in taken:
+        return plan.name
+    repo = check_repo_quiet(args.repo or ".")
+    candidate, n = plan.name, 2
+    while candidate in taken:
+        proj = open_project(candidate)
+        try:
+            if proj.settings.repo == repo:
+                return candidate
+        finally:
+            proj.close()
+        candidate = f"{plan.name}-{n}"
+        n += 1
+    return candidate
+
+
+# ---- run / resume -----------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    plan = load_plan(args.plan)
+    for warning in getattr(plan, "warnings", ()):
+        print(f"plait: warning: {warning}", file=sys.stderr)
+    name = project_name_for(plan, args)
+    if project_paths(name).exists():
+        proj = open_project(name)
+        try:
+            changed_settings(proj, args)
+        except BaseException:
+            proj.close()
+            raise
+        api = open_api(proj)
+        if isinstance(api, LiveAPI):
+            proj.close()
+            try:
+                return follow_plan(api, plan, json_mode=args.json)
+            finally:
+                api.close()
+        state = proj.store.load()
+        if state is None:
+            start_project(proj, title=plan.title)
+            state = proj.store.load()
+        assert state is not None
+        command = cmd.add_plan(state, plan, now=time.time())
+        return host_and_report(proj, [command.event], ids=command.tasks, args=args)
+    proj = _new_project(name, args, title=plan.title)
+    state = proj.store.load()
+    assert state is not None
+    command = cmd.add_plan(state, plan, now=time.time())
+    return host_and_report(proj, [command.event], ids=command.tasks, args=args)
+
+
+def host_and_report(
+    proj: Project,
+    first: Sequence[ev.Event],
+    *,
+    ids: Sequence[str] | None,
+    args: argparse.Namespace,
+    extra: dict[str, object] | None = None,
+) -> int:
+    """Host the engine in this process until the project settles; print the summary."""
+    printer = Printer(json_mode=args.json)
+    s = proj.settings
+    ci = shlex.join(s.ci_command) if s.ci_command else "none configured"
+    printer.note(
+        f"project {proj.name}: repo {s.repo}, forge {s.forge}, agent {s.agent}, CI: {ci}"
+        + (f"; API on {proj.paths.socket}" if not args.json else "")
+    )
+    result = host(proj, first, observer=printer, options=HostOptions(token=args.token))
+    return report(result, ids=ids, json_mode=args.json, extra=extra)
+
+
+def follow_plan(api: LiveAPI, plan: Plan, *, json_mode: bool) -> int:
+    """`plait run` on a project whose engine already runs: hand it the plan and follow
+    its tasks' lines until they settle."""
+    printer = Printer(json_mode=json_mode)
+    reply = api.add_plan(plan)
+    ids = [str(r["id"]) for r in reply.get("tasks", [])]
+    printer.note(f"{reply['message']}; following them on the running engine of {api.name}")
+    return follow(api, ids, printer=printer, json_mode=json_mode)
+
+
+def follow(api: LiveAPI, ids: Sequence[str], *, printer: Printer, json_mode: bool) -> int:
+    wanted = set(ids)
+    lines: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def read() -> None:
+        for message in api.events():
+            if message.get("task") in wanted and message.get("message"):
+                with lock:
+                    lines.append(message)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        while True:
+            with lock:
+                batch, lines[:] = list(lines), []
+            for message in batch:
+                printer.line(message)
+            settled = api.settled(list(wanted))
+            if settled:
+                break
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        printer.note(f"stopped following; the engine of {api.name} goes on (`plait ps`)")
+        return exits.INTERRUPTED
+    rows = [r for r in api.tasks() if r["id"] in wanted]
+    summary = summary_from_rows(api.name, rows, outcome=rows_outcome(rows))
+    if json_mode:
+        print_json(summary)
+    else:
+        print()
+        print(summary_table(summary))
+    return exit_code(str(summary["outcome"]))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    check_git_sync()
+    proj = open_project(args.project)
+    state = proj.store.load()
+    if state is None:
+        proj.close()
+        raise ProjectError(f"project {proj.name!r} has nothing to resume", hint="plait run PLAN")
+    Printer(json_mode=args.json).note(f"resuming {proj.name} after {state.events} events")
+    return host_and_report(proj, [], ids=None, args=args)
+
+
+# ---- init / up / down ---------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    repo_dir = check_repo_quiet(args.repo or ".")
+    name = args.project or (Path(repo_dir).name.lower() if repo_dir else "")
+    from plait.core.plan import slugify
+
+    name = check_project_name(slugify(name, fallback="project") if not args.project else name)
+    if project_paths(name).exists():
+        raise ProjectError(
+            f"project {name!r} already exists",
+            hint=f"use it (`plait ps -p {name}`) or --project NEW",
+        )
+    proj = _new_project(name, args)
+    print(
+        f"project {name} created for {proj.settings.repo}: add work with `plait add -p {name} "
+        f'"…"` or `plait run PLAN -p {name}`; start its engine with `plait up {name}`'
+    )
+    proj.close()
+    return exits.OK
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    proj = open_project(args.project)
+    if args.foreground:
+        note = Printer(json_mode=False).note
+        options = HostOptions(mode="background", until=None, http_port=args.http, token=args.token)
+
+        def ready(_: object, info: dict[str, object]) -> None:
+            where = info["http"] or info["socket"]
+            note(f"engine of {proj.name} running (pid {os.getpid()}), API on {where}")
+
+        host(proj, [], observer=Printer(json_mode=False), options=options, on_ready=ready)
+        return exits.OK
+    if engine_running(proj):
+        proj.close()
+        print(f"the engine of {proj.name} is already running")
+        return exits.OK
+    name = proj.name
+    log_path = proj.paths.engine_log
+    proj.close()
+    argv = [sys.executable, "-m", "plait.cli", "up", name, "--foreground"]
+    if args.http is not None:
+        argv += ["--http", str(args.http)]
+    with open(log_path, "ab") as log:
+        os.chmod(log_path, 0o600)
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=_engine_env(args.token),
+        )
+    proj = open_project(name)
+    try:
+        deadline = time.monotonic() + _UP_WAIT
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+                raise ProjectError(
+                    f"the engine of {name} stopped at once (exit {child.returncode}): "
+                    + " / ".join(tail),
+                    hint=f"see {log_path}",
+                )
+            socket = engine_address(proj, wait=0)
+            if socket is not None:
+                api = LiveAPI(name, socket)
+                try:
+                    api.project()
+                except ProjectError:
+                    pass
+                else:
+                    print(
+                        f"engine of {name} running in the background (pid {child.pid}); "
+                        f"log: {log_path}; stop it with `plait down {name}`"
+                    )
+                    return exits.OK
+                finally:
+                    api.close()
+            time.sleep(0.1)
+    finally:
+        proj.close()
+    raise ProjectError(
+        f"the engine of {name} did not answer within {_UP_WAIT:g}s", hint=f"see {log_path}"
+    )
+
+
+def _engine_env(token: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if token:
+        env["GITHUB_TOKEN"] = token  # in memory of the child only, never on disk
+    return env
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    proj = open_project(args.project)
+    name = proj.name
+    try:
+        socket = engine_address(proj, wait=1.0)
+        if socket is None:
+            print(f"the engine of {name} is not running")
+            return exits.OK
+        api = LiveAPI(name, socket)
+        try:
+            api.shutdown()
+        except ProjectError:
+            _signal_engine(proj, signal.SIGTERM)
+        finally:
+            api.close()
+        deadline = time.monotonic() + args.timeout
+        while engine_running(proj):
+            if time.monotonic() > deadline:
+                _signal_engine(proj, signal.SIGTERM)
+                deadline = time.monotonic() + args.timeout
+            time.sleep(0.1)
+    finally:
+        proj.close()
+    print(f"the engine of {name} stopped; its work resumes with `plait up {name}`")
+    return exits.OK
+
+
+def _signal_engine(proj: Project, sig: int) -> None:
+    try:
+        pid = int((proj.paths.root / "engine.lock").read_text().strip())
+        os.kill(pid, sig)
+    except (OSError, ValueError):
+        pass
+
+
+# ---- the parsers -------------------------------------------------------------------------------
+def register(sub: Any) -> None:
+    run = sub.add_parser(
+        "run",
+        help="add a plan's tasks to a project (created on first use) and follow them to main",
+        description="Validate the plan, add its tasks to the project and follow them until "
+        "they settle: every task landed (exit 0) or some need a person (exit 10). Runs the "
+        "project's engine here, or hands the plan to its running engine (`plait up`).",
+    )
+    run.add_argument("plan", help="the plan file (gameplan .md or .json)")
+    add_project_flag(run)
+    add_settings_flags(run)
+    add_json_flag(run, "one JSON object per line, the summary last")
+    run.set_defaults(handler=cmd_run)
+
+    res = sub.add_parser("resume", help="run a project's engine here until its tasks settle")
+    res.add_argument("project", nargs="?", help="the project (default: the only one)")
+    res.add_argument("--token", help="GitHub token, for a GitHub project")
+    add_json_flag(res, "one JSON object per line, the summary last")
+    res.set_defaults(handler=cmd_resume)
+
+    init = sub.add_parser("init", help="create a project for a repository, with no tasks yet")
+    add_project_flag(init)
+    add_settings_flags(init)
+    init.set_defaults(handler=cmd_init)
+
+    up = sub.add_parser("up", help="start a project's engine in the background")
+    up.add_argument("project", nargs="?", help="the project (default: the only one)")
+    up.add_argument(
+        "--http",
+        type=port,
+        metavar="PORT",
+        help="also serve the API on 127.0.0.1:PORT with a token (0: any free port)",
+    )
+    up.add_argument("--token", help="GitHub token, for a GitHub project")
+    up.add_argument(
+        "--foreground", action="store_true", help="run the engine in this terminal instead"
+    )
+    up.set_defaults(handler=cmd_up)
+
+    down = sub.add_parser("down", help="stop a project's background engine cleanly")
+    down.add_argument("project", nargs="?", help="the project (default: the only one)")
+    down.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS")
+    down.set_defaults(handler=cmd_down)
+
+
+__all__ = ["Parser", "register"]
+
+
+# ---- adopt ---------------------------------------------------------------------------------------
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """Take over PR #N: hand it to the running engine, or run the project for it here."""
+    check_git_sync()
+    repo_dir = check_repo_quiet(args.repo or ".")
+    from plait.core.plan import slugify
+
+    name = check_project_name(
+        args.project or f"{slugify(Path(repo_dir or _abspath(args.repo or '.')).name)}-prs"
+    )
+    if project_paths(name).exists():
+        proj = open_project(name)
+        try:
+            changed_settings(proj, args)
+        except BaseException:
+            proj.close()
+            raise
+        api = open_api(proj)
+        if isinstance(api, LiveAPI):
+            proj.close()
+            try:
+                reply = api.adopt(args.pr, merge=args.merge)
+            finally:
+                api.close()
+            print(reply["message"])
+            return exits.OK
+        adoption = adoption_event(proj.settings, str(proj.paths.db), args.pr, merge=args.merge,
+                                  token=args.token)  # fmt: skip
+        return host_and_report(proj, [adoption], ids=[adoption.spec.id], args=args)
+    settings = new_settings(args, "")
+    if settings.forge == "local":
+        raise UsageError(
+            f"there is no project {name!r}, so no local PR #{args.pr} to adopt",
+            hint="local PRs live inside a project: name it with --project, or use --forge github",
+        )
+    repo = check_repo(
+        args.repo or ".", main=settings.main_branch, forge=settings.forge, remote=settings.remote
+    )
+    settings = replace(settings, repo=repo.path)
+    # Look before creating anything: a failed adopt leaves no half-made project.
+    adoption = adoption_event(settings, "", args.pr, merge=args.merge, token=args.token)
+    proj = create_project(name, settings)
+    start_project(proj, title=name)
+    return host_and_report(proj, [adoption], ids=[adoption.spec.id], args=args)
+
+
+def adoption_event(
+    settings: Settings, db: str, number: int, *, merge: bool, token: str | None
+) -> ev.TaskAdopted:
+    from plait.engine.project import forge_for
+    from plait.forges.base import PRInfo
+
+    forge = forge_for(settings, db=db, token=token)
+
+    async def look() -> PRInfo:
+        try:
+            return await forge.pr_info(number)
+        finally:
+            await forge.close()
+
+    import asyncio
+
+    return cmd.adopt_event(asyncio.run(look()), merge=merge, now=time.time())
+
+
+def register_adopt(sub: Any) -> None:
+    adopt = sub.add_parser(
+        "adopt", help="take over an existing PR and keep it green (CI fixes, reviews, rebases)"
+    )
+    adopt.add_argument("pr", type=positive_int, help="the PR number")
+    add_project_flag(adopt)
+    add_settings_flags(adopt, forge_default=None)
+    adopt.add_argument("--merge", action="store_true", help="merge it when green and approved")
+    add_json_flag(adopt, "one JSON object per line, the summary last")
+    adopt.set_defaults(handler=cmd_adopt, forge_fallback="github")

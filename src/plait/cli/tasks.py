@@ -1,0 +1,385 @@
+"""Commands on a project's tasks: ps, add, kill, retry, reset, wait, result, send, review,
+logs, adopt.
+
+Each goes through `plait.api.client.open_api`: the running engine's API when there is
+one, the project's store otherwise (a write is then queued for the next engine, and the
+answer says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from plait import exits
+from plait.api import commands as cmd
+from plait.api.client import ProjectAPI, open_api
+from plait.api.views import FINAL
+from plait.cli.common import (
+    add_json_flag,
+    add_project_flag,
+    duration,
+    human_bytes,
+    positive_int,
+    print_json,
+    seconds,
+    table,
+)
+from plait.engine.project import Project, open_project
+from plait.errors import ProjectError, UsageError
+
+_POLL = 0.3  # seconds between looks while waiting or following
+
+
+def _api(args: argparse.Namespace) -> tuple[Project, ProjectAPI]:
+    proj = open_project(args.project)
+    return proj, open_api(proj)
+
+
+def _done(proj: Project, api: ProjectAPI) -> None:
+    api.close()
+    proj.close()
+
+
+# ---- ps ----------------------------------------------------------------------------------------
+def cmd_ps(args: argparse.Namespace) -> int:
+    proj, api = _api(args)
+    try:
+        rows = api.tasks(status=args.status or "")
+    finally:
+        _done(proj, api)
+    if not args.all and not args.status:
+        rows = [r for r in rows if r["status"] not in FINAL]
+    if args.json:
+        print_json(rows)
+        return exits.OK
+    if not rows:
+        hint = "" if args.all else " (--all shows landed ones too)"
+        print(f"no tasks{hint}")
+        return exits.OK
+    print(
+        table(
+            ("task", "status", "agent", "PR", "turns", "tokens", "cost", "time", "cpu", "mem",
+             "title"),
+            (
+                (
+                    r["id"],
+                    r["status"],
+                    r["agent"],
+                    f"#{r['pr']}" if r["pr"] else "-",
+                    r["turns"],
+                    f"{r['tokens']:,}",
+                    f"${r['cost_usd']:.2f}" if r["cost_usd"] else "-",
+                    duration(float(r["duration_s"])),
+                    f"{r['cpu_percent']:.0f}%" if "cpu_percent" in r else "-",
+                    human_bytes(r.get("rss_bytes")),
+                    str(r["title"])[:50],
+                )
+                for r in rows
+            ),
+        )
+    )  # fmt: skip
+    return exits.OK
+
+
+# ---- add -----------------------------------------------------------------------------------------
+def cmd_add(args: argparse.Namespace) -> int:
+    body = args.body or ""
+    if args.file:
+        try:
+            body = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {args.file}: {exc}", hint="check the path") from None
+    fields: dict[str, Any] = {"title": args.title, "body": body, "after": args.after or []}
+    for key in ("agent", "landing", "model", "id"):
+        if getattr(args, key):
+            fields[key] = getattr(args, key)
+    if args.task_class:
+        fields["class"] = args.task_class
+    if not body.strip():
+        print(
+            "plait: warning: the task has no body; the agent gets only its title",
+            file=sys.stderr,
+        )
+    proj, api = _api(args)
+    try:
+        reply = api.add(fields)
+    finally:
+        _done(proj, api)
+    return _said(reply, args)
+
+
+def _said(reply: dict[str, Any], args: argparse.Namespace) -> int:
+    if getattr(args, "json", False):
+        print_json(reply)
+    else:
+        print(reply["message"])
+    return exits.OK
+
+
+# ---- kill / retry / reset / send -----------------------------------------------------------------
+def _command(args: argparse.Namespace, verb: str, **body: Any) -> int:
+    proj, api = _api(args)
+    try:
+        reply = api.command(verb, args.task, **body)
+    finally:
+        _done(proj, api)
+    return _said(reply, args)
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    return _command(args, "kill", reason=args.reason or "")
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    return _command(args, "retry")
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    return _command(args, "reset", hard=args.hard)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    return _command(args, "send", text=args.message)
+
+
+# ---- wait / result -------------------------------------------------------------------------------
+def cmd_wait(args: argparse.Namespace) -> int:
+    proj, api = _api(args)
+    deadline = time.monotonic() + args.timeout if args.timeout else None
+    try:
+        ids = [str(api.task(ref)["id"]) for ref in args.tasks]
+        while True:
+            rows = {str(r["id"]): r for r in api.tasks()}
+            words = {tid: str(rows[tid]["status"]) for tid in ids}
+            code = _wait_code(words.values())
+            if code is not None:
+                _wait_report(words, args.json)
+                return code
+            if not api.live:
+                _wait_report(words, args.json)
+                raise ProjectError(
+                    f"no engine runs for {proj.name}, so these tasks will not move",
+                    hint=f"start it with `plait up {proj.name}` (or `plait resume {proj.name}`), "
+                    "then wait again",
+                )
+            if deadline is not None and time.monotonic() > deadline:
+                _wait_report(words, args.json)
+                return exits.TIMEOUT
+            time.sleep(_POLL)
+    except KeyboardInterrupt:
+        return exits.INTERRUPTED
+    finally:
+        _done(proj, api)
+
+
+def _wait_code(words: Any) -> int | None:
+    """0 when every task landed, else 10/11 once each has landed or needs a person."""
+    words = list(words)
+    if all(w in FINAL for w in words):
+        return exits.OK
+    if not all(w in FINAL or w in ("needs-attention", "stopped") for w in words):
+        return None
+    return exits.ATTENTION if "needs-attention" in words else exits.STOPPED_TASK
+
+
+def _wait_report(words: dict[str, str], json_mode: bool) -> None:
+    if json_mode:
+        print_json(words)
+    else:
+        for tid, word in words.items():
+            print(f"{tid}: {word}")
+
+
+def cmd_result(args: argparse.Namespace) -> int:
+    proj, api = _api(args)
+    try:
+        result = api.result(args.task)
+    finally:
+        _done(proj, api)
+    word = str(result["status"])
+    if args.json:
+        print_json(result)
+    else:
+        if result["answer"]:
+            print(result["answer"])
+        landed = []
+        if result["merge_sha"]:
+            landed.append(f"merged as {result['merge_sha'][:12]}")
+        if result["pr_url"] or result["pr"]:
+            landed.append(f"PR {result['pr_url'] or '#' + str(result['pr'])}")
+        print(f"-- {result['id']}: {word}" + (f"; {', '.join(landed)}" if landed else ""))
+    if word in FINAL:
+        return exits.OK
+    if word == "needs-attention":
+        return exits.ATTENTION
+    if word == "stopped":
+        return exits.STOPPED_TASK
+    if not args.json:
+        print(f"plait: {result['id']} has not finished yet (`plait wait {result['id']}`)",
+              file=sys.stderr)  # fmt: skip
+    return exits.NOT_YET
+
+
+# ---- logs ----------------------------------------------------------------------------------------
+def cmd_logs(args: argparse.Namespace) -> int:
+    proj, api = _api(args)
+    try:
+        tid = str(api.task(args.task)["id"])
+        after, shown = 0, 0
+        while True:
+            page = api.transcript(tid, after=after)
+            for entry in page["entries"]:
+                shown += 1
+                if args.json:
+                    print_json({k: entry[k] for k in ("task", "effect", "at", "kind", "event")})
+                elif entry["line"] is not None:
+                    print(entry["line"], flush=True)
+            after = int(page["next"])
+            if page["entries"]:
+                continue
+            if not args.follow:
+                break
+            if shown == 0 and not args.json:
+                print(f"no transcript yet for {tid}; waiting for its agent…", flush=True)
+                shown = -1
+            if str(api.task(tid)["status"]) in FINAL:
+                break
+            time.sleep(_POLL * 2)
+        if shown == 0 and not args.json:
+            print(f"no transcript yet for {tid} (its agent has not started)")
+    except KeyboardInterrupt:
+        return exits.OK
+    finally:
+        _done(proj, api)
+    return exits.OK
+
+
+# ---- review (the local forge) --------------------------------------------------------------------
+def cmd_review(args: argparse.Namespace) -> int:
+    proj, api = _api(args)
+    try:
+        task = api.task(args.task)
+        tid = str(task["id"])
+        if task["status"] in FINAL:
+            raise cmd.CommandError(
+                f"task {tid} is {task['status']}; its PR takes no more review",
+                hint="start follow-up work with `plait add`",
+            )
+        if proj.settings.forge != "local":
+            raise UsageError(
+                "plait review writes to the local forge only", hint="comment on the forge itself"
+            )
+        if task["pr"] is None:
+            raise UsageError(f"task {tid} has no PR yet", hint="wait until `plait ps` shows it")
+        from plait.forges.local import LocalForge
+
+        forge = LocalForge(str(proj.paths.db), proj.settings.repo)
+        try:
+            thread = forge.add_review_comment(
+                pr=int(task["pr"]), body=args.comment, path=args.path, line=args.line
+            )
+        finally:
+            asyncio.run(forge.close())
+    finally:
+        _done(proj, api)
+    print(f"comment {thread} added to PR #{task['pr']}; the agent will answer it")
+    return exits.OK
+
+
+# ---- the parsers ---------------------------------------------------------------------------------
+def register(sub: Any) -> None:
+    ps = sub.add_parser("ps", help="the project's tasks: status, agent, PR, cost, CPU/memory")
+    add_project_flag(ps)
+    ps.add_argument("--all", action="store_true", help="also tasks that landed")
+    ps.add_argument("--status", help="only tasks with these statuses (comma-separated)")
+    add_json_flag(ps, "print the rows as JSON")
+    ps.set_defaults(handler=cmd_ps)
+
+    add = sub.add_parser("add", help="add one task to a project (live or idle)")
+    add.add_argument("title", help="a one-line title")
+    body = add.add_mutually_exclusive_group()
+    body.add_argument("--body", help="what to do, for the agent")
+    body.add_argument("--file", help="read what to do from this file")
+    add.add_argument(
+        "--after",
+        action="append",
+        metavar="TASK",
+        help="start only after this task landed (repeatable)",
+    )
+    add.add_argument("--agent", help="the agent backend for this task")
+    add.add_argument("--model", help="the agent's model for this task")
+    add.add_argument(
+        "--landing",
+        choices=["pr", "none"],
+        help="pr: open a PR and merge it (default); none: the agent's answer is the result",
+    )
+    add.add_argument("--class", dest="task_class", help="the task's class (INFRA, GATED, BEHAVIOR)")
+    add.add_argument("--id", help="the task's id (default: from the title)")
+    add_project_flag(add)
+    add_json_flag(add)
+    add.set_defaults(handler=cmd_add)
+
+    for name, handler, text in (
+        ("kill", cmd_kill, "stop a task's agent now; keep its work; park it as stopped"),
+        ("retry", cmd_retry, "let a stopped or stuck task go again from where it is"),
+        ("reset", cmd_reset, "clear a task's failure counters and retry it (--hard: start over)"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("task", help="task id, or a unique start of its title")
+        add_project_flag(p)
+        add_json_flag(p)
+        p.set_defaults(handler=handler)
+        if name == "kill":
+            p.add_argument("--reason", help="why (shown in ps and the summary)")
+        if name == "reset":
+            p.add_argument(
+                "--hard",
+                action="store_true",
+                help="also drop its branch, worktree and PR and start over from main",
+            )
+
+    wait = sub.add_parser(
+        "wait",
+        help="wait until tasks land (exit 0), need attention (10), are stopped (11) or time out "
+        "(124)",
+    )
+    wait.add_argument("tasks", nargs="+", metavar="TASK")
+    wait.add_argument("--timeout", type=seconds, metavar="SECONDS")
+    add_project_flag(wait)
+    add_json_flag(wait)
+    wait.set_defaults(handler=cmd_wait)
+
+    result = sub.add_parser("result", help="a task's final answer and how it landed")
+    result.add_argument("task")
+    add_project_flag(result)
+    add_json_flag(result)
+    result.set_defaults(handler=cmd_result)
+
+    send = sub.add_parser("send", help="send a message to a task's agent; clears needs-attention")
+    send.add_argument("task")
+    send.add_argument("message")
+    add_project_flag(send)
+    add_json_flag(send)
+    send.set_defaults(handler=cmd_send)
+
+    review = sub.add_parser(
+        "review", help="leave a review comment on a task's PR (local forge); the agent answers"
+    )
+    review.add_argument("task")
+    review.add_argument("comment")
+    review.add_argument("--path", help="file the comment is about")
+    review.add_argument("--line", type=positive_int, help="line the comment is about")
+    add_project_flag(review)
+    review.set_defaults(handler=cmd_review)
+
+    logs = sub.add_parser("logs", help="a task's agent transcript")
+    logs.add_argument("task")
+    logs.add_argument("-f", "--follow", action="store_true", help="follow it live")
+    add_project_flag(logs)
+    add_json_flag(logs, "every record as JSON, one per line")
+    logs.set_defaults(handler=cmd_logs)
