@@ -18,7 +18,7 @@ from plait.core.effects import Turn
 from plait.core.model import ReviewThread
 from plait.errors import AgentError
 
-TURN_KINDS = ("start", "human", "conflict", "ci", "review", "nudge")
+TURN_KINDS = ("start", "human", "conflict", "ci", "review", "nudge", "continue")
 
 PLACEHOLDERS = (
     "title",

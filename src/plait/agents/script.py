@@ -26,7 +26,7 @@ from plait.agents.claude import ClaudeStreamDecoder
 from plait.agents.env import clean_env
 from plait.errors import AgentError
 
-TURN_KINDS = ("start", "human", "conflict", "ci", "review", "nudge")
+TURN_KINDS = ("start", "human", "conflict", "ci", "review", "nudge", "continue")
 
 # Failures a script can make the simulated agent report: those a CLI's own stream carries.
 # (crash, stalled and timeout are produced by the `crash` and `hang` actions instead.)

@@ -372,10 +372,22 @@ class TokenGate:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        given = given or request.cookies.get("plait_token", "")
-        if given and hmac.compare_digest(given, self.token):
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        cookie = request.cookies.get("plait_token", "")
+        if bearer and hmac.compare_digest(bearer, self.token):
             await self.app(scope, receive, send)
+            return
+        if cookie and hmac.compare_digest(cookie, self.token):
+            # A browser sends the cookie on any request to this origin, even one another
+            # site makes it send: a command must also carry a header no form can set.
+            if request.method in ("GET", "HEAD") or request.headers.get("x-plait") == "1":
+                await self.app(scope, receive, send)
+                return
+            refused = JSONResponse(
+                {"error": "a command needs the X-Plait: 1 header", "hint": "use the dashboard"},
+                status_code=403,
+            )
+            await refused(scope, receive, send)
             return
         in_url = request.query_params.get("token", "")
         if in_url and hmac.compare_digest(in_url, self.token):

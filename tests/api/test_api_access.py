@@ -1,0 +1,95 @@
+"""Who may talk to a project's engine: its owner over the 0600 Unix socket, and over
+loopback HTTP only with the token (a browser: the cookie it sets, plus a header no other
+site can make it send for commands)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.helpers_live import Live
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[tuple[Live, dict[str, str]]]:
+    live = Live.make(tmp_path, {"default": {}})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "sec")
+    up = live.plait("up", "sec", "--http", "0")
+    assert up.returncode == 0, up.stderr
+    info = json.loads((live.home() / "sec" / "engine.json").read_text())
+    yield live, info
+    live.plait("down", "sec")
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_socket_token_and_engine_file_are_private(engine: tuple[Live, dict[str, str]]) -> None:
+    live, info = engine
+    assert _mode(Path(info["socket"])) == 0o600
+    assert _mode(live.home() / "sec" / "api.token") == 0o600
+    assert _mode(live.home() / "sec" / "engine.json") == 0o600
+
+
+# An interpreter another user may run (the test's own venv may sit in a private home).
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+@pytest.mark.skipif(
+    not (os.path.exists(SYSTEM_PYTHON) and os.stat(SYSTEM_PYTHON).st_mode & stat.S_IXOTH),
+    reason=f"no {SYSTEM_PYTHON} that another user may run",
+)
+def test_another_user_cannot_reach_the_socket(engine: tuple[Live, dict[str, str]]) -> None:
+    _, info = engine
+    probe = (
+        "import socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "try:\n"
+        f"    s.connect({info['socket']!r})\n"
+        "except PermissionError:\n"
+        "    sys.exit(13)\n"
+        "sys.exit(0)\n"
+    )
+    done = subprocess.run(
+        [SYSTEM_PYTHON, "-c", probe],
+        user=65534,  # nobody
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 13, done.stderr
+
+
+def test_loopback_http_needs_the_token(engine: tuple[Live, dict[str, str]]) -> None:
+    live, info = engine
+    token = (live.home() / "sec" / "api.token").read_text().strip()
+    base = info["http"]
+    assert base.startswith("http://127.0.0.1:")
+    with httpx.Client(base_url=base) as http:
+        assert http.get("/api/tasks").status_code == 401
+        assert http.get("/api/tasks", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert http.post("/api/tasks", json={"title": "x"}).status_code == 401
+        ok = http.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200
+        assert ok.json()["tasks"] == []
+        # A first visit with ?token= trades it for an httponly cookie and drops it from the URL.
+        first = http.get(f"/api/project?token={token}", follow_redirects=False)
+        assert first.status_code == 303
+        assert first.headers["location"] == "/api/project"
+        assert "httponly" in first.headers["set-cookie"].lower()
+        assert "samesite=strict" in first.headers["set-cookie"].lower()
+        assert http.get("/api/project").status_code == 200  # the cookie now
+        # A command with only the cookie is refused unless the dashboard's header says so.
+        assert http.post("/api/tasks", json={"title": "x"}).status_code == 403
+        added = http.post("/api/tasks", json={"title": "x", "body": "y"}, headers={"X-Plait": "1"})
+        assert added.status_code == 200, added.text
+    log = (live.home() / "sec" / "engine.log").read_text()
+    assert token not in log
