@@ -131,7 +131,7 @@ def test_background_engine_survives_sigkill_and_stops_cleanly(tmp_path: Path) ->
     queued = live.json("add", "First", "--body", "x", "-p", "bg")
     assert queued["queued"] is True
     assert "plait up bg" in queued["message"]
-    assert live.rows("bg")["first"]["status"] == "waiting" if live.rows("bg") else True
+    assert live.rows("bg")["first"]["status"] == "queued"  # until an engine takes it
 
     up = live.plait("up", "bg")
     assert up.returncode == 0, up.stderr

@@ -127,7 +127,11 @@ def test_auth_failure_needs_a_human_at_once() -> None:
     d = _driver(1)
     _finish(d, "1", failure="auth", error="Not logged in · Please run /login")
     t = d.st.tasks["1"]
-    assert "Not logged in" in attention_reason(t, d.st.config)
+    reason = attention_reason(t, d.st.config)
+    assert "Not logged in" in reason
+    # Said as what it is, after the one turn (it used to read "failed to start 3 times").
+    assert reason.startswith("the agent CLI is not logged in")
+    assert "3 times" not in reason
     assert t.phase is Phase.ACTIVE
     d.human("1", "logged in now")
     assert not attention_reason(d.st.tasks["1"], d.st.config)

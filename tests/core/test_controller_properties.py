@@ -49,6 +49,11 @@ PLANS = [
 OUTCOMES: list[Outcome] = ["ok", "ok", "ok", "fail", "conflict", "nochange", "session", "fatal"]
 
 
+def _same_op(a: Op, b: Op | None) -> bool:
+    """The same operation, though a note may have been added to it since."""
+    return b is not None and (a.kind, a.key) == (b.kind, b.key)
+
+
 def _rank(op: Op) -> int:
     return (
         FEEDBACK_PRIORITY.index(op.kind) if op.kind in FEEDBACK_PRIORITY else len(FEEDBACK_PRIORITY)
@@ -159,6 +164,11 @@ class ControllerMachine(RuleBasedStateMachine):
         for effect in decision.effects:
             if isinstance(effect, fx.RunAgent) and effect.turn.kind == "human":
                 self.delivered.setdefault((effect.task, effect.turn.text), index)
+            if isinstance(effect, fx.RunAgent):
+                # A message that came while a failed turn waited rides on its next try.
+                for text in effect.turn.note.split("\n\n"):
+                    if text:
+                        self.delivered.setdefault((effect.task, text), index)
         for tid, t in new.tasks.items():
             if t.phase is Phase.MERGED:
                 self.merged_at.setdefault(tid, index)
@@ -193,7 +203,7 @@ class ControllerMachine(RuleBasedStateMachine):
         taken = {
             tid: t.current
             for tid, t in new.tasks.items()
-            if t.current is not None and t.current is not old.tasks[tid].current
+            if t.current is not None and not _same_op(t.current, old.tasks[tid].current)
         }
         for tid, op in taken.items():
             if op.kind is not OpKind.START:  # a start precedes whatever waits for the task

@@ -71,6 +71,8 @@ _LATER_FIELDS: dict[str, object] = {
     "model": "",
     "plan": "",
     "origin": "",
+    "login_failures": 0,
+    "note": "",
 }
 
 

@@ -61,6 +61,8 @@ def render_prompt(turn: Turn, *, overrides_dir: Path | None = None) -> str:
     parts = [body.strip()]
     if turn.summary.strip():
         parts.append(f"## What was done so far\n\n{turn.summary.strip()}")
+    if turn.note.strip():
+        parts.append(f"## A message from a person\n\n{turn.note.strip()}")
     parts.append(RULES.format(branch=turn.branch))
     return "\n\n".join(parts) + "\n"
 

@@ -200,22 +200,32 @@ class OfflineAPI:
     def project(self) -> Json:
         return {**project_summary(self._state(), engine=False), "mode": "stopped"}
 
+    def _queued(self) -> tuple[RunState, frozenset[str]]:
+        """The projected state, and the tasks only queued commands have added."""
+        stored = self._state()
+        projected = self._projected()
+        return projected, frozenset(projected.tasks) - frozenset(stored.tasks)
+
     def tasks(self, *, status: str = "") -> list[Json]:
-        state = self._state()
+        state, queued = self._queued()
         wanted = set(filter(None, status.split(",")))
-        rows = [task_row(state, state.tasks[t]) for t in state.order]
+        rows = [_offline_row(state, t, queued) for t in state.order]
         return [r for r in rows if not wanted or r["status"] in wanted]
 
     def task(self, ref: str) -> Json:
-        state = self._state()
-        return task_detail(state, state.tasks[cmd.resolve_task(state, ref)])
+        state, queued = self._queued()
+        tid = cmd.resolve_task(state, ref)
+        detail = task_detail(state, state.tasks[tid])
+        return {**detail, "status": "queued"} if tid in queued else detail
 
     def result(self, ref: str) -> Json:
-        state = self._state()
-        return task_result(state, state.tasks[cmd.resolve_task(state, ref)])
+        state, queued = self._queued()
+        tid = cmd.resolve_task(state, ref)
+        result = task_result(state, state.tasks[tid])
+        return {**result, "status": "queued"} if tid in queued else result
 
     def transcript(self, ref: str, *, after: int = 0, limit: int = 500) -> Json:
-        tid = cmd.resolve_task(self._state(), ref)
+        tid = cmd.resolve_task(self._projected(), ref)
         return transcript_page(self.store, tid, after=after, limit=limit)
 
     def _queue(self, command: cmd.Command) -> Json:
@@ -250,3 +260,8 @@ class OfflineAPI:
 
     def add_plan(self, plan: Plan) -> Json:
         return self._queue(cmd.add_plan(self._projected(), plan, now=time.time()))
+
+
+def _offline_row(state: RunState, tid: str, queued: frozenset[str]) -> Json:
+    row = task_row(state, state.tasks[tid])
+    return {**row, "status": "queued"} if tid in queued else row

@@ -98,6 +98,7 @@ def task_detail(state: RunState, t: TaskState) -> Json:
             "rebase_failures": t.counters.rebase_failures,
             "push_failures": t.counters.push_failures,
             "merge_failures": t.counters.merge_failures,
+            "login_failures": t.counters.login_failures,
         },
     }
 

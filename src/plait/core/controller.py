@@ -263,12 +263,8 @@ def _agent_failed(state: RunState, task: TaskState, event: ev.AgentFinished) -> 
     )
     failures = counters.start_failures if is_start else counters.turn_failures
     if event.failure in _HOPELESS:
-        failures = max(failures, state.config.failure_cap)
-        counters = (
-            replace(counters, start_failures=failures)
-            if is_start
-            else replace(counters, turn_failures=failures)
-        )
+        # Not logged in, or no permission: say that, after this one turn.
+        counters = replace(c, login_failures=c.login_failures + 1)
     # A session that cannot be resumed (or that stalled even after a nudge, or overflowed
     # its context) falls back to a fresh one, told what was done so far.
     session = "" if event.failure in _FRESH_SESSION else task.session_id
@@ -534,6 +530,11 @@ def _on_human_message(state: RunState, event: ev.HumanMessage) -> RunState:
         return state
     # A human message clears needs-attention: the counters start over.
     task = replace(task, counters=Counters(), retry_at=0.0, last_error="")
+    op = task.current
+    if op is not None and op.kind in AGENT_OPS and task.step == "agent" and not task.in_flight:
+        # The op's turn failed and waits to be tried again: that try carries the message.
+        note = f"{op.note}\n\n{event.text}".strip()
+        return _put(state, replace(task, current=replace(op, note=note)))
     op = Op(kind=OpKind.HUMAN, key=event.message_id, text=event.text)
     return _put(state, enqueue(task, op))
 

@@ -37,6 +37,7 @@ class Turn:
     threads: tuple[ReviewThread, ...] = ()
     onto: str = ""
     summary: str = ""  # what was done so far, for a fresh session
+    note: str = ""  # a person's message that came while this turn waited for a retry
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

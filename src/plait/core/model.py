@@ -120,7 +120,9 @@ class PRView:
     base: str = ""
     head_sha: str = ""
     ci: CIStatus = CIStatus.NONE
-    ci_evidence: str = ""  # failing checks with log excerpts, for the agent
+    # Failing checks with log excerpts, for the agent; for a green PR, a note when no
+    # check ran at all ("no CI configured").
+    ci_evidence: str = ""
     mergeable: bool | None = None  # None: unknown yet
     threads: tuple[ReviewThread, ...] = ()
     merge_sha: str = ""
@@ -141,6 +143,9 @@ class Op:
     threads: tuple[ReviewThread, ...] = ()  # review threads to answer
     onto: str = ""  # rebase / conflict target branch
     onto_sha: str = ""  # the commit of `onto` a conflict must be resolved against
+    # A person's message that arrived while this op's turn waited to be tried again: the
+    # next try carries it (otherwise it would wait behind a turn that keeps failing).
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +158,7 @@ class Counters:
     rebase_failures: int = 0
     push_failures: int = 0
     merge_failures: int = 0
+    login_failures: int = 0  # the CLI is not logged in or lacks permission: one is enough
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

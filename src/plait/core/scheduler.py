@@ -352,4 +352,5 @@ def _turn(state: RunState, t: TaskState, op: Op) -> fx.Turn:
         threads=op.threads,
         onto=op.onto,
         summary=summary,
+        note=op.note,
     )

@@ -70,6 +70,7 @@ def attention_reason(task: TaskState, config: RunConfig) -> str:
     c = task.counters
     cap = config.failure_cap
     checks = (
+        (c.login_failures > 0, "the agent CLI is not logged in or lacks permission"),
         (c.ci_failures >= config.ci_failure_cap, f"CI failed {c.ci_failures} times"),
         (c.start_failures >= cap, f"agent failed to start the task {c.start_failures} times"),
         (c.turn_failures >= cap, f"agent turns failed {c.turn_failures} times"),

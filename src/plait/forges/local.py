@@ -245,7 +245,8 @@ class LocalForge:
         if run is None:
             return CIStatus.NONE, ""
         if run.state == PASSED:
-            return CIStatus.PASSED, ""
+            # No CI command: green, but say so — never "CI passed" for a check never run.
+            return CIStatus.PASSED, NO_CI if not run.command else ""
         if run.state != FAILED:
             return CIStatus.PENDING, ""
         how = "timed out" if run.exit_code == -1 else f"failed (exit {run.exit_code})"

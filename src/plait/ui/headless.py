@@ -122,7 +122,10 @@ def _describe_pr(event: ev.PRChanged, old: RunState | None) -> str | None:
     if pr.state == "merged" and (prev is None or prev.state != "merged"):
         parts.append("PR merged on the forge")
     if pr.ci != (prev.ci if prev else None) and pr.ci in (CIStatus.PASSED, CIStatus.FAILED):
-        parts.append(f"CI {pr.ci.value} on {_short(pr.head_sha)}")
+        if pr.ci is CIStatus.PASSED and pr.ci_evidence:
+            parts.append(f"{pr.ci_evidence}: {_short(pr.head_sha)} counts as green")
+        else:
+            parts.append(f"CI {pr.ci.value} on {_short(pr.head_sha)}")
     known = {t.id for t in prev.threads} if prev else set()
     fresh = [t for t in pr.threads if t.id not in known]
     if fresh:

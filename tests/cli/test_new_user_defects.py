@@ -1,0 +1,231 @@
+"""What went wrong when plait was tried as a new user would (the live-project issue, part
+5): each case here failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plait.testing.gitrepo import GitRepo, run_git
+from tests.api.helpers_live import Live, turn
+from tests.cli.helpers_cli import cli_env, plait
+
+PLAN = """\
+# Gameplan: tiny
+
+## Patches
+
+### Patch 1: Add one
+Write notes/one.txt.
+
+## Dependency Graph
+
+- Patch 1 -> []
+"""
+
+ONE = turn("wrote one", "notes/one.txt", "one\n", "Add one")
+
+
+def _plan(tmp: Path) -> Path:
+    path = tmp / "plan.md"
+    path.write_text(PLAN)
+    return path
+
+
+# ---- 5.1: send + resume after a run stopped needing attention --------------------------
+def test_send_then_resume_delivers_the_message_and_retries(tmp_path: Path) -> None:
+    fail = {"say": "broken", "actions": [{"fail": "failed", "message": "I am stuck"}]}
+    script = {"tasks": {"1": {"start": [fail, fail, fail, ONE]}}}
+    live = Live.make(tmp_path, script)
+    plan = _plan(tmp_path)
+    first = live.plait("run", str(plan), "--repo", str(live.repo), "--script", str(live.script),
+                       "--project", "tiny", "--json")  # fmt: skip
+    assert first.returncode == 10, first.stderr
+    said = live.json("send", "1", "The file is notes/one.txt; try again", "-p", "tiny")
+    assert said["queued"] is True
+    assert "plait resume tiny" in said["message"]
+    resumed = live.plait("resume", "tiny", "--json")
+    # Before the fix, resume found the run settled and exited at once, the inbox unread.
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
+    assert json.loads(resumed.stdout.splitlines()[-1])["outcome"] == "merged"
+    assert "notes/one.txt" in live.main_files()
+    # The retried start turn carried the message to the agent.
+    assert "## A message from a person\n\nThe file is notes/one.txt" in live.ok("logs", "1")
+
+
+# ---- 5.3: the repository is checked before any agent starts -----------------------------
+def _run_in(tmp: Path, repo: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    script = tmp / "script.json"
+    script.write_text(json.dumps({"tasks": {"1": {"start": [ONE]}}}))
+    return plait("run", str(_plan(tmp)), "--repo", str(repo), "--script", str(script), *extra,
+                 home=tmp)  # fmt: skip
+
+
+def test_a_missing_folder_is_a_git_problem(tmp_path: Path) -> None:
+    out = _run_in(tmp_path, tmp_path / "nowhere")
+    assert out.returncode == 4
+    assert "nowhere does not exist" in out.stderr
+
+
+def test_a_repository_without_commits_is_refused(tmp_path: Path) -> None:
+    repo = tmp_path / "empty"
+    repo.mkdir()
+    run_git("init", "-q", "-b", "main", cwd=repo)
+    out = _run_in(tmp_path, repo)
+    assert out.returncode == 4
+    assert "has no commits yet" in out.stderr
+    assert "git commit" in out.stderr
+    assert not (tmp_path / "plait-home" / "projects" / "tiny").exists()
+
+
+def test_a_missing_main_branch_is_refused_with_the_branches_there(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "repo", branch="trunk", files={"a.txt": "a\n"})
+    out = _run_in(tmp_path, Path(repo.path))
+    assert out.returncode == 4
+    assert "'main' does not exist" in out.stderr
+    assert "trunk" in out.stderr
+    assert "--main BRANCH" in out.stderr
+    assert _run_in(tmp_path, Path(repo.path), "--main", "trunk").returncode == 0
+
+
+def test_a_dirty_checked_out_main_is_a_warning_and_merges_wait(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "repo", files={"a.txt": "a\n"})
+    (Path(repo.path) / "a.txt").write_text("edited, not committed\n")
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"tasks": {"1": {"start": [ONE]}}}))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "plait.cli", "run", str(_plan(tmp_path)), "--repo", str(repo.path),
+         "--script", str(script), "--json"],
+        env=cli_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert run.stderr is not None
+        warning = run.stderr.readline()
+        assert "warning: main is checked out" in warning
+        assert "merges into main wait until that checkout is clean" in warning
+    finally:
+        run.kill()
+        run.communicate(timeout=30)
+    assert (Path(repo.path) / "a.txt").read_text() == "edited, not committed\n"
+
+
+# ---- 5.4: time flags ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "flag", ["--turn-timeout", "--idle-timeout", "--merge-delay", "--poll-interval", "--cooldown"]
+)
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "soon"])
+def test_time_flags_refuse_zero_and_negative(tmp_path: Path, flag: str, value: str) -> None:
+    if flag == "--merge-delay" and value == "0":
+        value = "-0.1"  # no delay is a fine merge delay
+    out = plait("run", "plan.md", flag, value, home=tmp_path)
+    assert out.returncode == 2
+    assert flag in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+# ---- 5.5: no --ci means no CI, said so --------------------------------------------------
+def test_no_ci_says_none_configured_never_ci_passed(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {"tasks": {"1": {"start": [ONE]}}})
+    out = live.plait("run", str(_plan(tmp_path)), "--repo", str(live.repo), "--script",
+                     str(live.script))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "CI: none configured" in out.stdout
+    assert "CI passed" not in out.stdout
+    assert "no CI configured" in out.stdout
+    detail = live.json("ps", "--all")[0]
+    assert detail["status"] == "merged"
+
+
+# ---- 5.6: the default agent ---------------------------------------------------------------
+def test_no_agent_and_no_cli_logged_in_says_how_to_choose(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "repo", files={"a.txt": "a\n"})
+    env = cli_env(tmp_path, PATH="/usr/bin:/bin", PLAIT_AGENT_CLIS_DIR=str(tmp_path / "none"))
+    for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        env.pop(key, None)
+    out = plait("run", str(_plan(tmp_path)), "--repo", str(repo.path), home=tmp_path, env=env)
+    assert out.returncode == 6
+    for name in ("claude", "codex", "opencode", "pi", "gemini"):
+        assert name in out.stderr
+    assert "--agent script" in out.stderr
+
+
+def test_no_agent_picks_the_first_logged_in_cli(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "repo", files={"a.txt": "a\n"})
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "codex"
+    fake.write_text("#!/bin/sh\necho codex 0.0.0\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    env = cli_env(tmp_path, PATH=f"{bin_dir}:/usr/bin:/bin", OPENAI_API_KEY="sk-test",
+                  PLAIT_AGENT_CLIS_DIR=str(tmp_path / "none"))  # fmt: skip
+    env.pop("ANTHROPIC_API_KEY", None)
+    made = plait("init", "--repo", str(repo.path), "--project", "pick", home=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    projects = json.loads(plait("projects", "--json", home=tmp_path, env=env).stdout)
+    assert projects[0]["agent"] == "codex"
+
+
+# ---- 5.7: send and review to a landed task ------------------------------------------------
+def test_review_of_a_merged_task_is_refused(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {"tasks": {"1": {"start": [ONE]}}})
+    live.ok("run", str(_plan(tmp_path)), "--repo", str(live.repo), "--script", str(live.script))
+    for args in (("review", "1", "rename it"), ("send", "1", "one more thing")):
+        out = live.plait(*args)
+        assert out.returncode == 2, args
+        assert "task 1 is merged" in out.stderr
+        assert "queued" not in out.stdout + out.stderr
+
+
+# ---- 5.9: adopt leaves no half-made project; the forge is what the flag says ---------------
+def test_a_failed_adopt_makes_no_project(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "repo", files={"a.txt": "a\n"})
+    script = tmp_path / "script.json"
+    script.write_text("{}")
+    out = plait("adopt", "7", "--repo", str(repo.path), "--forge", "local", "--agent", "script",
+                "--script", str(script), home=tmp_path)  # fmt: skip
+    assert out.returncode == 2
+    assert "no local PR #7" in out.stderr
+    assert not (tmp_path / "plait-home" / "projects").exists() or not any(
+        (tmp_path / "plait-home" / "projects").iterdir()
+    )
+
+
+def test_a_flag_naming_another_forge_is_refused(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {"tasks": {}})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "loc")
+    out = live.plait("run", str(_plan(tmp_path)), "--project", "loc", "--forge", "github")
+    assert out.returncode == 2
+    assert "uses the local forge, not github" in out.stderr
+
+
+# ---- 5.12 and 5.13: logs -------------------------------------------------------------------
+def test_logs_to_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {"tasks": {"1": {"start": [ONE]}}})
+    live.ok("run", str(_plan(tmp_path)), "--repo", str(live.repo), "--script", str(live.script))
+    env = cli_env(tmp_path)
+    pipeline = subprocess.run(
+        f"{sys.executable} -m plait.cli logs 1 --json | head -1",
+        shell=True, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert pipeline.stdout.count("\n") == 1
+    assert "Traceback" not in pipeline.stderr
+    assert "BrokenPipe" not in pipeline.stderr
+
+
+def test_logs_show_human_lines_and_say_when_there_are_none(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {"tasks": {"1": {"start": [ONE]}}})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "lg")
+    live.ok("add", "Later", "--id", "later", "--body", "x")
+    out = live.ok("logs", "later")
+    assert "no transcript yet for later" in out
+    live.ok("run", str(_plan(tmp_path)), "--project", "lg")
+    lines = live.ok("logs", "1", "-p", "lg").splitlines()
+    assert any(line.startswith("> prompt:") for line in lines)
+    assert "-- turn ok" in lines
+    assert not any(line.startswith("-- UsageReport") for line in lines)  # a raw record
+    assert not any(line.startswith("{") for line in lines)
