@@ -41,7 +41,8 @@ from plait.agents.registry import BACKENDS
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import CIStatus, Phase, RunConfig, RunState
-from plait.engine.project import Settings, build_engine, create_project
+from plait.engine.project import build_engine, create_project
+from plait.engine.settings import Settings
 from plait.plans import load_plan
 from plait.testing.model_api import ModelAPIDouble, shell_turn
 from plait.testing.model_api_clis import agent_clis_bin, cli_options

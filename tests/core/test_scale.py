@@ -73,6 +73,8 @@ _LATER_FIELDS: dict[str, object] = {
     "origin": "",
     "login_failures": 0,
     "note": "",
+    "class_agents": {},
+    "class_models": {},
 }
 
 

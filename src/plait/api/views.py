@@ -10,7 +10,7 @@ from typing import Any
 
 from plait.core.model import Phase, RunState, TaskState
 from plait.core.progress import stuck_tasks, totals
-from plait.core.task import attention_reason, display_status
+from plait.core.task import agent_of, attention_reason, display_status, model_of
 
 Json = dict[str, Any]
 
@@ -37,8 +37,8 @@ def task_row(state: RunState, t: TaskState) -> Json:
         "id": t.id,
         "title": spec.title,
         "status": status_of(state, t),
-        "agent": spec.agent or state.config.agent,
-        "model": spec.model,
+        "agent": agent_of(state, t.id),
+        "model": model_of(state, t.id) or None,
         "landing": spec.landing,
         "plan": spec.plan or None,
         "origin": spec.origin or None,
@@ -163,4 +163,13 @@ def project_summary(state: RunState, *, engine: bool) -> Json:
         "forge": state.config.forge,
         "agent": state.config.agent,
         "repo": state.config.repo,
+        "settings": {
+            "main": state.config.main_branch,
+            "max_concurrency": state.config.max_concurrency,
+            "class_caps": dict(state.config.class_caps),
+            "agent_caps": dict(state.config.agent_caps),
+            "class_agents": dict(state.config.class_agents),
+            "merge_delay": state.config.merge_delay,
+            "cooldown": state.config.cooldown_seconds,
+        },
     }

@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from plait import exits
@@ -14,6 +15,7 @@ from plait.cli.common import add_json_flag, print_json, table
 from plait.engine.project import engine_running, open_project
 from plait.errors import ProjectError, UsageError
 from plait.plans import load_plan, plan_to_json
+from plait.plans.config import parse_config
 from plait.store.paths import list_projects, plait_home
 from plait.ui.summary import summary_from_rows, summary_table
 from plait.workspaces.git import git_sync
@@ -146,6 +148,8 @@ def _drop_worktrees(repo: str, root: Any, name: str, *, keep_branches: bool) -> 
 
 # ---- validate / demo / doctor ---------------------------------------------------------------
 def cmd_validate(args: argparse.Namespace) -> int:
+    if args.plan.endswith(".toml"):
+        return _validate_config(args)
     plan = load_plan(args.plan)
     warnings = list(getattr(plan, "warnings", ()))
     if args.json:
@@ -161,6 +165,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         deps = f" (after {', '.join(t.depends_on)})" if t.depends_on else ""
         cls = f" [{t.task_class}]" if t.task_class else ""
         print(f"  {t.id}{cls}: {t.title}{deps}")
+    return exits.OK
+
+
+def _validate_config(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.plan).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {args.plan}: {exc}", hint="check the path") from None
+    config = parse_config(text, args.plan)
+    if args.json:
+        print_json({"config": args.plan, "valid": True, "classes": sorted(config.classes)})
+        return exits.OK
+    print(f"{args.plan}: valid project settings")
+    for name, c in sorted(config.classes.items()):
+        parts = [f"agent {c.agent}" if c.agent else "", f"model {c.model}" if c.model else "",
+                 f"at most {c.cap} at once" if c.cap else ""]  # fmt: skip
+        print(f"  class {name}: {', '.join(p for p in parts if p) or 'defaults'}")
     return exits.OK
 
 
@@ -198,7 +219,10 @@ def register(sub: Any) -> None:
     )
     rm.set_defaults(handler=cmd_rm)
 
-    val = sub.add_parser("validate", help="check a plan: every problem with file:line and a fix")
+    val = sub.add_parser(
+        "validate",
+        help="check a plan (or a plait.toml): every problem with file:line and a fix",
+    )
     val.add_argument("plan")
     add_json_flag(val, "print the parsed tasks as JSON")
     val.set_defaults(handler=cmd_validate)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,12 +41,12 @@ from plait.core.plan import Plan
 from plait.engine.host import HostOptions, host
 from plait.engine.project import (
     Project,
-    Settings,
     create_project,
     engine_running,
     open_project,
     start_project,
 )
+from plait.engine.settings import Settings, repo_config
 from plait.errors import AgentError, ProjectError, UsageError
 from plait.plans import load_plan
 from plait.store.paths import check_project_name, list_projects, project_paths
@@ -162,9 +163,9 @@ def _abspath(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-def pick_agent(args: argparse.Namespace) -> str:
-    """--agent, else `script` when a script is given, else the first real CLI found
-    installed and logged in; else say how to choose."""
+def pick_agent(args: argparse.Namespace, repo: str = "") -> str:
+    """--agent, else `script` when a script is given, else plait.toml's [agent] default,
+    else the first real CLI found installed and logged in; else say how to choose."""
     if args.agent:
         if args.agent not in BACKENDS:
             raise AgentError(
@@ -174,6 +175,9 @@ def pick_agent(args: argparse.Namespace) -> str:
         return str(args.agent)
     if args.script:
         return "script"
+    configured = repo_config(repo).agent if repo else None
+    if configured:
+        return configured
     from plait.doctor import default_agent
 
     found = default_agent(os.environ)
@@ -189,7 +193,7 @@ def pick_agent(args: argparse.Namespace) -> str:
 
 
 def new_settings(args: argparse.Namespace, repo: str) -> Settings:
-    agent = pick_agent(args)
+    agent = pick_agent(args, repo)
     if agent == "script" and not args.script:
         raise UsageError(
             "the script agent needs a script",
@@ -295,11 +299,17 @@ def _new_project(name: str, args: argparse.Namespace, *, title: str = "") -> Pro
         forge=args.forge or getattr(args, "forge_fallback", "local"),
         remote=args.remote or "origin",
     )
+    repo_config(repo.path)  # a broken plait.toml stops here, with file:line
     settings = new_settings(args, repo.path)
     for warning in repo.warnings:
         print(f"plait: warning: {warning}", file=sys.stderr)
     proj = create_project(name, settings)
-    start_project(proj, title=title)
+    try:
+        start_project(proj, title=title)
+    except BaseException:
+        proj.close()
+        shutil.rmtree(proj.paths.root, ignore_errors=True)  # no half-made project
+        raise
     return proj
 
 
@@ -369,7 +379,7 @@ def host_and_report(
 ) -> int:
     """Host the engine in this process until the project settles; print the summary."""
     printer = Printer(json_mode=args.json)
-    s = proj.settings
+    s = proj.effective().settings
     ci = shlex.join(s.ci_command) if s.ci_command else "none configured"
     printer.note(
         f"project {proj.name}: repo {s.repo}, forge {s.forge}, agent {s.agent}, CI: {ci}"

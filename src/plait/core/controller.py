@@ -31,7 +31,7 @@ from plait.core.model import (
     Usage,
 )
 from plait.core.scheduler import FIRST_STEP, schedule
-from plait.core.task import attention_reason, enqueue
+from plait.core.task import agent_of, attention_reason, enqueue
 from plait.core.taskmap import indexed_tasks
 
 
@@ -190,7 +190,7 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
         agent_seconds=round(task.agent_seconds + event.seconds, 6),
         session_id=event.session_id or task.session_id,
     )
-    backend = state.specs[task.id].agent or state.config.agent
+    backend = agent_of(state, task.id)
     if not event.ok and event.failure == "killed":
         # Stopped by a person: the turn repeats when they retry, continuing the session.
         task = replace(task, interrupted=True, nudged=False, last_error=event.error)

@@ -219,6 +219,10 @@ class RunConfig:
     # Optional caps by task class and by agent backend; absent means only the global cap.
     class_caps: Mapping[str, int] = field(default_factory=dict)
     agent_caps: Mapping[str, int] = field(default_factory=dict)
+    # A task class's own agent backend and model (plait.toml [classes.X]), when it names
+    # one; a task's own choice wins, the project's default comes last.
+    class_agents: Mapping[str, str] = field(default_factory=dict)
+    class_models: Mapping[str, str] = field(default_factory=dict)
     ci_failure_cap: int = 3
     failure_cap: int = 3  # start, turn, rebase, push, merge failures
     retry_seconds: float = 2.0

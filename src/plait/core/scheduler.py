@@ -24,7 +24,15 @@ from plait.core.model import (
     RunState,
     TaskState,
 )
-from plait.core.task import attention_reason, merge_gate, next_op, take, wants_ready
+from plait.core.task import (
+    agent_of,
+    attention_reason,
+    merge_gate,
+    model_of,
+    next_op,
+    take,
+    wants_ready,
+)
 from plait.core.taskmap import TaskMap, indexed_tasks
 
 FIRST_STEP: dict[OpKind, str] = {
@@ -59,7 +67,7 @@ class _Slots:
     by_agent: Counter[str] = field(default_factory=Counter)
 
     def agent_of(self, task_id: str) -> str:
-        return self.state.specs[task_id].agent or self.state.config.agent
+        return agent_of(self.state, task_id)
 
     def add(self, task_id: str) -> None:
         self.total += 1
@@ -273,12 +281,12 @@ def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:
     if step == "agent":
         return fx.RunAgent(
             **base,
-            agent=spec.agent or state.config.agent,
+            agent=agent_of(state, t.id),
             worktree=t.worktree,
             base_sha=t.base_sha,
             session_id=t.session_id,
             turn=_turn(state, t, op),
-            model=spec.model or "",
+            model=model_of(state, t.id),
         )
     if step == "push":
         return fx.Push(**base, branch=t.branch, worktree=t.worktree, force=bool(t.head_sha))

@@ -16,6 +16,7 @@ from plait.core.model import (
     OpKind,
     Phase,
     RunConfig,
+    RunState,
     TaskState,
 )
 
@@ -149,3 +150,20 @@ def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -
     if task.base_branch != config.main_branch:
         return "stacked"
     return "approved" if pr.mergeable is not False else "conflicting"
+
+
+def agent_of(state: RunState, task_id: str) -> str:
+    """The backend that runs the task: its own, its class's, else the project's."""
+    spec = state.specs[task_id]
+    if spec.agent:
+        return spec.agent
+    cfg = state.config
+    return cfg.class_agents.get(spec.task_class or "", "") or cfg.agent
+
+
+def model_of(state: RunState, task_id: str) -> str:
+    """The model the task asks for ("" for the backend's own default)."""
+    spec = state.specs[task_id]
+    if spec.model:
+        return spec.model
+    return state.config.class_models.get(spec.task_class or "", "")

@@ -19,7 +19,8 @@ from plait.api.commands import add_plan
 from plait.core import events as ev
 from plait.demo.content import CI_COMMAND, PLAN, PROJECT_FILES, REVIEWS, agent_script_json
 from plait.engine.host import host
-from plait.engine.project import Settings, create_project, open_project, start_project
+from plait.engine.project import create_project, open_project, start_project
+from plait.engine.settings import Settings
 from plait.errors import GitError, UsageError
 from plait.plans import load_plan
 from plait.store.paths import list_projects, plait_home, project_paths

@@ -53,6 +53,10 @@ def host(
                     f"project {proj.name!r} has not started",
                     hint=f"create it with `plait init --repo PATH --project {proj.name}`",
                 )
+            config = proj.effective().config
+            if engine.state is not None and engine.state.config != config:
+                # Settings changed since the last engine (flags, plait.toml): say so first.
+                first = [ev.ConfigChanged(at=time.time(), config=config), *first]
             return asyncio.run(_serve(proj, engine, first, opts, on_ready))
     finally:
         proj.close()

@@ -12,58 +12,23 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from plait.agents.base import AgentBackend
 from plait.agents.registry import get_backend
 from plait.core.controller import decide
 from plait.core.events import RunStarted
-from plait.core.model import RunConfig, RunState
+from plait.core.model import RunState
 from plait.engine import reaper
 from plait.engine.executors import Executors
 from plait.engine.loop import Engine, Observer
+from plait.engine.settings import Effective, Settings, effective, repo_config
 from plait.errors import ProjectError, UsageError
 from plait.forges.base import Forge
 from plait.store.paths import ProjectPaths, list_projects, project_paths
 from plait.store.sqlite import Store
 from plait.workspaces.worktrees import GitWorkspaces
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Settings:
-    repo: str
-    forge: str = "local"
-    agent: str = "script"
-    script: str | None = None  # the script backend's script file
-    ci_command: list[str] = field(default_factory=list)
-    main_branch: str = "main"
-    plan: str = ""
-    hook: str | None = None
-    poll_interval: float = 0.5
-    idle_timeout: float = 600.0
-    turn_timeout: float = 3600.0
-    demo_reviews: dict[str, list[str]] = field(default_factory=dict)
-    # Options for the project's agent backend (model, executable, base_url…). Never put
-    # secrets here: they are stored in the project database; agents read keys from the env.
-    agent_options: dict[str, str | int | float | bool] = field(default_factory=dict)
-    # GitHub forge: API root (GitHub Enterprise, a double), the remote, "owner/name".
-    github_api_url: str | None = None
-    remote: str = "origin"
-    slug: str | None = None
-    # Run settings given as flags (None: not given, plait.toml or the default decides).
-    max_concurrency: int | None = None
-    merge_delay: float | None = None
-    cooldown: float | None = None
-    keep_worktrees: bool | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @staticmethod
-    def from_json(text: str) -> Settings:
-        data = json.loads(text)
-        return Settings(**data)
 
 
 @dataclass
@@ -78,6 +43,10 @@ class Project:
 
     def close(self) -> None:
         self.store.close()
+
+    def effective(self) -> Effective:
+        """The settings in force: the stored flags over the repository's plait.toml."""
+        return effective(self.name, self.settings, repo_config(self.settings.repo))
 
 
 def create_project(name: str, settings: Settings) -> Project:
@@ -99,24 +68,9 @@ def create_project(name: str, settings: Settings) -> Project:
     return Project(paths=paths, store=store, settings=settings)
 
 
-def run_config(name: str, s: Settings) -> RunConfig:
-    """The core's settings for the project, from what was given (defaults otherwise)."""
-    base = RunConfig(project=name, repo=s.repo)
-    return replace(
-        base,
-        main_branch=s.main_branch,
-        forge=s.forge,
-        agent=s.agent,
-        max_concurrency=s.max_concurrency or base.max_concurrency,
-        merge_delay=base.merge_delay if s.merge_delay is None else s.merge_delay,
-        cooldown_seconds=base.cooldown_seconds if s.cooldown is None else s.cooldown,
-        keep_worktrees=base.keep_worktrees if s.keep_worktrees is None else s.keep_worktrees,
-    )
-
-
 def start_project(proj: Project, *, title: str = "") -> RunState:
     """Record the project's start — its settings, no tasks yet — without an engine."""
-    config = run_config(proj.name, proj.settings)
+    config = effective(proj.name, proj.settings, repo_config(proj.settings.repo)).config
     first = RunStarted(at=time.time(), config=config, tasks=(), title=title or proj.name)
     decision = decide(None, first)
     proj.store.commit(first, None, decision.state, decision.effects)
@@ -221,7 +175,7 @@ def engine_running(project: Project) -> bool:
 def make_forge(project: Project, *, token: str | None = None) -> Forge:
     """The project's forge. A GitHub token is taken from `token`, GITHUB_TOKEN or `gh`,
     and lives in memory only: it is never written to the project store."""
-    return forge_for(project.settings, db=str(project.paths.db), token=token)
+    return forge_for(project.effective().settings, db=str(project.paths.db), token=token)
 
 
 def forge_for(s: Settings, *, db: str, token: str | None = None) -> Forge:
@@ -252,8 +206,9 @@ def forge_for(s: Settings, *, db: str, token: str | None = None) -> Forge:
 def build_engine(
     project: Project, *, observer: Observer | None = None, token: str | None = None
 ) -> Engine:
-    s = project.settings
-    forge = make_forge(project, token=token)
+    eff = project.effective()
+    s = eff.settings
+    forge = forge_for(s, db=str(project.paths.db), token=token)
     workspaces = GitWorkspaces(
         s.repo,
         str(project.paths.worktrees),
@@ -265,8 +220,7 @@ def build_engine(
 
     def backend_for(name: str) -> AgentBackend:
         if name not in backends:
-            opts = dict(s.agent_options) if name == s.agent else {}
-            backends[name] = get_backend(name, script=s.script, **opts)
+            backends[name] = get_backend(name, script=s.script, **eff.backends.get(name, {}))
         return backends[name]
 
     store = project.store
@@ -275,6 +229,8 @@ def build_engine(
         store.add_transcript(task, effect_id, time.time(), kind, body)
 
     prompts = project.paths.prompts
+    if not prompts.is_dir() and eff.prompts_dir:
+        prompts = Path(eff.prompts_dir)
     reaper.reap_orphans(store)
     executors = Executors(
         project=project.name,

@@ -10,7 +10,7 @@ from typing import TextIO
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import CIStatus, RunState
-from plait.core.task import attention_reason, display_status
+from plait.core.task import agent_of, attention_reason, display_status
 
 
 def _short(sha: str) -> str:
@@ -40,7 +40,7 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
                     f"agent finished {kind} turn in {event.seconds:.1f}s: "
                     f"{event.usage.total_tokens} tokens{cost}"
                 )
-            cool = new.cooldowns.get(new.specs[event.task].agent or new.config.agent)
+            cool = new.cooldowns.get(agent_of(new, event.task))
             if cool is not None and event.failure == cool.reason:
                 wait = max(0.0, cool.until - event.at)
                 return (

@@ -1,0 +1,136 @@
+"""A project's settings: what its flags said (kept in the store), what the repository's
+`plait.toml` says, and the defaults — merged into what the shells and the core use.
+
+A flag given on the command line wins over plait.toml, which wins over the defaults. A
+stored setting still at its default counts as not given. The merge runs every time an
+engine starts, so an edited plait.toml applies at the next `plait up`/`resume` (the core
+hears of new caps and delays through a ConfigChanged event).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from plait.core.model import RunConfig
+from plait.errors import PlanError, PlanProblem
+from plait.plans.config import CONFIG_FILE, EMPTY, ProjectConfig, parse_config
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    repo: str
+    forge: str = "local"
+    agent: str = "script"
+    script: str | None = None  # the script backend's script file
+    ci_command: list[str] = field(default_factory=list)
+    main_branch: str = "main"
+    plan: str = ""
+    hook: str | None = None
+    poll_interval: float = 0.5
+    idle_timeout: float = 600.0
+    turn_timeout: float = 3600.0
+    demo_reviews: dict[str, list[str]] = field(default_factory=dict)
+    # Options for the project's agent backend (model, executable, base_url…). Never put
+    # secrets here: they are stored in the project database; agents read keys from the env.
+    agent_options: dict[str, Scalar] = field(default_factory=dict)
+    # GitHub forge: API root (GitHub Enterprise, a double), the remote, "owner/name".
+    github_api_url: str | None = None
+    remote: str = "origin"
+    slug: str | None = None
+    # Run settings given as flags (None: not given, plait.toml or the default decides).
+    max_concurrency: int | None = None
+    merge_delay: float | None = None
+    cooldown: float | None = None
+    keep_worktrees: bool | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> Settings:
+        data = json.loads(text)
+        known = {f.name for f in dataclasses.fields(Settings)}
+        return Settings(**{k: v for k, v in data.items() if k in known})
+
+
+_DEFAULTS = Settings(repo="")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Effective:
+    settings: Settings  # for the shells (CI command, hook, timeouts, agent options)
+    config: RunConfig  # for the core
+    backends: dict[str, dict[str, Scalar]]  # options of each backend, by name
+    prompts_dir: str | None  # the repository's prompt overrides, if plait.toml names them
+
+
+def repo_config(repo: str) -> ProjectConfig:
+    """The repository's plait.toml (none: every value unset). Errors carry file:line."""
+    path = Path(repo) / CONFIG_FILE
+    if not repo or not path.is_file():
+        return EMPTY
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(
+            [PlanProblem(str(path), 0, f"cannot read it: {exc}", "save it as UTF-8 text")]
+        ) from None
+    return parse_config(text, str(path))
+
+
+def _pick(given: Any, default: Any, configured: Any) -> Any:
+    """The flag when it was given (differs from the default), else plait.toml, else the
+    default."""
+    if given is not None and given != default:
+        return given
+    return configured if configured is not None else (given if given is not None else default)
+
+
+def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
+    ci = s.ci_command or (shlex.split(cfg.ci_command) if cfg.ci_command else [])
+    settings = replace(
+        s,
+        ci_command=ci,
+        hook=s.hook or cfg.hook,
+        main_branch=_pick(s.main_branch, _DEFAULTS.main_branch, cfg.main),
+        poll_interval=_pick(s.poll_interval, _DEFAULTS.poll_interval, cfg.poll_interval),
+        idle_timeout=_pick(s.idle_timeout, _DEFAULTS.idle_timeout, cfg.idle_timeout),
+        turn_timeout=_pick(s.turn_timeout, _DEFAULTS.turn_timeout, cfg.turn_timeout),
+    )
+    backends: dict[str, dict[str, Scalar]] = {n: dict(o) for n, o in cfg.backends.items()}
+    default_options = {**backends.get(s.agent, {}), **cfg.agent_options}
+    if cfg.model and "model" not in s.agent_options:
+        default_options["model"] = cfg.model
+    backends[s.agent] = {**default_options, **s.agent_options}
+    base = RunConfig(project=name, repo=s.repo)
+    config = replace(
+        base,
+        main_branch=settings.main_branch,
+        forge=s.forge,
+        agent=s.agent,
+        max_concurrency=s.max_concurrency or cfg.max_concurrency or base.max_concurrency,
+        class_caps=cfg.class_caps,
+        agent_caps=dict(cfg.agent_caps),
+        class_agents={n: c.agent for n, c in cfg.classes.items() if c.agent},
+        class_models={n: c.model for n, c in cfg.classes.items() if c.model},
+        ci_failure_cap=cfg.ci_failure_cap or base.ci_failure_cap,
+        failure_cap=cfg.failure_cap or base.failure_cap,
+        cooldown_seconds=_pick(s.cooldown, None, cfg.cooldown) or base.cooldown_seconds,
+        merge_delay=_first(s.merge_delay, cfg.merge_delay, base.merge_delay),
+        keep_worktrees=_first(s.keep_worktrees, cfg.keep_worktrees, base.keep_worktrees),
+        stacked=_first(None, cfg.stacked, base.stacked),
+        branch_prefix=cfg.branch_prefix or base.branch_prefix,
+    )
+    prompts = str(Path(s.repo) / cfg.prompts_dir) if cfg.prompts_dir else None
+    return Effective(settings=settings, config=config, backends=backends, prompts_dir=prompts)
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)

@@ -1,0 +1,294 @@
+"""`plait.toml`: a project's settings kept in its repository. Pure: text in, a typed
+`ProjectConfig` or a `PlanError` with file:line for every problem out.
+
+    [agent]                 default agent and model, and the default agent's options
+    default = "claude"
+    model = "sonnet"
+    [agents.codex]          options of one backend (model, executable, base_url, …)
+    model = "gpt-5.1-codex"
+    [classes.INFRA]         a task class: its own agent, model, concurrency cap
+    agent = "codex"
+    cap = 2
+    exclusive = false       # true: one task of the class at a time
+    [limits]                max_concurrency, ci_failures, failures; [limits.agents] caps
+    [ci]                    command = "make test"
+    [worktree]              hook = "scripts/setup.sh", keep = false
+    [prompts]               dir = ".plait/prompts" (per-kind overrides, <kind>.md)
+    [liveness]              idle_timeout, turn_timeout, cooldown, poll_interval (seconds)
+    [merge]                 delay (seconds), stacked (bool)
+    [project]               main = "main", branch_prefix = "plait"
+
+Flags given on the command line win over this file; this file wins over the defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from plait.errors import PlanError, PlanProblem
+
+CONFIG_FILE = "plait.toml"
+
+Scalar = str | int | float | bool
+
+# table → key → (type, what a value must be)
+_FLOAT = (float, "a number of seconds greater than 0")
+_DELAY = (float, "a number of seconds, 0 or more")
+_COUNT = (int, "a whole number of at least 1")
+_TEXT = (str, "text")
+_BOOL = (bool, "true or false")
+
+_SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
+    "project": {"main": _TEXT, "branch_prefix": _TEXT},
+    "agent": {"default": _TEXT, "model": _TEXT},
+    "limits": {"max_concurrency": _COUNT, "ci_failures": _COUNT, "failures": _COUNT},
+    "ci": {"command": _TEXT},
+    "worktree": {"hook": _TEXT, "keep": _BOOL},
+    "prompts": {"dir": _TEXT},
+    "liveness": {
+        "idle_timeout": _FLOAT,
+        "turn_timeout": _FLOAT,
+        "cooldown": _FLOAT,
+        "poll_interval": _FLOAT,
+    },
+    "merge": {"delay": _DELAY, "stacked": _BOOL},
+}
+# Tables of named entries: [agents.NAME], [classes.NAME], and [agent.options], [limits.agents].
+_NESTED = {"agents", "classes"}
+_CLASS_KEYS: dict[str, tuple[type, str]] = {
+    "agent": _TEXT,
+    "model": _TEXT,
+    "cap": _COUNT,
+    "exclusive": _BOOL,
+}
+_FIELDS: dict[tuple[str, str], str] = {
+    ("project", "main"): "main",
+    ("project", "branch_prefix"): "branch_prefix",
+    ("agent", "default"): "agent",
+    ("agent", "model"): "model",
+    ("limits", "max_concurrency"): "max_concurrency",
+    ("limits", "ci_failures"): "ci_failure_cap",
+    ("limits", "failures"): "failure_cap",
+    ("ci", "command"): "ci_command",
+    ("worktree", "hook"): "hook",
+    ("worktree", "keep"): "keep_worktrees",
+    ("prompts", "dir"): "prompts_dir",
+    ("liveness", "idle_timeout"): "idle_timeout",
+    ("liveness", "turn_timeout"): "turn_timeout",
+    ("liveness", "cooldown"): "cooldown",
+    ("liveness", "poll_interval"): "poll_interval",
+    ("merge", "delay"): "merge_delay",
+    ("merge", "stacked"): "stacked",
+}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskClass:
+    agent: str | None = None
+    model: str | None = None
+    cap: int | None = None  # exclusive means a cap of 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectConfig:
+    """What plait.toml says; None (or empty) where it says nothing."""
+
+    path: str = ""
+    main: str | None = None
+    branch_prefix: str | None = None
+    agent: str | None = None
+    model: str | None = None
+    agent_options: Mapping[str, Scalar] = field(default_factory=dict)  # the default agent's
+    backends: Mapping[str, Mapping[str, Scalar]] = field(default_factory=dict)  # [agents.X]
+    classes: Mapping[str, TaskClass] = field(default_factory=dict)
+    max_concurrency: int | None = None
+    agent_caps: Mapping[str, int] = field(default_factory=dict)
+    ci_failure_cap: int | None = None
+    failure_cap: int | None = None
+    ci_command: str | None = None
+    hook: str | None = None
+    keep_worktrees: bool | None = None
+    prompts_dir: str | None = None
+    idle_timeout: float | None = None
+    turn_timeout: float | None = None
+    cooldown: float | None = None
+    poll_interval: float | None = None
+    merge_delay: float | None = None
+    stacked: bool | None = None
+
+    @property
+    def class_caps(self) -> dict[str, int]:
+        return {name: c.cap for name, c in self.classes.items() if c.cap is not None}
+
+
+EMPTY = ProjectConfig()
+
+
+def parse_config(text: str, path: str = CONFIG_FILE) -> ProjectConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _error_line(str(exc))
+        raise PlanError(
+            [PlanProblem(path, line, f"not valid TOML: {exc}", "fix the syntax at that line")]
+        ) from None
+    reader = _Reader(text, path)
+    config = reader.read(data)
+    if reader.problems:
+        raise PlanError(reader.problems)
+    return config
+
+
+def _error_line(message: str) -> int:
+    found = re.search(r"line (\d+)", message)
+    return int(found.group(1)) if found else 0
+
+
+class _Reader:
+    def __init__(self, text: str, path: str) -> None:
+        self.lines = text.splitlines()
+        self.path = path
+        self.problems: list[PlanProblem] = []
+
+    # ---- reporting ----------------------------------------------------------------------
+    def line_of(self, table: tuple[str, ...], key: str | None = None) -> int:
+        """Where `key` of `[table]` (or the table itself) is written; 0 if not found."""
+        header = ".".join(table)
+        current: tuple[str, ...] = ()
+        for i, raw in enumerate(self.lines, start=1):
+            line = raw.split("#", 1)[0].strip()
+            if line.startswith("[") and line.endswith("]"):
+                current = tuple(p.strip().strip('"') for p in line.strip("[]").split("."))
+                if current == table if key is None else current[: len(table) + 1] == (*table, key):
+                    return i
+                continue
+            if key is None or "=" not in line:
+                continue
+            name = line.split("=", 1)[0].strip().strip('"')
+            if current == table and name == key:
+                return i
+            if current == () and name == f"{header}.{key}":
+                return i
+        return 0 if key is None else self.line_of(table)
+
+    def problem(self, table: tuple[str, ...], key: str | None, message: str, hint: str) -> None:
+        self.problems.append(PlanProblem(self.path, self.line_of(table, key), message, hint))
+
+    def unknown(self, table: tuple[str, ...], key: str, known: list[str]) -> None:
+        where = f"in [{'.'.join(table)}]" if table else "at the top level"
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"
+        self.problem(table, key, f"unknown key {key!r} {where}", hint)
+
+    # ---- values -----------------------------------------------------------------------------
+    def value(self, table: tuple[str, ...], key: str, raw: object, kind: tuple[type, str]) -> Any:
+        want, what = kind
+        ok = isinstance(raw, want) and not (want is not bool and isinstance(raw, bool))
+        if want is float and isinstance(raw, int) and not isinstance(raw, bool):
+            raw, ok = float(raw), True
+        if ok and want is float and not math.isfinite(float(raw)):  # type: ignore[arg-type]
+            ok = False
+        if ok and kind in (_FLOAT, _COUNT) and not raw > 0:  # type: ignore[operator]
+            ok = False
+        if ok and kind is _DELAY and not raw >= 0:  # type: ignore[operator]
+            ok = False
+        if ok and want is str and not str(raw).strip():
+            ok = False
+        if not ok:
+            self.problem(table, key, f"{key} = {raw!r} is not {what}", f"write {key} as {what}")
+            return None
+        return raw
+
+    def table(self, data: object, name: tuple[str, ...]) -> dict[str, object]:
+        if isinstance(data, dict):
+            return data
+        self.problem(
+            name[:-1], name[-1], f"{'.'.join(name)} must be a table", f"write [{'.'.join(name)}]"
+        )
+        return {}
+
+    # ---- the file -----------------------------------------------------------------------------
+    def read(self, data: dict[str, Any]) -> ProjectConfig:
+        out: dict[str, Any] = {"path": self.path}
+        known_tables = [*_SCHEMA, *_NESTED]
+        for name, body in data.items():
+            if name not in known_tables:
+                self.unknown((), name, known_tables)
+                continue
+            if name in _NESTED:
+                continue
+            self._flat(name, self.table(body, (name,)), out)
+        out["backends"] = self._backends(data.get("agents", {}))
+        out["classes"] = self._classes(data.get("classes", {}))
+        return ProjectConfig(**out)
+
+    def _flat(self, name: str, body: dict[str, object], out: dict[str, Any]) -> None:
+        schema = _SCHEMA[name]
+        for key, raw in body.items():
+            if name == "agent" and key == "options":
+                out["agent_options"] = self._options((name, key), raw)
+                continue
+            if name == "limits" and key == "agents":
+                out["agent_caps"] = self._caps((name, key), raw)
+                continue
+            if key not in schema:
+                extra = ["options"] if name == "agent" else ["agents"] if name == "limits" else []
+                self.unknown((name,), key, [*schema, *extra])
+                continue
+            value = self.value((name,), key, raw, schema[key])
+            if value is not None:
+                out[_FIELDS[(name, key)]] = value
+
+    def _options(self, where: tuple[str, ...], raw: object) -> dict[str, Scalar]:
+        body = self.table(raw, where)
+        options: dict[str, Scalar] = {}
+        for key, value in body.items():
+            if isinstance(value, str | int | float | bool):
+                options[key] = value
+            else:
+                self.problem(where, key, f"option {key} must be text, a number or true/false",
+                             f"write {key} = \"…\"")  # fmt: skip
+        return options
+
+    def _caps(self, where: tuple[str, ...], raw: object) -> dict[str, int]:
+        caps: dict[str, int] = {}
+        for key, value in self.table(raw, where).items():
+            got = self.value(where, key, value, _COUNT)
+            if got is not None:
+                caps[key] = int(got)
+        return caps
+
+    def _backends(self, raw: object) -> dict[str, dict[str, Scalar]]:
+        out: dict[str, dict[str, Scalar]] = {}
+        for name, body in self.table(raw, ("agents",)).items():
+            out[name] = self._options(("agents", name), body)
+        return out
+
+    def _classes(self, raw: object) -> dict[str, TaskClass]:
+        out: dict[str, TaskClass] = {}
+        for name, body in self.table(raw, ("classes",)).items():
+            where = ("classes", name)
+            if not _NAME_RE.match(name):
+                self.problem(where, None, f"class name {name!r} is not a valid name",
+                             "use letters, digits, '.', '-' or '_'")  # fmt: skip
+                continue
+            values: dict[str, Any] = {}
+            for key, value in self.table(body, where).items():
+                if key not in _CLASS_KEYS:
+                    self.unknown(where, key, list(_CLASS_KEYS))
+                    continue
+                got = self.value(where, key, value, _CLASS_KEYS[key])
+                if got is not None:
+                    values[key] = got
+            cap = values.get("cap")
+            if values.pop("exclusive", False):
+                cap = 1
+            out[name] = TaskClass(agent=values.get("agent"), model=values.get("model"), cap=cap)
+        return out

@@ -1,0 +1,87 @@
+"""A repository's plait.toml reaches the run: CI command, caps; edits apply at the next
+engine start; `plait validate plait.toml` checks it with file:line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from plait.testing.gitrepo import run_git
+from tests.api.helpers_live import Live, turn
+
+PLAN = """\
+# Gameplan: conf
+
+## Patches
+
+### Patch 1: Add one
+Write notes/one.txt.
+
+## Dependency Graph
+
+- Patch 1 -> []
+"""
+
+TOML = """\
+[ci]
+command = "test -f notes/one.txt"
+
+[limits]
+max_concurrency = 1
+
+[classes.INFRA]
+exclusive = true
+"""
+
+
+def test_plait_toml_settings_reach_the_run_and_edits_apply_on_restart(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {"tasks": {"1": {"start": [turn("one", "notes/one.txt", "1\n",
+                                                                 "Add one")]}}})  # fmt: skip
+    (live.repo / "plait.toml").write_text(TOML)
+    run_git("add", "plait.toml", cwd=live.repo)
+    run_git("commit", "-qm", "settings", cwd=live.repo)
+    plan = tmp_path / "plan.md"
+    plan.write_text(PLAN)
+    out = live.plait("run", str(plan), "--repo", str(live.repo), "--script", str(live.script))
+    assert out.returncode == 0, out.stderr
+    assert "CI: test -f notes/one.txt" in out.stdout
+    assert "CI passed on" in out.stdout
+    project = live.json("projects")[0]
+    assert project["settings"]["max_concurrency"] == 1
+    assert project["settings"]["class_caps"] == {"INFRA": 1}
+
+    # An edited plait.toml applies when an engine next starts.
+    (live.repo / "plait.toml").write_text(
+        TOML.replace("max_concurrency = 1", "max_concurrency = 3")
+    )
+    assert live.plait("up", "conf").returncode == 0
+    try:
+        assert live.json("projects")[0]["settings"]["max_concurrency"] == 3
+    finally:
+        live.plait("down", "conf")
+    log = (live.home() / "conf" / "engine.log").read_text()
+    assert "settings changed" in log
+
+
+def test_validate_checks_a_plait_toml(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {})
+    good = tmp_path / "plait.toml"
+    good.write_text(TOML)
+    ok = live.plait("validate", str(good))
+    assert ok.returncode == 0, ok.stderr
+    assert "class INFRA: at most 1 at once" in ok.stdout
+    bad = tmp_path / "bad" / "plait.toml"
+    bad.parent.mkdir()
+    bad.write_text("[limits]\nmax_concurrency = 0\n[worktre]\nhook = 'x'\n")
+    out = live.plait("validate", str(bad))
+    assert out.returncode == 3
+    assert f"{bad}:2: max_concurrency = 0 is not a whole number of at least 1" in out.stderr
+    assert f"{bad}:3: unknown key 'worktre' at the top level" in out.stderr
+    assert "did you mean 'worktree'?" in out.stderr
+    assert "Traceback" not in out.stderr
+    # A broken plait.toml stops a run before anything starts, with the same words.
+    (live.repo / "plait.toml").write_text(bad.read_text())
+    run = live.plait("init", "--repo", str(live.repo), "--script", str(live.script))
+    assert run.returncode == 3
+    assert "plait.toml:2:" in run.stderr
+    assert json.loads(live.plait("projects", "--json").stdout) == []

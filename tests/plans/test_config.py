@@ -1,0 +1,159 @@
+"""plait.toml: parsed into typed settings, every problem located, merged under the flags."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plait.engine.settings import Settings, effective
+from plait.errors import PlanError, PlanProblem
+from plait.plans.config import EMPTY, parse_config
+
+FULL = """\
+# the settings of this repository
+[project]
+main = "trunk"
+branch_prefix = "bots"
+
+[agent]
+default = "claude"
+model = "sonnet"
+options = { max_turns = 50 }
+
+[agents.codex]
+model = "gpt-5.1-codex"
+
+[classes.INFRA]
+agent = "codex"
+cap = 2
+
+[classes.e2e]
+exclusive = true
+model = "opus"
+
+[limits]
+max_concurrency = 8
+ci_failures = 5
+[limits.agents]
+claude = 3
+
+[ci]
+command = "make test"
+
+[worktree]
+hook = "scripts/setup.sh"
+keep = true
+
+[liveness]
+idle_timeout = 300
+cooldown = 45.5
+
+[merge]
+delay = 0
+stacked = false
+"""
+
+
+def test_every_section_is_read() -> None:
+    c = parse_config(FULL, "plait.toml")
+    assert (c.main, c.branch_prefix, c.agent, c.model) == ("trunk", "bots", "claude", "sonnet")
+    assert c.agent_options == {"max_turns": 50}
+    assert c.backends == {"codex": {"model": "gpt-5.1-codex"}}
+    assert c.class_caps == {"INFRA": 2, "e2e": 1}  # exclusive is a cap of one
+    assert c.classes["INFRA"].agent == "codex"
+    assert c.classes["e2e"].model == "opus"
+    assert (c.max_concurrency, c.ci_failure_cap, c.agent_caps) == (8, 5, {"claude": 3})
+    assert (c.ci_command, c.hook, c.keep_worktrees) == ("make test", "scripts/setup.sh", True)
+    assert (c.idle_timeout, c.cooldown, c.merge_delay, c.stacked) == (300.0, 45.5, 0.0, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says", "hint"),
+    [
+        ("[limits]\nmax_concurency = 3\n", 2, "unknown key 'max_concurency' in [limits]",
+         "did you mean 'max_concurrency'?"),
+        ("[agnet]\ndefault = 'x'\n", 1, "unknown key 'agnet' at the top level",
+         "did you mean 'agent'?"),
+        ("[liveness]\n\nidle_timeout = 0\n", 3, "idle_timeout = 0.0 is not a number of seconds",
+         "write idle_timeout as"),
+        ("[merge]\ndelay = -1\n", 2, "delay = -1.0 is not a number of seconds, 0 or more", ""),
+        ("[limits]\nmax_concurrency = 'many'\n", 2, "is not a whole number", ""),
+        ("[limits]\nmax_concurrency = true\n", 2, "is not a whole number", ""),
+        ("[classes.INFRA]\ncapp = 1\n", 2, "unknown key 'capp' in [classes.INFRA]", "'cap'"),
+        ("[ci]\ncommand = '  '\n", 2, "is not text", ""),
+        ("[ci\ncommand = 'x'\n", 1, "not valid TOML", "fix the syntax"),
+        ("limits = 3\n", 1, "limits must be a table", "[limits]"),
+    ],
+)  # fmt: skip
+def test_problems_name_the_line_and_the_fix(text: str, line: int, says: str, hint: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_config(text, "plait.toml")
+    problem = caught.value.problems[0]
+    assert (problem.path, problem.line) == ("plait.toml", line), problem
+    assert says in problem.message
+    assert hint in problem.hint
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_config("[limits]\nmax = 1\n[ci]\nkommand = 'x'\n", "plait.toml")
+    assert [p.line for p in caught.value.problems] == [2, 4]
+
+
+def test_flags_win_over_the_file_which_wins_over_the_defaults() -> None:
+    config = parse_config(FULL, "plait.toml")
+    stored = Settings(repo="/r", agent="claude", max_concurrency=2, ci_command=["pytest"])
+    eff = effective("p", stored, config)
+    assert eff.config.max_concurrency == 2  # the flag
+    assert eff.settings.ci_command == ["pytest"]  # the flag
+    assert eff.settings.idle_timeout == 300.0  # the file (the stored one is the default)
+    assert eff.config.cooldown_seconds == 45.5
+    assert eff.config.class_caps == {"INFRA": 2, "e2e": 1}
+    assert eff.config.class_agents == {"INFRA": "codex"}
+    assert eff.config.main_branch == "trunk"
+    assert eff.backends["claude"] == {"max_turns": 50, "model": "sonnet"}
+    assert eff.backends["codex"] == {"model": "gpt-5.1-codex"}
+    plain = effective("p", Settings(repo="/r"), EMPTY)
+    assert plain.config.max_concurrency == 4
+    assert plain.settings.ci_command == []
+
+
+_KEYS = st.sampled_from(
+    ["project", "agent", "agents.x", "classes.A", "limits", "limits.agents", "ci", "worktree",
+     "prompts", "liveness", "merge", "bogus", "main", "cap", "delay", "command", "default"]
+)  # fmt: skip
+_VALUES = st.one_of(
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=20),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_KEYS, _KEYS, _VALUES), max_size=8), st.text(max_size=40))
+def test_any_input_gives_settings_or_located_problems(
+    entries: list[tuple[str, str, object]], noise: str
+) -> None:
+    import json
+
+    lines = []
+    for table, key, value in entries:
+        lines.append(f"[{table}]")
+        lines.append(
+            f"{key} = {json.dumps(value) if not isinstance(value, float) else repr(value)}"
+        )
+    for text in ("\n".join(lines), noise, "\n".join(lines) + "\n" + noise):
+        problems = _problems(text)
+        assert all(p.path == "plait.toml" and p.message for p in problems)
+
+
+def _problems(text: str) -> tuple[PlanProblem, ...]:
+    """What parsing `text` found wrong (nothing else may escape)."""
+    try:
+        parse_config(text, "plait.toml")
+    except PlanError as exc:
+        return exc.problems
+    return ()
