@@ -85,6 +85,8 @@ def test_second_terminal_commands_reach_a_foreground_run(tmp_path: Path) -> None
         assert rows["2"]["status"] == "working"
         assert rows["2"]["agent"] == "script"
         assert rows["2"]["rss_bytes"] > 0  # its agent's process group, measured live
+        assert rows["2"]["tokens"] > 0  # what the turn under way has used so far
+        assert rows["2"]["duration_s"] > 0
 
         added = live.json("add", "Extra notes", "--body", "Write notes/extra.txt.", "-p", "notes")
         assert (added["task"], added["queued"]) == ("extra-notes", False)

@@ -39,7 +39,7 @@ from plait.api.views import project_summary, task_detail, task_result, task_row
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.codec import decode_typed
-from plait.core.model import RunState
+from plait.core.model import RunState, Usage
 from plait.core.plan import Plan, TaskSpec
 from plait.core.progress import tasks_settled
 from plait.engine.loop import Engine
@@ -63,6 +63,17 @@ class ApiContext:
     token: str = ""  # required on the loopback HTTP listener
     resources: ResourceSampler = field(default_factory=ResourceSampler)
     on_shutdown: Callable[[], None] | None = None
+
+    def live_usage(self) -> dict[str, Usage]:
+        """Tokens and cost the turns under way have reported, beyond what the task counts
+        (a session's running total counts only what it adds to the last one)."""
+        state = self.engine.state
+        out: dict[str, Usage] = {}
+        for task, (usage, cumulative) in self.engine.executors.live_usage().items():
+            if cumulative and state is not None and task in state.tasks:
+                usage = usage.since(state.tasks[task].session_usage)
+            out[task] = usage
+        return out
 
     @property
     def state(self) -> RunState:
@@ -212,8 +223,9 @@ def _tasks(ctx: ApiContext, request: Request) -> Json:
     wanted = set(filter(None, q.get("status", "").split(",")))
     rows = []
     usage = ctx.resources.by_task(ctx.engine)
+    live, now = ctx.live_usage(), time.time()
     for tid in state.order:
-        row = task_row(state, state.tasks[tid])
+        row = task_row(state, state.tasks[tid], now=now, live=live.get(tid))
         if wanted and row["status"] not in wanted:
             continue
         if tid in usage:
@@ -237,7 +249,7 @@ def _int(text: str | None, default: int) -> int:
 def _task(ctx: ApiContext, request: Request) -> Json:
     state = ctx.state
     tid = cmd.resolve_task(state, request.path_params["ref"])
-    detail = task_detail(state, state.tasks[tid])
+    detail = task_detail(state, state.tasks[tid], now=time.time(), live=ctx.live_usage().get(tid))
     usage = ctx.resources.by_task(ctx.engine).get(tid)
     if usage is not None:
         detail["cpu_percent"], detail["rss_bytes"] = usage

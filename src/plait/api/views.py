@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plait.core.model import Phase, RunState, TaskState
+from plait.core.model import Phase, RunState, TaskState, Usage
 from plait.core.progress import stuck_tasks, totals
 from plait.core.task import agent_of, attention_reason, display_status, model_of
 
@@ -29,10 +29,14 @@ def status_of(state: RunState, t: TaskState) -> str:
     return display_status(t, state.config, landing=state.specs[t.id].landing)
 
 
-def task_row(state: RunState, t: TaskState) -> Json:
-    """One line of `plait ps` / the task list (the summary's rows are the same)."""
+def task_row(
+    state: RunState, t: TaskState, *, now: float | None = None, live: Usage | None = None
+) -> Json:
+    """One line of `plait ps` / the task list (the summary's rows are the same). A running
+    engine passes the clock and what the turn under way has used so far."""
     spec = state.specs[t.id]
     pr = t.pr
+    usage = t.usage + live if live is not None else t.usage
     return {
         "id": t.id,
         "title": spec.title,
@@ -48,11 +52,11 @@ def task_row(state: RunState, t: TaskState) -> Json:
         "base": t.base_branch if t.stacked_on else None,
         "queue": [op.kind.value for op in t.queue],
         "turns": t.turns,
-        "tokens": t.usage.total_tokens,
-        "input_tokens": t.usage.input_tokens,
-        "output_tokens": t.usage.output_tokens,
-        "cost_usd": round(t.usage.cost_usd, 6),
-        "duration_s": round(_duration(t, state.now), 2),
+        "tokens": usage.total_tokens,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cost_usd": round(usage.cost_usd, 6),
+        "duration_s": round(_duration(t, max(state.now, now or 0.0)), 2),
         "merge_sha": t.merge_sha or None,
         "ci_failures": t.counters.ci_failures,
         "attention": attention_reason(t, state.config) or None,
@@ -61,12 +65,14 @@ def task_row(state: RunState, t: TaskState) -> Json:
     }
 
 
-def task_detail(state: RunState, t: TaskState) -> Json:
+def task_detail(
+    state: RunState, t: TaskState, *, now: float | None = None, live: Usage | None = None
+) -> Json:
     """Everything about one task: the row, and where its work is and what it waits for."""
     spec = state.specs[t.id]
     pr = t.pr
     return {
-        **task_row(state, t),
+        **task_row(state, t, now=now, live=live),
         "description": spec.description,
         "class": spec.task_class,
         "worktree": t.worktree or None,

@@ -71,8 +71,13 @@ class Executors:
         self.processes = processes
         # Backend → set once its first turn of this run is up and streaming (see _warm_up).
         self._warm: dict[str, asyncio.Event] = {}
-        self._turns: set[str] = set()  # effect ids of agent turns under way
+        self._turns: dict[str, tuple[str, _Seen]] = {}  # turns under way: effect → task, seen
         self._interrupted: set[str] = set()  # ... of those, the ones a person stopped
+
+    def live_usage(self) -> dict[str, tuple[Usage, bool]]:
+        """Per task, what its turn under way has reported so far (and whether that is a
+        session's running total): the faces add it to the task's counted usage."""
+        return {task: (seen.usage, seen.cumulative) for task, seen in self._turns.values()}
 
     def interrupt(self, effect_id: str) -> bool:
         """Mark a running agent turn as stopped by a person: when its run is cancelled it
@@ -213,7 +218,7 @@ class Executors:
         self.transcript(effect.task, effect.id, "Prompt", json.dumps({"text": prompt}))
         book = self.processes
         started = time.monotonic()
-        self._turns.add(effect.id)
+        self._turns[effect.id] = (effect.task, seen)
         try:
             outcome = await run_turn(
                 backend,
@@ -231,7 +236,7 @@ class Executors:
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             return self._killed(effect, seen, time.monotonic() - started)
         finally:
-            self._turns.discard(effect.id)
+            self._turns.pop(effect.id, None)
             self._interrupted.discard(effect.id)
             if warm is not None:
                 warm.set()
