@@ -137,6 +137,29 @@ def test_leftover_background_processes_die_with_a_finished_turn(
     assert not any(alive(p) for p in pids(repo))
 
 
+# A daemon that left the agent's process group with setsid, in the worktree and in a
+# subfolder of it (its pid is the shell's, kept by exec).
+ESCAPE = {
+    "run": [
+        "sh",
+        "-c",
+        "mkdir -p sub && for d in . sub; do (cd $d && setsid sh -c "
+        "'echo $$ > escaped.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &); done; "
+        "while [ ! -s escaped.pid ] || [ ! -s sub/escaped.pid ]; do sleep 0.01; done",
+    ]
+}
+
+
+def test_a_daemon_that_left_the_group_dies_with_the_turn(
+    repo: Path, agent_env: dict[str, str], script_file: Script
+) -> None:
+    backend = ScriptBackend(script_file({"default": {"start": [{"actions": [ESCAPE]}]}}))
+    outcome = asyncio.run(run_turn(backend, spec(repo), base_env=agent_env, kill_grace=1.0))
+    assert outcome.ok, outcome.error
+    escaped = [int((repo / d / "escaped.pid").read_text()) for d in (".", "sub")]
+    assert not any(alive(p) for p in escaped)
+
+
 def test_a_missing_executable_is_a_failed_turn_with_a_hint(
     repo: Path, agent_env: dict[str, str]
 ) -> None:

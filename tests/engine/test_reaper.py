@@ -55,3 +55,52 @@ def test_forget_after_a_turn(tmp_path: Path) -> None:
     reaper.remember(store, "t/3/agent", os.getpid())
     reaper.forget(store, "t/3/agent")
     assert store.processes() == []
+
+
+def _orphaned_group(store: Store) -> int:
+    """A recorded group whose leader has exited, leaving a child behind; the child's pid."""
+    leader = subprocess.Popen(
+        ["sh", "-c", "sleep 300 >/dev/null 2>&1 & echo $!; read _"],
+        start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert leader.stdout is not None
+    child = int(leader.stdout.readline())
+    leader.stdout.close()
+    reaper.remember(store, "t/4/agent", leader.pid)
+    assert leader.stdin is not None
+    leader.stdin.close()
+    leader.wait(timeout=10)
+    assert _alive(child)
+    return child
+
+
+def test_children_of_a_group_whose_leader_exited_are_killed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "plait.db")
+    child = _orphaned_group(store)
+    try:
+        assert reaper.reap_orphans(store) == [child]
+        assert not _alive(child)
+        assert store.processes() == []
+    finally:
+        if _alive(child):
+            os.kill(child, 9)
+
+
+def test_what_left_its_group_inside_the_worktrees_is_killed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "plait.db")
+    worktree = tmp_path / "worktrees" / "7"
+    worktree.mkdir(parents=True)
+    elsewhere = subprocess.Popen(["sleep", "300"], cwd=tmp_path, start_new_session=True)
+    escaped = subprocess.Popen(["sleep", "300"], cwd=worktree, start_new_session=True)
+    try:
+        killed = reaper.reap_orphans(store, worktrees=str(tmp_path / "worktrees"))
+        assert killed == [escaped.pid]
+        escaped.wait(timeout=10)
+        assert _alive(elsewhere.pid)
+    finally:
+        for proc in (elsewhere, escaped):
+            proc.kill()
+            proc.wait()

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from plait import processes
 from plait.agents.base import (
     AgentBackend,
     AgentErrorEvent,
@@ -153,7 +154,7 @@ async def run_turn(
     try:
         forced = await _supervise(proc, pump, clock, idle_timeout, turn_timeout)
     finally:  # normal exit, stall, timeout, cancellation or a failing on_event alike
-        await _stop(proc, pump, errs, kill_grace)
+        await _stop(proc, pump, errs, kill_grace, spec.workdir)
     if forced == "stalled":
         error = f"no output for {idle_timeout:g}s; the agent was stopped"
         return _outcome(tally, spec, forced, error, started, exit_code=proc.returncode)
@@ -223,10 +224,13 @@ async def _stop(
     pump: asyncio.Task[None],
     errs: asyncio.Task[None],
     grace: float,
+    workdir: str,
 ) -> None:
-    """Stop the whole process group, reap the leader and let the readers reach EOF."""
+    """Stop the whole process group and what escaped it into the workdir (`setsid`), reap
+    the leader and let the readers reach EOF."""
     await _kill_group(proc, grace)
     await proc.wait()
+    await asyncio.to_thread(processes.stop_under, workdir)
     # Every writer of the pipes is dead now, unless something escaped into its own
     # session: do not wait for that one forever.
     _, pending = await asyncio.wait({pump, errs}, timeout=DRAIN_GRACE)
@@ -243,11 +247,11 @@ async def _kill_group(proc: asyncio.subprocess.Process, grace: float) -> None:
     deadline = loop.time() + grace
     try:
         while loop.time() < deadline:
-            if proc.returncode is not None and not _group_alive(pgid):
+            if proc.returncode is not None and not processes.group_alive(pgid):
                 return
             await asyncio.sleep(0.02)
     finally:  # also when cancelled again while waiting
-        if _group_alive(pgid):
+        if processes.group_alive(pgid):
             _signal_group(pgid, signal.SIGKILL)
 
 
@@ -258,26 +262,6 @@ def _signal_group(pgid: int, sig: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
-
-
-def _group_alive(pgid: int) -> bool:
-    """Does the group still have a running member? Zombies do not count: where PID 1 does
-    not reap orphans (some containers), they linger forever and would always look alive."""
-    if not _signal_group(pgid, 0):
-        return False
-    try:
-        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
-    except OSError:  # no procfs: trust the signal check
-        return True
-    for pid in entries:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # exited meanwhile
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-            return True
-    return False
 
 
 def _judge(

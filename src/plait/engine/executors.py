@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from plait import processes
 from plait.agents.base import AgentBackend, AgentEvent, SessionStarted, TurnSpec, UsageReport
 from plait.agents.prompts import render_prompt
 from plait.agents.runner import run_turn
@@ -179,6 +180,8 @@ class Executors:
                     await self.forge.delete_branch(effect.branch)
                 return self._done(effect)
             case fx.Cleanup():
+                # Nothing may keep running in a folder that is about to go away.
+                await asyncio.to_thread(processes.stop_under, effect.worktree)
                 await self.workspaces.remove(
                     task=effect.task,
                     worktree=effect.worktree,

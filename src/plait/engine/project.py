@@ -231,7 +231,7 @@ def build_engine(
     prompts = project.paths.prompts
     if not prompts.is_dir() and eff.prompts_dir:
         prompts = Path(eff.prompts_dir)
-    reaper.reap_orphans(store)
+    reaper.reap_orphans(store, worktrees=str(project.paths.worktrees))
     executors = Executors(
         project=project.name,
         forge=forge,
