@@ -8,6 +8,7 @@ never escapes: it becomes a failure event the controller counts and retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -59,6 +60,7 @@ class Executors:
         idle_timeout: float | None = 600.0,
         turn_timeout: float | None = 3600.0,
         processes: ProcessBook | None = None,
+        warm_up_wait: float = 5.0,
     ) -> None:
         self.project = project
         self.forge = forge
@@ -70,6 +72,7 @@ class Executors:
         self.idle_timeout = idle_timeout
         self.turn_timeout = turn_timeout
         self.processes = processes
+        self.warm_up_wait = warm_up_wait
         # Backend → set once its first turn of this run is up and streaming (see _warm_up).
         self._warm: dict[str, asyncio.Event] = {}
         self._turns: dict[str, tuple[str, _Seen]] = {}  # turns under way: effect → task, seen
@@ -286,13 +289,18 @@ class Executors:
         """The first turn of a backend in a run starts alone; the others wait until it
         streams. Some CLIs set up their own files on first start (opencode migrates its
         database, gemini rewrites its settings), and two first starts at once race: one
-        dies reading a half-written file. Returns the event to set when this is that turn.
+        dies reading a half-written file. A first turn that is stopped or slow to print
+        must not hold every other task back, so the wait lasts `warm_up_wait` at most.
+        Returns the event to set when this is that turn.
         """
         warm = self._warm.get(agent)
         if warm is None:
             self._warm[agent] = warm = asyncio.Event()
             return warm
-        await warm.wait()
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.warm_up_wait):
+                await warm.wait()
         return None
 
 
