@@ -157,3 +157,14 @@ def test_a_thread_total_counts_only_what_the_turn_added() -> None:
             )
         )  # fmt: skip
     assert d.st.tasks["1"].usage == Usage(input_tokens=250, output_tokens=30)
+
+
+def test_attempts_cut_off_by_a_crash_count_in_the_totals() -> None:
+    d = _driver(1)
+    _finish(d, "1", ok=True, commits_ahead=1, head_sha="a", seconds=3.0,
+            usage=Usage(input_tokens=10), interrupted_turns=2, interrupted_seconds=5.5,
+            interrupted_usage=Usage(input_tokens=7, output_tokens=1))  # fmt: skip
+    t = d.st.tasks["1"]
+    assert t.turns == 3
+    assert t.agent_seconds == 8.5
+    assert t.usage == Usage(input_tokens=17, output_tokens=1)

@@ -330,3 +330,18 @@ def test_branch_checked_out_in_main_checkout_refused(repo: GitRepo) -> None:
     repo.git("checkout", "-q", "-b", "plait/t1")
     with pytest.raises(GitError, match="main checkout"):
         asyncio.run(make_ws(repo).prepare(task="t1", branch="plait/t1", base_branch="main"))
+
+
+def test_work_state_tells_what_a_turn_left(repo: GitRepo) -> None:
+    ws = make_ws(repo)
+    wt = asyncio.run(ws.prepare(task="t9", branch="plait/t9", base_branch="main")).path
+    start = asyncio.run(ws.work_state(worktree=wt))
+    assert start.head_sha == repo.rev("plait/t9")
+    assert (start.commits, start.dirty) == ((), ())
+    repo.commit({"c.txt": "sea\n"}, "half the work", cwd=wt)
+    (Path(wt) / "a.txt").write_text("changed\n")
+    (Path(wt) / "new.txt").write_text("new\n")
+    left = asyncio.run(ws.work_state(worktree=wt, since=start.head_sha))
+    assert left.head_sha == repo.rev("plait/t9")
+    assert [c.split(" ", 1)[1] for c in left.commits] == ["half the work"]
+    assert sorted(left.dirty) == ["a.txt", "new.txt"]

@@ -30,6 +30,9 @@ from plait.errors import AgentError
 MODEL = "script-simulator"
 _STATE_FILE = "plait-script-turns.json"
 _PROMPT_FILE = "plait-script-last-prompt.txt"
+# One JSON line per start, in the repository's common git dir (it outlives worktrees), so
+# tests can count agent process starts and see which resumed a session.
+STARTS_FILE = "plait-script-starts.jsonl"
 _FALLBACK_IDENTITY = ("-c", "user.name=plait script agent", "-c", "user.email=script@plait.invalid")
 
 # How each failure class looks in Claude Code's stream: (assistant `error` code, text).
@@ -124,6 +127,15 @@ def git(*args: str) -> subprocess.CompletedProcess[str]:
 def git_dir() -> Path | None:
     done = git("rev-parse", "--absolute-git-dir")
     return Path(done.stdout.strip()) if done.returncode == 0 else None
+
+
+def log_start(task: str, kind: str, resume: str, prompt: str) -> None:
+    done = git("rev-parse", "--path-format=absolute", "--git-common-dir")
+    if done.returncode != 0:
+        return
+    entry = {"task": task, "kind": kind, "resume": resume, "prompt": prompt.split("\n", 1)[0]}
+    with open(Path(done.stdout.strip()) / STARTS_FILE, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
 
 
 def next_turn_index(state_dir: Path | None, task: str, kind: str) -> int:
@@ -305,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     except AgentError as exc:
         stream.result(f"script error: {exc}", is_error=True, subtype="error_during_execution")
         return 1
+    log_start(args.task, args.kind, args.resume, prompt)
     state_dir = git_dir()
     if state_dir is not None:
         (state_dir / _PROMPT_FILE).write_text(prompt, encoding="utf-8")

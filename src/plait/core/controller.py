@@ -184,10 +184,10 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
     used = event.usage.since(mark) if event.usage_cumulative else event.usage
     task = replace(
         task,
-        usage=task.usage + used,
+        usage=task.usage + used + event.interrupted_usage,
         session_usage=event.usage if event.usage_cumulative else Usage(),
-        turns=task.turns + 1,
-        agent_seconds=round(task.agent_seconds + event.seconds, 6),
+        turns=task.turns + 1 + event.interrupted_turns,
+        agent_seconds=round(task.agent_seconds + event.seconds + event.interrupted_seconds, 6),
         session_id=event.session_id or task.session_id,
     )
     backend = agent_of(state, task.id)

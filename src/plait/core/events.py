@@ -69,6 +69,11 @@ class AgentFinished(EffectResult):
     head_sha: str = ""
     reset_at: float | None = None  # when a rate/usage limit lifts, if the CLI said
     usage_cumulative: bool = False  # usage is the session's running total (codex threads)
+    # Earlier attempts at this turn, cut off by a crash of the engine and continued by
+    # this one: counted in the task's totals, which would otherwise leave them out.
+    interrupted_turns: int = 0
+    interrupted_usage: Usage = field(default_factory=Usage)
+    interrupted_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -26,7 +26,9 @@ from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import Usage
+from plait.engine.interrupted import PROMPT, Interrupted, left_behind, prompt_row, read_attempts
 from plait.forges.base import Forge, MergeBlocked
+from plait.store.sqlite import TranscriptEntry
 from plait.workspaces.base import Workspaces
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class ProcessBook(Protocol):
 
 # (task, effect id, kind, body): one transcript entry.
 TranscriptSink = Callable[[str, str, str, str], None]
+# (task, effect id) → the transcript rows of that effect so far (see engine.interrupted).
+TranscriptReader = Callable[[str, str], Iterable[TranscriptEntry]]
 
 
 class Executors:
@@ -61,6 +65,7 @@ class Executors:
         turn_timeout: float | None = 3600.0,
         processes: ProcessBook | None = None,
         warm_up_wait: float = 5.0,
+        attempts: TranscriptReader | None = None,
     ) -> None:
         self.project = project
         self.forge = forge
@@ -73,6 +78,7 @@ class Executors:
         self.turn_timeout = turn_timeout
         self.processes = processes
         self.warm_up_wait = warm_up_wait
+        self.attempts = attempts
         # Backend → set once its first turn of this run is up and streaming (see _warm_up).
         self._warm: dict[str, asyncio.Event] = {}
         self._turns: dict[str, tuple[str, _Seen]] = {}  # turns under way: effect → task, seen
@@ -200,17 +206,20 @@ class Executors:
 
     async def _run_agent(self, effect: fx.RunAgent) -> ev.Event:
         backend = self.backend_for(effect.agent)
-        prompt = render_prompt(effect.turn, overrides_dir=self.prompts_dir)
+        earlier = read_attempts(self.attempts(effect.task, effect.id) if self.attempts else ())
+        turn, session = await self._continue(effect, earlier)
+        prompt = render_prompt(turn, overrides_dir=self.prompts_dir)
         spec = TurnSpec(
             prompt=prompt,
             workdir=effect.worktree,
-            session_id=effect.session_id,
+            session_id=session,
             model=effect.model,
             task_id=effect.task,
             project=self.project,
             kind=effect.turn.kind,
             onto=effect.turn.onto,
         )
+        head = (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
 
         warm = await self._warm_up(effect.agent)
         seen = _Seen()
@@ -221,7 +230,8 @@ class Executors:
             seen.add(event)
             self.transcript(effect.task, effect.id, type(event).__name__, _render(event))
 
-        self.transcript(effect.task, effect.id, "Prompt", json.dumps({"text": prompt}))
+        row = prompt_row(prompt, head_sha=head, session_id=session)
+        self.transcript(effect.task, effect.id, PROMPT, row)
         book = self.processes
         started = time.monotonic()
         self._turns[effect.id] = (effect.task, seen)
@@ -240,7 +250,7 @@ class Executors:
                 raise
             # Stopped by a person (`plait kill`): the process group is dead; say so.
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            return self._killed(effect, seen, time.monotonic() - started)
+            return self._killed(effect, seen, time.monotonic() - started, earlier)
         finally:
             self._turns.pop(effect.id, None)
             self._interrupted.discard(effect.id)
@@ -269,9 +279,14 @@ class Executors:
             head_sha=commit.head_sha,
             reset_at=outcome.reset_at,
             usage_cumulative=outcome.usage_cumulative,
+            interrupted_turns=earlier.attempts,
+            interrupted_usage=earlier.usage,
+            interrupted_seconds=earlier.seconds,
         )
 
-    def _killed(self, effect: fx.RunAgent, seen: _Seen, seconds: float) -> ev.AgentFinished:
+    def _killed(
+        self, effect: fx.RunAgent, seen: _Seen, seconds: float, earlier: Interrupted
+    ) -> ev.AgentFinished:
         return ev.AgentFinished(
             at=self.clock(),
             effect_id=effect.id,
@@ -283,7 +298,30 @@ class Executors:
             usage=seen.usage,
             usage_cumulative=seen.cumulative,
             seconds=round(seconds, 3),
+            interrupted_turns=earlier.attempts,
+            interrupted_usage=earlier.usage,
+            interrupted_seconds=earlier.seconds,
         )
+
+    async def _continue(self, effect: fx.RunAgent, earlier: Interrupted) -> tuple[fx.Turn, str]:
+        """The turn to run and the session to run it in, after `earlier` attempts at it
+        were cut off by a crash: the session they announced continues, told so."""
+        turn = effect.turn
+        if not earlier.attempts:
+            return turn, effect.session_id
+        left = ""
+        if earlier.head_sha:
+            state = await self.workspaces.work_state(
+                worktree=effect.worktree, since=earlier.head_sha
+            )
+            left = left_behind(state)
+        note = f"An earlier attempt at this turn was cut off.\n{left}".strip() if left else ""
+        if earlier.session_id:
+            resumed = dataclasses.replace(turn, kind="continue", summary=note)
+            return resumed, earlier.session_id
+        # No session to continue: a fresh one must at least know what is there.
+        summary = f"{turn.summary.strip()}\n\n{note}".strip()
+        return dataclasses.replace(turn, summary=summary), effect.session_id
 
     async def _warm_up(self, agent: str) -> asyncio.Event | None:
         """The first turn of a backend in a run starts alone; the others wait until it

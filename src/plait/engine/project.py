@@ -27,7 +27,7 @@ from plait.engine.settings import Effective, Settings, effective, repo_config
 from plait.errors import ProjectError, UsageError
 from plait.forges.base import Forge
 from plait.store.paths import ProjectPaths, list_projects, project_paths
-from plait.store.sqlite import Store
+from plait.store.sqlite import Store, TranscriptEntry
 from plait.workspaces.worktrees import GitWorkspaces
 
 
@@ -228,6 +228,9 @@ def build_engine(
     def transcript(task: str, effect_id: str, kind: str, body: str) -> None:
         store.add_transcript(task, effect_id, time.time(), kind, body)
 
+    def attempts(task: str, effect_id: str) -> list[TranscriptEntry]:
+        return [e for e in store.transcript(task) if e.effect_id == effect_id]
+
     prompts = project.paths.prompts
     if not prompts.is_dir() and eff.prompts_dir:
         prompts = Path(eff.prompts_dir)
@@ -242,6 +245,7 @@ def build_engine(
         idle_timeout=s.idle_timeout,
         turn_timeout=s.turn_timeout,
         processes=_Book(store),
+        attempts=attempts,
     )
     return Engine(
         store=store,

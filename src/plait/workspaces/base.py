@@ -19,6 +19,15 @@ class TurnCommit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WorkState:
+    """Where a worktree stands: its HEAD, and what changed since an earlier HEAD."""
+
+    head_sha: str
+    commits: tuple[str, ...] = ()  # `<short sha> <subject>` of each commit since, newest first
+    dirty: tuple[str, ...] = ()  # paths with uncommitted changes (untracked included)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RebaseOutcome:
     ok: bool
     head_sha: str = ""
@@ -35,6 +44,11 @@ class Workspaces(Protocol):
         self, *, worktree: str, base_sha: str, task: str, message: str
     ) -> TurnCommit:
         """Commit whatever the agent left uncommitted; count the branch's own commits."""
+        ...
+
+    async def work_state(self, *, worktree: str, since: str = "") -> WorkState:
+        """HEAD, and (given an earlier HEAD `since`) the commits after it and the paths
+        left uncommitted: what an interrupted agent turn left behind."""
         ...
 
     async def rebase(

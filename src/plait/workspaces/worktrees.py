@@ -15,7 +15,7 @@ import os
 import shutil
 
 from plait.errors import GitError
-from plait.workspaces.base import Prepared, RebaseOutcome, TurnCommit
+from plait.workspaces.base import Prepared, RebaseOutcome, TurnCommit, WorkState
 from plait.workspaces.git import AGENT_EMAIL, AGENT_NAME, commit_env, git, has_identity
 from plait.workspaces.hook import run_hook
 from plait.workspaces.inspect import (
@@ -184,6 +184,22 @@ class GitWorkspaces:
         head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
         count = await git("rev-list", "--count", f"{base_sha}..{head}", cwd=worktree)
         return TurnCommit(head_sha=head, commits_ahead=int(count.out.strip() or 0))
+
+    async def work_state(self, *, worktree: str, since: str = "") -> WorkState:
+        self._check_worktree(worktree)
+        head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
+        if not since:
+            return WorkState(head_sha=head)
+        await check_rev(since)
+        log = await git("log", "--format=%h %s", f"{since}..{head}", cwd=worktree, check=False)
+        status = await git("status", "--porcelain", "-z", cwd=worktree)
+        # -z entries are "XY path"; a rename's source path follows as its own entry.
+        entries = [e for e in status.out.split("\0") if len(e) > 3 and e[2] == " "]
+        return WorkState(
+            head_sha=head,
+            commits=tuple(log.out.splitlines()) if log.code == 0 else (),
+            dirty=tuple(e[3:] for e in entries),
+        )
 
     async def _commit(self, worktree: str, message: str, *extra: str) -> None:
         # --no-verify: this commit only saves the agent's work; CI and review judge it.
