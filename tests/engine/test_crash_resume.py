@@ -14,8 +14,11 @@ import pytest
 
 from tests.engine.crash_helpers import (
     Crashable,
+    alive,
     crashable,
+    kill_all,
     one_task_plan,
+    read_pids,
     wait_until,
 )
 
@@ -80,3 +83,73 @@ def test_an_interrupted_turn_continues_its_session(tmp_path: Path) -> None:
     (second,) = finals
     assert row["input_tokens"] > second["input_tokens"]
     assert len(usage) > 0
+
+
+def _spawn(pids: Path, name: str) -> dict[str, object]:
+    """A background sleep in the agent's group and a daemon that left it with setsid, both
+    with the worktree as their cwd; their pids go to `pids`."""
+    child, daemon = pids / f"{name}-child.pid", pids / f"{name}-daemon.pid"
+    return {
+        "run": [
+            "sh",
+            "-c",
+            f"sleep 300 </dev/null >/dev/null 2>&1 & echo $! > {child}; "
+            f"setsid sh -c 'echo $$ > {daemon}; exec sleep 300' </dev/null >/dev/null 2>&1 & "
+            f"while [ ! -s {daemon} ]; do sleep 0.01; done",
+        ]
+    }
+
+
+TWO_TASKS = """# Gameplan: orphans
+
+## Patches
+
+### Patch 1 [INFRA]: Start a server and get killed
+Do it.
+
+### Patch 2 [INFRA]: Start a server and finish
+Do it.
+
+## Dependency Graph
+
+- Patch 1 [INFRA] -> []
+- Patch 2 [INFRA] -> []
+"""
+
+
+def test_nothing_the_agents_started_outlives_a_crash_or_the_run(tmp_path: Path) -> None:
+    run = crashable(tmp_path, "orphans")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    script = {
+        "tasks": {
+            "1": {
+                "start": [
+                    {"actions": [_spawn(pids, "1"), {"hang": 300}]},
+                    {"actions": _commit("one.txt", "one")},
+                ]
+            },
+            "2": {"start": [{"actions": [_spawn(pids, "2"), *_commit("two.txt", "two")]}]},
+        }
+    }
+    started: list[int] = []
+    try:
+        run.run(TWO_TASKS, script)
+        wait_until("task 1's servers", lambda: results(run) == 1)
+        run.kill()
+        # The agent dies with its engine (as a CLI does when its stdout breaks), leaving
+        # its group's leader gone and its children running.
+        recorded = run.rows("SELECT pid FROM processes WHERE effect_id LIKE '1/%'")
+        (leader,) = [pid for (pid,) in recorded]
+        kill_all([leader])
+        wait_until("the agent's end", lambda: not alive(leader))
+        started = read_pids(pids)
+        assert len(started) >= 2
+        assert all(alive(p) for p in started[:2])
+        run.resume()
+        started = read_pids(pids)
+        assert len(started) == 4
+        assert [p for p in started if alive(p)] == []
+    finally:
+        run.stop()
+        kill_all(read_pids(pids))
