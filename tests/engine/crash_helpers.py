@@ -125,6 +125,12 @@ def kill_all(pids: Sequence[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def temp_leftovers(tmpdir: Path) -> list[Path]:
+    """What plait left in $TMPDIR, but the runtime folder it keeps there on purpose (the
+    API's sockets, see plait.store.paths.runtime_dir)."""
+    return [p for p in tmpdir.iterdir() if p.name != f"plait-{os.getuid()}"]
+
+
 def read_pids(folder: Path) -> list[int]:
     return [int(p.read_text()) for p in sorted(folder.glob("*.pid")) if p.read_text().strip()]
 

@@ -19,6 +19,7 @@ from tests.engine.crash_helpers import (
     kill_all,
     one_task_plan,
     read_pids,
+    temp_leftovers,
     wait_until,
 )
 
@@ -153,3 +154,41 @@ def test_nothing_the_agents_started_outlives_a_crash_or_the_run(tmp_path: Path) 
     finally:
         run.stop()
         kill_all(read_pids(pids))
+
+
+def test_ci_cut_off_by_a_crash_runs_once_more_alone_and_leaves_no_files(
+    tmp_path: Path,
+) -> None:
+    run = crashable(tmp_path, "slow-ci")
+    log = tmp_path / "ci"
+    log.mkdir()
+    starts, overlaps = log / "starts", log / "overlaps"
+    # Each run notes a run still alive beside it (a zombie is dead: where PID 1 does not
+    # reap, one lingers), then its own pid; the first one hangs.
+    ci = (
+        f'for p in $(cat {starts} 2>/dev/null); do grep -qs "State:.[^Z]" /proc/$p/status && '
+        f"echo $p >> {overlaps}; done; echo $$ >> {starts}; "
+        f"[ $(wc -l < {starts}) -gt 1 ] || exec sleep 300"
+    )
+    script = {"tasks": {"1": {"start": [{"actions": _commit("one.txt", "one")}]}}}
+    first: list[int] = []
+    try:
+        run.run(one_task_plan(TITLE), script, "--ci", f"sh -c '{ci}'")
+        wait_until("the first CI run", lambda: starts.exists() and starts.read_text().strip())
+        first = [int(starts.read_text())]
+        run.kill()
+        tmpdir = Path(run.env["TMPDIR"])
+        left = temp_leftovers(tmpdir) + list((run.project_dir / "tmp").glob("*/*"))
+        assert left, "the killed CI run's export should still be there"
+        assert alive(first[0])
+        run.resume()
+        pids = [int(p) for p in starts.read_text().split()]
+        assert pids[0] == first[0]
+        assert len(pids) == 2  # run once more, not twice
+        assert not overlaps.exists(), overlaps.read_text()
+        assert not alive(first[0])
+        assert temp_leftovers(tmpdir) == []
+        assert list((run.project_dir / "tmp").glob("*/*")) == []
+    finally:
+        run.stop()
+        kill_all(first)

@@ -44,13 +44,19 @@ class LocalForge:
         ci_timeout: float = 600,
         ci_concurrency: int = 2,
         demo_reviews: Mapping[str, Sequence[str]] | None = None,
+        ci_dir: str | None = None,
     ) -> None:
         self.repo = os.path.realpath(repo)
         self.main_branch = main_branch
         self.ci_command = list(ci_command) if ci_command else []
         self.demo_reviews = dict(demo_reviews or {})
         self.db = ForgeDB(db_path)
-        self.ci = CIRunner(self.db, self.repo, self.ci_command, ci_timeout, ci_concurrency)
+        # CI exports live beside the project's database (<project>/tmp/ci), where the next
+        # start cleans what a crash left; never in $TMPDIR, where nothing would.
+        work_dir = ci_dir or os.path.join(os.path.dirname(os.path.abspath(db_path)), "tmp", "ci")
+        self.ci = CIRunner(
+            self.db, self.repo, self.ci_command, ci_timeout, ci_concurrency, work_dir=work_dir
+        )
         # Pure functions of commit ids, so safe to cache for the life of the process.
         self._mergeable: dict[tuple[str, str], bool | None] = {}
         self._outdated: dict[tuple[str, str, str], bool] = {}

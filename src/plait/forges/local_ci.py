@@ -1,11 +1,14 @@
 """The local forge's CI: run the configured command on an exported copy of a pushed commit.
 
 How this works: a run is a row in `forge_ci` (queued → running → passed/failed). A worker
-claims the oldest queued row, exports the commit with `git archive` into a fresh temp dir
-(so CI never sees a worktree's uncommitted files and cannot disturb it), runs the command
-there in its own process group with a minimal environment and a timeout, and records the
-outcome with the tail of the output. Rows left `running` by a crash are queued again when
-`serve` starts; a cancelled run puts its row back in the queue.
+claims the oldest queued row, exports the commit with `git archive` into a fresh folder
+under the CI's work dir (beside the project's database, not in $TMPDIR where a crash would
+leave it for good), so CI never sees a worktree's uncommitted files and cannot disturb it;
+runs the command there in its own process group (recorded in `forge_ci_processes`) with a
+minimal environment and a timeout, and records the outcome with the tail of the output.
+When `serve` starts after a crash, the recorded groups and whatever still runs in the work
+dir are killed, the work dir is emptied, and rows left `running` are queued again: each
+such run runs once more, never beside its orphan. A cancelled run puts its row back.
 """
 
 from __future__ import annotations
@@ -16,9 +19,14 @@ import os
 import shlex
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import psutil
+
+from plait import processes
 from plait.forges.local_db import CIRow, ForgeDB
+from plait.processes import started
 from plait.workspaces.git import git
 from plait.workspaces.hook import kill_process_group
 
@@ -78,8 +86,14 @@ async def _read_tail(stream: asyncio.StreamReader, limit: int) -> str:
 
 
 async def run_command(
-    command: list[str], *, cwd: str, env: dict[str, str], timeout: float
+    command: list[str],
+    *,
+    cwd: str,
+    env: dict[str, str],
+    timeout: float,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> CIOutcome:
+    """Run `command`; `on_spawn(pid)` is told its process group as soon as it runs."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *command,
@@ -93,6 +107,8 @@ async def run_command(
     except OSError as exc:
         return CIOutcome(False, 127, f"cannot start {shlex.join(command)}: {exc}")
     assert proc.stdout is not None
+    if on_spawn is not None:
+        on_spawn(proc.pid)
     reader = asyncio.ensure_future(_read_tail(proc.stdout, OUTPUT_TAIL))
     try:
         async with asyncio.timeout(timeout):  # not wait_for: it can lose a cancellation
@@ -130,10 +146,18 @@ class CIRunner:
     """Runs queued CI rows with bounded concurrency."""
 
     def __init__(
-        self, db: ForgeDB, repo: str, command: list[str], timeout: float, concurrency: int
+        self,
+        db: ForgeDB,
+        repo: str,
+        command: list[str],
+        timeout: float,
+        concurrency: int,
+        *,
+        work_dir: str,
     ) -> None:
         self.db = db
         self.repo = repo
+        self.work_dir = work_dir
         self.command = command
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
@@ -141,7 +165,8 @@ class CIRunner:
 
     async def run(self, job: CIRow) -> CIOutcome:
         """Run one claimed job and record its outcome."""
-        tmp = tempfile.mkdtemp(prefix="plait-ci-")
+        os.makedirs(self.work_dir, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f"ci-{job.id}-", dir=self.work_dir)
         try:
             try:
                 await export_commit(self.repo, job.sha, tmp)
@@ -153,16 +178,31 @@ class CIRunner:
                     cwd=os.path.join(tmp, "src"),
                     env=ci_env(job.sha, job.pr),
                     timeout=self.timeout,
+                    on_spawn=lambda pid: self.db.add_ci_process(job.id, pid, started(pid)),
                 )
         except asyncio.CancelledError:
             self.db.requeue_ci(job.id)
             raise
         finally:
+            # A daemon the build started with setsid left its group: it still runs in there.
+            await asyncio.to_thread(processes.stop_under, tmp)
+            self.db.remove_ci_process(job.id)
             await asyncio.to_thread(shutil.rmtree, tmp, True)
         self.db.finish_ci(
             job.id, passed=outcome.passed, exit_code=outcome.exit_code, output=outcome.output
         )
         return outcome
+
+    def reap_orphans(self) -> list[int]:
+        """Kill the CI a crashed engine left running and empty the work dir; the pids."""
+        victims: dict[int, psutil.Process] = {}
+        for run_id, pgid, when in self.db.ci_processes():
+            victims.update((p.pid, p) for p in processes.group(pgid, when))
+            self.db.remove_ci_process(run_id)
+        victims.update((p.pid, p) for p in processes.under(self.work_dir))
+        killed = processes.kill(victims.values())
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        return killed
 
     async def _run_and_release(self, job: CIRow, sem: asyncio.Semaphore) -> None:
         try:
@@ -189,6 +229,7 @@ class CIRunner:
 
     async def serve(self) -> None:
         """Run jobs as they are queued, until cancelled; at once done when CI is off."""
+        await asyncio.to_thread(self.reap_orphans)
         if not self.command:
             # Runs queued while a command was configured would otherwise stay pending.
             self.db.pass_pending(NO_CI)

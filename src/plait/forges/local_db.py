@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS forge_ci (
     UNIQUE (pr, sha)
 );
 CREATE INDEX IF NOT EXISTS forge_ci_state ON forge_ci(state);
+CREATE TABLE IF NOT EXISTS forge_ci_processes (
+    run_id INTEGER PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    started TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS forge_threads (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -288,6 +293,20 @@ class ForgeDB:
                 "UPDATE forge_ci SET state = ? WHERE id = ? AND state = ?",
                 (QUEUED, run_id, RUNNING),
             )
+
+    # Running CI commands' process groups, so a restart after a crash can kill the orphans.
+    def add_ci_process(self, run_id: int, pid: int, started: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO forge_ci_processes (run_id, pid, started) VALUES (?, ?, ?)",
+            (run_id, pid, started),
+        )
+
+    def remove_ci_process(self, run_id: int) -> None:
+        self.conn.execute("DELETE FROM forge_ci_processes WHERE run_id = ?", (run_id,))
+
+    def ci_processes(self) -> list[tuple[int, int, str]]:
+        cur = self.conn.execute("SELECT run_id, pid, started FROM forge_ci_processes")
+        return [(int(r[0]), int(r[1]), str(r[2])) for r in cur.fetchall()]
 
     def pass_pending(self, summary: str) -> int:
         """Pass every queued or running run at once (CI is not configured)."""
