@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.cli.helpers_cli import cli_env, plait
+from tests.engine.crash_helpers import temp_leftovers
 
 TASKS = ("1", "2", "3", "4", "5", "6")
 
@@ -105,14 +106,14 @@ def test_demo_runs_every_situation_to_main(tmp_path: Path) -> None:
     assert "wordcount" in logs.stdout
 
 
-def _run_until(demo: Path, home: Path, kill_after: int) -> bool:
+def _run_until(demo: Path, kill_after: int, env: dict[str, str]) -> bool:
     """Start (or resume) the demo and SIGKILL the engine after `kill_after` output lines.
 
     Returns whether it was killed (a resumed run may finish before that many lines).
     """
     proc = subprocess.Popen(
         [sys.executable, "-m", "plait.cli", "demo", "--dir", str(demo), "--json"],
-        env=cli_env(home),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -131,11 +132,19 @@ def test_demo_survives_sigkill_at_several_points(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     # Kill early (workspaces and first turns), in the middle (CI, reviews, stacking)
     # and late (merges and landings), resuming from the same directory each time.
-    kills = [_run_until(demo, tmp_path, n) for n in (4, 14, 12, 16, 15)]
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    env = cli_env(tmp_path, TMPDIR=str(tmpdir))
+    kills = [_run_until(demo, n, env) for n in (4, 14, 12, 16, 15)]
     assert sum(kills) >= 4, kills
-    out = plait("demo", "--dir", str(demo), "--json", home=tmp_path)
+    out = plait("demo", "--dir", str(demo), "--json", home=tmp_path, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = _summary(out.stdout)
     assert summary["outcome"] == "merged"
     assert summary["main_tests"] == {"passed": True, "output": "OK"}
     _check_landed_once(demo, tmp_path)
+    # No CI export nor main-check folder is left behind, in $TMPDIR or the project's.
+    assert temp_leftovers(tmpdir) == []
+    assert list(demo.glob("main-check-*")) == []
+    projects = Path(env["PLAIT_HOME"]) / "projects"
+    assert list(projects.glob("textkit-demo/tmp/*/*")) == []
