@@ -24,8 +24,6 @@ import pytest
 from plait.core.model import Usage
 from plait.testing.model_api import ModelAPIDouble, shell_turn
 from plait.testing.model_api_clis import (
-    AgentCLIsUnavailable,
-    agent_clis_bin,
     cli_options,
     plait_run_args,
 )
@@ -38,14 +36,6 @@ WRITE = f"{_py('beta.py', 'VALUE = 2')} && {_test('beta', 2)}"
 SLEEP = "sleep 120"
 COMMIT = "git add beta.py tests/test_beta.py && git commit -qm 'Add beta'"
 USAGE = Usage(input_tokens=100, output_tokens=20)
-
-
-@pytest.fixture(scope="module")
-def clis_bin() -> Path:
-    try:
-        return agent_clis_bin()
-    except AgentCLIsUnavailable as exc:
-        pytest.skip(f"real agent CLIs unavailable: {exc}")
 
 
 def plan_text() -> str:

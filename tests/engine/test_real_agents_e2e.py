@@ -31,9 +31,7 @@ from plait.core.model import Usage
 from plait.testing.model_api import ModelAPIDouble, shell_turn
 from plait.testing.model_api_clis import (
     CLIS,
-    AgentCLIsUnavailable,
     Option,
-    agent_clis_bin,
     cli_options,
     plait_run_args,
 )
@@ -338,14 +336,6 @@ def first_use(cli: str, options: Mapping[str, Option], env: Mapping[str, str], c
 
 
 # ---- the runs ------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def clis_bin() -> Path:
-    try:
-        return agent_clis_bin()
-    except AgentCLIsUnavailable as exc:
-        pytest.skip(f"real agent CLIs unavailable: {exc}")
-
-
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     """The plan run by the `script` simulator playing the same shell commands."""

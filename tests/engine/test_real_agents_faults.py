@@ -35,9 +35,7 @@ from plait.core.model import Usage
 from plait.testing.model_api import Fault, ModelAPIDouble, shell_turn
 from plait.testing.model_api_clis import (
     CLIS,
-    AgentCLIsUnavailable,
     Option,
-    agent_clis_bin,
     cli_options,
     plait_run_args,
 )
@@ -244,14 +242,6 @@ def setup_cli(
     )
     first_use(cli, options, env, tmp)
     return options, env
-
-
-@pytest.fixture(scope="session")
-def clis_bin() -> Path:
-    try:
-        return agent_clis_bin()
-    except AgentCLIsUnavailable as exc:
-        pytest.skip(f"real agent CLIs unavailable: {exc}")
 
 
 # ---- rate limit ----------------------------------------------------------------------------
