@@ -162,7 +162,8 @@ def test_background_engine_survives_sigkill_and_stops_cleanly(tmp_path: Path) ->
     assert live.json("projects")[0]["engine"] is False
     assert not (live.home() / "bg" / "engine.json").exists()
     files = live.main_files()
-    assert "notes/slow.txt" in files  # the slow task landed after the kill
+    assert files["notes/slow.txt"] == "slow\n"  # the killed turn's commit landed
+    assert "notes/slow-more.txt" in files  # its session was continued, not started over
     assert {"notes/first.txt", "notes/after.txt"} <= set(files)
     assert live.main_log().count("Plait-PR:") == 3  # each task once
 

@@ -216,7 +216,7 @@ class Executors:
             model=effect.model,
             task_id=effect.task,
             project=self.project,
-            kind=effect.turn.kind,
+            kind=turn.kind,
             onto=effect.turn.onto,
         )
         head = (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
