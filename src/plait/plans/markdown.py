@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from plait.core.plan import Plan
 from plait.plans.validate import Dep, Draft, Problems, finish_plan, normalize_class
 
-_HEADER = re.compile(r"^ {0,3}(#{1,3})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _PATCH = re.compile(
     r"^patch\s+#?(?P<id>[^\s:\[\]]+)\s*(?:\[(?P<cls>[^\]]*)\])?\s*(?P<rest>.*)$", re.IGNORECASE
 )
+# Every whitespace run is possessive (`*+`, `++`): two runs that may share the same spaces
+# would make a line of n spaces cost n² steps before failing.
 _GRAPH = re.compile(
-    r"^\s*[-*+]\s+(?:\*\*)?patch\s+#?(?P<id>[^\s:\[\]]+?)(?:\*\*)?\s*"
-    r"(?:\[(?P<cls>[^\]]*)\])?\s*(?:->|→|=>)\s*(?P<deps>.*)$",
+    r"^\s*+[-*+]\s++(?:\*\*)?patch\s++#?(?P<id>[^\s:\[\]]+?)(?:\*\*)?\s*+"
+    r"(?:\[(?P<cls>[^\]]*+)\]\s*+)?(?:->|→|=>)\s*+(?P<deps>.*)$",
     re.IGNORECASE,
 )
 _DEPENDS_ON = re.compile(r"^\s*(?:[-*+]\s+)?depends\s+on\s*:\s*(?P<deps>.*)$", re.IGNORECASE)
@@ -86,12 +87,32 @@ def _sections(text: str) -> list[_Section]:
             fence = opening.group(1)
             sections[-1].body.append(_Line(number, line, True))
             continue
-        header = _HEADER.match(line)
+        header = _header(line)
         if header:
-            sections.append(_Section(len(header.group(1)), header.group(2) or "", number, line))
+            sections.append(_Section(header[0], header[1], number, line))
         else:
             sections[-1].body.append(_Line(number, line, False))
     return sections
+
+
+def _header(line: str) -> tuple[int, str] | None:
+    """(level, text) of a level 1-3 ATX header, else None.
+
+    By hand rather than with a regex: a pattern that tells the optional closing `#`s from
+    the text backtracks over every trailing space, quadratic on a long line.
+    """
+    text = line.lstrip(" ")
+    if len(line) - len(text) > 3:
+        return None
+    level = len(text) - len(text.lstrip("#"))
+    text = text[level:]
+    if not 1 <= level <= 3 or text[:1] not in ("", " ", "\t"):
+        return None
+    text = text.strip(" \t")
+    unclosed = text.rstrip("#")
+    if unclosed != text and unclosed[-1:] in ("", " ", "\t"):
+        text = unclosed.rstrip(" \t")  # a closing sequence: `## Title ##`
+    return level, text
 
 
 def _body_text(section: _Section) -> str:

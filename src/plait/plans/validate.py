@@ -20,6 +20,7 @@ ID_HINT = (
     "use letters, digits, '.', '-' or '_' (at most 64, starting with a letter or digit), "
     "e.g. 1, 2a, auth-1"
 )
+_MESSAGE_LIMIT = 300
 CLASS_HINT = f"use one of {', '.join(TASK_CLASSES)} (or leave the class out)"
 
 
@@ -53,6 +54,8 @@ class Problems:
         self.suggestions_left = 100
 
     def add(self, line: int, message: str, hint: str) -> None:
+        if len(message) > _MESSAGE_LIMIT:  # it may quote a 10 MB line back: keep both ends
+            message = message[: _MESSAGE_LIMIT - 100] + " … " + message[-97:]
         self.items.append(PlanProblem(self.path, max(line, 0), message, hint))
 
     def did_you_mean(self, word: str, known: list[str]) -> str:
