@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from plait.core.plan import Plan
 from plait.errors import PlanError
+from plait.plans.characters import json_characters, report_characters
 from plait.plans.json_render import (
     CRITERION_PATCH_KEYS,
     as_list,
@@ -25,6 +26,7 @@ from plait.plans.validate import Dep, Draft, Problems, finish_plan, normalize_cl
 JsonObj = dict[str, object]
 # The top object and the lists in it: enough to know the line of every patch.
 _TRACK_DEPTH = 2
+_MAX_WEIGHT = 1_000_000  # a relative weight; more would only slow the scheduler's sums
 
 
 def parse_json(text: str, path: str) -> Plan:
@@ -42,8 +44,9 @@ def parse_json(text: str, path: str) -> Plan:
     if not isinstance(doc.value, dict):
         problems.add(1, "a JSON gameplan must be an object", 'start the file with "{"')
         problems.raise_if_any()
+    report_characters(json_characters(text), text, problems)
     try:
-        return _Gameplan(doc, problems).plan()
+        return _Gameplan(doc, Problems(path, problems.items)).plan()
     except PlanError as shallow_error:
         if doc.exact:
             raise
@@ -53,7 +56,7 @@ def parse_json(text: str, path: str) -> Plan:
             exact = read_json(text)
         except JsonSyntaxError:
             raise shallow_error from None
-    return _Gameplan(exact, Problems(path)).plan()
+    return _Gameplan(exact, Problems(path, problems.items)).plan()
 
 
 class _Gameplan:
@@ -217,13 +220,14 @@ class _Gameplan:
         value = obj.get("complexity")
         if value is None:
             return 1
-        if isinstance(value, str) and value.strip().isdecimal():
+        # Bounded before int(): Python refuses to convert more than 4,300 digits.
+        if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 7:
             value = int(value.strip())
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= _MAX_WEIGHT:
             return value
         self.problems.add(
             self._key_line(obj, "complexity"),
-            f"'complexity' must be a whole number of at least 1, not {text_of(value)}",
+            f"'complexity' must be a whole number from 1 to 1,000,000, not {text_of(value)[:20]}",
             'e.g. "complexity": 3',
         )
         return 1

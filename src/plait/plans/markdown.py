@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from plait.core.plan import Plan
+from plait.plans.characters import report_characters, text_characters
 from plait.plans.validate import Dep, Draft, Problems, finish_plan, normalize_class
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -53,8 +54,10 @@ class _Section:
 def parse_markdown(text: str, path: str) -> Plan:
     """Parse and validate a Markdown gameplan; raises only `PlanError`."""
     problems = Problems(path)
+    text = text.removeprefix("\ufeff")
+    report_characters(text_characters(text), text, problems)
     reader = _Reader(problems)
-    for section in _sections(text.removeprefix("\ufeff")):
+    for section in _sections(text):
         reader.take(section)
     drafts = reader.finish()
     return finish_plan(

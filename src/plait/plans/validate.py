@@ -10,6 +10,7 @@ the `Plan`. Nothing here stops at the first problem.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -21,6 +22,9 @@ ID_HINT = (
     "e.g. 1, 2a, auth-1"
 )
 _MESSAGE_LIMIT = 300
+# What `str.splitlines` breaks on: a title becomes a commit subject and a row in a table.
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_ONE_LINE_HINT = "keep a title to one line; put the rest in the description"
 CLASS_HINT = f"use one of {', '.join(TASK_CLASSES)} (or leave the class out)"
 
 
@@ -48,9 +52,9 @@ class Draft:
 class Problems:
     """Collects problems for one plan file."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, items: list[PlanProblem] | None = None) -> None:
         self.path = path
-        self.items: list[PlanProblem] = []
+        self.items: list[PlanProblem] = list(items or ())
         self.suggestions_left = 100
 
     def add(self, line: int, message: str, hint: str) -> None:
@@ -94,6 +98,8 @@ def finish_plan(
     """Run the shared checks, then build the `Plan` or raise `PlanError` with everything."""
     if not title.strip():
         problems.add(title_line, "the plan has no title", title_hint)
+    elif _LINE_BREAK.search(title):
+        problems.add(title_line, "the plan's title has more than one line", _ONE_LINE_HINT)
     if not drafts:
         problems.add(
             title_line, "the plan has no tasks", "add at least one patch (task) to the plan"
@@ -133,6 +139,8 @@ def _check_ids_and_titles(drafts: list[Draft], problems: Problems) -> dict[str, 
             first_line[d.id] = d.line
         if not d.title.strip():
             problems.add(d.line, f"task {d.id!r} has no title", "write a short title")
+        elif _LINE_BREAK.search(d.title):
+            problems.add(d.line, f"task {d.id!r} has a title of more than one line", _ONE_LINE_HINT)
     return first_line
 
 
