@@ -83,7 +83,7 @@ def test_every_problem_is_reported_in_line_order() -> None:
     messages = [p.message for p in found]
     assert messages == [
         "duplicate task id '1' (first declared at line 3)",
-        "invalid task id '../x'",
+        "invalid task id '../x': it contains '..', which git does not allow in a branch name",
         "task '4' has no title",
         "task '1' depends on unknown task '7'",
         "patch '1' has two dependency lines (first at line 8)",
@@ -109,6 +109,36 @@ def test_hostile_ids_are_rejected(bad: str) -> None:
     found = json_problems([(bad, "A", [])])
     assert any("invalid task id" in p.message for p in found)
     assert any("e.g. 1, 2a, auth-1" in p.hint for p in found)
+
+
+@pytest.mark.parametrize(
+    ("bad", "rule"),
+    [
+        ("a.lock", "ends with '.lock'"),
+        ("A.lock", "ends with '.lock'"),
+        ("a..b", "contains '..'"),
+        ("a.", "ends with '.'"),
+        ("a@{1}", "contains '@{'"),
+        ("a\x01b", "contains a control character (U+0001)"),
+        ("a~1", "contains '~'"),
+        ("a/b", "contains '/'"),
+        ("a+b", "contains '+'"),
+        ("_a", "starts with '_'"),
+    ],
+)
+def test_an_id_git_cannot_take_is_refused_with_the_rule_it_breaks(bad: str, rule: str) -> None:
+    # (a control character is also reported as a character the plan may not hold)
+    [problem] = [p for p in json_problems([(bad, "A", [])]) if "task id" in p.message]
+    assert problem.message.startswith(f"invalid task id {bad!r}: it {rule}")
+    assert problem.line == 4  # the patch object
+
+
+def test_an_id_git_cannot_take_is_refused_in_markdown_at_its_header() -> None:
+    found = md_problems([("1", "A", []), ("x.lock", "B", ["1"])])
+    assert (found[0].line, found[0].message) == (
+        4,
+        "invalid task id 'x.lock': it ends with '.lock', which git keeps for its lock files",
+    )
 
 
 def test_repeated_dependency_is_kept_once() -> None:

@@ -9,16 +9,77 @@ import re
 from dataclasses import dataclass, field
 
 # Task ids end up in branch names, directory names and effect ids, so they are kept to a
-# safe alphabet (QUALITY S3): letters, digits, dot, dash, underscore; no leading dot/dash.
+# safe alphabet (QUALITY S3): letters, digits, dot, dash, underscore; no leading dot/dash;
+# and, as one part of a branch name, to git's ref-name rules.
 TASK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+TASK_ID_MAX = 64
+_NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9._-]")
 
 TASK_CLASSES = ("INFRA", "GATED", "BEHAVIOR")
 
 LANDINGS = ("pr", "watch", "none")
 
+# What `git check-ref-format` refuses anywhere in a name: ASCII control characters and DEL,
+# space, and ~ ^ : ? * [ \ (git reads the name as bytes and allows every non-ASCII one).
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def ref_name_problem(name: str, *, one_level: bool = False) -> str | None:
+    """The git ref-name rule `name` breaks (as `git check-ref-format [--allow-onelevel]`
+    judges it), or None when git takes it."""
+    bad = _REF_FORBIDDEN.search(name)
+    if bad:
+        char = bad.group()
+        return f"contains {_char_name(char)}, which git does not allow in a branch name"
+    for sequence in ("..", "@{", "//"):
+        if sequence in name:
+            return f"contains '{sequence}', which git does not allow in a branch name"
+    if name == "@":
+        return "is '@', which git reads as HEAD"
+    if not name or name.startswith("/") or name.endswith("/"):
+        return "is empty" if not name else "starts or ends with '/'"
+    if name.endswith("."):
+        return "ends with '.', which git does not allow in a branch name"
+    parts = name.split("/")
+    if len(parts) < 2 and not one_level:
+        return "has no '/' (git wants a full ref name like refs/heads/x)"
+    for part in parts:
+        if part.startswith("."):
+            return "has a part starting with '.', which git does not allow in a branch name"
+        if part.endswith(".lock"):
+            return "ends with '.lock', which git keeps for its lock files"
+    return None
+
+
+def _char_name(char: str) -> str:
+    if char == " ":
+        return "a space"
+    if char < " " or char == "\x7f":
+        return f"a control character (U+{ord(char):04X})"
+    return repr(char)
+
+
+def task_id_problem(task_id: str) -> str | None:
+    """Why `task_id` cannot be a task id (it names a folder and a branch part), or None."""
+    if not task_id:
+        return "is empty"
+    if len(task_id) > TASK_ID_MAX:
+        return f"is longer than {TASK_ID_MAX} characters"
+    problem = ref_name_problem(task_id, one_level=True)
+    if problem:
+        return problem
+    if "/" in task_id:
+        return "contains '/', which would make it a folder path"
+    other = _NOT_ID_CHAR.search(task_id)
+    if other:
+        return f"contains {other.group()!r}; ids are letters, digits, '.', '-' and '_'"
+    if not TASK_ID_RE.match(task_id):
+        return f"starts with {task_id[0]!r}; start it with a letter or digit"
+    return None
+
 
 def is_valid_task_id(task_id: str) -> bool:
-    return bool(TASK_ID_RE.match(task_id)) and ".." not in task_id and not task_id.endswith(".")
+    return task_id_problem(task_id) is None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from plait.core.plan import TASK_CLASSES, Plan, TaskSpec, is_valid_task_id, slugify
+from plait.core.plan import TASK_CLASSES, Plan, TaskSpec, slugify, task_id_problem
 from plait.errors import PlanError, PlanProblem
 
 ID_HINT = (
@@ -127,8 +127,9 @@ def _check_ids_and_titles(drafts: list[Draft], problems: Problems) -> dict[str, 
     """Report bad ids, duplicates and missing titles; return id -> line of first use."""
     first_line: dict[str, int] = {}
     for d in drafts:
-        if not is_valid_task_id(d.id):
-            problems.add(d.line, f"invalid task id {d.id!r}", ID_HINT)
+        why = task_id_problem(d.id)
+        if why:
+            problems.add(d.line, f"invalid task id {d.id!r}: it {why}", ID_HINT)
         elif d.id in first_line:
             problems.add(
                 d.line,

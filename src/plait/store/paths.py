@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from plait.core.plan import ref_name_problem
 from plait.errors import ProjectError
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -36,7 +37,8 @@ def runtime_dir() -> Path:
 
 
 def check_project_name(name: str) -> str:
-    if not _NAME_RE.match(name) or ".." in name:
+    # The name is a folder and a part of every branch name (plait/<project>/<task>).
+    if not _NAME_RE.match(name) or ref_name_problem(name, one_level=True):
         raise ProjectError(
             f"invalid project name {name!r}",
             hint="use lowercase letters, digits, '.', '-' or '_' (at most 64 characters)",

@@ -2,47 +2,36 @@
 
 QUALITY S3: everything that becomes a path or a ref is validated before use, so a hostile
 id (`../x`, `-rf`, `a;rm`, a newline) is refused with a GitError instead of being passed on.
-Checks are done in Python first (cheap, and they cover option-injection), then branch names
-are confirmed by `git check-ref-format` itself.
+Checks are done in Python first (git's ref-name rules as `plait.core.plan` restates them,
+plus option-injection), then branch names are confirmed by `git check-ref-format` itself.
 """
 
 from __future__ import annotations
 
 import re
 
-from plait.core.plan import is_valid_task_id
+from plait.core.plan import ref_name_problem, task_id_problem
 from plait.errors import GitError
 from plait.workspaces.git import git, git_sync
 
 _SHA_RE = re.compile(r"^[0-9a-f]{7,64}$")
-# Characters git forbids in ref names, plus whitespace/control characters.
-_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
 def check_task_id(task: str) -> None:
-    if not is_valid_task_id(task):
+    why = task_id_problem(task)
+    if why:
         raise GitError(
-            f"invalid task id {task!r}",
+            f"invalid task id {task!r}: it {why}",
             hint="use letters, digits, '.', '_' and '-' (no leading '-' or '.', no '..')",
         )
 
 
 def _quick_branch_problem(branch: str) -> str:
-    if not branch:
-        return "is empty"
     if branch.startswith("-"):
         return "starts with '-'"
-    if ".." in branch or "@{" in branch:
-        return "contains '..' or '@{'"
-    if _BAD_REF_CHARS.search(branch):
-        return "contains a space, control or special character"
-    if branch.startswith("/") or branch.endswith(("/", ".", ".lock")) or "//" in branch:
-        return "is not a valid branch name"
-    if any(part.startswith(".") for part in branch.split("/")):
-        return "has a component starting with '.'"
     if branch == "@" or branch.startswith("refs/") or len(branch) > 200:
         return "is not a valid branch name"
-    return ""
+    return ref_name_problem(f"refs/heads/{branch}") or ""
 
 
 def _branch_error(branch: str, why: str) -> GitError:
