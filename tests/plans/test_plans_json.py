@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import pathlib
 import textwrap
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
 from plait.errors import PlanError, PlanProblem
 from plait.plans import parse_json
+from plait.plans.jsonpos import MAX_NESTING
+
+T = TypeVar("T")
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
@@ -243,20 +248,42 @@ def test_empty_patches_is_an_error() -> None:
     assert problem.message == "the plan has no tasks"
 
 
-def test_deeply_nested_spec_is_shown_not_fatal() -> None:
-    spec = "[" * 950 + "]" * 950
-    text = f'{{"projectName": "x", "patches": [{{"number": 1, "title": "One", "spec": {spec}}}]}}'
-    plan = parse_json(text, "deep.json")
-    assert plan.ids == ("1",)
+def nested_plan(depth: int, title: str = "One") -> str:
+    """A plan whose deepest value is at `depth` (the top object is level 1): a patch's spec,
+    under the top object, the patches list and the patch, on line 3."""
+    spec = "[" * (depth - 3) + "]" * (depth - 3)
+    patch = f'{{"number": 1, "title": "{title}",\n "spec": {spec}}}'
+    return f'{{"projectName": "x",\n "patches": [{patch}]}}'
 
 
-@pytest.mark.parametrize("depth", [600, 900, 990, 5000])
-def test_deep_nesting_next_to_a_problem_still_reports_it(depth: int) -> None:
-    # How deep the C decoder goes depends on the stack already in use; either way the
-    # answer is a PlanError naming a real problem.
-    spec = "[" * depth + "]" * depth
-    text = f'{{"projectName": "x",\n "patches": [{{"number": 1, "title": "", "spec": {spec}}}]}}'
-    found = [p.message for p in problems(text)]
-    assert found in (["task '1' has no title"], ["not valid JSON: nested too deep"])
-    if depth <= 600:
-        assert found == ["task '1' has no title"]
+def in_deep_stack(frames: int, call: Callable[[], T]) -> T:
+    """`call()` with `frames` more frames on the stack, as a deep caller would have."""
+    return call() if frames == 0 else in_deep_stack(frames - 1, call)
+
+
+@pytest.mark.parametrize("frames", [0, 600])
+def test_nesting_at_the_limit_is_read_however_deep_the_caller(frames: int) -> None:
+    text = nested_plan(MAX_NESTING)
+    assert in_deep_stack(frames, lambda: parse_json(text, "deep.json")).ids == ("1",)
+
+
+@pytest.mark.parametrize("frames", [0, 600])
+def test_a_problem_next_to_nesting_at_the_limit_is_reported(frames: int) -> None:
+    # A problem makes the reader read again, tracking every level: the deeper path.
+    text = nested_plan(MAX_NESTING, title="")
+    with pytest.raises(PlanError) as info:
+        in_deep_stack(frames, lambda: parse_json(text, "deep.json"))
+    assert [p.message for p in info.value.problems] == ["task '1' has no title"]
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 950, 100_000])
+def test_nesting_past_the_limit_is_refused_at_its_line(depth: int) -> None:
+    [problem] = problems(nested_plan(depth))
+    assert problem.message == f"values are nested deeper than {MAX_NESTING} levels"
+    assert problem.line == 3
+    assert "six levels" in problem.hint
+
+
+def test_brackets_in_strings_do_not_count_as_nesting() -> None:
+    text = nested_plan(10, title="[" * 500 + "{" * 500)
+    assert parse_json(text, "p.json").ids == ("1",)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plait.plans.jsonpos import JsonSyntaxError, read_json
+from plait.plans.jsonpos import MAX_NESTING, JsonSyntaxError, JsonTooDeep, read_json
 
 json_values = st.recursive(
     st.none()
@@ -81,8 +81,13 @@ def read_json_line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def test_deep_but_sane_nesting_is_fine() -> None:
-    assert read_json("[" * 500 + "]" * 500).value == json.loads("[" * 500 + "]" * 500)
+def test_nesting_up_to_the_limit_is_read_and_past_it_refused() -> None:
+    at_limit = "[" * MAX_NESTING + "]" * MAX_NESTING
+    assert read_json(at_limit).value == json.loads(at_limit)
+    past = "[\n" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1)
+    with pytest.raises(JsonTooDeep) as info:
+        read_json(past)
+    assert read_json_line(past, info.value.pos) == MAX_NESTING + 1
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, None])

@@ -1,4 +1,4 @@
-"""Markdown plans parse in time linear in their size, however long one line is.
+"""Plans parse in time linear in their size, however long one line is.
 
 A backtracking pattern can turn one long line (`# a` + 25,000 spaces + `b`) into seconds of
 work. Each example here puts one long line built from the characters the patterns care
@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import pathlib
 import time
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from plait.errors import PlanError
-from plait.plans import parse_markdown
+from plait.plans import parse_json, parse_markdown
 
-FIXTURE = (pathlib.Path(__file__).parent / "fixtures" / "session_auth.md").read_text()
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+FIXTURE = (FIXTURES / "session_auth.md").read_text()
+JSON_FIXTURE = (FIXTURES / "session_auth.json").read_text()
 LENGTH = 20_000  # quadratic parsing took seconds here, linear takes a millisecond or two
 # A long line may cost several normal lines' worth of work per character and the machine
 # is shared; a quadratic pattern is hundreds of times over this.
@@ -118,3 +121,51 @@ def test_a_problem_quotes_at_most_a_few_hundred_characters_of_a_long_line() -> N
     [problem] = info.value.problems
     assert problem.message.startswith("not a patch header: ### Not a patch")
     assert len(problem.message) <= 300
+
+
+# JSON: the same, with the characters the JSON reader and its pre-scans care about, placed
+# inside a string value or as raw text (most of those are syntax errors, found just as fast).
+JSON_PIECES = [
+    " ", "\\", '\\"', '"', "[", "]", "{", "}", ",", ":", "a", "1", "\\u0000", "\\ud800",
+    "\\ud83d\\ude00", "\\n", "\n",
+]  # fmt: skip
+JSON_PLACES = ['"title": "', '"spec": ', '"spec": [', '"spec": "', "", "after the document"]
+json_recipes = st.tuples(
+    st.sampled_from(JSON_PLACES),
+    st.lists(st.sampled_from(JSON_PIECES), min_size=1, max_size=3).map("".join),
+    st.sampled_from(['"', "]", "", '"]', "}"]),
+)
+
+
+def json_plan_with(place: str, unit: str, end: str) -> str:
+    if place == "after the document":
+        return JSON_FIXTURE + long_line("", unit, end)
+    head, found, tail = JSON_FIXTURE.partition('"title": ')
+    assert found
+    return head + place + long_line("", unit, end) + ", " + found + tail
+
+
+@functools.cache
+def normal_json_cost() -> float:
+    doc = json.loads(JSON_FIXTURE)
+    patches = doc["patches"]
+    while len(json.dumps(doc, indent=2)) < len(JSON_FIXTURE) + LENGTH:
+        doc["patches"] = doc["patches"] + [
+            {**p, "number": len(doc["patches"]) + i + 1} for i, p in enumerate(patches)
+        ]
+    text = json.dumps(doc, indent=2)
+    return fastest(lambda: parse_json(text, "normal.json"), runs=5)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_recipes)
+@example(("after the document", '\\"', ""))  # an unterminated string of escaped quotes
+def test_a_long_json_line_costs_what_a_normal_plan_of_its_size_costs(
+    recipe: tuple[str, str, str],
+) -> None:
+    text = json_plan_with(*recipe)
+    cost = fastest(lambda: parse_json(text, "long.json"))
+    assert cost <= BUDGET * normal_json_cost(), (
+        f"{cost:.4f}s with a {LENGTH:,}-character line, "
+        f"{normal_json_cost():.4f}s for a normal plan of the same size"
+    )

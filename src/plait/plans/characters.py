@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from plait.plans.validate import Problems
 
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-# A run of backslashes is an escape when it is odd; start only at a run's first backslash
-# and never give the run back, so a long run costs its length once.
-_ESCAPE = re.compile(r"(?<!\\)(\\++)(u[0-9a-fA-F]{4}|b)")
+# Every run of backslashes, whole (possessive), with the escape it may end in: the run is
+# an escape when it is odd. Starting with a literal lets the engine skip to each run.
+_BACKSLASHES = re.compile(r"\\++(u[0-9a-fA-F]{4}|b)?")
 _REPORTED = 10  # a binary file pasted into a plan needs one line of explanation, not 10,000
 
 
@@ -48,19 +48,20 @@ def text_characters(text: str) -> Iterator[tuple[int, str]]:
 def json_characters(text: str) -> Iterator[tuple[int, str]]:
     """(offset, character) of each forbidden character, as itself or as an escape."""
     found = list(text_characters(text))
-    if "\\" in text:
+    if "\\u" in text or "\\b" in text:  # most plans escape only quotes and newlines
         found += _escaped(text)
     return iter(sorted(found))
 
 
 def _escaped(text: str) -> Iterator[tuple[int, str]]:
     high: tuple[int, int, str] | None = None  # (offset, end, char) of a pending high half
-    for match in _ESCAPE.finditer(text):
-        run, what = match.groups()
-        if len(run) % 2 == 0:
+    for match in _BACKSLASHES.finditer(text):
+        what = match.group(1)
+        run = match.end() - match.start() - len(what or "")
+        if what is None or run % 2 == 0:
             continue  # `\\u0000` is a backslash and some letters
         code = 8 if what == "b" else int(what[1:], 16)
-        start = match.start() + len(run) - 1
+        start = match.start() + run - 1
         if high is not None and (start != high[1] or not 0xDC00 <= code <= 0xDFFF):
             yield high[0], high[2]  # the high half was not followed by its low half
         if high is not None and start == high[1] and 0xDC00 <= code <= 0xDFFF:

@@ -20,12 +20,13 @@ from plait.plans.json_render import (
     render_description,
     text_of,
 )
-from plait.plans.jsonpos import JsonSyntaxError, Located, read_json
+from plait.plans.jsonpos import JsonSyntaxError, JsonTooDeep, Located, read_json
 from plait.plans.validate import Dep, Draft, Problems, finish_plan, normalize_class
 
 JsonObj = dict[str, object]
 # The top object and the lists in it: enough to know the line of every patch.
 _TRACK_DEPTH = 2
+_NESTING_HINT = "a gameplan nests about six levels; flatten this value or write it as text"
 _MAX_WEIGHT = 1_000_000  # a relative weight; more would only slow the scheduler's sums
 
 
@@ -38,7 +39,10 @@ def parse_json(text: str, path: str) -> Plan:
         doc = read_json(text, track_depth=_TRACK_DEPTH)
     except JsonSyntaxError as exc:
         line = Located(value=None, text=text).line_of(exc.pos)
-        problems.add(line, f"not valid JSON: {exc.message}", "fix the JSON syntax on this line")
+        if isinstance(exc, JsonTooDeep):
+            problems.add(line, f"values are {exc.message}", _NESTING_HINT)
+        else:
+            problems.add(line, f"not valid JSON: {exc.message}", "fix the JSON syntax on this line")
         problems.raise_if_any()
         raise AssertionError("unreachable") from None
     if not isinstance(doc.value, dict):
@@ -51,7 +55,7 @@ def parse_json(text: str, path: str) -> Plan:
         if doc.exact:
             raise
         # Something is wrong: read again tracking every position, so each problem has
-        # its line. Tracking uses more stack, so extreme nesting may refuse the re-read.
+        # its line.
         try:
             exact = read_json(text)
         except JsonSyntaxError:

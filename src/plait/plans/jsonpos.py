@@ -15,6 +15,10 @@ where it matters).
 
 Unlike `json.loads`, duplicate keys are reported (the last value wins, as in `json`); one
 in an untracked part makes the read fall back to full tracking so it can be located.
+
+Nesting is limited to `MAX_NESTING` levels (the top value is level 1), checked before
+reading: both readers recurse, and how deep they can go would otherwise depend on how much
+stack the caller already uses. Gameplans nest about six levels.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import bisect
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 _WS = re.compile(r"[ \t\n\r]*")
 # Strings without escapes or control characters, the common case, skip `scanstring`.
@@ -33,6 +38,15 @@ _OBJECT_SEP = re.compile(r"[ \t\n\r]*([,}])[ \t\n\r]*")
 _ARRAY_SEP = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
 # Gameplans nest about six levels; deeper containers go to the C decoder untracked.
 _MAX_DEPTH = 64
+# Far below the interpreter's recursion limit (1,000), even with the tracking reader's
+# two frames per level and a deep caller.
+MAX_NESTING = 100
+# A string, or an unterminated one up to the end of its line (JSON strings hold no raw
+# newline): so a failed match is never retried from the next quote on the same line.
+_STRING = re.compile(r'"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|"[^\n]*+')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_OR_STRING = re.compile(rf"{_STRING.pattern}|[\[\]{{}}]")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class _UntrackedDuplicate(Exception):
@@ -64,6 +78,10 @@ class JsonSyntaxError(Exception):
         super().__init__(message)
         self.message = message
         self.pos = pos
+
+
+class JsonTooDeep(JsonSyntaxError):
+    """JSON nested deeper than `MAX_NESTING`. `pos` is the bracket that goes too deep."""
 
 
 @dataclass(slots=True)
@@ -107,12 +125,30 @@ def read_json(text: str, *, track_depth: int | None = None) -> Located:
     `track_depth` is how many levels of containers get positions (the top value is level
     1); None tracks them all.
     """
+    too_deep = _too_deep_at(text)
+    if too_deep is not None:
+        raise JsonTooDeep(f"nested deeper than {MAX_NESTING} levels", too_deep)
     if track_depth is not None and track_depth < _MAX_DEPTH:
         try:
             return _read(text, track_depth)
         except _UntrackedDuplicate:
             pass
     return _read(text, _MAX_DEPTH)
+
+
+def _too_deep_at(text: str) -> int | None:
+    """Where nesting first passes `MAX_NESTING`, if it does (brackets in strings ignored)."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if len(brackets) <= MAX_NESTING or max(accumulate(map(_STEP.__getitem__, brackets))) <= (
+        MAX_NESTING
+    ):
+        return None
+    depth = 0  # the rare case: find the place, token by token
+    for token in _BRACKET_OR_STRING.finditer(text):
+        depth += _STEP.get(token.group(), 0)
+        if depth > MAX_NESTING:
+            return token.start()
+    return None
 
 
 def _read(text: str, track_depth: int) -> Located:
