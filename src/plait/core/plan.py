@@ -5,7 +5,10 @@ Parsers in `plait.plans` produce a `Plan`; the controller only ever sees `TaskSp
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 # Task ids end up in branch names, directory names and effect ids, so they are kept to a
@@ -128,7 +131,89 @@ class Plan:
         return tuple(t.id for t in self.tasks)
 
 
+# Latin letters Unicode does not decompose into an ASCII letter and a mark.
+_LATIN = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "ł": "l",
+          "ı": "i", "ħ": "h", "ŧ": "t", "ŋ": "ng"}  # fmt: skip
+SLUG_MAX = 48
+PROJECT_NAME_MAX = 64
+_NAME_BYTES_MAX = 200  # a folder name: most filesystems allow 255 bytes
+
+
 def slugify(text: str, *, fallback: str = "plan") -> str:
-    """A project name from a title: lowercase kebab-case, safe as a directory name."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48].strip("-")
-    return slug or fallback
+    """A project name from a title: lowercase words joined by '-', safe as a folder and a
+    branch part, and readable in any script.
+
+    Latin letters lose their accents ("Über Straße" -> "uber-strasse"); letters of other
+    scripts are kept with their marks ("Миграция базы" -> "миграция-базы"). A title with
+    no letter or digit at all (only emoji, say) gets `fallback` and a short hash of the
+    title, so two such titles do not share a name.
+    """
+    out: list[str] = []
+    for char in unicodedata.normalize("NFKD", text).lower():
+        out.append(_slug_char(char, out[-1] if out else "-"))
+    joined = re.sub(r"-+", "-", unicodedata.normalize("NFC", "".join(out))).strip("-")
+    slug = joined[:SLUG_MAX].strip("-")
+    if slug:
+        return slug
+    if not text.strip():
+        return fallback
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{fallback}-{digest[:6]}"
+
+
+def _slug_char(char: str, previous: str) -> str:
+    """What one (decomposed, lowercase) character becomes in a slug: itself, a Latin
+    spelling, "" (an accent on a Latin letter) or "-" (a separator)."""
+    if char.isascii():
+        return char if char.isalnum() else "-"
+    if char in _LATIN:
+        return _LATIN[char]
+    kind = unicodedata.category(char)
+    if kind.startswith("M"):  # a mark: keep it on a letter of its own script only
+        return "" if previous[-1:].isascii() else char
+    return char if kind.startswith("L") or kind == "Nd" else "-"
+
+
+def project_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a project (a folder, and a part of every branch name)."""
+    if not name:
+        return "is empty"
+    if len(name) > PROJECT_NAME_MAX or len(name.encode("utf-8", "surrogatepass")) > (
+        _NAME_BYTES_MAX
+    ):
+        return f"is longer than {PROJECT_NAME_MAX} characters"
+    if not _starts_word(name[0]):
+        return f"starts with {name[0]!r}; start it with a letter or digit"
+    bad = next((c for c in name if not _is_name_char(c) or c != c.lower()), None)
+    if bad is not None:
+        return f"contains {bad!r}; use lowercase letters, digits, '.', '-' or '_'"
+    if unicodedata.normalize("NFC", name) != name:
+        return "is not in Unicode normal form C (the same letters can be typed two ways)"
+    return ref_name_problem(name, one_level=True)
+
+
+def _starts_word(char: str) -> bool:
+    if char.isascii():
+        return char.isalnum()
+    kind = unicodedata.category(char)
+    return kind.startswith("L") or kind == "Nd"
+
+
+def _is_name_char(char: str) -> bool:
+    if char.isascii():
+        return char.isalnum() or char in "._-"
+    kind = unicodedata.category(char)
+    return kind.startswith(("L", "M")) or kind == "Nd"
+
+
+def unique_name(base: str, taken: Collection[str]) -> str:
+    """`base`, or `base-2`, `base-3`… (the base shortened to fit), whichever is not taken."""
+    if base not in taken:
+        return base
+    n = 2
+    while True:
+        suffix = f"-{n}"
+        candidate = base[: PROJECT_NAME_MAX - len(suffix)].rstrip("-.") + suffix
+        if candidate not in taken:
+            return candidate
+        n += 1

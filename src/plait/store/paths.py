@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from plait.core.plan import ref_name_problem
+from plait.core.plan import PROJECT_NAME_MAX, project_name_problem
 from plait.errors import ProjectError
-
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def plait_home() -> Path:
@@ -37,11 +34,12 @@ def runtime_dir() -> Path:
 
 
 def check_project_name(name: str) -> str:
-    # The name is a folder and a part of every branch name (plait/<project>/<task>).
-    if not _NAME_RE.match(name) or ref_name_problem(name, one_level=True):
+    why = project_name_problem(name)
+    if why:
         raise ProjectError(
-            f"invalid project name {name!r}",
-            hint="use lowercase letters, digits, '.', '-' or '_' (at most 64 characters)",
+            f"invalid project name {name!r}: it {why}",
+            hint="use lowercase letters (any script), digits, '.', '-' or '_' "
+            f"(at most {PROJECT_NAME_MAX} characters)",
         )
     return name
 
