@@ -110,6 +110,22 @@ class TaskSpec:
     model: str | None = None  # the agent's model for this task (default: the project's)
 
 
+@dataclass(frozen=True, slots=True)
+class PlanWarning:
+    """Something in a valid plan that is probably a mistake, at file:line."""
+
+    path: str
+    line: int
+    message: str
+    hint: str = ""
+
+    def render(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line > 0 else self.path
+        return f"{where}: {self.message}" + (f" — {self.hint}" if self.hint else "")
+
+    __str__ = render
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     """A validated plan: tasks in plan order with dependencies that exist and form a DAG."""
@@ -119,6 +135,7 @@ class Plan:
     tasks: tuple[TaskSpec, ...]
     source: str = ""
     context: str = field(default="", repr=False)
+    warnings: tuple[PlanWarning, ...] = ()
 
     def task(self, task_id: str) -> TaskSpec:
         for t in self.tasks:

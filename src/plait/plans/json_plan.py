@@ -92,6 +92,13 @@ class _Gameplan:
             draft.description = render_description(
                 obj, owned.get(draft.id, []), criteria.get(draft.id, [])
             )
+            if not draft.description:
+                self.problems.warn(
+                    draft.line,
+                    f"patch {draft.id!r} has an empty body",
+                    "say what the agent should do in 'changes', 'files' or 'spec'; the "
+                    "title alone is all it gets",
+                )
         return finish_plan(
             path=self.problems.path,
             title=title,

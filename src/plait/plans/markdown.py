@@ -180,11 +180,19 @@ class _Reader:
             draft.task_class = normalize_class(match.group("cls"), section.line, self.problems)
         draft.description = _body_text(section).strip()
         deps: list[Dep] = []
+        said = False  # anything besides 'Depends on' lines
         for line in section.body:
             found = None if line.fenced else _DEPENDS_ON.match(line.text.replace("**", ""))
             if found:
                 deps += [Dep(d, line.number) for d in _id_list(found.group("deps"))]
                 self.body_deps.setdefault(len(self.drafts), deps)
+            said = said or (found is None and bool(line.text.strip()))
+        if not said:
+            self.problems.warn(
+                section.line,
+                f"patch {draft.id!r} has an empty body",
+                "write under its header what the agent should do; the title alone is all it gets",
+            )
         self.drafts.append(draft)
 
     def _graph_lines(self, section: _Section) -> None:

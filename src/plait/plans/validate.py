@@ -14,7 +14,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from plait.core.plan import TASK_CLASSES, Plan, TaskSpec, slugify, task_id_problem
+from plait.core.plan import TASK_CLASSES, Plan, PlanWarning, TaskSpec, slugify, task_id_problem
 from plait.errors import PlanError, PlanProblem
 
 ID_HINT = (
@@ -55,12 +55,17 @@ class Problems:
     def __init__(self, path: str, items: list[PlanProblem] | None = None) -> None:
         self.path = path
         self.items: list[PlanProblem] = list(items or ())
+        self.warnings: list[PlanWarning] = []
         self.suggestions_left = 100
 
     def add(self, line: int, message: str, hint: str) -> None:
         if len(message) > _MESSAGE_LIMIT:  # it may quote a 10 MB line back: keep both ends
             message = message[: _MESSAGE_LIMIT - 100] + " … " + message[-97:]
         self.items.append(PlanProblem(self.path, max(line, 0), message, hint))
+
+    def warn(self, line: int, message: str, hint: str) -> None:
+        """Something the plan can run with but the user probably did not mean."""
+        self.warnings.append(PlanWarning(self.path, max(line, 0), message, hint))
 
     def did_you_mean(self, word: str, known: list[str]) -> str:
         """ "did you mean 'x'? " for a close known id, or "" if none is close."""
@@ -120,7 +125,14 @@ def finish_plan(
         )
         for d in drafts
     )
-    return Plan(name=slugify(title), title=title.strip(), tasks=tasks, source=path, context=context)
+    return Plan(
+        name=slugify(title),
+        title=title.strip(),
+        tasks=tasks,
+        source=path,
+        context=context,
+        warnings=tuple(sorted(problems.warnings, key=lambda w: w.line)),
+    )
 
 
 def _check_ids_and_titles(drafts: list[Draft], problems: Problems) -> dict[str, int]:
