@@ -280,6 +280,23 @@ def test_merge_squashes_with_the_expected_head_and_is_idempotent(env: Env) -> No
     assert (second, env.gh.branch_sha(OWN, R, "main")) == (first, first)
 
 
+def test_merge_caps_a_long_title_in_the_commit_subject(env: Env) -> None:
+    env.branch("t1", {"b.py": "x\n"})
+    forge = env.forge()
+    title = "Task " + "with a title that goes on " * 6
+
+    async def flow() -> tuple[int, str]:
+        number = await opened(forge, env, "t1")
+        await forge.mark_ready(number)
+        return number, await forge.merge(number, title=title)
+
+    number, sha = call(forge, flow())
+    env.clone.git("fetch", "-q", "origin", "main")
+    subject = env.clone.git("log", "-1", "--format=%s", sha).strip()
+    assert len(subject) <= 72
+    assert subject.endswith(f"… (#{number})")
+
+
 def test_merge_refuses_when_the_head_moved(env: Env) -> None:
     env.branch("t1", {"b.py": "x\n"})
     forge = env.forge()

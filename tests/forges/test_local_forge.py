@@ -298,6 +298,19 @@ def test_merge_squashes_onto_checked_out_main(env: Env) -> None:
     assert env.repo.rev("main") == merged
 
 
+def test_merge_caps_a_long_title_in_the_subject_and_finds_it_again(env: Env) -> None:
+    env.branch("t1", {"b.txt": "bee\n"})
+    forge = env.forge()
+    number = open_pr(forge, "t1")
+    asyncio.run(forge.mark_ready(number))
+    title = "Add " + "a very long description of b " * 6
+    merged = asyncio.run(forge.merge(number, title=title))
+    subject = env.repo.git("log", "-1", "--format=%s", merged).strip()
+    assert len(subject) <= 72
+    assert subject.endswith(f"… (#{number})")
+    assert asyncio.run(forge.merge(number, title=title)) == merged  # found by its trailer
+
+
 def test_merge_blocked_by_dirty_checkout_changes_nothing(env: Env) -> None:
     env.branch("t1", {"b.txt": "bee\n"})
     forge = env.forge()

@@ -10,8 +10,11 @@ import pytest
 from plait.errors import GitError
 from plait.testing.gitrepo import GitRepo, isolated_home_env
 from plait.workspaces.git import (
+    SUBJECT_MAX,
     check_git,
     check_git_sync,
+    commit_message,
+    commit_subject,
     git,
     git_env,
     git_sync,
@@ -84,3 +87,39 @@ def test_too_old_git_is_refused() -> None:
     with pytest.raises(GitError, match=r"too old — install git >= 2\.38"):
         _check_version("git version 2.37.1")
     assert _check_version("git version 2.39.5\n") == "2.39.5"
+
+
+LONG_TITLE = (
+    "Migrate every handler from the ad-hoc cookie checks to the one session dependency, "
+    "with its tests and the audit trail"
+)
+
+
+def test_a_commit_subject_is_cut_at_a_word_to_72_characters() -> None:
+    subject = commit_subject(LONG_TITLE)
+    assert len(subject) <= SUBJECT_MAX
+    assert subject.endswith("…")
+    assert LONG_TITLE.startswith(subject.removesuffix("…"))
+    assert LONG_TITLE[len(subject) - 1] == " "  # the cut falls between words
+    with_number = commit_subject(LONG_TITLE, suffix=" (#123)")
+    assert len(with_number) <= SUBJECT_MAX
+    assert with_number.endswith("… (#123)")
+
+
+def test_a_short_subject_keeps_its_words_on_one_line() -> None:
+    assert commit_subject("  Add   the\tparser ") == "Add the parser"
+    assert commit_subject("x" * 100).endswith("x…")  # no space to cut at: cut the word
+    assert len(commit_subject("x" * 100)) == SUBJECT_MAX
+
+
+def test_a_cut_subject_is_kept_whole_in_the_body() -> None:
+    message = commit_message(f"{LONG_TITLE}\n\nChanges the agent left uncommitted.")
+    subject, blank, whole, blank2, rest = message.split("\n")
+    assert len(subject) <= SUBJECT_MAX
+    assert (blank, whole, blank2, rest) == (
+        "",
+        LONG_TITLE,
+        "",
+        "Changes the agent left uncommitted.",
+    )
+    assert commit_message("Short\n\nbody") == "Short\n\nbody"

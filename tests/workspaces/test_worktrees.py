@@ -182,6 +182,22 @@ def test_finish_turn_commits_leftovers_and_counts(repo: GitRepo) -> None:
     assert again == turn
 
 
+def test_finish_turn_caps_the_subject_and_keeps_the_title_in_the_body(repo: GitRepo) -> None:
+    ws = make_ws(repo)
+    prepared = asyncio.run(ws.prepare(task="t1", branch="plait/t1", base_branch="main"))
+    Path(prepared.path, "n.txt").write_text("new\n")
+    title = "Port " + "every handler " * 12 + "to sessions"
+    message = f"{title}\n\nChanges the agent left uncommitted."
+    turn = asyncio.run(
+        ws.finish_turn(
+            worktree=prepared.path, base_sha=prepared.base_sha, task="t1", message=message
+        )
+    )
+    subject = repo.git("log", "-1", "--format=%s", turn.head_sha).strip()
+    assert len(subject) <= 72
+    assert title in repo.git("log", "-1", "--format=%b", turn.head_sha)
+
+
 def test_finish_turn_concludes_resolved_merge(repo: GitRepo) -> None:
     ws = make_ws(repo)
     prepared = asyncio.run(ws.prepare(task="t1", branch="plait/t1", base_branch="main"))

@@ -15,15 +15,15 @@ commit on the base (`find_landed`).
 from __future__ import annotations
 
 from plait.forges.base import MergeBlocked
-from plait.workspaces.git import agent_identity_env, git, has_identity
+from plait.workspaces.git import agent_identity_env, commit_subject, git, has_identity
 from plait.workspaces.inspect import branch_sha, is_dirty, worktree_of_branch
 
 _CLOCK_SLACK = 86400.0  # search this far before the PR was opened, for clock skew
 
 
 def squash_message(title: str, number: int, branch: str) -> str:
-    first_line = " ".join(title.split()) or f"PR {number}"
-    return f"{first_line} (#{number})\n\nPlait-PR: {number}\nPlait-Branch: {branch}\n"
+    first_line = commit_subject(" ".join(title.split()) or f"PR {number}", suffix=f" (#{number})")
+    return f"{first_line}\n\nPlait-PR: {number}\nPlait-Branch: {branch}\n"
 
 
 async def find_landed(repo: str, *, base: str, number: int, branch: str, since: float) -> str:

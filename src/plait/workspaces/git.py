@@ -26,6 +26,32 @@ AGENT_NAME = "plait agent"
 AGENT_EMAIL = "agent@plait.invalid"
 
 
+# Subjects longer than this wrap or get cut in `git log --oneline`, forges and mail.
+SUBJECT_MAX = 72
+
+
+def commit_subject(text: str, *, suffix: str = "") -> str:
+    """`text` as one commit-subject line of at most 72 characters with `suffix` (e.g.
+    " (#12)"): whitespace collapsed, cut at a word with '…' when too long."""
+    line = " ".join(text.split())
+    room = SUBJECT_MAX - len(suffix)
+    if len(line) > room:
+        cut = line[: room - 1]
+        space = cut.rfind(" ")
+        line = (cut[:space] if space > room // 2 else cut).rstrip() + "…"
+    return line + suffix
+
+
+def commit_message(message: str) -> str:
+    """`message` with a subject of at most 72 characters; a subject that had to be cut is
+    kept whole at the top of the body."""
+    first, _, rest = message.strip().partition("\n")
+    subject = commit_subject(first)
+    if subject == " ".join(first.split()):
+        return message.strip()
+    return "\n\n".join(part for part in (subject, first.strip(), rest.strip()) if part)
+
+
 @dataclass(frozen=True, slots=True)
 class GitResult:
     code: int

@@ -16,7 +16,14 @@ import shutil
 
 from plait.errors import GitError
 from plait.workspaces.base import Prepared, RebaseOutcome, TurnCommit, WorkState
-from plait.workspaces.git import AGENT_EMAIL, AGENT_NAME, commit_env, git, has_identity
+from plait.workspaces.git import (
+    AGENT_EMAIL,
+    AGENT_NAME,
+    commit_env,
+    commit_message,
+    git,
+    has_identity,
+)
 from plait.workspaces.hook import run_hook
 from plait.workspaces.inspect import (
     branch_sha,
@@ -209,7 +216,7 @@ class GitWorkspaces:
             "--no-verify",
             *extra,
             "-m",
-            message,
+            commit_message(message),
             cwd=worktree,
             env_extra=await commit_env(worktree),
         )

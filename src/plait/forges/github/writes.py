@@ -19,6 +19,7 @@ from plait.forges.base import MergeBlocked
 from plait.forges.github import queries
 from plait.forges.github.client import GitHubClient, GitHubError, Json
 from plait.forges.github.mapping import marker
+from plait.workspaces.git import commit_subject
 
 METHOD_PREFERENCE = (("squash", "allow_squash_merge"), ("merge", "allow_merge_commit"),
                      ("rebase", "allow_rebase_merge"))  # fmt: skip
@@ -207,7 +208,7 @@ class Writer:
             body={
                 "sha": head,
                 "merge_method": await self.merge_method(),
-                "commit_title": f"{title} (#{number})",
+                "commit_title": commit_subject(title, suffix=f" (#{number})"),
             },
             ok=(405, 409, 422),
         )
