@@ -60,8 +60,7 @@ def create_project(name: str, settings: Settings) -> Project:
                 f"project {name!r} already exists at {paths.root}",
                 hint=f"resume it with `plait resume {name}`, or pass --project NEW_NAME",
             )
-    paths.root.mkdir(parents=True, exist_ok=True)
-    paths.worktrees.mkdir(parents=True, exist_ok=True)
+    paths.make_private()
     store = Store(paths.db)
     store.set_meta("settings", settings.to_json())
     store.set_meta("created_at", str(time.time()))
@@ -127,6 +126,7 @@ def open_project(name: str | None) -> Project:
             f"no project named {name!r} (known: {known})",
             hint="list projects with `plait status`, or start one with `plait run PLAN`",
         )
+    paths.make_private()
     store = Store(paths.db)
     raw = store.get_meta("settings")
     if raw is None:

@@ -1,9 +1,16 @@
-"""Where projects live: `$PLAIT_HOME/projects/<name>/` (default: the XDG data dir)."""
+"""Where projects live: `$PLAIT_HOME/projects/<name>/` (default: the XDG data dir).
+
+A project's folder holds prompts, transcripts and review text, so plait's home, the
+projects folder and each project folder are private to the user (0700), however they were
+created: `ProjectPaths.make_private` creates or tightens them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +96,37 @@ class ProjectPaths:
 
     def exists(self) -> bool:
         return self.db.exists()
+
+    def make_private(self) -> None:
+        """Create plait's home, the projects folder, this project's folder and its
+        worktrees folder as 0700, or tighten them if they exist."""
+        home = self.root.parent.parent
+        home.parent.mkdir(parents=True, exist_ok=True)  # e.g. ~/.local/share: not ours
+        for folder in (home, self.root.parent, self.root, self.worktrees):
+            private_dir(folder)
+
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: Path) -> None:
+    """`path` as a folder only its owner can enter (its parent must exist)."""
+    try:
+        path.mkdir(mode=PRIVATE_DIR)
+    except FileExistsError:
+        tighten(path, PRIVATE_DIR)
+    else:
+        tighten(path, PRIVATE_DIR)  # mkdir's mode is filtered by the umask
+
+
+def tighten(path: Path, mode: int) -> None:
+    """Take away the permissions `mode` does not grant, if we may (another user's file
+    that we only read stays as it is)."""
+    with contextlib.suppress(OSError):
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & ~mode:
+            path.chmod(current & mode)
 
 
 def project_paths(name: str) -> ProjectPaths:

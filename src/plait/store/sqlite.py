@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ from plait.core.events import EVENT_TYPES, EffectResult, Event, RunStarted
 from plait.core.model import RunState, TaskState
 from plait.core.taskmap import TaskMap
 from plait.errors import ProjectError
+from plait.store.paths import PRIVATE_FILE, tighten
 
 SCHEMA_VERSION = 2
 
@@ -156,18 +158,35 @@ class TranscriptEntry:
     body: str
 
 
+def _create_private(path: str) -> None:
+    """Create the database file as 0600 before SQLite does (it would use the umask's
+    0644); SQLite gives the WAL and shared-memory files the database file's mode."""
+    if path != ":memory:" and not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE))
+
+
+def _keep_private(path: str) -> None:
+    """Tighten the files of a store made before stores were private (its folder is
+    `ProjectPaths.make_private`'s)."""
+    if path != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            tighten(Path(path + suffix), PRIVATE_FILE)
+
+
 class Store:
     """A project's SQLite store. One writer (the engine); readers may be other processes."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:
+            _create_private(self.path)
             self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=10000")
             self.db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+            _keep_private(self.path)
+        except (sqlite3.Error, OSError) as exc:
             raise ProjectError(
                 f"cannot open the project store {self.path}: {exc}",
                 hint="check the file's permissions, or remove it to start the project over",
