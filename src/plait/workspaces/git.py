@@ -5,6 +5,11 @@ process environment minus every `GIT_*` variable, so a caller's `GIT_DIR`, `GIT_
 or `GIT_WORK_TREE` (set when plait runs inside a git hook, or in tests) can never redirect
 plait's commands at another repository. Only variables plait sets itself on purpose (commit
 identity, no terminal prompts, a no-op editor) are added back.
+
+Git hooks are off for every command (`-c core.hooksPath=/dev/null`): plait needs none, and
+agents can write into the hooks folder all worktrees share, so a hook would be an agent's
+code running in plait's name. The forge token variables are left out of git's environment
+too; a push gets the token from a credential helper scoped to it (`forges.github`).
 """
 
 from __future__ import annotations
@@ -69,9 +74,21 @@ def agent_identity_env() -> dict[str, str]:
     }
 
 
+# What plait pushes with; git and everything it starts (hooks, helpers, the worktree
+# hook's package installs) has no use for them.
+FORGE_TOKEN_VARS = frozenset({"PLAIT_FORGE_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"})
+# Global options for every command: `/dev/null` is no folder, so git finds no hook in it.
+_NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+
+
 def git_env(env_extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment git runs in: ours minus `GIT_*`, plus what plait sets explicitly."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    """The environment git runs in: ours minus `GIT_*` and the forge token, plus what
+    plait sets explicitly."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GIT_") and k not in FORGE_TOKEN_VARS
+    }
     # Never block on a credential prompt or an editor: nobody is at this terminal.
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GIT_EDITOR"] = "true"
@@ -104,17 +121,21 @@ async def git(
     cwd: str,
     check: bool = True,
     env_extra: Mapping[str, str] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> GitResult:
-    """Run `git *args` in `cwd`; raise GitError on a non-zero exit unless `check` is off."""
+    """Run `git *args` in `cwd`; raise GitError on a non-zero exit unless `check` is off.
+    `pass_fds`: file descriptors git inherits (a credential helper's pipe)."""
     try:
         proc = await asyncio.create_subprocess_exec(
             "git",
+            *_NO_HOOKS,
             *args,
             cwd=cwd,
             env=git_env(env_extra),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            pass_fds=pass_fds,
         )
     except FileNotFoundError as exc:
         if not os.path.isdir(cwd):
@@ -144,7 +165,7 @@ def git_sync(
     """The blocking twin of `git()`, for CLI commands that run outside an event loop."""
     try:
         proc = subprocess.run(
-            ["git", *args],
+            ["git", *_NO_HOOKS, *args],
             cwd=cwd,
             env=git_env(env_extra),
             stdin=subprocess.DEVNULL,
