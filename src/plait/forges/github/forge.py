@@ -7,11 +7,9 @@ pushes through git with `--force-with-lease`. GitHub runs CI, so `serve()` retur
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import time
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -20,6 +18,7 @@ from plait.errors import ForgeError
 from plait.forges.base import PRInfo
 from plait.forges.github.budget import Clock
 from plait.forges.github.client import GitHubClient, Sleep
+from plait.forges.github.credentials import push_credentials
 from plait.forges.github.poll import Poller
 from plait.forges.github.token import RepoId, Token, infer_repo, parse_remote, remote_url
 from plait.forges.github.writes import Writer, rest_view_fields
@@ -81,7 +80,8 @@ class GitHubForge:
             )  # fmt: skip
             args.append(f"--force-with-lease={branch}:{seen.out.strip()}")
         args += [self.remote, f"refs/heads/{branch}:refs/heads/{branch}"]
-        result = await git(*args, cwd=worktree, check=False, env_extra=await self._git_auth())
+        with push_credentials(self._url(), self.token) as auth:
+            result = await git(*auth.options, *args, cwd=worktree, check=False, pass_fds=auth.fds)
         if result.code != 0:
             why = "stale info" if "stale info" in result.out + result.err else "rejected"
             raise ForgeError(
@@ -94,20 +94,10 @@ class GitHubForge:
             self.poller.mark_dirty(self._pr_of_branch[branch])
         return head
 
-    async def _git_auth(self) -> dict[str, str]:
-        """For an https remote, the token as an HTTP header passed via the environment
-        (never argv, where other users could read it)."""
+    def _url(self) -> str:
         if self._remote_url is None:
             self._remote_url = remote_url(self.repo, self.remote)
-        parts = urlsplit(self._remote_url)
-        if parts.scheme != "https":
-            return {}
-        basic = base64.b64encode(f"x-access-token:{self.token.reveal()}".encode()).decode()
-        return {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraheader",
-            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
-        }
+        return self._remote_url
 
     # ---- PRs ---------------------------------------------------------------------------------
     async def open_pr(self, *, task: str, branch: str, base: str, title: str, body: str) -> PRView:
