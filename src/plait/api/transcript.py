@@ -71,6 +71,8 @@ def log_line(kind: str, data: Json) -> str | None:
             return f"-- session {data.get('session_id', '')}"
         case "AgentErrorEvent":
             return f"!! {data.get('message', '')}"
+        case "Warning":  # plait's own note (Store.add_warning)
+            return f"!! {data.get('text', '')}"
         case "Garbage":
             return f"   (output that was not an event: {str(data.get('text', ''))[:200]})"
         case "UsageReport":

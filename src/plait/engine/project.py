@@ -215,6 +215,7 @@ def build_engine(
         main_branch=s.main_branch,
         hook=s.hook,
         remote=s.remote if s.forge != "local" else None,
+        report=lambda task, text: project.store.add_warning(task, text, at=time.time()),
     )
     backends: dict[str, AgentBackend] = {}
 

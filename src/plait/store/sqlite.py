@@ -356,6 +356,10 @@ class Store:
             (task, effect_id, at, kind, body),
         )
 
+    def add_warning(self, task: str, text: str, *, at: float) -> None:
+        """A line for the task's transcript from plait itself, not its agent."""
+        self.add_transcript(task, "", at, "Warning", json.dumps({"text": text}))
+
     def transcript(
         self, task: str, *, after: int = 0, limit: int | None = None
     ) -> list[TranscriptEntry]:

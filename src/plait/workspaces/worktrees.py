@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Callable
 
 from plait.errors import GitError
 from plait.workspaces.base import Prepared, RebaseOutcome, TurnCommit, WorkState
@@ -24,6 +25,7 @@ from plait.workspaces.git import (
     git,
     has_identity,
 )
+from plait.workspaces.githooks import HookGuard
 from plait.workspaces.hook import run_hook
 from plait.workspaces.inspect import (
     branch_sha,
@@ -54,21 +56,26 @@ class GitWorkspaces:
         *,
         hook_timeout: float = 1800.0,
         remote: str | None = None,
+        report: Callable[[str, str], None] | None = None,
     ) -> None:
         """`remote`: where the main branch really moves (a forge like GitHub merges there);
-        it is fetched before a worktree is based on main or rebased onto it."""
+        it is fetched before a worktree is based on main or rebased onto it. `report(task,
+        text)`: told what an agent changed that plait put back (its git hooks)."""
         self.repo = os.path.realpath(repo)
         self.root = os.path.realpath(root)
         self.main_branch = main_branch
         self.hook = hook
         self.hook_timeout = hook_timeout
         self.remote = remote
+        self.report = report
+        self.git_hooks = HookGuard(self.repo)
 
     # ---- prepare -------------------------------------------------------------------------
     async def prepare(self, *, task: str, branch: str, base_branch: str) -> Prepared:
         check_task_id(task)
         await check_branch(branch)
         await check_rev(base_branch)
+        await self.git_hooks.remember()  # before any agent works in the repository
         base_tip = await self._resolve(base_branch)
         remote_tip = await self._fetch_branch(branch)
         existing = await worktree_of_branch(self.repo, branch)
@@ -183,6 +190,9 @@ class GitWorkspaces:
     ) -> TurnCommit:
         check_task_id(task)
         self._check_worktree(worktree)
+        for change in await self.git_hooks.restore():
+            if self.report is not None:
+                self.report(task, change)
         message = message.strip() or f"plait: work on {task}"
         await self._conclude_operation(worktree, message)
         if await is_dirty(worktree):
