@@ -68,7 +68,7 @@ def test_every_title_gives_a_valid_project_name(title: str) -> None:
         ("Demo", "contains 'D'"),
         ("-x", "starts with '-'"),
         ("\u0301x", "starts with"),
-        ("a b", "contains ' '"),
+        ("a b", "contains a space"),
         ("a/b", "contains '/'"),
         ("x.lock", "ends with '.lock'"),
         ("a..b", "contains '..'"),

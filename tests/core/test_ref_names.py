@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from plait.core.plan import ref_name_problem, task_id_problem
+from plait.core.plan import ref_name_problem, slugify, task_id_problem
 
 PIECES = [
     "a", "B", "7", "é", "日", "-", "_", ".", "/", "@", "{", "}", "lock", ".lock", "..", "//",
@@ -53,6 +53,27 @@ def test_every_task_id_is_a_branch_part_git_accepts(task_id: str) -> None:
         assert git_accepts(f"refs/heads/plait/project/{task_id}", one_level=False)
 
 
-@pytest.mark.parametrize("good", ["1", "2a", "auth-1", "v1.2", "a_b", "x" * 64, "a.lockx"])
+@pytest.mark.parametrize(
+    "good",
+    ["1", "2a", "auth-1", "v1.2", "a_b", "x" * 64, "a.lockx", "Auth", "α1", "миграция-базы.1"],
+)
 def test_ordinary_ids_pass(good: str) -> None:
     assert task_id_problem(good) is None
+
+
+@pytest.mark.parametrize(
+    ("bad", "rule"),
+    [("🚀1", "starts with"), ("e\u0301", "normal form C"), ("a\u00a0b", "contains"), ("", "empty")],
+)
+def test_ids_outside_the_alphabet_fail(bad: str, rule: str) -> None:
+    problem = task_id_problem(bad)
+    assert problem is not None
+    assert rule in problem
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_a_slug_of_any_title_is_a_valid_task_id(title: str) -> None:
+    # Task ids are made from titles (`plait add`) and plan names prefix them.
+    assert task_id_problem(slugify(title)) is None
+    assert task_id_problem(f"{slugify(title)}.1") is None

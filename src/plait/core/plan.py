@@ -12,11 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 # Task ids end up in branch names, directory names and effect ids, so they are kept to a
-# safe alphabet (QUALITY S3): letters, digits, dot, dash, underscore; no leading dot/dash;
-# and, as one part of a branch name, to git's ref-name rules.
-TASK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# safe alphabet (QUALITY S3): letters (of any script), digits, dot, dash, underscore,
+# starting with a letter or digit; and, as one part of a branch name, to git's rules.
 TASK_ID_MAX = 64
-_NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9._-]")
 
 TASK_CLASSES = ("INFRA", "GATED", "BEHAVIOR")
 
@@ -64,21 +62,7 @@ def _char_name(char: str) -> str:
 
 def task_id_problem(task_id: str) -> str | None:
     """Why `task_id` cannot be a task id (it names a folder and a branch part), or None."""
-    if not task_id:
-        return "is empty"
-    if len(task_id) > TASK_ID_MAX:
-        return f"is longer than {TASK_ID_MAX} characters"
-    problem = ref_name_problem(task_id, one_level=True)
-    if problem:
-        return problem
-    if "/" in task_id:
-        return "contains '/', which would make it a folder path"
-    other = _NOT_ID_CHAR.search(task_id)
-    if other:
-        return f"contains {other.group()!r}; ids are letters, digits, '.', '-' and '_'"
-    if not TASK_ID_RE.match(task_id):
-        return f"starts with {task_id[0]!r}; start it with a letter or digit"
-    return None
+    return _name_problem(task_id, limit=TASK_ID_MAX, lowercase=False)
 
 
 def is_valid_task_id(task_id: str) -> bool:
@@ -193,20 +177,29 @@ def _slug_char(char: str, previous: str) -> str:
 
 def project_name_problem(name: str) -> str | None:
     """Why `name` cannot name a project (a folder, and a part of every branch name)."""
+    return _name_problem(name, limit=PROJECT_NAME_MAX, lowercase=True)
+
+
+def _name_problem(name: str, *, limit: int, lowercase: bool) -> str | None:
+    """Why `name` cannot be both a folder name and one part of a branch name: letters of
+    any script, digits, '.', '-' and '_', starting with a letter or digit, written one way
+    only (Unicode NFC), and by git's ref-name rules."""
     if not name:
         return "is empty"
-    if len(name) > PROJECT_NAME_MAX or len(name.encode("utf-8", "surrogatepass")) > (
-        _NAME_BYTES_MAX
-    ):
-        return f"is longer than {PROJECT_NAME_MAX} characters"
+    if len(name) > limit or len(name.encode("utf-8", "surrogatepass")) > _NAME_BYTES_MAX:
+        return f"is longer than {limit} characters"
+    problem = ref_name_problem(name, one_level=True)
+    if problem:
+        return problem
     if not _starts_word(name[0]):
         return f"starts with {name[0]!r}; start it with a letter or digit"
-    bad = next((c for c in name if not _is_name_char(c) or c != c.lower()), None)
+    bad = next((c for c in name if not _is_name_char(c) or (lowercase and c != c.lower())), None)
     if bad is not None:
-        return f"contains {bad!r}; use lowercase letters, digits, '.', '-' or '_'"
+        case = "lowercase " if lowercase else ""
+        return f"contains {bad!r}; use {case}letters, digits, '.', '-' or '_'"
     if unicodedata.normalize("NFC", name) != name:
         return "is not in Unicode normal form C (the same letters can be typed two ways)"
-    return ref_name_problem(name, one_level=True)
+    return None
 
 
 def _starts_word(char: str) -> bool:
