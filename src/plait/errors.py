@@ -7,7 +7,19 @@ a traceback. Anything else escaping is a bug in plait.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+# Defined with the plan (the core imports nothing outside it); a plan error carries them.
+from plait.core.plan import PlanProblem
+
+__all__ = [
+    "AgentError",
+    "ForgeError",
+    "GitError",
+    "PlaitError",
+    "PlanError",
+    "PlanProblem",
+    "ProjectError",
+    "UsageError",
+]
 
 
 class PlaitError(Exception):
@@ -28,21 +40,6 @@ class UsageError(PlaitError):
     """A bad command line: unknown flag, bad value, missing argument."""
 
     exit_code = 2
-
-
-@dataclass(frozen=True, slots=True)
-class PlanProblem:
-    """One thing wrong with a plan, located at file:line."""
-
-    path: str
-    line: int
-    message: str
-    hint: str = ""
-
-    def render(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line > 0 else self.path
-        text = f"{where}: {self.message}"
-        return f"{text} — {self.hint}" if self.hint else text
 
 
 class PlanError(PlaitError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from plait.core.plan import PlanWarning
+from plait.core.plan import PlanProblem
 from plait.plans import parse_json, parse_markdown
 from tests.cli.helpers_cli import plait
 
@@ -42,7 +42,7 @@ def test_a_json_patch_with_nothing_for_the_agent_is_a_warning() -> None:
     }
     plan = parse_json(json.dumps(doc, indent=1), "p.json")
     assert plan.warnings == (
-        PlanWarning(
+        PlanProblem(
             "p.json",
             4,
             "patch '1' has an empty body",

@@ -95,8 +95,9 @@ class TaskSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class PlanWarning:
-    """Something in a valid plan that is probably a mistake, at file:line."""
+class PlanProblem:
+    """One thing wrong, or probably wrong, with a plan, located at file:line: an error
+    (`plait.errors.PlanError` carries them) or a warning (`Plan.warnings`)."""
 
     path: str
     line: int
@@ -105,7 +106,8 @@ class PlanWarning:
 
     def render(self) -> str:
         where = f"{self.path}:{self.line}" if self.line > 0 else self.path
-        return f"{where}: {self.message}" + (f" — {self.hint}" if self.hint else "")
+        text = f"{where}: {self.message}"
+        return f"{text} — {self.hint}" if self.hint else text
 
     __str__ = render
 
@@ -119,7 +121,7 @@ class Plan:
     tasks: tuple[TaskSpec, ...]
     source: str = ""
     context: str = field(default="", repr=False)
-    warnings: tuple[PlanWarning, ...] = ()
+    warnings: tuple[PlanProblem, ...] = ()  # things that run but are probably mistakes
 
     def task(self, task_id: str) -> TaskSpec:
         for t in self.tasks:

@@ -14,7 +14,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from plait.core.plan import TASK_CLASSES, Plan, PlanWarning, TaskSpec, slugify, task_id_problem
+from plait.core.plan import TASK_CLASSES, Plan, TaskSpec, slugify, task_id_problem
 from plait.errors import PlanError, PlanProblem
 
 ID_HINT = (
@@ -55,7 +55,7 @@ class Problems:
     def __init__(self, path: str, items: list[PlanProblem] | None = None) -> None:
         self.path = path
         self.items: list[PlanProblem] = list(items or ())
-        self.warnings: list[PlanWarning] = []
+        self.warnings: list[PlanProblem] = []
         self.suggestions_left = 100
 
     def add(self, line: int, message: str, hint: str) -> None:
@@ -65,7 +65,7 @@ class Problems:
 
     def warn(self, line: int, message: str, hint: str) -> None:
         """Something the plan can run with but the user probably did not mean."""
-        self.warnings.append(PlanWarning(self.path, max(line, 0), message, hint))
+        self.warnings.append(PlanProblem(self.path, max(line, 0), message, hint))
 
     def did_you_mean(self, word: str, known: list[str]) -> str:
         """ "did you mean 'x'? " for a close known id, or "" if none is close."""
