@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from plait.engine.project import Settings, create_project, open_project
+from plait.engine.project import create_project, open_project
+from plait.engine.settings import Settings
 from plait.store.paths import project_paths, tighten
 from plait.store.sqlite import Store
 
