@@ -229,3 +229,23 @@ def test_logs_show_human_lines_and_say_when_there_are_none(tmp_path: Path) -> No
     assert "-- turn ok" in lines
     assert not any(line.startswith("-- UsageReport") for line in lines)  # a raw record
     assert not any(line.startswith("{") for line in lines)
+
+
+# ---- 5.10: project names stay readable and unique -------------------------------------------
+def test_the_same_plan_in_another_repository_gets_its_own_project(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"tasks": {"1": {"start": [ONE]}}}))
+    plan = tmp_path / "plan.md"
+    plan.write_text(PLAN.replace("Gameplan: tiny", "Gameplan: Миграция базы"))
+    for n in (1, 2):
+        repo = GitRepo.init(tmp_path / f"repo{n}", files={"a.txt": "a\n"})
+        out = plait("run", str(plan), "--repo", str(repo.path), "--script", str(script),
+                    home=tmp_path)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+    projects = json.loads(plait("projects", "--json", home=tmp_path).stdout)
+    assert sorted(p["project"] for p in projects) == ["миграция-базы", "миграция-базы-2"]
+    # Running it again in the first repository adds to that repository's project.
+    again = plait("run", str(plan), "--repo", str(tmp_path / "repo1"), home=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to add" in again.stdout or "already" in again.stdout
+    assert len(json.loads(plait("projects", "--json", home=tmp_path).stdout)) == 2

@@ -9,7 +9,6 @@ the same words.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,15 @@ from typing import Any
 from plait.core import events as ev
 from plait.core.controller import stacked_children
 from plait.core.model import Phase, RunState
-from plait.core.plan import LANDINGS, TASK_CLASSES, Plan, TaskSpec, is_valid_task_id, slugify
+from plait.core.plan import (
+    LANDINGS,
+    TASK_CLASSES,
+    Plan,
+    TaskSpec,
+    is_valid_task_id,
+    slugify,
+    unique_name,
+)
 from plait.errors import PlaitError
 from plait.forges.base import PRInfo
 from plait.plans.adding import tasks_to_add
@@ -225,14 +232,8 @@ def adopt(state: RunState, info: PRInfo, *, merge: bool, now: float) -> Command:
 
 def unique_task_id(title: str, taken: Mapping[str, object]) -> str:
     """A readable id from a title ("fix-the-login-bug"), unique in the project."""
-    base = re.sub(r"-+", "-", slugify(title, fallback="task"))[:40].strip("-.") or "task"
-    if base[0] in "-.":
-        base = f"t{base}"
-    tid, n = base, 2
-    while tid in taken:
-        tid = f"{base}-{n}"
-        n += 1
-    return tid
+    base = slugify(title, fallback="task")[:40].strip("-.") or "task"
+    return unique_name(base, taken)
 
 
 def _text(fields: Mapping[str, Any], key: str) -> str:

@@ -151,7 +151,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.plan.endswith(".toml"):
         return _validate_config(args)
     plan = load_plan(args.plan)
-    warnings = list(getattr(plan, "warnings", ()))
+    warnings = [w.render() for w in plan.warnings]
     if args.json:
         print_json(
             {"plan": plan.name, "title": plan.title, "tasks": plan_to_json(plan),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -37,7 +38,7 @@ from plait.cli.common import (
     seconds_or_zero,
 )
 from plait.core import events as ev
-from plait.core.plan import Plan
+from plait.core.plan import Plan, unique_name
 from plait.engine.host import HostOptions, host
 from plait.engine.project import (
     Project,
@@ -314,32 +315,29 @@ def _new_project(name: str, args: argparse.Namespace, *, title: str = "") -> Pro
 
 
 def project_name_for(plan: Plan, args: argparse.Namespace) -> str:
-    """--project, else the plan's name; a plan name another repository's project already
-    uses gets a suffix (`name-2`), so projects never mix repositories by accident."""
+    """--project, else the plan's name; a plan name that a project of another repository
+    already uses gets a suffix (`name-2`), so projects never mix repositories by accident."""
     if args.project:
         return check_project_name(args.project)
-    taken = set(list_projects())
-    if plan.name not in taken:
-        return plan.name
     repo = check_repo_quiet(args.repo or ".")
-    candidate, n = plan.name, 2
-    while candidate in taken:
-        proj = open_project(candidate)
+    taken = set(list_projects())
+    suffixed = re.compile(rf"^{re.escape(plan.name)}(-[0-9]+)?$")
+    mine = [n for n in taken if suffixed.match(n)]
+    for name in sorted(mine, key=len):
+        proj = open_project(name)
         try:
             if proj.settings.repo == repo:
-                return candidate
+                return name  # this repository's project for the plan: add to it
         finally:
             proj.close()
-        candidate = f"{plan.name}-{n}"
-        n += 1
-    return candidate
+    return unique_name(plan.name, taken)
 
 
 # ---- run / resume -----------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
-    for warning in getattr(plan, "warnings", ()):
-        print(f"plait: warning: {warning}", file=sys.stderr)
+    for warning in plan.warnings:
+        print(f"plait: warning: {warning.render()}", file=sys.stderr)
     name = project_name_for(plan, args)
     if project_paths(name).exists():
         proj = open_project(name)
@@ -361,12 +359,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             state = proj.store.load()
         assert state is not None
         command = cmd.add_plan(state, plan, now=time.time())
-        return host_and_report(proj, [command.event], ids=command.tasks, args=args)
+        return host_and_report(
+            proj, [command.event], ids=command.tasks, args=args, note=command.done
+        )
     proj = _new_project(name, args, title=plan.title)
     state = proj.store.load()
     assert state is not None
     command = cmd.add_plan(state, plan, now=time.time())
-    return host_and_report(proj, [command.event], ids=command.tasks, args=args)
+    return host_and_report(proj, [command.event], ids=command.tasks, args=args, note=command.done)
 
 
 def host_and_report(
@@ -376,6 +376,7 @@ def host_and_report(
     ids: Sequence[str] | None,
     args: argparse.Namespace,
     extra: dict[str, object] | None = None,
+    note: str = "",
 ) -> int:
     """Host the engine in this process until the project settles; print the summary."""
     printer = Printer(json_mode=args.json)
@@ -385,6 +386,8 @@ def host_and_report(
         f"project {proj.name}: repo {s.repo}, forge {s.forge}, agent {s.agent}, CI: {ci}"
         + (f"; API on {proj.paths.socket}" if not args.json else "")
     )
+    if note:
+        printer.note(note)
     result = host(proj, first, observer=printer, options=HostOptions(token=args.token))
     return report(result, ids=ids, json_mode=args.json, extra=extra)
 
