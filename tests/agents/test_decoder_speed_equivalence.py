@@ -1,7 +1,7 @@
 """The fast stream decoders decode exactly what the straightforward ones did.
 
 How this works: `data/equivalence/expected_events.json` was generated from the decoders as
-they were before they were tuned for speed (QUALITY P6), by running this module as a
+they were before they were tuned for speed (P6 in bench/README.md), by running this module as a
 script. It holds, per case (a decoder fed one input stream), a digest of every event's
 `repr` and `raw`, and the full event list for each backend's own captured streams. The
 inputs are built here from the captured streams: as is, mixed with garbage lines, with

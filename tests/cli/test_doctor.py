@@ -1,4 +1,4 @@
-"""`plait doctor` in a subprocess with a controlled PATH and HOME (QUALITY U4).
+"""`plait doctor` in a subprocess with a controlled PATH and HOME (U4 in bench/README.md).
 
 PATH holds only a temp bin dir: a link to the real git (or a fake git, or none) and fake
 agent CLIs that print a version; HOME is a temp dir where credentials files are planted.

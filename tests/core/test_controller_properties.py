@@ -1,4 +1,4 @@
-"""Hypothesis stateful tests of the controller: the invariants of QUALITY R5.
+"""Hypothesis stateful tests of the controller: the invariants of R5 (bench/README.md).
 
 The machine plays a run in `CoreDriver`'s world, interleaving effect results (success,
 failure, conflict), forge polls (CI, review threads, main moving), human messages, clock

@@ -1,7 +1,7 @@
 """The controller at scale: indexed scheduling decides exactly what a full scan decided.
 
 `schedule()` visits only the live and startable tasks a `TaskMap` indexes, and `decide`
-no longer copies every task per change (QUALITY P1). These tests pin down that nothing
+no longer copies every task per change (P1 in bench/README.md). These tests pin down that nothing
 else changed:
 
 - golden event logs (seeded `CoreDriver` runs with crashes, human messages, merges on the

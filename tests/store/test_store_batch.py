@@ -1,4 +1,4 @@
-"""Batched commits and the store's write path at scale (QUALITY P2).
+"""Batched commits and the store's write path at scale (P2 in bench/README.md).
 
 `commit_many` must leave exactly what one `commit` per event leaves; a batch is all or
 nothing; only the tasks an event changed are written (watched with a real SQLite

@@ -1,4 +1,4 @@
-"""The environment an agent process runs in (QUALITY S4).
+"""The environment an agent process runs in (S4 in bench/README.md).
 
 plait is often started from inside an agent session, so the environment it inherits can
 carry variables that make a nested agent CLI believe it is a sub-agent, or point git at

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 # Task ids end up in branch names, directory names and effect ids, so they are kept to a
-# safe alphabet (QUALITY S3): letters (of any script), digits, dot, dash, underscore,
+# safe alphabet (S3 in bench/README.md): letters (of any script), digits, dot, dash, underscore,
 # starting with a letter or digit; and, as one part of a branch name, to git's rules.
 TASK_ID_MAX = 64
 

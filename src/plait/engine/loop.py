@@ -48,7 +48,7 @@ Observer = Callable[[ev.Event, RunState | None, RunState, tuple[fx.Effect, ...]]
 # cancelled when the engine stops.
 Service = Callable[["Engine"], Coroutine[Any, Any, None]]
 
-# How many waiting events one transaction commits at most (QUALITY P2: the engine batches
+# How many waiting events one transaction commits at most (P2 in bench/README.md: the engine batches
 # what arrives together; every effect is still committed before it runs).
 BATCH = 256
 _POLL_ERROR_EVERY = 60.0  # seconds between two log lines about failing polls

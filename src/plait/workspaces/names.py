@@ -1,6 +1,6 @@
 """Checks on names that reach git and the filesystem: task ids, branch names, revisions.
 
-QUALITY S3: everything that becomes a path or a ref is validated before use, so a hostile
+S3 (bench/README.md): everything that becomes a path or a ref is validated before use, so a hostile
 id (`../x`, `-rf`, `a;rm`, a newline) is refused with a GitError instead of being passed on.
 Checks are done in Python first (git's ref-name rules as `plait.core.plan` restates them,
 plus option-injection), then branch names are confirmed by `git check-ref-format` itself.
