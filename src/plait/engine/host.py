@@ -22,9 +22,10 @@ from plait.api.server import ApiContext, EventHub, loopback_listener, serve_api,
 from plait.core import events as ev
 from plait.core.model import RunState
 from plait.core.progress import settled
-from plait.engine.loop import Engine, EngineResult, Observer
+from plait.engine.loop import Engine, EngineResult, Observer, Service
 from plait.engine.project import Project, build_engine, engine_lock
 from plait.errors import ProjectError
+from plait.sources import Source, SourceContext, for_project
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,13 +94,34 @@ async def _serve(
     async def api(_: Engine) -> None:
         await serve_api(ctx, hub, unix=unix, http=http)
 
+    services: list[Service] = [api]
+    for source in for_project(proj):
+        services.append(_source_service(proj, source))
     try:
-        return await engine.run(first, until=opts.until, services=[api])
+        return await engine.run(first, until=opts.until, services=services)
     finally:
         with contextlib.suppress(OSError):
             paths.engine_info.unlink()
         with contextlib.suppress(OSError):
             os.unlink(unix_path)
+
+
+def _source_service(proj: Project, source: Source) -> Service:
+    async def run(engine: Engine) -> None:
+        def state() -> RunState:
+            assert engine.state is not None
+            return engine.state
+
+        ctx = SourceContext(
+            project=proj.name,
+            submit=engine.submit,
+            state=state,
+            store=engine.store,
+            clock=engine.clock,
+        )
+        await source.run(ctx)
+
+    return run
 
 
 def _token(proj: Project) -> str:
