@@ -29,6 +29,7 @@ from plait.core.plan import (
 from plait.errors import PlaitError
 from plait.forges.base import PRInfo
 from plait.plans.adding import tasks_to_add
+from plait.plans.characters import describe, text_characters
 
 
 class CommandError(PlaitError):
@@ -123,6 +124,7 @@ def reset(state: RunState, ref: str, *, now: float, hard: bool = False) -> Comma
 
 def send(state: RunState, ref: str, text: str, *, now: float) -> Command:
     tid = _live_task(state, ref, "send a message to")
+    _plain(text, "message")
     if not text.strip():
         raise BadRequest("the message is empty", hint='say something: plait send TASK "…"')
     event = ev.HumanMessage(at=now, task=tid, text=text, message_id=f"m-{uuid.uuid4().hex[:12]}")
@@ -154,6 +156,8 @@ def add_task(
         raise BadRequest(
             f"unknown field(s) {', '.join(unknown)}", hint=f"use: {', '.join(sorted(_ADD_FIELDS))}"
         )
+    for key in ("title", "body", "model", "id", "agent"):
+        _plain(_text(fields, key), key)
     title = _text(fields, "title").strip()
     if not title or "\n" in title:
         raise BadRequest("a task needs a one-line title", hint='plait add "Fix the login bug"')
@@ -234,6 +238,15 @@ def unique_task_id(title: str, taken: Mapping[str, object]) -> str:
     """A readable id from a title ("fix-the-login-bug"), unique in the project."""
     base = slugify(title, fallback="task")[:40].strip("-.") or "task"
     return unique_name(base, taken)
+
+
+def _plain(text: str, what: str) -> None:
+    """Refuse characters nothing downstream (git, argv, a terminal) can take."""
+    for _, char in text_characters(text):
+        raise BadRequest(
+            f"the {what} holds {describe(char)}",
+            hint="remove it; plait passes text to git, agents and terminals",
+        )
 
 
 def _text(fields: Mapping[str, Any], key: str) -> str:

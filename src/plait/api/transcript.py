@@ -10,6 +10,7 @@ import json
 from typing import Any, Protocol
 
 from plait.store.sqlite import TranscriptEntry
+from plait.textsafe import clean_json, no_surrogates
 
 Json = dict[str, Any]
 _OUTPUT_CUT = 400  # characters of a tool's output shown on its line
@@ -43,9 +44,9 @@ def transcript_page(store: _Store, task: str, *, after: int = 0, limit: int = 50
 
 def _loads(body: str) -> Json:
     try:
-        data = json.loads(body)
+        data = clean_json(json.loads(body))
     except ValueError:
-        return {"text": body}
+        return {"text": no_surrogates(body)}
     return data if isinstance(data, dict) else {"value": data}
 
 

@@ -29,6 +29,7 @@ from plait.core.model import Usage
 from plait.engine.interrupted import PROMPT, Interrupted, left_behind, prompt_row, read_attempts
 from plait.forges.base import Forge, MergeBlocked
 from plait.store.sqlite import TranscriptEntry
+from plait.textsafe import no_surrogates
 from plait.workspaces.base import Workspaces
 
 log = logging.getLogger(__name__)
@@ -272,8 +273,8 @@ class Executors:
             session_id=outcome.session_id,
             usage=outcome.usage,
             seconds=round(outcome.seconds, 3),
-            reply=outcome.reply,
-            error=outcome.error,
+            reply=no_surrogates(outcome.reply),
+            error=no_surrogates(outcome.error),
             failure=outcome.failure,
             commits_ahead=commit.commits_ahead,
             head_sha=commit.head_sha,
