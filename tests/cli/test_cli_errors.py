@@ -129,3 +129,19 @@ def test_status_with_no_projects(tmp_path: Path) -> None:
     out = plait("status", "--json", home=tmp_path)
     assert out.returncode == 0
     assert json.loads(out.stdout) == {"projects": []}
+
+
+def test_every_flag_and_argument_says_what_it_is() -> None:
+    """`plait COMMAND --help` explains everything it takes (the live-project issue 5.14)."""
+    import argparse
+
+    from plait.cli import build_parser
+
+    parser = build_parser()
+    missing = []
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        for name, sub in action.choices.items():  # type: ignore[union-attr]
+            for arg in sub._actions:
+                if not isinstance(arg, argparse._HelpAction) and not arg.help:
+                    missing.append(f"{name} {arg.option_strings or arg.dest}")
+    assert missing == []

@@ -206,12 +206,12 @@ def register(sub: Any) -> None:
     projects.set_defaults(handler=cmd_projects)
 
     st = sub.add_parser("status", help="a project's tasks and totals (no project: all projects)")
-    st.add_argument("project", nargs="?")
+    st.add_argument("project", nargs="?", help="the project (default: the only one)")
     add_json_flag(st, "the summary as one JSON object")
     st.set_defaults(handler=cmd_status)
 
     rm = sub.add_parser("rm", help="delete (or --archive) a project; the repository stays")
-    rm.add_argument("project")
+    rm.add_argument("project", help="the project to remove")
     rm.add_argument("--yes", "-y", action="store_true", help="do not ask")
     rm.add_argument("--archive", action="store_true", help="move it under $PLAIT_HOME/archive")
     rm.add_argument(
@@ -223,7 +223,7 @@ def register(sub: Any) -> None:
         "validate",
         help="check a plan (or a plait.toml): every problem with file:line and a fix",
     )
-    val.add_argument("plan")
+    val.add_argument("plan", help="a gameplan (.md or .json) or a plait.toml")
     add_json_flag(val, "print the parsed tasks as JSON")
     val.set_defaults(handler=cmd_validate)
 

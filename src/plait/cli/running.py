@@ -619,7 +619,13 @@ def register(sub: Any) -> None:
 
     down = sub.add_parser("down", help="stop a project's background engine cleanly")
     down.add_argument("project", nargs="?", help="the project (default: the only one)")
-    down.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS")
+    down.add_argument(
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for turns under way to stop before signalling (default: 30)",
+    )
     down.set_defaults(handler=cmd_down)
 
 

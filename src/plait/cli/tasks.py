@@ -348,21 +348,23 @@ def register(sub: Any) -> None:
         help="wait until tasks land (exit 0), need attention (10), are stopped (11) or time out "
         "(124)",
     )
-    wait.add_argument("tasks", nargs="+", metavar="TASK")
-    wait.add_argument("--timeout", type=seconds, metavar="SECONDS")
+    wait.add_argument("tasks", nargs="+", metavar="TASK", help="task ids or title starts")
+    wait.add_argument(
+        "--timeout", type=seconds, metavar="SECONDS", help="give up after this long (exit 124)"
+    )
     add_project_flag(wait)
     add_json_flag(wait)
     wait.set_defaults(handler=cmd_wait)
 
     result = sub.add_parser("result", help="a task's final answer and how it landed")
-    result.add_argument("task")
+    result.add_argument("task", help="task id, or a unique start of its title")
     add_project_flag(result)
     add_json_flag(result)
     result.set_defaults(handler=cmd_result)
 
     send = sub.add_parser("send", help="send a message to a task's agent; clears needs-attention")
-    send.add_argument("task")
-    send.add_argument("message")
+    send.add_argument("task", help="task id, or a unique start of its title")
+    send.add_argument("message", help="what to tell the task's agent")
     add_project_flag(send)
     add_json_flag(send)
     send.set_defaults(handler=cmd_send)
@@ -370,15 +372,15 @@ def register(sub: Any) -> None:
     review = sub.add_parser(
         "review", help="leave a review comment on a task's PR (local forge); the agent answers"
     )
-    review.add_argument("task")
-    review.add_argument("comment")
+    review.add_argument("task", help="task id, or a unique start of its title")
+    review.add_argument("comment", help="the review comment")
     review.add_argument("--path", help="file the comment is about")
     review.add_argument("--line", type=positive_int, help="line the comment is about")
     add_project_flag(review)
     review.set_defaults(handler=cmd_review)
 
     logs = sub.add_parser("logs", help="a task's agent transcript")
-    logs.add_argument("task")
+    logs.add_argument("task", help="task id, or a unique start of its title")
     logs.add_argument("-f", "--follow", action="store_true", help="follow it live")
     add_project_flag(logs)
     add_json_flag(logs, "every record as JSON, one per line")
