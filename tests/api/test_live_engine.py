@@ -207,3 +207,31 @@ def test_commands_on_unknown_or_landed_tasks_teach(tmp_path: Path, verb: str) ->
     assert "has no task 'nope'" in out.stderr
     assert "hint:" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_every_task_command_works_against_a_background_engine(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, SCRIPT)
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "cmd")
+    assert live.plait("up", "cmd").returncode == 0
+    try:
+        live.ok("add", "Slow one", "--id", "slow", "--body", "x", "-p", "cmd")
+        until(lambda: _sleeping(live, "cmd", "slow"), what="the slow agent to sleep")
+        assert live.rows("cmd")["slow"]["status"] == "working"
+        killed = live.json("kill", "slow", "--reason", "lunch", "-p", "cmd")
+        assert (killed["queued"], killed["status"]) == (False, "stopped")
+        assert live.rows("cmd")["slow"]["stopped"] == "lunch"
+        assert live.plait("wait", "slow", "-p", "cmd", "--timeout", "5").returncode == 11
+        sent = live.json("send", "slow", "Also write notes/slow-line.txt", "-p", "cmd")
+        assert sent["queued"] is False
+        live.ok("retry", "slow", "-p", "cmd")
+        assert live.plait("wait", "slow", "-p", "cmd", "--timeout", "90").returncode == 0
+        result = live.json("result", "slow", "-p", "cmd")
+        assert result["merge_sha"]
+        logs = live.ok("logs", "slow", "-f", "-p", "cmd")
+        assert "Carry on: Slow one" in logs
+        assert "Also write notes/slow-line.txt" in logs  # the message reached the agent
+        refused = live.plait("reset", "slow", "-p", "cmd")
+        assert refused.returncode == 2
+        assert "task slow is merged" in refused.stderr
+    finally:
+        assert live.plait("down", "cmd").returncode == 0
