@@ -73,10 +73,12 @@ Write notes/{title}-1.txt.
 
 
 def test_two_plans_run_into_one_project(tmp_path: Path) -> None:
-    script = {"default": {"start": [turn("done", "notes/x.txt", "x\n", "x")]}}
-    script["tasks"] = {  # type: ignore[assignment]
-        "1": {"start": [turn("a", "notes/a.txt", "a\n", "a")]},
-        "beta.1": {"start": [turn("b", "notes/b.txt", "b\n", "b")]},
+    script: dict[str, object] = {
+        "default": {"start": [turn("done", "notes/x.txt", "x\n", "x")]},
+        "tasks": {
+            "1": {"start": [turn("a", "notes/a.txt", "a\n", "a")]},
+            "beta.1": {"start": [turn("b", "notes/b.txt", "b\n", "b")]},
+        },
     }
     live = Live.make(tmp_path, script)
     live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "two")
