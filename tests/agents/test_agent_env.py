@@ -58,7 +58,7 @@ def test_claude_env_marks_sandbox_when_root() -> None:
 
 
 def test_claude_argv() -> None:
-    argv = ClaudeBackend(executable="/opt/claude", model="m1", extra_args=["--x"]).argv(SPEC)
+    argv = ClaudeBackend(executable="/opt/claude", model="m1", extra_args=("--x",)).argv(SPEC)
     assert argv[:3] == ["/opt/claude", "-p", "do it"]
     assert argv[argv.index("--output-format") + 1] == "stream-json"
     assert "--verbose" in argv

@@ -48,7 +48,9 @@ def spec(repo: Path, **fields: object) -> TurnSpec:
 
 
 def hang_script(script_file: Script) -> ScriptBackend:
-    return ScriptBackend(script_file({"default": {"start": [{"actions": [SPAWN, {"hang": 300}]}]}}))
+    return ScriptBackend(
+        script=script_file({"default": {"start": [{"actions": [SPAWN, {"hang": 300}]}]}})
+    )
 
 
 def test_no_output_for_idle_timeout_is_a_stall_and_the_group_dies(
@@ -131,7 +133,7 @@ def test_a_failing_event_callback_still_kills_the_group(
 def test_leftover_background_processes_die_with_a_finished_turn(
     repo: Path, agent_env: dict[str, str], script_file: Script
 ) -> None:
-    backend = ScriptBackend(script_file({"default": {"start": [{"actions": [SPAWN]}]}}))
+    backend = ScriptBackend(script=script_file({"default": {"start": [{"actions": [SPAWN]}]}}))
     outcome = asyncio.run(run_turn(backend, spec(repo), base_env=agent_env, kill_grace=1.0))
     assert outcome.ok
     assert not any(alive(p) for p in pids(repo))
@@ -153,7 +155,7 @@ ESCAPE = {
 def test_a_daemon_that_left_the_group_dies_with_the_turn(
     repo: Path, agent_env: dict[str, str], script_file: Script
 ) -> None:
-    backend = ScriptBackend(script_file({"default": {"start": [{"actions": [ESCAPE]}]}}))
+    backend = ScriptBackend(script=script_file({"default": {"start": [{"actions": [ESCAPE]}]}}))
     outcome = asyncio.run(run_turn(backend, spec(repo), base_env=agent_env, kill_grace=1.0))
     assert outcome.ok, outcome.error
     escaped = [int((repo / d / "escaped.pid").read_text()) for d in (".", "sub")]

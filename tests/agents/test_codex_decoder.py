@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from plait.agents.base import (
+from plait.agents import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
@@ -125,7 +125,7 @@ def test_codex_garbage_and_huge_lines_are_survived() -> None:
 
 
 def test_codex_argv_fresh_and_resumed() -> None:
-    backend = CodexBackend("codex", "gpt-x", base_url="http://127.0.0.1:1/v1", max_retries=0)
+    backend = CodexBackend(model="gpt-x", base_url="http://127.0.0.1:1/v1", max_retries=0)
     spec = TurnSpec(prompt="-do it", workdir="/w", effort="high")
     argv = backend.argv(spec)
     assert argv[:2] == ["codex", "exec"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from plait.agents.base import (
+from plait.agents import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
@@ -78,9 +78,11 @@ def test_gemini_without_result_synthesizes_nothing() -> None:
 
 def test_gemini_backend_points_at_a_base_url(tmp_path: Path) -> None:
     backend = GeminiBackend(
-        "gemini", "gx", base_url="http://h", config_home=str(tmp_path), max_retries=0
+        model="gx", base_url="http://h", config_home=str(tmp_path / "g"), max_retries=0
     )
-    settings = json.loads((tmp_path / ".gemini" / "settings.json").read_text())
+    assert not (tmp_path / "g").exists()  # building a backend writes nothing
+    backend.prepare_home()
+    settings = json.loads((tmp_path / "g" / ".gemini" / "settings.json").read_text())
     assert settings["security"]["auth"]["selectedType"] == "gemini-api-key"
     assert settings["general"]["maxAttempts"] == 1
     spec = TurnSpec(prompt="go", workdir="/w", session_id="g-1")
@@ -88,4 +90,7 @@ def test_gemini_backend_points_at_a_base_url(tmp_path: Path) -> None:
     assert argv[:7] == ["gemini", "-p", "go", "-o", "stream-json", "--yolo", "--skip-trust"]
     assert argv[-2:] == ["--resume", "g-1"]
     env = backend.env({}, spec)
-    assert (env["GOOGLE_GEMINI_BASE_URL"], env["GEMINI_CLI_HOME"]) == ("http://h", str(tmp_path))
+    assert (env["GOOGLE_GEMINI_BASE_URL"], env["GEMINI_CLI_HOME"]) == (
+        "http://h",
+        str(tmp_path / "g"),
+    )

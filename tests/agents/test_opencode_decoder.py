@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from plait.agents.base import (
+from plait.agents import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
@@ -98,7 +98,7 @@ def test_opencode_auth_error_and_garbage() -> None:
 
 
 def test_opencode_argv_and_env_point_at_a_provider() -> None:
-    backend = OpenCodeBackend("opencode", "m1", base_url="http://h/v1", config_home="/c")
+    backend = OpenCodeBackend(model="m1", base_url="http://h/v1", config_home="/c")
     spec = TurnSpec(prompt="go", workdir="/w", session_id="ses_1", effort="high")
     argv = backend.argv(spec)
     assert argv[:5] == ["opencode", "run", "--format", "json", "--auto"]

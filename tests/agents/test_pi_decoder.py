@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from plait.agents.base import (
+from plait.agents import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
@@ -101,11 +101,13 @@ def test_pi_stream_without_agent_end_synthesizes_nothing() -> None:
     assert not any(isinstance(e, FinalResult) for e in decode(OK_STREAM[:4]))
 
 
-def test_pi_backend_writes_provider_config(tmp_path: Path) -> None:
+def test_pi_backend_writes_provider_config_when_its_home_is_prepared(tmp_path: Path) -> None:
     home = tmp_path / "pi"
     backend = PiBackend(
-        "pi", "m1", base_url="http://h", api_key="k", config_home=str(home), max_retries=0
+        model="m1", base_url="http://h", api_key="k", config_home=str(home), max_retries=0
     )
+    assert not home.exists()  # building a backend writes nothing
+    backend.prepare_home()
     models = json.loads((home / "models.json").read_text())
     assert models["providers"]["plait"]["baseUrl"] == "http://h"
     assert json.loads((home / "settings.json").read_text())["retry"]["enabled"] is False

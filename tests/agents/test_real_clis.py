@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from plait.agents.base import AgentEvent, SessionStarted, ToolCall, ToolResult, TurnSpec
+from plait.agents import AgentEvent, SessionStarted, ToolCall, ToolResult, TurnSpec
 from plait.agents.runner import TurnOutcome, run_turn
 from plait.core.model import Usage
 from plait.testing.model_api import Fault, ModelAPIDouble, Turn, shell_turn

@@ -28,7 +28,7 @@ def turn(
     fields: dict[str, object] = {"prompt": "Do the task.", "workdir": str(repo), "task_id": "T1"}
     full = TurnSpec(**{**fields, "kind": kind, **spec})  # type: ignore[arg-type]
     sink = events.append if events is not None else None
-    return asyncio.run(run_turn(ScriptBackend(script), full, on_event=sink, base_env=env))
+    return asyncio.run(run_turn(ScriptBackend(script=script), full, on_event=sink, base_env=env))
 
 
 def test_a_turn_edits_commits_and_reports(
@@ -209,7 +209,7 @@ def test_a_broken_script_fails_the_turn_with_a_message(
     repo: Path, agent_env: dict[str, str], script_file: Script
 ) -> None:
     script = script_file({"default": {}})
-    backend = ScriptBackend(script)
+    backend = ScriptBackend(script=script)
     Path(script).write_text("{not json")
     spec = TurnSpec(prompt="p", workdir=str(repo), task_id="T1")
     outcome = asyncio.run(run_turn(backend, spec, base_env=agent_env))

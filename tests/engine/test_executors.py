@@ -38,7 +38,7 @@ class StopsItself:
     name = "script"
 
     def __init__(self, script: Path) -> None:
-        self.inner = ScriptBackend(script)
+        self.inner = ScriptBackend(script=str(script))
 
     def argv(self, spec: TurnSpec) -> list[str]:
         if spec.task_id == "stuck":
@@ -47,6 +47,9 @@ class StopsItself:
 
     def env(self, base: Mapping[str, str], spec: TurnSpec) -> dict[str, str]:
         return self.inner.env(base, spec)
+
+    def prepare_home(self) -> None:
+        self.inner.prepare_home()
 
     def decoder(self):  # type: ignore[no-untyped-def]
         return self.inner.decoder()

@@ -1,26 +1,25 @@
 """Agent backends: command lines, clean environments, stream decoders, prompts, and the
 runner that executes one turn as a subprocess. Other packages import from here only."""
 
-from plait.agents.base import (
+from plait.agents.base import AgentBackend, StreamDecoder, TurnSpec
+from plait.agents.claude import ClaudeBackend, ClaudeStreamDecoder
+from plait.agents.env import clean_env
+from plait.agents.events import (
     FAILURE_CLASSES,
-    AgentBackend,
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
     Garbage,
     SessionStarted,
-    StreamDecoder,
     TextOut,
     ToolCall,
     ToolResult,
-    TurnSpec,
     UsageReport,
 )
-from plait.agents.claude import ClaudeBackend, ClaudeStreamDecoder
-from plait.agents.env import clean_env
 from plait.agents.failures import classify_failure
+from plait.agents.options import OptionSpec
 from plait.agents.prompts import render_prompt
-from plait.agents.registry import BACKENDS, get_backend, register
+from plait.agents.registry import BACKENDS, backend_options, get_backend, register
 from plait.agents.runner import TurnOutcome, run_turn
 from plait.agents.script import ScriptBackend, load_script
 from plait.agents.stream import LineSplitter
@@ -36,6 +35,7 @@ __all__ = [
     "FinalResult",
     "Garbage",
     "LineSplitter",
+    "OptionSpec",
     "ScriptBackend",
     "SessionStarted",
     "StreamDecoder",
@@ -45,6 +45,7 @@ __all__ = [
     "TurnOutcome",
     "TurnSpec",
     "UsageReport",
+    "backend_options",
     "classify_failure",
     "clean_env",
     "get_backend",

@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from plait import processes
-from plait.agents.base import (
-    AgentBackend,
+from plait.agents.base import AgentBackend, StreamDecoder, TurnSpec
+from plait.agents.events import (
     AgentErrorEvent,
     AgentEvent,
     FinalResult,
     SessionStarted,
-    StreamDecoder,
     TextOut,
-    TurnSpec,
     UsageReport,
 )
 from plait.agents.failures import classify_failure

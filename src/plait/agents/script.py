@@ -23,24 +23,15 @@ from pathlib import Path
 
 from plait.agents.base import TurnSpec
 from plait.agents.claude import ClaudeStreamDecoder
-from plait.agents.env import clean_env
+from plait.agents.cli_backend import Backend
+from plait.agents.events import FAILURE_CLASSES
+from plait.agents.options import PATH, option
+from plait.agents.prompts import TURN_KINDS
 from plait.errors import AgentError
-
-TURN_KINDS = ("start", "human", "conflict", "ci", "review", "nudge", "continue")
 
 # Failures a script can make the simulated agent report: those a CLI's own stream carries.
 # (crash, stalled and timeout are produced by the `crash` and `hang` actions instead.)
-STREAM_FAILURES = (
-    "rate_limit",
-    "overloaded",
-    "usage_limit",
-    "context_overflow",
-    "auth",
-    "max_turns",
-    "permission",
-    "session",
-    "failed",
-)
+STREAM_FAILURES = tuple(f for f in FAILURE_CLASSES if f not in ("crash", "stalled", "timeout"))
 
 ACTION_HELP = (
     '{"write": PATH, "content": TEXT}, {"append": PATH, "content": TEXT}, '
@@ -197,29 +188,25 @@ def _package_root() -> str:
     return str(Path(__file__).resolve().parent.parent.parent)
 
 
-class ScriptBackend:
+@dataclass(frozen=True, kw_only=True)
+class ScriptBackend(Backend):
     """A SIMULATED agent following a JSON script (see the module docstring)."""
 
     name = "script"
+    decoder_type = ClaudeStreamDecoder
 
-    def __init__(
-        self,
-        script_path: str | os.PathLike[str] | None = None,
-        *,
-        python: str = sys.executable,
-        pass_forge_token: bool = False,
-    ) -> None:
-        self.script_path = os.fspath(script_path) if script_path is not None else None
-        if self.script_path is not None:
-            load_script(self.script_path)  # fail now, on the user's command, not mid-run
-        self.python = python
-        self.pass_forge_token = pass_forge_token
+    script: str | None = option(None, "the JSON script the simulated agent follows", PATH)
+    python: str = option(sys.executable, "the Python that runs the simulated agent")
+
+    def __post_init__(self) -> None:
+        if self.script is not None:
+            load_script(self.script)  # fail now, on the user's command, not mid-run
 
     def argv(self, spec: TurnSpec) -> list[str]:
         # -P: the worktree (cwd) must not shadow plait's own modules.
         argv = [self.python, "-P", "-m", "plait.agents.scripted"]
-        if self.script_path is not None:
-            argv += ["--script", self.script_path]
+        if self.script is not None:
+            argv += ["--script", self.script]
         argv += ["--task", spec.task_id, "--kind", spec.kind, "--max-turns", str(spec.max_turns)]
         if spec.onto:
             argv += ["--onto", spec.onto]
@@ -227,11 +214,6 @@ class ScriptBackend:
             argv += ["--resume", spec.session_id]
         return [*argv, "-p", spec.prompt]
 
-    def env(self, base: Mapping[str, str], spec: TurnSpec) -> dict[str, str]:
-        env = clean_env(base, spec, pass_forge_token=self.pass_forge_token)
+    def extra_env(self, spec: TurnSpec, env: Mapping[str, str]) -> Mapping[str, str]:
         paths = [_package_root(), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        return env
-
-    def decoder(self) -> ClaudeStreamDecoder:
-        return ClaudeStreamDecoder()
+        return {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}

@@ -10,25 +10,14 @@ must turn anything at all into events or nothing, never into an exception.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import types
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Final, TypeVar, cast
+from typing import Any, ClassVar, Final
 
 import msgspec
 
-from plait.agents.base import (
-    AgentErrorEvent,
-    AgentEvent,
-    FinalResult,
-    Garbage,
-    SessionStarted,
-    TextOut,
-    ToolCall,
-    ToolResult,
-    UsageReport,
-)
+from plait.agents.events import AgentEvent, Garbage
 from plait.core.model import Usage
 
 DEFAULT_MAX_LINE: Final = 8 * 1024 * 1024
@@ -110,20 +99,16 @@ class LineSplitter:
 # it rejects and `json` accepts: NaN/Infinity, lone surrogate escapes, out-of-range
 # floats), so a line it rejects is decided by `json`, exactly as before.
 _fast_decode = msgspec.json.Decoder().decode
-_OPEN, _CLOSE = ord("{"), ord("}")
 
 
 def parse_line(line: bytes) -> tuple[str, dict[str, object] | None]:
     """(text of the line, its JSON object or None when it is not a JSON object)."""
-    if line and line[0] == _OPEN and line[-1] == _CLOSE:
+    if line[:1] == b"{" and line[-1:] == b"}":
         # The common case: nothing to strip, so the line is the JSON document itself.
         try:
-            text = line.decode()
-            value: dict[str, object] = _fast_decode(line)
+            return line.decode(), _fast_decode(line)
         except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):
-            pass  # decoded the forgiving way below
-        else:
-            return text, value
+            pass  # decided the forgiving way below
     text = line.decode("utf-8", errors="replace").rstrip("\r")
     stripped = text.strip()
     if not stripped.startswith("{"):
@@ -135,70 +120,45 @@ def parse_line(line: bytes) -> tuple[str, dict[str, object] | None]:
     return text, value if isinstance(value, dict) else None
 
 
-T = TypeVar("T")
+# A handler reads one event object and appends what it means to `out`. The first argument
+# is the decoder (handlers are its methods, kept unbound in a class-level table).
+Handler = Callable[[Any, dict[str, object], str, list[AgentEvent]], None]
 
 
-def fast_new(cls: type[T]) -> type[T]:
-    """A maker that builds `cls` instances exactly as `cls(**fields)` does, faster.
-
-    A frozen dataclass's `__init__` sets each field through `object.__setattr__` (plain
-    assignment is forbidden), which made building events a third of decoding time (P6).
-    The maker sets the slots through their descriptors instead. It is used only where
-    that is the whole of `__init__`: a slotted dataclass whose fields all take plain
-    defaults or none, without `__post_init__`; otherwise `cls` itself is returned. Typed
-    as the class so calls are checked like constructor calls; never use it in isinstance.
-    """
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
-        return cls
-    if not cls.__dataclass_params__.init:  # type: ignore[attr-defined]  # its own __init__
-        return cls
-    params, body = [], []
-    env: dict[str, object] = {"_new": object.__new__, "_cls": cls}
-    for field in dataclasses.fields(cls):
-        slot = getattr(cls, field.name, None)  # a slot of `cls` or of a base class
-        if not field.init or field.default_factory is not dataclasses.MISSING:
-            return cls
-        if not isinstance(slot, types.MemberDescriptorType):
-            return cls
-        env[f"_set_{field.name}"] = slot.__set__
-        if field.default is dataclasses.MISSING:
-            params.append(field.name)
-        else:
-            env[f"_default_{field.name}"] = field.default
-            params.append(f"{field.name}=_default_{field.name}")
-        body.append(f"    _set_{field.name}(o, {field.name})\n")
-    source = f"def make(*, {', '.join(params)}):\n    o = _new(_cls)\n{''.join(body)}    return o\n"
-    exec(source, env)  # noqa: S102 -- the names are the dataclass's own field names
-    return cast(type[T], env["make"])
-
-
-new_session_started = fast_new(SessionStarted)
-new_text_out = fast_new(TextOut)
-new_tool_call = fast_new(ToolCall)
-new_tool_result = fast_new(ToolResult)
-new_usage_report = fast_new(UsageReport)
-new_final_result = fast_new(FinalResult)
-new_error_event = fast_new(AgentErrorEvent)
-new_usage = fast_new(Usage)
-
-
-Handler = Callable[[dict[str, object], str, list[AgentEvent]], None]
+def handler_table(handlers: Mapping[str, Handler]) -> Mapping[str, Handler]:
+    """A decoder class's handlers: one table, read-only, shared by all its decoders."""
+    return dict(handlers)
 
 
 class JsonLineDecoder:
     """The loop every JSON-lines decoder shares: split, parse, hand each object on.
 
-    Subclasses fill `_handlers` (event "type" → method appending events to `out`) and may
-    set `_watch`, called first with every object whatever its type. Handlers append to a
-    list that `feed` yields once the chunk is decoded: one generator per chunk instead of
-    a chain of generators per line. This loop is the hot path of P6, hence `parse_line`
-    inlined.
+    A subclass names its handlers in `handlers` (event "type" → method), may set `watch`
+    (called first with every object whatever its type), sets its per-stream state in
+    `_reset` and synthesizes end-of-stream events in `_end`. Handlers append to a list
+    that `feed` yields once the chunk is decoded: one generator per chunk instead of a
+    chain of generators per line (this loop is the hot path of P6). `clock` (epoch
+    seconds) dates the reset times of rate limits that say "in N minutes".
     """
 
-    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
+    handlers: ClassVar[Mapping[str, Handler]] = {}
+    watch: ClassVar[Handler | None] = None
+
+    def __init__(
+        self, *, max_line: int = DEFAULT_MAX_LINE, clock: Callable[[], float] | None = time.time
+    ) -> None:
         self._lines = LineSplitter(max_line)
-        self._handlers: dict[str, Handler] = {}
-        self._watch: Handler | None = None
+        self._clock = clock
+        # What the stream has said so far: the CLIs that print no final result event get
+        # theirs synthesized from these at end of stream.
+        self._session = ""
+        self._text = ""
+        self._usage = Usage()
+        self._turns = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        """Set the state a new stream starts from (none by default)."""
 
     def feed(self, data: bytes) -> Iterator[AgentEvent]:
         out: list[AgentEvent] = []
@@ -215,34 +175,24 @@ class JsonLineDecoder:
         """Events synthesized at end of stream (none by default)."""
 
     def _decode(self, lines: Iterable[bytes | TooLong], out: list[AgentEvent]) -> None:
-        handlers, watch, fast_decode = self._handlers, self._watch, _fast_decode
+        handlers, watch = self.handlers, self.watch
         for line in lines:
-            obj: dict[str, object] | None = None
-            # parse_line's fast path, inlined (0x7B, 0x7D: "{", "}" as literals, not globals)
-            if isinstance(line, bytes) and line and line[0] == 0x7B and line[-1] == 0x7D:
-                try:
-                    text = line.decode()
-                    obj = fast_decode(line)
-                except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):
-                    obj = None
+            if isinstance(line, TooLong):
+                limit = self._lines.max_line
+                out.append(Garbage(text=f"[a line longer than {limit} bytes was dropped]"))
+                continue
+            text, obj = parse_line(line)
             if obj is None:
-                if isinstance(line, TooLong):
-                    limit = self._lines.max_line
-                    out.append(Garbage(text=f"[a line longer than {limit} bytes was dropped]"))
-                    continue
-                text, obj = parse_line(line)
-                if obj is None:
-                    if text.strip():
-                        out.append(Garbage(text=clip(text), raw=clip(text, 10_000)))
-                    continue
+                if text.strip():
+                    out.append(Garbage(text=clip(text), raw=clip(text, 10_000)))
+                continue
             if watch is not None:
                 watch(obj, text, out)
-            try:
-                handler = handlers.get(obj.get("type"))  # type: ignore[call-overload]
-            except TypeError:  # a "type" of the wrong shape (a list…): no handler
-                continue
+            kind = obj.get("type")
+            # Only a string names a handler (a list or a dict in "type" is not hashable).
+            handler = handlers.get(kind) if kind.__class__ is str else None
             if handler is not None:
-                handler(obj, text, out)
+                handler(self, obj, text, out)
 
 
 def get_str(obj: object, key: str, default: str = "") -> str:

@@ -205,7 +205,7 @@ def new_settings(args: argparse.Namespace, repo: str) -> Settings:
     if args.model:
         options["model"] = args.model
     forge = args.forge or getattr(args, "forge_fallback", "local")
-    get_backend(agent, script=_abspath(args.script) if args.script else None, **options)
+    get_backend(agent, options, script=_abspath(args.script) if args.script else None)
     return Settings(
         repo=repo,
         forge=forge,
@@ -271,7 +271,7 @@ def changed_settings(proj: Project, args: argparse.Namespace) -> Settings:
     if not updates:
         return s
     new = replace(s, **updates)
-    get_backend(new.agent, script=new.script, **new.agent_options)
+    get_backend(new.agent, new.agent_options, script=new.script)
     proj.store.set_meta("settings", new.to_json())
     proj.settings = new
     return new

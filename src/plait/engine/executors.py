@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Protocol
 
 from plait import processes
-from plait.agents.base import AgentBackend, AgentEvent, SessionStarted, TurnSpec, UsageReport
+from plait.agents.base import AgentBackend, TurnSpec
+from plait.agents.events import AgentEvent, SessionStarted, UsageReport
 from plait.agents.prompts import render_prompt
 from plait.agents.runner import run_turn
 from plait.core import codec
@@ -362,11 +363,7 @@ class _Seen:
 
 
 def _render(event: AgentEvent) -> str:
-    fields = {
-        f.name: codec.encode(getattr(event, f.name))
-        for f in dataclasses.fields(event)
-        if f.name != "raw"
-    }
+    fields = {name: codec.encode(value) for name, value in event.payload().items()}
     return json.dumps(fields, separators=(",", ":"))
 
 

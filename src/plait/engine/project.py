@@ -221,7 +221,11 @@ def build_engine(
 
     def backend_for(name: str) -> AgentBackend:
         if name not in backends:
-            backends[name] = get_backend(name, script=s.script, **eff.backends.get(name, {}))
+            home = str(project.paths.root / "agents" / name)
+            backends[name] = get_backend(
+                name, eff.backends.get(name, {}), script=s.script, home=home
+            )
+            backends[name].prepare_home()
         return backends[name]
 
     store = project.store

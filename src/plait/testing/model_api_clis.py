@@ -109,7 +109,7 @@ def cli_options(
     base_env: Mapping[str, str],
     max_retries: int = 0,
 ) -> tuple[dict[str, Option], dict[str, str]]:
-    """The backend options (as `get_backend(cli, **options)` takes them, and as
+    """The backend options (as `get_backend(cli, options)` takes them, and as
     `plait run --agent CLI` stores them) aiming the real `cli` at `api`, and the base
     environment to run it (or plait) in. `home` holds the CLI's config and sessions."""
     if cli not in CLIS:
@@ -154,7 +154,9 @@ def cli_against(
     options, env = cli_options(
         api, cli, bin_dir, home=home, base_env=base_env, max_retries=max_retries
     )
-    return BACKENDS[cli](**options), env
+    backend = BACKENDS[cli](**options)
+    backend.prepare_home()
+    return backend, env
 
 
 def plait_run_args(cli: str, options: Mapping[str, Option]) -> list[str]:
