@@ -425,24 +425,24 @@ def test_primary_limit_waits_for_the_reset(env: Env) -> None:
 
 def test_reply_whose_answer_was_lost_is_not_duplicated(env: Env) -> None:
     env.branch("t1", {"b.py": "x\n"})
-    forge = GitHubForge(str(env.clone.path), token=Token("t"), api_url=env.gh.api_url, timeout=0.3)
+    forge = env.forge()
 
     async def flow() -> str:
         number = await opened(forge, env, "t1")
         thread = env.gh.add_review_thread(OWN, R, number, path="b.py", line=1, body="rename")
         state = await forge.client.graphql(queries.THREADS_STATE, {"ids": [thread.node_id]})
-        # GitHub takes the reply but the answer never arrives (the client gives up).
-        env.gh.inject(Fault.timeout(1.0, route="graphql"))
+        # GitHub takes the reply but its answer never arrives.
+        env.gh.inject(Fault.lost_answer(route="graphql"))
         with pytest.raises(TransientError):
             await forge.writer.answer_thread(state["nodes"][0], "done", "eff-2")
-        while not any(marker("eff-2") in c.body for c in env.gh.thread(thread.node_id).comments):
-            await asyncio.sleep(0.05)
+        assert [c.body for c in env.gh.thread(thread.node_id).comments][-1].startswith("done")
         await forge.resolve_threads(number, (thread.node_id,), "done", key="eff-2")
         return thread.node_id
 
     thread_id = call(forge, flow())
     bodies = [c.body for c in env.gh.thread(thread_id).comments]
     assert sum(marker("eff-2") in b for b in bodies) == 1
+    assert env.gh.thread(thread_id).resolved
 
 
 def test_resolved_after_the_lost_answer(env: Env) -> None:

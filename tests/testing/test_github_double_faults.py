@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from plait.testing.github_double import Fault, GitHubDouble
+from plait.testing.gitrepo import run_git
 
 R = "/repos/acme/app"
 
@@ -71,6 +72,20 @@ def test_timeout_holds_the_request_past_the_clients_patience(
     gh.inject(Fault.timeout(30.0))
     with pytest.raises(httpx.ReadTimeout):
         api.get(R, timeout=0.2)
+
+
+def test_lost_answer_does_the_request_then_hangs_up(gh: GitHubDouble, api: httpx.Client) -> None:
+    bare = gh.repo_path("acme", "app")
+    who = ("-c", "user.name=t", "-c", "user.email=t@example.invalid")
+    sha = run_git(*who, "commit-tree", "main^{tree}", "-p", "main", "-m", "topic", cwd=bare)
+    run_git("update-ref", "refs/heads/topic", sha.strip(), cwd=bare)
+    number = gh.open_pr("acme", "app", head="topic").number
+    gh.inject(Fault.lost_answer(route=r"^POST "))
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.post(f"{R}/issues/{number}/comments", json={"body": "hello"})
+    bodies = [c["body"] for c in api.get(f"{R}/issues/{number}/comments").json()]
+    assert bodies == ["hello"]  # it took effect
+    assert [(r.method, r.fault) for r in gh.requests] == [("POST", "lost"), ("GET", None)]
 
 
 def test_primary_rate_limit_on_rest(gh: GitHubDouble, api: httpx.Client) -> None:

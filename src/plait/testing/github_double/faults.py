@@ -1,4 +1,5 @@
-"""Faults the GitHub double injects: server errors, slow answers, rate limits, dropped sockets.
+"""Faults the GitHub double injects: server errors, slow answers, rate limits, dropped
+sockets, and answers lost after the request took effect.
 
     double.inject(Fault.server_error(502, route=r"^POST /repos/.*/pulls$"))
     double.inject(Fault.secondary_rate_limit(retry_after=30))      # the next request, any route
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["status", "timeout", "primary", "secondary", "drop"]
+Kind = Literal["status", "timeout", "primary", "secondary", "drop", "lost"]
 
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
@@ -63,6 +64,12 @@ class Fault:
     def drop(cls, *, route: str | None = None, times: int | None = 1) -> Fault:
         """Close the connection without answering."""
         return cls(kind="drop", route=route, times=times)
+
+    @classmethod
+    def lost_answer(cls, *, route: str | None = None, times: int | None = 1) -> Fault:
+        """Do what the request asks, then close the connection without answering: the
+        client cannot tell whether it took effect (a timeout, without waiting for one)."""
+        return cls(kind="lost", route=route, times=times)
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.hits >= self.times:

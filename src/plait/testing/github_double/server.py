@@ -53,7 +53,12 @@ def respond(
     resource = "graphql" if path == "/graphql" else "core"
     bucket = world.graphql if resource == "graphql" else world.core
 
+    lost = False  # a "lost" fault: answer normally, then drop the answer
+
     def finish(answer: Answer, **rec: Any) -> Answer:
+        if lost:
+            answer.drop = True
+            rec.setdefault("fault", "lost")
         with world.lock:
             bucket.roll()
             answer.headers = bucket.headers() | answer.headers
@@ -74,6 +79,8 @@ def respond(
         if fault.kind == "timeout":
             if double._stopping.wait(fault.seconds):
                 return finish(Answer(0, drop=True), fault=fault.kind)  # shutting down
+        elif fault.kind == "lost":
+            lost = True
         else:
             return finish(_fault_answer(fault, bucket, resource), fault=fault.kind)
     actor = double.tokens.get(token, double.login) if double.tokens else double.login
