@@ -21,6 +21,7 @@ from plait.agents import (
     TurnSpec,
     run_turn,
 )
+from plait.testing.loop_clock import SkippingLoop, run_skipping
 
 Script = Callable[[object], str]
 
@@ -53,17 +54,51 @@ def hang_script(script_file: Script) -> ScriptBackend:
     )
 
 
+HOUR = 3600.0
+
+
+def hang_then_skip_an_hour(
+    backend: ScriptBackend,
+    turn: TurnSpec,
+    env: dict[str, str],
+    *,
+    idle_timeout: float | None = None,
+    turn_timeout: float | None = None,
+) -> TurnOutcome:
+    """Run the hanging agent with hour-long limits; once it has reported its spawn (its
+    last output before going silent), skip the hour: the limit fires then, not because
+    the machine was slow to start Python."""
+
+    async def scenario(loop: SkippingLoop) -> TurnOutcome:
+        spawned = asyncio.Event()
+
+        def on_event(event: AgentEvent) -> None:
+            if isinstance(event, ToolResult):
+                spawned.set()
+
+        task = asyncio.create_task(
+            run_turn(
+                backend,
+                turn,
+                on_event=on_event,
+                idle_timeout=idle_timeout,
+                turn_timeout=turn_timeout,
+                base_env=env,
+                kill_grace=1.0,
+            )
+        )
+        await spawned.wait()
+        loop.skip(HOUR)
+        return await task
+
+    return run_skipping(scenario)
+
+
 def test_no_output_for_idle_timeout_is_a_stall_and_the_group_dies(
     repo: Path, agent_env: dict[str, str], script_file: Script
 ) -> None:
-    outcome = asyncio.run(
-        run_turn(
-            hang_script(script_file),
-            spec(repo),
-            idle_timeout=1.0,
-            base_env=agent_env,
-            kill_grace=1.0,
-        )
+    outcome = hang_then_skip_an_hour(
+        hang_script(script_file), spec(repo), agent_env, idle_timeout=HOUR
     )
     assert not outcome.ok
     assert outcome.failure == "stalled"
@@ -78,14 +113,8 @@ def test_no_output_for_idle_timeout_is_a_stall_and_the_group_dies(
 def test_turn_timeout_stops_the_turn(
     repo: Path, agent_env: dict[str, str], script_file: Script
 ) -> None:
-    outcome = asyncio.run(
-        run_turn(
-            hang_script(script_file),
-            spec(repo),
-            turn_timeout=1.0,
-            base_env=agent_env,
-            kill_grace=1.0,
-        )
+    outcome = hang_then_skip_an_hour(
+        hang_script(script_file), spec(repo), agent_env, turn_timeout=HOUR
     )
     assert outcome.failure == "timeout"
     assert not any(alive(p) for p in pids(repo))

@@ -17,6 +17,7 @@ from plait.forges.base import Forge, MergeBlocked
 from plait.forges.local import NO_CI, LocalForge
 from plait.forges.local_merge import squash_merge
 from plait.testing.gitrepo import GitRepo, isolated_home_env
+from plait.testing.loop_clock import SkippingLoop, run_skipping
 from plait.workspaces.base import Workspaces
 from plait.workspaces.worktrees import GitWorkspaces
 
@@ -170,16 +171,35 @@ def test_ci_fail_then_pass_with_real_command(env: Env) -> None:
     assert view.head_sha == fixed
 
 
-def test_ci_timeout_is_a_failure(env: Env) -> None:
+def test_ci_timeout_is_a_failure(env: Env, tmp_path: Path) -> None:
+    """The build has an hour; once it has printed, the test skips the hour (no race
+    between the interpreter's start-up and a short timeout)."""
     env.branch("t1", {"b.txt": "bee\n"})
-    sleeper = [sys.executable, "-c", "import time; print('started', flush=True); time.sleep(60)"]
-    forge = env.forge(ci_command=sleeper, ci_timeout=0.5)
+    started = tmp_path / "started"
+    sleeper = [
+        sys.executable,
+        "-c",
+        "import pathlib, time\n"
+        "print('build', 'began', flush=True)\n"  # "build began" is not in the command
+        f"pathlib.Path({str(started)!r}).touch()\n"
+        "time.sleep(600)\n",
+    ]
+    forge = env.forge(ci_command=sleeper, ci_timeout=3600)
     number = open_pr(forge, "t1")
-    asyncio.run(forge.run_pending_ci_once())
+
+    async def build_then_skip_the_hour(loop: SkippingLoop) -> None:
+        build = asyncio.create_task(forge.run_pending_ci_once())
+        while not started.exists():
+            assert not build.done(), build.result()
+            await asyncio.sleep(0.01)
+        loop.skip(3600)
+        await build
+
+    run_skipping(build_then_skip_the_hour)
     view = poll1(forge, "t1", number)
     assert view.ci == CIStatus.FAILED
-    assert "timed out" in view.ci_evidence
-    assert "started" in view.ci_evidence
+    assert "timed out after 3600s" in view.ci_evidence
+    assert "build began" in view.ci_evidence  # what it printed before it was stopped
 
 
 def test_serve_runs_queued_and_recovers_crashed_runs(env: Env) -> None:
@@ -415,27 +435,41 @@ def test_protocols_are_implemented(env: Env) -> None:
 
 
 def test_ci_concurrency_is_bounded(env: Env, tmp_path: Path) -> None:
-    lanes = tmp_path / "lanes"
+    """Each build checks in and waits to be let go. Once two are in, the rest must still
+    be queued (with no bound every run is claimed before any build starts); then the
+    test lets them go, two at a time. No build relies on another overlapping it in time."""
+    lanes, go = tmp_path / "lanes", tmp_path / "go"
     lanes.mkdir()
     probe = [
         sys.executable,
         "-c",
         "import os, pathlib, time\n"
-        f"d = pathlib.Path({str(lanes)!r})\n"
-        "me = d / os.environ['PLAIT_CI_PR']\n"
-        "me.write_text('')\n"
-        "peak = d.parent / ('peak-' + os.environ['PLAIT_CI_PR'])\n"
-        "peak.write_text(str(len(list(d.iterdir()))))\n"
-        "time.sleep(0.3)\n"
-        "me.unlink()\n",
+        f"lanes, go = pathlib.Path({str(lanes)!r}), pathlib.Path({str(go)!r})\n"
+        "(lanes / os.environ['PLAIT_CI_PR']).write_text('')\n"
+        "while not go.exists():\n"
+        "    time.sleep(0.01)\n",
     ]
     forge = env.forge(ci_command=probe)
     for task in ("t1", "t2", "t3", "t4"):
         env.branch(task, {f"{task}.txt": "x\n"})
         open_pr(forge, task)
-    assert asyncio.run(forge.run_pending_ci_once()) == 4
-    peaks = [int((tmp_path / f"peak-{n}").read_text()) for n in range(1, 5)]
-    assert max(peaks) <= 2
+
+    def states() -> list[str]:
+        with sqlite3.connect(env.db) as db:
+            return sorted(row[0] for row in db.execute("SELECT state FROM forge_ci"))
+
+    async def two_in_then_go() -> tuple[list[str], int]:
+        builds = asyncio.create_task(forge.run_pending_ci_once())
+        while len(list(lanes.iterdir())) < 2:
+            assert not builds.done(), builds.result()
+            await asyncio.sleep(0.01)
+        seen = states()
+        go.touch()
+        return seen, await builds
+
+    seen, started = asyncio.run(two_in_then_go())
+    assert seen == ["queued", "queued", "running", "running"]
+    assert started == 4
     assert all(p["ci"] == "passed" for p in forge.list_prs())
 
 
