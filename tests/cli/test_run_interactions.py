@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,15 +86,52 @@ def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
 
 
 def _wait_for(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> list[str]:
+    """The lines `proc` printed up to the first holding `needle`. Reads with a deadline:
+    an engine that stays silent fails the test after `timeout`, not at the suite's
+    global timeout. Reads the pipe itself (no buffered reader that could hold a line
+    back from `select`); what comes after the needle in the same read is dropped."""
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     seen: list[str] = []
+    pending = b""
     deadline = time.monotonic() + timeout
-    for line in proc.stdout:
-        seen.append(line)
-        if needle in line:
-            return seen
-        assert time.monotonic() < deadline, seen
-    raise AssertionError(f"{needle!r} never came: {seen}")
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise AssertionError(f"{needle!r} never came; the engine exited: {seen}")
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            seen.append(line.decode(errors="replace"))
+            if needle in seen[-1]:
+                return seen
+    raise AssertionError(f"{needle!r} did not come within {timeout:g}s: {seen}")
+
+
+def test_waiting_on_a_silent_engine_ends_at_the_deadline() -> None:
+    """A silent engine used to block `_wait_for` until it exited (here: an hour)."""
+    silent = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(3600)"], stdout=subprocess.PIPE, text=True
+    )
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            _wait_for(silent, "opened draft PR", timeout=0.2)
+        except AssertionError as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    try:
+        waiter.start()
+        waiter.join(60)  # a hang detector, far above the 0.2 s deadline
+        assert not waiter.is_alive(), "_wait_for ignored its deadline"
+    finally:
+        silent.kill()
+        silent.communicate()
+    assert "did not come within 0.2s" in str(outcome[0])
 
 
 def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
