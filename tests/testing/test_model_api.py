@@ -155,8 +155,10 @@ def test_stall_holds_the_connection_until_stop() -> None:
 
     worker = threading.Thread(target=call)
     worker.start()
-    while not api.requests:
+    # Bounded by the worker: it ends when the request fails (or its 10 s socket timeout).
+    while not api.requests and worker.is_alive():
         worker.join(0.05)
+    assert api.requests, f"the request never reached the double: {errors}"
     assert worker.is_alive()  # silent, not answered
     api.stop()  # releases the stall
     worker.join(10)
