@@ -7,11 +7,13 @@ else changed:
 - golden event logs (seeded `CoreDriver` runs with crashes, human messages, merges on the
   forge, rate limits, conflicts; and the demo's log), recorded before the change with the
   digest of every decision's effects and state, replay to the same digests;
-- the whole-plan scan the scheduler used to do, kept here as a reference, emits the same
-  effects and states as the indexed scheduler on every state of lived-in runs;
+- a plain whole-plan scan written here from the scheduler's rules (none of its helpers)
+  emits the same effects and states as the indexed scheduler on every state of lived-in
+  runs;
 - the indexes maintained event by event equal the ones rebuilt from scratch.
 
-If a change of behaviour is intended, re-record the digests: `python tests/core/test_scale.py`.
+If a change of behaviour is intended, re-record the digests: `python tests/core/test_scale.py`,
+and change the reference scan the same way.
 """
 
 from __future__ import annotations
@@ -44,16 +46,8 @@ from plait.core.model import (
 )
 from plait.core.plan import TaskSpec
 from plait.core.progress import next_wakeup, settled
-from plait.core.scheduler import (
-    FIRST_STEP,
-    _emit,
-    _housekeeping,
-    _Slots,
-    _with,
-    schedule,
-    uses_slot,
-)
-from plait.core.task import attention_reason, merge_gate, next_op, take
+from plait.core.scheduler import build_effect, schedule
+from plait.core.task import attention_reason, merge_gate, next_op, take, wants_ready
 from plait.core.taskmap import Shape, TaskMap, indexed_tasks, is_live
 from plait.testing.core_driver import Chaos, CoreDriver, Stalled, Timing, chain
 
@@ -121,78 +115,161 @@ def test_same_decisions_as_before(name: str) -> None:
     assert _digest(_log(run)) == run["digest"]
 
 
-# ---- the whole-plan scan the scheduler used to do ------------------------------------------
-def _reference_schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
-    tasks = dict(state.tasks)
-    slots = _Slots(state)
-    for tid in state.order:
-        if uses_slot(tasks[tid]) and tasks[tid].in_flight:
-            slots.add(tid)
-    out: list[fx.Effect] = []
+# ---- a plain whole-plan scan, written from the scheduler's rules ---------------------------
+# The reference restates the scheduler's rules (its docstring's order of service, the caps,
+# which step an operation starts with, housekeeping, effect ids) without any of its own
+# helpers, so a bug in one of them shows up as a difference instead of on both sides. It
+# uses only what the task state machine and the plan graph define (`take`, `next_op`,
+# `attention_reason`, `merge_gate`, `wants_ready`, `readiness`) and the effect builder.
+_FIRST = {
+    OpKind.START: "workspace",
+    OpKind.HUMAN: "agent",
+    OpKind.CONFLICT: "agent",
+    OpKind.CI: "agent",
+    OpKind.REVIEW: "agent",
+    OpKind.REBASE: "rebase",
+    OpKind.READY: "ready",
+    OpKind.MERGE: "merge",
+    OpKind.CLEANUP: "cleanup",
+    OpKind.DISCARD: "discard",
+}
 
-    def movable(t: TaskState) -> bool:
-        return (
-            not t.in_flight
-            and t.retry_at <= state.now
-            and not attention_reason(t, state.config)
-            and t.phase is not Phase.WAITING
+
+class _Turns:
+    """The agent turns holding a slot; a new one fits when no cap is reached (counted by
+    scanning the holders) and its backend is not cooling down."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        self.holders: list[str] = []
+
+    def agent(self, tid: str) -> str:
+        return self.state.specs[tid].agent or self.state.config.agent
+
+    def fits(self, tid: str) -> bool:
+        cfg, specs = self.state.config, self.state.specs
+        cls, agent = specs[tid].task_class, self.agent(tid)
+        same_class = sum(1 for h in self.holders if specs[h].task_class == cls)
+        same_agent = sum(1 for h in self.holders if self.agent(h) == agent)
+        cooldown = self.state.cooldowns.get(agent)
+        return not (
+            len(self.holders) >= cfg.max_concurrency
+            or (cls and cls in cfg.class_caps and same_class >= cfg.class_caps[cls])
+            or (agent in cfg.agent_caps and same_agent >= cfg.agent_caps[agent])
+            or (cooldown is not None and cooldown.until > self.state.now)
         )
 
-    for tid in state.order:
-        t = tasks[tid]
-        if t.current is None or not movable(t) or (t.phase is Phase.MERGED and not t.current):
-            continue
-        if uses_slot(t):
-            if not slots.free_for(tid):
-                continue
-            slots.add(tid)
-        tasks[tid], effect = _emit(state, t)
+
+def _holds_a_slot(t: TaskState) -> bool:
+    """An agent operation at its workspace or agent step is an agent turn."""
+    return (
+        t.current is not None and t.current.kind in AGENT_OPS and t.step in ("workspace", "agent")
+    )
+
+
+def _emitted(state: RunState, t: TaskState) -> tuple[TaskState, fx.Effect]:
+    """The effect for `t`'s current step; ids count per task: `<task>/<n>/<step>`."""
+    n = t.effect_seq + 1
+    effect_id = f"{t.id}/{n}/{t.step}"
+    based = state.now if t.step in ("workspace", "rebase") else t.based_at
+    effect = build_effect(state, t, effect_id)
+    return replace(t, effect_seq=n, in_flight=effect_id, based_at=based), effect
+
+
+def _started_on(t: TaskState, op: Op) -> TaskState:
+    return take(replace(t, queue=(*t.queue, op)), op, _FIRST[op.kind])
+
+
+def _chore(state: RunState, tasks: dict[str, TaskState], t: TaskState) -> Op | None:
+    """Housekeeping: clean up a landed task once no open task builds on its branch; mark
+    an open task ready for review; merge a PR-landing task when its gate has held for
+    the merge delay."""
+    if t.phase is Phase.MERGED:
+        builds_on = any(
+            o.phase is Phase.ACTIVE
+            and (o.base_branch == t.branch or (o.pr is not None and o.pr.base == t.branch))
+            for o in tasks.values()
+        )
+        done = t.cleaned or not t.worktree
+        return None if done or builds_on else Op(kind=OpKind.CLEANUP)
+    if t.phase is not Phase.ACTIVE:
+        return None
+    if wants_ready(t):
+        return Op(kind=OpKind.READY)
+    waited = t.ready_since + state.config.merge_delay <= state.now
+    if state.specs[t.id].landing == "pr" and merge_gate(t, state.config) and waited:
+        return Op(kind=OpKind.MERGE)
+    return None
+
+
+def _reference_schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
+    tasks = {tid: state.tasks[tid] for tid in state.order}
+    cfg, now = state.config, state.now
+    turns = _Turns(state)
+    turns.holders = [tid for tid, t in tasks.items() if _holds_a_slot(t) and t.in_flight]
+    out: list[fx.Effect] = []
+
+    def emit(t: TaskState) -> None:
+        tasks[t.id], effect = _emitted(state, t)
         out.append(effect)
-    ranked: list[tuple[int, int, str, Op]] = []
-    for i, tid in enumerate(state.order):
-        t = tasks[tid]
-        if t.current is None and t.phase is Phase.ACTIVE and movable(t):
-            op = next_op(t)
-            if op is not None:
-                ranked.append((FEEDBACK_PRIORITY.index(op.kind), i, tid, op))
-    for _, _, tid, op in sorted(ranked):
+
+    def free(t: TaskState) -> bool:
+        return not (t.in_flight or t.stopped or t.retry_at > now or attention_reason(t, cfg))
+
+    # 1. Operations under way take their next step; an agent step needs a slot again.
+    for t in list(tasks.values()):
+        if t.current is None or t.phase is Phase.WAITING or not free(t):
+            continue
+        if _holds_a_slot(t):
+            if not turns.fits(t.id):
+                continue
+            turns.holders.append(t.id)
+        emit(t)
+    # 2. Queued feedback on open tasks, by priority across tasks, then plan order.
+    queued = [
+        (FEEDBACK_PRIORITY.index(op.kind), i, t.id, op)
+        for i, t in enumerate(tasks.values())
+        if t.current is None and t.queue and t.phase is Phase.ACTIVE and free(t)
+        for op in [next_op(t)]
+        if op is not None
+    ]
+    for _, _, tid, op in sorted(queued):
         if op.kind in AGENT_OPS:
-            if not slots.free_for(tid):
+            if not turns.fits(tid):
                 continue
-            slots.add(tid)
-        tasks[tid], effect = _emit(state, take(tasks[tid], op, FIRST_STEP[op.kind]))
-        out.append(effect)
+            turns.holders.append(tid)
+        t = take(tasks[tid], op, _FIRST[op.kind])
+        emit(t if t.worktree else replace(t, step="workspace"))  # adopted: check out first
+    # 3. Housekeeping, after the merge gate's start time is brought up to date.
     for tid in state.order:
         t = tasks[tid]
-        gate = merge_gate(t, state.config)
+        gate = merge_gate(t, cfg)
         if gate != bool(t.ready_since):
-            t = tasks[tid] = replace(t, ready_since=state.now if gate else 0.0)
-        if t.current is not None or t.queue:
+            t = tasks[tid] = replace(t, ready_since=now if gate else 0.0)
+        chore = None if t.current is not None or t.queue else _chore(state, tasks, t)
+        if chore is None or t.in_flight or t.retry_at > now:
             continue
-        hk = _housekeeping(state, tasks, t)
-        if hk is not None and (movable(t) or hk.kind is OpKind.CLEANUP):
-            if t.in_flight or t.retry_at > state.now:
-                continue
-            tasks[tid], effect = _emit(state, take(_with(t, hk), hk, FIRST_STEP[hk.kind]))
-            out.append(effect)
+        landed_cleanup = chore.kind is OpKind.CLEANUP and not t.stopped
+        if landed_cleanup or (free(t) and t.phase is not Phase.WAITING):
+            emit(_started_on(t, chore))
+    # 4. New starts, longest critical path first, where the dependencies allow.
     for tid in state.start_order:
         t = tasks[tid]
-        if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
+        if t.phase is not Phase.WAITING or t.current is not None or not free(t):
             continue
-        if attention_reason(t, state.config):
+        ready = readiness(state.specs[tid], tasks, stacked=cfg.stacked)
+        if not ready.ready or not turns.fits(tid):
             continue
-        ready = readiness(state.specs[tid], tasks, stacked=state.config.stacked)
-        if not ready.ready or not slots.free_for(tid):
-            continue
-        slots.add(tid)
-        cfg = state.config
+        turns.holders.append(tid)
         on = ready.stacked_on
-        base = tasks[on].branch if on else cfg.main_branch
-        branch = f"{cfg.branch_prefix}/{cfg.project}/{t.id}"
-        t = replace(t, branch=branch, base_branch=base, stacked_on=on, phase=Phase.ACTIVE)
-        start = Op(kind=OpKind.START)
-        tasks[tid], effect = _emit(state, take(_with(t, start), start, "workspace"))
-        out.append(effect)
+        t = replace(
+            t,
+            branch=f"{cfg.branch_prefix}/{cfg.project}/{tid}",
+            base_branch=tasks[on].branch if on else cfg.main_branch,
+            stacked_on=on,
+            phase=Phase.ACTIVE,
+        )
+        emit(_started_on(t, Op(kind=OpKind.START)))
     return replace(state, tasks=tasks), tuple(out)
 
 
