@@ -83,10 +83,6 @@ def readiness(spec: TaskSpec, tasks: Mapping[str, TaskState], *, stacked: bool) 
     return NOT_READY
 
 
-def dependents_of(task_id: str, specs: Mapping[str, TaskSpec]) -> list[str]:
-    return [s.id for s in specs.values() if task_id in s.depends_on]
-
-
 def has_cycle(specs: Iterable[TaskSpec]) -> bool:
     """Do the dependencies among `specs` form a cycle? (Dependencies outside are ignored.)"""
     by_id = {s.id: s for s in specs}
