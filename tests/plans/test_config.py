@@ -157,3 +157,21 @@ def _problems(text: str) -> tuple[PlanProblem, ...]:
     except PlanError as exc:
         return exc.problems
     return ()
+
+
+def test_agents_and_their_options_are_checked_with_the_line() -> None:
+    from plait.engine.settings import check_agents
+
+    text = (
+        '[agent]\ndefault = "claude"\noptions = { max_turns = 5 }\n'
+        '[agents.codx]\nmodel = "m"\n'
+        '[agents.codex]\nmax_retries = "many"\n'
+        '[classes.INFRA]\nagent = "gemnii"\n'
+    )
+    with pytest.raises(PlanError) as caught:
+        check_agents(parse_config(text, "plait.toml"), text, "plait.toml")
+    found = {(p.line, p.message) for p in caught.value.problems}
+    assert (3, "agent 'claude' has no option 'max_turns'") in found
+    assert any(line == 4 and "unknown agent 'codx'" in m for line, m in found)
+    assert any(line == 7 and "max_retries" in m for line, m in found)
+    assert any(line == 9 and "unknown agent 'gemnii'" in m for line, m in found)

@@ -13,6 +13,7 @@ from plait import exits
 from plait.api.client import open_api
 from plait.cli.common import add_json_flag, print_json, table
 from plait.engine.project import engine_running, open_project
+from plait.engine.settings import check_agents
 from plait.errors import ProjectError, UsageError
 from plait.plans import load_plan, plan_to_json
 from plait.plans.config import parse_config
@@ -174,6 +175,7 @@ def _validate_config(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {args.plan}: {exc}", hint="check the path") from None
     config = parse_config(text, args.plan)
+    check_agents(config, text, args.plan)
     if args.json:
         print_json({"config": args.plan, "valid": True, "classes": sorted(config.classes)})
         return exits.OK

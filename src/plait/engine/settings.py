@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.core.model import RunConfig
-from plait.errors import PlanError, PlanProblem
+from plait.errors import PlaitError, PlanError, PlanProblem
 from plait.plans.config import CONFIG_FILE, EMPTY, ProjectConfig, parse_config
 
 Scalar = str | int | float | bool
@@ -82,7 +82,52 @@ def repo_config(repo: str) -> ProjectConfig:
         raise PlanError(
             [PlanProblem(str(path), 0, f"cannot read it: {exc}", "save it as UTF-8 text")]
         ) from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    check_agents(config, text, str(path))
+    return config
+
+
+def check_agents(config: ProjectConfig, text: str, path: str) -> None:
+    """The agents plait.toml names exist, and their options are theirs (file:line)."""
+    from plait.agents.registry import BACKENDS, backend_options
+
+    problems: list[PlanProblem] = []
+    lines = text.splitlines()
+
+    def line_of(needle: str) -> int:
+        return next((i for i, raw in enumerate(lines, 1) if needle in raw), 0)
+
+    def backend(name: str, where: str) -> bool:
+        if name in BACKENDS:
+            return True
+        known = ", ".join(sorted(BACKENDS))
+        problems.append(PlanProblem(path, line_of(where), f"unknown agent {name!r}",
+                                    f"use one of: {known}"))  # fmt: skip
+        return False
+
+    named = [(n, o, f"[agents.{n}]") for n, o in config.backends.items()]
+    if config.agent and backend(config.agent, "default"):
+        named.append((config.agent, config.agent_options, "options"))
+    for task_class in config.classes.values():
+        if task_class.agent:
+            backend(task_class.agent, f'"{task_class.agent}"')
+    for name, options, where in named:
+        if not backend(name, where):
+            continue
+        known = backend_options(name)
+        for key, value in options.items():
+            spec = known.get(key)
+            if spec is None:
+                valid = ", ".join(known) or "none"
+                problems.append(PlanProblem(path, line_of(key), f"agent {name!r} has no option "
+                                            f"{key!r}", f"its options: {valid}"))  # fmt: skip
+                continue
+            try:
+                spec.parse(value, backend=name)
+            except PlaitError as exc:
+                problems.append(PlanProblem(path, line_of(key), exc.message, exc.hint))
+    if problems:
+        raise PlanError(problems)
 
 
 def _pick(given: Any, default: Any, configured: Any) -> Any:
