@@ -249,3 +249,20 @@ def test_the_same_plan_in_another_repository_gets_its_own_project(tmp_path: Path
     assert again.returncode == 0, again.stderr
     assert "nothing to add" in again.stdout or "already" in again.stdout
     assert len(json.loads(plait("projects", "--json", home=tmp_path).stdout)) == 2
+
+
+# ---- a key given as an agent option is never stored ------------------------------------------
+def test_an_api_key_option_must_name_a_variable_and_is_never_stored(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "repo", files={"a.txt": "a\n"})
+    base = ("init", "--repo", str(repo.path), "--agent", "codex", "--agent-opt",
+            "base_url=http://127.0.0.1:9")  # fmt: skip
+    out = plait(*base, "--agent-opt", "api_key=sk-secret-123", home=tmp_path)
+    assert out.returncode == 2
+    assert "plait does not store keys" in out.stderr
+    assert "api_key=env:" in out.stderr
+    env = cli_env(tmp_path, MY_KEY="sk-secret-123")
+    made = plait(*base, "--agent-opt", "api_key=env:MY_KEY", home=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    for path in (tmp_path / "plait-home").rglob("*"):
+        if path.is_file():
+            assert b"sk-secret-123" not in path.read_bytes(), path

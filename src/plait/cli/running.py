@@ -47,7 +47,7 @@ from plait.engine.project import (
     open_project,
     start_project,
 )
-from plait.engine.settings import Settings, repo_config
+from plait.engine.settings import Settings, check_secret, repo_config, with_secrets
 from plait.errors import AgentError, ProjectError, UsageError
 from plait.plans import load_plan
 from plait.store.paths import check_project_name, list_projects, project_paths
@@ -156,7 +156,9 @@ def agent_options(pairs: Sequence[str]) -> dict[str, str | int | float | bool]:
                     break
                 except ValueError:
                     continue
-        options[key.strip().replace("-", "_")] = value
+        name = key.strip().replace("-", "_")
+        check_secret(name, value)
+        options[name] = value
     return options
 
 
@@ -205,7 +207,8 @@ def new_settings(args: argparse.Namespace, repo: str) -> Settings:
     if args.model:
         options["model"] = args.model
     forge = args.forge or getattr(args, "forge_fallback", "local")
-    get_backend(agent, options, script=_abspath(args.script) if args.script else None)
+    script = _abspath(args.script) if args.script else None
+    get_backend(agent, with_secrets(options, os.environ), script=script)
     return Settings(
         repo=repo,
         forge=forge,
@@ -271,7 +274,7 @@ def changed_settings(proj: Project, args: argparse.Namespace) -> Settings:
     if not updates:
         return s
     new = replace(s, **updates)
-    get_backend(new.agent, new.agent_options, script=new.script)
+    get_backend(new.agent, with_secrets(new.agent_options, os.environ), script=new.script)
     proj.store.set_meta("settings", new.to_json())
     proj.settings = new
     return new

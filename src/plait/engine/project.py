@@ -23,7 +23,7 @@ from plait.core.model import RunState
 from plait.engine import reaper
 from plait.engine.executors import Executors
 from plait.engine.loop import Engine, Observer
-from plait.engine.settings import Effective, Settings, effective, repo_config
+from plait.engine.settings import Effective, Settings, effective, repo_config, with_secrets
 from plait.errors import ProjectError, UsageError
 from plait.forges.base import Forge
 from plait.store.paths import ProjectPaths, list_projects, project_paths
@@ -222,9 +222,8 @@ def build_engine(
     def backend_for(name: str) -> AgentBackend:
         if name not in backends:
             home = str(project.paths.root / "agents" / name)
-            backends[name] = get_backend(
-                name, eff.backends.get(name, {}), script=s.script, home=home
-            )
+            options = with_secrets(eff.backends.get(name, {}), os.environ)
+            backends[name] = get_backend(name, options, script=s.script, home=home)
             backends[name].prepare_home()
         return backends[name]
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from plait.core.model import RunConfig
-from plait.errors import PlaitError, PlanError, PlanProblem
+from plait.errors import PlaitError, PlanError, PlanProblem, UsageError
 from plait.plans.config import CONFIG_FILE, EMPTY, ProjectConfig, parse_config
 
 Scalar = str | int | float | bool
@@ -123,6 +124,7 @@ def check_agents(config: ProjectConfig, text: str, path: str) -> None:
                                             f"{key!r}", f"its options: {valid}"))  # fmt: skip
                 continue
             try:
+                check_secret(key, value)
                 spec.parse(value, backend=name)
             except PlaitError as exc:
                 problems.append(PlanProblem(path, line_of(key), exc.message, exc.hint))
@@ -179,3 +181,35 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
 
 def _first(*values: Any) -> Any:
     return next(v for v in values if v is not None)
+
+
+# Options that hold a secret: plait keeps only the name of the variable holding it.
+SECRET_OPTIONS = frozenset({"api_key"})
+ENV_PREFIX = "env:"
+
+
+def check_secret(key: str, value: object) -> None:
+    """A secret option must name an environment variable (`env:VAR`), never hold the key:
+    settings are stored in the project's database."""
+    if key in SECRET_OPTIONS and not (isinstance(value, str) and value.startswith(ENV_PREFIX)):
+        raise UsageError(
+            f"plait does not store keys: option {key} must name the variable that holds it",
+            hint=f"export the key and pass {key}=env:VARIABLE (e.g. {key}=env:MY_PROVIDER_KEY)",
+        )
+
+
+def with_secrets(options: dict[str, Scalar], env: Mapping[str, str]) -> dict[str, Scalar]:
+    """The options with each `env:VAR` secret replaced by the variable's value, for the
+    backend in this process only."""
+    out = dict(options)
+    for key in SECRET_OPTIONS & set(out):
+        value = out[key]
+        if isinstance(value, str) and value.startswith(ENV_PREFIX):
+            var = value[len(ENV_PREFIX) :]
+            if var not in env:
+                raise UsageError(
+                    f"option {key} names ${var}, which is not set",
+                    hint=f"export {var} in the environment the engine runs in",
+                )
+            out[key] = env[var]
+    return out

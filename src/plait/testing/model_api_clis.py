@@ -127,13 +127,18 @@ def cli_options(
         return options, env
     # codex and opencode want the `/v1` prefix in their base URL; pi and gemini add it.
     base_url = f"{api.url}/v1" if cli in ("codex", "opencode") else api.url
+    # plait stores no keys: the option names the variable that holds it.
+    env[FAKE_KEY_VAR] = "plait-fake-key"
     options.update(
         base_url=base_url,
-        api_key="plait-fake-key",
+        api_key=f"env:{FAKE_KEY_VAR}",
         config_home=str(home),
         max_retries=max_retries,
     )
     return options, env
+
+
+FAKE_KEY_VAR = "PLAIT_MODEL_API_KEY"
 
 
 def cli_against(
@@ -154,7 +159,9 @@ def cli_against(
     options, env = cli_options(
         api, cli, bin_dir, home=home, base_env=base_env, max_retries=max_retries
     )
-    backend = BACKENDS[cli](**options)
+    from plait.engine.settings import with_secrets
+
+    backend = BACKENDS[cli](**with_secrets(dict(options), env))
     backend.prepare_home()
     return backend, env
 
