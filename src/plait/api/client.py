@@ -14,12 +14,19 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any, Protocol
+from urllib.parse import quote as urlquote
 
 import httpx
 
 from plait.api import commands as cmd
 from plait.api.transcript import transcript_page
-from plait.api.views import project_summary, task_detail, task_result, task_row
+from plait.api.views import (
+    dependency_graph,
+    project_summary,
+    task_detail,
+    task_result,
+    task_row,
+)
 from plait.core import codec
 from plait.core.controller import decide
 from plait.core.model import RunState
@@ -49,7 +56,25 @@ class ProjectAPI(Protocol):
 
     def add_plan(self, plan: Plan) -> Json: ...
 
+    def timeline(
+        self, *, after: int = 0, limit: int = 500, task: str = "", last: int = 0
+    ) -> Json: ...
+
+    def graph(self) -> Json: ...
+
+    def broadcast(self, text: str) -> Json: ...
+
     def close(self) -> None: ...
+
+
+def timeline_params(*, after: int, limit: int, task: str, last: int) -> dict[str, str | int]:
+    """The query of `GET /api/timeline` (shared by the clients)."""
+    params: dict[str, str | int] = {"after": after, "limit": limit}
+    if task:
+        params["task"] = task
+    if last:
+        params["last"] = last
+    return params
 
 
 def plan_to_wire(plan: Plan) -> Json:
@@ -104,16 +129,8 @@ class LiveAPI:
         try:
             reply = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ProjectError(
-                f"the engine of {self.name} did not answer: {exc}",
-                hint=f"see `plait projects`; restart it with `plait down {self.name}; plait up "
-                f"{self.name}`",
-            ) from None
-        data: Json = reply.json() if reply.content else {}
-        if reply.status_code >= 400:
-            error = cmd.TaskNotFound if reply.status_code == 404 else cmd.CommandError
-            raise error(str(data.get("error", reply.text)), hint=str(data.get("hint", "")))
-        return data
+            raise no_answer(self.name, exc) from None
+        return answer(reply)
 
     def project(self) -> Json:
         return self._call("GET", "/api/project")
@@ -124,17 +141,17 @@ class LiveAPI:
         return rows
 
     def task(self, ref: str) -> Json:
-        return self._call("GET", f"/api/tasks/{_quote(ref)}")
+        return self._call("GET", f"/api/tasks/{quote(ref)}")
 
     def result(self, ref: str) -> Json:
-        return self._call("GET", f"/api/tasks/{_quote(ref)}/result")
+        return self._call("GET", f"/api/tasks/{quote(ref)}/result")
 
     def transcript(self, ref: str, *, after: int = 0, limit: int = 500) -> Json:
         params = {"after": after, "limit": limit}
-        return self._call("GET", f"/api/tasks/{_quote(ref)}/transcript", params=params)
+        return self._call("GET", f"/api/tasks/{quote(ref)}/transcript", params=params)
 
     def command(self, verb: str, ref: str, **body: Any) -> Json:
-        return self._call("POST", f"/api/tasks/{_quote(ref)}/{verb}", json=body)
+        return self._call("POST", f"/api/tasks/{quote(ref)}/{verb}", json=body)
 
     def add(self, fields: Json) -> Json:
         return self._call("POST", "/api/tasks", json=fields)
@@ -144,6 +161,16 @@ class LiveAPI:
 
     def adopt(self, pr: int, *, merge: bool) -> Json:
         return self._call("POST", "/api/adopt", json={"pr": pr, "merge": merge})
+
+    def timeline(self, *, after: int = 0, limit: int = 500, task: str = "", last: int = 0) -> Json:
+        params = timeline_params(after=after, limit=limit, task=task, last=last)
+        return self._call("GET", "/api/timeline", params=params)
+
+    def graph(self) -> Json:
+        return self._call("GET", "/api/graph")
+
+    def broadcast(self, text: str) -> Json:
+        return self._call("POST", "/api/broadcast", json={"text": text})
 
     def settled(self, ids: list[str]) -> bool:
         """Have these tasks landed or come to need a person (or wait on one that does)?"""
@@ -163,10 +190,25 @@ class LiveAPI:
             return
 
 
-def _quote(ref: str) -> str:
-    from urllib.parse import quote
+def no_answer(name: str, exc: Exception) -> ProjectError:
+    return ProjectError(
+        f"the engine of {name} did not answer: {exc}",
+        hint=f"see `plait projects`; restart it with `plait down {name}; plait up {name}`",
+    )
 
-    return quote(ref, safe="")
+
+def answer(reply: httpx.Response) -> Json:
+    """The JSON of an API reply, or the command error it carries."""
+    data: Json = reply.json() if reply.content else {}
+    if reply.status_code >= 400:
+        error = cmd.TaskNotFound if reply.status_code == 404 else cmd.CommandError
+        raise error(str(data.get("error", reply.text)), hint=str(data.get("hint", "")))
+    return data
+
+
+def quote(ref: str) -> str:
+    """A task reference as one path segment."""
+    return urlquote(ref, safe="")
 
 
 # ---- straight from the store ---------------------------------------------------------------
@@ -260,6 +302,26 @@ class OfflineAPI:
 
     def add_plan(self, plan: Plan) -> Json:
         return self._queue(cmd.add_plan(self._projected(), plan, now=time.time()))
+
+    def timeline(self, *, after: int = 0, limit: int = 500, task: str = "", last: int = 0) -> Json:
+        tid = cmd.resolve_task(self._state(), task) if task else None
+        return self.store.timeline(after=after, limit=limit, task=tid, last=last or None)
+
+    def graph(self) -> Json:
+        return dependency_graph(self._projected())
+
+    def broadcast(self, text: str) -> Json:
+        commands = cmd.broadcast(self._projected(), text, now=time.time())
+        for command in commands:
+            self.store.post(command.event)
+        ids = [c.task for c in commands]
+        return {
+            "ok": True,
+            "queued": True,
+            "message": f"{cmd.broadcast_done(ids)} — queued; it applies when the engine runs "
+            f"(`plait up {self.proj.name}` or `plait resume {self.proj.name}`)",
+            "tasks": [{"id": t} for t in ids],
+        }
 
 
 def _offline_row(state: RunState, tid: str, queued: frozenset[str]) -> Json:

@@ -131,6 +131,34 @@ def send(state: RunState, ref: str, text: str, *, now: float) -> Command:
     return Command(event, tid, f"message delivered to {tid}'s agent")
 
 
+def working_tasks(state: RunState) -> list[str]:
+    """The tasks an agent is at work on: started, not landed, not stopped."""
+    return [
+        tid
+        for tid in state.order
+        if state.tasks[tid].phase is Phase.ACTIVE and not state.tasks[tid].stopped
+    ]
+
+
+def broadcast(state: RunState, text: str, *, now: float) -> tuple[Command, ...]:
+    """One message to every working task's agent (each its own `HumanMessage`)."""
+    _plain(text, "message")
+    if not text.strip():
+        raise BadRequest("the message is empty", hint="say something to the agents")
+    ids = working_tasks(state)
+    if not ids:
+        raise CommandError(
+            "no task is working: there is no agent to tell",
+            hint="`plait ps` shows what the tasks are doing; `plait send TASK` reaches one",
+        )
+    return tuple(send(state, tid, text, now=now) for tid in ids)
+
+
+def broadcast_done(ids: Sequence[str]) -> str:
+    n = len(ids)
+    return f"message delivered to {n} working task{'s' if n != 1 else ''}: {', '.join(ids)}"
+
+
 def add_plan(state: RunState, plan: Plan, *, now: float) -> Command:
     addition = tasks_to_add(plan, state.specs)
     event = ev.TasksAdded(at=now, tasks=addition.tasks, plan=plan.name, context=plan.context)

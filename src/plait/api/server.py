@@ -35,7 +35,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from plait.api import commands as cmd
 from plait.api.resources import ResourceSampler
 from plait.api.transcript import transcript_page
-from plait.api.views import project_summary, task_detail, task_result, task_row
+from plait.api.views import (
+    dependency_graph,
+    project_summary,
+    task_detail,
+    task_result,
+    task_row,
+)
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.codec import decode_typed
@@ -84,11 +90,16 @@ class ApiContext:
 
 
 class EventHub:
-    """Fans each committed decision out to the event-stream readers as JSON messages."""
+    """Fans each committed decision out to the event-stream readers as JSON messages.
 
-    def __init__(self) -> None:
+    Each message carries the decision's sequence number in the store (`seq`, given by
+    `seq()`), the one the timeline keeps too: a face loads the timeline, then takes from
+    the stream only what is newer."""
+
+    def __init__(self, seq: Callable[[], int] | None = None) -> None:
         self.readers: set[asyncio.Queue[Json | None]] = set()
         self.seq = 0
+        self._seq = seq
 
     def __call__(
         self,
@@ -97,12 +108,11 @@ class EventHub:
         new: RunState,
         effects: tuple[fx.Effect, ...],
     ) -> None:
+        self.seq = self._seq() if self._seq is not None else self.seq + 1
         if not self.readers:
-            self.seq += 1
             return
-        for message in event_json(event, old, new, effects, seq=self.seq + 1):
+        for message in event_json(event, old, new, effects, seq=self.seq):
             self._send(message)
-        self.seq += 1
 
     def _send(self, message: Json) -> None:
         for queue in list(self.readers):
@@ -165,6 +175,9 @@ def make_app(ctx: ApiContext, hub: EventHub) -> Starlette:
         Route("/api/tasks/{ref}/transcript", _handler(ctx, _transcript), methods=["GET"]),
         Route("/api/tasks/{ref}/{verb}", _handler(ctx, _command), methods=["POST"]),
         Route("/api/settled", _handler(ctx, _settled), methods=["GET"]),
+        Route("/api/timeline", _handler(ctx, _timeline), methods=["GET"]),
+        Route("/api/graph", _handler(ctx, _graph), methods=["GET"]),
+        Route("/api/broadcast", _handler(ctx, _broadcast), methods=["POST"]),
         Route("/api/adopt", _handler(ctx, _adopt), methods=["POST"]),
         Route("/api/shutdown", _handler(ctx, _shutdown), methods=["POST"]),
         Route("/api/events", _events(ctx, hub), methods=["GET"]),
@@ -321,6 +334,36 @@ async def _adopt(ctx: ApiContext, request: Request) -> Json:
     return await _submit(
         ctx, cmd.adopt(ctx.state, info, merge=bool(body.get("merge")), now=time.time())
     )
+
+
+def _timeline(ctx: ApiContext, request: Request) -> Json:
+    q = request.query_params
+    ref = q.get("task")
+    return ctx.engine.store.timeline(
+        after=_int(q.get("after"), 0),
+        limit=_int(q.get("limit"), 500),
+        task=cmd.resolve_task(ctx.state, ref) if ref else None,
+        last=_int(q.get("last"), 0) or None,
+    )
+
+
+def _graph(ctx: ApiContext, request: Request) -> Json:
+    return dependency_graph(ctx.state)
+
+
+async def _broadcast(ctx: ApiContext, request: Request) -> Json:
+    body = await _body(request)
+    commands = cmd.broadcast(ctx.state, str(body.get("text") or ""), now=time.time())
+    # Together, so the engine decides them in one batch.
+    await asyncio.gather(*(ctx.engine.submit(c.event) for c in commands))
+    state = ctx.state
+    ids = [c.task for c in commands]
+    return {
+        "ok": True,
+        "queued": False,
+        "message": cmd.broadcast_done(ids),
+        "tasks": [task_row(state, state.tasks[t]) for t in ids],
+    }
 
 
 def _settled(ctx: ApiContext, request: Request) -> Json:

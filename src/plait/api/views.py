@@ -109,6 +109,27 @@ def task_detail(
     }
 
 
+def dependency_graph(state: RunState) -> Json:
+    """Every task with what it waits for and what its branch is based on, in plan order:
+    the dependency-graph view of the faces."""
+    nodes = []
+    for tid in state.order:
+        t, spec = state.tasks[tid], state.specs[tid]
+        nodes.append(
+            {
+                "id": tid,
+                "title": spec.title,
+                "status": status_of(state, t),
+                "plan": spec.plan or None,
+                "depends_on": list(spec.depends_on),
+                "stacked_on": t.stacked_on,
+                "base": t.base_branch or None,
+                "pr": t.pr.number if t.pr else None,
+            }
+        )
+    return {"tasks": nodes}
+
+
 def task_result(state: RunState, t: TaskState) -> Json:
     """What `plait result` prints: the agent's final answer and how the work landed."""
     pr = t.pr

@@ -75,7 +75,7 @@ async def _serve(
     unix = unix_listener(unix_path)
     http = loopback_listener(opts.http_port) if opts.http_port is not None else None
     token = _token(proj) if http is not None else ""
-    hub = EventHub()
+    hub = EventHub(lambda: engine.seq)
     engine.watch(hub)
     ctx = ApiContext(
         engine=engine, project=proj.name, mode=opts.mode, agents=tuple(BACKENDS), token=token

@@ -40,10 +40,13 @@ from plait.core.progress import next_wakeup, settled
 from plait.engine.executors import Executors
 from plait.forges.base import Forge
 from plait.store.sqlite import Decided, Store
+from plait.store.timeline import Line
 
 log = logging.getLogger(__name__)
 
 Observer = Callable[[ev.Event, RunState | None, RunState, tuple[fx.Effect, ...]], None]
+# What a person reads about a decision, kept in the store's timeline with the event.
+Narrator = Callable[[ev.Event, RunState | None, RunState, tuple[fx.Effect, ...]], tuple[Line, ...]]
 # Extra background jobs (the local API): each runs in the engine's TaskGroup until
 # cancelled when the engine stops.
 Service = Callable[["Engine"], Coroutine[Any, Any, None]]
@@ -78,8 +81,13 @@ class Engine:
         clock: Callable[[], float] = time.time,
         poll_interval: float = 0.5,
         io_concurrency: int = 8,
+        narrator: Narrator | None = None,
     ) -> None:
         self.store = store
+        self.narrator = narrator
+        # The sequence number of the decision the observers are told about (after they
+        # were, of the last one committed): the event stream's `seq` is the store's.
+        self.seq = store.last_seq()
         self.forge = forge
         self.executors = executors
         self.observers: list[Observer] = [observer] if observer is not None else []
@@ -230,20 +238,26 @@ class Engine:
         state = self.state
         for item in batch:
             decision = decide(state, item.event)
+            lines = (
+                self.narrator(item.event, state, decision.state, decision.effects)
+                if self.narrator is not None
+                else ()
+            )
             steps.append(
-                Decided(item.event, state, decision.state, decision.effects, item.inbox_id)
+                Decided(item.event, state, decision.state, decision.effects, item.inbox_id, lines)
             )
             decisions.append(decision)
             state = decision.state
         try:
-            self.store.commit_many(steps)
+            seqs = self.store.commit_many(steps)
         except BaseException as exc:
             for item in batch:
                 if item.answer is not None and not item.answer.done():
                     item.answer.set_exception(exc)
             raise
         old, self.state = self.state, state
-        for step in steps:
+        for step, seq in zip(steps, seqs, strict=True):
+            self.seq = seq
             for observer in list(self.observers):
                 observer(step.event, step.old, step.new, step.effects)
         for item, decision in zip(batch, decisions, strict=True):

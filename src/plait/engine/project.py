@@ -28,6 +28,7 @@ from plait.errors import ProjectError, UsageError
 from plait.forges.base import Forge
 from plait.store.paths import ProjectPaths, list_projects, project_paths
 from plait.store.sqlite import Store, TranscriptEntry
+from plait.ui.headless import timeline_lines
 from plait.workspaces.worktrees import GitWorkspaces
 
 
@@ -72,7 +73,8 @@ def start_project(proj: Project, *, title: str = "") -> RunState:
     config = effective(proj.name, proj.settings, repo_config(proj.settings.repo)).config
     first = RunStarted(at=time.time(), config=config, tasks=(), title=title or proj.name)
     decision = decide(None, first)
-    proj.store.commit(first, None, decision.state, decision.effects)
+    lines = timeline_lines(first, None, decision.state, decision.effects)
+    proj.store.commit(first, None, decision.state, decision.effects, lines=lines)
     return decision.state
 
 
@@ -257,6 +259,7 @@ def build_engine(
         executors=executors,
         observer=observer,
         poll_interval=s.poll_interval,
+        narrator=timeline_lines,
     )
 
 

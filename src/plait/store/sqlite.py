@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from plait.core import codec
 from plait.core.effects import EFFECT_TYPES, Effect
@@ -29,9 +29,10 @@ from plait.core.events import EVENT_TYPES, EffectResult, Event, RunStarted
 from plait.core.model import RunState, TaskState
 from plait.core.taskmap import TaskMap
 from plait.errors import ProjectError
+from plait.store import timeline
 from plait.store.paths import PRIVATE_FILE, tighten
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,6 +62,9 @@ CREATE TABLE IF NOT EXISTS inbox(
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 2: backend cool-downs are kept across restarts.
     1: ("ALTER TABLE run_dynamic ADD COLUMN cooldowns TEXT NOT NULL DEFAULT '{}'",),
+    # 3: the timeline (the human line of each decided event) is kept with the events;
+    # events decided before have none.
+    2: timeline.DDL,
 }
 
 
@@ -103,6 +107,7 @@ class Decided(NamedTuple):
     new: RunState
     effects: tuple[Effect, ...]
     inbox_id: int | None = None
+    lines: tuple[timeline.Line, ...] = ()  # what the timeline says about it
 
 
 def changed_tasks(old: RunState | None, new: RunState) -> list[str]:
@@ -185,6 +190,8 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=10000")
             self.db.executescript(_SCHEMA)
+            for statement in timeline.DDL:
+                self.db.execute(statement)
             _keep_private(self.path)
         except (sqlite3.Error, OSError) as exc:
             raise ProjectError(
@@ -239,9 +246,10 @@ class Store:
         effects: Sequence[Effect],
         *,
         inbox_id: int | None = None,
+        lines: tuple[timeline.Line, ...] = (),
     ) -> int:
         """Record one decided event atomically; returns its sequence number."""
-        return self.commit_many([Decided(event, old, new, tuple(effects), inbox_id)])[0]
+        return self.commit_many([Decided(event, old, new, tuple(effects), inbox_id, lines)])[0]
 
     def commit_many(self, steps: Sequence[Decided]) -> list[int]:
         """Record consecutive decided events in ONE transaction; their sequence numbers.
@@ -286,6 +294,8 @@ class Store:
             (event.at, type(event).__name__, _dumps(event)),
         )
         seq = int(cur.lastrowid or 0)
+        if step.lines:
+            timeline.write(db, seq, event.at, type(event).__name__, step.lines)
         if isinstance(event, EffectResult):
             db.execute(
                 "UPDATE outbox SET status = 'done', done_seq = ? "
@@ -344,6 +354,16 @@ class Store:
         cur = self.db.execute("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq", (after,))
         for seq, body in cur:
             yield int(seq), codec.decode_event(json.loads(body))
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest decided event (0 before the first)."""
+        return int(self.db.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0)
+
+    def timeline(
+        self, *, after: int = 0, limit: int = 500, task: str | None = None, last: int | None = None
+    ) -> dict[str, Any]:
+        """A page of the timeline (see `plait.store.timeline.page`)."""
+        return timeline.page(self.db, after=after, limit=limit, task=task, last=last)
 
     def effect_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")

@@ -11,6 +11,7 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import CIStatus, RunState
 from plait.core.task import agent_of, attention_reason, display_status
+from plait.store.timeline import Line
 
 
 def _short(sha: str) -> str:
@@ -155,6 +156,16 @@ def event_messages(
         if isinstance(effect, fx.RunAgent):
             out.append((effect.task, f"agent {effect.agent} starts a {effect.turn.kind} turn"))
     return out
+
+
+def timeline_lines(
+    event: ev.Event, old: RunState | None, new: RunState, effects: tuple[fx.Effect, ...]
+) -> tuple[Line, ...]:
+    """The lines the project's timeline keeps for a decided event (the engine's narrator)."""
+    return tuple(
+        Line(task, line, status_word(new, task) if task is not None else None)
+        for task, line in event_messages(event, old, new, effects)
+    )
 
 
 def status_word(state: RunState, task: str) -> str:
