@@ -29,9 +29,7 @@ SCRIPT = {
     },
 }
 for _name in ("quick", "after"):
-    SCRIPT["tasks"][_name] = {  # type: ignore[index]
-        "start": [turn("did it", f"notes/{_name}.txt", f"{_name}\n", _name)]
-    }
+    SCRIPT["tasks"][_name] = {"start": [turn("did it", f"notes/{_name}.txt", f"{_name}\n", _name)]}
 
 
 def _sleeping(live: Live, project: str, task: str) -> bool:

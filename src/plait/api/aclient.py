@@ -11,6 +11,7 @@ timeline number decisions alike, so nothing is missed or shown twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -103,11 +104,14 @@ class AsyncLiveAPI:
     async def broadcast(self, text: str) -> Json:
         return await self._call("POST", "/api/broadcast", json={"text": text})
 
-    async def events(self) -> AsyncIterator[Json]:
+    async def events(self, *, opened: asyncio.Event | None = None) -> AsyncIterator[Json]:
         """The engine's event stream, one message at a time, until it closes (the engine
-        stopped, or this reader fell too far behind: load again and follow anew)."""
+        stopped, or this reader fell too far behind: load again and follow anew).
+        `opened` is set once the stream is open: load the timeline after that."""
         try:
             async with self.http.stream("GET", "/api/events", timeout=None) as reply:
+                if opened is not None:
+                    opened.set()
                 async for line in reply.aiter_lines():
                     if line.startswith("data: "):
                         yield json.loads(line[6:])
@@ -171,7 +175,7 @@ class AsyncOfflineAPI:
     async def broadcast(self, text: str) -> Json:
         return self.offline.broadcast(text)
 
-    async def events(self) -> AsyncIterator[Json]:
+    async def events(self, *, opened: asyncio.Event | None = None) -> AsyncIterator[Json]:
         """No engine, no news: an empty stream."""
         nothing: tuple[Json, ...] = ()
         for message in nothing:
@@ -181,10 +185,11 @@ class AsyncOfflineAPI:
 AsyncAPI = AsyncLiveAPI | AsyncOfflineAPI
 
 
-def open_async_api(project: Project) -> AsyncAPI:
+def open_async_api(project: Project, *, wait: float = 1.0) -> AsyncAPI:
     """The running engine's API, else the store's answers. An offline API keeps the
-    project open (its store); a live one closes it."""
-    socket = engine_address(project, wait=1.0)
+    project open (its store); a live one closes it. `wait`: how long an engine that has
+    just started may take to say where it listens."""
+    socket = engine_address(project, wait=wait)
     if socket is not None:
         project.close()
         return AsyncLiveAPI(project.name, socket)

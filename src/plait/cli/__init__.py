@@ -2,7 +2,7 @@
 
 One module per group of commands builds its parsers and handlers: `running` (run, resume,
 init, up, down, adopt), `tasks` (ps, add, kill, retry, reset, wait, result, send, review,
-logs), `projects` (projects, status, rm, validate, demo, doctor). Exit codes are in
+logs), `projects` (projects, status, rm, validate, demo, doctor), `faces` (tui). Exit codes are in
 `plait.cli.exits`.
 """
 
@@ -29,7 +29,7 @@ repository's plait.toml; at most 4 agents work at once unless --max-concurrency 
 
 
 def build_parser() -> Parser:
-    from plait.cli import projects, running, tasks
+    from plait.cli import faces, projects, running, tasks
 
     p = Parser(
         prog="plait",
@@ -44,6 +44,7 @@ def build_parser() -> Parser:
     running.register_adopt(sub)
     tasks.register(sub)
     projects.register(sub)
+    faces.register(sub)
     return p
 
 

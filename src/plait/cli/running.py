@@ -27,6 +27,7 @@ from plait import exits
 from plait.agents.registry import BACKENDS, get_backend
 from plait.api import commands as cmd
 from plait.api.client import LiveAPI, engine_address, open_api
+from plait.cli import faces
 from plait.cli.common import (
     Parser,
     add_json_flag,
@@ -353,7 +354,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if isinstance(api, LiveAPI):
             proj.close()
             try:
-                return follow_plan(api, plan, json_mode=args.json)
+                return follow_plan(api, plan, json_mode=args.json, tui=faces.wants_tui(args))
             finally:
                 api.close()
         state = proj.store.load()
@@ -381,7 +382,10 @@ def host_and_report(
     extra: dict[str, object] | None = None,
     note: str = "",
 ) -> int:
-    """Host the engine in this process until the project settles; print the summary."""
+    """Host the engine in this process until the project settles; print the summary.
+    In a terminal the TUI shows the run (`--headless` for the lines)."""
+    if faces.wants_tui(args):
+        return faces.host_in_tui(proj, first, ids=ids, token=args.token, extra=extra)
     printer = Printer(json_mode=args.json)
     s = proj.effective().settings
     ci = shlex.join(s.ci_command) if s.ci_command else "none configured"
@@ -395,12 +399,14 @@ def host_and_report(
     return report(result, ids=ids, json_mode=args.json, extra=extra)
 
 
-def follow_plan(api: LiveAPI, plan: Plan, *, json_mode: bool) -> int:
+def follow_plan(api: LiveAPI, plan: Plan, *, json_mode: bool, tui: bool = False) -> int:
     """`plait run` on a project whose engine already runs: hand it the plan and follow
-    its tasks' lines until they settle."""
+    its tasks' lines (or the TUI) until they settle."""
     printer = Printer(json_mode=json_mode)
     reply = api.add_plan(plan)
     ids = [str(r["id"]) for r in reply.get("tasks", [])]
+    if tui:
+        return faces.follow_in_tui(api, ids)
     printer.note(f"{reply['message']}; following them on the running engine of {api.name}")
     return follow(api, ids, printer=printer, json_mode=json_mode)
 
@@ -581,6 +587,14 @@ def _signal_engine(proj: Project, sig: int) -> None:
 
 
 # ---- the parsers -------------------------------------------------------------------------------
+def add_headless_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="print one line per event instead of the TUI (the default when not in a terminal)",
+    )
+
+
 def register(sub: Any) -> None:
     run = sub.add_parser(
         "run",
@@ -593,12 +607,14 @@ def register(sub: Any) -> None:
     add_project_flag(run)
     add_settings_flags(run)
     add_json_flag(run, "one JSON object per line, the summary last")
+    add_headless_flag(run)
     run.set_defaults(handler=cmd_run)
 
     res = sub.add_parser("resume", help="run a project's engine here until its tasks settle")
     res.add_argument("project", nargs="?", help="the project (default: the only one)")
     res.add_argument("--token", help="GitHub token, for a GitHub project")
     add_json_flag(res, "one JSON object per line, the summary last")
+    add_headless_flag(res)
     res.set_defaults(handler=cmd_resume)
 
     init = sub.add_parser("init", help="create a project for a repository, with no tasks yet")
@@ -709,4 +725,5 @@ def register_adopt(sub: Any) -> None:
     add_settings_flags(adopt, forge_default=None)
     adopt.add_argument("--merge", action="store_true", help="merge it when green and approved")
     add_json_flag(adopt, "one JSON object per line, the summary last")
+    add_headless_flag(adopt)
     adopt.set_defaults(handler=cmd_adopt, forge_fallback="github")

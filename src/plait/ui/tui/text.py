@@ -1,0 +1,106 @@
+"""Text the TUI shows: made inert, shortened, coloured by meaning.
+
+Everything shown comes from outside (agents' output, titles, review comments), so it
+passes through `inert` first: an agent may print terminal control sequences (colours,
+cursor moves, a title change, a bell), and a TUI that wrote them out would let the agent
+redraw or retitle the user's terminal. Each control character becomes its visible
+"control picture" (ESC shows as ␛), so the sequence reads as text and does nothing.
+Strings reach widgets as `rich.text.Text`, never as markup: "[red]" in a title is text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from rich.text import Text
+
+# C0 controls but tab and newline, DEL, and the C1 controls (0x80-0x9f: 0x9b is a CSI).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ … ␟ (␛ for ESC)
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"\\x{code:02x}"
+
+
+def inert(text: str) -> str:
+    """`text` with every terminal control character shown instead of obeyed."""
+    return _CONTROL.sub(_picture, text) if _CONTROL.search(text) else text
+
+
+def plain(text: object, style: str = "") -> Text:
+    """A widget-ready, markup-free text."""
+    return Text(inert("" if text is None else str(text)), style=style)
+
+
+_STYLES = {
+    "merged": "green",
+    "done": "green",
+    "approved": "green",
+    "needs-attention": "bold red",
+    "ci-failed": "red",
+    "conflicting": "red",
+    "stopped": "magenta",
+    "resetting": "magenta",
+    "waiting": "dim",
+    "queued": "dim",
+    "ci": "blue",
+    "in-review": "blue",
+    "stacked": "blue",
+}
+
+
+def status_style(status: str) -> str:
+    """The colour of a status badge: green landed, red needs a person, yellow at work."""
+    return _STYLES.get(status, "yellow")
+
+
+def badge(status: str | None) -> Text:
+    word = status or ""
+    return Text(f"● {word}" if word else "", style=status_style(word))
+
+
+def tokens(n: object) -> str:
+    value = int(str(n or 0))
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{value / 1000:.0f}k"
+    return str(value)
+
+
+def money(usd: object) -> str:
+    value = float(str(usd or 0.0))
+    if not value:
+        return ""
+    return f"${value:.2f}" if value >= 0.1 else f"${value:.4f}"
+
+
+def duration(seconds: object) -> str:
+    s = int(float(str(seconds or 0.0)))
+    if s < 60:
+        return f"{s}s" if s else ""
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def size(n: object) -> str:
+    if n is None:
+        return ""
+    value = float(str(n))
+    for unit in ("B", "K", "M", "G"):
+        if value < 1024 or unit == "G":
+            return f"{value:.0f}{unit}" if unit != "G" else f"{value:.1f}G"
+        value /= 1024
+    return ""
+
+
+def clock(at: object) -> str:
+    """The local time of day of a timestamp."""
+    return time.strftime("%H:%M:%S", time.localtime(float(str(at or 0))))
