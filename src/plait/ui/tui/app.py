@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import webbrowser
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -26,6 +27,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
@@ -38,7 +40,7 @@ from plait.ui.tui.dialogs import Answer, ConfirmScreen, Field, FormScreen, PickS
 from plait.ui.tui.graph import graph_lines
 from plait.ui.tui.help import HelpScreen
 from plait.ui.tui.tasklist import SORTS, TaskTable
-from plait.ui.tui.text import badge, money, plain, tokens
+from plait.ui.tui.text import badge, inert, money, plain, tokens
 from plait.ui.tui.timeline import KEEP, TimelineTable
 
 Json = dict[str, Any]
@@ -125,6 +127,7 @@ class PlaitApp(App[str | None]):
         self._dirty = True
         self._ticks = 0
         self._refreshing = False
+        self.said: deque[str] = deque(maxlen=50)  # the notifications shown, newest last
 
     # ---- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -277,6 +280,21 @@ class PlaitApp(App[str | None]):
             lines = graph_lines(graph["tasks"]) or [Text("no tasks yet", style="dim")]
             self.query_one("#graph-view", Static).update(Text("\n").join(lines))
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast; never markup (messages carry task titles and agents' errors)."""
+        self.said.append(message)
+        super().notify(
+            inert(message), title=title, severity=severity, timeout=timeout, markup=False
+        )
+
     # ---- views -------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog is open its keys are its own.
@@ -369,7 +387,7 @@ class PlaitApp(App[str | None]):
     # ---- commands -----------------------------------------------------------------------
     async def _say(self, reply: Json | None) -> None:
         if reply is not None:
-            self.notify(plain(reply.get("message") or "done").plain)
+            self.notify(str(reply.get("message") or "done"))
             self._dirty = True
             await self.refresh_views()
 
