@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plait.api.client import LiveAPI, engine_address
+from plait.engine.project import open_project
 from plait.testing.gitrepo import GitRepo, run_git
 from tests.cli.helpers_cli import cli_env, plait
 
@@ -70,6 +72,17 @@ class Live:
 
     def home(self) -> Path:
         return self.tmp / "plait-home" / "projects"
+
+
+def live_api(project: str) -> LiveAPI:
+    """The API of the project's running engine (in this process's PLAIT_HOME)."""
+    proj = open_project(project)
+    try:
+        socket = engine_address(proj)
+    finally:
+        proj.close()
+    assert socket is not None, f"the engine of {project} is not running"
+    return LiveAPI(project, socket)
 
 
 def until(check: Callable[[], Any], *, timeout: float = 90, what: str = "") -> Any:

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from plait.api.aclient import AsyncLiveAPI, AsyncOfflineAPI, open_async_api
-from plait.api.client import LiveAPI, OfflineAPI, engine_address
+from plait.api.client import LiveAPI, OfflineAPI
 from plait.api.commands import CommandError
 from plait.engine.project import open_project
-from tests.api.helpers_live import Live, turn, until
+from tests.api.helpers_live import Live, live_api, turn, until
 
 SLEEP = {"sleep": 60}
 SCRIPT = {
@@ -59,16 +59,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     live.plait("down", "f")
 
 
-def _live_api() -> LiveAPI:
-    proj = open_project("f")
-    try:
-        socket = engine_address(proj)
-    finally:
-        proj.close()
-    assert socket is not None
-    return LiveAPI("f", socket)
-
-
 def _entries(api: LiveAPI | OfflineAPI, **query: Any) -> list[dict[str, Any]]:
     return list(api.timeline(limit=5000, **query)["entries"])
 
@@ -76,7 +66,7 @@ def _entries(api: LiveAPI | OfflineAPI, **query: Any) -> list[dict[str, Any]]:
 def test_timeline_graph_and_broadcast_on_a_live_engine(home: Live) -> None:
     live = home
     assert live.plait("up", "f").returncode == 0
-    api = _live_api()
+    api = live_api("f")
     stream = _Stream(api)
     until(lambda: stream.messages or api.project(), what="the stream to open")
     live.ok("add", "Quick", "--id", "quick", "--body", "x", "-p", "f")
@@ -129,7 +119,7 @@ def test_timeline_graph_and_broadcast_on_a_live_engine(home: Live) -> None:
 
     # A new engine goes on numbering where the last one stopped.
     assert live.plait("up", "f").returncode == 0
-    api = _live_api()
+    api = live_api("f")
     stream = _Stream(api)
     until(lambda: api.project(), what="the engine")
     live.ok("kill", "slow", "-p", "f")

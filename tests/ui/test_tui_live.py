@@ -12,13 +12,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, OptionList, TabbedContent
 
-from plait.api.client import LiveAPI, engine_address
-from plait.engine.project import open_project
 from plait.ui.tui import PlaitApp
 from plait.ui.tui.detail import TaskScreen
 from plait.ui.tui.dialogs import ConfirmScreen, FormScreen, PickScreen
 from plait.ui.tui.help import HelpScreen
-from tests.api.helpers_live import Live, turn, until
+from tests.api.helpers_live import Live, live_api, turn, until
 from tests.ui.helpers_tui import screen_text, wait_for
 
 SLEEP = {"sleep": 600}
@@ -57,22 +55,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             live.plait("down", "t")
 
 
-def _api() -> LiveAPI:
-    proj = open_project("t")
-    try:
-        socket = engine_address(proj)
-    finally:
-        proj.close()
-    assert socket is not None
-    return LiveAPI("t", socket)
-
-
 def _showing(app: PlaitApp, kind: type[object]) -> bool:
     return isinstance(app.screen, kind)
 
 
 def _row(task: str) -> dict[str, Any]:
-    api = _api()
+    api = live_api("t")
     try:
         return api.task(task)
     finally:

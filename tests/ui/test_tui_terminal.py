@@ -75,6 +75,14 @@ class Terminal:
     def wait_for(self, text: str, timeout: float = 90) -> None:
         until(lambda: text.encode() in self.out, timeout=timeout, what=repr(text))
 
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def finish(self, timeout: float = 60) -> int:
         code = self.proc.wait(timeout=timeout)
         self.reader.join(timeout=5)
@@ -82,8 +90,9 @@ class Terminal:
         return code
 
 
-def _run(live: Live, *args: str) -> Terminal:
-    argv = [sys.executable, "-m", "plait.cli", "run", *args]
+def _plait(live: Live, *args: str) -> Terminal:
+    """`plait ARGS…` on a terminal of its own."""
+    argv = [sys.executable, "-m", "plait.cli", *args]
     return Terminal(argv, cli_env(live.tmp, TERM="xterm-256color"))
 
 
@@ -91,15 +100,13 @@ def test_run_in_a_terminal_shows_the_tui_then_the_summary(tmp_path: Path) -> Non
     live = Live.make(tmp_path, SCRIPT)
     plan = tmp_path / "plan.md"
     plan.write_text(PLAN)
-    term = _run(live, str(plan), "--repo", str(live.repo), "--script", str(live.script))
-    try:
+    with _plait(
+        live, "run", str(plan), "--repo", str(live.repo), "--script", str(live.script)
+    ) as term:
         term.wait_for("Timeline [2]")  # the TUI, not the headless lines
         term.wait_for("the run is over")
         term.type("q")
         code = term.finish()
-    finally:
-        if term.proc.poll() is None:
-            term.proc.kill()
     text = term.out.decode(errors="replace")
     assert code == 0, text[-3000:]
     assert "2/2 landed" in text
@@ -110,19 +117,12 @@ def test_quitting_a_run_in_the_tui_stops_its_engine_cleanly(tmp_path: Path) -> N
     live = Live.make(tmp_path, SCRIPT)
     live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "-p", "q")
     live.ok("add", "Slow", "--id", "slow", "--body", "x", "-p", "q")
-    term = Terminal(
-        [sys.executable, "-m", "plait.cli", "resume", "q"],
-        cli_env(live.tmp, TERM="xterm-256color"),
-    )
-    try:
+    with _plait(live, "resume", "q") as term:
         until(lambda: _status(live, "slow") == "working", what="slow at work")
         term.type("q")
         term.wait_for("quitting stops it")
         term.type("y")
         code = term.finish()
-    finally:
-        if term.proc.poll() is None:
-            term.proc.kill()
     assert code != 0  # the run did not settle
     assert "stopped" in term.out.decode(errors="replace")
     projects = json.loads(live.ok("projects", "--json"))
