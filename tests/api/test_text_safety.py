@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,19 @@ def test_added_tasks_and_messages_refuse_control_characters(bad: str) -> None:
     with pytest.raises(cmd.BadRequest, match="holds"):
         cmd.send(d.st, "a", bad, now=d.now)
     assert cmd.add_task(d.st, {"title": "ok", "body": "tabs\tand\nlines"}, now=d.now)
+
+
+def test_logs_show_an_agents_escape_sequences_instead_of_obeying_them(tmp_path: Path) -> None:
+    from tests.api.helpers_live import Live
+
+    clear = "\x1b[2J\x1b]0;pwned\x07"
+    say = {"say": f"done {clear}", "actions": [{"write": "a.txt", "content": "a\n"}]}
+    live = Live.make(tmp_path, {"tasks": {"t": {"start": [say]}}})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "esc")
+    live.ok("add", "Write a", "--id", "t", "--body", "x")
+    run = live.plait("resume", "esc")
+    assert run.returncode == 0, run.stderr
+    out = live.ok("logs", "t")
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert "done ␛[2J␛]0;pwned␇" in out

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 
+from plait.textsafe import inert
 from plait.ui.tui import PlaitApp
 from plait.ui.tui.detail import TaskScreen, entry_markdown
 from plait.ui.tui.graph import graph_lines
 from plait.ui.tui.help import HelpScreen
-from plait.ui.tui.text import inert
 from tests.ui.helpers_tui import (
     compare_snapshot,
     screen_text,

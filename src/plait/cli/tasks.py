@@ -31,6 +31,7 @@ from plait.cli.common import (
 )
 from plait.engine.project import Project, open_project
 from plait.errors import ProjectError, UsageError
+from plait.textsafe import inert
 
 _POLL = 0.3  # seconds between looks while waiting or following
 
@@ -238,7 +239,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 if args.json:
                     print_json({k: entry[k] for k in ("task", "effect", "at", "kind", "event")})
                 elif entry["line"] is not None:
-                    print(entry["line"], flush=True)
+                    print(inert(entry["line"]), flush=True)  # agent text: shown, not obeyed
             after = int(page["next"])
             if page["entries"]:
                 continue

@@ -12,6 +12,7 @@ from plait.core import events as ev
 from plait.core.model import CIStatus, RunState
 from plait.core.task import agent_of, attention_reason, display_status
 from plait.store.timeline import Line
+from plait.textsafe import inert
 
 
 def _short(sha: str) -> str:
@@ -221,7 +222,8 @@ class Printer:
             elapsed = time.monotonic() - self.start
             task = message.get("task")
             who = f"[{task}] " if task else ""
-            self.stream.write(f"{elapsed:7.2f}s {who}{message.get('message')}\n")
+            text = inert(str(message.get("message")))  # may quote an agent: shown, not obeyed
+            self.stream.write(f"{elapsed:7.2f}s {who}{text}\n")
         self.stream.flush()
 
     def note(self, message: str) -> None:

@@ -35,12 +35,13 @@ from plait.api.aclient import AsyncAPI, AsyncLiveAPI, AsyncOfflineAPI, open_asyn
 from plait.engine.project import engine_running, open_project
 from plait.errors import PlaitError
 from plait.store.paths import list_projects
+from plait.textsafe import inert
 from plait.ui.tui.detail import TaskScreen
 from plait.ui.tui.dialogs import Answer, ConfirmScreen, Field, FormScreen, PickScreen
 from plait.ui.tui.graph import graph_lines
 from plait.ui.tui.help import HelpScreen
 from plait.ui.tui.tasklist import SORTS, TaskTable
-from plait.ui.tui.text import badge, inert, money, plain, tokens
+from plait.ui.tui.text import badge, money, plain, tokens
 from plait.ui.tui.timeline import KEEP, TimelineTable
 
 Json = dict[str, Any]

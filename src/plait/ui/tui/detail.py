@@ -21,7 +21,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 
-from plait.ui.tui.text import badge, duration, inert, money, plain, size, tokens
+from plait.textsafe import inert
+from plait.ui.tui.text import badge, duration, money, plain, size, tokens
 
 Json = Mapping[str, Any]
 SHOW_ENTRIES = 300  # transcript entries rendered when the screen opens

@@ -13,7 +13,8 @@ from typing import Any
 
 from rich.text import Text
 
-from plait.ui.tui.text import inert, status_style
+from plait.textsafe import inert
+from plait.ui.tui.text import status_style
 
 Json = Mapping[str, Any]
 

@@ -10,27 +10,11 @@ Strings reach widgets as `rich.text.Text`, never as markup: "[red]" in a title i
 
 from __future__ import annotations
 
-import re
 import time
 
 from rich.text import Text
 
-# C0 controls but tab and newline, DEL, and the C1 controls (0x80-0x9f: 0x9b is a CSI).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
-
-
-def _picture(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code < 0x20:
-        return chr(0x2400 + code)  # ␀ … ␟ (␛ for ESC)
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return f"\\x{code:02x}"
-
-
-def inert(text: str) -> str:
-    """`text` with every terminal control character shown instead of obeyed."""
-    return _CONTROL.sub(_picture, text) if _CONTROL.search(text) else text
+from plait.textsafe import inert
 
 
 def plain(text: object, style: str = "") -> Text:
