@@ -179,6 +179,11 @@ class LiveAPI:
     def shutdown(self) -> Json:
         return self._call("POST", "/api/shutdown")
 
+    def open_http(self, port: int = 0) -> Json:
+        """Have the engine serve the API and the dashboard on 127.0.0.1 too (if it does
+        not yet): `{"http": URL, "opened": bool}`."""
+        return self._call("POST", "/api/http", json={"port": port})
+
     def events(self) -> Iterator[Json]:
         """The engine's event stream, one message at a time, until it closes."""
         try:
@@ -199,7 +204,10 @@ def no_answer(name: str, exc: Exception) -> ProjectError:
 
 def answer(reply: httpx.Response) -> Json:
     """The JSON of an API reply, or the command error it carries."""
-    data: Json = reply.json() if reply.content else {}
+    try:
+        data: Json = reply.json() if reply.content else {}
+    except ValueError:  # not our JSON: an engine of an older plait, say
+        data = {"error": f"{reply.status_code} {reply.text.strip()[:200]}"}
     if reply.status_code >= 400:
         error = cmd.TaskNotFound if reply.status_code == 404 else cmd.CommandError
         raise error(str(data.get("error", reply.text)), hint=str(data.get("hint", "")))

@@ -28,7 +28,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -51,6 +51,7 @@ from plait.core.progress import tasks_settled
 from plait.engine.loop import Engine
 from plait.errors import PlaitError
 from plait.ui.headless import event_messages, status_word
+from plait.ui.web import dashboard_routes
 
 Json = dict[str, Any]
 SUBSCRIBER_BACKLOG = 10_000  # messages a slow event-stream reader may fall behind by
@@ -69,6 +70,10 @@ class ApiContext:
     token: str = ""  # required on the loopback HTTP listener
     resources: ResourceSampler = field(default_factory=ResourceSampler)
     on_shutdown: Callable[[], None] | None = None
+    http: str | None = None  # the loopback listener's URL, once it is open
+    make_token: Callable[[], str] | None = None  # the token for a listener opened later
+    on_http: Callable[[str], None] | None = None  # told the URL when a listener opens
+    open_http: Callable[[int], str] | None = None  # set by `serve_api`
 
     def live_usage(self) -> dict[str, Usage]:
         """Tokens and cost the turns under way have reported, beyond what the task counts
@@ -164,7 +169,9 @@ def event_json(
 
 
 # ---- the app ----------------------------------------------------------------------------
-def make_app(ctx: ApiContext, hub: EventHub) -> Starlette:
+def make_app(ctx: ApiContext, hub: EventHub, *, local: bool = True) -> Starlette:
+    """The API's routes; `local` (the Unix socket) adds the ones only the owner's own
+    commands may call, never reachable over HTTP."""
     routes = [
         Route("/api/project", _handler(ctx, _project), methods=["GET"]),
         Route("/api/tasks", _handler(ctx, _tasks), methods=["GET"]),
@@ -181,7 +188,10 @@ def make_app(ctx: ApiContext, hub: EventHub) -> Starlette:
         Route("/api/adopt", _handler(ctx, _adopt), methods=["POST"]),
         Route("/api/shutdown", _handler(ctx, _shutdown), methods=["POST"]),
         Route("/api/events", _events(ctx, hub), methods=["GET"]),
+        *dashboard_routes(),
     ]
+    if local:
+        routes.append(Route("/api/http", _handler(ctx, _open_http), methods=["POST"]))
     return Starlette(routes=routes)
 
 
@@ -371,6 +381,17 @@ def _settled(ctx: ApiContext, request: Request) -> Json:
     return {"settled": tasks_settled(ctx.state, ids)}
 
 
+async def _open_http(ctx: ApiContext, request: Request) -> Json:
+    """Open the loopback listener (for the dashboard) if it is not open yet."""
+    port = (await _body(request)).get("port", 0)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise cmd.BadRequest("`port` must be a port number", hint='{"port": 0} picks a free one')
+    if ctx.open_http is None:
+        raise cmd.CommandError("this engine cannot open a loopback listener", hint="")
+    opened = ctx.http is None
+    return {"http": ctx.open_http(port), "opened": opened}
+
+
 def _shutdown(ctx: ApiContext, request: Request) -> Json:
     ctx.engine.stop()
     return {"ok": True, "message": f"the engine of {ctx.project} is stopping"}
@@ -428,7 +449,8 @@ class TokenGate:
             return
         request = Request(scope)
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        cookie = request.cookies.get("plait_token", "")
+        name = cookie_name(scope)
+        cookie = request.cookies.get(name, "")
         if bearer and hmac.compare_digest(bearer, self.token):
             await self.app(scope, receive, send)
             return
@@ -451,16 +473,29 @@ class TokenGate:
             )
             target = request.url.path + (f"?{query}" if query else "")
             response: Response = Response(status_code=303, headers={"location": target})
-            response.set_cookie(
-                "plait_token", self.token, httponly=True, samesite="strict", path="/"
-            )
+            response.set_cookie(name, self.token, httponly=True, samesite="strict", path="/")
             await response(scope, receive, send)
             return
-        denied = JSONResponse(
-            {"error": "missing or wrong token", "hint": "use the URL `plait web` printed"},
-            status_code=401,
-        )
-        await denied(scope, receive, send)
+        await _denied(request)(scope, receive, send)
+
+
+def cookie_name(scope: Scope) -> str:
+    """The token's cookie, one per port: a browser sends a cookie of 127.0.0.1 to every
+    port, so two projects' dashboards open at once must not overwrite each other's."""
+    server = scope.get("server") or ("", 0)
+    return f"plait_token_{server[1]}"
+
+
+def _denied(request: Request) -> Response:
+    hint = "use the URL `plait web` printed"
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "missing or wrong token", "hint": hint}, status_code=401)
+    page = (
+        "<!doctype html><meta charset=utf-8><title>plait: token needed</title>"
+        "<p>This plait dashboard needs its token: open the URL that <code>plait web</code> "
+        "printed (run it again to see it).</p>"
+    )
+    return HTMLResponse(page, status_code=401)
 
 
 class _Server(uvicorn.Server):
@@ -503,9 +538,64 @@ def loopback_listener(port: int) -> socket.socket:
     """A listening TCP socket on 127.0.0.1 (port 0: a free one)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise cmd.CommandError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
+            hint="pick another port, or 0 for any free one",
+        ) from None
     sock.listen(128)
     return sock
+
+
+class _Listeners:
+    """The API's servers, one per listening socket: the Unix socket's from the start, the
+    loopback one from the start or once `POST /api/http` asks for it."""
+
+    def __init__(self, ctx: ApiContext, hub: EventHub) -> None:
+        self.ctx = ctx
+        self.hub = hub
+        self.running: list[tuple[_Server, socket.socket, asyncio.Task[None]]] = []
+
+    def add(self, sock: socket.socket, *, local: bool) -> None:
+        app: ASGIApp = make_app(self.ctx, self.hub, local=local)
+        if not local:
+            app = TokenGate(app, self.ctx.token)
+        server = _Server(_config(app))
+        # Not a child of the caller: when the engine stops, uvicorn is asked to exit and
+        # closes its connections itself, rather than being cut off mid-response.
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        self.running.append((server, sock, task))
+
+    def open_http(self, port: int) -> str:
+        ctx = self.ctx
+        if ctx.http is not None:
+            return ctx.http
+        if not ctx.token:
+            if ctx.make_token is None:
+                raise cmd.CommandError("this engine has no token for a loopback listener")
+            ctx.token = ctx.make_token()
+        sock = loopback_listener(port)
+        self.add(sock, local=False)
+        ctx.http = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        if ctx.on_http is not None:
+            ctx.on_http(ctx.http)
+        return ctx.http
+
+    async def close(self) -> None:
+        self.hub.close()
+        for server, _, _ in self.running:
+            server.should_exit = True
+        tasks = [task for _, _, task in self.running]
+        if tasks:
+            await asyncio.wait(tasks, timeout=3.0)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for _, sock, _ in self.running:
+            sock.close()
 
 
 async def serve_api(
@@ -516,21 +606,15 @@ async def serve_api(
     http: socket.socket | None = None,
 ) -> None:
     """Serve on the given listeners until cancelled (the engine stopping)."""
-    app = make_app(ctx, hub)
-    plan = [(_Server(_config(app)), unix)]
+    listeners = _Listeners(ctx, hub)
+    listeners.add(unix, local=True)
     if http is not None:
-        plan.append((_Server(_config(TokenGate(app, ctx.token))), http))
-    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in plan]
+        listeners.add(http, local=False)
+        ctx.http = f"http://127.0.0.1:{http.getsockname()[1]}"
+    ctx.open_http = listeners.open_http
     try:
-        # Shielded: when the engine stops, uvicorn is asked to exit and closes its
-        # connections itself, rather than being cut off mid-response.
-        await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+        # Until the engine stops and cancels this service (or the socket's server ends).
+        await asyncio.shield(listeners.running[0][2])
     finally:
-        hub.close()
-        for server, _ in plan:
-            server.should_exit = True
-        await asyncio.wait(tasks, timeout=3.0)
-        for task in tasks:
-            task.cancel()
-        for _, sock in plan:
-            sock.close()
+        ctx.open_http = None
+        await listeners.close()

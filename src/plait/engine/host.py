@@ -72,13 +72,18 @@ async def _serve(
 ) -> EngineResult:
     paths = proj.paths
     unix_path = str(paths.socket)
-    unix = unix_listener(unix_path)
     http = loopback_listener(opts.http_port) if opts.http_port is not None else None
+    unix = unix_listener(unix_path)
     token = _token(proj) if http is not None else ""
     hub = EventHub(lambda: engine.seq)
     engine.watch(hub)
     ctx = ApiContext(
-        engine=engine, project=proj.name, mode=opts.mode, agents=tuple(BACKENDS), token=token
+        engine=engine,
+        project=proj.name,
+        mode=opts.mode,
+        agents=tuple(BACKENDS),
+        token=token,
+        make_token=lambda: _token(proj),
     )
     info: dict[str, object] = {
         "pid": os.getpid(),
@@ -88,6 +93,12 @@ async def _serve(
         "started_at": ctx.started_at,
     }
     _write_private(paths.engine_info, json.dumps(info))
+
+    def http_opened(url: str) -> None:  # `plait web` opened the listener later
+        info["http"] = url
+        _write_private(paths.engine_info, json.dumps(info))
+
+    ctx.on_http = http_opened
     if on_ready is not None:
         on_ready(engine, info)
 
