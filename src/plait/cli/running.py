@@ -495,27 +495,42 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"the engine of {proj.name} is already running")
         return exits.OK
     name = proj.name
-    log_path = proj.paths.engine_log
     proj.close()
+    pid = start_engine(name, http=args.http, token=args.token)
+    log_path = project_paths(name).engine_log
+    print(
+        f"engine of {name} running in the background (pid {pid}); "
+        f"log: {log_path}; stop it with `plait down {name}`"
+    )
+    return exits.OK
+
+
+def start_engine(name: str, *, http: int | None = None, token: str | None = None) -> int:
+    """Start the project's engine in a background process (`plait up --foreground`, in a
+    session of its own); return its pid once its API answers."""
+    log_path = project_paths(name).engine_log
     argv = [sys.executable, "-m", "plait.cli", "up", name, "--foreground"]
-    if args.http is not None:
-        argv += ["--http", str(args.http)]
+    if http is not None:
+        argv += ["--http", str(http)]
     with open(log_path, "ab") as log:
         os.chmod(log_path, 0o600)
+        seen = log.tell()  # the log of earlier engines is not this one's story
         child = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=_engine_env(args.token),
+            env=_engine_env(token),
         )
     proj = open_project(name)
     try:
         deadline = time.monotonic() + _UP_WAIT
         while time.monotonic() < deadline:
             if child.poll() is not None:
-                tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+                with open(log_path, "rb") as log:
+                    log.seek(seen)
+                    tail = log.read().decode(errors="replace").strip().splitlines()[-5:]
                 raise ProjectError(
                     f"the engine of {name} stopped at once (exit {child.returncode}): "
                     + " / ".join(tail),
@@ -529,11 +544,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 except ProjectError:
                     pass
                 else:
-                    print(
-                        f"engine of {name} running in the background (pid {child.pid}); "
-                        f"log: {log_path}; stop it with `plait down {name}`"
-                    )
-                    return exits.OK
+                    return child.pid
                 finally:
                     api.close()
             time.sleep(0.1)
