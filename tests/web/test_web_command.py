@@ -113,3 +113,12 @@ def test_no_such_project(live: Live) -> None:
     assert out.returncode == 5
     assert out.stderr.startswith("plait: ")
     assert "Traceback" not in out.stderr
+
+
+def test_the_token_visit_redirects_only_to_this_origin(live: Live) -> None:
+    origin, token = _split(web_url(live, "site")["url"])
+    with httpx.Client() as http:
+        odd = http.get(f"{origin}//elsewhere.example/x?token={token}&q=a%26b")
+        assert odd.status_code == 303
+        # Never "//elsewhere.example…" (another site); the other parameters kept intact.
+        assert odd.headers["location"] == "/elsewhere.example/x?q=a%26b"

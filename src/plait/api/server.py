@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import uvicorn
 from starlette.applications import Starlette
@@ -468,10 +469,9 @@ class TokenGate:
             return
         in_url = request.query_params.get("token", "")
         if in_url and hmac.compare_digest(in_url, self.token):
-            query = "&".join(
-                f"{k}={v}" for k, v in request.query_params.multi_items() if k != "token"
-            )
-            target = request.url.path + (f"?{query}" if query else "")
+            query = urlencode([kv for kv in request.query_params.multi_items() if kv[0] != "token"])
+            # One leading slash: "//host" would send the browser to another site.
+            target = "/" + request.url.path.lstrip("/") + (f"?{query}" if query else "")
             response: Response = Response(status_code=303, headers={"location": target})
             response.set_cookie(name, self.token, httponly=True, samesite="strict", path="/")
             await response(scope, receive, send)
