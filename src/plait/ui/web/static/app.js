@@ -11,7 +11,9 @@
 // shown, never run.
 
 const PAGE = 100; // rows shown at once: the list stays fast with thousands of tasks
-const POLL_MS = 2000; // CPU, memory and transcript of running agents
+const POLL_MS = 2000; // CPU, memory and time of running agents
+const TRANSCRIPT_MS = 1000; // the open task's transcript while it has not landed
+const MANY = 25; // more tasks changed at once than this: one list read, not one per task
 const TIMELINE_MAX = 2000; // events kept in the timeline
 const FINAL = new Set(['merged', 'done']);
 const RELOAD_EVENTS = new Set(['RunStarted', 'TasksAdded', 'TaskAdopted', 'ConfigChanged']);
@@ -230,10 +232,11 @@ async function pollRunning() {
     for (const [id, row] of model.rows) if (agentRunning(row.status) && !back.has(id)) want(id);
     renderTasks();
   }
-  if (model.task) {
-    const row = model.rows.get(model.task);
-    if (row && !FINAL.has(row.status)) await loadTranscript();
-  }
+}
+
+async function followTranscript() {
+  const row = model.task && model.rows.get(model.task);
+  if (row && !FINAL.has(row.status)) await loadTranscript();
 }
 
 async function loadTimeline() {
@@ -273,7 +276,7 @@ async function flush() {
   pending.reload = pending.project = false;
   pending.timer = 0;
   try {
-    if (reload) await loadTasks();
+    if (reload || ids.length > MANY) await loadTasks();
     else await Promise.all(ids.map(refreshTask));
     if (reload || project || ids.length) await loadProject();
     if (reload && model.task) await refreshTask(model.task);
@@ -805,6 +808,7 @@ async function start() {
   loadTimeline();
   connect();
   setInterval(() => pollRunning().catch(() => null), POLL_MS);
+  setInterval(() => followTranscript().catch(() => null), TRANSCRIPT_MS);
   setInterval(() => {
     // Time moves on for unfinished tasks between reads.
     if (model.view === 'tasks') drawTasks();
