@@ -44,7 +44,7 @@ def _script(gates: Path) -> dict[str, Any]:
             "start": [_commit("stop", "never", gate(gates / "never"))],
             "continue": [_commit("stop-more", "carried on")],
         },
-        "hostile": {"start": [_commit("hostile", f"I did it: {HOSTILE}")]},
+        "hostile": {"start": [_commit("hostile", f"I did it: {HOSTILE}\n\n**Done**: `x.txt`.")]},
     }
     for name in ("base", "top", "side"):
         tasks[name] = {"start": [_commit(name, f"did {name}")]}
@@ -190,6 +190,9 @@ def test_shows_what_titles_and_agents_say_as_text(
     expect(page.locator("#task-title")).to_have_text(HOSTILE)
     expect(page.locator("#task-description")).to_have_text(body)
     expect(page.locator("#transcript")).to_contain_text(f"I did it: {HOSTILE}", timeout=WAIT)
+    # What the agent wrote as Markdown is read as Markdown, built from text nodes.
+    expect(page.locator("#transcript strong")).to_have_text("Done")
+    expect(page.locator("#transcript code")).to_have_text("x.txt")
     page.click("text=← all tasks")
     expect(page.locator('#task-rows tr[data-task="hostile"] td').last).to_have_text(HOSTILE)
     page.screenshot(path=shots_dir / "escaped.png", full_page=True)

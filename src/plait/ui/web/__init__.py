@@ -1,5 +1,6 @@
-"""The web dashboard: a page, a stylesheet and a hand-written JavaScript module, served by
-the project's engine next to its JSON API (on the loopback listener, behind the token).
+"""The web dashboard: a page, a stylesheet and a few hand-written JavaScript modules,
+served by the project's engine next to its JSON API (on the loopback listener, behind the
+token).
 
 No build step and no CDN: the files in `static/` ship in the package as they are, so the
 dashboard works offline. The page renders only through DOM text nodes (never HTML made
@@ -20,6 +21,9 @@ from starlette.routing import Route
 FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "dom.js": "text/javascript; charset=utf-8",
+    "graph.js": "text/javascript; charset=utf-8",
+    "markdown.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }

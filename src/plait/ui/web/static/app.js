@@ -7,8 +7,14 @@
 // burst of events costs one request per task), and an event that adds tasks reloads the
 // list. CPU, memory and time change without events: the rows of tasks whose agent runs
 // are polled every few seconds. Every piece of text reaches the page through text nodes
-// (`el()` below); nothing is ever parsed as HTML, so a title or an agent's output is
+// (`el()` in dom.js); nothing is ever parsed as HTML, so a title or an agent's output is
 // shown, never run.
+
+import {
+  $, badge, el, fmtBytes, fmtCost, fmtDuration, fmtInt, fmtTime, link, replace, taskHref, token,
+} from './dom.js';
+import { drawGraph } from './graph.js';
+import { markdown } from './markdown.js';
 
 const PAGE = 100; // rows shown at once: the list stays fast with thousands of tasks
 const POLL_MS = 2000; // CPU, memory and time of running agents
@@ -34,88 +40,6 @@ const model = {
   live: false,
 };
 
-// ---- the DOM, as text only ---------------------------------------------------------
-const $ = (id) => document.getElementById(id);
-
-// el('a', {href: '#/x', class: 'y', onclick: fn}, 'text', child): strings become text
-// nodes; a `href` is kept only when it is a plain http(s) or in-page link.
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  setProps(node, props);
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-function svg(tag, props = {}, ...children) {
-  const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
-  setProps(node, props);
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-function setProps(node, props) {
-  for (const [key, value] of Object.entries(props)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else if (key === 'href') {
-      const safe = safeHref(value);
-      if (safe) node.setAttribute('href', safe);
-    } else if (key === 'dataset') Object.assign(node.dataset, value);
-    else node.setAttribute(key, String(value));
-  }
-}
-
-function safeHref(value) {
-  const text = String(value);
-  if (text.startsWith('#')) return text;
-  try {
-    const url = new URL(text, location.href);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
-  } catch {
-    return null;
-  }
-}
-
-function replace(node, ...children) {
-  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined));
-}
-
-const token = (word) => String(word || '').toLowerCase().replace(/[^a-z0-9-]/g, '');
-const badge = (status) => el('span', { class: `badge s-${token(status)}` }, status || '');
-const taskHref = (id) => `#/task/${encodeURIComponent(id)}`;
-
-// ---- formatting ----------------------------------------------------------------------
-const fmtInt = (n) => (n ? Number(n).toLocaleString('en-US') : '0');
-const fmtCost = (usd) => (usd ? `$${Number(usd).toFixed(2)}` : '-');
-
-function fmtDuration(s) {
-  s = Math.max(0, Number(s) || 0);
-  if (s < 60) return `${s.toFixed(1)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-function fmtBytes(n) {
-  if (!n) return '-';
-  const units = ['B', 'KB', 'MB', 'GB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i += 1;
-  }
-  return i === 0 ? `${n}B` : `${n.toFixed(1)}${units[i]}`;
-}
-
-function fmtTime(at) {
-  const d = new Date(at * 1000);
-  return d.toLocaleTimeString('en-GB', { hour12: false });
-}
 
 const agentRunning = (status) => status === 'working' || status === 'starting' ||
   String(status).startsWith('fixing-');
@@ -482,8 +406,7 @@ function fillRow(tr, row) {
     if (td.dataset.v === key) return;
     td.dataset.v = key;
     if (col.badge) replace(td, badge(text));
-    else if (href) replace(td, el('a', { href, target: href.startsWith('#') ? null : '_blank', rel: 'noreferrer' }, text));
-    else td.textContent = text;
+    else replace(td, link(href, text));
   });
 }
 
@@ -523,7 +446,7 @@ function renderDetail() {
   const final = FINAL.has(d.status);
   for (const id of ['kill', 'retry', 'reset', 'reset-hard', 'send']) $(id).disabled = final;
   $('kill').disabled = final || d.status === 'stopped';
-  const pr = d.pr ? el('a', { href: d.pr_url, target: '_blank', rel: 'noreferrer' }, `#${d.pr}`) : null;
+  const pr = d.pr ? link(d.pr_url, `#${d.pr}`) : null;
   const checks = d.checks ? `CI ${d.checks.ci}${d.checks.mergeable === false ? ', conflicting' : ''}` : '';
   const deps = d.depends_on.map((dep, i) => [i ? ', ' : '', el('a', { href: taskHref(dep) }, dep)]);
   replace($('task-facts'), [
@@ -548,7 +471,7 @@ function renderDetail() {
     fact('needs', d.attention),
     fact('last error', d.last_error),
     fact('merged as', d.merge_sha),
-    fact('answer', d.answer ? el('pre', { class: 'text' }, d.answer) : null),
+    fact('answer', d.answer ? el('div', { class: 'md' }, markdown(d.answer)) : null),
   ]);
   $('task-description').textContent = d.description || '(no description)';
   replace($('task-threads'), d.threads.length ? [
@@ -581,7 +504,8 @@ function appendTranscript(entries) {
   const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   for (const entry of entries) {
     if (entry.line === null || entry.line === undefined) continue;
-    box.append(el('div', { class: `line k-${token(entry.kind)}`, title: fmtTime(entry.at) }, entry.line));
+    const text = entry.kind === 'TextOut' ? markdown(entry.line) : entry.line;
+    box.append(el('div', { class: `line k-${token(entry.kind)}`, title: fmtTime(entry.at) }, text));
   }
   if (entries.length && $('follow').checked && (atEnd || box.childElementCount <= entries.length)) {
     box.scrollTop = box.scrollHeight;
@@ -613,79 +537,10 @@ function renderTimeline() {
     el('td', {}, m.message))));
 }
 
-// ---- dependency graph ------------------------------------------------------------------
-const GRAPH_MAX = 400; // tasks drawn; a bigger project shows the ones not landed first
-
-function graphRows() {
-  let rows = model.order.map((id) => model.rows.get(id)).filter(Boolean);
-  let note = '';
-  if (rows.length > GRAPH_MAX) {
-    const open = rows.filter((r) => !FINAL.has(r.status));
-    rows = (open.length ? open : rows).slice(0, GRAPH_MAX);
-    note = `${rows.length} of ${model.order.length} tasks drawn (those not landed first).`;
-  }
-  return { rows, note };
-}
-
-function layers(rows) {
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  const depth = new Map();
-  const visit = (id, seen) => {
-    if (depth.has(id)) return depth.get(id);
-    if (seen.has(id)) return 0; // a cycle cannot happen in a valid plan; never loop on one
-    seen.add(id);
-    const deps = (byId.get(id).depends_on || []).filter((d) => byId.has(d));
-    const d = deps.length ? 1 + Math.max(...deps.map((x) => visit(x, seen))) : 0;
-    depth.set(id, d);
-    return d;
-  };
-  for (const r of rows) visit(r.id, new Set());
-  const columns = [];
-  for (const r of rows) (columns[depth.get(r.id)] ||= []).push(r);
-  return columns;
-}
-
 function renderGraph() {
-  const { rows, note } = graphRows();
-  $('graph-note').textContent = note;
-  const box = $('graph');
-  if (!rows.length) {
-    replace(box, el('p', { class: 'muted' }, 'No tasks yet.'));
-    return;
-  }
-  const W = 190, H = 44, GX = 60, GY = 14;
-  const columns = layers(rows);
-  const at = new Map();
-  columns.forEach((col, x) => col.forEach((r, y) => at.set(r.id, { x: 20 + x * (W + GX), y: 20 + y * (H + GY) })));
-  const width = 40 + columns.length * (W + GX);
-  const height = 40 + Math.max(...columns.map((c) => c.length)) * (H + GY);
-  const edges = [];
-  for (const r of rows) {
-    const to = at.get(r.id);
-    for (const dep of r.depends_on || []) {
-      const from = at.get(dep);
-      if (!from) continue;
-      const x1 = from.x + W, y1 = from.y + H / 2, x2 = to.x, y2 = to.y + H / 2;
-      const stacked = r.base && model.rows.get(dep) && model.rows.get(dep).branch === r.base;
-      edges.push(svg('path', {
-        d: `M${x1},${y1} C${x1 + GX / 2},${y1} ${x2 - GX / 2},${y2} ${x2},${y2}`,
-        class: stacked ? 'edge stacked' : 'edge',
-      }));
-    }
-  }
-  const nodes = rows.map((r) => {
-    const p = at.get(r.id);
-    const link = svg('a', { href: taskHref(r.id), class: `node s-${token(r.status)}`, 'data-task': r.id },
-      svg('title', {}, `${r.id}: ${r.title} (${r.status})`),
-      svg('rect', { x: p.x, y: p.y, width: W, height: H, rx: 6 }),
-      svg('text', { x: p.x + 8, y: p.y + 18, class: 'id' }, clip(`${r.id} · ${r.status}`, 24)),
-      svg('text', { x: p.x + 8, y: p.y + 35, class: 'title' }, clip(r.title, 26)));
-    return link;
-  });
-  replace(box, svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' }, edges, nodes));
+  const rows = model.order.map((id) => model.rows.get(id)).filter(Boolean);
+  $('graph-note').textContent = drawGraph($('graph'), rows, (status) => FINAL.has(status));
 }
-
-const clip = (text, n) => (String(text).length > n ? `${String(text).slice(0, n - 1)}…` : String(text));
 
 // ---- views and routes ------------------------------------------------------------------
 function showView(view) {
