@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.api.helpers_live import Live
+from tests.api.helpers_live import Live, until
+from tests.cli.helpers_cli import cli_env, plait
 from tests.web.helpers_web import web_url
 
 
@@ -122,3 +123,16 @@ def test_the_token_visit_redirects_only_to_this_origin(live: Live) -> None:
         assert odd.status_code == 303
         # Never "//elsewhere.example…" (another site); the other parameters kept intact.
         assert odd.headers["location"] == "/elsewhere.example/x?q=a%26b"
+
+
+def test_open_hands_the_url_to_the_browser(live: Live, tmp_path: Path) -> None:
+    seen = tmp_path / "opened.txt"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {seen}\n')
+    browser.chmod(0o755)
+    # Python's webbrowser runs $BROWSER with the URL.
+    out = plait("web", "site", "--open", home=live.tmp, env=cli_env(live.tmp, BROWSER=str(browser)))
+    assert out.returncode == 0, out.stderr
+    url = out.stdout.splitlines()[0].removeprefix("dashboard of site: ")
+    until(seen.exists, timeout=10, what="the browser to be started")
+    assert seen.read_text() == url
