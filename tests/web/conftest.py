@@ -49,13 +49,15 @@ def chromium_path() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is started it runs an event loop
+# in this thread, and every later test calling asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     # Each launch runs on a new, empty profile (user data dir) that Playwright removes.
     browser = playwright.chromium.launch(
