@@ -2,8 +2,8 @@
 
 One module per group of commands builds its parsers and handlers: `running` (run, resume,
 init, up, down, adopt), `tasks` (ps, add, kill, retry, reset, wait, result, send, review,
-logs), `projects` (projects, status, rm, validate, demo, doctor), `faces` (tui), `web`
-(the dashboard). Exit codes are in `plait.cli.exits`.
+logs), `projects` (projects, status, rm, validate, demo, doctor), `faces` (tui, web).
+Exit codes are in `plait.cli.exits`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ repository's plait.toml; at most 4 agents work at once unless --max-concurrency 
 
 
 def build_parser() -> Parser:
-    from plait.cli import faces, projects, running, tasks, web
+    from plait.cli import faces, projects, running, tasks
 
     p = Parser(
         prog="plait",
@@ -45,7 +45,6 @@ def build_parser() -> Parser:
     tasks.register(sub)
     projects.register(sub)
     faces.register(sub)
-    web.register(sub)
     return p
 
 

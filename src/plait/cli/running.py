@@ -14,7 +14,6 @@ import re
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from plait.agents.registry import BACKENDS, get_backend
 from plait.api import commands as cmd
 from plait.api.client import LiveAPI, engine_address, open_api
 from plait.cli import faces
+from plait.cli.background import start_engine
 from plait.cli.common import (
     Parser,
     add_json_flag,
@@ -58,7 +58,6 @@ from plait.workspaces.git import check_git_sync
 from plait.workspaces.repo import check_repo
 
 REAL_AGENTS = ("claude", "codex", "opencode", "pi", "gemini")
-_UP_WAIT = 30.0  # seconds `plait up` waits for the background engine to answer
 
 
 # ---- flags shared by run, init and adopt -----------------------------------------------------
@@ -503,63 +502,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         f"log: {log_path}; stop it with `plait down {name}`"
     )
     return exits.OK
-
-
-def start_engine(name: str, *, http: int | None = None, token: str | None = None) -> int:
-    """Start the project's engine in a background process (`plait up --foreground`, in a
-    session of its own); return its pid once its API answers."""
-    log_path = project_paths(name).engine_log
-    argv = [sys.executable, "-m", "plait.cli", "up", name, "--foreground"]
-    if http is not None:
-        argv += ["--http", str(http)]
-    with open(log_path, "ab") as log:
-        os.chmod(log_path, 0o600)
-        seen = log.tell()  # the log of earlier engines is not this one's story
-        child = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=_engine_env(token),
-        )
-    proj = open_project(name)
-    try:
-        deadline = time.monotonic() + _UP_WAIT
-        while time.monotonic() < deadline:
-            if child.poll() is not None:
-                with open(log_path, "rb") as log:
-                    log.seek(seen)
-                    tail = log.read().decode(errors="replace").strip().splitlines()[-5:]
-                raise ProjectError(
-                    f"the engine of {name} stopped at once (exit {child.returncode}): "
-                    + " / ".join(tail),
-                    hint=f"see {log_path}",
-                )
-            socket = engine_address(proj, wait=0)
-            if socket is not None:
-                api = LiveAPI(name, socket)
-                try:
-                    api.project()
-                except ProjectError:
-                    pass
-                else:
-                    return child.pid
-                finally:
-                    api.close()
-            time.sleep(0.1)
-    finally:
-        proj.close()
-    raise ProjectError(
-        f"the engine of {name} did not answer within {_UP_WAIT:g}s", hint=f"see {log_path}"
-    )
-
-
-def _engine_env(token: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    if token:
-        env["GITHUB_TOKEN"] = token  # in memory of the child only, never on disk
-    return env
 
 
 def cmd_down(args: argparse.Namespace) -> int:
