@@ -1,7 +1,7 @@
 """The dashboard in a real headless Chromium against a real engine with the script agent:
 it follows a task from working to merged without reloading, sends a message, kills and
-retries, shows the timeline and the graph, escapes what agents and titles contain, and
-is refused without the token. Screenshots are kept (the run prints where).
+retries, broadcasts, shows the timeline and the graph, escapes what agents and titles
+contain, and is refused without the token. Screenshots are kept (the run prints where).
 
 A task's agent waits inside its turn at a gate (a file the test creates), so the test —
 not the clock — decides when a turn ends.
@@ -43,6 +43,14 @@ def _script(gates: Path) -> dict[str, Any]:
         "stop-me": {
             "start": [_commit("stop", "never", gate(gates / "never"))],
             "continue": [_commit("stop-more", "carried on")],
+        },
+        "cast-a": {
+            "start": [_commit("cast-a", "a started", gate(gates / "cast"))],
+            "human": [_commit("cast-a-more", "heard it")],
+        },
+        "cast-b": {
+            "start": [_commit("cast-b", "b started", gate(gates / "cast"))],
+            "human": [_commit("cast-b-more", "heard it")],
         },
         "hostile": {"start": [_commit("hostile", f"I did it: {HOSTILE}\n\n**Done**: `x.txt`.")]},
     }
@@ -158,14 +166,39 @@ def test_kills_and_retries_a_task(board: Board, page: Page, shots_dir: Path) -> 
     expect(page.locator("#task-status")).to_have_text("merged", timeout=WAIT)
 
 
+def test_broadcasts_to_every_working_agent(board: Board, page: Page, shots_dir: Path) -> None:
+    page.goto(board.url)
+    board.add("cast-a", "Cast A")
+    board.add("cast-b", "Cast B")
+    for task in ("cast-a", "cast-b"):
+        _status(page, task).to_have_attribute("data-status", "working")
+
+    page.click("#broadcast-open")
+    page.fill("#broadcast-text", "Stop and write down what you learned.")
+    page.click("#broadcast-submit")
+    expect(page.locator("#toast")).to_contain_text("message delivered to 2 working tasks")
+    for task in ("cast-a", "cast-b"):
+        row = page.locator(f'#task-rows tr[data-task="{task}"]')
+        expect(row.locator("td").nth(5)).to_have_text("human")  # the queue column
+    page.screenshot(path=shots_dir / "broadcast.png", full_page=True)
+
+    board.open_gate("cast")
+    for task in ("cast-a", "cast-b"):
+        _status(page, task).to_have_attribute("data-status", "merged", timeout=WAIT)
+        assert board.live.json("result", task, "-p", "board")["answer"] == "heard it"
+
+
 def test_shows_the_timeline_and_the_graph(board: Board, page: Page, shots_dir: Path) -> None:
+    board.add("base", "Base work")
     page.goto(board.at("/timeline"))
     expect(page.locator("#live")).to_have_text("live")
-    board.add("base", "Base work")
     board.add("top", "On top", "--after", "base")
     board.add("side", "Beside", "--after", "base")
     timeline = page.locator("#timeline-rows")
-    expect(timeline.locator("tr", has_text="top").first).to_be_visible()
+    # What happened before the page opened comes from the stored timeline, once; what
+    # happens after arrives over the event stream.
+    expect(timeline.locator("tr", has_text="added 1 task: base")).to_have_count(1)
+    expect(timeline.locator("tr", has_text="added 1 task: top")).to_have_count(1)
     _status_in_timeline = timeline.locator("tr", has=page.locator(".badge", has_text="merged"))
     expect(_status_in_timeline.first).to_be_visible(timeout=WAIT)
     page.screenshot(path=shots_dir / "timeline.png", full_page=True)

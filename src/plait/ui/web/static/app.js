@@ -575,25 +575,9 @@ function taskCommand(verb, body = {}) {
 }
 
 async function broadcast(text) {
-  try {
-    const reply = await api('/api/broadcast', { text });
-    toast(reply.message || 'message sent to every working task');
-    return true;
-  } catch (err) {
-    if (err.status !== 404 && err.status !== 405) {
-      toast(err.message, { error: true, hint: err.hint });
-      return false;
-    }
-  }
-  // An engine without the broadcast call: send to each working task in turn.
-  const working = model.order.filter((id) => agentRunning((model.rows.get(id) || {}).status));
-  if (!working.length) {
-    toast('no task is working', { error: true });
-    return false;
-  }
-  for (const id of working) await api(`/api/tasks/${quote(id)}/send`, { text }).catch(() => null);
-  toast(`message sent to ${working.length} working task${working.length === 1 ? '' : 's'}`);
-  return true;
+  const reply = await command('/api/broadcast', { text });
+  if (reply) for (const row of reply.tasks || []) want(row.id);
+  return reply !== null;
 }
 
 function wire() {
