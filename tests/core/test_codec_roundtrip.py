@@ -15,7 +15,7 @@ from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import CIStatus, PRView, ReviewThread, RunConfig, Usage
-from plait.core.plan import TaskSpec
+from plait.core.plan import Restart, TaskSpec
 from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
 
 THREAD = ReviewThread(id="t1", body="why?", author="ann", path="src/x.py", line=3, outdated=True)
@@ -93,6 +93,7 @@ EVENTS: list[ev.Event] = [
         failure="rate_limit",
         commits_ahead=2,
         head_sha="h",
+        exit_code=3,
     ),
     ev.Pushed(**R, head_sha="h"),
     ev.PROpened(**R, number=3, url="u"),
@@ -115,14 +116,61 @@ EVENTS: list[ev.Event] = [
         plan="p2",
         context="ctx",
     ),
-    ev.TaskKilled(at=7.0, task="a", reason="enough"),
-    ev.TaskRetried(at=8.0, task="a"),
+    ev.TasksAdded(
+        at=6.5,
+        tasks=(
+            TaskSpec(
+                id="m1",
+                title="Look around",
+                landing="none",
+                origin="mission",
+                name="look-around",
+                parent="m0",
+                restart=Restart(policy="on-failure", max_restarts=2, window=60.0, backoff=0.5),
+                cwd="/somewhere",
+                activity_timeout=30.0,
+                allowed_tools=("Bash", "Read"),
+                ports=("web", "db"),
+                command=("make", "serve"),
+                template="lead",
+                team=True,
+            ),
+        ),
+    ),
+    ev.TaskKilled(at=7.0, task="a", reason="enough", cascade=True),
+    ev.TaskRetried(at=8.0, task="a", cascade=True),
     ev.TaskReset(at=9.0, task="a", hard=True),
     ev.ConfigChanged(at=10.0, config=CONFIG),
 ]
 EFFECTS: list[fx.Effect] = [
     fx.PrepareWorkspace(**E, branch="b", base_branch="main"),
+    fx.PrepareWorkspace(**E, branch="", base_branch="main", cwd="/d"),
     fx.RunAgent(**E, agent="codex", worktree="/w", base_sha="b", session_id="s", turn=TURN),
+    fx.RunAgent(
+        **E,
+        agent="command",
+        worktree="/d",
+        base_sha="",
+        session_id="",
+        turn=fx.Turn(
+            kind="start",
+            title="T",
+            description="D",
+            branch="",
+            base_branch="main",
+            template="mission",
+            in_place=True,
+        ),
+        launch=fx.Launch(
+            name="n",
+            parent="m0",
+            in_place=True,
+            idle_timeout=5.0,
+            allowed_tools=("Read",),
+            ports=("web",),
+            command=("make", "serve"),
+        ),
+    ),
     fx.Push(**E, branch="b", worktree="/w", force=True),
     fx.OpenPR(**E, branch="b", base="main", title="t", body="body\n"),
     fx.MarkReady(**E, pr=3),

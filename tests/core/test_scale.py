@@ -69,6 +69,22 @@ _LATER_FIELDS: dict[str, object] = {
     "note": "",
     "class_agents": {},
     "class_models": {},
+    # Missions (issue 11): spec, state, effect and turn fields.
+    "name": "",
+    "parent": "",
+    "restart": None,
+    "cwd": "",
+    "activity_timeout": 0.0,
+    "allowed_tools": [],
+    "ports": [],
+    "command": [],
+    "template": "",
+    "team": False,
+    "exit_code": None,
+    "restarts": [],
+    "failed": "",
+    "launch": None,
+    "in_place": False,
 }
 
 

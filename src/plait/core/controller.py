@@ -18,6 +18,7 @@ from plait.core import events as ev
 from plait.core.cooldown import LIMIT_FAILURES, cool_down, recovered
 from plait.core.effects import Effect
 from plait.core.graph import critical_path, has_cycle
+from plait.core.missions import is_mission, plan_restart, subtree, why_it_ended
 from plait.core.model import (
     AGENT_OPS,
     CIStatus,
@@ -30,6 +31,7 @@ from plait.core.model import (
     TaskState,
     Usage,
 )
+from plait.core.plan import TaskSpec
 from plait.core.scheduler import FIRST_STEP, schedule
 from plait.core.task import agent_of, attention_reason, enqueue
 from plait.core.taskmap import indexed_tasks
@@ -189,6 +191,7 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
         turns=task.turns + 1 + event.interrupted_turns,
         agent_seconds=round(task.agent_seconds + event.seconds + event.interrupted_seconds, 6),
         session_id=event.session_id or task.session_id,
+        exit_code=event.exit_code,
     )
     backend = agent_of(state, task.id)
     if not event.ok and event.failure == "killed":
@@ -198,17 +201,26 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
     task = replace(task, interrupted=False)
     if not event.ok and event.failure in LIMIT_FAILURES:
         return _cool_down(state, task, backend, event)
-    if not event.ok and event.failure == "stalled" and not task.nudged and task.session_id:
+    spec = state.specs[task.id]
+    # A mission's exit goes to its restart policy (silence included: the activity timeout
+    # stopped it); a lost session is plait's own recovery, as for any task.
+    by_policy = is_mission(spec) and not (
+        not event.ok and event.failure == "session" and task.session_id
+    )
+    stalled = not event.ok and event.failure == "stalled"
+    if stalled and not by_policy and not task.nudged and task.session_id:
         # Silent for too long: one nudge turn in the same session before giving up on it.
         task = replace(task, nudged=True, last_error=event.error, retry_at=0.0)
         return _put(state, task)
     state = replace(state, cooldowns=recovered(state.cooldowns, backend))
+    if by_policy and (not event.ok or spec.landing == "none"):
+        return _mission_exit(state, task, event)
     if not event.ok:
         return _put(state, _agent_failed(state, task, event))
     task = replace(task, last_reply=event.reply, last_error="", nudged=False)
-    if state.specs[task.id].landing == "none":
+    if spec.landing == "none":
         # The answer is the result: nothing to push or merge.
-        return _put(state, replace(_done(task), phase=Phase.MERGED, finished_at=event.at))
+        return _land_answer(state, task, event.at)
     if op.kind is OpKind.START and event.commits_ahead == 0:
         failed = replace(event, error="the agent finished without committing any change")
         return _put(state, _agent_failed(state, task, failed))
@@ -224,6 +236,50 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
         return _put(state, replace(task, step="push"))
     # Nothing new to push (an answer without code changes).
     return _put(state, _after_push(task) if task.pr is not None else replace(task, step="push"))
+
+
+def _land_answer(state: RunState, task: TaskState, at: float) -> RunState:
+    """A task whose answer is its result is done. One that worked in a directory of its
+    own leaves nothing for plait to clean up there."""
+    cleaned = bool(state.specs[task.id].cwd)
+    task = replace(_done(task), phase=Phase.MERGED, finished_at=at, cleaned=cleaned)
+    return _land_teams(_put(state, task), task.id, at)
+
+
+def _land_teams(state: RunState, task_id: str, at: float) -> RunState:
+    """A team is done the moment its last child is (and so, in turn, its own team)."""
+    for tid in _dependents(state, task_id):
+        spec, team = state.specs[tid], state.tasks[tid]
+        if not spec.team or team.phase is not Phase.WAITING:
+            continue
+        if all(state.tasks[d].phase is Phase.MERGED for d in spec.depends_on):
+            team = replace(team, phase=Phase.MERGED, finished_at=at, cleaned=True)
+            state = _land_teams(_put(state, team), tid, at)
+    return state
+
+
+def _mission_exit(state: RunState, task: TaskState, event: ev.AgentFinished) -> RunState:
+    """The mission's agent ended: restart it as its policy says, or end the mission."""
+    policy = state.specs[task.id].restart
+    assert policy is not None
+    if event.ok:
+        task = replace(task, last_reply=event.reply, last_error="", nudged=False)
+    else:
+        task = replace(task, last_error=event.error or event.failure or "agent failed")
+    planned = plan_restart(policy, task.restarts, state.now, ok=event.ok, failure=event.failure)
+    if planned is None and event.ok:
+        return _land_answer(state, task, event.at)
+    if planned is None:
+        why = why_it_ended(policy, failure=event.failure)
+        return _put(state, replace(task, failed=f"{task.last_error} ({why})", nudged=False))
+    due, history = planned
+    if event.ok or event.failure in _FRESH_SESSION:
+        # A clean start: a new session with the original prompt.
+        task = replace(task, session_id="", interrupted=False)
+    else:
+        # A crash mid-way: the session it saved continues, told to carry on.
+        task = replace(task, interrupted=bool(task.session_id))
+    return _put(state, replace(task, retry_at=due, restarts=history, nudged=False))
 
 
 def _cool_down(state: RunState, task: TaskState, backend: str, event: ev.AgentFinished) -> RunState:
@@ -373,7 +429,7 @@ def _land(state: RunState, task: TaskState, sha: str, at: float) -> RunState:
         queue=(),
         pr=pr,
     )
-    state = _put(state, task)
+    state = _land_teams(_put(state, task), task.id, at)
     main = state.config.main_branch
     for tid in _dependents(state, task.id):
         child = state.tasks[tid]
@@ -529,7 +585,7 @@ def _on_human_message(state: RunState, event: ev.HumanMessage) -> RunState:
     if task is None or task.phase is Phase.MERGED:
         return state
     # A human message clears needs-attention: the counters start over.
-    task = replace(task, counters=Counters(), retry_at=0.0, last_error="")
+    task = replace(task, counters=Counters(), retry_at=0.0, last_error="", failed="")
     op = task.current
     if op is not None and op.kind in AGENT_OPS and task.step == "agent" and not task.in_flight:
         # The op's turn failed and waits to be tried again: that try carries the message.
@@ -571,6 +627,8 @@ def _on_tasks_added(state: RunState, event: ev.TasksAdded) -> RunState:
     known = set(state.specs).union(ids)
     if any(d not in known or d == s.id for s in added for d in s.depends_on):
         return state
+    if any(s.parent and (s.parent not in known or s.parent == s.id) for s in added):
+        return state
     if has_cycle(added):
         return state
     specs = {**dict(state.specs), **{s.id: s for s in added}}
@@ -578,7 +636,7 @@ def _on_tasks_added(state: RunState, event: ev.TasksAdded) -> RunState:
     rank = critical_path(specs.values())
     index = {tid: i for i, tid in enumerate(order)}
     start_order = tuple(sorted(order, key=lambda t: (-rank[t], index[t])))
-    tasks = {**dict(state.tasks), **{tid: TaskState(id=tid) for tid in ids}}
+    tasks = {**dict(state.tasks), **{s.id: _new_task(state, s, event.at) for s in added}}
     contexts = state.contexts
     if event.plan and event.context:
         contexts = {**dict(contexts), event.plan: event.context}
@@ -587,23 +645,40 @@ def _on_tasks_added(state: RunState, event: ev.TasksAdded) -> RunState:
     )
 
 
+def _new_task(state: RunState, spec: TaskSpec, at: float) -> TaskState:
+    """A task just added. A mission started under a stopped one starts stopped (a lead
+    agent being killed may still spawn a child in its last second)."""
+    parent = state.tasks.get(spec.parent) if spec.parent else None
+    stopped = f"its parent {spec.parent} is stopped" if parent and parent.stopped else ""
+    return TaskState(id=spec.id, stopped=stopped, started_at=at if spec.team else 0.0)
+
+
 def _on_task_killed(state: RunState, event: ev.TaskKilled) -> RunState:
-    task = state.tasks.get(event.task)
-    if task is None or task.phase is Phase.MERGED or task.stopped:
+    if event.task not in state.tasks:
         return state
     # A turn under way is stopped by the engine and answers "killed"; git and forge
     # steps under way finish (they are short), and nothing new starts.
-    return _put(state, replace(task, stopped=event.reason or "stopped"))
+    for tid in subtree(state, event.task) if event.cascade else (event.task,):
+        task = state.tasks[tid]
+        if task.phase is Phase.MERGED or task.stopped:
+            continue
+        reason = event.reason if tid == event.task else f"stopped with {event.task}"
+        state = _put(state, replace(task, stopped=reason or "stopped"))
+    return state
 
 
 def _on_task_retried(state: RunState, event: ev.TaskRetried) -> RunState:
-    task = state.tasks.get(event.task)
-    if task is None or task.phase is Phase.MERGED:
+    if event.task not in state.tasks:
         return state
-    task = replace(task, stopped="", retry_at=0.0)
-    if attention_reason(task, state.config):
-        task = replace(task, counters=Counters(), last_error="")
-    return _put(state, task)
+    for tid in subtree(state, event.task) if event.cascade else (event.task,):
+        task = state.tasks[tid]
+        if task.phase is Phase.MERGED:
+            continue
+        task = replace(task, stopped="", retry_at=0.0, failed="", restarts=())
+        if attention_reason(task, state.config):
+            task = replace(task, counters=Counters(), last_error="")
+        state = _put(state, task)
+    return state
 
 
 def _on_task_reset(state: RunState, event: ev.TaskReset) -> RunState:
@@ -621,6 +696,8 @@ def _on_task_reset(state: RunState, event: ev.TaskReset) -> RunState:
         nudged=False,
         ci_handled=(),
         rebase_keys=(),
+        failed="",
+        restarts=(),
     )
     if task.pr is not None and task.current is None:
         # The red CI or the conflict that wore the counters out is still there: queue it
@@ -632,7 +709,9 @@ def _on_task_reset(state: RunState, event: ev.TaskReset) -> RunState:
 def _hard_reset(state: RunState, task: TaskState) -> RunState:
     if stacked_children(state, task.id):
         return state  # its branch is another task's base: reset that one first
-    if not task.branch and not task.worktree and task.pr is None:
+    if state.specs[task.id].cwd or (not task.branch and not task.worktree and task.pr is None):
+        # A mission working in a directory of its own: that directory is not plait's to
+        # throw away, so it only starts over.
         return _put(state, _fresh(task))
     # Whatever was under way is abandoned (the engine stops a running turn and runs this
     # task's effects one after another, so the discard never races it).

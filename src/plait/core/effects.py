@@ -21,6 +21,7 @@ class Effect:
 class PrepareWorkspace(Effect):
     branch: str
     base_branch: str
+    cwd: str = ""  # a mission that works in this directory as it is: no worktree, no git
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +39,21 @@ class Turn:
     onto: str = ""
     summary: str = ""  # what was done so far, for a fresh session
     note: str = ""  # a person's message that came while this turn waited for a retry
+    template: str = ""  # the start prompt's template when not the kind's ("mission", "lead")
+    in_place: bool = False  # the agent works in a directory plait does not own (no branch)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Launch:
+    """How to start a mission's agent process, beyond what every task's turn needs."""
+
+    name: str = ""  # the mission's readable name (PLAIT_TASK_NAME)
+    parent: str = ""  # the mission that started it (PLAIT_PARENT_ID)
+    in_place: bool = False  # in a directory plait does not own: no git before or after
+    idle_timeout: float = 0.0  # silence longer than this stops it (0: the project's)
+    allowed_tools: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()  # services to hand a port each
+    command: tuple[str, ...] = ()  # run this program instead of an agent CLI
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +64,7 @@ class RunAgent(Effect):
     session_id: str
     turn: Turn
     model: str = ""  # the task's own model, if it names one (else the backend's default)
+    launch: Launch | None = None  # set for missions and tasks that ask for ports, tools…
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

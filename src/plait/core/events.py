@@ -74,6 +74,7 @@ class AgentFinished(EffectResult):
     interrupted_turns: int = 0
     interrupted_usage: Usage = field(default_factory=Usage)
     interrupted_seconds: float = 0.0
+    exit_code: int | None = None  # the agent process's exit code (None: it never started)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +154,7 @@ class TaskKilled(Event):
 
     task: str
     reason: str = "stopped by a person"
+    cascade: bool = False  # also every mission it started, and theirs (children first)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +162,7 @@ class TaskRetried(Event):
     """Let a stopped or stuck task go again from where it is (`plait retry`)."""
 
     task: str
+    cascade: bool = False  # also its stopped descendants (a team goes again as a whole)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -206,6 +206,13 @@ class TaskState:
     # The last agent turn was cut short (killed); the next one resumes its session and is
     # told to continue rather than handed the original prompt again.
     interrupted: bool = False
+    exit_code: int | None = None  # the agent process's last exit code (None: none yet)
+    # When the mission's restart policy restarted it (the times of the restarts still
+    # inside its budget's window).
+    restarts: tuple[float, ...] = ()
+    # A mission that ended without success, and why (its restart policy gave up). Cleared
+    # by retry, reset and a person's message.
+    failed: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

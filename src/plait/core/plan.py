@@ -20,6 +20,25 @@ TASK_CLASSES = ("INFRA", "GATED", "BEHAVIOR")
 
 LANDINGS = ("pr", "watch", "none")
 
+RESTART_POLICIES = ("never", "on-failure", "always")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Restart:
+    """A mission's restart policy: what happens when its agent process ends.
+
+    `never` ends the mission with the agent (done, or failed with its exit code);
+    `on-failure` restarts it after a failure; `always` after any exit. A restart waits
+    `backoff` seconds, doubled for each restart already made within the last `window`
+    seconds, and at most `max_restarts` restarts fit in any such window (the budget).
+    """
+
+    policy: str = "never"
+    max_restarts: int = 3
+    window: float = 600.0
+    backoff: float = 1.0
+
+
 # What `git check-ref-format` refuses anywhere in a name: ASCII control characters and DEL,
 # space, and ~ ^ : ? * [ \ (git reads the name as bytes and allows every non-ASCII one).
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
@@ -92,6 +111,21 @@ class TaskSpec:
     plan: str = ""
     origin: str = ""
     model: str | None = None  # the agent's model for this task (default: the project's)
+    # ---- missions (`plait mission`, blueprints, schedules) and what any task may ask for.
+    name: str = ""  # a readable name, unique in the project; commands accept it like the id
+    parent: str = ""  # the mission that started this one (`ps --tree`, `kill --cascade`)
+    # Set on every mission (policy "never" included): its agent's exit ends it or
+    # restarts it, and `plait wait` returns the agent's exit code.
+    restart: Restart | None = None
+    cwd: str = ""  # work in this directory as it is: no worktree, no branch, no landing
+    activity_timeout: float = 0.0  # silence longer than this stops the agent (0: project's)
+    allowed_tools: tuple[str, ...] = ()  # the only tools the agent may use (when it can say)
+    ports: tuple[str, ...] = ()  # services that get a port each (PLAIT_PORT_<NAME>)
+    command: tuple[str, ...] = ()  # a program to run instead of an agent (blueprints)
+    template: str = ""  # the start prompt's template ("lead": decompose into child missions)
+    # A blueprint's parent: runs nothing itself, depends on its children, and is done
+    # when they all are.
+    team: bool = False
 
 
 @dataclass(frozen=True, slots=True)

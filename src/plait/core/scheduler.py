@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from plait.core import effects as fx
 from plait.core.cooldown import cooling
 from plait.core.graph import readiness
+from plait.core.missions import launch_of, start_template
 from plait.core.model import (
     AGENT_OPS,
     FEEDBACK_PRIORITY,
@@ -208,8 +209,8 @@ def _serve_starts(state: RunState, tasks: _Overlay, slots: _Slots, out: _Out) ->
         t = tasks[tid]
         if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
             continue
-        if t.stopped:
-            continue
+        if t.stopped or state.specs[tid].team:
+            continue  # a team runs nothing: it is done when its children are
         if attention_reason(t, state.config):
             continue
         ready = readiness(state.specs[tid], tasks, stacked=state.config.stacked)
@@ -255,7 +256,8 @@ def _housekeeping(state: RunState, tasks: dict[str, TaskState], t: TaskState) ->
 
 def _prepare_start(state: RunState, t: TaskState, stacked_on: str | None, base: str) -> TaskState:
     cfg = state.config
-    branch = f"{cfg.branch_prefix}/{cfg.project}/{t.id}"
+    # A mission working in a directory of its own has no branch.
+    branch = "" if state.specs[t.id].cwd else f"{cfg.branch_prefix}/{cfg.project}/{t.id}"
     t = replace(t, branch=branch, base_branch=base, stacked_on=stacked_on, phase=Phase.ACTIVE)
     return take(_with(t, Op(kind=OpKind.START)), Op(kind=OpKind.START), "workspace")
 
@@ -277,7 +279,7 @@ def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:
     step = t.step
     base = {"id": effect_id, "task": t.id}
     if step == "workspace":
-        return fx.PrepareWorkspace(**base, branch=t.branch, base_branch=t.base_branch)
+        return fx.PrepareWorkspace(**base, branch=t.branch, base_branch=t.base_branch, cwd=spec.cwd)
     if step == "agent":
         return fx.RunAgent(
             **base,
@@ -287,6 +289,7 @@ def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:
             session_id=t.session_id,
             turn=_turn(state, t, op),
             model=model_of(state, t.id),
+            launch=launch_of(state, t.id),
         )
     if step == "push":
         return fx.Push(**base, branch=t.branch, worktree=t.worktree, force=bool(t.head_sha))
@@ -361,4 +364,6 @@ def _turn(state: RunState, t: TaskState, op: Op) -> fx.Turn:
         onto=op.onto,
         summary=summary,
         note=op.note,
+        template=start_template(spec) if op.kind is OpKind.START else "",
+        in_place=bool(spec.cwd),
     )

@@ -66,6 +66,8 @@ def attention_reason(task: TaskState, config: RunConfig) -> str:
     """Why the task needs a human, or "" when it does not. Derived, never stored."""
     if task.phase is Phase.MERGED:
         return ""
+    if task.failed:
+        return f"failed: {task.failed}"
     if task.pr is not None and task.pr.state == "closed":
         return f"PR #{task.pr.number} was closed on the forge"
     c = task.counters
@@ -124,6 +126,8 @@ def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -
         return "resetting"
     if task.stopped:
         return "stopped"
+    if task.failed:
+        return "failed"
     if needs_attention(task, config):
         return "needs-attention"
     if task.phase is Phase.WAITING:

@@ -160,6 +160,12 @@ class SimWorld:
             raise SimViolation(f"{task}: worktree {path!r} does not exist")
 
     def _workspace(self, e: fx.PrepareWorkspace) -> ev.Event:
+        if e.cwd:  # a mission in a directory of its own: nothing to create
+            self.removed.discard(e.cwd)
+            self.commits[e.task] = 0
+            return ev.WorkspaceReady(
+                at=self.now, effect_id=e.id, task=e.task, path=e.cwd, base_sha=""
+            )
         tip = self._tip(e.base_branch)
         path = f"/sim/worktrees/{e.task}"
         if path in self.removed or e.task not in self.worktrees:
@@ -180,8 +186,11 @@ class SimWorld:
             return ev.AgentFinished(
                 **common, ok=False, usage=usage, seconds=seconds, failure=failure,
                 error=f"simulated {failure}", session_id=e.session_id,
+                exit_code=None if outcome == "killed" else 1,
             )  # fmt: skip
-        if outcome == "ok":
+        if outcome == "ok" and e.launch is not None and e.launch.in_place:
+            self.worktrees.setdefault(e.task, "")  # no git: nothing to commit
+        elif outcome == "ok":
             if e.turn.kind == "conflict" and e.turn.onto:
                 self.wt_base[e.task] = self._tip(e.turn.onto)
                 if e.turn.onto == self.main:
@@ -197,6 +206,7 @@ class SimWorld:
             reply=f"{e.turn.kind} done",
             commits_ahead=self.commits.get(e.task, 0),
             head_sha=self.worktrees[e.task],
+            exit_code=0,
         )
 
     def _push(self, e: fx.Push) -> ev.Event:
