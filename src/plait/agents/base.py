@@ -38,6 +38,7 @@ class TurnSpec:
     project: str = ""
     kind: str = "start"  # turn kind: start | human | conflict | ci | review | nudge
     onto: str = ""  # for conflict turns: the branch to merge in
+    allowed_tools: tuple[str, ...] = ()  # the only tools it may use (for CLIs that can say)
 
 
 class AgentBackend(Protocol):

@@ -151,7 +151,12 @@ class ClaudeBackend(AgentCLI):
 
     def argv(self, spec: TurnSpec) -> list[str]:
         argv = [self.program, "-p", spec.prompt, "--output-format", "stream-json"]
-        argv += ["--verbose", "--dangerously-skip-permissions"]
+        argv += ["--verbose"]
+        if spec.allowed_tools:
+            # Print mode cannot ask: every tool not on the list is refused.
+            argv += ["--allowedTools", ",".join(spec.allowed_tools)]
+        else:
+            argv += ["--dangerously-skip-permissions"]
         argv += ["--max-turns", str(spec.max_turns)]
         if spec.session_id:
             argv += ["--resume", spec.session_id]

@@ -19,6 +19,9 @@ from plait.core.model import ReviewThread
 from plait.errors import AgentError
 
 TURN_KINDS = ("start", "human", "conflict", "ci", "review", "nudge", "continue")
+# Start templates a task may ask for instead of "start": a mission's, and the lead
+# agent's (decompose a goal into child missions and reconcile until done).
+START_TEMPLATES = ("mission", "lead")
 
 PLACEHOLDERS = (
     "title",
@@ -42,10 +45,18 @@ RULES = """\
   plait pushes, opens the pull request and merges.
 - End with a short summary of what you did."""
 
+RULES_IN_PLACE = """\
+## Rules for this turn
+- You work in `{workdir}` as it is: plait made no worktree or branch for you, and commits
+  nothing for you. Change only what the task asks for.
+- Never push and never touch the `main` branch.
+- End with your answer: it is the mission's result (`plait result`)."""
 
-def render_prompt(turn: Turn, *, overrides_dir: Path | None = None) -> str:
-    """The full prompt for one agent turn."""
-    template = _template(turn.kind, overrides_dir)
+
+def render_prompt(turn: Turn, *, overrides_dir: Path | None = None, extra: str = "") -> str:
+    """The full prompt for one agent turn; `extra` (memory entries) goes before the rules."""
+    name = turn.template if turn.kind == "start" and turn.template else turn.kind
+    template = _template(name, overrides_dir)
     try:
         body = Template(template).substitute(_values(turn))
     except KeyError as exc:
@@ -63,13 +74,19 @@ def render_prompt(turn: Turn, *, overrides_dir: Path | None = None) -> str:
         parts.append(f"## What was done so far\n\n{turn.summary.strip()}")
     if turn.note.strip():
         parts.append(f"## A message from a person\n\n{turn.note.strip()}")
-    parts.append(RULES.format(branch=turn.branch))
+    if extra.strip():
+        parts.append(extra.strip())
+    if turn.in_place:
+        parts.append(RULES_IN_PLACE.format(workdir="the current directory"))
+    else:
+        parts.append(RULES.format(branch=turn.branch))
     return "\n\n".join(parts) + "\n"
 
 
 def _template(kind: str, overrides_dir: Path | None) -> str:
-    if kind not in TURN_KINDS:
-        raise AgentError(f"unknown turn kind {kind!r}", hint=f"one of {', '.join(TURN_KINDS)}")
+    if kind not in TURN_KINDS and kind not in START_TEMPLATES:
+        known = ", ".join((*TURN_KINDS, *START_TEMPLATES))
+        raise AgentError(f"unknown turn kind or template {kind!r}", hint=f"one of {known}")
     if overrides_dir is not None:
         override = overrides_dir / f"{kind}.md"
         if override.is_file():

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from plait import processes
 from plait.agents.base import AgentBackend, TurnSpec
+from plait.agents.command import CommandBackend
 from plait.agents.events import AgentEvent, SessionStarted, UsageReport
 from plait.agents.prompts import render_prompt
 from plait.agents.runner import run_turn
@@ -27,11 +28,12 @@ from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import Usage
+from plait.engine.agent_env import AgentEnvironment
 from plait.engine.interrupted import PROMPT, Interrupted, left_behind, prompt_row, read_attempts
 from plait.forges.base import Forge, MergeBlocked
 from plait.store.sqlite import TranscriptEntry
 from plait.textsafe import no_surrogates
-from plait.workspaces.base import Workspaces
+from plait.workspaces.base import TurnCommit, Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class Executors:
         processes: ProcessBook | None = None,
         warm_up_wait: float = 5.0,
         attempts: TranscriptReader | None = None,
+        environment: AgentEnvironment | None = None,
     ) -> None:
         self.project = project
         self.forge = forge
@@ -81,6 +84,7 @@ class Executors:
         self.processes = processes
         self.warm_up_wait = warm_up_wait
         self.attempts = attempts
+        self.environment = environment or AgentEnvironment(project=project)
         # Backend → set once its first turn of this run is up and streaming (see _warm_up).
         self._warm: dict[str, asyncio.Event] = {}
         self._turns: dict[str, tuple[str, _Seen]] = {}  # turns under way: effect → task, seen
@@ -130,6 +134,11 @@ class Executors:
         now = self.clock
         base = {"effect_id": effect.id, "task": effect.task}
         match effect:
+            case fx.PrepareWorkspace() if effect.cwd:
+                # A mission working in a directory of its own: plait creates nothing there.
+                if not os.path.isdir(effect.cwd):
+                    return self._failed(effect, f"{effect.cwd} is not a directory", retryable=False)
+                return ev.WorkspaceReady(at=now(), **base, path=effect.cwd, base_sha="")
             case fx.PrepareWorkspace():
                 prepared = await self.workspaces.prepare(
                     task=effect.task, branch=effect.branch, base_branch=effect.base_branch
@@ -207,10 +216,16 @@ class Executors:
         raise AssertionError(f"no executor for {type(effect).__name__}")
 
     async def _run_agent(self, effect: fx.RunAgent) -> ev.Event:
-        backend = self.backend_for(effect.agent)
+        launch = effect.launch or fx.Launch()
+        backend = (
+            CommandBackend(program=launch.command)
+            if launch.command
+            else self.backend_for(effect.agent)
+        )
         earlier = read_attempts(self.attempts(effect.task, effect.id) if self.attempts else ())
         turn, session = await self._continue(effect, earlier)
-        prompt = render_prompt(turn, overrides_dir=self.prompts_dir)
+        extra = self.environment.memory_for(turn)
+        prompt = render_prompt(turn, overrides_dir=self.prompts_dir, extra=extra)
         spec = TurnSpec(
             prompt=prompt,
             workdir=effect.worktree,
@@ -220,8 +235,15 @@ class Executors:
             project=self.project,
             kind=turn.kind,
             onto=effect.turn.onto,
+            allowed_tools=launch.allowed_tools,
         )
-        head = (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
+        in_place = launch.in_place  # a directory plait does not own: no git before or after
+        head = (
+            ""
+            if in_place
+            else (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
+        )
+        env = self.environment.env(effect, os.environ)
 
         warm = await self._warm_up(effect.agent)
         seen = _Seen()
@@ -242,9 +264,9 @@ class Executors:
                 backend,
                 spec,
                 on_event=on_event,
-                idle_timeout=self.idle_timeout,
+                idle_timeout=launch.idle_timeout or self.idle_timeout,
                 turn_timeout=self.turn_timeout,
-                base_env=os.environ,
+                base_env=env,
                 on_spawn=(lambda pid: book.remember(effect.id, pid)) if book else None,
             )
         except asyncio.CancelledError:
@@ -260,11 +282,15 @@ class Executors:
                 warm.set()
             if book is not None:
                 book.forget(effect.id)
-        commit = await self.workspaces.finish_turn(
-            worktree=effect.worktree,
-            base_sha=effect.base_sha,
-            task=effect.task,
-            message=f"{effect.turn.title}\n\nChanges the agent left uncommitted.",
+        commit = (
+            TurnCommit(head_sha="", commits_ahead=0)
+            if in_place
+            else await self.workspaces.finish_turn(
+                worktree=effect.worktree,
+                base_sha=effect.base_sha,
+                task=effect.task,
+                message=f"{effect.turn.title}\n\nChanges the agent left uncommitted.",
+            )
         )
         return ev.AgentFinished(
             at=self.clock(),
@@ -284,6 +310,7 @@ class Executors:
             interrupted_turns=earlier.attempts,
             interrupted_usage=earlier.usage,
             interrupted_seconds=earlier.seconds,
+            exit_code=outcome.exit_code,
         )
 
     def _killed(

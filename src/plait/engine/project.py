@@ -21,8 +21,10 @@ from plait.core.controller import decide
 from plait.core.events import RunStarted
 from plait.core.model import RunState
 from plait.engine import reaper
+from plait.engine.agent_env import AgentEnvironment
 from plait.engine.executors import Executors
 from plait.engine.loop import Engine, Observer
+from plait.engine.ports import release_ports_of_ended_tasks
 from plait.engine.settings import Effective, Settings, effective, repo_config, with_secrets
 from plait.errors import ProjectError, UsageError
 from plait.forges.base import Forge
@@ -252,8 +254,11 @@ def build_engine(
         turn_timeout=s.turn_timeout,
         processes=_Book(store),
         attempts=attempts,
+        environment=AgentEnvironment(
+            project=project.name, socket=str(project.paths.socket), store=store
+        ),
     )
-    return Engine(
+    engine = Engine(
         store=store,
         forge=forge,
         executors=executors,
@@ -261,6 +266,8 @@ def build_engine(
         poll_interval=s.poll_interval,
         narrator=timeline_lines,
     )
+    engine.watch(release_ports_of_ended_tasks(store))
+    return engine
 
 
 class _Book:

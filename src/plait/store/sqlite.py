@@ -32,7 +32,7 @@ from plait.errors import ProjectError
 from plait.store import timeline
 from plait.store.paths import PRIVATE_FILE, tighten
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +57,18 @@ CREATE TABLE IF NOT EXISTS inbox(
     id INTEGER PRIMARY KEY, at REAL NOT NULL, body TEXT NOT NULL, taken INTEGER NOT NULL DEFAULT 0);
 """
 
+# Not the core's state: what the shells keep for a project beside it (see store.memory,
+# store.ports, store.schedules). Each table is its own, and SQLite (WAL, busy timeout)
+# lets the CLI and an engine write them at once.
+_SIDE_TABLES = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS memory USING fts5("
+    "body, tags, task UNINDEXED, at UNINDEXED)",
+    "CREATE TABLE IF NOT EXISTS ports("
+    "port INTEGER PRIMARY KEY, task TEXT NOT NULL, service TEXT NOT NULL, "
+    "UNIQUE(task, service))",
+    "CREATE TABLE IF NOT EXISTS schedules(name TEXT PRIMARY KEY, body TEXT NOT NULL)",
+)
+
 
 # Statements that take a store from schema N to N + 1, keyed by N.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -65,6 +77,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 3: the timeline (the human line of each decided event) is kept with the events;
     # events decided before have none.
     2: timeline.DDL,
+    # 4: shared memory (full-text), the port registry, schedules.
+    3: _SIDE_TABLES,
 }
 
 
@@ -190,7 +204,7 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=10000")
             self.db.executescript(_SCHEMA)
-            for statement in timeline.DDL:
+            for statement in (*timeline.DDL, *_SIDE_TABLES):
                 self.db.execute(statement)
             _keep_private(self.path)
         except (sqlite3.Error, OSError) as exc:
