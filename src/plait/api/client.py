@@ -19,6 +19,7 @@ from urllib.parse import quote as urlquote
 import httpx
 
 from plait.api import commands as cmd
+from plait.api.missions import add_mission
 from plait.api.transcript import transcript_page
 from plait.api.views import (
     dependency_graph,
@@ -63,6 +64,8 @@ class ProjectAPI(Protocol):
     def graph(self) -> Json: ...
 
     def broadcast(self, text: str) -> Json: ...
+
+    def add_mission(self, fields: Json) -> Json: ...
 
     def close(self) -> None: ...
 
@@ -158,6 +161,9 @@ class LiveAPI:
 
     def add_plan(self, plan: Plan) -> Json:
         return self._call("POST", "/api/plans", json=plan_to_wire(plan))
+
+    def add_mission(self, fields: Json) -> Json:
+        return self._call("POST", "/api/missions", json=fields)
 
     def adopt(self, pr: int, *, merge: bool) -> Json:
         return self._call("POST", "/api/adopt", json={"pr": pr, "merge": merge})
@@ -296,9 +302,10 @@ class OfflineAPI:
     def command(self, verb: str, ref: str, **body: Any) -> Json:
         state, now = self._projected(), time.time()
         if verb == "kill":
-            return self._queue(cmd.kill(state, ref, now=now, reason=str(body.get("reason") or "")))
+            reason, cascade = str(body.get("reason") or ""), bool(body.get("cascade"))
+            return self._queue(cmd.kill(state, ref, now=now, reason=reason, cascade=cascade))
         if verb == "retry":
-            return self._queue(cmd.retry(state, ref, now=now))
+            return self._queue(cmd.retry(state, ref, now=now, cascade=bool(body.get("cascade"))))
         if verb == "reset":
             return self._queue(cmd.reset(state, ref, now=now, hard=bool(body.get("hard"))))
         if verb == "send":
@@ -330,6 +337,9 @@ class OfflineAPI:
             f"(`plait up {self.proj.name}` or `plait resume {self.proj.name}`)",
             "tasks": [{"id": t} for t in ids],
         }
+
+    def add_mission(self, fields: Json) -> Json:
+        return self._queue(add_mission(self._projected(), fields, now=time.time()))
 
 
 def _offline_row(state: RunState, tid: str, queued: frozenset[str]) -> Json:

@@ -16,6 +16,7 @@ from typing import Any
 
 from plait.core import events as ev
 from plait.core.controller import stacked_children
+from plait.core.missions import subtree
 from plait.core.model import Phase, RunState
 from plait.core.plan import (
     LANDINGS,
@@ -57,10 +58,13 @@ class Command:
 
 # ---- naming tasks ---------------------------------------------------------------------------
 def resolve_task(state: RunState, ref: str) -> str:
-    """A task by id, by the id a plan gave it (`1` for `billing.1`, when unique) or by a
-    unique prefix of its title (case-insensitive)."""
+    """A task by id, by its name (a mission's), by the id a plan gave it (`1` for
+    `billing.1`, when unique) or by a unique prefix of its title (case-insensitive)."""
     if ref in state.specs:
         return ref
+    by_name = [tid for tid in state.order if state.specs[tid].name == ref]
+    if len(by_name) == 1:
+        return by_name[0]
     by_local = [tid for tid in state.order if tid.endswith(f".{ref}")]
     if len(by_local) == 1:
         return by_local[0]
@@ -94,17 +98,27 @@ def _live_task(state: RunState, ref: str, verb: str) -> str:
 
 
 # ---- commands -------------------------------------------------------------------------------
-def kill(state: RunState, ref: str, *, now: float, reason: str = "") -> Command:
+def kill(
+    state: RunState, ref: str, *, now: float, reason: str = "", cascade: bool = False
+) -> Command:
     tid = _live_task(state, ref, "stop")
-    if state.tasks[tid].stopped:
+    # A team runs nothing of its own: stopping it means stopping its members.
+    cascade = cascade or state.specs[tid].team
+    targets = subtree(state, tid) if cascade else (tid,)
+    live = [t for t in targets if state.tasks[t].phase is not Phase.MERGED]
+    if all(state.tasks[t].stopped for t in live):
         raise CommandError(f"task {tid} is already stopped", hint=f"`plait retry {tid}` resumes it")
-    event = ev.TaskKilled(at=now, task=tid, reason=reason or "stopped by `plait kill`")
+    why = reason or "stopped by `plait kill`"
+    event = ev.TaskKilled(at=now, task=tid, reason=why, cascade=cascade)
+    if len(live) > 1:
+        return Command(event, tid, f"stopped {tid} and {len(live) - 1} mission(s) under it")
     return Command(event, tid, f"stopped {tid}; its work and worktree are kept")
 
 
-def retry(state: RunState, ref: str, *, now: float) -> Command:
+def retry(state: RunState, ref: str, *, now: float, cascade: bool = False) -> Command:
     tid = _live_task(state, ref, "retry")
-    return Command(ev.TaskRetried(at=now, task=tid), tid, f"{tid} goes again")
+    cascade = cascade or state.specs[tid].team
+    return Command(ev.TaskRetried(at=now, task=tid, cascade=cascade), tid, f"{tid} goes again")
 
 
 def reset(state: RunState, ref: str, *, now: float, hard: bool = False) -> Command:

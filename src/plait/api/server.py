@@ -34,6 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plait.api import commands as cmd
+from plait.api.missions import add_mission
 from plait.api.resources import ResourceSampler
 from plait.api.transcript import transcript_page
 from plait.api.views import (
@@ -178,6 +179,7 @@ def make_app(ctx: ApiContext, hub: EventHub, *, local: bool = True) -> Starlette
         Route("/api/tasks", _handler(ctx, _tasks), methods=["GET"]),
         Route("/api/tasks", _handler(ctx, _add), methods=["POST"]),
         Route("/api/plans", _handler(ctx, _add_plan), methods=["POST"]),
+        Route("/api/missions", _handler(ctx, _add_mission), methods=["POST"]),
         Route("/api/tasks/{ref}", _handler(ctx, _task), methods=["GET"]),
         Route("/api/tasks/{ref}/result", _handler(ctx, _result), methods=["GET"]),
         Route("/api/tasks/{ref}/transcript", _handler(ctx, _transcript), methods=["GET"]),
@@ -313,6 +315,12 @@ async def _add(ctx: ApiContext, request: Request) -> Json:
     return await _submit(ctx, cmd.add_task(ctx.state, body, now=time.time(), agents=ctx.agents))
 
 
+async def _add_mission(ctx: ApiContext, request: Request) -> Json:
+    body = await _body(request)
+    command = add_mission(ctx.state, body, now=time.time(), agents=ctx.agents)
+    return await _submit(ctx, command)
+
+
 async def _add_plan(ctx: ApiContext, request: Request) -> Json:
     return await _submit(
         ctx, cmd.add_plan(ctx.state, plan_from_json(await _body(request)), now=time.time())
@@ -324,9 +332,10 @@ async def _command(ctx: ApiContext, request: Request) -> Json:
     body = await _body(request)
     state, now = ctx.state, time.time()
     if verb == "kill":
-        command = cmd.kill(state, ref, now=now, reason=str(body.get("reason") or ""))
+        reason, cascade = str(body.get("reason") or ""), bool(body.get("cascade"))
+        command = cmd.kill(state, ref, now=now, reason=reason, cascade=cascade)
     elif verb == "retry":
-        command = cmd.retry(state, ref, now=now)
+        command = cmd.retry(state, ref, now=now, cascade=bool(body.get("cascade")))
     elif verb == "reset":
         command = cmd.reset(state, ref, now=now, hard=bool(body.get("hard")))
     elif verb == "send":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from plait.core.missions import children
 from plait.core.model import Phase, RunState, TaskState, Usage
 from plait.core.progress import stuck_tasks, totals
 from plait.core.task import agent_of, attention_reason, display_status, model_of
@@ -16,6 +17,8 @@ Json = dict[str, Any]
 
 # Statuses a task ends in: `plait wait` returns on these.
 FINAL = frozenset({"merged", "done"})
+# ... and a mission that ended without success ("failed", with its agent's exit code).
+ENDED = FINAL | {"failed"}
 
 
 def _duration(t: TaskState, now: float) -> float:
@@ -26,7 +29,36 @@ def _duration(t: TaskState, now: float) -> float:
 
 
 def status_of(state: RunState, t: TaskState) -> str:
-    return display_status(t, state.config, landing=state.specs[t.id].landing)
+    spec = state.specs[t.id]
+    if spec.team and t.phase is not Phase.MERGED and not t.stopped:
+        return _team_status(state, t.id)
+    return display_status(t, state.config, landing=spec.landing)
+
+
+def _team_status(state: RunState, team: str) -> str:
+    """A team is running while a member can still move; then it takes the word of its
+    members' trouble (failed, needs-attention, stopped)."""
+    members = children(state.specs, state.order, team)
+    stuck = stuck_tasks(state)
+    if any(state.tasks[m].phase is not Phase.MERGED and m not in stuck for m in members):
+        return "running"
+    words = {status_of(state, state.tasks[m]) for m in members}
+    return next((w for w in ("failed", "needs-attention", "stopped") if w in words), "waiting")
+
+
+def exit_code_of(state: RunState, t: TaskState) -> int | None:
+    """A mission's exit code as `plait wait` returns it: its agent's (1 when it failed
+    without one, a stall say); for a team, its first failed member's."""
+    spec = state.specs[t.id]
+    if spec.team:
+        for member in children(state.specs, state.order, t.id):
+            m = state.tasks[member]
+            if status_of(state, m) == "failed":
+                return exit_code_of(state, m) or 1
+        return 0 if t.phase is Phase.MERGED else None
+    if t.failed:
+        return t.exit_code or 1
+    return t.exit_code
 
 
 def task_row(
@@ -62,6 +94,12 @@ def task_row(
         "attention": attention_reason(t, state.config) or None,
         "stopped": t.stopped or None,
         "depends_on": list(spec.depends_on),
+        "name": spec.name or None,
+        "parent": spec.parent or None,
+        "mission": spec.restart is not None,
+        "team": spec.team,
+        "exit_code": exit_code_of(state, t),
+        "restarts": len(t.restarts),
     }
 
 
@@ -133,14 +171,25 @@ def dependency_graph(state: RunState) -> Json:
 def task_result(state: RunState, t: TaskState) -> Json:
     """What `plait result` prints: the agent's final answer and how the work landed."""
     pr = t.pr
+    spec = state.specs[t.id]
     return {
         "id": t.id,
+        "name": spec.name or None,
         "status": status_of(state, t),
         "answer": t.last_reply or None,
+        "exit_code": exit_code_of(state, t),
+        "error": t.failed or t.last_error or None,
         "merge_sha": t.merge_sha or None,
         "pr": pr.number if pr else None,
         "pr_url": (pr.url or None) if pr else None,
-        "landing": state.specs[t.id].landing,
+        "landing": spec.landing,
+        "parent": spec.parent or None,
+        "children": children(state.specs, state.order, t.id),
+        "turns": t.turns,
+        "restarts": len(t.restarts),
+        "tokens": t.usage.total_tokens,
+        "cost_usd": round(t.usage.cost_usd, 6),
+        "session_id": t.session_id or None,
     }
 
 

@@ -29,7 +29,7 @@ repository's plait.toml; at most 4 agents work at once unless --max-concurrency 
 
 
 def build_parser() -> Parser:
-    from plait.cli import faces, projects, running, tasks
+    from plait.cli import faces, missions, projects, running, tasks
 
     p = Parser(
         prog="plait",
@@ -43,6 +43,7 @@ def build_parser() -> Parser:
     running.register(sub)
     running.register_adopt(sub)
     tasks.register(sub)
+    missions.register(sub)
     projects.register(sub)
     faces.register(sub)
     return p

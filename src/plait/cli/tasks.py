@@ -18,7 +18,7 @@ from typing import Any
 from plait import exits
 from plait.api import commands as cmd
 from plait.api.client import ProjectAPI, open_api
-from plait.api.views import FINAL
+from plait.api.views import ENDED, FINAL
 from plait.cli.common import (
     add_json_flag,
     add_project_flag,
@@ -29,6 +29,7 @@ from plait.cli.common import (
     seconds,
     table,
 )
+from plait.cli.missions import tree_rows
 from plait.engine.project import Project, open_project
 from plait.errors import ProjectError, UsageError
 from plait.textsafe import inert
@@ -53,8 +54,12 @@ def cmd_ps(args: argparse.Namespace) -> int:
         rows = api.tasks(status=args.status or "")
     finally:
         _done(proj, api)
-    if not args.all and not args.status:
-        rows = [r for r in rows if r["status"] not in FINAL]
+    drawn = [(str(r["id"]), r) for r in rows]
+    if args.tree:
+        drawn = tree_rows(rows, show_all=bool(args.all or args.status))
+    elif not args.all and not args.status:
+        drawn = [(tid, r) for tid, r in drawn if r["status"] not in FINAL]
+    rows = [r for _, r in drawn]
     if args.json:
         print_json(rows)
         return exits.OK
@@ -68,7 +73,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
              "title"),
             (
                 (
-                    r["id"],
+                    label,
                     r["status"],
                     r["agent"],
                     f"#{r['pr']}" if r["pr"] else "-",
@@ -80,7 +85,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
                     human_bytes(r.get("rss_bytes")),
                     str(r["title"])[:50],
                 )
-                for r in rows
+                for label, r in drawn
             ),
         )
     )  # fmt: skip
@@ -133,11 +138,11 @@ def _command(args: argparse.Namespace, verb: str, **body: Any) -> int:
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
-    return _command(args, "kill", reason=args.reason or "")
+    return _command(args, "kill", reason=args.reason or "", cascade=args.cascade)
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    return _command(args, "retry")
+    return _command(args, "retry", cascade=args.cascade)
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
@@ -157,7 +162,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
         while True:
             rows = {str(r["id"]): r for r in api.tasks()}
             words = {tid: str(rows[tid]["status"]) for tid in ids}
-            code = _wait_code(words.values())
+            code = _wait_code([rows[tid] for tid in ids])
             if code is not None:
                 _wait_report(words, args.json)
                 return code
@@ -178,14 +183,18 @@ def cmd_wait(args: argparse.Namespace) -> int:
         _done(proj, api)
 
 
-def _wait_code(words: Any) -> int | None:
-    """0 when every task landed, else 10/11 once each has landed or needs a person."""
-    words = list(words)
-    if all(w in FINAL for w in words):
-        return exits.OK
-    if not all(w in FINAL or w in ("needs-attention", "stopped") for w in words):
+def _wait_code(rows: list[dict[str, Any]]) -> int | None:
+    """None while a task can still move. Then: 10 when one needs a person, 11 when one is
+    stopped, a failed mission's agent exit code (the first in the order asked), else 0."""
+    words = [str(r["status"]) for r in rows]
+    if not all(w in ENDED or w in ("needs-attention", "stopped") for w in words):
         return None
-    return exits.ATTENTION if "needs-attention" in words else exits.STOPPED_TASK
+    if "needs-attention" in words:
+        return exits.ATTENTION
+    if "stopped" in words:
+        return exits.STOPPED_TASK
+    failed = [r for r in rows if r["status"] == "failed"]
+    return int(failed[0].get("exit_code") or 1) if failed else exits.OK
 
 
 def _wait_report(words: dict[str, str], json_mode: bool) -> None:
@@ -209,6 +218,10 @@ def cmd_result(args: argparse.Namespace) -> int:
         if result["answer"]:
             print(result["answer"])
         landed = []
+        if result.get("exit_code") is not None:
+            landed.append(f"exit code {result['exit_code']}")
+        if word == "failed" and result.get("error"):
+            landed.append(str(result["error"]))
         if result["merge_sha"]:
             landed.append(f"merged as {result['merge_sha'][:12]}")
         if result["pr_url"] or result["pr"]:
@@ -216,6 +229,8 @@ def cmd_result(args: argparse.Namespace) -> int:
         print(f"-- {result['id']}: {word}" + (f"; {', '.join(landed)}" if landed else ""))
     if word in FINAL:
         return exits.OK
+    if word == "failed":
+        return int(result.get("exit_code") or 1)
     if word == "needs-attention":
         return exits.ATTENTION
     if word == "stopped":
@@ -298,6 +313,7 @@ def register(sub: Any) -> None:
     add_project_flag(ps)
     ps.add_argument("--all", action="store_true", help="also tasks that landed")
     ps.add_argument("--status", help="only tasks with these statuses (comma-separated)")
+    ps.add_argument("--tree", action="store_true", help="missions under the ones that started them")
     add_json_flag(ps, "print the rows as JSON")
     ps.set_defaults(handler=cmd_ps)
 
@@ -335,6 +351,12 @@ def register(sub: Any) -> None:
         add_project_flag(p)
         add_json_flag(p)
         p.set_defaults(handler=handler)
+        if name in ("kill", "retry"):
+            p.add_argument(
+                "--cascade",
+                action="store_true",
+                help="also every mission under it (children first)",
+            )
         if name == "kill":
             p.add_argument("--reason", help="why (shown in ps and the summary)")
         if name == "reset":
@@ -346,8 +368,8 @@ def register(sub: Any) -> None:
 
     wait = sub.add_parser(
         "wait",
-        help="wait until tasks land (exit 0), need attention (10), are stopped (11) or time out "
-        "(124)",
+        help="wait until tasks land (exit 0), need attention (10), are stopped (11), fail "
+        "(a mission: its agent's exit code) or time out (124)",
     )
     wait.add_argument("tasks", nargs="+", metavar="TASK", help="task ids or title starts")
     wait.add_argument(

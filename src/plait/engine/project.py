@@ -122,7 +122,9 @@ def _holds(repo: str | None, here: Path) -> bool:
 
 def open_project(name: str | None) -> Project:
     if name is None:
-        name = default_project()
+        # An agent plait started runs the CLI from its worktree, outside the repository:
+        # its environment names the project (see engine.agent_env).
+        name = os.environ.get("PLAIT_PROJECT") or default_project()
     paths = project_paths(name)
     if not paths.exists():
         known = ", ".join(list_projects()) or "none"

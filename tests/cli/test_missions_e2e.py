@@ -1,0 +1,179 @@
+"""Missions end to end: the real `plait` CLI, a background engine, the script agent.
+
+One engine serves the whole module's project (starting engines is what costs here); each
+test starts its own missions in it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plait import processes
+from tests.api.helpers_live import Live, until
+
+pytestmark = pytest.mark.slow
+
+PLAIT = f"{sys.executable} -m plait.cli"
+
+
+def sh(command: str) -> dict[str, Any]:
+    return {"run": ["sh", "-c", command]}
+
+
+SCRIPT: dict[str, Any] = {
+    "tasks": {
+        # m1: answers. m2: fails with exit code 3.
+        "m1": {"start": [{"say": "forty-two"}]},
+        "m2": {"start": [{"say": "", "actions": [{"crash": 3}]}]},
+        # m3: a lead that spawns two children and waits for them.
+        "m3": {
+            "start": [
+                {
+                    "say": "both children are done",
+                    "actions": [
+                        sh(
+                            f'{PLAIT} mission "count the files" --parent "$PLAIT_TASK_ID" '
+                            "--name counter > child1.txt"
+                        ),
+                        sh(
+                            f'{PLAIT} mission "name the files" --parent "$PLAIT_TASK_ID" '
+                            "--name namer > child2.txt"
+                        ),
+                        sh(f"{PLAIT} wait counter namer > waited.txt"),
+                    ],
+                }
+            ]
+        },  # fmt: skip
+        "m4": {"start": [{"say": "counted 1"}]},
+        "m5": {"start": [{"say": "README.md"}]},
+        # m6: a lead whose children hang; it hangs too (for kill --cascade).
+        "m6": {
+            "start": [
+                {
+                    "actions": [
+                        sh(f'{PLAIT} mission "hang a" --parent "$PLAIT_TASK_ID" --name hang-a'),
+                        sh(f'{PLAIT} mission "hang b" --parent "$PLAIT_TASK_ID" --name hang-b'),
+                        {"hang": 600},
+                    ]
+                }
+            ]
+        },
+        "m7": {"start": [{"actions": [{"hang": 600}]}]},
+        "m8": {"start": [{"actions": [sh("sleep 600 & sleep 600")]}]},
+        "m9": {"start": [{"actions": [{"hang": 600}]}]},
+        # m10: records its environment where the test finds it.
+        "m10": {
+            "start": [{"say": "ok", "actions": [sh('env | grep ^PLAIT_ | sort > "$HOME/env.txt"')]}]
+        },
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    live = Live.make(tmp_path_factory.mktemp("missions"), SCRIPT)
+    live.ok("init", "--repo", str(live.repo), "--project", "m", "--agent", "script",
+            "--script", str(live.script), "--max-concurrency", "8")  # fmt: skip
+    live.ok("up", "m")
+    try:
+        yield live
+    finally:
+        live.plait("down", "m")
+
+
+def mission(live: Live, *args: str) -> dict[str, Any]:
+    out = live.ok("mission", *args, "-p", "m", "--json")
+    return dict(json.loads(out))
+
+
+def test_a_mission_prints_its_id_and_name_and_its_answer_is_the_result(live: Live) -> None:
+    started = mission(live, "What is the answer?", "--name", "answer")
+    assert started["id"] == "m1"
+    assert started["name"] == "answer"
+    waited = live.plait("wait", "answer", "-p", "m")
+    assert waited.returncode == 0, waited.stderr
+    result = live.json("result", "m1", "-p", "m")
+    assert result["answer"] == "forty-two"
+    assert result["exit_code"] == 0
+    assert result["status"] == "done"
+
+
+def test_wait_returns_the_agent_exit_code_of_a_failed_mission(live: Live) -> None:
+    assert mission(live, "Fail, please")["id"] == "m2"
+    waited = live.plait("wait", "m2", "-p", "m", timeout=120)
+    assert waited.returncode == 3, (waited.stdout, waited.stderr)
+    assert "m2: failed" in waited.stdout
+    result = live.plait("result", "m2", "-p", "m")
+    assert result.returncode == 3
+    assert "restart policy never" in result.stdout
+
+
+def test_a_lead_agent_spawns_children_waits_on_them_and_ps_draws_the_tree(live: Live) -> None:
+    assert mission(live, "Lead: count and name the files", "--lead")["id"] == "m3"
+    waited = live.plait("wait", "m3", "-p", "m", timeout=180)
+    assert waited.returncode == 0, (waited.stdout, waited.stderr)
+    rows = live.rows("m")
+    assert rows["m4"]["parent"] == "m3"
+    assert rows["m5"]["parent"] == "m3"
+    assert rows["m4"]["name"] == "counter"
+    assert {rows[t]["status"] for t in ("m3", "m4", "m5")} == {"done"}
+    assert live.json("result", "counter", "-p", "m")["answer"] == "counted 1"
+    tree = live.ok("ps", "--tree", "--all", "-p", "m")
+    lines = [line.split()[0:2] for line in tree.splitlines()]
+    at = lines.index(["m3", "done"])
+    assert lines[at + 1] == ["├─", "m4"]
+    assert lines[at + 2] == ["└─", "m5"]
+    assert live.json("result", "m3", "-p", "m")["children"] == ["m4", "m5"]
+
+
+def test_kill_cascade_leaves_no_process_of_the_subtree_alive(live: Live) -> None:
+    assert mission(live, "Lead that hangs")["id"] == "m6"
+    until(lambda: {"m7", "m8"} <= set(live.rows("m")), what="children spawned")
+    assert mission(live, "A bystander that hangs too")["id"] == "m9"
+    worktrees = live.home() / "m" / "worktrees"
+
+    def alive(tid: str) -> list[Any]:
+        return processes.under(str(worktrees / tid))
+
+    until(lambda: all(alive(t) for t in ("m6", "m7", "m8", "m9")), what="agents running")
+    out = live.ok("kill", "m6", "--cascade", "-p", "m")
+    assert "2 mission(s) under it" in out
+    until(lambda: not (alive("m6") or alive("m7") or alive("m8")), timeout=60, what="all dead")
+    rows = live.rows("m")
+    assert {rows[t]["status"] for t in ("m6", "m7", "m8")} == {"stopped"}
+    assert rows["m7"]["stopped"] == "stopped with m6"
+    waited = live.plait("wait", "m6", "-p", "m")
+    assert waited.returncode == 11
+    assert alive("m9")  # a mission outside the subtree goes on
+    live.ok("kill", "m9", "-p", "m")
+
+
+def test_every_agent_gets_its_identity_the_api_and_the_cli(live: Live) -> None:
+    tid = mission(live, "Tell me your environment", "--port", "web", "--port", "db")["id"]
+    assert tid == "m10"
+    assert live.plait("wait", tid, "-p", "m").returncode == 0
+    env_file = live.tmp / "env.txt"
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert env["PLAIT_TASK_ID"] == tid
+    assert env["PLAIT_TASK_NAME"] == "tell-me-your-environment"
+    assert env["PLAIT_PROJECT"] == "m"
+    assert env["PLAIT_SOCKET"].endswith("api.sock")
+    assert int(env["PLAIT_PORT_WEB"]) != int(env["PLAIT_PORT_DB"])
+
+
+def test_a_mission_in_a_directory_of_its_own_leaves_no_branch(live: Live, tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    tid = mission(live, "Look at my notes", "--cwd", str(folder))["id"]
+    assert live.plait("wait", tid, "-p", "m").returncode == 0
+    assert live.rows("m")[tid]["branch"] is None
+    assert folder.is_dir()
+    bad = live.plait("mission", "x", "--cwd", str(folder), "--landing", "pr", "-p", "m")
+    assert bad.returncode == 2
+    assert "cannot land" in bad.stderr
