@@ -49,7 +49,7 @@ SCRIPT: dict[str, Any] = {
                     ],
                 }
             ]
-        },  # fmt: skip
+        },
         "m4": {"start": [{"say": "counted 1"}]},
         "m5": {"start": [{"say": "README.md"}]},
         # m6: a lead whose children hang; it hangs too (for kill --cascade).
