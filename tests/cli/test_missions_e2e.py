@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from plait import processes
+from plait.core import events as ev
+from plait.store.sqlite import Store
 from tests.api.helpers_live import Live, until
 
 pytestmark = pytest.mark.slow
@@ -177,3 +179,78 @@ def test_a_mission_in_a_directory_of_its_own_leaves_no_branch(live: Live, tmp_pa
     bad = live.plait("mission", "x", "--cwd", str(folder), "--landing", "pr", "-p", "m")
     assert bad.returncode == 2
     assert "cannot land" in bad.stderr
+
+
+# ---- blueprints ------------------------------------------------------------------------------
+BLUEPRINT = """\
+name = "pair"
+description = "Two branches and a join"
+
+[vars]
+greeting = "hello"
+
+[agents.left]
+prompt = "Say ${greeting} from the left"
+
+[agents.right]
+prompt = "Say ${greeting} from the right"
+
+[agents.join]
+prompt = "Join both"
+depends_on = ["left", "right"]
+"""
+
+# Each branch waits until the other has started: were they not run side by side, the
+# first would wait forever (and the test would time out).
+SCRIPT["tasks"]["m1.left"] = {
+    "start": [{"say": "left", "actions": [sh('touch "$HOME/left"; '
+                                             'while [ ! -f "$HOME/right" ]; do sleep 0.1; done')]}]
+}  # fmt: skip
+SCRIPT["tasks"]["m1.right"] = {
+    "start": [{"say": "right", "actions": [sh('touch "$HOME/right"; '
+                                              'while [ ! -f "$HOME/left" ]; do sleep 0.1; done')]}]
+}  # fmt: skip
+SCRIPT["tasks"]["m1.join"] = {"start": [{"say": "joined"}]}
+
+
+def test_a_blueprint_runs_its_branches_side_by_side_and_the_join_after(live: Live) -> None:
+    live.script.write_text(json.dumps(SCRIPT))
+    blueprint = live.tmp / "pair.toml"
+    blueprint.write_text(BLUEPRINT)
+    live.ok("init", "--repo", str(live.repo), "--project", "bp", "--agent", "script",
+            "--script", str(live.script))  # fmt: skip
+    out = live.ok("apply", str(blueprint), "-p", "bp")
+    assert "team m1 (pair) started with 3 member(s)" in out
+    live.ok("up", "bp")
+    try:
+        waited = live.plait("wait", "pair", "-p", "bp", timeout=180)
+        assert waited.returncode == 0, (waited.stdout, waited.stderr)
+    finally:
+        live.plait("down", "bp")
+    rows = live.rows("bp")
+    assert {rows[t]["status"] for t in rows} == {"done"}
+    assert rows["m1.join"]["depends_on"] == ["m1.left", "m1.right"]
+    assert rows["m1.left"]["name"] == "pair.left"
+    assert live.json("result", "m1.join", "-p", "bp")["answer"] == "joined"
+    # From the event log: both branches started before either ended; the join after both.
+    started, ended = starts_and_ends(live.home() / "bp" / "plait.db")
+    assert max(started["m1.left"], started["m1.right"]) < min(ended["m1.left"], ended["m1.right"])
+    assert started["m1.join"] > max(ended["m1.left"], ended["m1.right"])
+    assert "m1" not in started  # the team itself runs nothing
+
+
+def starts_and_ends(db: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Per task, the event number of its workspace being ready (its start) and of its
+    agent's last turn ending."""
+    store = Store(db)
+    try:
+        started: dict[str, int] = {}
+        ended: dict[str, int] = {}
+        for seq, event in store.events():
+            if isinstance(event, ev.WorkspaceReady):
+                started.setdefault(event.task, seq)
+            elif isinstance(event, ev.AgentFinished):
+                ended[event.task] = seq
+        return started, ended
+    finally:
+        store.close()

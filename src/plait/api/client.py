@@ -19,7 +19,7 @@ from urllib.parse import quote as urlquote
 import httpx
 
 from plait.api import commands as cmd
-from plait.api.missions import add_mission
+from plait.api.missions import add_mission, add_team
 from plait.api.transcript import transcript_page
 from plait.api.views import (
     dependency_graph,
@@ -66,6 +66,8 @@ class ProjectAPI(Protocol):
     def broadcast(self, text: str) -> Json: ...
 
     def add_mission(self, fields: Json) -> Json: ...
+
+    def add_team(self, blueprint: Json) -> Json: ...
 
     def close(self) -> None: ...
 
@@ -164,6 +166,9 @@ class LiveAPI:
 
     def add_mission(self, fields: Json) -> Json:
         return self._call("POST", "/api/missions", json=fields)
+
+    def add_team(self, blueprint: Json) -> Json:
+        return self._call("POST", "/api/teams", json=blueprint)
 
     def adopt(self, pr: int, *, merge: bool) -> Json:
         return self._call("POST", "/api/adopt", json={"pr": pr, "merge": merge})
@@ -340,6 +345,9 @@ class OfflineAPI:
 
     def add_mission(self, fields: Json) -> Json:
         return self._queue(add_mission(self._projected(), fields, now=time.time()))
+
+    def add_team(self, blueprint: Json) -> Json:
+        return self._queue(add_team(self._projected(), blueprint, now=time.time()))
 
 
 def _offline_row(state: RunState, tid: str, queued: frozenset[str]) -> Json:

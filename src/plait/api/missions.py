@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from plait.api.commands import BadRequest, Command, CommandError, resolve_task
@@ -106,6 +107,54 @@ def mission_spec(
         command=command,
         template="lead" if fields.get("lead") else "",
     )
+
+
+def add_team(
+    state: RunState, data: Mapping[str, Any], *, now: float, agents: Sequence[str] = ()
+) -> Command:
+    """A blueprint applied (`plait.plans.blueprint.Blueprint.to_wire`): a team mission
+    whose members follow their `depends_on`. Members are `<team id>.<agent>`, named
+    `<team name>.<agent>`."""
+    members = data.get("members")
+    if not isinstance(members, list) or not members:
+        raise BadRequest("a team needs members", hint="apply a blueprint with [agents.NAME]")
+    names = _names(state, ())
+    team_id = next_mission_id(names)
+    base = _text(data, "name") or "team"
+    team_name = unique_name(base, names)
+    _check_new_name(team_name, names - {team_name}, what="name")
+    ids = {str(m.get("name")): f"{team_id}.{m.get('name')}" for m in members}
+    taken = [team_id, team_name]
+    specs: list[TaskSpec] = []
+    for member in members:
+        fields = {**member.get("fields", {}), "id": ids[str(member["name"])],
+                  "name": f"{team_name}.{member['name']}", "origin": "blueprint"}  # fmt: skip
+        spec = mission_spec(state, fields, agents=agents, taken=taken)
+        deps = member.get("depends_on") or []
+        if any(d not in ids for d in deps):
+            raise BadRequest(
+                f"member {member['name']!r} depends on an unknown member",
+                hint="validate the blueprint",
+            )
+        spec = replace(spec, parent=team_id, depends_on=tuple(ids[d] for d in deps))
+        taken += [spec.id, spec.name]
+        specs.append(spec)
+    description = _text(data, "description")
+    team = TaskSpec(
+        id=team_id,
+        title=_title(description) if description else f"team {team_name}",
+        description=description,
+        landing="none",
+        origin="blueprint",
+        name=team_name,
+        parent=_parent(state, data),
+        restart=Restart(),
+        team=True,
+        depends_on=tuple(s.id for s in specs),
+    )
+    event = ev.TasksAdded(at=now, tasks=(team, *specs))
+    done = f"team {team_id} ({team_name}) started with {len(specs)} member(s)"
+    return Command(event, team_id, done, tasks=(team_id, *(s.id for s in specs)))
 
 
 def next_mission_id(taken: set[str] | frozenset[str]) -> str:

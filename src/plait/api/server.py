@@ -34,7 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plait.api import commands as cmd
-from plait.api.missions import add_mission
+from plait.api.missions import add_mission, add_team
 from plait.api.resources import ResourceSampler
 from plait.api.transcript import transcript_page
 from plait.api.views import (
@@ -180,6 +180,7 @@ def make_app(ctx: ApiContext, hub: EventHub, *, local: bool = True) -> Starlette
         Route("/api/tasks", _handler(ctx, _add), methods=["POST"]),
         Route("/api/plans", _handler(ctx, _add_plan), methods=["POST"]),
         Route("/api/missions", _handler(ctx, _add_mission), methods=["POST"]),
+        Route("/api/teams", _handler(ctx, _add_team), methods=["POST"]),
         Route("/api/tasks/{ref}", _handler(ctx, _task), methods=["GET"]),
         Route("/api/tasks/{ref}/result", _handler(ctx, _result), methods=["GET"]),
         Route("/api/tasks/{ref}/transcript", _handler(ctx, _transcript), methods=["GET"]),
@@ -319,6 +320,11 @@ async def _add_mission(ctx: ApiContext, request: Request) -> Json:
     body = await _body(request)
     command = add_mission(ctx.state, body, now=time.time(), agents=ctx.agents)
     return await _submit(ctx, command)
+
+
+async def _add_team(ctx: ApiContext, request: Request) -> Json:
+    body = await _body(request)
+    return await _submit(ctx, add_team(ctx.state, body, now=time.time(), agents=ctx.agents))
 
 
 async def _add_plan(ctx: ApiContext, request: Request) -> Json:

@@ -25,6 +25,7 @@ from plait.cli.common import (
 from plait.core.plan import LANDINGS, RESTART_POLICIES
 from plait.engine.project import open_project
 from plait.errors import UsageError
+from plait.plans.blueprint import Blueprint, parse_blueprint
 
 Row = dict[str, Any]
 
@@ -90,6 +91,43 @@ def cmd_mission(args: argparse.Namespace) -> int:
                     "message": reply["message"]})  # fmt: skip
     else:
         print(f"{tid} {name}".strip() if not reply.get("queued") else reply["message"])
+    return exits.OK
+
+
+def read_blueprint(path: str, pairs: Sequence[str] | None) -> Blueprint:
+    """The blueprint at `path` with `--var key=value` pairs, validated (file:line errors)."""
+    variables: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--var {pair!r} is not key=value", hint="--var resource=orders")
+        variables[key.strip()] = value
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}", hint="check the path") from None
+    return parse_blueprint(text, path, variables=variables)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    blueprint = read_blueprint(args.blueprint, args.var)
+    wire = blueprint.to_wire()
+    if args.parent:
+        wire["parent"] = args.parent
+    proj = open_project(args.project)
+    api = open_api(proj)
+    try:
+        reply = api.add_team(wire)
+    finally:
+        api.close()
+        proj.close()
+    if args.json:
+        print_json(reply)
+    else:
+        print(reply["message"])
+        for row in reply.get("tasks", [])[1:]:
+            after = ", ".join(row.get("depends_on") or []) if isinstance(row, dict) else ""
+            print(f"  {row['id']}" + (f" (after {after})" if after else ""))
     return exits.OK
 
 
@@ -191,3 +229,18 @@ def register(sub: Any) -> None:
     add_project_flag(mission)
     add_json_flag(mission, "print {id, name, …} as JSON")
     mission.set_defaults(handler=cmd_mission)
+
+    apply = sub.add_parser(
+        "apply",
+        help="start a blueprint's team: a parent mission whose agents follow their depends_on",
+        description="Validate a blueprint (TOML: [agents.NAME] with a prompt or a command, "
+        "agent, model, cwd or worktree, restart policy, depends_on, landing) and start it as "
+        "a team: a parent mission whose members run as their dependencies allow, independent "
+        "ones in parallel. `plait wait` and `plait kill --cascade` on the team cover them all.",
+    )
+    apply.add_argument("blueprint", help="the blueprint file (.toml)")
+    apply.add_argument("--var", action="append", metavar="KEY=VALUE", help="set ${KEY}")
+    apply.add_argument("--parent", metavar="MISSION", help="the mission this team works for")
+    add_project_flag(apply)
+    add_json_flag(apply)
+    apply.set_defaults(handler=cmd_apply)
