@@ -119,10 +119,11 @@ def add_team(
     if not isinstance(members, list) or not members:
         raise BadRequest("a team needs members", hint="apply a blueprint with [agents.NAME]")
     names = _names(state, ())
-    team_id = next_mission_id(names)
+    team_id = _text(data, "id") or next_mission_id(names)
+    _check_new_name(team_id, names, what="id")
     base = _text(data, "name") or "team"
-    team_name = unique_name(base, names)
-    _check_new_name(team_name, names - {team_name}, what="name")
+    team_name = unique_name(base, names | {team_id} if base != team_id else names)
+    _check_new_name(team_name, names, what="name")
     ids = {str(m.get("name")): f"{team_id}.{m.get('name')}" for m in members}
     taken = [team_id, team_name]
     specs: list[TaskSpec] = []

@@ -29,7 +29,7 @@ repository's plait.toml; at most 4 agents work at once unless --max-concurrency 
 
 
 def build_parser() -> Parser:
-    from plait.cli import faces, missions, projects, running, tasks
+    from plait.cli import faces, missions, projects, running, schedules, tasks
 
     p = Parser(
         prog="plait",
@@ -44,6 +44,7 @@ def build_parser() -> Parser:
     running.register_adopt(sub)
     tasks.register(sub)
     missions.register(sub)
+    schedules.register(sub)
     projects.register(sub)
     faces.register(sub)
     return p

@@ -131,13 +131,15 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return exits.OK
 
 
-def add_mission_flags(p: argparse.ArgumentParser) -> None:
-    """The flags of a mission (`plait mission`, `plait schedule add --mission`)."""
+def add_mission_flags(p: argparse.ArgumentParser, *, name: bool = True) -> None:
+    """The flags of a mission (`plait mission`; without the name and parent, which a
+    scheduled run takes from its schedule, `plait schedule add --mission`)."""
     p.add_argument("--file", help="read the prompt from this file")
-    p.add_argument(
-        "--name", help="a readable name, unique in the project (default: from the prompt)"
-    )
-    p.add_argument("--parent", metavar="MISSION", help="the mission this one works for")
+    if name:
+        p.add_argument(
+            "--name", help="a readable name, unique in the project (default: from the prompt)"
+        )
+        p.add_argument("--parent", metavar="MISSION", help="the mission this one works for")
     p.add_argument("--agent", help="the agent backend (default: the project's)")
     p.add_argument("--model", help="the agent's model")
     where = p.add_mutually_exclusive_group()

@@ -26,6 +26,10 @@ from plait.engine.loop import Engine, EngineResult, Observer, Service
 from plait.engine.project import Project, build_engine, engine_lock
 from plait.errors import ProjectError
 from plait.sources import Source, SourceContext, for_project
+from plait.sources import schedules as _schedules
+
+# The sources a project's engine runs register themselves on import.
+_REGISTERED = (_schedules,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
