@@ -254,3 +254,43 @@ def starts_and_ends(db: Path) -> tuple[dict[str, int], dict[str, int]]:
         return started, ended
     finally:
         store.close()
+
+
+# ---- shared memory ---------------------------------------------------------------------------
+MEMORY_SCRIPT = {
+    "tasks": {
+        "m1": {"start": [{"say": "noted", "actions": [
+            sh(f'{PLAIT} memory add "The widget cache lives in /var/cache/widgets; clear it '
+               'after schema changes" --tag cache'),
+        ]}]},
+        "m2": {"start": [{"say": "found it"}]},
+    }
+}  # fmt: skip
+
+
+def test_a_memory_an_agent_writes_is_offered_in_a_later_tasks_start_prompt(live: Live) -> None:
+    script = live.tmp / "memory-script.json"
+    script.write_text(json.dumps(MEMORY_SCRIPT))
+    live.ok("init", "--repo", str(live.repo), "--project", "mem", "--agent", "script",
+            "--script", str(script))  # fmt: skip
+    live.ok("up", "mem")
+    try:
+        started = json.loads(live.ok("mission", "Find where the widget cache lives and note it",
+                                     "-p", "mem", "--json"))  # fmt: skip
+        assert started["id"] == "m1"
+        assert live.plait("wait", "m1", "-p", "mem").returncode == 0
+        [entry] = live.json("memory", "search", "widget cache", "-p", "mem")
+        assert entry["task"] == "m1"  # who wrote it
+        assert entry["tags"] == ["cache"]
+        live.ok("mission", "Clear the widget cache after the schema change", "-p", "mem")
+        assert live.plait("wait", "m2", "-p", "mem").returncode == 0
+        log = live.ok("logs", "m2", "--json", "-p", "mem").splitlines()
+        [prompt] = [json.loads(e) for e in log if json.loads(e)["kind"] == "Prompt"]
+    finally:
+        live.plait("down", "mem")
+    text = str(prompt["event"]["text"])
+    assert "From the project's shared memory" in text
+    assert f"#{entry['id']} from task m1 [cache]: The widget cache lives in" in text
+    assert "m1" in live.ok("memory", "list", "-p", "mem")
+    assert live.plait("memory", "forget", str(entry["id"]), "-p", "mem").returncode == 0
+    assert live.json("memory", "search", "widget", "-p", "mem") == []

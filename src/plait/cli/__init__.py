@@ -29,7 +29,7 @@ repository's plait.toml; at most 4 agents work at once unless --max-concurrency 
 
 
 def build_parser() -> Parser:
-    from plait.cli import faces, missions, projects, running, schedules, tasks
+    from plait.cli import faces, memory, missions, projects, running, schedules, tasks
 
     p = Parser(
         prog="plait",
@@ -45,6 +45,7 @@ def build_parser() -> Parser:
     tasks.register(sub)
     missions.register(sub)
     schedules.register(sub)
+    memory.register(sub)
     projects.register(sub)
     faces.register(sub)
     return p
