@@ -9,6 +9,7 @@ the same words.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ def add_plan(state: RunState, plan: Plan, *, now: float) -> Command:
 
 
 _ADD_FIELDS = frozenset(
-    {"title", "body", "after", "agent", "landing", "class", "model", "id", "origin"}
+    {"title", "body", "after", "agent", "landing", "class", "model", "id", "origin", "ports"}
 )
 
 
@@ -235,6 +236,7 @@ def add_task(
         landing=landing,
         origin=_text(fields, "origin") or "cli",
         model=_text(fields, "model") or None,
+        ports=_services(fields),
     )
     return Command(ev.TasksAdded(at=now, tasks=(spec,)), tid, f"added task {tid}", tasks=(tid,))
 
@@ -298,3 +300,13 @@ def _text(fields: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise BadRequest(f"`{key}` must be text", hint=f"give {key} as a string")
     return value
+
+
+def _services(fields: Mapping[str, Any]) -> tuple[str, ...]:
+    ports = fields.get("ports") or []
+    ok = isinstance(ports, list) and all(
+        isinstance(p, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", p) for p in ports
+    )
+    if not ok:
+        raise BadRequest("`ports` must be a list of service names", hint="--port web (repeatable)")
+    return tuple(dict.fromkeys(ports))

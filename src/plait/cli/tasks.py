@@ -106,6 +106,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             fields[key] = getattr(args, key)
     if args.task_class:
         fields["class"] = args.task_class
+    if args.port:
+        fields["ports"] = list(args.port)
     if not body.strip():
         print(
             "plait: warning: the task has no body; the agent gets only its title",
@@ -337,6 +339,12 @@ def register(sub: Any) -> None:
     )
     add.add_argument("--class", dest="task_class", help="the task's class (INFRA, GATED, BEHAVIOR)")
     add.add_argument("--id", help="the task's id (default: from the title)")
+    add.add_argument(
+        "--port",
+        action="append",
+        metavar="SERVICE",
+        help="hand its agent a port (PLAIT_PORT_<SERVICE>)",
+    )
     add_project_flag(add)
     add_json_flag(add)
     add.set_defaults(handler=cmd_add)

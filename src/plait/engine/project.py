@@ -257,7 +257,10 @@ def build_engine(
         processes=_Book(store),
         attempts=attempts,
         environment=AgentEnvironment(
-            project=project.name, socket=str(project.paths.socket), store=store
+            project=project.name,
+            socket=str(project.paths.socket),
+            store=store,
+            default_ports=eff.ports,
         ),
     )
     engine = Engine(

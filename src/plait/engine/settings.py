@@ -70,6 +70,7 @@ class Effective:
     config: RunConfig  # for the core
     backends: dict[str, dict[str, Scalar]]  # options of each backend, by name
     prompts_dir: str | None  # the repository's prompt overrides, if plait.toml names them
+    ports: tuple[str, ...] = ()  # services every task gets a port for
 
 
 def repo_config(repo: str) -> ProjectConfig:
@@ -176,7 +177,9 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         branch_prefix=cfg.branch_prefix or base.branch_prefix,
     )
     prompts = str(Path(s.repo) / cfg.prompts_dir) if cfg.prompts_dir else None
-    return Effective(settings=settings, config=config, backends=backends, prompts_dir=prompts)
+    return Effective(
+        settings=settings, config=config, backends=backends, prompts_dir=prompts, ports=cfg.ports
+    )
 
 
 def _first(*values: Any) -> Any:

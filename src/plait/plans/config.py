@@ -12,7 +12,7 @@
     exclusive = false       # true: one task of the class at a time
     [limits]                max_concurrency, ci_failures, failures; [limits.agents] caps
     [ci]                    command = "make test"
-    [worktree]              hook = "scripts/setup.sh", keep = false
+    [worktree]              hook = "scripts/setup.sh", keep = false, ports = ["web"]
     [prompts]               dir = ".plait/prompts" (per-kind overrides, <kind>.md)
     [liveness]              idle_timeout, turn_timeout, cooldown, poll_interval (seconds)
     [merge]                 delay (seconds), stacked (bool)
@@ -43,13 +43,14 @@ _DELAY = (float, "a number of seconds, 0 or more")
 _COUNT = (int, "a whole number of at least 1")
 _TEXT = (str, "text")
 _BOOL = (bool, "true or false")
+_SERVICES = (list, 'a list of service names, e.g. ["web", "db"]')
 
 _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
     "project": {"main": _TEXT, "branch_prefix": _TEXT},
     "agent": {"default": _TEXT, "model": _TEXT},
     "limits": {"max_concurrency": _COUNT, "ci_failures": _COUNT, "failures": _COUNT},
     "ci": {"command": _TEXT},
-    "worktree": {"hook": _TEXT, "keep": _BOOL},
+    "worktree": {"hook": _TEXT, "keep": _BOOL, "ports": _SERVICES},
     "prompts": {"dir": _TEXT},
     "liveness": {
         "idle_timeout": _FLOAT,
@@ -78,6 +79,7 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("ci", "command"): "ci_command",
     ("worktree", "hook"): "hook",
     ("worktree", "keep"): "keep_worktrees",
+    ("worktree", "ports"): "ports",
     ("prompts", "dir"): "prompts_dir",
     ("liveness", "idle_timeout"): "idle_timeout",
     ("liveness", "turn_timeout"): "turn_timeout",
@@ -115,6 +117,7 @@ class ProjectConfig:
     ci_command: str | None = None
     hook: str | None = None
     keep_worktrees: bool | None = None
+    ports: tuple[str, ...] = ()  # services every task gets a port for (PLAIT_PORT_<NAME>)
     prompts_dir: str | None = None
     idle_timeout: float | None = None
     turn_timeout: float | None = None
@@ -201,6 +204,12 @@ class _Reader:
             ok = False
         if ok and want is str and not str(raw).strip():
             ok = False
+        if ok and kind is _SERVICES:
+            names = raw if isinstance(raw, list) else []
+            ok = all(
+                isinstance(n, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", n) for n in names
+            )
+            raw = tuple(dict.fromkeys(names))
         if not ok:
             self.problem(table, key, f"{key} = {raw!r} is not {what}", f"write {key} as {what}")
             return None
