@@ -149,3 +149,14 @@ def test_fuzzed_blueprints_never_raise_anything_but_a_located_plan_error(text: s
     assert bp.members
     names = {m.name for m in bp.members}
     assert all(d in names for m in bp.members for d in m.depends_on)
+
+
+def test_the_readme_blueprint_is_valid() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Blueprints", 1)[1]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    bp = parse_blueprint(toml, "README.md", variables={"resource": "invoices"})
+    assert [m.name for m in bp.members] == ["schema", "api", "docs", "review", "devserver"]
+    assert bp.members[3].depends_on == ("api", "docs")

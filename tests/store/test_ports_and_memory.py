@@ -62,7 +62,16 @@ def test_memory_search_ranks_and_never_reads_text_as_query_syntax() -> None:
     memory.add(store, "run make test before committing", at=2)
     assert [e.id for e in memory.search(store, "billing cents")] == [a]
     assert [e.id for e in memory.relevant(store, "Fix billing: totals in dollars")] == [a]
-    for hostile in ('"', "NEAR(", "a OR", "*", "-x", "billing AND", "col:x", "'; DROP TABLE memory"):
+    for hostile in (
+        '"',
+        "NEAR(",
+        "a OR",
+        "*",
+        "-x",
+        "billing AND",
+        "col:x",
+        "'; DROP TABLE memory",
+    ):
         memory.search(store, hostile)  # no error
         memory.relevant(store, hostile)
     assert memory.entries(store, tag="billing")[0].task == "t1"
