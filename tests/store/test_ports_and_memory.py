@@ -6,6 +6,8 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from plait.store import memory
 from plait.store.ports import env_name, held, ports_for, release
 from plait.store.sqlite import Store
@@ -85,10 +87,7 @@ def test_plait_toml_gives_every_task_ports_by_service_name() -> None:
 
     cfg = parse_config('[worktree]\nports = ["web", "db", "web"]\n', "plait.toml")
     assert cfg.ports == ("web", "db")
-    try:
+    with pytest.raises(PlanError) as caught:
         parse_config('[worktree]\nports = ["web", 3]\n', "plait.toml")
-    except PlanError as exc:
-        assert exc.problems[0].line == 2
-        assert "service names" in exc.problems[0].render()
-    else:
-        raise AssertionError("a bad port list must be refused")
+    assert caught.value.problems[0].line == 2
+    assert "service names" in caught.value.problems[0].render()
