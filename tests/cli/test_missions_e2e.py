@@ -7,6 +7,7 @@ test starts its own missions in it.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from plait import processes
 from plait.core import events as ev
 from plait.store.sqlite import Store
 from tests.api.helpers_live import Live, until
+from tests.cli.helpers_cli import cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -294,3 +296,46 @@ def test_a_memory_an_agent_writes_is_offered_in_a_later_tasks_start_prompt(live:
     assert "m1" in live.ok("memory", "list", "-p", "mem")
     assert live.plait("memory", "forget", str(entry["id"]), "-p", "mem").returncode == 0
     assert live.json("memory", "search", "widget", "-p", "mem") == []
+
+
+# ---- attach ---------------------------------------------------------------------------------
+ATTACH_SCRIPT = {
+    "tasks": {
+        "m1": {
+            "start": [{"actions": [{"hang": 600}]}],
+            "continue": [{"say": "continued after the person"}],
+        }
+    }
+}
+
+
+def test_attach_pauses_hands_over_the_session_and_gives_the_task_back(live: Live) -> None:
+    script = live.tmp / "attach-script.json"
+    script.write_text(json.dumps(ATTACH_SCRIPT))
+    live.ok("init", "--repo", str(live.repo), "--project", "att", "--agent", "script",
+            "--script", str(script))  # fmt: skip
+    live.ok("up", "att")
+    try:
+        live.ok("mission", "Work until someone looks", "-p", "att")
+        worktree = live.home() / "att" / "worktrees" / "m1"
+        until(lambda: processes.under(str(worktree)), what="the agent running")
+        attached = subprocess.run(
+            [sys.executable, "-m", "plait.cli", "attach", "m1", "-p", "att"],
+            input="please also update the changelog\n",
+            env=cli_env(live.tmp),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert attached.returncode == 0, attached.stderr
+        assert "> please also update the changelog" in attached.stdout
+        assert "m1 goes on from where you left it" in attached.stdout
+        waited = live.plait("wait", "m1", "-p", "att", timeout=120)
+        assert waited.returncode == 0, (waited.stdout, waited.stderr)
+        assert live.json("result", "m1", "-p", "att")["answer"] == "continued after the person"
+    finally:
+        live.plait("down", "att")
+    banner = attached.stdout.splitlines()[1]
+    assert banner.startswith("script agent (a simulator) for m1, session script-m1-")
+    assert banner.endswith(f"in {worktree}")

@@ -307,8 +307,21 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, str]:
     return parser.parse_args(argv), prompt
 
 
+def interactive(task: str, session: str) -> int:
+    """`plait attach` on the simulator: say where it runs, then echo what the person
+    types until the end of input."""
+    print(f"script agent (a simulator) for {task}, session {session}, in {Path.cwd()}")
+    for line in sys.stdin:
+        print(f"> {line.rstrip()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args, prompt = parse_args(sys.argv[1:] if argv is None else argv)
+    raw = sys.argv[1:] if argv is None else argv
+    if "--interactive" in raw:
+        args, _ = parse_args([a for a in raw if a != "--interactive"])
+        return interactive(args.task, args.resume)
+    args, prompt = parse_args(raw)
     stream = Stream(args.resume or session_id_for(args.task), prompt)
     root = Path.cwd().resolve()
     stream.init(str(root))

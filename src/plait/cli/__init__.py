@@ -29,7 +29,7 @@ repository's plait.toml; at most 4 agents work at once unless --max-concurrency 
 
 
 def build_parser() -> Parser:
-    from plait.cli import faces, memory, missions, projects, running, schedules, tasks
+    from plait.cli import attach, faces, memory, missions, projects, running, schedules, tasks
 
     p = Parser(
         prog="plait",
@@ -44,6 +44,7 @@ def build_parser() -> Parser:
     running.register_adopt(sub)
     tasks.register(sub)
     missions.register(sub)
+    attach.register(sub)
     schedules.register(sub)
     memory.register(sub)
     projects.register(sub)

@@ -209,6 +209,16 @@ def forge_for(s: Settings, *, db: str, token: str | None = None) -> Forge:
     raise UsageError(f"unknown forge {s.forge!r}", hint="use --forge local or --forge github")
 
 
+def project_backend(project: Project, name: str) -> AgentBackend:
+    """The agent backend `name` as the project's settings configure it, ready to run."""
+    eff = project.effective()
+    home = str(project.paths.root / "agents" / name)
+    options = with_secrets(eff.backends.get(name, {}), os.environ)
+    backend = get_backend(name, options, script=eff.settings.script, home=home)
+    backend.prepare_home()
+    return backend
+
+
 def build_engine(
     project: Project, *, observer: Observer | None = None, token: str | None = None
 ) -> Engine:
@@ -227,10 +237,7 @@ def build_engine(
 
     def backend_for(name: str) -> AgentBackend:
         if name not in backends:
-            home = str(project.paths.root / "agents" / name)
-            options = with_secrets(eff.backends.get(name, {}), os.environ)
-            backends[name] = get_backend(name, options, script=s.script, home=home)
-            backends[name].prepare_home()
+            backends[name] = project_backend(project, name)
         return backends[name]
 
     store = project.store
