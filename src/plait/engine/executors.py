@@ -34,6 +34,7 @@ from plait.forges.base import Forge, MergeBlocked
 from plait.store.sqlite import TranscriptEntry
 from plait.textsafe import no_surrogates
 from plait.workspaces.base import TurnCommit, Workspaces
+from plait.workspaces.containers import Container, Containerized
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Executors:
         warm_up_wait: float = 5.0,
         attempts: TranscriptReader | None = None,
         environment: AgentEnvironment | None = None,
+        container: Container | None = None,
     ) -> None:
         self.project = project
         self.forge = forge
@@ -85,6 +87,7 @@ class Executors:
         self.warm_up_wait = warm_up_wait
         self.attempts = attempts
         self.environment = environment or AgentEnvironment(project=project)
+        self.container = container  # run every agent turn in this container, when set
         # Backend → set once its first turn of this run is up and streaming (see _warm_up).
         self._warm: dict[str, asyncio.Event] = {}
         self._turns: dict[str, tuple[str, _Seen]] = {}  # turns under way: effect → task, seen
@@ -217,7 +220,7 @@ class Executors:
 
     async def _run_agent(self, effect: fx.RunAgent) -> ev.Event:
         launch = effect.launch or fx.Launch()
-        backend = (
+        backend: AgentBackend = (
             CommandBackend(program=launch.command)
             if launch.command
             else self.backend_for(effect.agent)
@@ -244,6 +247,9 @@ class Executors:
             else (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
         )
         env = self.environment.env(effect, os.environ)
+        if self.container is not None:
+            passed = tuple(backend.env(env, spec))
+            backend = Containerized(backend, self.container, passed)
 
         warm = await self._warm_up(effect.agent)
         seen = _Seen()

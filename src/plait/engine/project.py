@@ -31,6 +31,7 @@ from plait.forges.base import Forge
 from plait.store.paths import ProjectPaths, list_projects, project_paths
 from plait.store.sqlite import Store, TranscriptEntry
 from plait.ui.headless import timeline_lines
+from plait.workspaces.containers import Container, find_engine
 from plait.workspaces.worktrees import GitWorkspaces
 
 
@@ -269,6 +270,7 @@ def build_engine(
             store=store,
             default_ports=eff.ports,
         ),
+        container=_container(project, eff),
     )
     engine = Engine(
         store=store,
@@ -280,6 +282,15 @@ def build_engine(
     )
     engine.watch(release_ports_of_ended_tasks(store))
     return engine
+
+
+def _container(project: Project, eff: Effective) -> Container | None:
+    """The container agents run in, when plait.toml asks for one (its engine must answer)."""
+    if not eff.container_image:
+        return None
+    engine = find_engine(eff.container_engine or "")
+    mounts = (eff.settings.repo, str(project.paths.worktrees))
+    return Container(engine=engine, image=eff.container_image, mounts=mounts)
 
 
 class _Book:

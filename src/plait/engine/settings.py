@@ -71,6 +71,8 @@ class Effective:
     backends: dict[str, dict[str, Scalar]]  # options of each backend, by name
     prompts_dir: str | None  # the repository's prompt overrides, if plait.toml names them
     ports: tuple[str, ...] = ()  # services every task gets a port for
+    container_image: str | None = None  # agents run inside this image ([container])
+    container_engine: str | None = None
 
 
 def repo_config(repo: str) -> ProjectConfig:
@@ -178,7 +180,13 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
     )
     prompts = str(Path(s.repo) / cfg.prompts_dir) if cfg.prompts_dir else None
     return Effective(
-        settings=settings, config=config, backends=backends, prompts_dir=prompts, ports=cfg.ports
+        settings=settings,
+        config=config,
+        backends=backends,
+        prompts_dir=prompts,
+        ports=cfg.ports,
+        container_image=cfg.container_image,
+        container_engine=cfg.container_engine,
     )
 
 

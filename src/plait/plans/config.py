@@ -17,6 +17,7 @@
     [liveness]              idle_timeout, turn_timeout, cooldown, poll_interval (seconds)
     [merge]                 delay (seconds), stacked (bool)
     [project]               main = "main", branch_prefix = "plait"
+    [container]             image = "ghcr.io/me/agents:1" (agents run inside), engine
 
 Flags given on the command line win over this file; this file wins over the defaults.
 """
@@ -59,6 +60,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
         "poll_interval": _FLOAT,
     },
     "merge": {"delay": _DELAY, "stacked": _BOOL},
+    "container": {"image": _TEXT, "engine": _TEXT},
 }
 # Tables of named entries: [agents.NAME], [classes.NAME], and [agent.options], [limits.agents].
 _NESTED = {"agents", "classes"}
@@ -87,6 +89,8 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("liveness", "poll_interval"): "poll_interval",
     ("merge", "delay"): "merge_delay",
     ("merge", "stacked"): "stacked",
+    ("container", "image"): "container_image",
+    ("container", "engine"): "container_engine",
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -118,6 +122,8 @@ class ProjectConfig:
     hook: str | None = None
     keep_worktrees: bool | None = None
     ports: tuple[str, ...] = ()  # services every task gets a port for (PLAIT_PORT_<NAME>)
+    container_image: str | None = None  # run every agent inside this image
+    container_engine: str | None = None  # docker | podman (default: whichever answers)
     prompts_dir: str | None = None
     idle_timeout: float | None = None
     turn_timeout: float | None = None
