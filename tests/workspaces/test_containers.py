@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,6 @@ from plait.workspaces.containers import (
     container_argv,
     find_engine,
 )
-from tests.cli.helpers_cli import plait
 
 
 def test_an_agent_runs_in_the_image_with_its_folders_and_variables_by_name() -> None:
@@ -97,6 +97,13 @@ def test_a_command_runs_inside_the_container_in_the_mounted_workspace(tmp_path: 
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["hello", "hi"]
+
+
+def plait(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PLAIT_"))}
+    env.update(PLAIT_HOME=str(home / "plait-home"), HOME=str(home))
+    return subprocess.run([sys.executable, "-m", "plait.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
 
 
 def test_an_engine_asked_for_containers_without_one_does_not_start(tmp_path: Path) -> None:
