@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +80,27 @@ SCRIPT: dict[str, Any] = {
 }
 
 
+def new_project(live: Live, name: str, script: Path, *more: str) -> None:
+    live.ok("init", "--repo", str(live.repo), "--project", name, "--agent", "script",
+            "--script", str(script), *more)  # fmt: skip
+
+
+@contextmanager
+def engine(live: Live, name: str) -> Iterator[None]:
+    """The project's background engine, stopped after."""
+    live.ok("up", name)
+    try:
+        yield
+    finally:
+        live.plait("down", name)
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     live = Live.make(tmp_path_factory.mktemp("missions"), SCRIPT)
-    live.ok("init", "--repo", str(live.repo), "--project", "m", "--agent", "script",
-            "--script", str(live.script), "--max-concurrency", "8")  # fmt: skip
-    live.ok("up", "m")
-    try:
+    new_project(live, "m", live.script, "--max-concurrency", "8")
+    with engine(live, "m"):
         yield live
-    finally:
-        live.plait("down", "m")
 
 
 def mission(live: Live, *args: str) -> dict[str, Any]:
@@ -219,16 +231,12 @@ def test_a_blueprint_runs_its_branches_side_by_side_and_the_join_after(live: Liv
     live.script.write_text(json.dumps(SCRIPT))
     blueprint = live.tmp / "pair.toml"
     blueprint.write_text(BLUEPRINT)
-    live.ok("init", "--repo", str(live.repo), "--project", "bp", "--agent", "script",
-            "--script", str(live.script))  # fmt: skip
+    new_project(live, "bp", live.script)
     out = live.ok("apply", str(blueprint), "-p", "bp")
     assert "team m1 (pair) started with 3 member(s)" in out
-    live.ok("up", "bp")
-    try:
+    with engine(live, "bp"):
         waited = live.plait("wait", "pair", "-p", "bp", timeout=180)
         assert waited.returncode == 0, (waited.stdout, waited.stderr)
-    finally:
-        live.plait("down", "bp")
     rows = live.rows("bp")
     assert {rows[t]["status"] for t in rows} == {"done"}
     assert rows["m1.join"]["depends_on"] == ["m1.left", "m1.right"]
@@ -273,10 +281,8 @@ MEMORY_SCRIPT = {
 def test_a_memory_an_agent_writes_is_offered_in_a_later_tasks_start_prompt(live: Live) -> None:
     script = live.tmp / "memory-script.json"
     script.write_text(json.dumps(MEMORY_SCRIPT))
-    live.ok("init", "--repo", str(live.repo), "--project", "mem", "--agent", "script",
-            "--script", str(script))  # fmt: skip
-    live.ok("up", "mem")
-    try:
+    new_project(live, "mem", script)
+    with engine(live, "mem"):
         started = json.loads(live.ok("mission", "Find where the widget cache lives and note it",
                                      "-p", "mem", "--json"))  # fmt: skip
         assert started["id"] == "m1"
@@ -288,8 +294,6 @@ def test_a_memory_an_agent_writes_is_offered_in_a_later_tasks_start_prompt(live:
         assert live.plait("wait", "m2", "-p", "mem").returncode == 0
         log = live.ok("logs", "m2", "--json", "-p", "mem").splitlines()
         [prompt] = [json.loads(e) for e in log if json.loads(e)["kind"] == "Prompt"]
-    finally:
-        live.plait("down", "mem")
     text = str(prompt["event"]["text"])
     assert "From the project's shared memory" in text
     assert f"#{entry['id']} from task m1 [cache]: The widget cache lives in" in text
@@ -312,10 +316,8 @@ ATTACH_SCRIPT = {
 def test_attach_pauses_hands_over_the_session_and_gives_the_task_back(live: Live) -> None:
     script = live.tmp / "attach-script.json"
     script.write_text(json.dumps(ATTACH_SCRIPT))
-    live.ok("init", "--repo", str(live.repo), "--project", "att", "--agent", "script",
-            "--script", str(script))  # fmt: skip
-    live.ok("up", "att")
-    try:
+    new_project(live, "att", script)
+    with engine(live, "att"):
         live.ok("mission", "Work until someone looks", "-p", "att")
         worktree = live.home() / "att" / "worktrees" / "m1"
         until(lambda: processes.under(str(worktree)), what="the agent running")
@@ -334,8 +336,6 @@ def test_attach_pauses_hands_over_the_session_and_gives_the_task_back(live: Live
         waited = live.plait("wait", "m1", "-p", "att", timeout=120)
         assert waited.returncode == 0, (waited.stdout, waited.stderr)
         assert live.json("result", "m1", "-p", "att")["answer"] == "continued after the person"
-    finally:
-        live.plait("down", "att")
     banner = attached.stdout.splitlines()[1]
     assert banner.startswith("script agent (a simulator) for m1, session script-m1-")
     assert banner.endswith(f"in {worktree}")

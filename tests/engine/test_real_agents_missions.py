@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,25 +18,12 @@ import pytest
 from plait.testing.gitrepo import GitRepo
 from plait.testing.model_api import ModelAPIDouble, shell_turn
 from plait.testing.model_api_clis import cli_options, plait_run_args
+from tests.engine.test_real_agents_e2e import plait
 
 pytestmark = pytest.mark.slow
 
 PROMPT = "Survey the repository and leave a note"
 ANSWER = "The repository holds a README and nothing else."
-
-
-def plait(
-    args: list[str], env: Mapping[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "plait.cli", *args],
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_a_claude_mission_answers_and_uses_the_plait_cli(tmp_path: Path, clis_bin: Path) -> None:
@@ -58,18 +42,24 @@ def test_a_claude_mission_answers_and_uses_the_plait_cli(tmp_path: Path, clis_bi
             "real",
             *plait_run_args("claude", options),
         ]
-        assert plait(init, env).returncode == 0
-        assert plait(["up", "real"], env).returncode == 0
+        assert plait(init, env, timeout=120).returncode == 0
+        assert plait(["up", "real"], env, timeout=120).returncode == 0
         try:
-            started = plait(["mission", PROMPT, "--name", "survey", "-p", "real", "--json"], env)
+            started = plait(
+                ["mission", PROMPT, "--name", "survey", "-p", "real", "--json"], env, timeout=120
+            )
             assert started.returncode == 0, started.stderr
             assert json.loads(started.stdout)["id"] == "m1"
             waited = plait(["wait", "survey", "-p", "real"], env, timeout=170)
             assert waited.returncode == 0, (waited.stdout, waited.stderr)
-            result = json.loads(plait(["result", "m1", "-p", "real", "--json"], env).stdout)
-            notes = json.loads(plait(["memory", "list", "-p", "real", "--json"], env).stdout)
+            result = json.loads(
+                plait(["result", "m1", "-p", "real", "--json"], env, timeout=120).stdout
+            )
+            notes = json.loads(
+                plait(["memory", "list", "-p", "real", "--json"], env, timeout=120).stdout
+            )
         finally:
-            plait(["down", "real"], env)
+            plait(["down", "real"], env, timeout=120)
     assert result["answer"] == ANSWER
     assert result["exit_code"] == 0
     assert result["status"] == "done"

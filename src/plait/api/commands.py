@@ -293,7 +293,8 @@ def _plain(text: str, what: str) -> None:
         )
 
 
-def _text(fields: Mapping[str, Any], key: str) -> str:
+def text_field(fields: Mapping[str, Any], key: str) -> str:
+    """A command's text field ("" when absent); anything but text is a bad request."""
     value = fields.get(key)
     if value is None:
         return ""
@@ -310,3 +311,6 @@ def _services(fields: Mapping[str, Any]) -> tuple[str, ...]:
     if not ok:
         raise BadRequest("`ports` must be a list of service names", hint="--port web (repeatable)")
     return tuple(dict.fromkeys(ports))
+
+
+_text = text_field

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from plait.api.commands import BadRequest, Command, CommandError, resolve_task
+from plait.api.commands import text_field as _text
 from plait.core import events as ev
 from plait.core.model import RunState
 from plait.core.plan import (
@@ -246,15 +247,6 @@ def _ports(fields: Mapping[str, Any]) -> tuple[str, ...]:
                 hint="--port web (letters, digits, '-', '_')",
             )
     return tuple(dict.fromkeys(ports))
-
-
-def _text(fields: Mapping[str, Any], key: str) -> str:
-    value = fields.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise BadRequest(f"`{key}` must be text", hint=f"give {key} as a string")
-    return value
 
 
 def _strings(fields: Mapping[str, Any], key: str) -> tuple[str, ...]:

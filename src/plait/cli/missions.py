@@ -8,12 +8,12 @@ PLAIT_TASK_ID the mission, so `plait mission "…" --parent $PLAIT_TASK_ID` spaw
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from plait import exits
-from plait.api.client import open_api
+from plait.api.client import ProjectAPI, open_api
 from plait.api.views import FINAL
 from plait.cli.common import (
     add_json_flag,
@@ -74,15 +74,20 @@ def _split(text: str) -> list[str]:
     return [part for part in text.replace(",", " ").split() if part]
 
 
-def cmd_mission(args: argparse.Namespace) -> int:
-    fields = mission_fields(args)
-    proj = open_project(args.project)
+def through_api(project: str | None, call: Callable[[ProjectAPI], Row]) -> Row:
+    """`call` on the project's API (its engine's, or its store's), closing both after."""
+    proj = open_project(project)
     api = open_api(proj)
     try:
-        reply = api.add_mission(fields)
+        return call(api)
     finally:
         api.close()
         proj.close()
+
+
+def cmd_mission(args: argparse.Namespace) -> int:
+    fields = mission_fields(args)
+    reply = through_api(args.project, lambda api: api.add_mission(fields))
     tid = str(reply.get("task", ""))
     row: Row = next((r for r in reply.get("tasks", []) if r.get("id") == tid), {})
     name = row.get("name") or ""
@@ -114,13 +119,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     wire = blueprint.to_wire()
     if args.parent:
         wire["parent"] = args.parent
-    proj = open_project(args.project)
-    api = open_api(proj)
-    try:
-        reply = api.add_team(wire)
-    finally:
-        api.close()
-        proj.close()
+    reply = through_api(args.project, lambda api: api.add_team(wire))
     if args.json:
         print_json(reply)
     else:

@@ -47,6 +47,7 @@ from typing import Any
 from plait.core.graph import has_cycle
 from plait.core.plan import RESTART_POLICIES, PlanProblem, TaskSpec, task_id_problem
 from plait.errors import PlanError
+from plait.plans.tomlpos import toml_line
 
 LANDINGS = ("none", "pr", "merge")
 _TOP = ("name", "description", "vars", "agents")
@@ -132,19 +133,7 @@ class _Reader:
         self.problems: list[PlanProblem] = []
 
     def line_of(self, table: tuple[str, ...], key: str | None = None) -> int:
-        """Where `key` of `[table]` (or the table) is written; 0 when not found."""
-        current: tuple[str, ...] = ()
-        for i, raw in enumerate(self.lines, start=1):
-            line = raw.split("#", 1)[0].strip()
-            if line.startswith("[") and line.endswith("]"):
-                current = tuple(p.strip().strip('"') for p in line.strip("[]").split("."))
-                if key is None and current == table:
-                    return i
-                continue
-            named = line.split("=", 1)[0].strip().strip('"') if "=" in line else None
-            if key is not None and current == table and named == key:
-                return i
-        return self.line_of(table) if key is not None and table else 0
+        return toml_line(self.lines, table, key)
 
     def problem(self, table: tuple[str, ...], key: str | None, message: str, hint: str) -> None:
         self.problems.append(PlanProblem(self.path, self.line_of(table, key), message, hint))

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plait.errors import PlanError, PlanProblem
+from plait.plans.tomlpos import toml_line
 
 CONFIG_FILE = "plait.toml"
 
@@ -169,23 +170,7 @@ class _Reader:
     # ---- reporting ----------------------------------------------------------------------
     def line_of(self, table: tuple[str, ...], key: str | None = None) -> int:
         """Where `key` of `[table]` (or the table itself) is written; 0 if not found."""
-        header = ".".join(table)
-        current: tuple[str, ...] = ()
-        for i, raw in enumerate(self.lines, start=1):
-            line = raw.split("#", 1)[0].strip()
-            if line.startswith("[") and line.endswith("]"):
-                current = tuple(p.strip().strip('"') for p in line.strip("[]").split("."))
-                if current == table if key is None else current[: len(table) + 1] == (*table, key):
-                    return i
-                continue
-            if key is None or "=" not in line:
-                continue
-            name = line.split("=", 1)[0].strip().strip('"')
-            if current == table and name == key:
-                return i
-            if current == () and name == f"{header}.{key}":
-                return i
-        return 0 if key is None else self.line_of(table)
+        return toml_line(self.lines, table, key)
 
     def problem(self, table: tuple[str, ...], key: str | None, message: str, hint: str) -> None:
         self.problems.append(PlanProblem(self.path, self.line_of(table, key), message, hint))

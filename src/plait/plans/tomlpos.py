@@ -1,0 +1,25 @@
+"""Where a key or a table is written in a TOML file (tomllib gives values, not lines)."""
+
+from __future__ import annotations
+
+
+def toml_line(lines: list[str], table: tuple[str, ...], key: str | None = None) -> int:
+    """The line (from 1) of `key` in `[table]`, or of the table itself; else the table's
+    line, else 0. Finds `[a.b]` headers, `k = …` in them, and dotted `b.k = …` at the top."""
+    header = ".".join(table)
+    current: tuple[str, ...] = ()
+    for i, raw in enumerate(lines, start=1):
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = tuple(p.strip().strip('"') for p in line.strip("[]").split("."))
+            if current == table if key is None else current[: len(table) + 1] == (*table, key):
+                return i
+            continue
+        if key is None or "=" not in line:
+            continue
+        name = line.split("=", 1)[0].strip().strip('"')
+        if current == table and name == key:
+            return i
+        if current == () and name == f"{header}.{key}":
+            return i
+    return 0 if key is None else toml_line(lines, table)
