@@ -110,7 +110,9 @@ def _when(at: float) -> str:
 
 def register(sub: Any) -> None:
     mem = sub.add_parser("memory", help="the project's shared memory: notes for later tasks")
-    verbs = mem.add_subparsers(dest="verb", metavar="VERB", required=True)
+    verbs = mem.add_subparsers(
+        dest="verb", metavar="VERB", required=True, help="add, search, list or forget"
+    )
     add = verbs.add_parser("add", help="leave a note (TEXT, or - to read it from stdin)")
     add.add_argument("text")
     add.add_argument("--tag", action="append", metavar="TAG", help="a topic (repeatable)")

@@ -145,7 +145,9 @@ def register(sub: Any) -> None:
     schedule = sub.add_parser(
         "schedule", help="start missions, blueprints or tasks on a cron schedule"
     )
-    verbs = schedule.add_subparsers(dest="verb", metavar="VERB", required=True)
+    verbs = schedule.add_subparsers(
+        dest="verb", metavar="VERB", required=True, help="add, list, pause, resume or remove"
+    )
     add = verbs.add_parser(
         "add",
         help="add a schedule: CRON and what it starts",
