@@ -27,6 +27,7 @@ _STYLES = {
     "done": "green",
     "approved": "green",
     "needs-attention": "bold red",
+    "failed": "bold red",  # a mission whose restart policy gave up
     "ci-failed": "red",
     "conflicting": "red",
     "stopped": "magenta",
