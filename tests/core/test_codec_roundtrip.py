@@ -16,6 +16,8 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import CIStatus, PRView, ReviewThread, RunConfig, Usage
 from plait.core.plan import Restart, TaskSpec
+from plait.core.model import Budget, CIStatus, Overlap, PRView, ReviewThread, RunConfig, Usage
+from plait.core.plan import TaskSpec
 from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
 
 THREAD = ReviewThread(id="t1", body="why?", author="ann", path="src/x.py", line=3, outdated=True)
@@ -46,8 +48,14 @@ CONFIG = RunConfig(
     class_caps={"INFRA": 1},
     agent_caps={"codex": 2},
     retry_seconds=0.5,
+    budget=Budget(tokens=10**9),
+    task_budget=Budget(dollars=500.0),
+    notify_on=("attention", "idle"),
+    hold_overlapping=True,
 )
-SPEC = TaskSpec(id="a", title="A", description="d", task_class="INFRA", depends_on=("z",))
+SPEC = TaskSpec(
+    id="a", title="A", description="d", task_class="INFRA", depends_on=("z",), files=("x.py",)
+)
 
 
 class _Result(TypedDict):
@@ -141,6 +149,12 @@ EVENTS: list[ev.Event] = [
     ev.TaskRetried(at=8.0, task="a", cascade=True),
     ev.TaskReset(at=9.0, task="a", hard=True),
     ev.ConfigChanged(at=10.0, config=CONFIG),
+    ev.BudgetSet(at=11.0, task="a", tokens=5000, dollars=1.25),
+    ev.BudgetSet(at=11.5),
+    ev.NotificationSent(**R, ok=False, error="timed out"),
+    ev.OverlapsChanged(
+        at=12.0, task="a", overlaps=(Overlap(task="b", paths=("x.py",)), Overlap(paths=("y",)))
+    ),
 ]
 EFFECTS: list[fx.Effect] = [
     fx.PrepareWorkspace(**E, branch="b", base_branch="main"),
@@ -180,6 +194,7 @@ EFFECTS: list[fx.Effect] = [
     fx.Merge(**E, pr=3, branch="b", title="t"),
     fx.Cleanup(**E, worktree="/w", branch="b", keep=True),
     fx.Discard(**E, worktree="/w", branch="b", pr=3),
+    fx.Notify(**E, kind="attention", title="t", text="x", url="u"),
 ]
 
 

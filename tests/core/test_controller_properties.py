@@ -8,7 +8,9 @@ ticks and crashes, and checks after every decided event:
 - one action per task: never two outstanding effects for one task, never more agent
   slots busy than `max_concurrency`;
 - priorities: a task takes the highest-priority op of its queue, and no new task starts
-  while an active task waits with feedback for a slot.
+  while an active task waits with feedback for a slot;
+- budgets: no agent turn starts for a task over its budget; notifications: every one has
+  an id of its own (one per episode, none repeated by a crash).
 
 At the end it lets the run finish (a human answers tasks that need attention) and checks
 every task merged exactly once, no human message was lost, and replaying the event log
@@ -26,10 +28,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from plait.core import effects as fx
 from plait.core import events as ev
+from plait.core.budget import task_over
 from plait.core.controller import Decision, decide
 from plait.core.model import (
     AGENT_OPS,
     FEEDBACK_PRIORITY,
+    Budget,
     Op,
     OpKind,
     Phase,
@@ -37,6 +41,7 @@ from plait.core.model import (
     RunState,
     TaskState,
 )
+from plait.core.notices import KINDS
 from plait.core.progress import all_merged
 from plait.core.task import attention_reason, next_op
 from plait.testing.core_driver import CoreDriver, Outcome, specs_from
@@ -82,10 +87,23 @@ class Sent:
 class ControllerMachine(RuleBasedStateMachine):
     d: CoreDriver
 
-    @initialize(plan=st.sampled_from(PLANS), cap=st.integers(1, 3), stacked=st.booleans())
-    def begin(self, plan: dict[str, list[str]], cap: int, stacked: bool) -> None:
+    @initialize(
+        plan=st.sampled_from(PLANS),
+        cap=st.integers(1, 3),
+        stacked=st.booleans(),
+        budget=st.sampled_from([None, 2500, 5000]),
+    )
+    def begin(
+        self, plan: dict[str, list[str]], cap: int, stacked: bool, budget: int | None
+    ) -> None:
         config = RunConfig(
-            project="prop", repo="/sim", max_concurrency=cap, stacked=stacked, retry_seconds=1.0
+            project="prop",
+            repo="/sim",
+            max_concurrency=cap,
+            stacked=stacked,
+            retry_seconds=1.0,
+            task_budget=Budget(tokens=budget),
+            notify_on=KINDS,
         )
         self.d = CoreDriver(specs_from(plan), config=config)
         self.sent: list[Sent] = []
@@ -141,6 +159,13 @@ class ControllerMachine(RuleBasedStateMachine):
         task = order[i % len(order)]
         self._send(task, f"message {len(self.sent) + 1} for {task}")
 
+    @rule(i=st.integers(0, 99))
+    def raise_budget(self, i: int) -> None:
+        order = self.d.st.order
+        task = order[i % len(order)]
+        used = self.d.st.tasks[task].usage.total_tokens
+        self.d.feed(ev.BudgetSet(at=self.d.now, task=task, tokens=used + 2500))
+
     @rule(dt=st.sampled_from([0.5, 1.0, 5.0, 60.0]))
     def tick(self, dt: float) -> None:
         self.d.tick(dt)
@@ -169,6 +194,8 @@ class ControllerMachine(RuleBasedStateMachine):
                 for text in effect.turn.note.split("\n\n"):
                     if text:
                         self.delivered.setdefault((effect.task, text), index)
+            if isinstance(effect, fx.RunAgent | fx.PrepareWorkspace):
+                assert not task_over(new, new.tasks[effect.task]), effect
         for tid, t in new.tasks.items():
             if t.phase is Phase.MERGED:
                 self.merged_at.setdefault(tid, index)
@@ -186,10 +213,12 @@ class ControllerMachine(RuleBasedStateMachine):
             assert after.phase is Phase.MERGED, tid
             assert after.merge_sha == before.merge_sha, tid
             for effect in decision.effects:
-                assert effect.task != tid or isinstance(effect, fx.Cleanup), effect
+                assert effect.task != tid or isinstance(effect, fx.Cleanup | fx.Notify), effect
 
     def _one_action_per_task(self) -> None:
-        per_task = Counter(e.task for e in self.d.outstanding.values())
+        # A notification is no action of its task: it goes out beside them.
+        actions = [e for e in self.d.outstanding.values() if not isinstance(e, fx.Notify)]
+        per_task = Counter(e.task for e in actions)
         assert max(per_task.values(), default=0) <= 1, per_task
         slots = [
             e
@@ -226,6 +255,8 @@ class ControllerMachine(RuleBasedStateMachine):
             return
         d = self.d
         d.scripted.clear()
+        for task in d.st.order:
+            d.feed(ev.BudgetSet(at=d.now, task=task, tokens=0))  # no limit: let it all finish
         state = d.run(auto_human=True, max_events=50_000)
         assert all_merged(state), d.describe()
         assert not d.outstanding
@@ -233,6 +264,8 @@ class ControllerMachine(RuleBasedStateMachine):
             assert d.prs[tid].merges == 1, tid
         self._no_message_lost()
         self._replay_reproduces(state)
+        ids = [e.id for e in d.decided(fx.Notify)]
+        assert len(ids) == len(set(ids)), ids
 
     def _no_message_lost(self) -> None:
         for sent in self.sent:

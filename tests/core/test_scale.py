@@ -85,6 +85,12 @@ _LATER_FIELDS: dict[str, object] = {
     "failed": "",
     "launch": None,
     "in_place": False,
+    "budget": {"tokens": None, "dollars": None},
+    "task_budget": {"tokens": None, "dollars": None},
+    "notify_on": [],
+    "hold_overlapping": False,
+    "overlaps": [],
+    "files": [],
 }
 
 

@@ -21,6 +21,7 @@ from plait.core.graph import critical_path, has_cycle
 from plait.core.missions import is_mission, plan_restart, subtree, why_it_ended
 from plait.core.model import (
     AGENT_OPS,
+    Budget,
     CIStatus,
     Counters,
     Op,
@@ -31,6 +32,7 @@ from plait.core.model import (
     TaskState,
     Usage,
 )
+from plait.core.notices import notices
 from plait.core.plan import TaskSpec
 from plait.core.scheduler import FIRST_STEP, schedule
 from plait.core.task import agent_of, attention_reason, enqueue
@@ -67,6 +69,7 @@ def initial_state(event: ev.RunStarted) -> RunState:
 
 
 def decide(state: RunState | None, event: ev.Event) -> Decision:
+    before: RunState | None = None
     if isinstance(event, ev.RunStarted):
         if state is not None:
             raise ControllerError("a run can start only once")
@@ -78,7 +81,7 @@ def decide(state: RunState | None, event: ev.Event) -> Decision:
         # After a load or a decode the tasks are a plain dict: index them once.
         tasks = indexed_tasks(state)
         now = max(state.now, event.at)
-        state = replace(state, now=now, tasks=tasks, events=state.events + 1)
+        state = before = replace(state, now=now, tasks=tasks, events=state.events + 1)
         handler = _HANDLERS.get(type(event))
         drained = _drain(state, event)
         if drained is not None:
@@ -86,6 +89,8 @@ def decide(state: RunState | None, event: ev.Event) -> Decision:
         elif handler is not None:
             state = handler(state, event)
     state, effects = schedule(state)
+    if before is not None and state.config.notify_on:
+        effects = (*effects, *notices(before, state))
     return Decision(state, effects)
 
 
@@ -428,6 +433,7 @@ def _land(state: RunState, task: TaskState, sha: str, at: float) -> RunState:
         finished_at=at,
         queue=(),
         pr=pr,
+        overlaps=(),
     )
     state = _land_teams(_put(state, task), task.id, at)
     main = state.config.main_branch
@@ -478,6 +484,7 @@ def _fresh(task: TaskState) -> TaskState:
         usage=task.usage,
         turns=task.turns,
         agent_seconds=task.agent_seconds,
+        budget=task.budget,
     )
 
 
@@ -754,6 +761,23 @@ def _on_tick(state: RunState, event: ev.Tick) -> RunState:
     return state
 
 
+def _on_budget_set(state: RunState, event: ev.BudgetSet) -> RunState:
+    change = Budget(tokens=event.tokens, dollars=event.dollars)
+    if not event.task:
+        return replace(state, budget=change.over(state.budget))
+    task = state.tasks.get(event.task)
+    if task is None:
+        return state
+    return _put(state, replace(task, budget=change.over(task.budget)))
+
+
+def _on_overlaps_changed(state: RunState, event: ev.OverlapsChanged) -> RunState:
+    task = state.tasks.get(event.task)
+    if task is None or task.phase is Phase.MERGED or task.overlaps == event.overlaps:
+        return state
+    return _put(state, replace(task, overlaps=event.overlaps))
+
+
 def _h(fn: Callable[[RunState, E], RunState]) -> Callable[[RunState, ev.Event], RunState]:
     return fn  # type: ignore[return-value]
 
@@ -777,4 +801,6 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, ev.Event], RunState]] = {
     ev.TaskRetried: _h(_on_task_retried),
     ev.TaskReset: _h(_on_task_reset),
     ev.ConfigChanged: _h(_on_config_changed),
+    ev.BudgetSet: _h(_on_budget_set),
+    ev.OverlapsChanged: _h(_on_overlaps_changed),
 }

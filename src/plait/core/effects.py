@@ -132,6 +132,19 @@ class Discard(Effect):
     pr: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notify(Effect):
+    """Tell a person (desktop, webhook, the TUI's bell) that something wants them. `task`
+    is "" for the whole project. Its id is derived from the decision that noticed it
+    (`plait.core.notices`), so a replay or a resend after a crash carries the same id and
+    receivers can drop a duplicate. It never holds up its task's own effects."""
+
+    kind: str  # attention | ready | budget | idle
+    title: str
+    text: str
+    url: str = ""
+
+
 EFFECT_TYPES: tuple[type[Effect], ...] = (
     PrepareWorkspace,
     RunAgent,
@@ -144,6 +157,7 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     Merge,
     Cleanup,
     Discard,
+    Notify,
 )
 
 __all__ = ["EFFECT_TYPES", "Effect", "Op"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from plait.core.model import PRView, RunConfig, Usage
+from plait.core.model import Overlap, PRView, RunConfig, Usage
 from plait.core.plan import TaskSpec
 
 
@@ -181,6 +181,34 @@ class ConfigChanged(Event):
     config: RunConfig
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetSet(Event):
+    """`plait budget`: set (usually raise) the spending limit of a task, or of the project
+    when `task` is "". A value left None keeps what was there; 0 means no limit."""
+
+    task: str = ""
+    tokens: int | None = None
+    dollars: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationSent(EffectResult):
+    """A notification went out to every channel (or gave up after its retries: `error`).
+    It changes nothing in the state; committing it closes the notification's outbox row."""
+
+    ok: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverlapsChanged(Event):
+    """The early conflict warning: where `task`'s branch now conflicts with other live
+    branches or main (`git merge-tree`), replacing what was said before."""
+
+    task: str
+    overlaps: tuple[Overlap, ...] = ()
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted,
     Tick,
@@ -201,4 +229,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TaskRetried,
     TaskReset,
     ConfigChanged,
+    BudgetSet,
+    NotificationSent,
+    OverlapsChanged,
 )

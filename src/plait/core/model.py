@@ -92,6 +92,31 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """A spending limit in tokens and/or dollars. None: not set here (a default applies);
+    0: no limit. Reaching it pauses new agent turns; a turn under way always finishes."""
+
+    tokens: int | None = None
+    dollars: float | None = None
+
+    def over(self, default: Budget) -> Budget:
+        """This budget where it is set, `default` where it is not."""
+        return Budget(
+            tokens=default.tokens if self.tokens is None else self.tokens,
+            dollars=default.dollars if self.dollars is None else self.dollars,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Overlap:
+    """Edits of a task's branch that would conflict with another live branch (`task`) or
+    with main (`task` ""), as `git merge-tree` finds them: the paths in conflict."""
+
+    task: str = ""
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReviewThread:
     """An unresolved review thread (or conversation comment) on a PR."""
 
@@ -201,7 +226,8 @@ class TaskState:
     last_reply: str = ""  # the agent's final text of its last turn
     nudged: bool = False  # the current op's turn stalled once; the next turn is a nudge
     # Parked by a person (`plait kill`): nothing new is dispatched until `plait retry`.
-    # The reason is what they (or plait, for a budget) said; "" when not stopped.
+    # The reason is what they said; "" when not stopped. (A budget does not stop a task:
+    # being over it is derived from usage, see `plait.core.budget`.)
     stopped: str = ""
     # The last agent turn was cut short (killed); the next one resumes its session and is
     # told to continue rather than handed the original prompt again.
@@ -213,6 +239,9 @@ class TaskState:
     # A mission that ended without success, and why (its restart policy gave up). Cleared
     # by retry, reset and a person's message.
     failed: str = ""
+    budget: Budget = field(default_factory=Budget)  # set by `plait budget --task`
+    # Where its branch would conflict with other live branches or main (the early warning).
+    overlaps: tuple[Overlap, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,6 +267,13 @@ class RunConfig:
     merge_delay: float = 0.0  # auto-merge only after the PR sat mergeable this long
     keep_worktrees: bool = False
     branch_prefix: str = "plait"
+    # Spending limits from plait.toml / flags: the whole project's, and each task's.
+    budget: Budget = field(default_factory=Budget)
+    task_budget: Budget = field(default_factory=Budget)
+    # What people want to be told about (`plait.core.notices.KINDS`); empty: nothing.
+    notify_on: tuple[str, ...] = ()
+    # Do not start a task whose declared files overlap those of a task under way.
+    hold_overlapping: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -253,5 +289,7 @@ class RunState:
     # (problem, solution…) given to the agents of that plan's tasks (`TaskSpec.plan`).
     contexts: Mapping[str, str] = field(default_factory=dict)
     cooldowns: Mapping[str, Cooldown] = field(default_factory=dict)  # by agent backend
+    # The project's budget as `plait budget` set it (where set, it wins over the config's).
+    budget: Budget = field(default_factory=Budget)
     now: float = 0.0
     events: int = 0  # events decided so far

@@ -126,6 +126,9 @@ class TaskSpec:
     # A blueprint's parent: runs nothing itself, depends on its children, and is done
     # when they all are.
     team: bool = False
+    # Files the plan says the task will touch (the JSON gameplan's `files`): a hint for the
+    # scheduler, which can hold a task back while another one edits the same files.
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

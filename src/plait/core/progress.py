@@ -5,21 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from plait.core.budget import project_over, waiting_on_budget
 from plait.core.model import Phase, RunState, TaskState, Usage
+from plait.core.overlap import holders
 from plait.core.task import attention_reason
 from plait.core.taskmap import TaskMap
 
 
 def stuck_tasks(state: RunState) -> set[str]:
-    """Tasks that cannot move without a human: needing attention, stopped, or waiting on
-    one (a task not started whose dependency is stuck; a stacked task with nothing of its
-    own to do whose base is stuck)."""
+    """Tasks that cannot move without a human: needing attention, stopped, held by a
+    budget, or waiting on one (a task not started whose dependency is stuck, or that the
+    overlap hint holds behind a stuck one; a stacked task with nothing of its own to do
+    whose base is stuck)."""
     is_stuck = _stuck_judge(state)
     return {tid for tid in state.order if is_stuck(tid)}
 
 
 def _stuck_judge(state: RunState) -> Callable[[str], bool]:
     memo: dict[str, bool] = {}
+    over = project_over(state)
+    # Tasks that may hold others back by their files (none when the hint is off).
+    active = _live(state) if state.config.hold_overlapping else []
 
     def blockers(t: TaskState) -> tuple[str, ...] | bool:
         """The verdict, when it needs no other task; else the tasks it waits on."""
@@ -27,8 +33,11 @@ def _stuck_judge(state: RunState) -> Callable[[str], bool]:
             return False
         if t.stopped or attention_reason(t, state.config):
             return True
+        if waiting_on_budget(state, t, project=over):
+            return True
         if t.phase is Phase.WAITING:
-            return tuple(state.specs[t.id].depends_on)
+            held = holders(state, t.id, active, state.tasks)
+            return (*state.specs[t.id].depends_on, *held)
         idle = not t.in_flight and t.current is None and not t.queue
         if idle and t.stacked_on is not None:
             return (t.stacked_on,)
@@ -56,6 +65,11 @@ def _stuck_judge(state: RunState) -> Callable[[str], bool]:
         return memo[root]
 
     return is_stuck
+
+
+def _live(state: RunState) -> list[str]:
+    tasks = state.tasks
+    return tasks.live_ids() if isinstance(tasks, TaskMap) else list(state.order)
 
 
 def settled(state: RunState) -> bool:

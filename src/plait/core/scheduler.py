@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from plait.core import effects as fx
+from plait.core.budget import project_over, task_over
 from plait.core.cooldown import cooling
 from plait.core.graph import readiness
 from plait.core.missions import launch_of, start_template
@@ -25,6 +26,7 @@ from plait.core.model import (
     RunState,
     TaskState,
 )
+from plait.core.overlap import holders
 from plait.core.task import (
     agent_of,
     attention_reason,
@@ -66,6 +68,12 @@ class _Slots:
     total: int = 0
     by_class: Counter[str] = field(default_factory=Counter)
     by_agent: Counter[str] = field(default_factory=Counter)
+    _over: str | None = None  # the project's budget verdict, once asked
+
+    def project_over(self) -> str:
+        if self._over is None:
+            self._over = project_over(self.state)
+        return self._over
 
     def agent_of(self, task_id: str) -> str:
         return agent_of(self.state, task_id)
@@ -87,7 +95,10 @@ class _Slots:
         agent = self.agent_of(task_id)
         if cooling(self.state.cooldowns, agent, self.state.now):
             return False
-        return not (agent in cfg.agent_caps and self.by_agent[agent] >= cfg.agent_caps[agent])
+        if agent in cfg.agent_caps and self.by_agent[agent] >= cfg.agent_caps[agent]:
+            return False
+        # A budget holds new turns only: the one under way has its slot already.
+        return not (self.project_over() or task_over(self.state, self.state.tasks[task_id]))
 
 
 def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
@@ -203,6 +214,9 @@ class _Overlay(Mapping[str, TaskState]):
 def _serve_starts(state: RunState, tasks: _Overlay, slots: _Slots, out: _Out) -> None:
     """4. New starts, longest critical path first, among tasks whose dependencies allow."""
     cap = state.config.max_concurrency
+    if slots.project_over():
+        return  # the project's budget is reached: nothing starts
+    active = tasks.indexed.live_ids() if state.config.hold_overlapping else []
     for tid in tasks.indexed.startable_ids():
         if slots.total >= cap:
             break  # no task could take a slot: the rest of the pass would emit nothing
@@ -216,11 +230,15 @@ def _serve_starts(state: RunState, tasks: _Overlay, slots: _Slots, out: _Out) ->
         ready = readiness(state.specs[tid], tasks, stacked=state.config.stacked)
         if not ready.ready or not slots.free_for(tid):
             continue
+        if holders(state, tid, active, tasks):
+            continue  # its declared files overlap a task under way: after that one lands
         slots.add(tid)
         on = ready.stacked_on
         base = tasks[on].branch if on else state.config.main_branch
         tasks.changed[tid], effect = _emit(state, _prepare_start(state, t, on, base))
         out.append(effect)
+        if state.config.hold_overlapping:
+            active.append(tid)
 
 
 def _with(task: TaskState, op: Op) -> TaskState:

@@ -16,6 +16,10 @@ changed and, when a task lands, its dependents):
 - `startable`: waiting tasks that `graph.readiness` finds ready. Readiness reads only a
   task's dependencies, so it is looked at again when a dependency's readiness facts
   change (it lands, its PR becomes review-ready or stops being so).
+
+And what all the tasks have spent (`spent_tokens`, `spent_nanos`: dollars in billionths,
+so the running sum is exact and does not depend on the order of updates), for the
+project's budget.
 """
 
 from __future__ import annotations
@@ -92,6 +96,11 @@ def _as_dependency(t: TaskState) -> tuple[object, ...]:
     return (t.phase, pr_is_review_ready(t), t.stacked_on, t.based_at, t.finished_at)
 
 
+def nanos(dollars: float) -> int:
+    """Dollars as whole billionths: sums of them are exact."""
+    return round(dollars * 1e9)
+
+
 def _with(index: tuple[int, ...], pos: int, member: bool) -> tuple[int, ...]:
     """The sorted tuple `index` with `pos` in it (member) or not."""
     i = bisect_left(index, pos)
@@ -104,7 +113,17 @@ def _with(index: tuple[int, ...], pos: int, member: bool) -> tuple[int, ...]:
 
 
 class TaskMap(Mapping[str, TaskState]):
-    __slots__ = ("_base", "_delta", "_over", "_parent", "live", "shape", "startable")
+    __slots__ = (
+        "_base",
+        "_delta",
+        "_over",
+        "_parent",
+        "live",
+        "shape",
+        "spent_nanos",
+        "spent_tokens",
+        "startable",
+    )
 
     def __init__(
         self,
@@ -123,6 +142,8 @@ class TaskMap(Mapping[str, TaskState]):
         self.shape = shape
         self.live = live  # sorted plan positions
         self.startable = startable  # sorted start-order positions
+        self.spent_tokens = 0
+        self.spent_nanos = 0
 
     @staticmethod
     def build(tasks: Mapping[str, TaskState], shape: Shape) -> TaskMap:
@@ -131,7 +152,10 @@ class TaskMap(Mapping[str, TaskState]):
         startable = tuple(
             i for i, tid in enumerate(shape.start_order) if _is_startable(base, shape, tid)
         )
-        return TaskMap(base, {}, shape, live, startable)
+        built = TaskMap(base, {}, shape, live, startable)
+        built.spent_tokens = sum(t.usage.total_tokens for t in base.values())
+        built.spent_nanos = sum(nanos(t.usage.cost_usd) for t in base.values())
+        return built
 
     # ---- Mapping ------------------------------------------------------------------------
     def __getitem__(self, key: str) -> TaskState:
@@ -192,10 +216,14 @@ class TaskMap(Mapping[str, TaskState]):
     def _reindex(self, old: TaskMap, changed: Iterable[tuple[str, TaskState]]) -> None:
         shape = self.shape
         live, startable = self.live, self.startable
+        tokens, cost = old.spent_tokens, old.spent_nanos
         recheck: dict[str, None] = {}
         for tid, t in changed:
             live = _with(live, shape.position[tid], is_live(t))
             before = old[tid]
+            if before.usage is not t.usage:
+                tokens += t.usage.total_tokens - before.usage.total_tokens
+                cost += nanos(t.usage.cost_usd) - nanos(before.usage.cost_usd)
             if before.phase is not t.phase:
                 recheck[tid] = None
             if shape.dependents[tid] and _as_dependency(before) != _as_dependency(t):
@@ -204,6 +232,7 @@ class TaskMap(Mapping[str, TaskState]):
             member = _is_startable(self, shape, tid)
             startable = _with(startable, shape.start_position[tid], member)
         self.live, self.startable = live, startable
+        self.spent_tokens, self.spent_nanos = tokens, cost
 
     def live_ids(self) -> list[str]:
         order = self.shape.order

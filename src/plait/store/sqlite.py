@@ -147,6 +147,7 @@ def _static_changed(old: RunState, new: RunState) -> bool:
         and old.contexts is new.contexts
         and old.title is new.title
         and old.context is new.context
+        and old.budget is new.budget
     )
 
 

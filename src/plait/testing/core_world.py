@@ -67,6 +67,7 @@ class SimWorld:
         self.ci_evidence: dict[str, str] = {}
         self.ci_due: dict[str, tuple[float, str]] = {}  # head → (when it finishes, task)
         self.needs_rebase: set[str] = set()
+        self.notified: list[fx.Notify] = []  # every notification sent, resends included
         self._sha = 0
         self._pr_number = 0
         self._thread = 0
@@ -123,6 +124,9 @@ class SimWorld:
         """Do `effect` (with `outcome`) at time `now`; returns the result event."""
         self.now = now
         base = self._result(effect)
+        if isinstance(effect, fx.Notify):
+            self.notified.append(effect)
+            return ev.NotificationSent(**base, ok=outcome != "fail")
         if isinstance(effect, fx.RunAgent):
             return self._agent(effect, outcome)
         if outcome in ("fail", "fatal", "session") or (
