@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from plait.core.model import Budget
+from plait.core.notices import ALL_KINDS, KINDS
 from plait.engine.settings import Settings, effective
 from plait.errors import PlanError, PlanProblem
 from plait.plans.config import EMPTY, parse_config
@@ -84,6 +86,12 @@ def test_every_section_is_read() -> None:
         ("[ci]\ncommand = '  '\n", 2, "is not text", ""),
         ("[ci\ncommand = 'x'\n", 1, "not valid TOML", "fix the syntax"),
         ("limits = 3\n", 1, "limits must be a table", "[limits]"),
+        ("[notify]\non = ['idel']\n", 2, "is not a list of: attention, ready", ""),
+        ("[notify]\nwebhook = 'ftp://x'\n", 2, "is not an http(s) URL, or env:NAME", ""),
+        ("[notify]\nformat = 'xml'\n", 2, "is not json or slack", ""),
+        ("[budget]\ndollars = 0\n", 2, "is not an amount of dollars greater than 0", ""),
+        ("[budget]\ntask_tokens = 1.5\n", 2, "is not a whole number", ""),
+        ("[conflicts]\nhold = 'yes'\n", 2, "is not true or false", ""),
     ],
 )  # fmt: skip
 def test_problems_name_the_line_and_the_fix(text: str, line: int, says: str, hint: str) -> None:
@@ -119,9 +127,59 @@ def test_flags_win_over_the_file_which_wins_over_the_defaults() -> None:
     assert plain.settings.ci_command == []
 
 
+NOTIFY = """\
+[notify]
+on = ["attention", "finished"]
+webhook = "env:HOOK"
+format = "slack"
+retries = 2
+
+[budget]
+dollars = 25
+task_tokens = 200_000
+
+[conflicts]
+hold = true
+"""
+
+
+def test_notify_budget_and_conflicts_reach_the_core_and_the_shells() -> None:
+    eff = effective("p", Settings(repo="/r"), parse_config(NOTIFY, "plait.toml"))
+    assert eff.notify.on == ("attention", "finished")
+    assert (eff.notify.webhook, eff.notify.format, eff.notify.retries) == ("env:HOOK", "slack", 2)
+    assert eff.notify.bell
+    assert not eff.notify.desktop
+    assert eff.config.notify_on == ("attention",)  # "finished" is said by `plait run`
+    assert eff.config.budget == Budget(dollars=25.0)
+    assert eff.config.task_budget == Budget(tokens=200_000)
+    assert eff.config.hold_overlapping
+    assert eff.conflicts_warn
+    flags = Settings(repo="/r", notify_on=["idle"], budget_dollars=50.0, task_budget_tokens=5)
+    eff = effective("p", flags, parse_config(NOTIFY, "plait.toml"))
+    assert eff.config.notify_on == ("idle",)
+    assert eff.config.budget == Budget(dollars=50.0)
+    assert eff.config.task_budget == Budget(tokens=5)
+
+
+def test_notifications_are_off_unless_asked_for() -> None:
+    plain = effective("p", Settings(repo="/r"), EMPTY)
+    assert plain.config.notify_on == ()
+    assert not plain.notify.enabled
+    assert plain.config.budget == Budget()
+    assert plain.config.task_budget == Budget()
+    table = effective("p", Settings(repo="/r"), parse_config("[notify]\n", "plait.toml"))
+    assert table.notify.on == ALL_KINDS
+    assert table.config.notify_on == KINDS
+    flag = effective("p", Settings(repo="/r", notify_webhook="http://h/x"), EMPTY)
+    assert flag.notify.on == ALL_KINDS
+    off = effective("p", Settings(repo="/r", notify_on=[]), parse_config("[notify]\n", "p"))
+    assert off.config.notify_on == ()
+
+
 _KEYS = st.sampled_from(
     ["project", "agent", "agents.x", "classes.A", "limits", "limits.agents", "ci", "worktree",
-     "prompts", "liveness", "merge", "bogus", "main", "cap", "delay", "command", "default"]
+     "prompts", "liveness", "merge", "bogus", "main", "cap", "delay", "command", "default",
+     "notify", "budget", "conflicts", "on", "webhook", "format", "dollars", "hold"]
 )  # fmt: skip
 _VALUES = st.one_of(
     st.integers(-(10**30), 10**30),

@@ -20,9 +20,11 @@ import httpx
 
 from plait.api import commands as cmd
 from plait.api.missions import add_mission, add_team
+from plait.api.spending import budget_view, set_budget
 from plait.api.transcript import transcript_page
 from plait.api.views import (
     dependency_graph,
+    indexed,
     project_summary,
     task_detail,
     task_result,
@@ -68,6 +70,12 @@ class ProjectAPI(Protocol):
     def add_mission(self, fields: Json) -> Json: ...
 
     def add_team(self, blueprint: Json) -> Json: ...
+
+    def budget(self, task: str | None = None) -> Json: ...
+
+    def set_budget(
+        self, task: str | None, *, tokens: int | None, dollars: float | None
+    ) -> Json: ...
 
     def close(self) -> None: ...
 
@@ -183,6 +191,13 @@ class LiveAPI:
     def broadcast(self, text: str) -> Json:
         return self._call("POST", "/api/broadcast", json={"text": text})
 
+    def budget(self, task: str | None = None) -> Json:
+        return self._call("GET", "/api/budget", params={"task": task} if task else {})
+
+    def set_budget(self, task: str | None, *, tokens: int | None, dollars: float | None) -> Json:
+        body = {"task": task, "tokens": tokens, "dollars": dollars}
+        return self._call("POST", "/api/budget", json=body)
+
     def settled(self, ids: list[str]) -> bool:
         """Have these tasks landed or come to need a person (or wait on one that does)?"""
         return bool(self._call("GET", "/api/settled", params={"ids": ",".join(ids)})["settled"])
@@ -269,6 +284,7 @@ class OfflineAPI:
 
     def tasks(self, *, status: str = "") -> list[Json]:
         state, queued = self._queued()
+        state = indexed(state)
         wanted = set(filter(None, status.split(",")))
         rows = [_offline_row(state, t, queued) for t in state.order]
         return [r for r in rows if not wanted or r["status"] in wanted]
@@ -348,6 +364,15 @@ class OfflineAPI:
 
     def add_team(self, blueprint: Json) -> Json:
         return self._queue(add_team(self._projected(), blueprint, now=time.time()))
+
+    def budget(self, task: str | None = None) -> Json:
+        state = indexed(self._projected())
+        return budget_view(state, {}, cmd.resolve_task(state, task) if task else None)
+
+    def set_budget(self, task: str | None, *, tokens: int | None, dollars: float | None) -> Json:
+        state = indexed(self._projected())
+        command = set_budget(state, task, tokens=tokens, dollars=dollars, now=time.time())
+        return self._queue(command)
 
 
 def _offline_row(state: RunState, tid: str, queued: frozenset[str]) -> Json:

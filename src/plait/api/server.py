@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from plait.api import commands as cmd
 from plait.api.missions import add_mission, add_team
 from plait.api.resources import ResourceSampler
+from plait.api.spending import budget_view, set_budget
 from plait.api.transcript import transcript_page
 from plait.api.views import (
     dependency_graph,
@@ -52,6 +53,7 @@ from plait.core.plan import Plan, TaskSpec
 from plait.core.progress import tasks_settled
 from plait.engine.loop import Engine
 from plait.errors import PlaitError
+from plait.notify import Channels
 from plait.ui.headless import event_messages, status_word
 from plait.ui.web import dashboard_routes
 
@@ -76,6 +78,7 @@ class ApiContext:
     make_token: Callable[[], str] | None = None  # the token for a listener opened later
     on_http: Callable[[str], None] | None = None  # told the URL when a listener opens
     open_http: Callable[[int], str] | None = None  # set by `serve_api`
+    notify: Channels = field(default_factory=Channels)  # where notifications go
 
     def live_usage(self) -> dict[str, Usage]:
         """Tokens and cost the turns under way have reported, beyond what the task counts
@@ -167,7 +170,15 @@ def event_json(
         if about is not None:
             message["status"] = status_word(new, about)
         out.append(message)
+    notices = [_notice_json(e) for e in effects if isinstance(e, fx.Notify)]
+    if notices:
+        # What a face rings the bell for (`/api/project` says whether the bell is on).
+        out[0]["notify"] = notices
     return out
+
+
+def _notice_json(e: fx.Notify) -> Json:
+    return {"id": e.id, "kind": e.kind, "task": e.task or None, "title": e.title, "text": e.text}
 
 
 # ---- the app ----------------------------------------------------------------------------
@@ -190,6 +201,8 @@ def make_app(ctx: ApiContext, hub: EventHub, *, local: bool = True) -> Starlette
         Route("/api/graph", _handler(ctx, _graph), methods=["GET"]),
         Route("/api/broadcast", _handler(ctx, _broadcast), methods=["POST"]),
         Route("/api/adopt", _handler(ctx, _adopt), methods=["POST"]),
+        Route("/api/budget", _handler(ctx, _budget), methods=["GET"]),
+        Route("/api/budget", _handler(ctx, _set_budget), methods=["POST"]),
         Route("/api/shutdown", _handler(ctx, _shutdown), methods=["POST"]),
         Route("/api/events", _events(ctx, hub), methods=["GET"]),
         *dashboard_routes(),
@@ -235,13 +248,42 @@ async def _body(request: Request) -> Json:
 
 
 def _project(ctx: ApiContext, request: Request) -> Json:
+    n = ctx.notify
     return {
-        **project_summary(ctx.state, engine=True),
+        **project_summary(ctx.state, engine=True, live=ctx.live_usage()),
         "mode": ctx.mode,
         "pid": os.getpid(),
         "started_at": ctx.started_at,
         "running_effects": len(ctx.engine.running_effects()),
+        # The URL may hold a secret: say only whether there is one.
+        "notify": {
+            "on": list(n.on),
+            "bell": n.enabled and n.bell,
+            "desktop": n.desktop,
+            "webhook": bool(n.webhook),
+        },
     }
+
+
+def _budget(ctx: ApiContext, request: Request) -> Json:
+    state = ctx.state
+    ref = request.query_params.get("task")
+    tid = cmd.resolve_task(state, ref) if ref else None
+    return budget_view(state, ctx.live_usage(), tid)
+
+
+async def _set_budget(ctx: ApiContext, request: Request) -> Json:
+    body = await _body(request)
+    ref = body.get("task")
+    command = set_budget(
+        ctx.state,
+        str(ref) if ref else None,
+        tokens=body.get("tokens"),
+        dollars=body.get("dollars"),
+        now=time.time(),
+    )
+    reply = await _submit(ctx, command)
+    return {**reply, "budget": budget_view(ctx.state, ctx.live_usage(), command.task or None)}
 
 
 def _tasks(ctx: ApiContext, request: Request) -> Json:

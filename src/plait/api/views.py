@@ -6,12 +6,18 @@ definition of a task row, a task's detail and a project's summary, so the faces 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from plait.api.spending import budget_json, over_budget_word, spending
+from plait.core.budget import task_limit, task_status, waiting_on_budget
 from plait.core.missions import children
-from plait.core.model import Phase, RunState, TaskState, Usage
+from plait.core.model import Overlap, Phase, RunState, TaskState, Usage
+from plait.core.overlap import holders
 from plait.core.progress import stuck_tasks, totals
-from plait.core.task import agent_of, attention_reason, display_status, model_of
+from plait.core.task import agent_of, attention_reason, model_of
+from plait.core.taskmap import indexed_tasks
 
 Json = dict[str, Any]
 
@@ -32,7 +38,7 @@ def status_of(state: RunState, t: TaskState) -> str:
     spec = state.specs[t.id]
     if spec.team and t.phase is not Phase.MERGED and not t.stopped:
         return _team_status(state, t.id)
-    return display_status(t, state.config, landing=spec.landing)
+    return task_status(state, t)
 
 
 def _team_status(state: RunState, team: str) -> str:
@@ -59,6 +65,18 @@ def exit_code_of(state: RunState, t: TaskState) -> int | None:
     if t.failed:
         return t.exit_code or 1
     return t.exit_code
+
+
+def indexed(state: RunState) -> RunState:
+    """The state with its task index built, so project-wide facts (the budget) cost O(1)
+    per row: do this once before rendering many rows of a state read from the store."""
+    return replace(state, tasks=indexed_tasks(state))
+
+
+def _overlaps_json(overlaps: tuple[Overlap, ...]) -> list[Json]:
+    return [
+        {"with": o.task or "main", "main": not o.task, "paths": list(o.paths)} for o in overlaps
+    ]
 
 
 def task_row(
@@ -100,6 +118,9 @@ def task_row(
         "team": spec.team,
         "exit_code": exit_code_of(state, t),
         "restarts": len(t.restarts),
+        "budget": budget_json(task_limit(state, t)),
+        "over_budget": waiting_on_budget(state, t) or None,
+        "overlaps": _overlaps_json(t.overlaps),
     }
 
 
@@ -135,6 +156,8 @@ def task_detail(
         "pr_state": pr.state if pr else None,
         "pr_base": pr.base if pr else None,
         "pr_draft": pr.draft if pr else None,
+        "files": list(spec.files),
+        "held_by": _held_by(state, t),
         "counters": {
             "ci_failures": t.counters.ci_failures,
             "start_failures": t.counters.start_failures,
@@ -168,6 +191,13 @@ def dependency_graph(state: RunState) -> Json:
     return {"tasks": nodes}
 
 
+def _held_by(state: RunState, t: TaskState) -> list[str]:
+    """Tasks under way whose declared files overlap this waiting task's (the hint)."""
+    if t.phase is not Phase.WAITING or not state.config.hold_overlapping:
+        return []
+    return list(holders(state, t.id, state.order, state.tasks))
+
+
 def task_result(state: RunState, t: TaskState) -> Json:
     """What `plait result` prints: the agent's final answer and how the work landed."""
     pr = t.pr
@@ -199,13 +229,21 @@ def project_outcome(state: RunState, *, stopped: bool = False) -> str:
         return "merged"
     if stopped:
         return "stopped"
-    if any(attention_reason(t, state.config) or t.stopped for t in state.tasks.values()):
+    if any(_needs_person(state, t) for t in state.tasks.values()):
         return "needs-attention"
     return "running"
 
 
-def project_summary(state: RunState, *, engine: bool) -> Json:
-    """A project at a glance, for `plait projects` and the faces' headers."""
+def _needs_person(state: RunState, t: TaskState) -> bool:
+    return bool(attention_reason(t, state.config) or t.stopped or waiting_on_budget(state, t))
+
+
+def project_summary(
+    state: RunState, *, engine: bool, live: Mapping[str, Usage] | None = None
+) -> Json:
+    """A project at a glance, for `plait projects` and the faces' headers. A running
+    engine passes what the turns under way have used so far."""
+    state = indexed(state)
     tot = totals(state)
     counts: dict[str, int] = {}
     for t in state.tasks.values():
@@ -218,8 +256,8 @@ def project_summary(state: RunState, *, engine: bool) -> Json:
     waiting = any(t.phase is Phase.WAITING for tid, t in state.tasks.items() if tid not in stuck)
     if not state.tasks:
         word = "idle"
-    elif any(attention_reason(t, state.config) or t.stopped for t in state.tasks.values()):
-        word = "needs-attention"
+    elif any(_needs_person(state, t) for t in state.tasks.values()):
+        word = over_budget_word(state) or "needs-attention"
     elif busy or waiting:
         word = "running" if engine else "paused"
     elif engine:
@@ -234,8 +272,7 @@ def project_summary(state: RunState, *, engine: bool) -> Json:
         "landed": tot.merged,
         "counts": counts,
         "turns": tot.turns,
-        "tokens": tot.usage.total_tokens,
-        "cost_usd": round(tot.usage.cost_usd, 6),
+        **spending(state, live or {}),
         "forge": state.config.forge,
         "agent": state.config.agent,
         "repo": state.config.repo,

@@ -29,7 +29,17 @@ repository's plait.toml; at most 4 agents work at once unless --max-concurrency 
 
 
 def build_parser() -> Parser:
-    from plait.cli import attach, faces, memory, missions, projects, running, schedules, tasks
+    from plait.cli import (
+        attach,
+        budget,
+        faces,
+        memory,
+        missions,
+        projects,
+        running,
+        schedules,
+        tasks,
+    )
 
     p = Parser(
         prog="plait",
@@ -47,6 +57,7 @@ def build_parser() -> Parser:
     attach.register(sub)
     schedules.register(sub)
     memory.register(sub)
+    budget.register(sub)
     projects.register(sub)
     faces.register(sub)
     return p

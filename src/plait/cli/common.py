@@ -8,7 +8,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
+from plait.core.notices import ALL_KINDS
 from plait.errors import UsageError
+from plait.plans.config import webhook_ok
 
 
 class Parser(argparse.ArgumentParser):
@@ -61,6 +63,64 @@ def seconds_or_zero(text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} must be 0 or more seconds")
     return value
+
+
+def dollars(text: str) -> float:
+    """An amount of dollars greater than zero ("2.50" or "$2.50")."""
+    value = _amount(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be an amount of dollars greater than 0")
+    return value
+
+
+def dollars_or_zero(text: str) -> float:
+    """An amount of dollars, 0 for no limit."""
+    value = _amount(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 (no limit) or more dollars")
+    return value
+
+
+def _amount(text: str) -> float:
+    try:
+        value = float(text.strip().removeprefix("$").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars") from None
+    if value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars")
+    return value
+
+
+def count_or_zero(text: str) -> int:
+    """A whole number, 0 for no limit ("1_000_000" and "1,000,000" read too)."""
+    try:
+        value = int(text.strip().replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 (no limit) or more")
+    return value
+
+
+def notify_kinds(text: str) -> list[str]:
+    """Comma-separated notification kinds; "none" for none."""
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    if kinds == ["none"]:
+        return []
+    unknown = [k for k in kinds if k not in ALL_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of notification kinds: use {', '.join(ALL_KINDS)} or none"
+        )
+    return list(dict.fromkeys(kinds))
+
+
+def webhook(text: str) -> str:
+    if not webhook_ok(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL or env:NAME (the variable holding the URL)"
+        )
+    return text
 
 
 def add_project_flag(p: argparse.ArgumentParser) -> None:

@@ -32,13 +32,17 @@ from plait.cli.common import (
     Parser,
     add_json_flag,
     add_project_flag,
+    dollars,
+    notify_kinds,
     port,
     positive_int,
     print_json,
     seconds,
     seconds_or_zero,
+    webhook,
 )
 from plait.core import events as ev
+from plait.core.notices import ALL_KINDS
 from plait.core.plan import Plan, unique_name
 from plait.engine.host import HostOptions, host
 from plait.engine.project import (
@@ -51,6 +55,7 @@ from plait.engine.project import (
 from plait.engine.settings import Settings, check_secret, repo_config, with_secrets
 from plait.errors import AgentError, ProjectError, UsageError
 from plait.plans import load_plan
+from plait.plans.config import WEBHOOK_FORMATS
 from plait.store.paths import check_project_name, list_projects, project_paths
 from plait.ui.headless import Printer
 from plait.ui.summary import exit_code, report, rows_outcome, summary_from_rows, summary_table
@@ -132,10 +137,67 @@ def add_settings_flags(p: argparse.ArgumentParser, *, forge_default: str | None 
         default=None,
         help="keep each task's worktree and branch after it lands",
     )
+    add_notify_flags(p)
+    add_budget_flags(p)
     p.add_argument("--token", help="GitHub token (default: GITHUB_TOKEN, then `gh auth token`)")
     p.add_argument("--github-url", help="GitHub API root, for GitHub Enterprise")
     p.add_argument("--remote", help="the git remote of the forge (default: origin)")
     p.add_argument("--slug", help="OWNER/NAME on GitHub (default: from the remote)")
+
+
+def add_notify_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--notify",
+        type=notify_kinds,
+        metavar="KINDS",
+        help=f"tell people about these, comma-separated: {', '.join(ALL_KINDS)} "
+        "(default with a [notify] table or another --notify flag: all; 'none' for nothing)",
+    )
+    p.add_argument(
+        "--notify-desktop",
+        action="store_true",
+        default=None,
+        help="show notifications on the desktop (notify-send, where installed)",
+    )
+    p.add_argument(
+        "--notify-webhook",
+        type=webhook,
+        metavar="URL",
+        help="POST notifications to this URL as JSON; write a URL that holds a secret as "
+        "env:NAME (read from the engine's environment; the project store keeps flags)",
+    )
+    p.add_argument(
+        "--notify-format",
+        choices=list(WEBHOOK_FORMATS),
+        help="the webhook's body: json (plait's own, the default) or slack",
+    )
+
+
+def add_budget_flags(p: argparse.ArgumentParser) -> None:
+    for flag, what in (
+        ("--budget-tokens", "tokens the whole project may use"),
+        ("--task-budget-tokens", "tokens each task may use"),
+    ):
+        p.add_argument(flag, type=positive_int, metavar="N", help=f"{what}; reaching it "
+                       "pauses new agent turns (raise it with `plait budget`)")  # fmt: skip
+    for flag, what in (
+        ("--budget-dollars", "dollars the whole project may spend"),
+        ("--task-budget-dollars", "dollars each task may spend"),
+    ):
+        p.add_argument(flag, type=dollars, metavar="D", help=f"{what}; reaching it "
+                       "pauses new agent turns (raise it with `plait budget`)")  # fmt: skip
+
+
+_NOTIFY_FLAGS = (
+    ("notify", "notify_on"),
+    ("notify_desktop", "notify_desktop"),
+    ("notify_webhook", "notify_webhook"),
+    ("notify_format", "notify_format"),
+    ("budget_tokens", "budget_tokens"),
+    ("budget_dollars", "budget_dollars"),
+    ("task_budget_tokens", "task_budget_tokens"),
+    ("task_budget_dollars", "task_budget_dollars"),
+)
 
 
 def agent_options(pairs: Sequence[str]) -> dict[str, str | int | float | bool]:
@@ -227,6 +289,7 @@ def new_settings(args: argparse.Namespace, repo: str) -> Settings:
         merge_delay=args.merge_delay,
         cooldown=args.cooldown,
         keep_worktrees=args.keep_worktrees,
+        **{field: getattr(args, flag) for flag, field in _NOTIFY_FLAGS},
     )
 
 
@@ -267,6 +330,7 @@ def changed_settings(proj: Project, args: argparse.Namespace) -> Settings:
         ("github_url", "github_api_url"),
         ("remote", "remote"),
         ("slug", "slug"),
+        *_NOTIFY_FLAGS,
     ):
         value = getattr(args, flag)
         if value is not None:

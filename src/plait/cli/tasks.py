@@ -89,7 +89,20 @@ def cmd_ps(args: argparse.Namespace) -> int:
             ),
         )
     )  # fmt: skip
+    for line in conflict_lines(rows):
+        print(line)
     return exits.OK
+
+
+def conflict_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The early conflict warning under the table: each task and what it would collide
+    with (another live branch or main), before the collision happens."""
+    out = []
+    for r in rows:
+        found = [f"{o['with']} ({', '.join(o['paths'][:3])})" for o in r.get("overlaps") or []]
+        if found:
+            out.append(f"  {r['id']} may conflict with {'; '.join(found)}")
+    return (["", "conflict warnings:", *out]) if out else []
 
 
 # ---- add -----------------------------------------------------------------------------------------

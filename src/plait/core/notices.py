@@ -21,6 +21,9 @@ from plait.core.task import attention_reason
 from plait.core.taskmap import TaskMap
 
 KINDS = ("attention", "ready", "budget", "idle")
+# What people can ask to be told about: the kinds above, and a foreground run that
+# finished (said by the `plait run` that followed it, not by the core).
+ALL_KINDS = (*KINDS, "finished")
 
 
 def notices(before: RunState, after: RunState) -> tuple[fx.Notify, ...]:

@@ -8,7 +8,9 @@ bounded by a semaphore; agent turns are bounded by the controller's caps). A tas
 effects run one after another, never side by side. Each effect's result comes back
 through the queue. Beside the loop run the forge's own background work (local CI), a
 poller that turns forge changes into events, the inbox reader (commands recorded while
-no engine ran) and whatever the caller adds (the local API).
+no engine ran) and whatever the caller adds (the local API). Notifications go to the
+notifier, never to a task's queue of effects: they run beside the work, not in its way,
+and before the engine ends it gives them a moment to go out (`NOTIFY_GRACE`).
 
 Commands act through the state: when a decision stops a task, its running agent turn is
 interrupted and answers "killed"; when a decision drops an effect (a hard reset), a run of
@@ -39,6 +41,7 @@ from plait.core.model import Phase, RunState
 from plait.core.progress import next_wakeup, settled
 from plait.engine.executors import Executors
 from plait.forges.base import Forge
+from plait.notify import Notifier
 from plait.store.sqlite import Decided, Store
 from plait.store.timeline import Line
 
@@ -55,6 +58,10 @@ Service = Callable[["Engine"], Coroutine[Any, Any, None]]
 # what arrives together; every effect is still committed before it runs).
 BATCH = 256
 _POLL_ERROR_EVERY = 60.0  # seconds between two log lines about failing polls
+# Seconds an ending engine waits for its last notifications to go out: one that settled
+# (a foreground run's "idle" is decided last), one stopped by a person or a signal.
+NOTIFY_GRACE = 15.0
+NOTIFY_GRACE_STOPPED = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,7 @@ class Engine:
         poll_interval: float = 0.5,
         io_concurrency: int = 8,
         narrator: Narrator | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.narrator = narrator
@@ -90,6 +98,7 @@ class Engine:
         self.seq = store.last_seq()
         self.forge = forge
         self.executors = executors
+        self.notifier = notifier or Notifier()
         self.observers: list[Observer] = [observer] if observer is not None else []
         self.clock = clock
         self.poll_interval = poll_interval
@@ -169,6 +178,7 @@ class Engine:
                 tg.create_task(self.forge.serve()),
                 tg.create_task(self._poll_loop()),
                 tg.create_task(self._inbox_loop()),
+                tg.create_task(self.notifier.serve(self._report)),
                 *(tg.create_task(service(self)) for service in services),
             ]
             self._apply([_Waiting(e) for e in first])
@@ -183,6 +193,9 @@ class Engine:
                     self._apply([_Waiting(ev.Tick(at=self.clock()))])
             try:
                 stopped = await self._main_loop(until)
+                await self._send_last_notifications(
+                    NOTIFY_GRACE_STOPPED if stopped else NOTIFY_GRACE
+                )
             finally:
                 for task in background:
                     task.cancel()
@@ -216,6 +229,23 @@ class Engine:
         finally:
             stop_wait.cancel()
 
+    async def _report(self, event: ev.Event) -> None:
+        await self._queue.put(_Waiting(event))
+
+    async def _send_last_notifications(self, grace: float) -> None:
+        """Let the notifications decided last go out (a foreground run's "idle" is one),
+        and record them as sent; whatever is left goes out at the next start."""
+        await self.notifier.drain(grace)
+        sent: list[_Waiting] = []
+        kept: list[_Waiting] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            (sent if isinstance(item.event, ev.NotificationSent) else kept).append(item)
+        for item in kept:
+            self._queue.put_nowait(item)
+        # Recorded, not acted on: what these decisions would start waits in the outbox.
+        self._apply(sent, dispatch=False)
+
     def _done(self, until: Callable[[RunState], bool] | None) -> bool:
         if until is None or self.state is None:
             return False
@@ -229,7 +259,7 @@ class Engine:
             return 5.0
         return max(0.01, min(5.0, wake - self.clock()))
 
-    def _apply(self, batch: list[_Waiting]) -> None:
+    def _apply(self, batch: list[_Waiting], *, dispatch: bool = True) -> None:
         """Decide each waiting event, commit them all at once, then act on the decisions."""
         if not batch:
             return
@@ -263,6 +293,8 @@ class Engine:
         for item, decision in zip(batch, decisions, strict=True):
             if item.answer is not None and not item.answer.done():
                 item.answer.set_result(decision)
+        if not dispatch:
+            return
         for decision in decisions:
             for effect in decision.effects:
                 self._dispatch(effect)
@@ -302,6 +334,9 @@ class Engine:
                 run.cancel()
 
     def _dispatch(self, effect: fx.Effect) -> None:
+        if isinstance(effect, fx.Notify):
+            self.notifier.put(effect)
+            return
         if effect.id in self._running:
             return
         task = self.state.tasks.get(effect.task) if self.state is not None else None

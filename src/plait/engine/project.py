@@ -28,6 +28,7 @@ from plait.engine.ports import release_ports_of_ended_tasks
 from plait.engine.settings import Effective, Settings, effective, repo_config, with_secrets
 from plait.errors import ProjectError, UsageError
 from plait.forges.base import Forge
+from plait.notify import Notifier
 from plait.store.paths import ProjectPaths, list_projects, project_paths
 from plait.store.sqlite import Store, TranscriptEntry
 from plait.ui.headless import timeline_lines
@@ -279,6 +280,7 @@ def build_engine(
         observer=observer,
         poll_interval=s.poll_interval,
         narrator=timeline_lines,
+        notifier=Notifier(eff.notify, project=project.name),
     )
     engine.watch(release_ports_of_ended_tasks(store))
     return engine

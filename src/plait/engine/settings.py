@@ -17,8 +17,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from plait.core.model import RunConfig
+from plait.core.model import Budget, RunConfig
+from plait.core.notices import ALL_KINDS, KINDS
 from plait.errors import PlaitError, PlanError, PlanProblem, UsageError
+from plait.notify import Channels
 from plait.plans.config import CONFIG_FILE, EMPTY, ProjectConfig, parse_config
 
 Scalar = str | int | float | bool
@@ -50,6 +52,17 @@ class Settings:
     merge_delay: float | None = None
     cooldown: float | None = None
     keep_worktrees: bool | None = None
+    # Notifications (None: plait.toml's [notify] or the default decides). The webhook is
+    # kept here as given: write a URL that carries a secret as env:NAME.
+    notify_on: list[str] | None = None
+    notify_desktop: bool | None = None
+    notify_webhook: str | None = None
+    notify_format: str | None = None
+    # Budgets: the project's and each task's, in tokens and dollars.
+    budget_tokens: int | None = None
+    budget_dollars: float | None = None
+    task_budget_tokens: int | None = None
+    task_budget_dollars: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -73,6 +86,8 @@ class Effective:
     ports: tuple[str, ...] = ()  # services every task gets a port for
     container_image: str | None = None  # agents run inside this image ([container])
     container_engine: str | None = None
+    notify: Channels = field(default_factory=Channels)  # where notifications go
+    conflicts_warn: bool = True  # run the early conflict warning
 
 
 def repo_config(repo: str) -> ProjectConfig:
@@ -178,6 +193,20 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         stacked=_first(None, cfg.stacked, base.stacked),
         branch_prefix=cfg.branch_prefix or base.branch_prefix,
     )
+    channels = notify_channels(s, cfg)
+    config = replace(
+        config,
+        budget=Budget(
+            tokens=_given(s.budget_tokens, cfg.budget_tokens),
+            dollars=_given(s.budget_dollars, cfg.budget_dollars),
+        ),
+        task_budget=Budget(
+            tokens=_given(s.task_budget_tokens, cfg.task_budget_tokens),
+            dollars=_given(s.task_budget_dollars, cfg.task_budget_dollars),
+        ),
+        notify_on=tuple(k for k in channels.on if k in KINDS),
+        hold_overlapping=_first(cfg.hold_overlapping, False),
+    )
     prompts = str(Path(s.repo) / cfg.prompts_dir) if cfg.prompts_dir else None
     return Effective(
         settings=settings,
@@ -187,7 +216,33 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         ports=cfg.ports,
         container_image=cfg.container_image,
         container_engine=cfg.container_engine,
+        notify=channels,
+        conflicts_warn=_first(cfg.conflicts_warn, True),
     )
+
+
+def notify_channels(s: Settings, cfg: ProjectConfig) -> Channels:
+    """Notifications are on when plait.toml has a [notify] table or a flag asks for one;
+    then every kind is told unless `on` names some."""
+    flagged = s.notify_on is not None or s.notify_desktop or s.notify_webhook
+    if not (cfg.notify or flagged):
+        return Channels()
+    on = s.notify_on if s.notify_on is not None else cfg.notify_on
+    base = Channels()
+    return Channels(
+        on=tuple(ALL_KINDS if on is None else on),
+        desktop=_first(s.notify_desktop, cfg.notify_desktop, base.desktop),
+        bell=_first(cfg.notify_bell, base.bell),
+        webhook=s.notify_webhook or cfg.notify_webhook or "",
+        format=s.notify_format or cfg.notify_format or base.format,
+        timeout=cfg.notify_timeout or base.timeout,
+        retries=cfg.notify_retries or base.retries,
+    )
+
+
+def _given(*values: Any) -> Any:
+    """The first value that is not None, or None."""
+    return next((v for v in values if v is not None), None)
 
 
 def _first(*values: Any) -> Any:

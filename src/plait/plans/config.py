@@ -18,6 +18,13 @@
     [merge]                 delay (seconds), stacked (bool)
     [project]               main = "main", branch_prefix = "plait"
     [container]             image = "ghcr.io/me/agents:1" (agents run inside), engine
+    [notify]                tell people: on = ["attention", "ready", "budget", "idle",
+                            "finished"], desktop (notify-send), bell (the TUI's),
+                            webhook = "https://…" or "env:NAME", format = "json" | "slack",
+                            timeout (seconds), retries
+    [budget]                tokens, dollars (the project's); task_tokens, task_dollars
+    [conflicts]             warn (bool, early conflict warning), hold (bool: do not start
+                            a task whose declared files overlap a task under way)
 
 Flags given on the command line win over this file; this file wins over the defaults.
 """
@@ -32,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from plait.core.notices import ALL_KINDS
 from plait.errors import PlanError, PlanProblem
 from plait.plans.tomlpos import toml_line
 
@@ -46,6 +54,11 @@ _COUNT = (int, "a whole number of at least 1")
 _TEXT = (str, "text")
 _BOOL = (bool, "true or false")
 _SERVICES = (list, 'a list of service names, e.g. ["web", "db"]')
+_DOLLARS = (float, "an amount of dollars greater than 0")
+_KINDS = (list, f"a list of: {', '.join(ALL_KINDS)}")
+_FORMAT = (str, "json or slack")
+_URL = (str, "an http(s) URL, or env:NAME to read it from the environment")
+WEBHOOK_FORMATS = ("json", "slack")
 
 _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
     "project": {"main": _TEXT, "branch_prefix": _TEXT},
@@ -62,6 +75,22 @@ _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
     },
     "merge": {"delay": _DELAY, "stacked": _BOOL},
     "container": {"image": _TEXT, "engine": _TEXT},
+    "notify": {
+        "on": _KINDS,
+        "desktop": _BOOL,
+        "bell": _BOOL,
+        "webhook": _URL,
+        "format": _FORMAT,
+        "timeout": _FLOAT,
+        "retries": _COUNT,
+    },
+    "budget": {
+        "tokens": _COUNT,
+        "dollars": _DOLLARS,
+        "task_tokens": _COUNT,
+        "task_dollars": _DOLLARS,
+    },
+    "conflicts": {"warn": _BOOL, "hold": _BOOL},
 }
 # Tables of named entries: [agents.NAME], [classes.NAME], and [agent.options], [limits.agents].
 _NESTED = {"agents", "classes"}
@@ -92,6 +121,19 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("merge", "stacked"): "stacked",
     ("container", "image"): "container_image",
     ("container", "engine"): "container_engine",
+    ("notify", "on"): "notify_on",
+    ("notify", "desktop"): "notify_desktop",
+    ("notify", "bell"): "notify_bell",
+    ("notify", "webhook"): "notify_webhook",
+    ("notify", "format"): "notify_format",
+    ("notify", "timeout"): "notify_timeout",
+    ("notify", "retries"): "notify_retries",
+    ("budget", "tokens"): "budget_tokens",
+    ("budget", "dollars"): "budget_dollars",
+    ("budget", "task_tokens"): "task_budget_tokens",
+    ("budget", "task_dollars"): "task_budget_dollars",
+    ("conflicts", "warn"): "conflicts_warn",
+    ("conflicts", "hold"): "hold_overlapping",
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -132,6 +174,20 @@ class ProjectConfig:
     poll_interval: float | None = None
     merge_delay: float | None = None
     stacked: bool | None = None
+    notify: bool = False  # a [notify] table is there: people want to be told things
+    notify_on: tuple[str, ...] | None = None
+    notify_desktop: bool | None = None
+    notify_bell: bool | None = None
+    notify_webhook: str | None = None
+    notify_format: str | None = None
+    notify_timeout: float | None = None
+    notify_retries: int | None = None
+    budget_tokens: int | None = None
+    budget_dollars: float | None = None
+    task_budget_tokens: int | None = None
+    task_budget_dollars: float | None = None
+    conflicts_warn: bool | None = None
+    hold_overlapping: bool | None = None
 
     @property
     def class_caps(self) -> dict[str, int]:
@@ -154,6 +210,20 @@ def parse_config(text: str, path: str = CONFIG_FILE) -> ProjectConfig:
     if reader.problems:
         raise PlanError(reader.problems)
     return config
+
+
+def webhook_ok(url: str) -> bool:
+    """An http(s) URL, or env:NAME (the URL is read from that variable when sending)."""
+    if url.startswith("env:"):
+        return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", url[4:]))
+    return bool(re.match(r"https?://[^\s/]+", url)) and not any(c.isspace() for c in url)
+
+
+def _kinds(raw: object) -> tuple[object, bool]:
+    """A list of notification kinds, as a tuple; whether it is one."""
+    if not isinstance(raw, list) or not all(k in ALL_KINDS for k in raw):
+        return raw, False
+    return tuple(dict.fromkeys(raw)), True
 
 
 def _error_line(message: str) -> int:
@@ -189,7 +259,7 @@ class _Reader:
             raw, ok = float(raw), True
         if ok and want is float and not math.isfinite(float(raw)):  # type: ignore[arg-type]
             ok = False
-        if ok and kind in (_FLOAT, _COUNT) and not raw > 0:  # type: ignore[operator]
+        if ok and kind in (_FLOAT, _COUNT, _DOLLARS) and not raw > 0:  # type: ignore[operator]
             ok = False
         if ok and kind is _DELAY and not raw >= 0:  # type: ignore[operator]
             ok = False
@@ -201,6 +271,12 @@ class _Reader:
                 isinstance(n, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", n) for n in names
             )
             raw = tuple(dict.fromkeys(names))
+        if ok and kind is _FORMAT and raw not in WEBHOOK_FORMATS:
+            ok = False
+        if ok and kind is _URL and not webhook_ok(str(raw)):
+            ok = False
+        if ok and kind is _KINDS:
+            raw, ok = _kinds(raw)
         if not ok:
             self.problem(table, key, f"{key} = {raw!r} is not {what}", f"write {key} as {what}")
             return None
@@ -224,6 +300,8 @@ class _Reader:
                 continue
             if name in _NESTED:
                 continue
+            if name == "notify":
+                out["notify"] = True
             self._flat(name, self.table(body, (name,)), out)
         out["backends"] = self._backends(data.get("agents", {}))
         out["classes"] = self._classes(data.get("classes", {}))

@@ -9,8 +9,9 @@ from typing import TextIO
 
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.model import CIStatus, RunState
-from plait.core.task import agent_of, attention_reason, display_status
+from plait.core.budget import project_over, task_status, waiting_on_budget
+from plait.core.model import Budget, CIStatus, Overlap, RunState
+from plait.core.task import agent_of, attention_reason
 from plait.store.timeline import Line
 from plait.textsafe import inert
 
@@ -101,7 +102,47 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
             )
         case ev.ConfigChanged():
             return "settings changed"
+        case ev.BudgetSet():
+            return _describe_budget(event, new)
+        case ev.OverlapsChanged():
+            return _describe_overlaps(event, old, new)
+        case ev.NotificationSent() if not event.ok:
+            return f"a notification was not delivered: {event.error}"
     return None
+
+
+def _describe_budget(event: ev.BudgetSet, new: RunState) -> str:
+    if event.task and event.task not in new.tasks:
+        return f"no task {event.task} to set a budget for"
+    change = _limit_words(Budget(tokens=event.tokens, dollars=event.dollars))
+    whose = f"task {event.task}" if event.task else "the project"
+    return f"budget of {whose} set: {change}"
+
+
+def _limit_words(b: Budget) -> str:
+    parts = []
+    if b.tokens is not None:
+        parts.append(f"{b.tokens:,} tokens" if b.tokens else "no token limit")
+    if b.dollars is not None:
+        parts.append(f"${b.dollars:,.2f}" if b.dollars else "no dollar limit")
+    return ", ".join(parts) or "unchanged"
+
+
+def _describe_overlaps(
+    event: ev.OverlapsChanged, old: RunState | None, new: RunState
+) -> str | None:
+    t = new.tasks.get(event.task)
+    if t is None or old is None or old.tasks.get(event.task) == t:
+        return None  # unknown, landed, or nothing new
+    if not t.overlaps:
+        return "no longer conflicts with other work"
+    return "may conflict: " + "; ".join(_overlap_words(o) for o in t.overlaps)
+
+
+def _overlap_words(o: Overlap) -> str:
+    paths = ", ".join(o.paths[:4]) + (" …" if len(o.paths) > 4 else "")
+    who = f"task {o.task}" if o.task else "main"
+    return f"with {who} in {paths}"
 
 
 def _changed(task: str, old: RunState | None, new: RunState) -> bool:
@@ -151,8 +192,13 @@ def event_messages(
         now = attention_reason(new.tasks[task], new.config)
         if now and not was:
             line = f"{line}; NEEDS ATTENTION: {now}" if line else f"NEEDS ATTENTION: {now}"
+        held = waiting_on_budget(new, new.tasks[task])
+        if held and not waiting_on_budget(old, old.tasks[task]):
+            line = f"{line}; OVER BUDGET: {held}" if line else f"OVER BUDGET: {held}"
     if line is not None:
         out.append((task, line))
+    if old is not None and (over := project_over(new)) and not project_over(old):
+        out.append((None, f"OVER BUDGET: {over}; no new agent turn starts (`plait budget`)"))
     for effect in effects:
         if isinstance(effect, fx.RunAgent):
             out.append((effect.task, f"agent {effect.agent} starts a {effect.turn.kind} turn"))
@@ -170,8 +216,7 @@ def timeline_lines(
 
 
 def status_word(state: RunState, task: str) -> str:
-    t = state.tasks[task]
-    return display_status(t, state.config, landing=state.specs[task].landing)
+    return task_status(state, state.tasks[task])
 
 
 class Printer:

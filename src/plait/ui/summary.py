@@ -86,6 +86,11 @@ def summary_table(summary: dict[str, Any]) -> str:
             lines.append(f"  {r['id']} is stopped: {r['stopped']} (`plait retry {r['id']}`)")
         elif r.get("attention"):
             lines.append(f"  {r['id']} needs attention: {r['attention']}")
+        elif r.get("over_budget"):
+            lines.append(
+                f"  {r['id']} is over budget: {r['over_budget']} "
+                f"(`plait budget --task {r['id']} --tokens N`)"
+            )
     return "\n".join(lines)
 
 
