@@ -47,6 +47,21 @@ def test_realistic_plan() -> None:
     assert "No handler reads cookies directly" in plan.context
 
 
+def test_declared_files_reach_the_tasks() -> None:
+    plan = parse_json((FIXTURES / "session_auth.json").read_text(), "p.json")
+    assert plan.task("1").files == ("app/settings.py",)
+    assert plan.task("2").files == ("app/sessions.py",)
+    text = json.dumps(
+        {"projectName": "f", "patches": [
+            {"number": 1, "title": "t", "spec": "s", "files": ["a.py", {"path": "b/"}, 3, "a.py"]},
+            {"number": 2, "title": "u", "spec": "s", "files": "c.py"},
+        ]}
+    )  # fmt: skip
+    plan = parse_json(text, "f.json")
+    assert plan.task("1").files == ("a.py", "b/")
+    assert plan.task("2").files == ("c.py",)
+
+
 def test_descriptions_are_readable_markdown() -> None:
     plan = parse_json((FIXTURES / "session_auth.json").read_text(), "p.json")
     one = plan.task("1").description

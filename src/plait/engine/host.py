@@ -26,10 +26,11 @@ from plait.engine.loop import Engine, EngineResult, Observer, Service
 from plait.engine.project import Project, build_engine, engine_lock
 from plait.errors import ProjectError
 from plait.sources import Source, SourceContext, for_project
+from plait.sources import conflicts as _conflicts
 from plait.sources import schedules as _schedules
 
 # The sources a project's engine runs register themselves on import.
-_REGISTERED = (_schedules,)
+_REGISTERED = (_schedules, _conflicts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +89,7 @@ async def _serve(
         agents=tuple(BACKENDS),
         token=token,
         make_token=lambda: _token(proj),
+        notify=proj.effective().notify,
     )
     info: dict[str, object] = {
         "pid": os.getpid(),

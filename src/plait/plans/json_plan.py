@@ -15,6 +15,7 @@ from plait.plans.characters import json_characters, report_characters
 from plait.plans.json_render import (
     CRITERION_PATCH_KEYS,
     as_list,
+    file_paths,
     mentioned_patches,
     render_context,
     render_description,
@@ -202,6 +203,7 @@ class _Gameplan:
             draft = Draft(id=ident, line=line, title=self._patch_title(obj, line))
             draft.task_class = self._class(obj)
             draft.weight = self._weight(obj)
+            draft.files = file_paths(obj.get("files"))
             for key in ("dependsOn", "dependencies"):
                 draft.deps += [Dep(i, n) for i, n in self._ids(obj, key, f"{key!r}")]
             self.drafts.append(draft)

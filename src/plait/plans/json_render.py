@@ -53,6 +53,16 @@ def _bullets(values: list[object]) -> list[str]:
     return [f"- {text_of(v)}" for v in values]
 
 
+def file_paths(value: object) -> tuple[str, ...]:
+    """The paths of a patch's `files` (each a path, or an object with a "path")."""
+    paths = []
+    for entry in as_list(value):
+        path = entry.get("path") if isinstance(entry, dict) else entry
+        if isinstance(path, str) and path.strip():
+            paths.append(path.strip())
+    return tuple(dict.fromkeys(paths))
+
+
 def _file_line(entry: object) -> str:
     if not isinstance(entry, dict):
         return f"- {text_of(entry)}"

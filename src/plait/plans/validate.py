@@ -47,6 +47,7 @@ class Draft:
     task_class: str | None = None
     deps: list[Dep] = field(default_factory=list)
     weight: int = 1
+    files: tuple[str, ...] = ()  # the paths the plan says it touches
 
 
 class Problems:
@@ -122,6 +123,7 @@ def finish_plan(
             depends_on=tuple(deps[d.id]),
             line=d.line,
             weight=d.weight,
+            files=d.files,
         )
         for d in drafts
     )
