@@ -9,6 +9,8 @@ API when one runs, else by hosting the engine in this process.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hashlib
 import os
 import re
 import shlex
@@ -54,6 +56,7 @@ from plait.engine.project import (
 )
 from plait.engine.settings import Settings, check_secret, repo_config, with_secrets
 from plait.errors import AgentError, ProjectError, UsageError
+from plait.notify import Channels, Message, send_message
 from plait.plans import load_plan
 from plait.plans.config import WEBHOOK_FORMATS
 from plait.store.paths import check_project_name, list_projects, project_paths
@@ -413,27 +416,68 @@ def cmd_run(args: argparse.Namespace) -> int:
         except BaseException:
             proj.close()
             raise
+        channels = proj.effective().notify
         api = open_api(proj)
         if isinstance(api, LiveAPI):
             proj.close()
             try:
-                return follow_plan(api, plan, json_mode=args.json, tui=faces.wants_tui(args))
+                code = follow_plan(api, plan, json_mode=args.json, tui=faces.wants_tui(args))
             finally:
                 api.close()
+            # The engine runs on: this plan is done, not (necessarily) the project.
+            tell_finished(channels, name, plan, code, project_idle=False)
+            return code
         state = proj.store.load()
         if state is None:
             start_project(proj, title=plan.title)
             state = proj.store.load()
         assert state is not None
         command = cmd.add_plan(state, plan, now=time.time())
-        return host_and_report(
+        code = host_and_report(
             proj, [command.event], ids=command.tasks, args=args, note=command.done
         )
+        tell_finished(channels, name, plan, code, project_idle=True)
+        return code
     proj = _new_project(name, args, title=plan.title)
+    channels = proj.effective().notify
     state = proj.store.load()
     assert state is not None
     command = cmd.add_plan(state, plan, now=time.time())
-    return host_and_report(proj, [command.event], ids=command.tasks, args=args, note=command.done)
+    code = host_and_report(proj, [command.event], ids=command.tasks, args=args, note=command.done)
+    tell_finished(channels, name, plan, code, project_idle=True)
+    return code
+
+
+_FINISHED = {
+    exits.OK: "every task landed",
+    exits.ATTENTION: "some tasks wait for you (`plait ps`)",
+    exits.STOPPED_TASK: "some tasks are stopped (`plait ps`)",
+}
+
+
+def tell_finished(
+    channels: Channels, project: str, plan: Plan, code: int, *, project_idle: bool
+) -> None:
+    """Say that a foreground `plait run` finished, when people asked to hear it. A run
+    that hosted the engine left the project idle: the engine said so already, when
+    people asked for that."""
+    if code not in _FINISHED or not channels.wants("finished"):
+        return
+    if project_idle and channels.wants("idle"):
+        return
+    digest = hashlib.sha256("\n".join(plan.ids).encode()).hexdigest()[:12]
+    message = Message(
+        id=f"finished/{project}/{plan.name}/{digest}",
+        kind="finished",
+        project=project,
+        task="",
+        title=f"{project}: plait run {plan.name} finished",
+        text=f"{_FINISHED[code]}.",
+    )
+    # A person waits at this terminal: two tries, not the engine's patience.
+    errors = asyncio.run(send_message(replace(channels, retries=min(channels.retries, 2)), message))
+    for error in errors:
+        print(f"plait: warning: the notification was not sent: {error}", file=sys.stderr)
 
 
 def host_and_report(

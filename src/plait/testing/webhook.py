@@ -73,6 +73,16 @@ class WebhookReceiver:
         self.server.shutdown()
         self.server.server_close()
 
+    def accept(self) -> None:
+        """Answer every POST from now on with success."""
+        with self._lock:
+            self.answers.clear()
+
+    def keys(self) -> list[str]:
+        """The Idempotency-Key of every POST received, in order."""
+        with self._lock:
+            return [r.headers.get("Idempotency-Key", "") for r in self.received]
+
     def delivered(self) -> list[Received]:
         """What was received and answered with success."""
         with self._lock:
