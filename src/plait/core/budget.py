@@ -29,7 +29,10 @@ class Spent:
 
 
 def task_limit(state: RunState, t: TaskState) -> Budget:
-    return t.budget.over(state.config.task_budget)
+    own = t.budget
+    if own.tokens is None and own.dollars is None:
+        return state.config.task_budget  # the common case: nothing of its own
+    return own.over(state.config.task_budget)
 
 
 def project_limit(state: RunState) -> Budget:
