@@ -15,45 +15,25 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit
 
+from plait.testing.loopback import LoopbackHTTP
 from plait.workspaces.git import git_env
 
 USER = "x-access-token"
 
 
-class GitHttpServer:
+class GitHttpServer(LoopbackHTTP):
     def __init__(self, root: Path, *, token: str) -> None:
         self.root = root
         self.expected = "Basic " + base64.b64encode(f"{USER}:{token}".encode()).decode()
         self.requests: list[tuple[str, str, str]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        super().__init__(_handler(self))
 
     def url(self, owner: str, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{owner}/{name}.git"
-
-    def __enter__(self) -> GitHttpServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
     def backend(self, method: str, target: str, headers: dict[str, str], body: bytes) -> bytes:
         """The CGI response of `git http-backend` to one authorized request."""

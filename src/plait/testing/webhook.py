@@ -14,9 +14,10 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from plait.testing.loopback import LoopbackHTTP
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,51 +28,19 @@ class Received:
     status: int  # what the receiver answered
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackHTTP):
     def __init__(self, *, answers: Iterable[int] = ()) -> None:
         self.answers = list(answers)
         self.received: list[Received] = []
         self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                try:
-                    body: Any = json.loads(raw)
-                except ValueError:
-                    body = raw.decode(errors="replace")
-                status = receiver._record(self.path, dict(self.headers.items()), body)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet tests
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(_handler(self))
+        self.url = f"http://127.0.0.1:{self.port}/hook"
 
     def _record(self, path: str, headers: dict[str, str], body: Any) -> int:
         with self._lock:
             status = self.answers.pop(0) if self.answers else 200
             self.received.append(Received(path, headers, body, status))
             return status
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def accept(self) -> None:
         """Answer every POST from now on with success."""
@@ -96,3 +65,23 @@ class WebhookReceiver:
                 raise AssertionError(f"{len(self.delivered())} of {n} notifications arrived")
             time.sleep(0.05)
         return self.delivered()
+
+
+def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body: Any = json.loads(raw)
+            except ValueError:
+                body = raw.decode(errors="replace")
+            status = receiver._record(self.path, dict(self.headers.items()), body)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet tests
+
+    return Handler
