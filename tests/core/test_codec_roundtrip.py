@@ -14,10 +14,19 @@ import pytest
 from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.model import CIStatus, PRView, ReviewThread, RunConfig, Usage
+from plait.core.model import (
+    Budget,
+    CIStatus,
+    Overlap,
+    PRView,
+    ReviewConfig,
+    Reviewer,
+    ReviewThread,
+    RunConfig,
+    Usage,
+    WorkerGroup,
+)
 from plait.core.plan import Restart, TaskSpec
-from plait.core.model import Budget, CIStatus, Overlap, PRView, ReviewThread, RunConfig, Usage
-from plait.core.plan import TaskSpec
 from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
 
 THREAD = ReviewThread(id="t1", body="why?", author="ann", path="src/x.py", line=3, outdated=True)
@@ -52,9 +61,26 @@ CONFIG = RunConfig(
     task_budget=Budget(dollars=500.0),
     notify_on=("attention", "idle"),
     hold_overlapping=True,
+    sync="merge",
+    review=ReviewConfig(
+        reviewers=(Reviewer(agent="codex", model="m", effort="low"), Reviewer(agent="claude")),
+        rounds=2,
+        exhausted="attention",
+        prompts=("/r.md",),
+        prs=True,
+    ),
+    workers=(WorkerGroup(name="w", agent="claude", prompts=("/w.md",), count=3, wait=1.5),),
 )
 SPEC = TaskSpec(
-    id="a", title="A", description="d", task_class="INFRA", depends_on=("z",), files=("x.py",)
+    id="a",
+    title="A",
+    description="d",
+    task_class="INFRA",
+    depends_on=("z",),
+    acceptance=("works",),
+    files=("x.py",),
+    queue="tasks",
+    landing="merge",
 )
 
 
@@ -102,11 +128,14 @@ EVENTS: list[ev.Event] = [
         commits_ahead=2,
         head_sha="h",
         exit_code=3,
+        nothing_to_do="why",
+        proposed=(SPEC,),
+        tickets_only=True,
     ),
     ev.Pushed(**R, head_sha="h"),
     ev.PROpened(**R, number=3, url="u"),
     ev.Rebased(**R, head_sha="h", base_sha="b"),
-    ev.RebaseConflict(**R, paths=("x", "y"), onto_sha="o"),
+    ev.RebaseConflict(**R, paths=("x", "y"), onto_sha="o", detail="logs"),
     ev.Merged(**R, sha="m"),
     ev.PRChanged(at=3.0, task="a", pr=VIEW),
     ev.HumanMessage(at=4.0, task="a", text="hi ✓", message_id="m1"),
@@ -155,6 +184,24 @@ EVENTS: list[ev.Event] = [
     ev.OverlapsChanged(
         at=12.0, task="a", overlaps=(Overlap(task="b", paths=("x.py",)), Overlap(paths=("y",)))
     ),
+    ev.Reviewed(
+        **R,
+        ok=True,
+        approved=False,
+        issues=("add a test", "name it well"),
+        reason="r",
+        agent="codex",
+        model="m",
+        session_id="s",
+        usage=USAGE,
+        seconds=2.5,
+        failure="",
+        error="",
+        reset_at=12.0,
+    ),
+    ev.MergeRefused(**R, why="ci", evidence="boom", main_sha="m"),
+    ev.SwarmStarted(at=11.0),
+    ev.SwarmStopping(at=12.0),
 ]
 EFFECTS: list[fx.Effect] = [
     fx.PrepareWorkspace(**E, branch="b", base_branch="main"),
@@ -185,16 +232,46 @@ EFFECTS: list[fx.Effect] = [
             command=("make", "serve"),
         ),
     ),
+    fx.RunAgent(
+        **E,
+        agent="codex",
+        worktree="/w",
+        base_sha="b",
+        session_id="s",
+        turn=TURN,
+        effort="high",
+        prompts=("/w.md",),
+        tickets="tasks",
+        proposals=True,
+    ),
     fx.Push(**E, branch="b", worktree="/w", force=True),
     fx.OpenPR(**E, branch="b", base="main", title="t", body="body\n"),
     fx.MarkReady(**E, pr=3),
     fx.Retarget(**E, pr=3, base="main"),
-    fx.Rebase(**E, worktree="/w", branch="b", onto="main", upstream="u"),
+    fx.Rebase(**E, worktree="/w", branch="b", onto="main", upstream="u", by_merge=True),
     fx.ResolveThreads(**E, pr=3, thread_ids=("t1", "t2"), reply="done"),
     fx.Merge(**E, pr=3, branch="b", title="t"),
     fx.Cleanup(**E, worktree="/w", branch="b", keep=True),
     fx.Discard(**E, worktree="/w", branch="b", pr=3),
     fx.Notify(**E, kind="attention", title="t", text="x", url="u"),
+    fx.RunReviewer(
+        **E,
+        agent="claude",
+        worktree="/w",
+        base_sha="b",
+        head_sha="h",
+        title="t",
+        description="d",
+        acceptance=("it works",),
+        round=2,
+        feedback=("1",),
+        reply="r",
+        model="m",
+        effort="high",
+        prompts=("/p.md",),
+        pr=3,
+    ),
+    fx.MergeToMain(**E, branch="b", worktree="/w", main="main", title="t", since=3.0),
 ]
 
 

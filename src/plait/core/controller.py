@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from plait.core import events as ev
+from plait.core import landing, swarm
 from plait.core.cooldown import LIMIT_FAILURES, cool_down, recovered
 from plait.core.effects import Effect
 from plait.core.graph import critical_path, has_cycle
@@ -35,7 +36,7 @@ from plait.core.model import (
 from plait.core.notices import notices
 from plait.core.plan import TaskSpec
 from plait.core.scheduler import FIRST_STEP, schedule
-from plait.core.task import agent_of, attention_reason, enqueue
+from plait.core.task import agent_of, attention_reason, enqueue, fresh
 from plait.core.taskmap import indexed_tasks
 
 
@@ -88,6 +89,8 @@ def decide(state: RunState | None, event: ev.Event) -> Decision:
             state = drained
         elif handler is not None:
             state = handler(state, event)
+        if state.swarm.workers:
+            state = swarm.settle(state)
     state, effects = schedule(state)
     if before is not None and state.config.notify_on:
         effects = (*effects, *notices(before, state))
@@ -207,6 +210,11 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
     if not event.ok and event.failure in LIMIT_FAILURES:
         return _cool_down(state, task, backend, event)
     spec = state.specs[task.id]
+    if spec.landing == "merge":
+        state, event = _take_proposals(state, task, event)
+        landed = landing.after_turn(state, task, event)
+        if landed is not None:
+            return landed
     # A mission's exit goes to its restart policy (silence included: the activity timeout
     # stopped it); a lost session is plait's own recovery, as for any task.
     by_policy = is_mission(spec) and not (
@@ -285,6 +293,36 @@ def _mission_exit(state: RunState, task: TaskState, event: ev.AgentFinished) -> 
         # A crash mid-way: the session it saved continues, told to carry on.
         task = replace(task, interrupted=bool(task.session_id))
     return _put(state, replace(task, retry_at=due, restarts=history, nudged=False))
+
+
+def _take_proposals(
+    state: RunState, task: TaskState, event: ev.AgentFinished
+) -> tuple[RunState, ev.AgentFinished]:
+    """Follow-up tasks a worker proposed join the queue (if its group may plan): new ids
+    only, dependencies on tasks that exist, landing by merge. Returns the event with the
+    proposals that were taken (a re-run turn proposing the same ids adds nothing)."""
+    if not event.proposed:
+        return state, event
+    if not event.ok or not swarm.may_propose(state, task):
+        return state, replace(event, proposed=())
+    fresh_ids = [s.id for s in event.proposed if s.id not in state.specs]
+    known = set(state.specs).union(fresh_ids)
+    origin = f"agent:{task.id}"
+    taken = tuple(
+        replace(
+            s,
+            depends_on=tuple(d for d in s.depends_on if d in known and d != s.id),
+            landing="merge",
+            queue="tasks",
+            origin=origin,
+            plan=state.specs[task.id].plan,
+        )
+        for s in event.proposed
+        if s.id in fresh_ids
+    )
+    if taken:
+        state = _on_tasks_added(state, ev.TasksAdded(at=event.at, tasks=taken))
+    return state, replace(event, proposed=taken or event.proposed)
 
 
 def _cool_down(state: RunState, task: TaskState, backend: str, event: ev.AgentFinished) -> RunState:
@@ -390,6 +428,8 @@ def _on_rebased(state: RunState, event: ev.Rebased) -> RunState:
     task = _accept(state, event)
     if task is None:
         return state
+    if task.current is not None and task.current.kind is OpKind.LAND:
+        return landing.on_synced(state, task, event)
     task = replace(task, base_sha=event.base_sha)
     if task.current is not None:
         task = _rebased_onto(state, task, task.current.onto)
@@ -402,6 +442,8 @@ def _on_rebase_conflict(state: RunState, event: ev.RebaseConflict) -> RunState:
     task = _accept(state, event)
     if task is None or task.current is None:
         return state
+    if task.current.kind is OpKind.LAND:
+        return landing.on_sync_conflict(state, task, event)
     onto = task.current.onto
     task = _done(task)
     op = Op(
@@ -435,7 +477,7 @@ def _land(state: RunState, task: TaskState, sha: str, at: float) -> RunState:
         pr=pr,
         overlaps=(),
     )
-    state = _land_teams(_put(state, task), task.id, at)
+    state = _land_teams(swarm.end_cycle(_put(state, task), task.id, "merged"), task.id, at)
     main = state.config.main_branch
     for tid in _dependents(state, task.id):
         child = state.tasks[tid]
@@ -471,21 +513,8 @@ def _on_step_done(state: RunState, event: ev.StepDone) -> RunState:
     elif task.step == "cleanup":
         task = replace(task, cleaned=True)
     elif task.step == "discard":
-        return _put(state, _fresh(task))
+        return _put(state, fresh(task))
     return _put(state, _done(task))
-
-
-def _fresh(task: TaskState) -> TaskState:
-    """A task started over (`plait reset --hard`). What it cost so far stays counted, and
-    its effect counter goes on, so no new effect reuses an old effect's id."""
-    return TaskState(
-        id=task.id,
-        effect_seq=task.effect_seq,
-        usage=task.usage,
-        turns=task.turns,
-        agent_seconds=task.agent_seconds,
-        budget=task.budget,
-    )
 
 
 _RETRYING_STEPS = {
@@ -496,6 +525,8 @@ _RETRYING_STEPS = {
     "retarget": "push_failures",
     "resolve": "push_failures",
     "discard": "push_failures",
+    "sync": "rebase_failures",
+    "land": "merge_failures",
 }
 
 
@@ -719,7 +750,7 @@ def _hard_reset(state: RunState, task: TaskState) -> RunState:
     if state.specs[task.id].cwd or (not task.branch and not task.worktree and task.pr is None):
         # A mission working in a directory of its own: that directory is not plait's to
         # throw away, so it only starts over.
-        return _put(state, _fresh(task))
+        return _put(state, fresh(task))
     # Whatever was under way is abandoned (the engine stops a running turn and runs this
     # task's effects one after another, so the discard never races it).
     discard = Op(kind=OpKind.DISCARD)
@@ -778,6 +809,20 @@ def _on_overlaps_changed(state: RunState, event: ev.OverlapsChanged) -> RunState
     return _put(state, replace(task, overlaps=event.overlaps))
 
 
+def _on_reviewed(state: RunState, event: ev.Reviewed) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    return landing.on_verdict(state, task, event)
+
+
+def _on_merge_refused(state: RunState, event: ev.MergeRefused) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    return landing.on_refused(state, task, event)
+
+
 def _h(fn: Callable[[RunState, E], RunState]) -> Callable[[RunState, ev.Event], RunState]:
     return fn  # type: ignore[return-value]
 
@@ -803,4 +848,8 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, ev.Event], RunState]] = {
     ev.ConfigChanged: _h(_on_config_changed),
     ev.BudgetSet: _h(_on_budget_set),
     ev.OverlapsChanged: _h(_on_overlaps_changed),
+    ev.Reviewed: _h(_on_reviewed),
+    ev.MergeRefused: _h(_on_merge_refused),
+    ev.SwarmStarted: _h(swarm.on_started),
+    ev.SwarmStopping: _h(swarm.on_stopping),
 }

@@ -65,6 +65,12 @@ class RunAgent(Effect):
     turn: Turn
     model: str = ""  # the task's own model, if it names one (else the backend's default)
     launch: Launch | None = None  # set for missions and tasks that ask for ports, tools…
+    effort: str = ""  # reasoning effort, for backends that take one
+    prompts: tuple[str, ...] = ()  # prompt files put before the turn's prompt (a worker's)
+    # Merge landing: the tickets folder (is the change only ticket files?) and whether
+    # tasks the agent proposes in its final answer are taken.
+    tickets: str = ""
+    proposals: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +105,7 @@ class Rebase(Effect):
     branch: str
     onto: str
     upstream: str  # the commit the branch was based on; commits after it are replayed
+    by_merge: bool = False  # merge `onto` into the branch instead of rebasing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +120,40 @@ class Merge(Effect):
     pr: int
     branch: str
     title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunReviewer(Effect):
+    """A reviewer agent judges the change on a task's branch: the task, its acceptance
+    criteria and the diff `base_sha..head_sha` in, a verdict out (`Reviewed`)."""
+
+    agent: str
+    worktree: str
+    base_sha: str
+    head_sha: str
+    title: str
+    description: str = ""
+    acceptance: tuple[str, ...] = ()
+    round: int = 1
+    feedback: tuple[str, ...] = ()  # the previous round's issues, to check they are fixed
+    reply: str = ""  # the worker's last answer
+    model: str = ""
+    effort: str = ""
+    prompts: tuple[str, ...] = ()
+    pr: int = 0  # a PR landing: post the verdict on it as a review
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MergeToMain(Effect):
+    """Land an approved, synced branch on main as one commit, under the repository's
+    merge lock, exactly once (a `Plait-Task` trailer marks it; see workspaces.landing)."""
+
+    branch: str
+    worktree: str
+    main: str
+    title: str
+    since: float = 0.0  # the task's start: a landed commit is searched for after it
+    verify: bool = True  # run the CI command (if any) before moving main
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,6 +199,8 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     Cleanup,
     Discard,
     Notify,
+    RunReviewer,
+    MergeToMain,
 )
 
 __all__ = ["EFFECT_TYPES", "Effect", "Op"]

@@ -75,6 +75,12 @@ class AgentFinished(EffectResult):
     interrupted_usage: Usage = field(default_factory=Usage)
     interrupted_seconds: float = 0.0
     exit_code: int | None = None  # the agent process's exit code (None: it never started)
+    # What the agent signalled in its final answer (read by the shell, see
+    # plait.review.signals): "nothing to do" with its reason, follow-up tasks it proposed.
+    nothing_to_do: str = ""
+    proposed: tuple[TaskSpec, ...] = ()
+    # Every file the branch changes (against its base) is a ticket file: no review needed.
+    tickets_only: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,11 +104,42 @@ class Rebased(EffectResult):
 class RebaseConflict(EffectResult):
     paths: tuple[str, ...]
     onto_sha: str
+    # Both sides' logs and the diff stat, for the agent that resolves it (merge landing).
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Merged(EffectResult):
     sha: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reviewed(EffectResult):
+    """A reviewer's turn ended. `ok` with a verdict (parsed by the shell: anything but a
+    clear APPROVED counts as needs-changes, with the reason), or not ok (no answer)."""
+
+    ok: bool
+    approved: bool = False
+    issues: tuple[str, ...] = ()  # numbered issues, in order
+    reason: str = ""  # why an unclear answer counted as needs-changes
+    agent: str = ""
+    model: str = ""
+    session_id: str = ""
+    usage: Usage = field(default_factory=Usage)
+    seconds: float = 0.0
+    failure: str = ""
+    error: str = ""
+    reset_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MergeRefused(EffectResult):
+    """A merge into main did not happen: main moved on (`behind`), the change no longer
+    merges cleanly (`conflict`), or the CI command failed on it (`ci`)."""
+
+    why: str
+    evidence: str = ""
+    main_sha: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,6 +246,19 @@ class OverlapsChanged(Event):
     overlaps: tuple[Overlap, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SwarmStarted(Event):
+    """An engine starts serving the swarm: draining ends, and claims held by workers that
+    no longer exist (a group removed or shrunk) — or, after a stop that did not let the
+    claims finish, every claim not yet approved — go back to the queue."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SwarmStopping(Event):
+    """A first Ctrl-C: no new claims; turns under way finish, and a claim whose next step
+    would be another worker turn goes back to the queue."""
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted,
     Tick,
@@ -232,4 +282,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     BudgetSet,
     NotificationSent,
     OverlapsChanged,
+    Reviewed,
+    MergeRefused,
+    SwarmStarted,
+    SwarmStopping,
 )

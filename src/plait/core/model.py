@@ -35,6 +35,11 @@ class OpKind(StrEnum):
     MERGE = "merge"
     CLEANUP = "cleanup"
     DISCARD = "discard"  # `plait reset --hard`: drop the work, then start over
+    # Merge landing (see plait.core.landing): a fix round after a reviewer asked for
+    # changes (feedback, an agent turn), the reviewer's own turn, and sync + merge.
+    CHANGES = "changes"
+    VERDICT = "verdict"
+    LAND = "land"
 
 
 FEEDBACK_PRIORITY: tuple[OpKind, ...] = (
@@ -43,10 +48,14 @@ FEEDBACK_PRIORITY: tuple[OpKind, ...] = (
     OpKind.CONFLICT,
     OpKind.CI,
     OpKind.REVIEW,
+    OpKind.CHANGES,
 )
 
-# Operations that run an agent turn (and so take an agent slot).
-AGENT_OPS = frozenset({OpKind.START, OpKind.HUMAN, OpKind.CONFLICT, OpKind.CI, OpKind.REVIEW})
+# Operations that run an agent turn (and so take an agent slot). A reviewer's turn
+# (`OpKind.VERDICT`) takes a slot of the reviewer's backend instead: see scheduler.
+AGENT_OPS = frozenset(
+    {OpKind.START, OpKind.HUMAN, OpKind.CONFLICT, OpKind.CI, OpKind.REVIEW, OpKind.CHANGES}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,6 +193,34 @@ class Counters:
     push_failures: int = 0
     merge_failures: int = 0
     login_failures: int = 0  # the CLI is not logged in or lacks permission: one is enough
+    review_failures: int = 0  # reviewer turns that gave no verdict (crash, no answer)
+    returns: int = 0  # claims given back to the queue (rejected, stuck, failing)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogEntry:
+    """One immutable line of a task's run log: a worker cycle that ended (`kind`
+    "cycle") or a reviewer's verdict (`kind` "review"). Appended, never changed."""
+
+    kind: str  # cycle | review
+    at: float  # when it ended
+    worker: str = ""
+    cycle: int = 0  # the worker's n-th cycle
+    # cycle: merged, skipped, rejected, stuck, returned, error, interrupted;
+    # review: approved, needs_changes
+    outcome: str = ""
+    started_at: float = 0.0
+    agent: str = ""
+    model: str = ""
+    session_id: str = ""
+    usage: Usage = field(default_factory=Usage)
+    seconds: float = 0.0
+    round: int = 0  # review rounds of the cycle (for a review: which round)
+    issues: tuple[str, ...] = ()
+    reason: str = ""
+    claimed: tuple[str, ...] = ()
+    returned: tuple[str, ...] = ()
+    merge_sha: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -242,6 +279,57 @@ class TaskState:
     budget: Budget = field(default_factory=Budget)  # set by `plait budget --task`
     # Where its branch would conflict with other live branches or main (the early warning).
     overlaps: tuple[Overlap, ...] = ()
+    # ---- merge landing and review (plait.core.landing, plait.core.reviewing) ----------
+    verdict: str = ""  # "" (none yet for this work), approved, needs_changes
+    verdict_head: str = ""  # the head the verdict judged
+    review_rounds: int = 0  # verdicts asking for changes, this attempt
+    reviewer_tries: int = 0  # reviewer turns that gave no verdict this round (fallback)
+    notes: str = ""  # a reviewer's last issues, handed to the next attempt at the task
+    skipped: str = ""  # closed without a change: the agent's reason
+    # ---- swarm workers (plait.core.swarm) ----------------------------------------------
+    worker: str = ""  # the worker holding the task (its claim), "" if none
+    claimed_at: float = 0.0
+    claim_usage: Usage = field(default_factory=Usage)  # usage when claimed
+    resumes: int = 0  # turns in a row that ended without a completion signal
+    log: tuple[LogEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reviewer:
+    agent: str
+    model: str = ""
+    effort: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewConfig:
+    """Who judges a change before it lands, and what happens when they keep refusing."""
+
+    # A fallback chain: the next reviewer takes over when one gives no verdict (crash,
+    # limit). Empty: the project's default agent reviews.
+    reviewers: tuple[Reviewer, ...] = ()
+    rounds: int = 3  # fix rounds after a NEEDS_CHANGES verdict before giving up
+    exhausted: str = "queue"  # then: back to the queue with the notes, or "attention"
+    prompts: tuple[str, ...] = ()  # prompt files put before the reviewer's instructions
+    prs: bool = False  # also judge PR landings (the verdict is posted as a PR review)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerGroup:
+    """A group of swarm workers: `count` claims at a time on tasks of `queue`, each run
+    by `agent`/`model`. A worker is a slot in the core's state, not a process."""
+
+    name: str
+    agent: str = ""  # "" = the project's default agent
+    model: str = ""
+    effort: str = ""
+    prompts: tuple[str, ...] = ()  # prompt files put before each task's prompt
+    count: int = 1
+    max_cycles: int = 0  # claims each worker makes at most; 0 = no limit
+    wait: float = 0.0  # seconds a worker rests between two cycles
+    may_plan: bool = False  # its agents may propose follow-up tasks
+    max_resumes: int = 5  # turns without completion before one wrap-up nudge
+    queue: str = "tasks"  # which tasks it claims (TaskSpec.queue)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,6 +362,26 @@ class RunConfig:
     notify_on: tuple[str, ...] = ()
     # Do not start a task whose declared files overlap those of a task under way.
     hold_overlapping: bool = False
+    # Merge landing: how a branch takes main's new commits before it merges (rebase |
+    # merge), who reviews, and the swarm's worker groups (plait.toml [review], [swarm]).
+    sync: str = "rebase"
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+    workers: tuple[WorkerGroup, ...] = ()
+    tickets_dir: str = "tasks"  # a change touching only files here skips review
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerState:
+    cycles: int = 0  # claims made so far
+    task: str = ""  # the claim held, "" when free
+    idle_until: float = 0.0  # rests until then between cycles
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SwarmState:
+    workers: Mapping[str, WorkerState] = field(default_factory=dict)
+    # A first Ctrl-C: no new claims; claims whose next step is a worker's turn go back.
+    draining: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,3 +401,4 @@ class RunState:
     budget: Budget = field(default_factory=Budget)
     now: float = 0.0
     events: int = 0  # events decided so far
+    swarm: SwarmState = field(default_factory=SwarmState)

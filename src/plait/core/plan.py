@@ -18,7 +18,7 @@ TASK_ID_MAX = 64
 
 TASK_CLASSES = ("INFRA", "GATED", "BEHAVIOR")
 
-LANDINGS = ("pr", "watch", "none")
+LANDINGS = ("pr", "watch", "none", "merge")
 
 RESTART_POLICIES = ("never", "on-failure", "always")
 
@@ -103,8 +103,9 @@ class TaskSpec:
     # Relative weight for critical-path ordering (the JSON gameplan's `complexity`).
     weight: int = 1
     # How the work lands: "pr" (open, keep green, merge), "watch" (an adopted PR plait
-    # keeps green but leaves for a human to merge) or "none" (no branch to land: the
-    # agent's final answer is the result).
+    # keeps green but leaves for a human to merge), "none" (no branch to land: the
+    # agent's final answer is the result) or "merge" (a reviewer's verdict, then a merge
+    # into main under a lock: see plait.core.landing).
     landing: str = "pr"
     # Which plan the task came from ("" for the project's first plan): its shared context
     # goes to the agent. `origin` says which source added it (plan, cli, adopt…).
@@ -129,6 +130,12 @@ class TaskSpec:
     # Files the plan says the task will touch (the JSON gameplan's `files`): a hint for the
     # scheduler, which can hold a task back while another one edits the same files.
     files: tuple[str, ...] = ()
+    # What a reviewer checks the change against, and the files it is expected to touch
+    # (tickets name them; a worker may take related tasks sharing files in one cycle).
+    acceptance: tuple[str, ...] = ()
+    # The queue the task waits in for a swarm worker ("" = the scheduler starts it with
+    # the project's agents, as any plan task).
+    queue: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,6 +114,8 @@ def next_wakeup(state: RunState) -> float | None:
     tasks = _timed_tasks(state)
     due = [t.retry_at for t in tasks if t.retry_at > state.now]
     due += [c.until for c in state.cooldowns.values() if c.until > state.now]
+    # A swarm worker resting between two cycles may claim again then.
+    due += [w.idle_until for w in state.swarm.workers.values() if w.idle_until > state.now]
     delay = state.config.merge_delay
     due += [
         t.ready_since + delay for t in tasks if t.ready_since and t.ready_since + delay > state.now

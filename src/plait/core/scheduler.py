@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TypedDict
 
 from plait.core import effects as fx
+from plait.core import landing, reviewing, swarm
 from plait.core.budget import project_over, task_over
 from plait.core.cooldown import cooling
 from plait.core.graph import readiness
@@ -25,11 +28,13 @@ from plait.core.model import (
     Phase,
     RunState,
     TaskState,
+    WorkerState,
 )
 from plait.core.overlap import holders
 from plait.core.task import (
     agent_of,
     attention_reason,
+    group_of,
     merge_gate,
     model_of,
     next_op,
@@ -49,6 +54,9 @@ FIRST_STEP: dict[OpKind, str] = {
     OpKind.MERGE: "merge",
     OpKind.CLEANUP: "cleanup",
     OpKind.DISCARD: "discard",
+    OpKind.CHANGES: "agent",
+    OpKind.VERDICT: "verdict",
+    OpKind.LAND: "sync",
 }
 
 _AGENT_STEPS = ("workspace", "agent")
@@ -56,8 +64,22 @@ _AGENT_STEPS = ("workspace", "agent")
 _Out = list[fx.Effect]
 
 
+class _Ids(TypedDict):
+    id: str
+    task: str
+
+
 def uses_slot(task: TaskState) -> bool:
+    if task.step == "verdict":
+        return True  # a reviewer's turn: a slot of the reviewer's backend
     return task.current is not None and task.current.kind in AGENT_OPS and task.step in _AGENT_STEPS
+
+
+def slot_agent(state: RunState, task: TaskState) -> str:
+    """The backend whose slot the task's next (or current) turn takes."""
+    if task.step == "verdict":
+        return reviewing.reviewer_for(state, task).agent
+    return agent_of(state, task.id)
 
 
 @dataclass
@@ -78,21 +100,21 @@ class _Slots:
     def agent_of(self, task_id: str) -> str:
         return agent_of(self.state, task_id)
 
-    def add(self, task_id: str) -> None:
+    def add(self, task_id: str, agent: str | None = None) -> None:
         self.total += 1
         cls = self.state.specs[task_id].task_class
         if cls:
             self.by_class[cls] += 1
-        self.by_agent[self.agent_of(task_id)] += 1
+        self.by_agent[agent or self.agent_of(task_id)] += 1
 
-    def free_for(self, task_id: str) -> bool:
+    def free_for(self, task_id: str, agent: str | None = None) -> bool:
         cfg = self.state.config
         if self.total >= cfg.max_concurrency:
             return False
         cls = self.state.specs[task_id].task_class
         if cls and cls in cfg.class_caps and self.by_class[cls] >= cfg.class_caps[cls]:
             return False
-        agent = self.agent_of(task_id)
+        agent = agent or self.agent_of(task_id)
         if cooling(self.state.cooldowns, agent, self.state.now):
             return False
         if agent in cfg.agent_caps and self.by_agent[agent] >= cfg.agent_caps[agent]:
@@ -114,7 +136,7 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
     slots = _Slots(state)
     for tid in live:
         if uses_slot(tasks[tid]) and tasks[tid].in_flight:
-            slots.add(tid)
+            slots.add(tid, slot_agent(state, tasks[tid]))
     out: list[fx.Effect] = []
 
     def movable(t: TaskState) -> bool:
@@ -129,8 +151,11 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
 
     _serve_current(state, tasks, slots, movable, out)
     _serve_feedback(state, tasks, slots, movable, out)
-    _serve_housekeeping(state, tasks, movable, out)
-    _serve_starts(state, _Overlay(tasks, indexed), slots, out)
+    _serve_housekeeping(state, tasks, slots, movable, out)
+    workers = dict(state.swarm.workers)
+    _serve_starts(state, _Overlay(tasks, indexed), slots, workers, out)
+    if workers != state.swarm.workers:
+        state = replace(state, swarm=replace(state.swarm, workers=workers))
     return replace(state, tasks=indexed.updated(tasks)), tuple(out)
 
 
@@ -145,9 +170,10 @@ def _serve_current(
         if t.current is None or not movable(t) or (t.phase is Phase.MERGED and not t.current):
             continue
         if uses_slot(t):
-            if not slots.free_for(tid):
+            agent = slot_agent(state, t)
+            if not slots.free_for(tid, agent):
                 continue
-            slots.add(tid)
+            slots.add(tid, agent)
         tasks[tid], effect = _emit(state, t)
         out.append(effect)
 
@@ -175,9 +201,10 @@ def _serve_feedback(
 
 
 def _serve_housekeeping(
-    state: RunState, tasks: dict[str, TaskState], movable: Movable, out: _Out
+    state: RunState, tasks: dict[str, TaskState], slots: _Slots, movable: Movable, out: _Out
 ) -> None:
-    """3. Housekeeping: ready for review, merge, clean up after landing."""
+    """3. Housekeeping: ready for review, a reviewer's verdict, merge, clean up after
+    landing."""
     for tid in tasks:
         t = tasks[tid]
         gate = merge_gate(t, state.config)
@@ -189,7 +216,13 @@ def _serve_housekeeping(
         if op is not None and (movable(t) or (op.kind is OpKind.CLEANUP and not t.stopped)):
             if t.in_flight or t.retry_at > state.now:
                 continue
-            tasks[tid], effect = _emit(state, take(_with(t, op), op, FIRST_STEP[op.kind]))
+            t = take(_with(t, op), op, FIRST_STEP[op.kind])
+            if op.kind is OpKind.VERDICT:
+                agent = slot_agent(state, t)
+                if not slots.free_for(tid, agent):
+                    continue
+                slots.add(tid, agent)
+            tasks[tid], effect = _emit(state, t)
             out.append(effect)
 
 
@@ -211,8 +244,15 @@ class _Overlay(Mapping[str, TaskState]):
         return len(self.indexed)
 
 
-def _serve_starts(state: RunState, tasks: _Overlay, slots: _Slots, out: _Out) -> None:
-    """4. New starts, longest critical path first, among tasks whose dependencies allow."""
+def _serve_starts(
+    state: RunState,
+    tasks: _Overlay,
+    slots: _Slots,
+    workers: dict[str, WorkerState],
+    out: _Out,
+) -> None:
+    """4. New starts, longest critical path first, among tasks whose dependencies allow.
+    A task of a queue that worker groups serve starts only when a worker claims it."""
     cap = state.config.max_concurrency
     if slots.project_over():
         return  # the project's budget is reached: nothing starts
@@ -227,12 +267,25 @@ def _serve_starts(state: RunState, tasks: _Overlay, slots: _Slots, out: _Out) ->
             continue  # a team runs nothing: it is done when its children are
         if attention_reason(t, state.config):
             continue
-        ready = readiness(state.specs[tid], tasks, stacked=state.config.stacked)
-        if not ready.ready or not slots.free_for(tid):
+        spec = state.specs[tid]
+        ready = readiness(spec, tasks, stacked=state.config.stacked)
+        if not ready.ready:
             continue
         if holders(state, tid, active, tasks):
             continue  # its declared files overlap a task under way: after that one lands
-        slots.add(tid)
+        if swarm.serves(state.config.workers, spec.queue):
+            if state.swarm.draining:
+                continue
+            worker = swarm.free_worker(state, workers, spec.queue, partial(slots.free_for, tid))
+            if worker is None:
+                continue
+            group = group_of(state.config, worker)
+            slots.add(tid, (group.agent if group else "") or state.config.agent)
+            t = swarm.claim(state, t, worker, workers)
+        elif not slots.free_for(tid):
+            continue
+        else:
+            slots.add(tid)
         on = ready.stacked_on
         base = tasks[on].branch if on else state.config.main_branch
         tasks.changed[tid], effect = _emit(state, _prepare_start(state, t, on, base))
@@ -260,15 +313,20 @@ def _housekeeping(state: RunState, tasks: dict[str, TaskState], t: TaskState) ->
         return Op(kind=OpKind.CLEANUP)
     if t.phase is not Phase.ACTIVE:
         return None
+    landing_kind = state.specs[t.id].landing
+    if landing_kind == "merge":
+        return landing.next_op(state, t)
     if wants_ready(t):
         return Op(kind=OpKind.READY)
-    lands = state.specs[t.id].landing == "pr"
     if (
-        lands
+        landing_kind == "pr"
         and merge_gate(t, state.config)
         and t.ready_since + state.config.merge_delay <= state.now
     ):
-        return Op(kind=OpKind.MERGE)
+        if reviewing.wants_pr_verdict(state, t):
+            return Op(kind=OpKind.VERDICT)
+        if reviewing.pr_approved(state, t):
+            return Op(kind=OpKind.MERGE)
     return None
 
 
@@ -295,10 +353,12 @@ def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:
     assert op is not None
     spec = state.specs[t.id]
     step = t.step
-    base = {"id": effect_id, "task": t.id}
+    base: _Ids = {"id": effect_id, "task": t.id}
     if step == "workspace":
         return fx.PrepareWorkspace(**base, branch=t.branch, base_branch=t.base_branch, cwd=spec.cwd)
     if step == "agent":
+        group = group_of(state.config, t.worker) if t.worker else None
+        merging = spec.landing == "merge"
         return fx.RunAgent(
             **base,
             agent=agent_of(state, t.id),
@@ -308,6 +368,30 @@ def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:
             turn=_turn(state, t, op),
             model=model_of(state, t.id),
             launch=launch_of(state, t.id),
+            effort=group.effort if group else "",
+            prompts=group.prompts if group else (),
+            tickets=state.config.tickets_dir if merging else "",
+            proposals=merging and swarm.may_propose(state, t),
+        )
+    if step == "verdict":
+        return reviewing.reviewer_effect(state, t, effect_id)
+    if step == "sync":
+        return fx.Rebase(
+            **base,
+            worktree=t.worktree,
+            branch=t.branch,
+            onto=state.config.main_branch,
+            upstream=t.base_sha,
+            by_merge=state.config.sync == "merge",
+        )
+    if step == "land":
+        return fx.MergeToMain(
+            **base,
+            branch=t.branch,
+            worktree=t.worktree,
+            main=state.config.main_branch,
+            title=pr_title(state, t.id),
+            since=t.started_at,
         )
     if step == "push":
         return fx.Push(**base, branch=t.branch, worktree=t.worktree, force=bool(t.head_sha))
@@ -365,11 +449,15 @@ def _turn(state: RunState, t: TaskState, op: Op) -> fx.Turn:
     context = state.contexts.get(spec.plan, "") if spec.plan else state.context
     if context and op.kind is OpKind.START:
         description = f"{description}\n\n## Plan context\n\n{context}".strip()
+    if spec.landing == "merge" and op.kind is OpKind.START:
+        description = f"{description}\n\n{landing.worker_brief(state, t, spec)}".strip()
     kind = op.kind.value
     if t.nudged:
         kind = "nudge"
     elif t.interrupted and t.session_id:
         kind = "continue"  # the same session, cut short: carry on, don't start over
+    elif t.resumes and spec.landing == "merge":
+        kind = landing.turn_kind(state, t)
     return fx.Turn(
         kind=kind,
         title=spec.title,

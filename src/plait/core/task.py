@@ -12,12 +12,14 @@ from dataclasses import replace
 from plait.core.model import (
     FEEDBACK_PRIORITY,
     CIStatus,
+    Counters,
     Op,
     OpKind,
     Phase,
     RunConfig,
     RunState,
     TaskState,
+    WorkerGroup,
 )
 
 # Kinds where a newer op replaces a queued older one.
@@ -80,6 +82,15 @@ def attention_reason(task: TaskState, config: RunConfig) -> str:
         (c.rebase_failures >= cap, f"rebase failed {c.rebase_failures} times"),
         (c.push_failures >= cap, f"push failed {c.push_failures} times"),
         (c.merge_failures >= cap, f"merge failed {c.merge_failures} times"),
+        (
+            c.review_failures >= cap * max(1, len(config.review.reviewers)),
+            f"reviewers gave no verdict {c.review_failures} times",
+        ),
+        (
+            task.verdict == "needs_changes" and task.review_rounds > config.review.rounds,
+            f"the reviewer asked for changes {task.review_rounds} times",
+        ),
+        (c.returns >= cap, f"went back to the queue {c.returns} times"),
     )
     for hit, why in checks:
         if hit:
@@ -121,9 +132,11 @@ def merge_gate(task: TaskState, config: RunConfig) -> bool:
 def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -> str:
     """A short word for humans: what the task is doing or waiting for."""
     if task.phase is Phase.MERGED:
+        if task.skipped:
+            return "skipped"
         return "done" if landing == "none" else "merged"
     if task.current is not None and task.current.kind is OpKind.DISCARD:
-        return "resetting"
+        return "returning" if task.worker == "" and task.counters.returns else "resetting"
     if task.stopped:
         return "stopped"
     if task.failed:
@@ -139,10 +152,14 @@ def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -
             OpKind.MERGE: "merging",
             OpKind.READY: "pushing",
             OpKind.CLEANUP: "merged",
+            OpKind.VERDICT: "reviewing",
+            OpKind.LAND: "syncing" if task.step == "sync" else "merging",
         }.get(task.current.kind, f"fixing-{task.current.kind.value}")
     if task.queue:
         return "queued"
     pr = task.pr
+    if pr is None and landing == "merge":
+        return "approved" if task.verdict == "approved" else "in-review"
     if pr is None:
         return "working"
     if pr.ci is CIStatus.PENDING or pr.ci is CIStatus.NONE or not pr_is_current(task):
@@ -157,11 +174,15 @@ def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -
 
 
 def agent_of(state: RunState, task_id: str) -> str:
-    """The backend that runs the task: its own, its class's, else the project's."""
+    """The backend that runs the task: its own, its worker group's, its class's, else the
+    project's."""
     spec = state.specs[task_id]
     if spec.agent:
         return spec.agent
     cfg = state.config
+    group = group_of(cfg, state.tasks[task_id].worker) if cfg.workers else None
+    if group is not None and group.agent:
+        return group.agent
     return cfg.class_agents.get(spec.task_class or "", "") or cfg.agent
 
 
@@ -170,4 +191,33 @@ def model_of(state: RunState, task_id: str) -> str:
     spec = state.specs[task_id]
     if spec.model:
         return spec.model
-    return state.config.class_models.get(spec.task_class or "", "")
+    cfg = state.config
+    group = group_of(cfg, state.tasks[task_id].worker) if cfg.workers else None
+    if group is not None and group.model:
+        return group.model
+    return cfg.class_models.get(spec.task_class or "", "")
+
+
+def group_of(config: RunConfig, worker: str) -> WorkerGroup | None:
+    """The group of a worker named `<group>/<n>` (None: no worker, or a group gone)."""
+    if not worker:
+        return None
+    name = worker.rpartition("/")[0]
+    return next((g for g in config.workers if g.name == name), None)
+
+
+def fresh(task: TaskState) -> TaskState:
+    """A task started over (`plait reset --hard`, or a claim returned to the queue). What
+    it cost so far stays counted, its run log and a reviewer's notes stay, and its effect
+    counter goes on, so no new effect reuses an old effect's id."""
+    return TaskState(
+        id=task.id,
+        effect_seq=task.effect_seq,
+        usage=task.usage,
+        turns=task.turns,
+        agent_seconds=task.agent_seconds,
+        counters=Counters(returns=task.counters.returns),
+        notes=task.notes,
+        log=task.log,
+        budget=task.budget,
+    )

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import isqrt
 
 from plait.core.graph import pr_is_review_ready, readiness
@@ -278,3 +278,8 @@ def indexed_tasks(state: RunState) -> TaskMap:
     if isinstance(tasks, TaskMap) and tasks.shape.fits(state):
         return tasks
     return TaskMap.build(tasks, Shape.of(state))
+
+
+def put(state: RunState, task: TaskState) -> RunState:
+    """The state with `task` replacing the task of the same id."""
+    return replace(state, tasks=indexed_tasks(state).updated({task.id: task}))

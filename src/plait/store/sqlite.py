@@ -138,7 +138,8 @@ def changed_tasks(old: RunState | None, new: RunState) -> list[str]:
 
 
 def _static_changed(old: RunState, new: RunState) -> bool:
-    """Did the part of the state written once per change (plan, settings) change?"""
+    """Did the part of the state written once per change (plan, settings, the swarm's
+    workers — they change only when a claim begins or ends) change?"""
     return not (
         old.config is new.config
         and old.specs is new.specs
@@ -148,6 +149,7 @@ def _static_changed(old: RunState, new: RunState) -> bool:
         and old.title is new.title
         and old.context is new.context
         and old.budget is new.budget
+        and old.swarm is new.swarm
     )
 
 

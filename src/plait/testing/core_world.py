@@ -18,7 +18,22 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import CIStatus, PRView, ReviewThread, Usage
 
-Outcome = Literal["ok", "fail", "fatal", "conflict", "nochange", "session", "killed"]
+Outcome = Literal[
+    "ok",
+    "fail",
+    "fatal",
+    "conflict",
+    "nochange",
+    "session",
+    "killed",
+    # merge landing: an agent that says there is nothing to do, a change of ticket files
+    # only, a reviewer asking for changes, main moving under a merge, red CI on a merge
+    "skip",
+    "tickets",
+    "reject",
+    "behind",
+    "ci",
+]
 
 MAIN_ROOT = "0" * 40
 
@@ -68,6 +83,8 @@ class SimWorld:
         self.ci_due: dict[str, tuple[float, str]] = {}  # head → (when it finishes, task)
         self.needs_rebase: set[str] = set()
         self.notified: list[fx.Notify] = []  # every notification sent, resends included
+        self.landed: dict[str, str] = {}  # task → its commit on main (merge landing)
+        self.main_merges: dict[str, int] = {}  # task → times merged into main; must be 1
         self._sha = 0
         self._pr_number = 0
         self._thread = 0
@@ -129,6 +146,10 @@ class SimWorld:
             return ev.NotificationSent(**base, ok=outcome != "fail")
         if isinstance(effect, fx.RunAgent):
             return self._agent(effect, outcome)
+        if isinstance(effect, fx.RunReviewer):
+            return self._review(effect, outcome)
+        if isinstance(effect, fx.MergeToMain) and outcome in ("behind", "ci"):
+            return ev.MergeRefused(**base, why=outcome, evidence=f"simulated {outcome}")
         if outcome in ("fail", "fatal", "session") or (
             outcome == "conflict" and not isinstance(effect, fx.Rebase)
         ):
@@ -143,6 +164,8 @@ class SimWorld:
             return self._rebase(effect, outcome)
         if isinstance(effect, fx.Merge):
             return self._merge_effect(effect)
+        if isinstance(effect, fx.MergeToMain):
+            return self._merge_to_main(effect)
         if isinstance(effect, fx.Cleanup):
             self._cleanup(effect)
         elif isinstance(effect, fx.Discard):
@@ -185,16 +208,16 @@ class SimWorld:
         common = self._result(e)
         usage = Usage(input_tokens=1000, output_tokens=200, cost_usd=0.01)
         seconds = self.agent_seconds
-        if outcome not in ("ok", "nochange"):
+        if outcome not in ("ok", "nochange", "skip", "tickets"):
             failure = {"session": "session", "killed": "killed"}.get(outcome, "crash")
             return ev.AgentFinished(
                 **common, ok=False, usage=usage, seconds=seconds, failure=failure,
                 error=f"simulated {failure}", session_id=e.session_id,
                 exit_code=None if outcome == "killed" else 1,
             )  # fmt: skip
-        if outcome == "ok" and e.launch is not None and e.launch.in_place:
+        if outcome in ("ok", "tickets") and e.launch is not None and e.launch.in_place:
             self.worktrees.setdefault(e.task, "")  # no git: nothing to commit
-        elif outcome == "ok":
+        elif outcome in ("ok", "tickets"):
             if e.turn.kind == "conflict" and e.turn.onto:
                 self.wt_base[e.task] = self._tip(e.turn.onto)
                 if e.turn.onto == self.main:
@@ -211,7 +234,35 @@ class SimWorld:
             commits_ahead=self.commits.get(e.task, 0),
             head_sha=self.worktrees[e.task],
             exit_code=0,
+            nothing_to_do="nothing needed" if outcome == "skip" else "",
+            tickets_only=outcome == "tickets",
         )
+
+    def _review(self, e: fx.RunReviewer, outcome: Outcome) -> ev.Event:
+        self._live_worktree(e.task, e.worktree)
+        common = self._result(e)
+        usage = Usage(input_tokens=500, output_tokens=100, cost_usd=0.005)
+        if outcome in ("fail", "fatal", "session", "killed"):
+            return ev.Reviewed(**common, ok=False, agent=e.agent, failure="crash", error="boom")
+        if outcome == "reject":
+            issues = (f"{e.task}: add a test", f"{e.task}: name it well")
+            return ev.Reviewed(**common, ok=True, approved=False, issues=issues, agent=e.agent,
+                               usage=usage, seconds=10.0)  # fmt: skip
+        return ev.Reviewed(
+            **common, ok=True, approved=True, agent=e.agent, usage=usage, seconds=10.0
+        )
+
+    def _merge_to_main(self, e: fx.MergeToMain) -> ev.Event:
+        common = self._result(e)
+        if e.task not in self.landed:
+            self._live_worktree(e.task, e.worktree)
+            if self.wt_base.get(e.task) != self._tip(e.main):
+                return ev.MergeRefused(**common, why="behind", main_sha=self._tip(e.main))
+            sha = self.new_sha()
+            self.tips[e.main] = sha
+            self.landed[e.task] = sha
+            self.main_merges[e.task] = self.main_merges.get(e.task, 0) + 1
+        return ev.Merged(**common, sha=self.landed[e.task])
 
     def _push(self, e: fx.Push) -> ev.Event:
         self._live_worktree(e.task, e.worktree)
