@@ -18,7 +18,17 @@ from plait.core.effects import Turn
 from plait.core.model import ReviewThread
 from plait.errors import AgentError
 
-TURN_KINDS = ("start", "human", "conflict", "ci", "review", "nudge", "continue")
+TURN_KINDS = (
+    "start",
+    "human",
+    "conflict",
+    "ci",
+    "review",
+    "nudge",
+    "continue",
+    "changes",
+    "wrapup",
+)
 # Start templates a task may ask for instead of "start": a mission's, and the lead
 # agent's (decompose a goal into child missions and reconcile until done).
 START_TEMPLATES = ("mission", "lead")
@@ -109,7 +119,7 @@ def _values(turn: Turn) -> dict[str, str]:
         "kind": turn.kind,
         "text": turn.text.strip(),
         "message": _quote(turn.text),
-        "evidence": _fence(turn.text) if turn.text.strip() else "(no log excerpt available)",
+        "evidence": fence(turn.text) if turn.text.strip() else "(no log excerpt available)",
         "paths": "\n".join(f"- `{p}`" for p in turn.paths) or "(run the merge to see them)",
         "threads": render_threads(turn.threads),
         "onto": turn.onto,
@@ -139,11 +149,11 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in lines)
 
 
-def _fence(text: str) -> str:
+def fence(text: str) -> str:
     """A code fence longer than any backtick run inside, so the evidence cannot close it."""
     longest, run = 0, 0
     for ch in text:
         run = run + 1 if ch == "`" else 0
         longest = max(longest, run)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text.strip()}\n{fence}"
+    marks = "`" * max(3, longest + 1)
+    return f"{marks}\n{text.strip()}\n{marks}"

@@ -29,6 +29,10 @@ from plait.agents.options import PATH, option
 from plait.agents.prompts import TURN_KINDS
 from plait.errors import AgentError
 
+# A script plays the turns an agent plays (see plait.agents.prompts), and "verdict": a
+# reviewer's turn, whose "say" is its answer (e.g. "VERDICT: NEEDS_CHANGES\n1. add a test").
+SCRIPT_KINDS = (*TURN_KINDS, "verdict")
+
 # Failures a script can make the simulated agent report: those a CLI's own stream carries.
 # (crash, stalled and timeout are produced by the `crash` and `hang` actions instead.)
 STREAM_FAILURES = tuple(f for f in FAILURE_CLASSES if f not in ("crash", "stalled", "timeout"))
@@ -106,8 +110,10 @@ def parse_script(data: object, *, source: str = "script") -> Script:
 def _kinds(data: object, where: str) -> dict[str, tuple[ScriptTurn, ...]]:
     result: dict[str, tuple[ScriptTurn, ...]] = {}
     for kind, turns in _mapping(data, where).items():
-        if kind not in TURN_KINDS:
-            raise _bad(where, f"unknown turn kind {kind!r}", f"use one of {', '.join(TURN_KINDS)}")
+        if kind not in SCRIPT_KINDS:
+            raise _bad(
+                where, f"unknown turn kind {kind!r}", f"use one of {', '.join(SCRIPT_KINDS)}"
+            )
         if not isinstance(turns, list):
             raise _bad(f"{where}.{kind}", "expected a list of turns", '[{"say": "…"}]')
         result[kind] = tuple(_turn(t, f"{where}.{kind}[{i}]") for i, t in enumerate(turns))

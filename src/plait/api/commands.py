@@ -207,7 +207,7 @@ def add_task(
     body = _text(fields, "body")
     landing = _text(fields, "landing") or "pr"
     if landing not in LANDINGS or landing == "watch":
-        raise BadRequest(f"unknown landing {landing!r}", hint="use --landing pr or --landing none")
+        raise BadRequest(f"unknown landing {landing!r}", hint="use --landing pr, merge or none")
     cls = _text(fields, "class").upper() or None
     if cls is not None and cls not in TASK_CLASSES:
         raise BadRequest(f"unknown class {cls!r}", hint=f"use one of {', '.join(TASK_CLASSES)}")

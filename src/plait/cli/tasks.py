@@ -347,8 +347,9 @@ def register(sub: Any) -> None:
     add.add_argument("--model", help="the agent's model for this task")
     add.add_argument(
         "--landing",
-        choices=["pr", "none"],
-        help="pr: open a PR and merge it (default); none: the agent's answer is the result",
+        choices=["pr", "merge", "none"],
+        help="pr: open a PR and merge it (default); merge: a reviewer agent's verdict, then a "
+        "merge into main; none: the agent's answer is the result",
     )
     add.add_argument("--class", dest="task_class", help="the task's class (INFRA, GATED, BEHAVIOR)")
     add.add_argument("--id", help="the task's id (default: from the title)")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from plait import processes
+from plait.agents import signals
 from plait.agents.base import AgentBackend, TurnSpec
 from plait.agents.command import CommandBackend
 from plait.agents.events import AgentEvent, SessionStarted, UsageReport
@@ -30,6 +31,8 @@ from plait.core import events as ev
 from plait.core.model import Usage
 from plait.engine.agent_env import AgentEnvironment
 from plait.engine.interrupted import PROMPT, Interrupted, left_behind, prompt_row, read_attempts
+from plait.engine.landing import Landed, MainLanding
+from plait.engine.reviewer import read_prompt_files, run_review
 from plait.forges.base import Forge, MergeBlocked
 from plait.store.sqlite import TranscriptEntry
 from plait.textsafe import no_surrogates
@@ -73,6 +76,7 @@ class Executors:
         attempts: TranscriptReader | None = None,
         environment: AgentEnvironment | None = None,
         container: Container | None = None,
+        landing: MainLanding | None = None,
     ) -> None:
         self.project = project
         self.forge = forge
@@ -88,6 +92,7 @@ class Executors:
         self.attempts = attempts
         self.environment = environment or AgentEnvironment(project=project)
         self.container = container  # run every agent turn in this container, when set
+        self.landing = landing  # merges into main for merge landing (see engine.landing)
         # Backend → set once its first turn of this run is up and streaming (see _warm_up).
         self._warm: dict[str, asyncio.Event] = {}
         self._turns: dict[str, tuple[str, _Seen]] = {}  # turns under way: effect → task, seen
@@ -107,6 +112,14 @@ class Executors:
         self._interrupted.add(effect_id)
         return True
 
+    @property
+    def book(self) -> ProcessBook | None:
+        return self.processes
+
+    def record(self, task: str, effect_id: str, event: AgentEvent) -> None:
+        """One agent event in the task's transcript."""
+        self.transcript(task, effect_id, type(event).__name__, _render(event))
+
     async def run(self, effect: fx.Effect) -> ev.Event:
         try:
             return await self._run(effect)
@@ -114,6 +127,17 @@ class Executors:
             return self._failed(effect, exc.reason, retryable=exc.retryable)
         except Exception as exc:  # an effect must always answer with an event
             log.debug("effect %s failed", effect.id, exc_info=True)
+            if isinstance(effect, fx.RunReviewer):
+                return ev.Reviewed(
+                    at=self.clock(),
+                    effect_id=effect.id,
+                    task=effect.task,
+                    ok=False,
+                    agent=effect.agent,
+                    model=effect.model,
+                    failure="crash",
+                    error=_describe(exc),
+                )
             if isinstance(effect, fx.RunAgent):
                 return ev.AgentFinished(
                     at=self.clock(),
@@ -177,19 +201,11 @@ class Executors:
                 )
                 return self._done(effect)
             case fx.Rebase():
-                out = await self.workspaces.rebase(
-                    worktree=effect.worktree,
-                    branch=effect.branch,
-                    onto=effect.onto,
-                    upstream=effect.upstream,
-                )
-                if out.ok:
-                    return ev.Rebased(
-                        at=now(), **base, head_sha=out.head_sha, base_sha=out.base_sha
-                    )
-                return ev.RebaseConflict(
-                    at=now(), **base, paths=out.conflict_paths, onto_sha=out.base_sha
-                )
+                return await self._sync(effect)
+            case fx.RunReviewer():
+                return await run_review(self, effect)
+            case fx.MergeToMain():
+                return await self._merge_to_main(effect)
             case fx.Merge():
                 sha = await self.forge.merge(effect.pr, title=effect.title)
                 return ev.Merged(at=now(), **base, sha=sha)
@@ -218,6 +234,53 @@ class Executors:
                 return self._done(effect)
         raise AssertionError(f"no executor for {type(effect).__name__}")
 
+    async def _sync(self, effect: fx.Rebase) -> ev.Event:
+        """Take `onto`'s new commits (a rebase, or a merge for merge landing's sync by
+        merge); on conflict, git's attempt is undone and the agent is told what diverged."""
+        base = {"at": 0.0, "effect_id": effect.id, "task": effect.task}
+        if effect.by_merge:
+            out = await self.workspaces.merge_in(
+                worktree=effect.worktree, branch=effect.branch, onto=effect.onto
+            )
+        else:
+            out = await self.workspaces.rebase(
+                worktree=effect.worktree,
+                branch=effect.branch,
+                onto=effect.onto,
+                upstream=effect.upstream,
+            )
+        base["at"] = self.clock()
+        if out.ok:
+            return ev.Rebased(**base, head_sha=out.head_sha, base_sha=out.base_sha)  # type: ignore[arg-type]
+        detail = await self.workspaces.divergence(worktree=effect.worktree, onto=effect.onto)
+        return ev.RebaseConflict(
+            **base,  # type: ignore[arg-type]
+            paths=out.conflict_paths,
+            onto_sha=out.base_sha,
+            detail=detail,
+        )
+
+    async def _merge_to_main(self, effect: fx.MergeToMain) -> ev.Event:
+        if self.landing is None:
+            raise MergeBlocked("this engine cannot merge into main", retryable=False)
+        result = await self.landing.land(
+            task=effect.task,
+            branch=effect.branch,
+            main=effect.main,
+            title=effect.title,
+            since=effect.since,
+            verify=effect.verify,
+        )
+        common = {"at": self.clock(), "effect_id": effect.id, "task": effect.task}
+        if isinstance(result, Landed):
+            return ev.Merged(**common, sha=result.sha)  # type: ignore[arg-type]
+        return ev.MergeRefused(
+            **common,  # type: ignore[arg-type]
+            why=result.why,
+            evidence=result.evidence,
+            main_sha=result.main_sha,
+        )
+
     async def _run_agent(self, effect: fx.RunAgent) -> ev.Event:
         launch = effect.launch or fx.Launch()
         backend: AgentBackend = (
@@ -229,11 +292,14 @@ class Executors:
         turn, session = await self._continue(effect, earlier)
         extra = self.environment.memory_for(turn)
         prompt = render_prompt(turn, overrides_dir=self.prompts_dir, extra=extra)
+        if effect.prompts:
+            prompt = f"{read_prompt_files(effect.prompts)}\n\n{prompt}"
         spec = TurnSpec(
             prompt=prompt,
             workdir=effect.worktree,
             session_id=session,
             model=effect.model,
+            effort=effect.effort,
             task_id=effect.task,
             project=self.project,
             kind=turn.kind,
@@ -251,14 +317,14 @@ class Executors:
             passed = tuple(backend.env(env, spec))
             backend = Containerized(backend, self.container, passed)
 
-        warm = await self._warm_up(effect.agent)
+        warm = await self.warm_up(effect.agent)
         seen = _Seen()
 
         def on_event(event: AgentEvent) -> None:
             if warm is not None:
                 warm.set()
             seen.add(event)
-            self.transcript(effect.task, effect.id, type(event).__name__, _render(event))
+            self.record(effect.task, effect.id, event)
 
         row = prompt_row(prompt, head_sha=head, session_id=session)
         self.transcript(effect.task, effect.id, PROMPT, row)
@@ -298,6 +364,7 @@ class Executors:
                 message=f"{effect.turn.title}\n\nChanges the agent left uncommitted.",
             )
         )
+        signalled = await self._signals(effect, outcome.reply if outcome.ok else "", commit)
         return ev.AgentFinished(
             at=self.clock(),
             effect_id=effect.id,
@@ -317,7 +384,30 @@ class Executors:
             interrupted_usage=earlier.usage,
             interrupted_seconds=earlier.seconds,
             exit_code=outcome.exit_code,
+            **signalled,  # type: ignore[arg-type]
         )
+
+    async def _signals(
+        self, effect: fx.RunAgent, reply: str, commit: TurnCommit
+    ) -> dict[str, object]:
+        """What a merge-landing worker's answer signalled (see agents.signals), and whether
+        its change is ticket files only."""
+        if not effect.tickets:
+            return {}
+        out: dict[str, object] = {"nothing_to_do": signals.nothing_to_do(reply)}
+        if effect.proposals and reply:
+            proposed, problems = signals.proposals(reply, effect.task)
+            out["proposed"] = proposed
+            for problem in problems:
+                text = json.dumps({"text": f"a proposed task was left out: {problem}"})
+                self.transcript(effect.task, effect.id, "Warning", text)
+        if commit.commits_ahead:
+            paths = await self.workspaces.changed_paths(
+                worktree=effect.worktree, base_sha=effect.base_sha
+            )
+            folder = effect.tickets.strip("/") + "/"
+            out["tickets_only"] = bool(paths) and all(p.startswith(folder) for p in paths)
+        return out
 
     def _killed(
         self, effect: fx.RunAgent, seen: _Seen, seconds: float, earlier: Interrupted
@@ -358,7 +448,7 @@ class Executors:
         summary = f"{turn.summary.strip()}\n\n{note}".strip()
         return dataclasses.replace(turn, summary=summary), effect.session_id
 
-    async def _warm_up(self, agent: str) -> asyncio.Event | None:
+    async def warm_up(self, agent: str) -> asyncio.Event | None:
         """The first turn of a backend in a run starts alone; the others wait until it
         streams. Some CLIs set up their own files on first start (opencode migrates its
         database, gemini rewrites its settings), and two first starts at once race: one

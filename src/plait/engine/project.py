@@ -23,6 +23,7 @@ from plait.core.model import RunState
 from plait.engine import reaper
 from plait.engine.agent_env import AgentEnvironment
 from plait.engine.executors import Executors
+from plait.engine.landing import MainLanding
 from plait.engine.loop import Engine, Observer
 from plait.engine.ports import release_ports_of_ended_tasks
 from plait.engine.settings import Effective, Settings, effective, repo_config, with_secrets
@@ -254,6 +255,12 @@ def build_engine(
     if not prompts.is_dir() and eff.prompts_dir:
         prompts = Path(eff.prompts_dir)
     reaper.reap_orphans(store, worktrees=str(project.paths.worktrees))
+    landing = MainLanding(
+        s.repo,
+        project=project.name,
+        ci_command=s.ci_command or None,
+        work_dir=str(project.paths.root / "tmp" / "merge"),
+    )
     executors = Executors(
         project=project.name,
         forge=forge,
@@ -272,6 +279,7 @@ def build_engine(
             default_ports=eff.ports,
         ),
         container=_container(project, eff),
+        landing=landing,
     )
     engine = Engine(
         store=store,

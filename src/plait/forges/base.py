@@ -70,6 +70,13 @@ class Forge(Protocol):
         """Merge the PR into its base; returns the merge commit. Raises MergeBlocked."""
         ...
 
+    async def post_review(
+        self, pr: int, *, approved: bool, body: str, issues: tuple[str, ...], key: str
+    ) -> None:
+        """A reviewer agent's verdict on the PR, once per `key`. Issues it raises come
+        back by the poll as threads for the task's agent to answer."""
+        ...
+
     async def close_pr(self, pr: int) -> None:
         """Close the PR without merging (a task started over); closing a closed PR is a
         no-op."""

@@ -26,6 +26,7 @@ from plait.workspaces.inspect import branch_sha, is_ancestor
 from plait.workspaces.names import check_branch
 
 DEMO_AUTHOR = "demo-reviewer"
+REVIEWER_AUTHOR = "plait-reviewer"  # a reviewer agent's verdict ([review] prs)
 
 __all__ = ["DEMO_AUTHOR", "NO_CI", "LocalForge"]
 
@@ -193,6 +194,25 @@ class LocalForge:
             )
         self.db.update_pr(pr, state="merged", merge_sha=landed)
         return landed
+
+    async def post_review(
+        self, pr: int, *, approved: bool, body: str, issues: tuple[str, ...], key: str
+    ) -> None:
+        """Each issue of a needs-changes verdict becomes a review thread (fixed ids: posting
+        again adds nothing); an approval leaves no thread to answer."""
+        row = self._pr(pr)
+        if approved:
+            return
+        for n, issue in enumerate(issues or (body,), start=1):
+            self.db.add_thread(
+                pr=pr,
+                body=issue,
+                author=REVIEWER_AUTHOR,
+                path=None,
+                line=None,
+                commit_sha=row.head_sha,
+                thread_id=f"verdict-{key}-{n}",
+            )
 
     async def close_pr(self, pr: int) -> None:
         if self._pr(pr).state == "open":

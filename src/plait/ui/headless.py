@@ -14,6 +14,7 @@ from plait.core.model import Budget, CIStatus, Overlap, RunState
 from plait.core.task import agent_of, attention_reason
 from plait.store.timeline import Line
 from plait.textsafe import inert
+from plait.ui.landing_lines import after_turn_note, describe_landing
 
 
 def _short(sha: str) -> str:
@@ -41,7 +42,7 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
                 cost = f", ${event.usage.cost_usd:.4f}" if event.usage.cost_usd else ""
                 return (
                     f"agent finished {kind} turn in {event.seconds:.1f}s: "
-                    f"{event.usage.total_tokens} tokens{cost}"
+                    f"{event.usage.total_tokens} tokens{cost}{after_turn_note(event, old, new)}"
                 )
             cool = new.cooldowns.get(agent_of(new, event.task))
             if cool is not None and event.failure == cool.reason:
@@ -108,6 +109,8 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
             return _describe_overlaps(event, old, new)
         case ev.NotificationSent() if not event.ok:
             return f"a notification was not delivered: {event.error}"
+        case ev.Reviewed() | ev.MergeRefused() | ev.SwarmStarted() | ev.SwarmStopping():
+            return describe_landing(event, old, new)
     return None
 
 

@@ -57,4 +57,28 @@ class Workspaces(Protocol):
         """`git rebase --onto onto upstream branch`; on conflict, abort and report the paths."""
         ...
 
+    async def merge_in(self, *, worktree: str, branch: str, onto: str) -> RebaseOutcome:
+        """`git merge onto` into the branch (a sync by merge); on conflict, abort."""
+        ...
+
+    async def divergence(self, *, worktree: str, onto: str, limit: int = 50) -> str:
+        """Both sides' logs and the branch's diff stat, as text for an agent."""
+        ...
+
+    async def changed_paths(
+        self, *, worktree: str, base_sha: str, limit: int = 1000
+    ) -> tuple[str, ...]:
+        """Paths the branch changes against `base_sha`."""
+        ...
+
+    async def diff(
+        self, *, worktree: str, base_sha: str, head_sha: str, limit: int
+    ) -> tuple[str, str]:
+        """The stat and the (cut) patch of `base_sha..head_sha`."""
+        ...
+
+    async def restore(self, *, worktree: str, head_sha: str) -> bool:
+        """Back to `head_sha`, clean; True when something changed."""
+        ...
+
     async def remove(self, *, task: str, worktree: str, branch: str, keep: bool) -> None: ...

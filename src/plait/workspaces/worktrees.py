@@ -328,6 +328,96 @@ class GitWorkspaces:
             return True
         return await is_ancestor(self.repo, upstream, onto_sha)
 
+    # ---- merge landing: sync by merge, what diverged, what changed ----------------------
+    async def merge_in(self, *, worktree: str, branch: str, onto: str) -> RebaseOutcome:
+        """`git merge onto` into the branch; on conflict, abort and report the paths."""
+        await check_branch(branch)
+        await check_rev(onto)
+        self._check_worktree(worktree)
+        onto_sha = await self._resolve(onto)
+        if await op_in_progress(worktree) == "merge":
+            await git("merge", "--abort", cwd=worktree)  # a merge cut off by a crash
+        if await is_dirty(worktree, untracked=False):
+            raise GitError(
+                f"worktree {worktree} has uncommitted changes; cannot merge {onto}",
+                hint="plait commits an agent's leftovers after each turn; commit or drop them",
+            )
+        if not await is_ancestor(self.repo, onto_sha, branch):
+            result = await git(
+                "merge", "--no-edit", "--no-verify", "-q", onto_sha,
+                cwd=worktree, check=False, env_extra=await commit_env(worktree),
+            )  # fmt: skip
+            if result.code != 0:
+                if await op_in_progress(worktree) != "merge":
+                    raise GitError(
+                        f"`git merge {onto}` failed: {result.err.strip()}",
+                        hint="look at the worktree " + worktree,
+                    )
+                paths = await unresolved_paths(worktree)
+                await git("merge", "--abort", cwd=worktree)
+                return RebaseOutcome(ok=False, base_sha=onto_sha, conflict_paths=paths)
+        head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
+        return RebaseOutcome(ok=True, head_sha=head, base_sha=onto_sha)
+
+    async def divergence(self, *, worktree: str, onto: str, limit: int = 50) -> str:
+        """Both sides' logs since they parted and the diff stat of the branch, for the
+        agent that resolves what git could not."""
+        await check_rev(onto)
+        self._check_worktree(worktree)
+
+        async def out(*args: str) -> str:
+            result = await git(*args, cwd=worktree, check=False)
+            return result.out.strip() or "(none)"
+
+        ours = await out("log", "--oneline", f"-{limit}", f"{onto}..HEAD")
+        theirs = await out("log", "--oneline", f"-{limit}", f"HEAD..{onto}")
+        stat = await out("diff", "--stat", f"{onto}...HEAD")
+        return (
+            f"Your branch's commits (not on {onto}):\n{ours}\n\n"
+            f"Commits on {onto} since your branch left it:\n{theirs}\n\n"
+            f"What your branch changes:\n{stat}"
+        )
+
+    async def changed_paths(
+        self, *, worktree: str, base_sha: str, limit: int = 1000
+    ) -> tuple[str, ...]:
+        """Paths the branch changes against `base_sha` (at most `limit`, then one more
+        marker entry: the list is not complete)."""
+        await check_rev(base_sha)
+        self._check_worktree(worktree)
+        result = await git("diff", "--name-only", "-z", base_sha, "HEAD", cwd=worktree)
+        paths = [p for p in result.out.split("\0") if p]
+        return tuple(paths[:limit]) + (("…",) if len(paths) > limit else ())
+
+    async def diff(
+        self, *, worktree: str, base_sha: str, head_sha: str, limit: int
+    ) -> tuple[str, str]:
+        """The stat and the patch of `base_sha..head_sha` (the patch cut at `limit` chars)."""
+        await check_rev(base_sha)
+        await check_rev(head_sha)
+        self._check_worktree(worktree)
+        stat = await git("diff", "--stat", base_sha, head_sha, cwd=worktree, check=False)
+        patch = await git("diff", base_sha, head_sha, cwd=worktree, check=False)
+        text = patch.out
+        if len(text) > limit:
+            text = text[:limit] + f"\n… [diff cut at {limit} characters; read the files]\n"
+        return stat.out.strip(), text
+
+    async def restore(self, *, worktree: str, head_sha: str) -> bool:
+        """Put the worktree back at `head_sha`, clean (after a reviewer, who must not change
+        it). True when there was something to put back."""
+        await check_rev(head_sha)
+        self._check_worktree(worktree)
+        head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
+        if head == head_sha and not await is_dirty(worktree):
+            return False
+        if await op_in_progress(worktree) is not None:
+            for op in ("merge", "rebase", "cherry-pick", "revert"):
+                await git(op, "--abort", cwd=worktree, check=False)
+        await git("reset", "-q", "--hard", head_sha, cwd=worktree)
+        await git("clean", "-q", "-fd", cwd=worktree)
+        return True
+
     # ---- remove --------------------------------------------------------------------------
     async def remove(self, *, task: str, worktree: str, branch: str, keep: bool) -> None:
         check_task_id(task)

@@ -129,6 +129,16 @@ class GitHubForge:
     async def comment(self, pr: int, body: str, *, key: str = "") -> None:
         await self.writer.comment(pr, body, key)
 
+    async def post_review(
+        self, pr: int, *, approved: bool, body: str, issues: tuple[str, ...], key: str
+    ) -> None:
+        """A needs-changes verdict as a conversation comment (once per key), which the poll
+        brings back as a thread to answer. Not a GitHub review: GitHub refuses a review
+        requesting changes from the PR's own author, which plait's token usually is. An
+        approval posts nothing: there is nothing to answer."""
+        if not approved:
+            await self.writer.comment(pr, body, key)
+
     async def add_labels(self, pr: int, labels: tuple[str, ...]) -> None:
         await self.writer.add_labels(pr, labels)
 

@@ -1,0 +1,169 @@
+"""Running a reviewer's turn: the diff and the task in, a parsed verdict out.
+
+The reviewer runs on its own backend and model, in a fresh session, in the task's worktree
+(so it can read the files around the diff). It must not change anything: the worktree is
+put back at the judged head afterwards, and whatever it left is reported. Its answer is
+parsed by `plait.review.verdict` — anything but a clear APPROVED counts as needs-changes
+with the reason — and, for a PR landing, posted on the PR as a review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from plait.agents.base import AgentBackend, TurnSpec
+from plait.agents.events import AgentEvent
+from plait.agents.runner import run_turn
+from plait.core import effects as fx
+from plait.core import events as ev
+from plait.errors import AgentError
+from plait.forges.base import Forge
+from plait.review.prompt import DIFF_LIMIT, ReviewInput, render_review
+from plait.review.verdict import Verdict, parse_verdict, render_verdict
+from plait.workspaces.base import Workspaces
+
+KIND = "verdict"  # the turn kind a reviewer's turn runs as (the script agent plays these)
+
+
+class _Book(Protocol):
+    def remember(self, effect_id: str, pid: int) -> None: ...
+
+    def forget(self, effect_id: str) -> None: ...
+
+
+class Shell(Protocol):
+    """What a reviewer's turn needs of the executors (`engine.executors.Executors`)."""
+
+    project: str
+    forge: Forge
+    workspaces: Workspaces
+    backend_for: Callable[[str], AgentBackend]
+    transcript: Callable[[str, str, str, str], None]
+    clock: Callable[[], float]
+    prompts_dir: Path | None
+    idle_timeout: float | None
+    turn_timeout: float | None
+
+    @property
+    def book(self) -> _Book | None: ...
+
+    def record(self, task: str, effect_id: str, event: AgentEvent) -> None: ...
+
+    async def warm_up(self, agent: str) -> asyncio.Event | None: ...
+
+
+async def run_review(ex: Shell, effect: fx.RunReviewer) -> ev.Reviewed:
+    backend = ex.backend_for(effect.agent)
+    stat, diff = await ex.workspaces.diff(
+        worktree=effect.worktree,
+        base_sha=effect.base_sha,
+        head_sha=effect.head_sha,
+        limit=DIFF_LIMIT,
+    )
+    review = ReviewInput(
+        title=effect.title,
+        branch=os.path.basename(effect.worktree),
+        description=effect.description,
+        acceptance=effect.acceptance,
+        reply=effect.reply,
+        stat=stat,
+        diff=diff,
+        round=effect.round,
+        feedback=effect.feedback,
+    )
+    preamble = read_prompt_files(effect.prompts)
+    prompt = render_review(review, overrides_dir=ex.prompts_dir, preamble=preamble)
+    spec = TurnSpec(
+        prompt=prompt,
+        workdir=effect.worktree,
+        model=effect.model,
+        effort=effect.effort,
+        task_id=effect.task,
+        project=ex.project,
+        kind=KIND,
+    )
+
+    warm = await ex.warm_up(effect.agent)
+
+    def on_event(event: AgentEvent) -> None:
+        if warm is not None:
+            warm.set()
+        ex.record(effect.task, effect.id, event)
+
+    ex.transcript(effect.task, effect.id, "ReviewPrompt", json.dumps({"text": prompt}))
+    book = ex.book
+    try:
+        outcome = await run_turn(
+            backend,
+            spec,
+            on_event=on_event,
+            idle_timeout=ex.idle_timeout,
+            turn_timeout=ex.turn_timeout,
+            base_env=os.environ,
+            on_spawn=(lambda pid: book.remember(effect.id, pid)) if book else None,
+        )
+    finally:
+        if warm is not None:
+            warm.set()
+        if book is not None:
+            book.forget(effect.id)
+    if await ex.workspaces.restore(worktree=effect.worktree, head_sha=effect.head_sha):
+        text = "the reviewer changed the worktree; plait put it back"
+        ex.transcript(effect.task, effect.id, "Warning", json.dumps({"text": text}))
+    common = {
+        "at": ex.clock(),
+        "effect_id": effect.id,
+        "task": effect.task,
+        "agent": effect.agent,
+        "model": effect.model,
+        "session_id": outcome.session_id,
+        "usage": outcome.usage,
+        "seconds": round(outcome.seconds, 3),
+    }
+    if not outcome.ok:
+        return ev.Reviewed(
+            **common,  # type: ignore[arg-type]
+            ok=False,
+            failure=outcome.failure,
+            error=outcome.error,
+            reset_at=outcome.reset_at,
+        )
+    verdict = parse_verdict(outcome.reply)
+    if effect.pr:
+        await post_verdict(ex, effect, verdict)
+    return ev.Reviewed(
+        **common,  # type: ignore[arg-type]
+        ok=True,
+        approved=verdict.approved,
+        issues=verdict.issues,
+        reason=verdict.reason,
+    )
+
+
+async def post_verdict(ex: Shell, effect: fx.RunReviewer, verdict: Verdict) -> None:
+    """The verdict as a review on the task's PR (its issues become threads to answer)."""
+    body = render_verdict(verdict)
+    if verdict.reason:
+        body += f"\n({verdict.reason})\n"
+    await ex.forge.post_review(
+        effect.pr, approved=verdict.approved, body=body, issues=verdict.issues, key=effect.id
+    )
+
+
+def read_prompt_files(paths: tuple[str, ...]) -> str:
+    """The text of prompt files, in order (a worker's or a reviewer's own instructions)."""
+    parts = []
+    for path in paths:
+        try:
+            parts.append(Path(path).read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AgentError(
+                f"cannot read prompt file {path}: {exc}",
+                hint="fix the path in plait.toml ([swarm] or [review] prompts)",
+            ) from exc
+    return "\n\n".join(p for p in parts if p)

@@ -1,0 +1,133 @@
+"""Ticket files for the swarm's queue: JSON or Markdown front matter, errors at file:line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plait.errors import PlanError
+from plait.plans.tickets import parse_ticket
+
+MARKDOWN = """---
+id: add-login
+summary: Add a login page
+difficulty: hard
+files: [src/login.py, "src/auth, old.py"]
+acceptance:
+  - shows a form
+  - rejects a wrong password
+dependencies: [setup-db]
+---
+# Login
+
+Users sign in with a password.
+"""
+
+
+def test_a_markdown_ticket_gives_every_field() -> None:
+    t = parse_ticket(MARKDOWN, "tasks/add-login.md")
+    assert (t.id, t.summary, t.weight) == ("add-login", "Add a login page", 3)
+    assert t.files == ("src/login.py", "src/auth, old.py")
+    assert t.acceptance == ("shows a form", "rejects a wrong password")
+    assert t.dependencies == ("setup-db",)
+    assert t.description.startswith("# Login\n\nUsers sign in")
+    spec = t.spec()
+    assert (spec.landing, spec.queue, spec.origin, spec.title) == (
+        "merge",
+        "tasks",
+        "tickets",
+        "Add a login page",
+    )
+    assert spec.acceptance == t.acceptance
+    assert spec.depends_on == ("setup-db",)
+
+
+def test_a_json_ticket_with_aliases_and_defaults() -> None:
+    text = json.dumps(
+        {
+            "title": "Fix the cache",
+            "description": "it leaks",
+            "acceptance_criteria": "no leak under load",
+            "depends_on": ["a"],
+            "difficulty": 5,
+        }
+    )
+    t = parse_ticket(text, "tasks/fix-cache.json")
+    assert t.id == "fix-cache"  # the file's name
+    assert t.acceptance == ("no leak under load",)
+    assert t.dependencies == ("a",)
+    assert t.weight == 5
+
+
+def test_summary_defaults_to_the_first_heading_and_a_block_scalar_is_read() -> None:
+    text = "---\nid: x\ndescription: |\n  line one\n  line two\n---\n## Make it fast\n"
+    t = parse_ticket(text, "tasks/x.md")
+    assert t.summary == "Make it fast"
+    assert t.description == "line one\nline two"
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "line", "message"),
+    [
+        ("no front matter", "t.md", 1, "starts with a front matter block"),
+        ("---\nid: a\n", "t.md", 1, "never closed"),
+        ("---\nid: a\nsummary: s\nfiles\n---\n", "t.md", 4, "cannot read 'files'"),
+        ("---\nid: a\nsummary: s\ncolour: red\n---\n", "t.md", 4, "unknown key 'colour'"),
+        ("---\nid: a b\nsummary: s\n---\n", "t.md", 2, "contains a space"),
+        ("---\nid: a\n---\n", "t.md", 1, "no summary"),
+        ("---\nid: a\nsummary: s\ndifficulty: epic\n---\n", "t.md", 4, "difficulty 'epic'"),
+        ("---\nid: a\nsummary: s\nid: b\n---\n", "t.md", 4, "'id' is given twice"),
+        ('{"id": "a",\n "summary": 3}', "t.json", 2, "summary must be text"),
+        ('{"id": "a", "summary": "s",\n "files": [1]}', "t.json", 2, "files must be a list"),
+        ('{"id": "a",\n "summary": ', "t.json", 2, "not valid JSON"),
+        ("[1, 2]", "t.json", 1, "must be one object"),
+        ('{"summary": "s", "dependencies": ["../x"]}', "t.json", 1, "dependency '../x'"),
+    ],
+)
+def test_a_malformed_ticket_is_refused_at_file_and_line(
+    text: str, path: str, line: int, message: str
+) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_ticket(text, path)
+    problem = caught.value.problems[0]
+    assert (problem.path, problem.line) == (path, line), caught.value.render_all()
+    assert message in problem.message
+    assert problem.hint
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    text = "---\nid: a b\ncolour: red\n---\n"
+    with pytest.raises(PlanError) as caught:
+        parse_ticket(text, "t.md")
+    assert len(caught.value.problems) == 3  # id, unknown key, no summary
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=400), st.sampled_from(["t.md", "t.json"]))
+def test_any_text_is_a_ticket_or_a_located_error(text: str, path: str) -> None:
+    problems: tuple[object, ...] = ()
+    try:
+        parse_ticket(text, path)
+    except PlanError as exc:
+        problems = exc.problems
+    assert all(p.path == path and p.line >= 0 for p in problems)  # type: ignore[attr-defined]
+
+
+_front_value = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
+
+
+@settings(max_examples=200)
+@given(
+    st.dictionaries(st.sampled_from(["id", "summary", "files", "x", "difficulty"]), _front_value)
+)
+def test_any_front_matter_is_a_ticket_or_a_located_error(fields: dict[str, str]) -> None:
+    text = "---\n" + "".join(f"{k}: {v}\n" for k, v in fields.items()) + "---\nbody\n"
+    problems: tuple[object, ...] = ()
+    try:
+        parse_ticket(text, "tasks/t.md")
+    except PlanError as exc:
+        problems = exc.problems
+    assert all(p.line >= 1 for p in problems)  # type: ignore[attr-defined]
