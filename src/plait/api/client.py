@@ -21,6 +21,7 @@ import httpx
 from plait.api import commands as cmd
 from plait.api.missions import add_mission, add_team
 from plait.api.spending import budget_view, set_budget
+from plait.api.swarm_view import PROBLEMS_META, reported_problems, swarm_status
 from plait.api.transcript import transcript_page
 from plait.api.views import (
     dependency_graph,
@@ -76,6 +77,8 @@ class ProjectAPI(Protocol):
     def set_budget(
         self, task: str | None, *, tokens: int | None, dollars: float | None
     ) -> Json: ...
+
+    def swarm(self, *, last: int = 50) -> Json: ...
 
     def close(self) -> None: ...
 
@@ -147,6 +150,9 @@ class LiveAPI:
 
     def project(self) -> Json:
         return self._call("GET", "/api/project")
+
+    def swarm(self, *, last: int = 50) -> Json:
+        return self._call("GET", "/api/swarm", params={"last": last})
 
     def tasks(self, *, status: str = "") -> list[Json]:
         params = {"status": status} if status else {}
@@ -275,6 +281,10 @@ class OfflineAPI:
 
     def project(self) -> Json:
         return {**project_summary(self._state(), engine=False), "mode": "stopped"}
+
+    def swarm(self, *, last: int = 50) -> Json:
+        problems = reported_problems(self.store.get_meta(PROBLEMS_META))
+        return swarm_status(self._state(), problems=problems, last=last)
 
     def _queued(self) -> tuple[RunState, frozenset[str]]:
         """The projected state, and the tasks only queued commands have added."""

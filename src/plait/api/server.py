@@ -37,6 +37,7 @@ from plait.api import commands as cmd
 from plait.api.missions import add_mission, add_team
 from plait.api.resources import ResourceSampler
 from plait.api.spending import budget_view, set_budget
+from plait.api.swarm_view import PROBLEMS_META, reported_problems, swarm_status
 from plait.api.transcript import transcript_page
 from plait.api.views import (
     dependency_graph,
@@ -200,6 +201,7 @@ def make_app(ctx: ApiContext, hub: EventHub, *, local: bool = True) -> Starlette
         Route("/api/timeline", _handler(ctx, _timeline), methods=["GET"]),
         Route("/api/graph", _handler(ctx, _graph), methods=["GET"]),
         Route("/api/broadcast", _handler(ctx, _broadcast), methods=["POST"]),
+        Route("/api/swarm", _handler(ctx, _swarm), methods=["GET"]),
         Route("/api/adopt", _handler(ctx, _adopt), methods=["POST"]),
         Route("/api/budget", _handler(ctx, _budget), methods=["GET"]),
         Route("/api/budget", _handler(ctx, _set_budget), methods=["POST"]),
@@ -284,6 +286,13 @@ async def _set_budget(ctx: ApiContext, request: Request) -> Json:
     )
     reply = await _submit(ctx, command)
     return {**reply, "budget": budget_view(ctx.state, ctx.live_usage(), command.task or None)}
+
+
+def _swarm(ctx: ApiContext, request: Request) -> Json:
+    problems = reported_problems(ctx.engine.store.get_meta(PROBLEMS_META))
+    return swarm_status(
+        ctx.state, problems=problems, last=_int(request.query_params.get("last"), 50)
+    )
 
 
 def _tasks(ctx: ApiContext, request: Request) -> Json:

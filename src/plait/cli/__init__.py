@@ -38,6 +38,7 @@ def build_parser() -> Parser:
         projects,
         running,
         schedules,
+        swarm,
         tasks,
     )
 
@@ -60,6 +61,7 @@ def build_parser() -> Parser:
     budget.register(sub)
     projects.register(sub)
     faces.register(sub)
+    swarm.register(sub)
     return p
 
 

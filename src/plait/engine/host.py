@@ -39,6 +39,8 @@ class HostOptions:
     until: Callable[[RunState], bool] | None = settled
     http_port: int | None = None  # also serve loopback HTTP (0: any free port)
     token: str | None = None  # the forge token (GitHub), kept in memory only
+    # A swarm: the first Ctrl-C decides this event (it drains); the second stops at once.
+    drain: Callable[[], ev.Event] | None = None
 
 
 def host(
@@ -115,7 +117,7 @@ async def _serve(
     for source in for_project(proj):
         services.append(_source_service(proj, source))
     try:
-        return await engine.run(first, until=opts.until, services=services)
+        return await engine.run(first, until=opts.until, services=services, drain=opts.drain)
     finally:
         with contextlib.suppress(OSError):
             paths.engine_info.unlink()

@@ -113,6 +113,8 @@ class Engine:
         self._parked: dict[str, fx.Effect] = {}  # effects of stopped tasks, by task
         self._tg: asyncio.TaskGroup | None = None
         self._last_poll_error = 0.0
+        # A swarm drains on the first signal (this makes its event), stops on the second.
+        self._drain: Callable[[], ev.Event] | None = None
 
     # ---- public ----------------------------------------------------------------------
     def stop(self) -> None:
@@ -134,20 +136,31 @@ class Engine:
         *,
         until: Callable[[RunState], bool] | None = settled,
         services: Sequence[Service] = (),
+        drain: Callable[[], ev.Event] | None = None,
     ) -> EngineResult:
         """Run until `until(state)` holds with nothing under way (never, when None) or a
-        signal stops it; `first` are events to decide before anything else."""
+        signal stops it; `first` are events to decide before anything else. With `drain`,
+        the first signal decides the event it makes (a swarm stops claiming and lets its
+        turns finish) and only a second one stops the engine at once."""
         loop = asyncio.get_running_loop()
+        self._drain = drain
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stop)
+                loop.add_signal_handler(sig, self._on_signal)
                 installed.append(sig)
         try:
             return await self._run(first, until, services)
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+
+    def _on_signal(self) -> None:
+        drain, self._drain = self._drain, None
+        if drain is None:
+            self.stop()
+        else:
+            self._queue.put_nowait(_Waiting(drain()))
 
     async def submit(self, event: ev.Event) -> Decision:
         """Decide `event` in the engine's loop; returns once its decision is committed."""

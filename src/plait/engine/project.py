@@ -26,7 +26,13 @@ from plait.engine.executors import Executors
 from plait.engine.landing import MainLanding
 from plait.engine.loop import Engine, Observer
 from plait.engine.ports import release_ports_of_ended_tasks
-from plait.engine.settings import Effective, Settings, effective, repo_config, with_secrets
+from plait.engine.settings import (
+    Effective,
+    Settings,
+    effective,
+    project_config,
+    with_secrets,
+)
 from plait.errors import ProjectError, UsageError
 from plait.forges.base import Forge
 from plait.notify import Notifier
@@ -52,7 +58,7 @@ class Project:
 
     def effective(self) -> Effective:
         """The settings in force: the stored flags over the repository's plait.toml."""
-        return effective(self.name, self.settings, repo_config(self.settings.repo))
+        return effective(self.name, self.settings, project_config(self.settings))
 
 
 def create_project(name: str, settings: Settings) -> Project:
@@ -75,7 +81,7 @@ def create_project(name: str, settings: Settings) -> Project:
 
 def start_project(proj: Project, *, title: str = "") -> RunState:
     """Record the project's start — its settings, no tasks yet — without an engine."""
-    config = effective(proj.name, proj.settings, repo_config(proj.settings.repo)).config
+    config = effective(proj.name, proj.settings, project_config(proj.settings)).config
     first = RunStarted(at=time.time(), config=config, tasks=(), title=title or proj.name)
     decision = decide(None, first)
     lines = timeline_lines(first, None, decision.state, decision.effects)

@@ -22,6 +22,7 @@ from plait.core.notices import ALL_KINDS, KINDS
 from plait.errors import PlaitError, PlanError, PlanProblem, UsageError
 from plait.notify import Channels
 from plait.plans.config import CONFIG_FILE, EMPTY, ProjectConfig, parse_config
+from plait.plans.swarm_config import SwarmConfig
 
 Scalar = str | int | float | bool
 
@@ -63,6 +64,8 @@ class Settings:
     budget_dollars: float | None = None
     task_budget_tokens: int | None = None
     task_budget_dollars: float | None = None
+    # `plait swarm CONFIG.toml`: its [swarm] and [review] tables win over plait.toml's.
+    swarm_file: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -88,6 +91,7 @@ class Effective:
     container_engine: str | None = None
     notify: Channels = field(default_factory=Channels)  # where notifications go
     conflicts_warn: bool = True  # run the early conflict warning
+    swarm: SwarmConfig | None = None  # [swarm]: tickets folder, planners' goal and room
 
 
 def repo_config(repo: str) -> ProjectConfig:
@@ -100,6 +104,35 @@ def repo_config(repo: str) -> ProjectConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(
             [PlanProblem(str(path), 0, f"cannot read it: {exc}", "save it as UTF-8 text")]
+        ) from None
+    config = parse_config(text, str(path))
+    check_agents(config, text, str(path))
+    return config
+
+
+def project_config(s: Settings) -> ProjectConfig:
+    """plait.toml, with the [swarm], [review] and [merge] sync of `plait swarm`'s file over
+    it when the project runs one."""
+    config = repo_config(s.repo)
+    if not s.swarm_file:
+        return config
+    swarm = read_config_file(Path(s.swarm_file))
+    return replace(
+        config,
+        swarm=swarm.swarm or config.swarm,
+        review=swarm.review or config.review,
+        sync=swarm.sync or config.sync,
+        backends={**config.backends, **swarm.backends},
+    )
+
+
+def read_config_file(path: Path) -> ProjectConfig:
+    """A plait.toml-shaped file (a swarm's CONFIG.toml); errors carry file:line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(
+            [PlanProblem(str(path), 0, f"cannot read it: {exc}", "pass a readable TOML file")]
         ) from None
     config = parse_config(text, str(path))
     check_agents(config, text, str(path))
@@ -125,6 +158,12 @@ def check_agents(config: ProjectConfig, text: str, path: str) -> None:
         return False
 
     named = [(n, o, f"[agents.{n}]") for n, o in config.backends.items()]
+    swarm = config.swarm
+    for group in (*swarm.workers, *swarm.planners) if swarm else ():
+        if group.agent:
+            backend(group.agent, f'"{group.agent}"')
+    for reviewer in config.review.reviewers if config.review else ():
+        backend(reviewer.agent, f'"{reviewer.agent}"')
     if config.agent and backend(config.agent, "default"):
         named.append((config.agent, config.agent_options, "options"))
     for task_class in config.classes.values():
@@ -192,6 +231,10 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         keep_worktrees=_first(s.keep_worktrees, cfg.keep_worktrees, base.keep_worktrees),
         stacked=_first(None, cfg.stacked, base.stacked),
         branch_prefix=cfg.branch_prefix or base.branch_prefix,
+        sync=cfg.sync or base.sync,
+        review=cfg.review or base.review,
+        workers=(*cfg.swarm.workers, *cfg.swarm.planners) if cfg.swarm else (),
+        tickets_dir=cfg.swarm.tickets if cfg.swarm else base.tickets_dir,
     )
     channels = notify_channels(s, cfg)
     config = replace(
@@ -218,6 +261,7 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         container_engine=cfg.container_engine,
         notify=channels,
         conflicts_warn=_first(cfg.conflicts_warn, True),
+        swarm=cfg.swarm,
     )
 
 

@@ -15,7 +15,7 @@
     [worktree]              hook = "scripts/setup.sh", keep = false, ports = ["web"]
     [prompts]               dir = ".plait/prompts" (per-kind overrides, <kind>.md)
     [liveness]              idle_timeout, turn_timeout, cooldown, poll_interval (seconds)
-    [merge]                 delay (seconds), stacked (bool)
+    [merge]                 delay (seconds), stacked (bool), sync = "rebase" | "merge"
     [project]               main = "main", branch_prefix = "plait"
     [container]             image = "ghcr.io/me/agents:1" (agents run inside), engine
     [notify]                tell people: on = ["attention", "ready", "budget", "idle",
@@ -25,6 +25,7 @@
     [budget]                tokens, dollars (the project's); task_tokens, task_dollars
     [conflicts]             warn (bool, early conflict warning), hold (bool: do not start
                             a task whose declared files overlap a task under way)
+    [review], [swarm]       reviewer agents; swarm worker groups (plans.swarm_config)
 
 Flags given on the command line win over this file; this file wins over the defaults.
 """
@@ -39,8 +40,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from plait.core.model import ReviewConfig
 from plait.core.notices import ALL_KINDS
 from plait.errors import PlanError, PlanProblem
+from plait.plans.swarm_config import SwarmConfig, read_review, read_swarm
 from plait.plans.tomlpos import toml_line
 
 CONFIG_FILE = "plait.toml"
@@ -73,7 +76,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
         "cooldown": _FLOAT,
         "poll_interval": _FLOAT,
     },
-    "merge": {"delay": _DELAY, "stacked": _BOOL},
+    "merge": {"delay": _DELAY, "stacked": _BOOL, "sync": _TEXT},
     "container": {"image": _TEXT, "engine": _TEXT},
     "notify": {
         "on": _KINDS,
@@ -94,6 +97,8 @@ _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
 }
 # Tables of named entries: [agents.NAME], [classes.NAME], and [agent.options], [limits.agents].
 _NESTED = {"agents", "classes"}
+# Tables read by plans.swarm_config.
+_SWARM_TABLES = {"swarm", "review"}
 _CLASS_KEYS: dict[str, tuple[type, str]] = {
     "agent": _TEXT,
     "model": _TEXT,
@@ -134,6 +139,7 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("budget", "task_dollars"): "task_budget_dollars",
     ("conflicts", "warn"): "conflicts_warn",
     ("conflicts", "hold"): "hold_overlapping",
+    ("merge", "sync"): "sync",
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -188,6 +194,9 @@ class ProjectConfig:
     task_budget_dollars: float | None = None
     conflicts_warn: bool | None = None
     hold_overlapping: bool | None = None
+    sync: str | None = None  # how a merge landing takes main's commits: rebase | merge
+    review: ReviewConfig | None = None
+    swarm: SwarmConfig | None = None
 
     @property
     def class_caps(self) -> dict[str, int]:
@@ -293,12 +302,17 @@ class _Reader:
     # ---- the file -----------------------------------------------------------------------------
     def read(self, data: dict[str, Any]) -> ProjectConfig:
         out: dict[str, Any] = {"path": self.path}
-        known_tables = [*_SCHEMA, *_NESTED]
+        known_tables = [*_SCHEMA, *_NESTED, *_SWARM_TABLES]
+        text = "\n".join(self.lines)
         for name, body in data.items():
             if name not in known_tables:
                 self.unknown((), name, known_tables)
                 continue
-            if name in _NESTED:
+            if name == "swarm":
+                out["swarm"] = read_swarm(body, text, self.path, self.problems)
+            if name == "review":
+                out["review"] = read_review(body, text, self.path, self.problems)
+            if name in _NESTED or name in _SWARM_TABLES:
                 continue
             if name == "notify":
                 out["notify"] = True
@@ -321,6 +335,10 @@ class _Reader:
                 self.unknown((name,), key, [*schema, *extra])
                 continue
             value = self.value((name,), key, raw, schema[key])
+            if (name, key) == ("merge", "sync") and value not in (None, "rebase", "merge"):
+                self.problem((name,), key, f"sync = {value!r} is not rebase or merge",
+                             'write sync = "rebase" or sync = "merge"')  # fmt: skip
+                continue
             if value is not None:
                 out[_FIELDS[(name, key)]] = value
 

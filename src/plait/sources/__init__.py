@@ -58,3 +58,10 @@ def for_project(project: object) -> list[Source]:
     """The sources the project's settings ask for."""
     found = (factory(project) for factory in FACTORIES)
     return [source for source in found if source is not None]
+
+
+# The source modules register their factories in FACTORIES when imported (they use the
+# names above, so they come last).
+from plait.sources import planners, tickets  # noqa: E402
+
+__all__ = ["FACTORIES", "Source", "SourceContext", "for_project", "planners", "tickets"]

@@ -1,0 +1,207 @@
+"""`plait swarm CONFIG.toml` (run a swarm in the foreground) and `plait swarm status`.
+
+A swarm is the project's engine with worker groups, a tickets folder and (optionally)
+planners, all from CONFIG.toml's [swarm] and [review] tables (or plait.toml's). It runs
+until the queue is empty and the planners are done; the first Ctrl-C lets the turns under
+way finish their cycle and gives unfinished claims back; a second stops at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from plait import exits
+from plait.api.client import open_api
+from plait.api.swarm_view import swarm_status
+from plait.cli.common import add_json_flag, add_project_flag, print_json, table
+from plait.cli.running import _new_project as new_project
+from plait.cli.running import add_settings_flags, changed_settings, check_repo_quiet
+from plait.core import events as ev
+from plait.core.model import RunState
+from plait.core.plan import slugify
+from plait.core.swarm import swarm_done
+from plait.engine.host import HostOptions, host
+from plait.engine.project import Project, open_project
+from plait.engine.settings import read_config_file
+from plait.errors import UsageError
+from plait.plans.swarm_config import SwarmConfig
+from plait.sources.planners import planning_done
+from plait.store.paths import check_project_name, project_paths
+from plait.ui.headless import Printer
+from plait.workspaces.git import check_git_sync
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "swarm",
+        help="run worker groups on a tasks/ folder until the queue is empty (or: swarm status)",
+        description="Run a swarm: worker groups claim queue tasks (a tasks/ folder of "
+        "tickets, planners' proposals), a reviewer judges each change, approved changes "
+        "merge into main. `plait swarm status` shows the workers and the run log.",
+    )
+    p.add_argument(
+        "config",
+        metavar="CONFIG.toml|status",
+        help="the swarm's config file ([swarm], [review] tables), or `status`",
+    )
+    add_settings_flags(p)
+    add_project_flag(p)
+    add_json_flag(p)
+    p.add_argument("--last", type=int, default=20, help="status: how many log lines to show")
+    p.set_defaults(handler=cmd_swarm)
+
+
+def cmd_swarm(args: argparse.Namespace) -> int:
+    if args.config == "status":
+        return cmd_status(args)
+    path = Path(args.config).expanduser().resolve()
+    config = read_config_file(path)
+    swarm = config.swarm
+    if swarm is None or not (swarm.workers or swarm.planners):
+        raise UsageError(
+            f"{path} has no worker group",
+            hint="add a [swarm] table and at least one [[swarm.workers]] (README: Swarm mode)",
+        )
+    _check_prompt_files(config.swarm, config.review.prompts if config.review else ())
+    check_git_sync()
+    proj = _project(args, str(path))
+    try:
+        swarm = proj.effective().swarm or swarm
+    except BaseException:
+        proj.close()
+        raise
+    return _host_swarm(proj, swarm, args)
+
+
+def _project(args: argparse.Namespace, config_path: str) -> Project:
+    """The project to run the swarm in (made on first use), pointed at the config file."""
+    repo = Path(check_repo_quiet(args.repo or ".") or os.path.abspath("."))
+    name = check_project_name(args.project or slugify(repo.name.lower(), fallback="swarm"))
+    if project_paths(name).exists():
+        proj = open_project(name)
+        try:
+            changed_settings(proj, args)
+        except BaseException:
+            proj.close()
+            raise
+    else:
+        proj = new_project(name, args)
+    if proj.settings.swarm_file != config_path:
+        proj.settings = replace(proj.settings, swarm_file=config_path)
+        proj.store.set_meta("settings", proj.settings.to_json())
+    return proj
+
+
+def _check_prompt_files(swarm: SwarmConfig | None, review: tuple[str, ...]) -> None:
+    groups = (*swarm.workers, *swarm.planners) if swarm else ()
+    for path in (*review, *(p for g in groups for p in g.prompts)):
+        if not os.path.isfile(path):
+            raise UsageError(
+                f"prompt file {path} does not exist",
+                hint="fix the path in the swarm config (paths are relative to the config file)",
+            )
+
+
+def _host_swarm(proj: Project, swarm: SwarmConfig, args: argparse.Namespace) -> int:
+    printer = Printer(json_mode=args.json)
+    eff = proj.effective()
+    groups = ", ".join(
+        f"{g.name}×{g.count} ({g.agent or eff.config.agent})" for g in eff.config.workers
+    )
+    printer.note(
+        f"swarm {proj.name}: tickets in {Path(eff.config.repo) / eff.config.tickets_dir}; "
+        f"workers {groups}; Ctrl-C once to finish the cycles under way, twice to stop now"
+    )
+
+    def done(state: RunState) -> bool:
+        return swarm_done(state) and (state.swarm.draining or planning_done(state, swarm))
+
+    options = HostOptions(
+        until=done,
+        token=args.token,
+        drain=lambda: ev.SwarmStopping(at=time.time()),
+    )
+    result = host(proj, [ev.SwarmStarted(at=time.time())], observer=printer, options=options)
+    status = swarm_status(result.state, problems=[], last=0)
+    if args.json:
+        print_json(status)
+    else:
+        print()
+        print(worker_table(status))
+        print(queue_line(status))
+    if result.stopped:
+        return exits.INTERRUPTED
+    queue = status["queue"]
+    return exits.ATTENTION if queue["stuck"] else exits.OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    proj = open_project(args.project)
+    api = open_api(proj)
+    try:
+        status = api.swarm(last=args.last)
+    finally:
+        api.close()
+        proj.close()
+    if args.json:
+        print_json(status)
+        return exits.OK
+    print(worker_table(status))
+    print(queue_line(status))
+    if status["log"]:
+        print()
+        print(log_table(status["log"]))
+    for problem in status["problems"]:
+        print(f"tickets: {problem}")
+    return exits.OK
+
+
+def worker_table(status: dict[str, Any]) -> str:
+    rows = [
+        (
+            w["worker"],
+            w["agent"] + (f"/{w['model']}" if w["model"] else ""),
+            w["claim"] or ("resting" if w["resting_until"] else "-"),
+            w["cycles"],
+            w["merges"],
+            w["rejections"],
+            w["skipped"] + w["planned"],
+            w["errors"] + w["stuck"],
+            w["recycled"],
+            w["review_rounds"],
+            f"${w['cost_usd']:.4f}",
+        )
+        for w in status["workers"]
+    ]
+    header = ("worker", "agent", "claim", "cycles", "merges", "rejected", "skipped", "errors",
+              "recycled", "reviews", "cost")  # fmt: skip
+    return table(header, rows)
+
+
+def queue_line(status: dict[str, Any]) -> str:
+    q = status["queue"]
+    draining = " · draining" if status["draining"] else ""
+    return (
+        f"queue: {q['waiting']} waiting · {q['claimed']} claimed · {q['active']} active · "
+        f"{q['merged']} merged · {q['skipped']} skipped · {q['stuck']} need attention{draining}"
+    )
+
+
+def log_table(log: list[dict[str, Any]]) -> str:
+    rows = [
+        (
+            time.strftime("%H:%M:%S", time.localtime(e["at"])),
+            e["worker"] or "-",
+            e["task"],
+            e["kind"] if e["kind"] == "cycle" else f"review {e['round']}",
+            e["outcome"],
+            (e["reason"] or "")[:60],
+        )
+        for e in log
+    ]
+    return table(("at", "worker", "task", "what", "outcome", "why"), rows)
