@@ -17,7 +17,15 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import p1_scale, p2_throughput, p3_overhead, p4_schedule, p5_github_api, p6_footprint
+from bench import (
+    p1_scale,
+    p2_throughput,
+    p3_overhead,
+    p4_schedule,
+    p5_github_api,
+    p6_footprint,
+    r1_swarm,
+)
 from bench.common import Report, Skip
 from plait.testing.model_api_clis import AgentCLIsUnavailable
 
@@ -28,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "P4": p4_schedule.run,
     "P5": p5_github_api.run,
     "P6": p6_footprint.run,
+    "R1S": r1_swarm.run,
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from plait.agents import AgentEvent, ScriptBackend, ToolResult, TurnOutcome, TurnSpec, run_turn
 from plait.agents.script import STREAM_FAILURES
-from plait.agents.scripted import session_id_for
+from plait.agents.scripted import UNSCRIPTED, session_id_for
 
 RunGit = Callable[..., str]
 Script = Callable[[object], str]
@@ -106,7 +106,7 @@ def test_nth_turn_plays_nth_entry_and_the_last_repeats(
     assert run_git("log", "-1", "--format=%s") == "two"
     start = turn(repo, agent_env, script)  # no start entry at all
     assert start.ok
-    assert start.reply == "nothing to do"
+    assert start.reply == UNSCRIPTED
 
 
 def test_conflict_is_resolved_by_merge_writes_and_commit(

@@ -62,6 +62,11 @@ class Swarm:
         (tmp / "swarm.toml").write_text(CONFIG)
         return cls(tmp=tmp, repo=Path(repo.path), script=script)
 
+    def no_planners(self) -> None:
+        config = self.tmp / "swarm.toml"
+        head, _, rest = config.read_text().partition("[[swarm.planners]]")
+        config.write_text(head + "[review]" + rest.partition("[review]")[2])
+
     def task(self, task: str, kind: str, *turns: dict[str, Any]) -> None:
         self.script.setdefault("tasks", {}).setdefault(task, {})[kind] = list(turns)
 

@@ -28,6 +28,7 @@ from plait.agents.script import EMPTY_SCRIPT, Action, Script, ScriptTurn, load_s
 from plait.errors import AgentError
 
 MODEL = "script-simulator"
+UNSCRIPTED = "(no turn is scripted for this task and kind)"
 _STATE_FILE = "plait-script-turns.json"
 _PROMPT_FILE = "plait-script-last-prompt.txt"
 # One JSON line per start, in the repository's common git dir (it outlives worktrees), so
@@ -336,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         (state_dir / _PROMPT_FILE).write_text(prompt, encoding="utf-8")
     turn = pick_turn(script, args.task, args.kind, next_turn_index(state_dir, args.task, args.kind))
     if turn is None:
-        stream.say("nothing to do")
-        stream.result("nothing to do")
+        # Not "nothing to do": a worker saying that closes its task as skipped.
+        stream.say(UNSCRIPTED)
+        stream.result(UNSCRIPTED)
         return 0
     return Simulator(stream, root, args.onto, args.max_turns).play(turn)
 

@@ -26,11 +26,12 @@ from plait.core.model import RunState
 from plait.core.plan import slugify
 from plait.core.swarm import swarm_done
 from plait.engine.host import HostOptions, host
-from plait.engine.project import Project, open_project
+from plait.engine.project import Project, open_project, start_project
 from plait.engine.settings import read_config_file
 from plait.errors import UsageError
 from plait.plans.swarm_config import SwarmConfig
 from plait.sources.planners import planning_done
+from plait.sources.tickets import TicketsSource
 from plait.store.paths import check_project_name, project_paths
 from plait.ui.headless import Printer
 from plait.workspaces.git import check_git_sync
@@ -86,6 +87,8 @@ def _project(args: argparse.Namespace, config_path: str) -> Project:
         proj = open_project(name)
         try:
             changed_settings(proj, args)
+            if proj.store.load() is None:
+                start_project(proj)  # made, then cut off (kill -9) before its start
         except BaseException:
             proj.close()
             raise
@@ -126,7 +129,14 @@ def _host_swarm(proj: Project, swarm: SwarmConfig, args: argparse.Namespace) -> 
         token=args.token,
         drain=lambda: ev.SwarmStopping(at=time.time()),
     )
-    result = host(proj, [ev.SwarmStarted(at=time.time())], observer=printer, options=options)
+    first: list[ev.Event] = [ev.SwarmStarted(at=time.time())]
+    state = proj.store.load()
+    folder = Path(eff.config.repo) / eff.config.tickets_dir
+    source = TicketsSource(folder, landing=swarm.landing)
+    tickets = source.first_look(state.specs if state else {}, at=time.time())
+    if tickets is not None:
+        first.append(tickets)
+    result = host(proj, first, observer=printer, options=options)
     status = swarm_status(result.state, problems=[], last=0)
     if args.json:
         print_json(status)
@@ -134,7 +144,7 @@ def _host_swarm(proj: Project, swarm: SwarmConfig, args: argparse.Namespace) -> 
         print()
         print(worker_table(status))
         print(queue_line(status))
-    if result.stopped:
+    if result.stopped or result.state.swarm.draining:
         return exits.INTERRUPTED
     queue = status["queue"]
     return exits.ATTENTION if queue["stuck"] else exits.OK

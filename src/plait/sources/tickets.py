@@ -102,11 +102,22 @@ class TicketsSource:
     async def look(self, ctx: SourceContext) -> Batch:
         found = await asyncio.to_thread(self.read_folder)
         batch = plan_batch(found, ctx.state().specs)
-        if batch.add:
-            specs = tuple(t.spec(landing=self.landing) for t in batch.add)
-            await ctx.submit(ev.TasksAdded(at=ctx.clock(), tasks=specs))
+        event = self.event(batch, at=ctx.clock())
+        if event is not None:
+            await ctx.submit(event)
         self._report(ctx, batch)
         return batch
+
+    def first_look(self, known: Mapping[str, TaskSpec], *, at: float) -> ev.TasksAdded | None:
+        """The tickets already in the folder, for the engine's first events: a swarm that
+        starts must not find its queue empty before the source had a look."""
+        return self.event(plan_batch(self.read_folder(), known), at=at)
+
+    def event(self, batch: Batch, *, at: float) -> ev.TasksAdded | None:
+        if not batch.add:
+            return None
+        specs = tuple(t.spec(landing=self.landing) for t in batch.add)
+        return ev.TasksAdded(at=at, tasks=specs)
 
     def read_folder(self) -> list[Ticket | PlanError]:
         out: list[Ticket | PlanError] = []
