@@ -29,9 +29,10 @@ from plait.agents.options import PATH, option
 from plait.agents.prompts import TURN_KINDS
 from plait.errors import AgentError
 
-# A script plays the turns an agent plays (see plait.agents.prompts), and "verdict": a
-# reviewer's turn, whose "say" is its answer (e.g. "VERDICT: NEEDS_CHANGES\n1. add a test").
-SCRIPT_KINDS = (*TURN_KINDS, "verdict")
+# A script plays the turns an agent plays (see plait.agents.prompts), "verdict": a
+# reviewer's turn, whose "say" is its answer (e.g. "VERDICT: NEEDS_CHANGES\n1. add a test"),
+# and "plan": a turn of `plait plan`'s planner (task "plan").
+SCRIPT_KINDS = (*TURN_KINDS, "verdict", "plan")
 
 # Failures a script can make the simulated agent report: those a CLI's own stream carries.
 # (crash, stalled and timeout are produced by the `crash` and `hang` actions instead.)

@@ -35,6 +35,7 @@ def build_parser() -> Parser:
         faces,
         memory,
         missions,
+        plan,
         projects,
         running,
         schedules,
@@ -62,6 +63,7 @@ def build_parser() -> Parser:
     projects.register(sub)
     faces.register(sub)
     swarm.register(sub)
+    plan.register(sub)
     return p
 
 
