@@ -21,7 +21,7 @@ import pytest
 from plait.core.model import Usage
 from plait.testing.gitrepo import GitRepo, run_git
 from plait.testing.model_api import ModelAPIDouble, shell_turn
-from plait.testing.model_api_clis import cli_options
+from plait.testing.model_api_clis import FAKE_KEY_VAR, cli_options
 from plait.testing.model_api_script import Turn
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,8 @@ def test_claude_workers_and_a_codex_reviewer_empty_the_queue(
     repo = Path(GitRepo.init(tmp_path / "repo", files={"README.md": "x\n", **files}).path)
     with _double() as api:
         claude, env = cli_options(api, "claude", clis_bin, home=home / "claude", base_env=base)
-        codex, _ = cli_options(api, "codex", clis_bin, home=home / "codex", base_env=base)
+        codex, codex_env = cli_options(api, "codex", clis_bin, home=home / "codex", base_env=base)
+        env[FAKE_KEY_VAR] = codex_env[FAKE_KEY_VAR]  # the key codex's api_key option names
         config = tmp_path / "swarm.toml"
         config.write_text(
             f"[agents.claude]\n{_toml_options(claude)}\n\n[agents.codex]\n{_toml_options(codex)}\n\n"

@@ -84,6 +84,13 @@ def test_a_config_without_workers_or_with_a_mistake_is_one_line_with_its_place(
     done = sw.run()
     assert done.returncode == 2
     assert f"prompt file {tmp_path / 'missing.md'} does not exist" in done.stderr
+    (tmp_path / "swarm.toml").write_text(
+        '[agents.codex]\napi_key = "env:PLAIT_NOT_SET_ANYWHERE"\n\n'
+        '[[swarm.workers]]\nagent = "script"\n\n[review]\nreviewers = ["codex"]\n'
+    )
+    done = sw.run()
+    assert done.returncode == 2
+    assert "option api_key names $PLAIT_NOT_SET_ANYWHERE, which is not set" in done.stderr
     status = plait("swarm", "status", "-p", "nope", home=tmp_path)
     assert status.returncode != 0
     assert "no project named 'nope'" in status.stderr

@@ -27,7 +27,7 @@ from plait.core.plan import slugify
 from plait.core.swarm import swarm_done
 from plait.engine.host import HostOptions, host
 from plait.engine.project import Project, open_project, start_project
-from plait.engine.settings import read_config_file
+from plait.engine.settings import read_config_file, with_secrets
 from plait.errors import UsageError
 from plait.plans.swarm_config import SwarmConfig
 from plait.sources.planners import planning_done
@@ -113,6 +113,11 @@ def _check_prompt_files(swarm: SwarmConfig | None, review: tuple[str, ...]) -> N
 def _host_swarm(proj: Project, swarm: SwarmConfig, args: argparse.Namespace) -> int:
     printer = Printer(json_mode=args.json)
     eff = proj.effective()
+    agents = {g.agent or eff.config.agent for g in eff.config.workers}
+    agents |= {r.agent for r in eff.config.review.reviewers}
+    for agent in sorted(agents):
+        # A key a backend's options name must be set now, not found missing mid-run.
+        with_secrets(eff.backends.get(agent, {}), os.environ)
     groups = ", ".join(
         f"{g.name}×{g.count} ({g.agent or eff.config.agent})" for g in eff.config.workers
     )
