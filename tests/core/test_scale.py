@@ -130,6 +130,9 @@ _LATER_FIELDS: dict[str, object] = {
     "proposals": False,
     "tickets": "",
     "by_merge": False,
+    "riders": [],
+    "carried_by": "",
+    "claim": 1,
 }
 
 

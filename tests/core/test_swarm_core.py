@@ -13,7 +13,7 @@ import pytest
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.controller import Decision
-from plait.core.model import Phase, RunConfig, RunState, WorkerGroup
+from plait.core.model import Phase, ReviewConfig, RunConfig, RunState, WorkerGroup
 from plait.core.plan import TaskSpec
 from plait.core.swarm import claims, swarm_done
 from plait.core.task import attention_reason
@@ -174,6 +174,53 @@ def test_a_claim_that_keeps_failing_goes_back_then_waits_for_a_human_freeing_its
     assert outcomes.count("stuck") >= 1
 
 
+# ---- several related tasks in one cycle ------------------------------------------------
+def _related() -> list[TaskSpec]:
+    def spec(i: str, files: tuple[str, ...], deps: tuple[str, ...] = ()) -> TaskSpec:
+        return TaskSpec(id=i, title=f"do {i}", landing="merge", queue="tasks", files=files,
+                        depends_on=deps, acceptance=(f"{i} works",))  # fmt: skip
+
+    return [
+        spec("a", ("src/x.py",)),
+        spec("b", ("src/x.py", "src/y.py")),
+        spec("c", ("src/z.py",)),
+        spec("d", ("src/x.py",), deps=("a",)),
+    ]
+
+
+def test_a_worker_takes_related_tasks_along_and_they_land_with_its_change() -> None:
+    d = _swarm(_related(), replace(GROUP, count=1, claim=3))
+    d.run(until=lambda s: bool(d.pending(fx.RunAgent)))
+    a = d.st.tasks["a"]
+    assert a.riders == ("b",)  # shares src/x.py; c shares nothing; d depends on a
+    assert d.st.tasks["b"].carried_by == "a"
+    [turn] = d.pending(fx.RunAgent)
+    assert "### b: do b" in turn.turn.description
+    assert "b works" in turn.turn.description
+    d.run(until=lambda s: bool(d.pending(fx.RunReviewer)))
+    [review] = d.pending(fx.RunReviewer)
+    assert review.acceptance == ("a works", "b: b works")
+    state = d.run(until=swarm_done)
+    assert state.tasks["b"].phase is Phase.MERGED
+    assert state.tasks["b"].merge_sha == state.tasks["a"].merge_sha
+    assert not d.decided(fx.PrepareWorkspace, "b")  # never started on its own
+    [cycle] = [e for e in state.tasks["a"].log if e.kind == "cycle"]
+    assert cycle.claimed == ("a", "b")
+    assert all(t.phase is Phase.MERGED for t in state.tasks.values())
+    assert set(d.world.main_merges) == {"a", "c", "d"}
+
+
+def test_riders_go_back_to_waiting_with_their_carrier() -> None:
+    d = _swarm(_related(), replace(GROUP, count=1, claim=2), review=ReviewConfig(rounds=0))
+    d.script("a", "RunReviewer", "reject")
+    d.run(until=lambda s: s.tasks["a"].counters.returns == 1)
+    assert d.st.tasks["b"].carried_by == ""
+    [cycle] = [e for e in d.st.tasks["a"].log if e.kind == "cycle"]
+    assert (cycle.outcome, cycle.returned) == ("rejected", ("a", "b"))
+    state = d.run(until=swarm_done)
+    assert all(t.phase is Phase.MERGED for t in state.tasks.values())
+
+
 # ---- a first Ctrl-C, and the next start ---------------------------------------------------------
 def test_draining_lets_running_turns_finish_their_cycle_and_claims_no_more() -> None:
     d = _swarm(_queue(6), replace(GROUP, count=3))
@@ -226,11 +273,15 @@ def test_a_start_returns_the_claims_of_workers_no_longer_configured() -> None:
 def test_kill_at_random_points_loses_no_task_and_merges_none_twice(seed: int) -> None:
     chaos = Chaos(agent_fail=0.1, step_fail=0.1, conflict=0.2)
     rng = random.Random(seed)
-    specs = _queue(10)
+    # Pairs of tasks share a file: a worker of group w takes both in one cycle.
+    specs = [replace(s, files=(f"f{i // 2}.py",)) for i, s in enumerate(_queue(10))]
     cfg = RunConfig(
         project="p",
         repo="/r",
-        workers=(replace(GROUP, count=3), WorkerGroup(name="v", agent="claude", count=1)),
+        workers=(
+            replace(GROUP, count=3, claim=2),
+            WorkerGroup(name="v", agent="claude", count=1),
+        ),
         failure_cap=50,
     )
     d = CoreDriver(specs, config=cfg, seed=seed, chaos=chaos, timing=Timing(jitter=0.5))
@@ -244,6 +295,10 @@ def test_kill_at_random_points_loses_no_task_and_merges_none_twice(seed: int) ->
         d.feed(ev.SwarmStarted(at=d.now))
     state = d.run(until=swarm_done)
     assert all(t.phase is Phase.MERGED for t in state.tasks.values()), d.describe()
-    assert set(d.world.main_merges) == set(state.tasks)
+    carried = {e for t in state.tasks.values() for c in t.log for e in c.claimed[1:]
+               if c.kind == "cycle" and c.outcome == "merged"}  # fmt: skip
+    assert set(d.world.main_merges) | carried == set(state.tasks)
+    assert not set(d.world.main_merges) & carried  # a rider lands in its carrier's change
     assert set(d.world.main_merges.values()) == {1}
     assert not claims(state)
+    assert not any(t.carried_by and t.phase is Phase.WAITING for t in state.tasks.values())

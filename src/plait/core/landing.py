@@ -205,6 +205,8 @@ def worker_brief(state: RunState, t: TaskState, spec: TaskSpec) -> str:
         parts.append(f"## Acceptance criteria (a reviewer checks these)\n\n{items}")
     if spec.files:
         parts.append("## Files\n\n" + "\n".join(f"- `{f}`" for f in spec.files))
+    if t.riders:
+        parts.append(riders_brief(state, t))
     if t.notes:
         parts.append(f"## A reviewer rejected an earlier attempt\n\n{t.notes}")
     finish = (
@@ -221,3 +223,16 @@ def worker_brief(state: RunState, t: TaskState, spec: TaskSpec) -> str:
         )
     parts.append(finish)
     return "\n\n".join(parts)
+
+
+def riders_brief(state: RunState, t: TaskState) -> str:
+    """The related tasks claimed with this one, to do in the same change."""
+    blocks = []
+    for rid in t.riders:
+        spec = state.specs[rid]
+        block = f"### {rid}: {spec.title}\n\n{spec.description.strip() or '(no description)'}"
+        if spec.acceptance:
+            block += "\n\nAcceptance criteria:\n" + "\n".join(f"- {a}" for a in spec.acceptance)
+        blocks.append(block)
+    head = "## Also in this change (related tasks claimed with it: do them too)"
+    return "\n\n".join([head, *blocks])

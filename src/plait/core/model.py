@@ -288,6 +288,10 @@ class TaskState:
     skipped: str = ""  # closed without a change: the agent's reason
     # ---- swarm workers (plait.core.swarm) ----------------------------------------------
     worker: str = ""  # the worker holding the task (its claim), "" if none
+    # Related waiting tasks its worker claimed with it, done in the same change; and, on
+    # such a rider, the task that carries it.
+    riders: tuple[str, ...] = ()
+    carried_by: str = ""
     claimed_at: float = 0.0
     claim_usage: Usage = field(default_factory=Usage)  # usage when claimed
     resumes: int = 0  # turns in a row that ended without a completion signal
@@ -330,6 +334,7 @@ class WorkerGroup:
     may_plan: bool = False  # its agents may propose follow-up tasks
     max_resumes: int = 5  # turns without completion before one wrap-up nudge
     queue: str = "tasks"  # which tasks it claims (TaskSpec.queue)
+    claim: int = 1  # tasks a worker takes in one cycle: ready ones sharing a file ride along
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -63,6 +63,11 @@ def reviewer_effect(state: RunState, t: TaskState, effect_id: str) -> fx.RunRevi
     spec = state.specs[t.id]
     reviewer = reviewer_for(state, t)
     pr = t.pr.number if t.pr is not None and spec.landing == "pr" else 0
+    description, acceptance = spec.description, spec.acceptance
+    for rid in t.riders:  # related tasks done in the same change
+        rider = state.specs[rid]
+        description += f"\n\nAlso {rid}: {rider.title}\n{rider.description}".rstrip()
+        acceptance += tuple(f"{rid}: {a}" for a in rider.acceptance)
     return fx.RunReviewer(
         id=effect_id,
         task=t.id,
@@ -73,8 +78,8 @@ def reviewer_effect(state: RunState, t: TaskState, effect_id: str) -> fx.RunRevi
         base_sha=t.base_sha,
         head_sha=t.head_sha,
         title=spec.title,
-        description=spec.description,
-        acceptance=spec.acceptance,
+        description=description,
+        acceptance=acceptance,
         round=t.review_rounds + 1,
         feedback=last_issues(t),
         reply=t.last_reply,

@@ -28,6 +28,7 @@ from plait.core.model import (
     Phase,
     RunState,
     TaskState,
+    WorkerGroup,
     WorkerState,
 )
 from plait.core.overlap import holders
@@ -263,7 +264,7 @@ def _serve_starts(
         t = tasks[tid]
         if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
             continue
-        if t.stopped or state.specs[tid].team:
+        if t.stopped or t.carried_by or state.specs[tid].team:
             continue  # a team runs nothing: it is done when its children are
         if attention_reason(t, state.config):
             continue
@@ -280,8 +281,10 @@ def _serve_starts(
             if worker is None:
                 continue
             group = group_of(state.config, worker)
-            slots.add(tid, (group.agent if group else "") or state.config.agent)
+            assert group is not None
+            slots.add(tid, group.agent or state.config.agent)
             t = swarm.claim(state, t, worker, workers)
+            t = _take_riders(state, tasks, t, group)
         elif not slots.free_for(tid):
             continue
         else:
@@ -292,6 +295,21 @@ def _serve_starts(
         out.append(effect)
         if state.config.hold_overlapping:
             active.append(tid)
+
+
+def _take_riders(state: RunState, tasks: _Overlay, t: TaskState, group: WorkerGroup) -> TaskState:
+    """Related waiting tasks ride along with the one just claimed (see swarm.pick_riders)."""
+    if group.claim <= 1:
+        return t
+
+    def ready(tid: str) -> bool:
+        return readiness(state.specs[tid], tasks, stacked=state.config.stacked).ready
+
+    candidates = tasks.indexed.startable_ids()
+    riders = swarm.pick_riders(state, tasks, t.id, group, candidates, ready)
+    for rid in riders:
+        tasks.changed[rid] = replace(tasks[rid], carried_by=t.id)
+    return replace(t, riders=riders)
 
 
 def _with(task: TaskState, op: Op) -> TaskState:

@@ -20,7 +20,7 @@ seconds before its next claim and stops claiming after `max_cycles`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 
 from plait.core import events as ev
@@ -83,6 +83,37 @@ def claim(state: RunState, t: TaskState, worker: str, workers: dict[str, WorkerS
     return replace(t, worker=worker, claimed_at=state.now, claim_usage=t.usage, resumes=0)
 
 
+def pick_riders(
+    state: RunState,
+    tasks: Mapping[str, TaskState],
+    lead: str,
+    group: WorkerGroup,
+    candidates: Iterable[str],
+    ready: Callable[[str], bool],
+) -> tuple[str, ...]:
+    """Waiting tasks the worker that claims `lead` takes along in the same cycle (up to
+    `claim - 1`): of the same queue, sharing a file with it, ready, and neither depending on
+    the other. Their work is done in `lead`'s change and lands (or goes back) with it."""
+    spec = state.specs[lead]
+    files = set(spec.files)
+    if group.claim <= 1 or not files:
+        return ()
+    out: list[str] = []
+    for tid in candidates:
+        if len(out) >= group.claim - 1:
+            break
+        other, t = state.specs[tid], tasks[tid]
+        if tid == lead or other.queue != spec.queue or not files.intersection(other.files):
+            continue
+        if t.phase is not Phase.WAITING or t.carried_by or t.current is not None or t.stopped:
+            continue
+        if lead in other.depends_on or tid in spec.depends_on or t.retry_at > state.now:
+            continue
+        if not attention_reason(t, state.config) and ready(tid):
+            out.append(tid)
+    return tuple(out)
+
+
 def max_resumes(state: RunState, t: TaskState) -> int:
     group = group_of(state.config, t.worker)
     return group.max_resumes if group is not None else DEFAULT_RESUMES
@@ -101,6 +132,7 @@ def end_cycle(
     t = state.tasks[task_id]
     if not t.worker:
         return state
+    riders = tuple(r for r in t.riders if state.tasks[r].carried_by == task_id)
     worker = state.swarm.workers.get(t.worker, WorkerState())
     entry = LogEntry(
         kind="cycle",
@@ -116,14 +148,29 @@ def end_cycle(
         seconds=round(max(0.0, state.now - t.claimed_at), 3),
         round=t.review_rounds,
         reason=reason,
-        claimed=(task_id,),
-        returned=(task_id,) if returned else (),
+        claimed=(task_id, *riders),
+        returned=(task_id, *riders) if returned else (),
         merge_sha=t.merge_sha,
     )
     group = group_of(state.config, t.worker)
     rest = state.now + group.wait if group is not None and group.wait else 0.0
     state = _set_worker(state, t.worker, replace(worker, task="", idle_until=rest))
-    return put(state, replace(t, worker="", log=(*t.log, entry)))
+    state = put(state, replace(t, worker="", riders=(), log=(*t.log, entry)))
+    for rid in riders:
+        state = put(state, _rider_after(state, state.tasks[rid], t, outcome, reason))
+    return state
+
+
+def _rider_after(
+    state: RunState, rider: TaskState, lead: TaskState, outcome: str, reason: str
+) -> TaskState:
+    """A rider lands with its carrier, is skipped with it, or goes back to waiting."""
+    if outcome == "merged":
+        return replace(rider, phase=Phase.MERGED, merge_sha=lead.merge_sha, finished_at=state.now)
+    if outcome in ("skipped", "planned"):
+        why = f"carried by {lead.id}: {reason}" if reason else f"carried by {lead.id}"
+        return replace(rider, phase=Phase.MERGED, skipped=why, finished_at=state.now)
+    return replace(rider, carried_by="")
 
 
 def release(state: RunState, task_id: str, outcome: str, reason: str, notes: str = "") -> RunState:

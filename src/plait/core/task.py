@@ -135,6 +135,8 @@ def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -
         if task.skipped:
             return "skipped"
         return "done" if landing == "none" else "merged"
+    if task.carried_by and task.phase is Phase.WAITING:
+        return "carried"  # done in another task's change
     if task.current is not None and task.current.kind is OpKind.DISCARD:
         return "returning" if task.worker == "" and task.counters.returns else "resetting"
     if task.stopped:

@@ -15,6 +15,7 @@ Pure: decoded TOML in, typed values or problems at file:line out.
     count = 3                  # workers in the group: claims at a time
     max_cycles = 20            # claims each worker makes at most (0: no limit)
     wait = 0                   # seconds a worker rests between cycles
+    claim = 1                  # tasks taken in one cycle (related ones, sharing a file)
     may_plan = false           # its agents may propose follow-up tasks
     max_resumes = 5            # turns without completion before a wrap-up nudge
     [[swarm.planners]]         # a planner group: same keys but may_plan and max_resumes
@@ -51,6 +52,7 @@ _GROUP_KEYS = (
     "count",
     "max_cycles",
     "wait",
+    "claim",
     "may_plan",
     "max_resumes",
 )
