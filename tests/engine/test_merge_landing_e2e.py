@@ -155,3 +155,34 @@ def test_red_ci_on_the_merge_goes_back_to_the_worker(tmp_path: Path) -> None:
     assert rows["green"]["status"] == "merged"
     assert live.main_files()["ok.txt"] == "green\n"
     assert rows["green"]["ci_failures"] == 1
+
+
+def test_a_reviewer_verdict_gates_a_pr_landing_and_its_issues_come_back_as_threads(
+    tmp_path: Path,
+) -> None:
+    script = {
+        "default": {
+            "start": [_turn("wrote", *_write("api.py", "def get(): ...\n", "api"))],
+            "review": [_turn("1. documented", *_write("api.py", '"""Docs."""\n', "docs"))],
+            "verdict": [
+                _turn("VERDICT: NEEDS_CHANGES\n\n1. api.py: add a module docstring"),
+                _turn("VERDICT: APPROVED"),
+            ],
+        }
+    }
+    live = Live.make(tmp_path, script)
+    (live.repo / "plait.toml").write_text("[review]\nprs = true\n")
+    run_git("add", "plait.toml", cwd=live.repo)
+    run_git("commit", "-qm", "review PRs", cwd=live.repo)
+    _project(live)
+    live.ok("add", "An API", "--id", "api", "-p", "p")  # landing pr
+    rows = _run(live)
+    assert rows["api"]["status"] == "merged"
+    assert rows["api"]["pr"]
+    assert live.main_files()["api.py"] == '"""Docs."""\n'
+    prompts = [body["text"] for kind, body in _transcript(live, "api") if kind == "Prompt"]
+    review_turn = next(p for p in prompts if "Review comments on your task" in p)
+    assert "api.py: add a module docstring" in review_turn
+    assert "@plait-reviewer" in review_turn
+    reviews = [body["text"] for kind, body in _transcript(live, "api") if kind == "ReviewPrompt"]
+    assert len(reviews) == 2
