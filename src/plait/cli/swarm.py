@@ -33,6 +33,7 @@ from plait.plans.swarm_config import SwarmConfig
 from plait.sources.planners import planning_done
 from plait.sources.tickets import TicketsSource
 from plait.store.paths import check_project_name, project_paths
+from plait.textsafe import inert
 from plait.ui.headless import Printer
 from plait.workspaces.git import check_git_sync
 
@@ -172,7 +173,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print()
         print(log_table(status["log"]))
     for problem in status["problems"]:
-        print(f"tickets: {problem}")
+        print(f"tickets: {inert(problem)}")
     return exits.OK
 
 
@@ -215,7 +216,7 @@ def log_table(log: list[dict[str, Any]]) -> str:
             e["task"],
             e["kind"] if e["kind"] == "cycle" else f"review {e['round']}",
             e["outcome"],
-            (e["reason"] or "")[:60],
+            inert(e["reason"] or "")[:60],  # may quote an agent: shown, not obeyed
         )
         for e in log
     ]
