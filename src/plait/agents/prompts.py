@@ -11,6 +11,7 @@ the template, so an override cannot drop them.
 from __future__ import annotations
 
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
 
@@ -97,8 +98,14 @@ def _template(kind: str, overrides_dir: Path | None) -> str:
     if kind not in TURN_KINDS and kind not in START_TEMPLATES:
         known = ", ".join((*TURN_KINDS, *START_TEMPLATES))
         raise AgentError(f"unknown turn kind or template {kind!r}", hint=f"one of {known}")
+    packaged = resources.files("plait.agents").joinpath("prompts", f"{kind}.md")
+    return template_text(overrides_dir, f"{kind}.md", packaged)
+
+
+def template_text(overrides_dir: Path | None, name: str, packaged: Traversable) -> str:
+    """`<overrides_dir>/<name>` when that file exists, else the packaged template."""
     if overrides_dir is not None:
-        override = overrides_dir / f"{kind}.md"
+        override = overrides_dir / name
         if override.is_file():
             try:
                 return override.read_text(encoding="utf-8")
@@ -107,7 +114,7 @@ def _template(kind: str, overrides_dir: Path | None) -> str:
                     f"cannot read prompt override {override}: {exc}",
                     hint="fix or remove the file to use the built-in prompt",
                 ) from exc
-    return resources.files("plait.agents").joinpath("prompts", f"{kind}.md").read_text("utf-8")
+    return packaged.read_text("utf-8")
 
 
 def _values(turn: Turn) -> dict[str, str]:

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -24,7 +24,7 @@ from plait.agents.base import AgentBackend, TurnSpec
 from plait.agents.command import CommandBackend
 from plait.agents.events import AgentEvent, SessionStarted, UsageReport
 from plait.agents.prompts import render_prompt
-from plait.agents.runner import run_turn
+from plait.agents.runner import TurnOutcome, run_turn
 from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
@@ -112,9 +112,32 @@ class Executors:
         self._interrupted.add(effect_id)
         return True
 
-    @property
-    def book(self) -> ProcessBook | None:
-        return self.processes
+    async def agent_process(
+        self,
+        backend: AgentBackend,
+        spec: TurnSpec,
+        effect_id: str,
+        on_event: Callable[[AgentEvent], None],
+        *,
+        idle_timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> TurnOutcome:
+        """One agent CLI run for an effect: plait's timeouts and environment, and its
+        process group written down while it runs (engine.reaper kills it after a crash)."""
+        book = self.processes
+        try:
+            return await run_turn(
+                backend,
+                spec,
+                on_event=on_event,
+                idle_timeout=idle_timeout or self.idle_timeout,
+                turn_timeout=self.turn_timeout,
+                base_env=os.environ if env is None else env,
+                on_spawn=(lambda pid: book.remember(effect_id, pid)) if book else None,
+            )
+        finally:
+            if book is not None:
+                book.forget(effect_id)
 
     def record(self, task: str, effect_id: str, event: AgentEvent) -> None:
         """One agent event in the task's transcript."""
@@ -328,18 +351,16 @@ class Executors:
 
         row = prompt_row(prompt, head_sha=head, session_id=session)
         self.transcript(effect.task, effect.id, PROMPT, row)
-        book = self.processes
         started = time.monotonic()
         self._turns[effect.id] = (effect.task, seen)
         try:
-            outcome = await run_turn(
+            outcome = await self.agent_process(
                 backend,
                 spec,
-                on_event=on_event,
+                effect.id,
+                on_event,
                 idle_timeout=launch.idle_timeout or self.idle_timeout,
-                turn_timeout=self.turn_timeout,
-                base_env=env,
-                on_spawn=(lambda pid: book.remember(effect.id, pid)) if book else None,
+                env=env,
             )
         except asyncio.CancelledError:
             if effect.id not in self._interrupted:
@@ -352,8 +373,6 @@ class Executors:
             self._interrupted.discard(effect.id)
             if warm is not None:
                 warm.set()
-            if book is not None:
-                book.forget(effect.id)
         commit = (
             TurnCommit(head_sha="", commits_ahead=0)
             if in_place
@@ -364,7 +383,8 @@ class Executors:
                 message=f"{effect.turn.title}\n\nChanges the agent left uncommitted.",
             )
         )
-        signalled = await self._signals(effect, outcome.reply if outcome.ok else "", commit)
+        reply = no_surrogates(outcome.reply) if outcome.ok else ""
+        signalled = await self._signals(effect, reply, commit)
         return ev.AgentFinished(
             at=self.clock(),
             effect_id=effect.id,

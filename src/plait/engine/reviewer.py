@@ -18,22 +18,17 @@ from typing import Protocol
 
 from plait.agents.base import AgentBackend, TurnSpec
 from plait.agents.events import AgentEvent
-from plait.agents.runner import run_turn
+from plait.agents.runner import TurnOutcome
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.errors import AgentError
 from plait.forges.base import Forge
 from plait.review.prompt import DIFF_LIMIT, ReviewInput, render_review
 from plait.review.verdict import Verdict, parse_verdict, render_verdict
+from plait.textsafe import no_surrogates
 from plait.workspaces.base import Workspaces
 
 KIND = "verdict"  # the turn kind a reviewer's turn runs as (the script agent plays these)
-
-
-class _Book(Protocol):
-    def remember(self, effect_id: str, pid: int) -> None: ...
-
-    def forget(self, effect_id: str) -> None: ...
 
 
 class Shell(Protocol):
@@ -46,13 +41,16 @@ class Shell(Protocol):
     transcript: Callable[[str, str, str, str], None]
     clock: Callable[[], float]
     prompts_dir: Path | None
-    idle_timeout: float | None
-    turn_timeout: float | None
-
-    @property
-    def book(self) -> _Book | None: ...
 
     def record(self, task: str, effect_id: str, event: AgentEvent) -> None: ...
+
+    async def agent_process(
+        self,
+        backend: AgentBackend,
+        spec: TurnSpec,
+        effect_id: str,
+        on_event: Callable[[AgentEvent], None],
+    ) -> TurnOutcome: ...
 
     async def warm_up(self, agent: str) -> asyncio.Event | None: ...
 
@@ -96,22 +94,11 @@ async def run_review(ex: Shell, effect: fx.RunReviewer) -> ev.Reviewed:
         ex.record(effect.task, effect.id, event)
 
     ex.transcript(effect.task, effect.id, "ReviewPrompt", json.dumps({"text": prompt}))
-    book = ex.book
     try:
-        outcome = await run_turn(
-            backend,
-            spec,
-            on_event=on_event,
-            idle_timeout=ex.idle_timeout,
-            turn_timeout=ex.turn_timeout,
-            base_env=os.environ,
-            on_spawn=(lambda pid: book.remember(effect.id, pid)) if book else None,
-        )
+        outcome = await ex.agent_process(backend, spec, effect.id, on_event)
     finally:
         if warm is not None:
             warm.set()
-        if book is not None:
-            book.forget(effect.id)
     if await ex.workspaces.restore(worktree=effect.worktree, head_sha=effect.head_sha):
         text = "the reviewer changed the worktree; plait put it back"
         ex.transcript(effect.task, effect.id, "Warning", json.dumps({"text": text}))
@@ -133,7 +120,7 @@ async def run_review(ex: Shell, effect: fx.RunReviewer) -> ev.Reviewed:
             error=outcome.error,
             reset_at=outcome.reset_at,
         )
-    verdict = parse_verdict(outcome.reply)
+    verdict = parse_verdict(no_surrogates(outcome.reply))
     if effect.pr:
         await post_verdict(ex, effect, verdict)
     return ev.Reviewed(

@@ -99,15 +99,7 @@ def repo_config(repo: str) -> ProjectConfig:
     path = Path(repo) / CONFIG_FILE
     if not repo or not path.is_file():
         return EMPTY
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(
-            [PlanProblem(str(path), 0, f"cannot read it: {exc}", "save it as UTF-8 text")]
-        ) from None
-    config = parse_config(text, str(path))
-    check_agents(config, text, str(path))
-    return config
+    return read_config_file(path)
 
 
 def project_config(s: Settings) -> ProjectConfig:
@@ -132,7 +124,7 @@ def read_config_file(path: Path) -> ProjectConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(
-            [PlanProblem(str(path), 0, f"cannot read it: {exc}", "pass a readable TOML file")]
+            [PlanProblem(str(path), 0, f"cannot read it: {exc}", "save it as UTF-8 text")]
         ) from None
     config = parse_config(text, str(path))
     check_agents(config, text, str(path))

@@ -143,17 +143,21 @@ class LocalForge:
         comments = self.demo_reviews.get(row.task, ())
         if comments and not row.demo_posted:
             # Labelled simulator for `plait demo`: fixed ids make a second call a no-op.
-            for i, body in enumerate(comments, start=1):
-                self.db.add_thread(
-                    pr=pr,
-                    body=body,
-                    author=DEMO_AUTHOR,
-                    path=None,
-                    line=None,
-                    commit_sha=row.head_sha,
-                    thread_id=f"demo-{row.task}-{i}",
-                )
+            self._add_threads(row, comments, author=DEMO_AUTHOR, ids=f"demo-{row.task}")
             self.db.update_pr(pr, demo_posted=1)
+
+    def _add_threads(self, row: PRRow, bodies: Sequence[str], *, author: str, ids: str) -> None:
+        """Conversation threads numbered `<ids>-<n>`: adding them again is a no-op."""
+        for n, body in enumerate(bodies, start=1):
+            self.db.add_thread(
+                pr=row.number,
+                body=body,
+                author=author,
+                path=None,
+                line=None,
+                commit_sha=row.head_sha,
+                thread_id=f"{ids}-{n}",
+            )
 
     async def retarget(self, pr: int, base: str) -> None:
         await check_branch(base)
@@ -201,18 +205,8 @@ class LocalForge:
         """Each issue of a needs-changes verdict becomes a review thread (fixed ids: posting
         again adds nothing); an approval leaves no thread to answer."""
         row = self._pr(pr)
-        if approved:
-            return
-        for n, issue in enumerate(issues or (body,), start=1):
-            self.db.add_thread(
-                pr=pr,
-                body=issue,
-                author=REVIEWER_AUTHOR,
-                path=None,
-                line=None,
-                commit_sha=row.head_sha,
-                thread_id=f"verdict-{key}-{n}",
-            )
+        if not approved:
+            self._add_threads(row, issues or (body,), author=REVIEWER_AUTHOR, ids=f"verdict-{key}")
 
     async def close_pr(self, pr: int) -> None:
         if self._pr(pr).state == "open":

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from plait.agents.prompts import fence
+from plait.agents.prompts import fence, template_text
 from plait.errors import AgentError
 
 PLACEHOLDERS = ("title", "branch", "description", "acceptance", "reply", "stat", "diff", "previous")
@@ -52,17 +52,8 @@ def render_review(
 
 
 def _template(overrides_dir: Path | None) -> str:
-    if overrides_dir is not None:
-        override = overrides_dir / "reviewer.md"
-        if override.is_file():
-            try:
-                return override.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise AgentError(
-                    f"cannot read prompt override {override}: {exc}",
-                    hint="fix or remove the file to use the built-in reviewer prompt",
-                ) from exc
-    return resources.files("plait.review").joinpath("reviewer.md").read_text("utf-8")
+    packaged = resources.files("plait.review").joinpath("reviewer.md")
+    return template_text(overrides_dir, "reviewer.md", packaged)
 
 
 def _values(review: ReviewInput) -> dict[str, str]:

@@ -20,6 +20,7 @@ from plait.workspaces.base import Prepared, RebaseOutcome, TurnCommit, WorkState
 from plait.workspaces.git import (
     AGENT_EMAIL,
     AGENT_NAME,
+    GitResult,
     commit_env,
     commit_message,
     git,
@@ -304,16 +305,23 @@ class GitWorkspaces:
             check=False,
             env_extra=await commit_env(worktree),
         )
+        command = f"git rebase --onto {onto} {upstream} {branch}"
+        return await self._outcome(worktree, "rebase", command, result, onto_sha)
+
+    async def _outcome(
+        self, worktree: str, op: str, command: str, result: GitResult, onto_sha: str
+    ) -> RebaseOutcome:
+        """What a rebase or merge onto `onto_sha` came to; a conflict is undone."""
         if result.code == 0:
             head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
             return RebaseOutcome(ok=True, head_sha=head, base_sha=onto_sha)
-        if await op_in_progress(worktree) != "rebase":
+        if await op_in_progress(worktree) != op:
             raise GitError(
-                f"`git rebase --onto {onto} {upstream} {branch}` failed: {result.err.strip()}",
+                f"`{command}` failed: {result.err.strip()}",
                 hint="look at the worktree " + worktree,
             )
         paths = await unresolved_paths(worktree)
-        await git("rebase", "--abort", cwd=worktree)
+        await git(op, "--abort", cwd=worktree)
         return RebaseOutcome(ok=False, base_sha=onto_sha, conflict_paths=paths)
 
     async def _already_on(self, branch: str, onto_sha: str, upstream: str) -> bool:
@@ -342,22 +350,14 @@ class GitWorkspaces:
                 f"worktree {worktree} has uncommitted changes; cannot merge {onto}",
                 hint="plait commits an agent's leftovers after each turn; commit or drop them",
             )
-        if not await is_ancestor(self.repo, onto_sha, branch):
-            result = await git(
-                "merge", "--no-edit", "--no-verify", "-q", onto_sha,
-                cwd=worktree, check=False, env_extra=await commit_env(worktree),
-            )  # fmt: skip
-            if result.code != 0:
-                if await op_in_progress(worktree) != "merge":
-                    raise GitError(
-                        f"`git merge {onto}` failed: {result.err.strip()}",
-                        hint="look at the worktree " + worktree,
-                    )
-                paths = await unresolved_paths(worktree)
-                await git("merge", "--abort", cwd=worktree)
-                return RebaseOutcome(ok=False, base_sha=onto_sha, conflict_paths=paths)
-        head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
-        return RebaseOutcome(ok=True, head_sha=head, base_sha=onto_sha)
+        if await is_ancestor(self.repo, onto_sha, branch):
+            head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
+            return RebaseOutcome(ok=True, head_sha=head, base_sha=onto_sha)  # done before
+        result = await git(
+            "merge", "--no-edit", "--no-verify", "-q", onto_sha,
+            cwd=worktree, check=False, env_extra=await commit_env(worktree),
+        )  # fmt: skip
+        return await self._outcome(worktree, "merge", f"git merge {onto}", result, onto_sha)
 
     async def divergence(self, *, worktree: str, onto: str, limit: int = 50) -> str:
         """Both sides' logs since they parted and the diff stat of the branch, for the
