@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from plait.agents.scripted import STARTS_FILE
 from tests.swarm.helpers_swarm import Swarm, write_file
 
 pytestmark = pytest.mark.slow
@@ -22,18 +23,17 @@ def _slow(i: int) -> dict[str, Any]:
     return {**turn, "actions": [{"sleep": 3}, *turn["actions"]]}
 
 
-def _wait_claims(sw: Swarm, n: int, proc: subprocess.Popen[str]) -> None:
+def _wait_turns(sw: Swarm, n: int, proc: subprocess.Popen[str]) -> None:
+    """Until `n` worker turns run (the script agent writes a line as each starts): a
+    claim whose turn has not begun yet would go back at the first Ctrl-C."""
+    starts = sw.repo / ".git" / STARTS_FILE
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        try:
-            status = sw.status()
-        except AssertionError:
-            status = {"workers": []}
-        if sum(1 for w in status["workers"] if w["claim"]) >= n:
+        if starts.exists() and len(starts.read_text().splitlines()) >= n:
             return
-        time.sleep(0.2)
-    raise AssertionError(f"never {n} claims")
+        time.sleep(0.1)
+    raise AssertionError(f"never {n} turns")
 
 
 def test_a_first_ctrl_c_lets_the_turns_under_way_finish_and_claims_no_more(
@@ -44,7 +44,7 @@ def test_a_first_ctrl_c_lets_the_turns_under_way_finish_and_claims_no_more(
         sw.task(f"t{i}", "start", _slow(i))
     sw.no_planners()
     proc = sw.start()
-    _wait_claims(sw, 3, proc)
+    _wait_turns(sw, 3, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
@@ -70,7 +70,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_next_start_gives_the_claims_back(
         sw.task(f"t{i}", "start", _slow(i))
         sw.task(f"t{i}", "continue", write_file(i))
     proc = sw.start()
-    _wait_claims(sw, 3, proc)
+    _wait_turns(sw, 3, proc)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
