@@ -12,6 +12,7 @@ from plait.core.plan import PlanProblem
 
 __all__ = [
     "AgentError",
+    "ExecutorError",
     "ForgeError",
     "GitError",
     "PlaitError",
@@ -80,3 +81,9 @@ class ForgeError(PlaitError):
     """A forge that is unknown, misconfigured, or refused a request for good."""
 
     exit_code = 7
+
+
+class ExecutorError(PlaitError):
+    """The distributed executor (a Temporal server) cannot be reached or refused us."""
+
+    exit_code = 8

@@ -179,7 +179,8 @@ def test_notifications_are_off_unless_asked_for() -> None:
 _KEYS = st.sampled_from(
     ["project", "agent", "agents.x", "classes.A", "limits", "limits.agents", "ci", "worktree",
      "prompts", "liveness", "merge", "bogus", "main", "cap", "delay", "command", "default",
-     "notify", "budget", "conflicts", "on", "webhook", "format", "dollars", "hold"]
+     "notify", "budget", "conflicts", "on", "webhook", "format", "dollars", "hold",
+     "executor", "kind", "address", "task_queue", "tls_cert", "heartbeat_timeout"]
 )  # fmt: skip
 _VALUES = st.one_of(
     st.integers(-(10**30), 10**30),

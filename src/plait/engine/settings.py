@@ -22,6 +22,7 @@ from plait.core.notices import ALL_KINDS, KINDS
 from plait.errors import PlaitError, PlanError, PlanProblem, UsageError
 from plait.notify import Channels
 from plait.plans.config import CONFIG_FILE, EMPTY, ProjectConfig, parse_config
+from plait.plans.executor import LOCAL, ExecutorConfig, executor_from_flag
 from plait.plans.swarm_config import SwarmConfig
 
 Scalar = str | int | float | bool
@@ -66,6 +67,8 @@ class Settings:
     task_budget_dollars: float | None = None
     # `plait swarm CONFIG.toml`: its [swarm] and [review] tables win over plait.toml's.
     swarm_file: str | None = None
+    # Where agent turns run, as --executor said ("": plait.toml's [executor], else local).
+    executor: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -92,6 +95,7 @@ class Effective:
     notify: Channels = field(default_factory=Channels)  # where notifications go
     conflicts_warn: bool = True  # run the early conflict warning
     swarm: SwarmConfig | None = None  # [swarm]: tickets folder, planners' goal and room
+    executor: ExecutorConfig = LOCAL  # where agent turns run
 
 
 def repo_config(repo: str) -> ProjectConfig:
@@ -243,6 +247,9 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         hold_overlapping=_first(cfg.hold_overlapping, False),
     )
     prompts = str(Path(s.repo) / cfg.prompts_dir) if cfg.prompts_dir else None
+    executor = cfg.executor or LOCAL
+    if s.executor:
+        executor = executor_from_flag(s.executor, executor)
     return Effective(
         settings=settings,
         config=config,
@@ -254,6 +261,7 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         notify=channels,
         conflicts_warn=_first(cfg.conflicts_warn, True),
         swarm=cfg.swarm,
+        executor=executor,
     )
 
 

@@ -26,6 +26,8 @@
     [conflicts]             warn (bool, early conflict warning), hold (bool: do not start
                             a task whose declared files overlap a task under way)
     [review], [swarm]       reviewer agents; swarm worker groups (plans.swarm_config)
+    [executor]              where agent turns run: kind = "temporal", address, task_queue…
+                            (see `plait.plans.executor`)
 
 Flags given on the command line win over this file; this file wins over the defaults.
 """
@@ -43,6 +45,7 @@ from typing import Any
 from plait.core.model import ReviewConfig
 from plait.core.notices import ALL_KINDS
 from plait.errors import PlanError, PlanProblem
+from plait.plans.executor import ExecutorConfig, read_executor
 from plait.plans.swarm_config import SwarmConfig, read_review, read_swarm
 from plait.plans.tomlpos import toml_line
 
@@ -197,6 +200,7 @@ class ProjectConfig:
     sync: str | None = None  # how a merge landing takes main's commits: rebase | merge
     review: ReviewConfig | None = None
     swarm: SwarmConfig | None = None
+    executor: ExecutorConfig | None = None
 
     @property
     def class_caps(self) -> dict[str, int]:
@@ -302,7 +306,7 @@ class _Reader:
     # ---- the file -----------------------------------------------------------------------------
     def read(self, data: dict[str, Any]) -> ProjectConfig:
         out: dict[str, Any] = {"path": self.path}
-        known_tables = [*_SCHEMA, *_NESTED, *_SWARM_TABLES]
+        known_tables = [*_SCHEMA, *_NESTED, *_SWARM_TABLES, "executor"]
         text = "\n".join(self.lines)
         for name, body in data.items():
             if name not in known_tables:
@@ -313,6 +317,9 @@ class _Reader:
             if name == "review":
                 out["review"] = read_review(body, text, self.path, self.problems)
             if name in _NESTED or name in _SWARM_TABLES:
+                continue
+            if name == "executor":
+                out["executor"] = read_executor(self, self.table(body, (name,)))
                 continue
             if name == "notify":
                 out["notify"] = True
