@@ -10,6 +10,7 @@ the template, so an override cannot drop them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -64,10 +65,18 @@ RULES_IN_PLACE = """\
 - End with your answer: it is the mission's result (`plait result`)."""
 
 
-def render_prompt(turn: Turn, *, overrides_dir: Path | None = None, extra: str = "") -> str:
-    """The full prompt for one agent turn; `extra` (memory entries) goes before the rules."""
+def render_prompt(
+    turn: Turn,
+    *,
+    overrides_dir: Path | None = None,
+    extra: str = "",
+    templates: Mapping[str, str] | None = None,
+) -> str:
+    """The full prompt for one agent turn; `extra` (memory entries) goes before the rules.
+    `templates`: overrides by name, as `read_overrides` gave them (for a turn rendered on
+    another machine)."""
     name = turn.template if turn.kind == "start" and turn.template else turn.kind
-    template = _template(name, overrides_dir)
+    template = (templates or {}).get(name) or _template(name, overrides_dir)
     try:
         body = Template(template).substitute(_values(turn))
     except KeyError as exc:
@@ -92,6 +101,16 @@ def render_prompt(turn: Turn, *, overrides_dir: Path | None = None, extra: str =
     else:
         parts.append(RULES.format(branch=turn.branch))
     return "\n\n".join(parts) + "\n"
+
+
+def read_overrides(overrides_dir: Path | None) -> dict[str, str]:
+    """The project's prompt overrides by kind or template (for workers, which lack the
+    folder)."""
+    if overrides_dir is None:
+        return {}
+    names = (*TURN_KINDS, *START_TEMPLATES)
+    kinds = [k for k in names if (overrides_dir / f"{k}.md").is_file()]
+    return {kind: _template(kind, overrides_dir) for kind in kinds}
 
 
 def _template(kind: str, overrides_dir: Path | None) -> str:

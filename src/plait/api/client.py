@@ -216,6 +216,10 @@ class LiveAPI:
         not yet): `{"http": URL, "opened": bool}`."""
         return self._call("POST", "/api/http", json={"port": port})
 
+    def workers(self) -> Json:
+        """Where the engine runs agent turns, and its workers (see `views.workers_view`)."""
+        return self._call("GET", "/api/workers")
+
     def events(self) -> Iterator[Json]:
         """The engine's event stream, one message at a time, until it closes."""
         try:

@@ -45,6 +45,7 @@ from plait.api.views import (
     task_detail,
     task_result,
     task_row,
+    workers_view,
 )
 from plait.core import effects as fx
 from plait.core import events as ev
@@ -202,6 +203,7 @@ def make_app(ctx: ApiContext, hub: EventHub, *, local: bool = True) -> Starlette
         Route("/api/graph", _handler(ctx, _graph), methods=["GET"]),
         Route("/api/broadcast", _handler(ctx, _broadcast), methods=["POST"]),
         Route("/api/swarm", _handler(ctx, _swarm), methods=["GET"]),
+        Route("/api/workers", _handler(ctx, _workers), methods=["GET"]),
         Route("/api/adopt", _handler(ctx, _adopt), methods=["POST"]),
         Route("/api/budget", _handler(ctx, _budget), methods=["GET"]),
         Route("/api/budget", _handler(ctx, _set_budget), methods=["POST"]),
@@ -302,8 +304,9 @@ def _tasks(ctx: ApiContext, request: Request) -> Json:
     rows = []
     usage = ctx.resources.by_task(ctx.engine)
     live, now = ctx.live_usage(), time.time()
+    where = ctx.engine.executors.placement()
     for tid in state.order:
-        row = task_row(state, state.tasks[tid], now=now, live=live.get(tid))
+        row = task_row(state, state.tasks[tid], now=now, live=live.get(tid), runs_on=where.get(tid))
         if wanted and row["status"] not in wanted:
             continue
         if tid in usage:
@@ -327,7 +330,13 @@ def _int(text: str | None, default: int) -> int:
 def _task(ctx: ApiContext, request: Request) -> Json:
     state = ctx.state
     tid = cmd.resolve_task(state, request.path_params["ref"])
-    detail = task_detail(state, state.tasks[tid], now=time.time(), live=ctx.live_usage().get(tid))
+    detail = task_detail(
+        state,
+        state.tasks[tid],
+        now=time.time(),
+        live=ctx.live_usage().get(tid),
+        runs_on=ctx.engine.executors.placement().get(tid),
+    )
     usage = ctx.resources.by_task(ctx.engine).get(tid)
     if usage is not None:
         detail["cpu_percent"], detail["rss_bytes"] = usage
@@ -457,6 +466,11 @@ async def _open_http(ctx: ApiContext, request: Request) -> Json:
         raise cmd.CommandError("this engine cannot open a loopback listener", hint="")
     opened = ctx.http is None
     return {"http": ctx.open_http(port), "opened": opened}
+
+
+async def _workers(ctx: ApiContext, request: Request) -> Json:
+    executors = ctx.engine.executors
+    return workers_view(executors.describe, await executors.workers(), now=time.time())
 
 
 def _shutdown(ctx: ApiContext, request: Request) -> Json:

@@ -6,7 +6,7 @@ definition of a task row, a task's detail and a project's summary, so the faces 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +18,7 @@ from plait.core.overlap import holders
 from plait.core.progress import stuck_tasks, totals
 from plait.core.task import agent_of, attention_reason, model_of
 from plait.core.taskmap import indexed_tasks
+from plait.engine.executor import WorkerInfo
 
 Json = dict[str, Any]
 
@@ -80,10 +81,16 @@ def _overlaps_json(overlaps: tuple[Overlap, ...]) -> list[Json]:
 
 
 def task_row(
-    state: RunState, t: TaskState, *, now: float | None = None, live: Usage | None = None
+    state: RunState,
+    t: TaskState,
+    *,
+    now: float | None = None,
+    live: Usage | None = None,
+    runs_on: str | None = None,
 ) -> Json:
     """One line of `plait ps` / the task list (the summary's rows are the same). A running
-    engine passes the clock and what the turn under way has used so far."""
+    engine passes the clock, what the turn under way has used so far and where it runs
+    (`local`, a worker's name, or `waiting` for a worker)."""
     spec = state.specs[t.id]
     pr = t.pr
     usage = t.usage + live if live is not None else t.usage
@@ -121,17 +128,23 @@ def task_row(
         "budget": budget_json(task_limit(state, t)),
         "over_budget": waiting_on_budget(state, t) or None,
         "overlaps": _overlaps_json(t.overlaps),
+        "runs_on": runs_on,
     }
 
 
 def task_detail(
-    state: RunState, t: TaskState, *, now: float | None = None, live: Usage | None = None
+    state: RunState,
+    t: TaskState,
+    *,
+    now: float | None = None,
+    live: Usage | None = None,
+    runs_on: str | None = None,
 ) -> Json:
     """Everything about one task: the row, and where its work is and what it waits for."""
     spec = state.specs[t.id]
     pr = t.pr
     return {
-        **task_row(state, t, now=now, live=live),
+        **task_row(state, t, now=now, live=live, runs_on=runs_on),
         "description": spec.description,
         "class": spec.task_class,
         "worktree": t.worktree or None,
@@ -285,4 +298,15 @@ def project_summary(
             "merge_delay": state.config.merge_delay,
             "cooldown": state.config.cooldown_seconds,
         },
+    }
+
+
+def workers_view(executor: str, workers: Sequence[WorkerInfo], *, now: float) -> Json:
+    """What `plait workers` and `/api/workers` show: where turns run, and the workers."""
+    return {
+        "executor": executor,
+        "workers": [
+            {**w.to_json(), "seconds_since_heartbeat": round(max(0.0, now - w.last_heartbeat), 1)}
+            for w in workers
+        ],
     }

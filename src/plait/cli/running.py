@@ -59,6 +59,7 @@ from plait.errors import AgentError, ProjectError, UsageError
 from plait.notify import Channels, Message, send_message
 from plait.plans import load_plan
 from plait.plans.config import WEBHOOK_FORMATS
+from plait.plans.executor import executor_from_flag
 from plait.store.paths import check_project_name, list_projects, project_paths
 from plait.ui.headless import Printer
 from plait.ui.summary import exit_code, report, rows_outcome, summary_from_rows, summary_table
@@ -146,6 +147,22 @@ def add_settings_flags(p: argparse.ArgumentParser, *, forge_default: str | None 
     p.add_argument("--github-url", help="GitHub API root, for GitHub Enterprise")
     p.add_argument("--remote", help="the git remote of the forge (default: origin)")
     p.add_argument("--slug", help="OWNER/NAME on GitHub (default: from the remote)")
+    p.add_argument(
+        "--executor",
+        type=executor_flag,
+        metavar="local|temporal://HOST:PORT/QUEUE",
+        help="where agent turns run: here (local, the default) or on `plait worker`s through "
+        "a Temporal server (plait.toml's [executor] holds TLS and the rest)",
+    )
+
+
+def executor_flag(text: str) -> str:
+    """--executor's value, checked now (its meaning is decided with plait.toml later)."""
+    try:
+        executor_from_flag(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message} ({exc.hint})") from None
+    return text
 
 
 def add_notify_flags(p: argparse.ArgumentParser) -> None:
@@ -293,6 +310,7 @@ def new_settings(args: argparse.Namespace, repo: str) -> Settings:
         cooldown=args.cooldown,
         keep_worktrees=args.keep_worktrees,
         **{field: getattr(args, flag) for flag, field in _NOTIFY_FLAGS},
+        executor=args.executor or "",
     )
 
 
@@ -334,6 +352,7 @@ def changed_settings(proj: Project, args: argparse.Namespace) -> Settings:
         ("remote", "remote"),
         ("slug", "slug"),
         *_NOTIFY_FLAGS,
+        ("executor", "executor"),
     ):
         value = getattr(args, flag)
         if value is not None:

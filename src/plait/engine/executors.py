@@ -1,4 +1,7 @@
-"""Effect executors: each effect becomes one call on a shell and one result event.
+"""The local executor: each effect becomes one call on a shell here and one result event.
+
+`Executors` implements `engine.executor.Executor` for this machine (agent turns run as
+subprocesses); `scaleout.TemporalExecutor` wraps it to send agent turns to workers.
 
 Every executor is safe to run again after a crash (at-least-once): the shells are
 idempotent (worktree reuse, PR per branch, merge trailer, resolved threads). An exception
@@ -14,7 +17,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +33,7 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import Usage
 from plait.engine.agent_env import AgentEnvironment
+from plait.engine.executor import HERE, WorkerInfo
 from plait.engine.interrupted import PROMPT, Interrupted, left_behind, prompt_row, read_attempts
 from plait.engine.landing import Landed, MainLanding
 from plait.engine.reviewer import read_prompt_files, run_review
@@ -95,13 +99,24 @@ class Executors:
         self.landing = landing  # merges into main for merge landing (see engine.landing)
         # Backend → set once its first turn of this run is up and streaming (see _warm_up).
         self._warm: dict[str, asyncio.Event] = {}
-        self._turns: dict[str, tuple[str, _Seen]] = {}  # turns under way: effect → task, seen
+        self._turns: dict[str, tuple[str, Seen]] = {}  # turns under way: effect → task, seen
         self._interrupted: set[str] = set()  # ... of those, the ones a person stopped
+
+    describe = HERE
 
     def live_usage(self) -> dict[str, tuple[Usage, bool]]:
         """Per task, what its turn under way has reported so far (and whether that is a
         session's running total): the faces add it to the task's counted usage."""
         return {task: (seen.usage, seen.cumulative) for task, seen in self._turns.values()}
+
+    def placement(self) -> dict[str, str]:
+        return {task: HERE for task, _ in self._turns.values()}
+
+    def abandon(self, effect_id: str) -> None:
+        """Nothing to do: cancelling the run stops a local turn's process group."""
+
+    async def workers(self) -> Sequence[WorkerInfo]:
+        return ()
 
     def interrupt(self, effect_id: str) -> bool:
         """Mark a running agent turn as stopped by a person: when its run is cancelled it
@@ -141,7 +156,7 @@ class Executors:
 
     def record(self, task: str, effect_id: str, event: AgentEvent) -> None:
         """One agent event in the task's transcript."""
-        self.transcript(task, effect_id, type(event).__name__, _render(event))
+        self.transcript(task, effect_id, type(event).__name__, render_event(event))
 
     async def run(self, effect: fx.Effect) -> ev.Event:
         try:
@@ -159,7 +174,7 @@ class Executors:
                     agent=effect.agent,
                     model=effect.model,
                     failure="crash",
-                    error=_describe(exc),
+                    error=describe_error(exc),
                 )
             if isinstance(effect, fx.RunAgent):
                 return ev.AgentFinished(
@@ -168,9 +183,9 @@ class Executors:
                     task=effect.task,
                     ok=False,
                     failure="crash",
-                    error=_describe(exc),
+                    error=describe_error(exc),
                 )
-            return self._failed(effect, _describe(exc), retryable=True)
+            return self._failed(effect, describe_error(exc), retryable=True)
 
     def _failed(self, effect: fx.Effect, error: str, *, retryable: bool) -> ev.Event:
         return ev.StepFailed(
@@ -341,7 +356,7 @@ class Executors:
             backend = Containerized(backend, self.container, passed)
 
         warm = await self.warm_up(effect.agent)
-        seen = _Seen()
+        seen = Seen()
 
         def on_event(event: AgentEvent) -> None:
             if warm is not None:
@@ -430,7 +445,7 @@ class Executors:
         return out
 
     def _killed(
-        self, effect: fx.RunAgent, seen: _Seen, seconds: float, earlier: Interrupted
+        self, effect: fx.RunAgent, seen: Seen, seconds: float, earlier: Interrupted
     ) -> ev.AgentFinished:
         return ev.AgentFinished(
             at=self.clock(),
@@ -487,7 +502,7 @@ class Executors:
         return None
 
 
-class _Seen:
+class Seen:
     """The session and usage a turn's events reported so far (for a turn cut short)."""
 
     def __init__(self) -> None:
@@ -505,11 +520,12 @@ class _Seen:
                 self.usage = self.usage + event.usage
 
 
-def _render(event: AgentEvent) -> str:
+def render_event(event: AgentEvent) -> str:
+    """An agent event as its transcript row's body (the raw line left out)."""
     fields = {name: codec.encode(value) for name, value in event.payload().items()}
     return json.dumps(fields, separators=(",", ":"))
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if len(text) <= 2000 else text[:2000] + "…"

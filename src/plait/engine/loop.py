@@ -39,7 +39,7 @@ from plait.core import events as ev
 from plait.core.controller import Decision, decide
 from plait.core.model import Phase, RunState
 from plait.core.progress import next_wakeup, settled
-from plait.engine.executors import Executors
+from plait.engine.executor import Executor
 from plait.forges.base import Forge
 from plait.notify import Notifier
 from plait.store.sqlite import Decided, Store
@@ -83,7 +83,7 @@ class Engine:
         *,
         store: Store,
         forge: Forge,
-        executors: Executors,
+        executors: Executor,
         observer: Observer | None = None,
         clock: Callable[[], float] = time.time,
         poll_interval: float = 0.5,
@@ -338,6 +338,7 @@ class Engine:
     def _cancel(self, effect_id: str) -> None:
         run = self._running.get(effect_id)
         if run is not None and isinstance(self._kinds.get(effect_id), fx.RunAgent):
+            self.executors.abandon(effect_id)
             run.cancel()
 
     def _interrupt(self, effect_id: str) -> None:
