@@ -87,6 +87,9 @@ def test_second_terminal_commands_reach_a_foreground_run(tmp_path: Path) -> None
         assert rows["2"]["rss_bytes"] > 0  # its agent's process group, measured live
         assert rows["2"]["tokens"] > 0  # what the turn under way has used so far
         assert rows["2"]["duration_s"] > 0
+        assert rows["2"]["runs_on"] == "local"  # this machine runs its turn
+        assert rows["1"]["runs_on"] is None  # no turn under way
+        assert live.json("workers", "-p", "notes") == {"executor": "local", "workers": []}
 
         added = live.json("add", "Extra notes", "--body", "Write notes/extra.txt.", "-p", "notes")
         assert (added["task"], added["queued"]) == ("extra-notes", False)

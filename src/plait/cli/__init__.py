@@ -2,8 +2,8 @@
 
 One module per group of commands builds its parsers and handlers: `running` (run, resume,
 init, up, down, adopt), `tasks` (ps, add, kill, retry, reset, wait, result, send, review,
-logs), `projects` (projects, status, rm, validate, demo, doctor), `faces` (tui, web).
-Exit codes are in `plait.cli.exits`.
+logs), `projects` (projects, status, rm, validate, demo, doctor), `faces` (tui, web),
+`workers` (worker, workers). Exit codes are in `plait.cli.exits`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from plait.errors import PlaitError, PlanError
 
 EPILOG = """\
 exit codes: 0 done, 2 bad usage, 3 invalid plan, 4 git problem, 5 project problem,
-6 agent problem, 7 forge problem, 10 tasks need attention, 11 a task is stopped,
-124 a wait timed out, 130 stopped by a signal.
+6 agent problem, 7 forge problem, 8 Temporal problem, 10 tasks need attention, 11 a task
+is stopped, 124 a wait timed out, 130 stopped by a signal.
 
 Projects live in $PLAIT_HOME/projects/<name>/ (default ~/.local/share/plait). A task's
 class (INFRA, GATED, BEHAVIOR) may have its own agent, model and concurrency cap in the
@@ -41,6 +41,7 @@ def build_parser() -> Parser:
         schedules,
         swarm,
         tasks,
+        workers,
     )
 
     p = Parser(
@@ -64,6 +65,7 @@ def build_parser() -> Parser:
     faces.register(sub)
     swarm.register(sub)
     plan.register(sub)
+    workers.register(sub)
     return p
 
 

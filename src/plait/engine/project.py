@@ -22,6 +22,7 @@ from plait.core.events import RunStarted
 from plait.core.model import RunState
 from plait.engine import reaper
 from plait.engine.agent_env import AgentEnvironment
+from plait.engine.executor import Executor
 from plait.engine.executors import Executors
 from plait.engine.landing import MainLanding
 from plait.engine.loop import Engine, Observer
@@ -33,7 +34,7 @@ from plait.engine.settings import (
     project_config,
     with_secrets,
 )
-from plait.errors import ProjectError, UsageError
+from plait.errors import ExecutorError, ProjectError, UsageError
 from plait.forges.base import Forge
 from plait.notify import Notifier
 from plait.store.paths import ProjectPaths, list_projects, project_paths
@@ -287,10 +288,13 @@ def build_engine(
         container=_container(project, eff),
         landing=landing,
     )
+    executor: Executor = executors
+    if eff.executor.kind == "temporal":
+        executor = _temporal(project, eff, executors, workspaces, prompts)
     engine = Engine(
         store=store,
         forge=forge,
-        executors=executors,
+        executors=executor,
         observer=observer,
         poll_interval=s.poll_interval,
         narrator=timeline_lines,
@@ -307,6 +311,32 @@ def _container(project: Project, eff: Effective) -> Container | None:
     engine = find_engine(eff.container_engine or "")
     mounts = (eff.settings.repo, str(project.paths.worktrees))
     return Container(engine=engine, image=eff.container_image, mounts=mounts)
+
+
+def _temporal(
+    project: Project,
+    eff: Effective,
+    local: Executors,
+    workspaces: GitWorkspaces,
+    prompts: Path,
+) -> Executor:
+    """Agent turns on workers (`plait worker`), through the Temporal server plait.toml or
+    --executor names. Temporal's SDK is an optional dependency, imported only here."""
+    try:
+        from plait.scaleout.assemble import temporal_executor
+    except ImportError as exc:
+        raise ExecutorError(
+            f"the temporal executor needs Temporal's SDK ({exc.name} is missing)",
+            hint="pip install 'plait[temporal]'",
+        ) from None
+    return temporal_executor(
+        name=project.name,
+        store=project.store,
+        eff=eff,
+        local=local,
+        workspaces=workspaces,
+        prompts_dir=prompts if prompts.is_dir() else None,
+    )
 
 
 class _Book:

@@ -1,0 +1,93 @@
+"""Connecting to the Temporal server an `[executor]` names, with its TLS and API key.
+
+Secrets stay outside plait's files: certificates are read from the paths plait.toml
+gives (on the machine that connects), a Temporal Cloud API key from the environment
+variable it names. Every failure is an `ExecutorError` saying what to check.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.runtime import Runtime, TelemetryConfig
+from temporalio.service import TLSConfig
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from plait.errors import ExecutorError
+from plait.plans.executor import ExecutorConfig
+from plait.scaleout.routing import WORKER_BEAT
+
+# plait's own modules are passed through the workflow sandbox: the workflow uses only
+# workflow APIs, and re-importing plait (asyncio, subprocess, psutil) inside the sandbox
+# would only slow every workflow task down.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("plait")
+)
+
+
+def worker_runtime() -> Runtime:
+    """A runtime whose workers tell the server they are alive every `WORKER_BEAT`."""
+    return Runtime(
+        telemetry=TelemetryConfig(), worker_heartbeat_interval=timedelta(seconds=WORKER_BEAT)
+    )
+
+
+async def connect(
+    config: ExecutorConfig, *, identity: str | None = None, runtime: Runtime | None = None
+) -> Client:
+    try:
+        return await Client.connect(
+            config.address,
+            namespace=config.namespace,
+            tls=_tls(config),
+            api_key=_api_key(config),
+            identity=identity,
+            runtime=runtime,
+        )
+    except ExecutorError:
+        raise
+    except Exception as exc:
+        raise ExecutorError(
+            f"cannot reach Temporal at {config.address} (namespace {config.namespace}): "
+            f"{str(exc).strip() or type(exc).__name__}",
+            hint="start the server (or fix [executor] address and TLS in plait.toml); "
+            "`temporal server start-dev` runs one for trying plait out",
+        ) from None
+
+
+def _tls(config: ExecutorConfig) -> TLSConfig | bool:
+    if not config.uses_tls:
+        return False
+    return TLSConfig(
+        server_root_ca_cert=_read(config.tls_ca, "tls_ca"),
+        client_cert=_read(config.tls_cert, "tls_cert"),
+        client_private_key=_read(config.tls_key, "tls_key"),
+        domain=config.tls_server_name or None,
+    )
+
+
+def _read(path: str, key: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        return Path(path).expanduser().read_bytes()
+    except OSError as exc:
+        raise ExecutorError(
+            f"cannot read {key} {path}: {exc.strerror or exc}",
+            hint=f"put the file there on this machine, or fix [executor] {key} in plait.toml",
+        ) from None
+
+
+def _api_key(config: ExecutorConfig) -> str | None:
+    if not config.api_key_env:
+        return None
+    key = os.environ.get(config.api_key_env, "").strip()
+    if not key:
+        raise ExecutorError(
+            f"${config.api_key_env} is empty, and [executor] api_key_env names it",
+            hint=f"export {config.api_key_env}=<your Temporal API key> on this machine",
+        )
+    return key

@@ -1,0 +1,146 @@
+"""`plait worker`: take agent turns from a Temporal queue on this machine.
+
+A worker runs two Temporal workers in one process: one for the turn workflows of the
+base queue (cheap, they only schedule attempts), one for the turns themselves on the
+activity queue named by its agents, with `slots` turns at most at once. Its folder holds
+the repository mirrors, one worktree per task it worked on, the scripts of the script
+backend and the notes of running agent processes; one worker per folder (a lock says
+so), and a worker that starts stops whatever a killed predecessor left running there.
+
+Stopping (SIGTERM, SIGINT): the worker stops taking turns and hands the ones it runs
+back (each ends as "worker stopped", and its workflow runs it on another worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.worker import Worker
+
+from plait import processes
+from plait.agents.registry import BACKENDS
+from plait.doctor import find_cli
+from plait.errors import ProjectError, UsageError
+from plait.plans.executor import ExecutorConfig
+from plait.scaleout.connect import WORKFLOW_RUNNER, connect, worker_runtime
+from plait.scaleout.routing import activity_queue, identity
+from plait.scaleout.turns import ProcessNotes, TurnRunner
+from plait.scaleout.workflow import AgentTurn
+from plait.store.paths import plait_home
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerOptions:
+    config: ExecutorConfig  # the server, namespace and base queue (TLS, API key)
+    name: str
+    slots: int
+    agents: tuple[str, ...]
+    root: Path  # the worker's folder
+    remote: str | None = None  # fetch and push here instead of where the controller says
+
+
+def default_name() -> str:
+    return socket.gethostname().split(".")[0] or "worker"
+
+
+def default_root(name: str) -> Path:
+    return plait_home() / "workers" / name
+
+
+def check_agents(agents: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [a for a in agents if a not in BACKENDS]
+    if unknown:
+        raise UsageError(
+            f"unknown agent {unknown[0]!r} in --agents",
+            hint=f"use some of: {', '.join(sorted(BACKENDS))}",
+        )
+    return tuple(sorted(set(agents)))
+
+
+def installed_agents(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The agent CLIs found on this machine: what a worker offers unless told."""
+    found = tuple(a for a in sorted(BACKENDS) if a != "script" and find_cli(a, env)[0])
+    if not found:
+        raise UsageError(
+            "no agent CLI is installed on this machine",
+            hint="install one (`plait doctor` says how) or name them: --agents claude,codex "
+            "(script: the simulator)",
+        )
+    return found
+
+
+async def serve(
+    options: WorkerOptions,
+    stop: asyncio.Event,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Take turns until `stop` is set."""
+    options.root.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(options.root):
+        notes = ProcessNotes(options.root / "running")
+        _reap(notes, options.root)
+        client = await connect(
+            options.config,
+            identity=identity(options.name, options.slots),
+            runtime=worker_runtime(),
+        )
+        runner = TurnRunner(name=options.name, root=options.root, client=client,
+                            agents=options.agents, remote=options.remote,
+                            processes=notes)  # fmt: skip
+        queue = options.config.task_queue
+        turns_queue = activity_queue(queue, options.agents)
+        workflows = Worker(
+            client,
+            task_queue=queue,
+            workflows=[AgentTurn],
+            workflow_runner=WORKFLOW_RUNNER,
+        )
+        turns = Worker(
+            client,
+            task_queue=turns_queue,
+            activities=[runner.agent_turn],
+            max_concurrent_activities=options.slots,
+        )
+        async with workflows, turns:
+            if on_ready is not None:
+                on_ready(turns_queue)
+            await stop.wait()
+
+
+@contextlib.contextmanager
+def _folder_lock(root: Path) -> Iterator[None]:
+    with open(root / "worker.lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip() or "?"
+            raise ProjectError(
+                f"another worker (pid {pid}) uses {root}",
+                hint="give this one its own --name or --dir",
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _reap(notes: ProcessNotes, root: Path) -> None:
+    """Stop what a worker killed before left: its agents' groups, anything in its work."""
+    victims = {p.pid: p for pid, started in notes.recorded() for p in processes.group(pid, started)}
+    work = root / "work"
+    if work.is_dir():
+        victims.update((p.pid, p) for p in processes.under(str(work)))
+    processes.kill(victims.values())
