@@ -33,7 +33,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from plait import processes
-from plait.agents.base import AgentEvent, TurnSpec
+from plait.agents.base import TurnSpec
+from plait.agents.events import AgentEvent
 from plait.agents.prompts import render_prompt
 from plait.agents.registry import get_backend
 from plait.agents.runner import TurnOutcome, run_turn
