@@ -8,6 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from plait.testing.temporal import TemporalDevServer, TemporalUnavailable, temporal_cli
+from tests.engine.conftest import clis_bin
+
+__all__ = ["clis_bin", "queue", "temporal"]
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import time
@@ -33,7 +34,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from plait import processes
-from plait.agents.base import TurnSpec
+from plait.agents.base import AgentBackend, TurnSpec
 from plait.agents.events import AgentEvent
 from plait.agents.prompts import render_prompt
 from plait.agents.registry import get_backend
@@ -84,6 +85,7 @@ class TurnRunner:
         self.workspace = WorkerWorkspace(root)
         self.processes = processes
         self.busy: dict[str, str] = {}  # effect id → task, for this worker's own view
+        self._backends: dict[str, AgentBackend] = {}
 
     @activity.defn(name=ACTIVITY)
     async def agent_turn(self, job: TurnJob, earlier: list[Attempt]) -> TurnDone:
@@ -123,7 +125,7 @@ class TurnRunner:
     ) -> TurnDone:
         if job.agent not in self.agents:
             raise RuntimeError(f"worker {self.name} has no {job.agent} agent")
-        backend = get_backend(job.agent, script=self._script(job), **job.options)
+        backend = self._backend(job)
         mine = bool(earlier) and earlier[-1].worker == self.name
         checkout = await self.workspace.checkout(job, keep=mine)
         turn, session = await _resumed(job, earlier, checkout, mine=mine)
@@ -157,6 +159,18 @@ class TurnRunner:
         )  # fmt: skip
         await self.workspace.publish(job, checkout.path, attempt.number)
         return _done(self.name, attempt, outcome, commit.head_sha, earlier)
+
+    def _backend(self, job: TurnJob) -> AgentBackend:
+        """The turn's backend with the options the controller sent; a custom provider's
+        files go in this worker's folder, per project (as `<project>/agents/` locally)."""
+        key = json.dumps([job.project, job.agent, job.options, job.script], sort_keys=True)
+        backend = self._backends.get(key)
+        if backend is None:
+            home = self.root / "agents" / job.project / job.agent
+            backend = get_backend(job.agent, job.options, script=self._script(job), home=str(home))
+            backend.prepare_home()
+            self._backends[key] = backend
+        return backend
 
     def _script(self, job: TurnJob) -> str | None:
         """The script backend's script as a file here (it travels as text)."""

@@ -20,6 +20,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.worker import Worker
@@ -34,6 +35,8 @@ from plait.scaleout.routing import activity_queue, identity
 from plait.scaleout.turns import ProcessNotes, TurnRunner
 from plait.scaleout.workflow import AgentTurn
 from plait.store.paths import plait_home
+
+STICKY_WAIT = 2.0  # seconds (Temporal's default is 10)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +105,10 @@ async def serve(
             task_queue=queue,
             workflows=[AgentTurn],
             workflow_runner=WORKFLOW_RUNNER,
+            # A turn's workflow sticks to the worker that last ran it; when that worker
+            # is lost, its next step (the retry elsewhere) waits this long before any
+            # other worker may take it.
+            sticky_queue_schedule_to_start_timeout=timedelta(seconds=STICKY_WAIT),
         )
         turns = Worker(
             client,
