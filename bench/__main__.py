@@ -24,6 +24,7 @@ from bench import (
     p4_schedule,
     p5_github_api,
     p6_footprint,
+    p9_scaleout,
     r1_swarm,
 )
 from bench.common import Report, Skip
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "P4": p4_schedule.run,
     "P5": p5_github_api.run,
     "P6": p6_footprint.run,
+    "P9": p9_scaleout.run,
     "R1S": r1_swarm.run,
 }
 

