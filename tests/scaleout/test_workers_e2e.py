@@ -96,6 +96,13 @@ def test_a_plan_runs_across_two_workers_as_it_runs_here(
         remote = plait(*args, home=tmp_path, timeout=200)
         assert remote.returncode == 0, remote.stderr[-3000:]
         ran = {name: w.tasks() for name, w in workers.items()}
+        listed = json.loads(plait("workers", "-p", "spread", "--json", home=tmp_path).stdout)
+    assert listed["executor"] == f"temporal://{temporal.address}/{queue}"
+    rows = {w["name"]: w for w in listed["workers"]}
+    assert sorted(rows) == ["wa", "wb"]
+    for row in rows.values():
+        assert (row["state"], row["slots"], row["agents"]) == ("running", 2, ["script"])
+        assert row["busy"] == 0
     # Four turns at once, two slots per worker: both workers took turns; each ran once.
     assert ran["wa"], ran
     assert ran["wb"], ran

@@ -50,11 +50,12 @@ async def connect(
     except ExecutorError:
         raise
     except Exception as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
         raise ExecutorError(
             f"cannot reach Temporal at {config.address} (namespace {config.namespace}): "
-            f"{str(exc).strip() or type(exc).__name__}",
-            hint="start the server (or fix [executor] address and TLS in plait.toml); "
-            "`temporal server start-dev` runs one for trying plait out",
+            f"{why[:300]}",
+            hint="is the server up at that address, with the TLS or API key it wants? "
+            "(`temporal server start-dev` runs one to try plait out; docs/scale-out.md)",
         ) from None
 
 
