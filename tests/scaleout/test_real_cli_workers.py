@@ -72,7 +72,7 @@ def test_a_real_cli_on_two_workers_lands_what_it_lands_here(
         with Workers.start(tmp_path, temporal, queue, ["wa", "wb"], env=env, agents=CLI,
                            slots=2) as workers:  # fmt: skip
             there = _run(tmp_path, [*plait_run_args(CLI, options), *executor], env, "there")
-            worked = {n: sorted(p.name for p in w.root.glob("work/there/*")) for n, w in
+            worked = {n: sorted(p.name for p in w.root.glob("work/there-*/*")) for n, w in
                       workers.items()}  # fmt: skip
         assert all(api.route_turns_started(t) == 1 for t in TITLES.values())
         assert api.exhausted == 0

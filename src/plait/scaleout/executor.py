@@ -217,16 +217,26 @@ class TemporalExecutor:
 
     # ---- one turn ----------------------------------------------------------------------------
     async def _turn(self, effect: fx.RunAgent) -> ev.Event:
-        client = await self.client()
-        job = await self._job(effect)
-        handle = await self._start(client, job)
-        remote = self._turns[effect.id] = _Remote(task=effect.task, queue=job.queues[0])
+        # Known from the start, so that a kill or a drop while the turn is being handed
+        # out is not missed (the engine asks `interrupt` before it cancels the run).
+        remote = self._turns[effect.id] = _Remote(task=effect.task)
+        handle: WorkflowHandle[Any, TurnDone] | None = None
         try:
+            client = await self.client()
+            job = await self._job(effect)
+            remote.queue = job.queues[0]
+            handle = await self._start(client, job)
             done = await self._follow(client, handle, effect, remote)
         except asyncio.CancelledError:
             if effect.id not in self._interrupted and effect.id not in self._abandoned:
                 raise  # the engine stops: the turn goes on, and a restart picks it up
-            await self._cancel(client, handle, effect, remote)
+            client_now = self._client
+            if client_now is not None:
+                # Even unanswered, a start may have reached the server: cancel by id.
+                handle = handle or client_now.get_workflow_handle(
+                    self.workflow_id(effect.id), result_type=TurnDone
+                )
+                await self._cancel(client_now, handle, effect, remote)
             if effect.id not in self._interrupted:
                 raise
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
@@ -242,6 +252,7 @@ class TemporalExecutor:
         head = (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
         job = TurnJob(
             project=f.project,
+            project_uid=f.uid,
             effect_id=effect.id,
             task=effect.task,
             agent=effect.agent,

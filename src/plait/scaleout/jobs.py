@@ -32,6 +32,7 @@ class TurnJob:
     """One agent turn, as the controller hands it to a worker."""
 
     project: str
+    project_uid: str  # projects of two controllers may share a name, never this
     effect_id: str
     task: str
     agent: str
@@ -51,6 +52,11 @@ class TurnJob:
     turn_timeout: float = 3600.0
     heartbeat_timeout: float = 30.0
     max_attempts: int = 3  # attempts whose worker was lost, before the turn fails
+
+    @property
+    def folder(self) -> str:
+        """The project's folder on a worker (its worktrees, its agents' files)."""
+        return f"{self.project}-{self.project_uid}"
 
     @property
     def start_ref(self) -> str:

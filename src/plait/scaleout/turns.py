@@ -163,10 +163,10 @@ class TurnRunner:
     def _backend(self, job: TurnJob) -> AgentBackend:
         """The turn's backend with the options the controller sent; a custom provider's
         files go in this worker's folder, per project (as `<project>/agents/` locally)."""
-        key = json.dumps([job.project, job.agent, job.options, job.script], sort_keys=True)
+        key = json.dumps([job.folder, job.agent, job.options, job.script], sort_keys=True)
         backend = self._backends.get(key)
         if backend is None:
-            home = self.root / "agents" / job.project / job.agent
+            home = self.root / "agents" / job.folder / job.agent
             backend = get_backend(job.agent, job.options, script=self._script(job), home=str(home))
             backend.prepare_home()
             self._backends[key] = backend

@@ -21,11 +21,17 @@ where the controller reads it (see `executor`).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    TimeoutError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from plait.scaleout.jobs import (
@@ -72,6 +78,9 @@ class AgentTurn:
                 )
                 return done
             except ActivityError as err:
+                if is_cancelled_exception(err) or workflow.cancellation_reason() is not None:
+                    # Killed (`plait kill`): however the attempt ended, no other starts.
+                    raise asyncio.CancelledError from err
                 lost = _lost_attempt(err, n + 1)
                 if lost is None:
                     raise

@@ -4,8 +4,8 @@ How this works. The controller keeps each task's worktree of record; before a tu
 out it publishes the worktree's HEAD under `refs/plait/start/<effect id>` on the remote the
 workers use (the project's repository itself, or its forge). A worker fetches that one
 ref into its mirror (`<root>/repos/<hash of the remote>.git`, created on first use),
-checks the task's branch out at it in `<root>/work/<project>/<task>`, and after the turn
-pushes HEAD to `refs/plait/done/<effect id>/<attempt>`; the controller fetches it and
+checks the task's branch out at it in `<root>/work/<project>-<uid>/<task>`, and after the
+turn pushes HEAD to `refs/plait/done/<effect id>/<attempt>`; the controller fetches it and
 moves its worktree there. A worktree is kept between turns (dependencies a hook installed
 stay), but reset to the start commit before each turn, except when this same worker is
 taking up its own attempt that was cut off: then what that attempt left is the point.
@@ -48,7 +48,7 @@ class WorkerWorkspace:
 
     def worktree(self, job: TurnJob) -> Path:
         check_task_id(job.task)
-        return self.root / "work" / job.project / job.task
+        return self.root / "work" / job.folder / job.task
 
     async def checkout(self, job: TurnJob, *, keep: bool) -> Checkout:
         """The task's worktree at the turn's start commit (or, with `keep`, as an earlier
