@@ -44,6 +44,7 @@ from plait.core import effects as fx
 from plait.core.model import Usage
 from plait.engine.executors import Seen, describe_error, render_event
 from plait.engine.interrupted import PROMPT, left_behind, prompt_row
+from plait.engine.settings import with_secrets
 from plait.scaleout.jobs import (
     ACTIVITY,
     TRANSCRIPT_SIGNAL,
@@ -167,7 +168,9 @@ class TurnRunner:
         backend = self._backends.get(key)
         if backend is None:
             home = self.root / "agents" / job.folder / job.agent
-            backend = get_backend(job.agent, job.options, script=self._script(job), home=str(home))
+            # A secret option (`env:VAR`) names a variable of this worker's environment.
+            options = with_secrets(dict(job.options), self.env or os.environ)
+            backend = get_backend(job.agent, options, script=self._script(job), home=str(home))
             backend.prepare_home()
             self._backends[key] = backend
         return backend
