@@ -16,15 +16,13 @@ result decided); the speed-up of K workers over one (the goal: ≥ 1.8× with 2,
 Temporal client) and its growth from 1 to 4 workers (flat: ≤ 1.5×); and each figure's
 ratio to the local executor at the same concurrency.
 
-Run: `python -m bench P9 [--quick]` or `python -m bench.p9_scaleout [--quick]`.
+Run: `python -m bench P9 [--quick] [--json]`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -191,19 +189,3 @@ def _figures(report: Report, remote: dict[int, Run], local: dict[int, Run]) -> N
     growth = remote[top].cpu_per_turn / one.cpu_per_turn
     report.add(Figure(name=f"controller CPU per turn, {top} workers / 1", value=growth,
                       unit="x", goal=f"<= {FLAT}", passed=growth <= FLAT))  # fmt: skip
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.p9_scaleout", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="1 and 2 workers, short turns")
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    start = time.perf_counter()
-    report = run(args.quick)
-    report.seconds = time.perf_counter() - start
-    print(json.dumps(report.to_json()) if args.json else report.render())
-    return 0 if report.passed else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,16 +7,19 @@ Real parts: the Temporal dev server (one per session), `plait worker` and `plait
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from plait.testing.gitrepo import GitRepo, run_git
-from plait.testing.temporal import TemporalDevServer
+from plait.testing.temporal import TemporalDevServer, WorkerProcess
 from tests.api.helpers_live import until
 from tests.cli.helpers_cli import cli_env, plait
 from tests.scaleout.workers import Workers
@@ -122,20 +125,12 @@ def test_a_worker_killed_mid_turn_hands_the_turn_to_the_other(
     proj = Project(tmp_path, "lost", ["1"], sleep=5)
     env = cli_env(tmp_path)
     with Workers.start(tmp_path, temporal, queue, ["wa", "wb"], env=env, slots=1) as workers:
-        run = subprocess.Popen(
-            [*_cli(), *proj.run_args(*_executor(temporal, queue))], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            first = until(lambda: next((w for w in workers.values() if w.tasks()), None),
-                          what="a worker to start the turn")  # fmt: skip
+        with _running(proj.run_args(*_executor(temporal, queue)), env) as run:
+            first = _first_to_start(workers)
             until(lambda: list(first.root.glob("work/lost-*/1/f1.txt")),
                   what="the agent to write its file (then it sleeps)")  # fmt: skip
             first.kill()
             out, err = run.communicate(timeout=180)
-        finally:
-            if run.poll() is None:
-                run.kill()
         other = next(w for w in workers.values() if w is not first)
         assert run.returncode == 0, err[-3000:]
         assert first.tasks() == ["1"]
@@ -152,20 +147,12 @@ def test_a_task_killed_while_its_worker_is_lost_starts_nowhere_else(
     proj = Project(tmp_path, "gone", ["1"], sleep=60)
     env = cli_env(tmp_path)
     with Workers.start(tmp_path, temporal, queue, ["wa", "wb"], env=env, slots=1) as workers:
-        run = subprocess.Popen(
-            [*_cli(), *proj.run_args(*_executor(temporal, queue))], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            first = until(lambda: next((w for w in workers.values() if w.tasks()), None),
-                          what="a worker to start the turn")  # fmt: skip
+        with _running(proj.run_args(*_executor(temporal, queue)), env) as run:
+            first = _first_to_start(workers)
             first.kill()  # no heartbeat will carry the cancellation to it now
             killed = plait("kill", "1", "-p", "gone", home=tmp_path)
             assert killed.returncode == 0, killed.stderr
             out, err = run.communicate(timeout=120)
-        finally:
-            if run.poll() is None:
-                run.kill()
         assert run.returncode == 10, out[-3000:] + err[-3000:]  # settled, a task needs a person
         assert proj.summary(out)["tasks"][0]["status"] == "stopped"
         other = next(w for w in workers.values() if w is not first)
@@ -179,16 +166,11 @@ def test_a_killed_controller_resumes_the_turns_its_workers_ran(
     proj = Project(tmp_path, "ctl", ids, sleep=3)
     env = cli_env(tmp_path)
     with Workers.start(tmp_path, temporal, queue, ["wa", "wb"], env=env, slots=2) as workers:
-        argv = [*_cli(), *proj.run_args(*_executor(temporal, queue))]
-        run = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
+        with _running(proj.run_args(*_executor(temporal, queue)), env) as run:
             until(lambda: sum(len(w.tasks()) for w in workers.values()) == 3,
                   what="three turns on the workers")  # fmt: skip
             run.send_signal(signal.SIGKILL)
             run.wait()
-        finally:
-            if run.poll() is None:
-                run.kill()
         resumed = plait("resume", "ctl", "--json", home=tmp_path, timeout=180)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         ran = sorted(t for w in workers.values() for t in w.tasks())
@@ -199,7 +181,26 @@ def test_a_killed_controller_resumes_the_turns_its_workers_ran(
     assert sorted(proj.added()) == ["README.md", "f1.txt", "f2.txt", "f3.txt"]
 
 
-def _cli() -> list[str]:
-    import sys
+@contextlib.contextmanager
+def _running(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`plait ARGS` in the background; killed if the test leaves it running."""
+    run = subprocess.Popen([sys.executable, "-m", "plait.cli", *args], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        yield run
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.wait()
+        for pipe in (run.stdout, run.stderr):
+            if pipe is not None:
+                pipe.close()
 
-    return [sys.executable, "-m", "plait.cli"]
+
+def _first_to_start(workers: Workers) -> WorkerProcess:
+    """The worker whose agent starts the run's (only) turn."""
+    found: WorkerProcess = until(
+        lambda: next((w for w in workers.values() if w.tasks()), None),
+        what="a worker to start the turn",
+    )
+    return found

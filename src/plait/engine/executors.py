@@ -447,21 +447,7 @@ class Executors:
     def _killed(
         self, effect: fx.RunAgent, seen: Seen, seconds: float, earlier: Interrupted
     ) -> ev.AgentFinished:
-        return ev.AgentFinished(
-            at=self.clock(),
-            effect_id=effect.id,
-            task=effect.task,
-            ok=False,
-            failure="killed",
-            error="the agent was stopped (plait kill)",
-            session_id=seen.session_id or effect.session_id,
-            usage=seen.usage,
-            usage_cumulative=seen.cumulative,
-            seconds=round(seconds, 3),
-            interrupted_turns=earlier.attempts,
-            interrupted_usage=earlier.usage,
-            interrupted_seconds=earlier.seconds,
-        )
+        return killed(effect, at=self.clock(), seen=seen, seconds=seconds, earlier=earlier)
 
     async def _continue(self, effect: fx.RunAgent, earlier: Interrupted) -> tuple[fx.Turn, str]:
         """The turn to run and the session to run it in, after `earlier` attempts at it
@@ -500,6 +486,33 @@ class Executors:
             async with asyncio.timeout(self.warm_up_wait):
                 await warm.wait()
         return None
+
+
+def killed(
+    effect: fx.RunAgent,
+    *,
+    at: float,
+    seen: Seen,
+    seconds: float = 0.0,
+    earlier: Interrupted | None = None,
+) -> ev.AgentFinished:
+    """The answer of a turn a person stopped (`plait kill`), with what it had used."""
+    earlier = earlier or Interrupted()
+    return ev.AgentFinished(
+        at=at,
+        effect_id=effect.id,
+        task=effect.task,
+        ok=False,
+        failure="killed",
+        error="the agent was stopped (plait kill)",
+        session_id=seen.session_id or effect.session_id,
+        usage=seen.usage,
+        usage_cumulative=seen.cumulative,
+        seconds=round(seconds, 3),
+        interrupted_turns=earlier.attempts,
+        interrupted_usage=earlier.usage,
+        interrupted_seconds=earlier.seconds,
+    )
 
 
 class Seen:

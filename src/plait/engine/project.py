@@ -37,6 +37,7 @@ from plait.engine.settings import (
 from plait.errors import ExecutorError, ProjectError, UsageError
 from plait.forges.base import Forge
 from plait.notify import Notifier
+from plait.pidlock import pid_lock
 from plait.store.paths import ProjectPaths, list_projects, project_paths
 from plait.store.sqlite import Store, TranscriptEntry
 from plait.ui.headless import timeline_lines
@@ -154,25 +155,15 @@ def open_project(name: str | None) -> Project:
 @contextlib.contextmanager
 def engine_lock(project: Project) -> Iterator[None]:
     """One engine per project: two would run every effect twice."""
-    path = project.paths.root / "engine.lock"
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            pid = f.read().strip() or "?"
-            raise ProjectError(
-                f"project {project.name!r} is already running (engine pid {pid})",
-                hint="watch it with `plait status` / `plait logs`; talk to it with `plait send`",
-            ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+
+    def busy(pid: str) -> ProjectError:
+        return ProjectError(
+            f"project {project.name!r} is already running (engine pid {pid})",
+            hint="watch it with `plait status` / `plait logs`; talk to it with `plait send`",
+        )
+
+    with pid_lock(project.paths.root / "engine.lock", busy=busy):
+        yield
 
 
 def engine_running(project: Project) -> bool:

@@ -47,7 +47,7 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import Usage
 from plait.engine.executor import WorkerInfo
-from plait.engine.executors import Executors, describe_error
+from plait.engine.executors import Executors, Seen, describe_error, killed
 from plait.errors import ExecutorError
 from plait.plans.executor import ExecutorConfig
 from plait.scaleout.connect import connect
@@ -124,9 +124,7 @@ class _Remote:
     task: str
     where: str = "waiting"
     queue: str = ""
-    session_id: str = ""
-    usage: Usage = field(default_factory=Usage)
-    cumulative: bool = False
+    seen: Seen = field(default_factory=Seen)  # session and usage its transcript reported
 
 
 class TemporalExecutor:
@@ -187,7 +185,7 @@ class TemporalExecutor:
     def live_usage(self) -> dict[str, tuple[Usage, bool]]:
         out = self.local.live_usage()
         for turn in self._turns.values():
-            out[turn.task] = (turn.usage, turn.cumulative)
+            out[turn.task] = (turn.seen.usage, turn.seen.cumulative)
         return out
 
     def placement(self) -> dict[str, str]:
@@ -240,7 +238,7 @@ class TemporalExecutor:
             if effect.id not in self._interrupted:
                 raise
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            return self._killed(effect, remote)
+            return killed(effect, at=self.clock(), seen=remote.seen)
         finally:
             self._turns.pop(effect.id, None)
             self._interrupted.discard(effect.id)
@@ -333,19 +331,6 @@ class TemporalExecutor:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CANCEL_WAIT):
                 await self._follow(client, handle, effect, remote)
-
-    def _killed(self, effect: fx.RunAgent, remote: _Remote) -> ev.AgentFinished:
-        return ev.AgentFinished(
-            at=self.clock(),
-            effect_id=effect.id,
-            task=effect.task,
-            ok=False,
-            failure="killed",
-            error="the agent was stopped (plait kill)",
-            session_id=remote.session_id or effect.session_id,
-            usage=remote.usage,
-            usage_cumulative=remote.cumulative,
-        )
 
     async def _finish(self, effect: fx.RunAgent, job: TurnJob, done: TurnDone) -> ev.Event:
         """Bring the turn's commit into the worktree of record; answer the core."""
@@ -472,14 +457,15 @@ def _note(remote: _Remote, kind: str, body: str) -> None:
         return
     if not isinstance(data, dict):
         return
+    seen = remote.seen
     if data.get("session_id"):
-        remote.session_id = str(data["session_id"])
+        seen.session_id = str(data["session_id"])
     if kind == "UsageReport" and isinstance(data.get("usage"), dict):
         usage = usage_of(data["usage"])
         if data.get("cumulative"):
-            remote.usage, remote.cumulative = usage, True
-        elif not remote.cumulative:
-            remote.usage = remote.usage + usage
+            seen.usage, seen.cumulative = usage, True
+        elif not seen.cumulative:
+            seen.usage = seen.usage + usage
 
 
 def _why(event: HistoryEvent) -> str:

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +27,7 @@ from plait import processes
 from plait.agents.registry import BACKENDS
 from plait.doctor import find_cli
 from plait.errors import ProjectError, UsageError
+from plait.pidlock import pid_lock
 from plait.plans.executor import ExecutorConfig
 from plait.scaleout.connect import WORKFLOW_RUNNER, connect, worker_runtime
 from plait.scaleout.routing import activity_queue, identity
@@ -122,26 +121,13 @@ async def serve(
             await stop.wait()
 
 
-@contextlib.contextmanager
-def _folder_lock(root: Path) -> Iterator[None]:
-    with open(root / "worker.lock", "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            pid = f.read().strip() or "?"
-            raise ProjectError(
-                f"another worker (pid {pid}) uses {root}",
-                hint="give this one its own --name or --dir",
-            ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+def _folder_lock(root: Path) -> contextlib.AbstractContextManager[None]:
+    def busy(pid: str) -> ProjectError:
+        return ProjectError(
+            f"another worker (pid {pid}) uses {root}", hint="give this one its own --name or --dir"
+        )
+
+    return pid_lock(root / "worker.lock", busy=busy)
 
 
 def _reap(notes: ProcessNotes, root: Path) -> None:
