@@ -9,31 +9,26 @@ its workflow id (`plait/<project>/<project uid>/<effect id>`). Starting it again
 a restart of the controller, say — finds the running workflow (or its result) instead of
 starting a second turn: Temporal holds the turn, not this process.
 
-It then follows the workflow's history: each transcript batch a worker signalled becomes
-transcript rows in the store (rows already there from before a restart are skipped, so
-the count of stored rows is the offset), the attempt's start names the worker it runs
-on, and the completion is the result. The result's commit is fetched from the remote,
-the worktree of record moves to it, and the core hears `AgentFinished` as from a local
-turn. A kill cancels the workflow (the worker stops the agent's process group when its
-next heartbeat brings the cancellation) and answers "killed"; an engine that merely
-stops leaves the turn running on its worker, to be picked up by `plait resume`.
+It then follows the workflow's history (`history`): transcript batches become rows in
+the store and name the worker the turn runs on, and the completion is the result. The
+result's commit comes back through git (`handover`), the worktree of record moves to it,
+and the core hears `AgentFinished` as from a local turn. A kill cancels the workflow
+(the worker stops the agent's process group when its next heartbeat brings the
+cancellation) and answers "killed"; an engine that merely stops leaves the turn running
+on its worker, to be picked up by `plait resume`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -47,14 +42,14 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import Usage
 from plait.engine.executor import WorkerInfo
-from plait.engine.executors import Executors, Seen, describe_error, killed
+from plait.engine.executors import Executors, describe_error, killed
 from plait.errors import ExecutorError
 from plait.plans.executor import ExecutorConfig
 from plait.scaleout.connect import connect
+from plait.scaleout.handover import Handover
+from plait.scaleout.history import HistoryReader, RemoteTurn
 from plait.scaleout.jobs import (
-    TRANSCRIPT_SIGNAL,
     WORKFLOW,
-    TranscriptBatch,
     TurnDone,
     TurnJob,
 )
@@ -62,7 +57,6 @@ from plait.scaleout.registry import list_workers
 from plait.scaleout.routing import candidate_queues
 from plait.scaleout.turns import usage_of
 from plait.workspaces.base import Workspaces
-from plait.workspaces.git import git
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +82,6 @@ ROUTES: Mapping[type[fx.Effect], str] = {
 }
 
 CANCEL_WAIT = 120.0  # seconds a kill waits for the worker to confirm the agent stopped
-_CLOSED = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "cancelled",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "terminated",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "timed out",
-}
 
 # (task, effect id, epoch seconds, kind, body): one transcript row.
 TranscriptWriter = Callable[[str, str, float, str, str], None]
@@ -117,16 +105,6 @@ class ControllerFacts:
     turn_timeout: float = 3600.0
 
 
-@dataclass
-class _Remote:
-    """A turn under way on a worker, as this controller follows it."""
-
-    task: str
-    where: str = "waiting"
-    queue: str = ""
-    seen: Seen = field(default_factory=Seen)  # session and usage its transcript reported
-
-
 class TemporalExecutor:
     def __init__(
         self,
@@ -148,10 +126,11 @@ class TemporalExecutor:
         self.clock = clock
         self._client: Client | None = None
         self._connecting = asyncio.Lock()
-        self._turns: dict[str, _Remote] = {}
+        self._turns: dict[str, RemoteTurn] = {}
         self._interrupted: set[str] = set()
         self._abandoned: set[str] = set()
         self._workers: tuple[float, Sequence[WorkerInfo]] = (0.0, ())
+        self.handover = Handover(facts.repo, facts.remote)
 
     # ---- the Executor protocol --------------------------------------------------------------
     @property
@@ -217,7 +196,7 @@ class TemporalExecutor:
     async def _turn(self, effect: fx.RunAgent) -> ev.Event:
         # Known from the start, so that a kill or a drop while the turn is being handed
         # out is not missed (the engine asks `interrupt` before it cancels the run).
-        remote = self._turns[effect.id] = _Remote(task=effect.task)
+        remote = self._turns[effect.id] = RemoteTurn(task=effect.task)
         handle: WorkflowHandle[Any, TurnDone] | None = None
         try:
             client = await self.client()
@@ -270,7 +249,7 @@ class TemporalExecutor:
             turn_timeout=f.turn_timeout,
             heartbeat_timeout=self.config.heartbeat_timeout,
         )
-        await self._publish(job)
+        await self.handover.publish(job)
         return job
 
     async def _queues(self, agent: str) -> list[str]:
@@ -305,10 +284,15 @@ class TemporalExecutor:
         client: Client,
         handle: WorkflowHandle[Any, TurnDone],
         effect: fx.RunAgent,
-        remote: _Remote,
+        remote: RemoteTurn,
     ) -> TurnDone:
         """Read the workflow's history to its end: transcript, worker, result."""
-        reader = _History(self, client, effect, remote)
+
+        def write(at: float, kind: str, body: str) -> None:
+            self.transcript(effect.task, effect.id, at, kind, body)
+
+        stored = self.transcript_count(effect.task, effect.id)
+        reader = HistoryReader(client.data_converter, remote, stored=stored, write=write)
         async for event in handle.fetch_history_events(wait_new_event=True):
             done = await reader.read(event)
             if done is not None:
@@ -323,7 +307,7 @@ class TemporalExecutor:
         client: Client,
         handle: WorkflowHandle[Any, TurnDone],
         effect: fx.RunAgent,
-        remote: _Remote,
+        remote: RemoteTurn,
     ) -> None:
         """Cancel the turn on its worker and wait (a while) until the agent is stopped."""
         with contextlib.suppress(Exception):
@@ -335,12 +319,12 @@ class TemporalExecutor:
     async def _finish(self, effect: fx.RunAgent, job: TurnJob, done: TurnDone) -> ev.Event:
         """Bring the turn's commit into the worktree of record; answer the core."""
         if done.pushed and done.head_sha:
-            await self._take(job, done, effect.worktree)
+            await self.handover.take(job, done, effect.worktree)
         commit = await self.workspaces.finish_turn(
             worktree=effect.worktree, base_sha=effect.base_sha, task=effect.task,
             message=f"{effect.turn.title}\n\nChanges the agent left uncommitted.",
         )  # fmt: skip
-        await self._unpublish(job, done)
+        await self.handover.drop(job, done)
         earlier = done.earlier
         lost_usage = Usage()
         for attempt in earlier:
@@ -364,116 +348,6 @@ class TemporalExecutor:
             interrupted_usage=lost_usage,
             interrupted_seconds=round(sum(a.seconds for a in earlier), 3),
         )
-
-    # ---- git: the start commit out, the result in -------------------------------------------
-    def _same_repo(self) -> bool:
-        remote = self.facts.remote
-        return os.path.isdir(remote) and os.path.samefile(remote, self.facts.repo)
-
-    async def _publish(self, job: TurnJob) -> None:
-        repo = self.facts.repo
-        if self._same_repo():
-            await git("update-ref", job.start_ref, job.start_sha, cwd=repo)
-            return
-        await git("push", "-q", "--force", "--no-verify", job.remote,
-                  f"{job.start_sha}:{job.start_ref}", cwd=repo)  # fmt: skip
-
-    async def _take(self, job: TurnJob, done: TurnDone, worktree: str) -> None:
-        repo = self.facts.repo
-        ref = job.done_ref(done.attempt)
-        have = await git("cat-file", "-e", f"{done.head_sha}^{{commit}}", cwd=repo, check=False)
-        if have.code != 0:  # taken before a restart, its ref may be gone: then it is here
-            await git("fetch", "-q", "--no-tags", job.remote, f"+{ref}:{ref}", cwd=repo)
-        # The worktree of record is plait's own (agents work on the workers): move it.
-        await git("reset", "-q", "--hard", done.head_sha, cwd=worktree)
-
-    async def _unpublish(self, job: TurnJob, done: TurnDone) -> None:
-        """Drop the turn's refs, here and on the remote (best effort: they only hold
-        commits that the task's branch holds now, or work nobody will take)."""
-        refs = [job.start_ref, *(job.done_ref(n) for n in range(1, done.attempt + 1))]
-        repo = self.facts.repo
-        for ref in refs:
-            await git("update-ref", "-d", ref, cwd=repo, check=False)
-        if not self._same_repo():
-            await git("push", "-q", "--no-verify", job.remote, *(f":{r}" for r in refs),
-                      cwd=repo, check=False)  # fmt: skip
-
-
-class _History:
-    """One pass over a turn's workflow history, event by event."""
-
-    def __init__(
-        self, owner: TemporalExecutor, client: Client, effect: fx.RunAgent, remote: _Remote
-    ) -> None:
-        self.owner = owner
-        self.client = client
-        self.effect = effect
-        self.remote = remote
-        # Rows the store already holds for this turn (written before a restart): the
-        # history's first entries, in the same order.
-        self.stored = owner.transcript_count(effect.task, effect.id)
-        self.seen = 0
-
-    async def read(self, event: HistoryEvent) -> TurnDone | None:
-        kind = event.event_type
-        if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            await self._transcript(event)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            self.remote.where = "waiting"
-            self.remote.queue = event.activity_task_scheduled_event_attributes.task_queue.name
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            payloads = event.workflow_execution_completed_event_attributes.result.payloads
-            [done] = await self.client.data_converter.decode(payloads, [TurnDone])
-            assert isinstance(done, TurnDone)
-            return done
-        elif kind in _CLOSED:
-            why = f"the turn's workflow {_CLOSED[kind]}: {_why(event)}"
-            return TurnDone(ok=False, worker=self.remote.where, attempt=0, failure="crash",
-                            error=why)  # fmt: skip
-        return None
-
-    async def _transcript(self, event: HistoryEvent) -> None:
-        attrs = event.workflow_execution_signaled_event_attributes
-        if attrs.signal_name != TRANSCRIPT_SIGNAL:
-            return
-        [batch] = await self.client.data_converter.decode(attrs.input.payloads, [TranscriptBatch])
-        assert isinstance(batch, TranscriptBatch)
-        self.remote.where = batch.worker or self.remote.where
-        task, effect_id = self.effect.task, self.effect.id
-        for at, kind, body in batch.entries:
-            self.seen += 1
-            _note(self.remote, str(kind), str(body))
-            if self.seen > self.stored:
-                self.owner.transcript(task, effect_id, float(at), str(kind), str(body))
-
-
-def _note(remote: _Remote, kind: str, body: str) -> None:
-    """Keep the session and usage a transcript entry reports (for kills and the faces)."""
-    if kind not in ("SessionStarted", "UsageReport", "FinalResult"):
-        return
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return
-    if not isinstance(data, dict):
-        return
-    seen = remote.seen
-    if data.get("session_id"):
-        seen.session_id = str(data["session_id"])
-    if kind == "UsageReport" and isinstance(data.get("usage"), dict):
-        usage = usage_of(data["usage"])
-        if data.get("cumulative"):
-            seen.usage, seen.cumulative = usage, True
-        elif not seen.cumulative:
-            seen.usage = seen.usage + usage
-
-
-def _why(event: HistoryEvent) -> str:
-    if event.HasField("workflow_execution_failed_event_attributes"):
-        return event.workflow_execution_failed_event_attributes.failure.message
-    if event.HasField("workflow_execution_terminated_event_attributes"):
-        return event.workflow_execution_terminated_event_attributes.reason
-    return "no reason given"
 
 
 def _dict(value: object) -> dict[str, Any]:
