@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from plait.core.effects import EFFECT_TYPES, RunAgent
 from plait.engine.executor import WorkerInfo
 from plait.scaleout import ROUTES, activity_queue, candidate_queues
@@ -55,3 +57,26 @@ def test_names_round_trip() -> None:
     assert agents_of("plait", "other@claude") is None
     assert parse_identity(identity("gpu-box-1", 6)) == ("gpu-box-1", 6)
     assert parse_identity("12345@host") == ("12345@host", 0)
+
+
+def test_a_missions_turn_stays_with_the_controller() -> None:
+    # A turn on a task's branch goes out; a mission's needs this machine (its directory,
+    # its program, the API its agent spawns missions through).
+    from plait.core import effects as fx
+    from plait.scaleout.executor import runs_on_workers
+
+    turn = fx.Turn(kind="start", title="t", description="", branch="b", base_branch="main")
+    plain = fx.RunAgent(id="t/2/agent", task="t", agent="claude", worktree="/w", base_sha="",
+                        session_id="", turn=turn)  # fmt: skip
+    assert runs_on_workers(plain)
+    with_ports = replace(plain, launch=fx.Launch(ports=("web",), allowed_tools=("Bash",)))
+    assert runs_on_workers(with_ports)
+    for launch in (
+        fx.Launch(in_place=True),
+        fx.Launch(command=("./run.sh",)),
+        fx.Launch(parent="lead"),
+        fx.Launch(name="scout"),
+    ):
+        assert not runs_on_workers(replace(plain, launch=launch)), launch
+    assert not runs_on_workers(replace(plain, turn=replace(turn, template="mission")))
+    assert not runs_on_workers(fx.Push(id="t/3/push", task="t", branch="b", worktree="/w"))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from plait.scaleout.jobs import (
 from plait.scaleout.registry import list_workers
 from plait.scaleout.routing import candidate_queues
 from plait.scaleout.turns import usage_of
+from plait.textsafe import no_surrogates
 from plait.workspaces.base import Workspaces
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,21 @@ ROUTES: Mapping[type[fx.Effect], str] = {
     fx.Cleanup: CONTROLLER,
     fx.Discard: CONTROLLER,
 }
+
+# The controller's own, whatever the route: the API socket and the CLI are this machine's.
+_HERE_ONLY_ENV = frozenset({"PATH", "PLAIT_SOCKET"})
+
+
+def runs_on_workers(effect: fx.Effect) -> bool:
+    """Whether this effect goes to a worker: an agent turn on a task's branch. A mission's
+    turn stays here — it works in a directory plait does not own, runs a program of the
+    controller's, or talks to the controller's API to spawn and wait on missions."""
+    if ROUTES.get(type(effect)) != WORKERS or not isinstance(effect, fx.RunAgent):
+        return False
+    launch = effect.launch or fx.Launch()
+    bound = launch.in_place or launch.command or launch.parent or launch.name
+    return not bound and not effect.turn.template and not effect.turn.in_place
+
 
 CANCEL_WAIT = 120.0  # seconds a kill waits for the worker to confirm the agent stopped
 
@@ -138,8 +155,9 @@ class TemporalExecutor:
         return self.config.url
 
     async def run(self, effect: fx.Effect) -> ev.Event:
-        if ROUTES.get(type(effect)) != WORKERS or not isinstance(effect, fx.RunAgent):
+        if not runs_on_workers(effect):
             return await self.local.run(effect)
+        assert isinstance(effect, fx.RunAgent)
         try:
             return await self._turn(effect)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -227,6 +245,10 @@ class TemporalExecutor:
     async def _job(self, effect: fx.RunAgent) -> TurnJob:
         f = self.facts
         head = (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
+        launch = effect.launch or fx.Launch()
+        environment = self.local.environment
+        env = {k: v for k, v in environment.env(effect, {}).items() if k not in _HERE_ONLY_ENV}
+        box = self.local.container
         job = TurnJob(
             project=f.project,
             project_uid=f.uid,
@@ -245,7 +267,12 @@ class TemporalExecutor:
             script=_read_text(f.script) if effect.agent == "script" and f.script else "",
             templates=read_overrides(f.prompts_dir),
             hook=f.hook,
-            idle_timeout=f.idle_timeout or 0.0,
+            env=env,
+            extra=environment.memory_for(effect.turn),
+            allowed_tools=list(launch.allowed_tools),
+            container_image=box.image if box is not None else "",
+            container_engine=os.path.basename(box.engine) if box is not None else "",
+            idle_timeout=launch.idle_timeout or f.idle_timeout or 0.0,
             turn_timeout=f.turn_timeout,
             heartbeat_timeout=self.config.heartbeat_timeout,
         )
@@ -337,13 +364,14 @@ class TemporalExecutor:
             session_id=done.session_id,
             usage=usage_of(done.usage),
             seconds=done.seconds,
-            reply=done.reply,
-            error=done.error,
+            reply=no_surrogates(done.reply),
+            error=no_surrogates(done.error),
             failure=done.failure,
             commits_ahead=commit.commits_ahead,
             head_sha=commit.head_sha,
             reset_at=done.reset_at,
             usage_cumulative=done.usage_cumulative,
+            exit_code=done.exit_code,
             interrupted_turns=len(earlier),
             interrupted_usage=lost_usage,
             interrupted_seconds=round(sum(a.seconds for a in earlier), 3),

@@ -48,6 +48,11 @@ class TurnJob:
     script: str = ""  # the script backend's script, as text
     templates: dict[str, str] = field(default_factory=dict)  # prompt overrides by kind
     hook: str = ""  # the worktree hook, relative to the repository
+    env: dict[str, str] = field(default_factory=dict)  # the task's own (identity, ports)
+    extra: str = ""  # what a start prompt adds before the rules (memory entries)
+    allowed_tools: list[str] = field(default_factory=list)
+    container_image: str = ""  # run the agent inside this image ([container])
+    container_engine: str = ""  # docker | podman ("": whichever answers)
     idle_timeout: float = 0.0  # 0: none
     turn_timeout: float = 3600.0
     heartbeat_timeout: float = 30.0
@@ -105,6 +110,7 @@ class TurnDone:
     usage_cumulative: bool = False
     seconds: float = 0.0
     reset_at: float | None = None
+    exit_code: int | None = None
     head_sha: str = ""  # "" when the turn never got as far as a workspace
     pushed: bool = False  # the head was pushed to `done_ref(attempt)`
     earlier: list[Attempt] = field(default_factory=list)  # attempts cut off before this one

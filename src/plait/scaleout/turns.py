@@ -55,6 +55,7 @@ from plait.scaleout.jobs import (
     TurnJob,
 )
 from plait.scaleout.workspace import Checkout, WorkerWorkspace
+from plait.workspaces.containers import Container, Containerized, find_engine
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +131,17 @@ class TurnRunner:
         mine = bool(earlier) and earlier[-1].worker == self.name
         checkout = await self.workspace.checkout(job, keep=mine)
         turn, session = await _resumed(job, earlier, checkout, mine=mine)
-        prompt = render_prompt(turn, templates=job.templates)
+        extra = job.extra if turn.kind == "start" else ""  # memory: for a start only
+        prompt = render_prompt(turn, templates=job.templates, extra=extra)
         attempt.head = (await checkout.shelf.work_state(worktree=checkout.path)).head_sha
         stream.add(PROMPT, prompt_row(prompt, head_sha=attempt.head, session_id=session))
         spec = TurnSpec(prompt=prompt, workdir=checkout.path, session_id=session,
                         model=job.model, task_id=job.task, project=job.project,
-                        kind=turn.kind, onto=turn.onto)  # fmt: skip
+                        kind=turn.kind, onto=turn.onto,
+                        allowed_tools=tuple(job.allowed_tools))  # fmt: skip
+        env = {**(self.env or os.environ), **job.env}
+        if job.container_image:
+            backend = _boxed(backend, job, checkout, spec, env)
         seen = Seen()
 
         def on_event(event: AgentEvent) -> None:
@@ -148,7 +154,7 @@ class TurnRunner:
         try:
             outcome = await run_turn(
                 backend, spec, on_event=on_event, idle_timeout=job.idle_timeout or None,
-                turn_timeout=job.turn_timeout, base_env=self.env or os.environ,
+                turn_timeout=job.turn_timeout, base_env=env,
                 on_spawn=(lambda pid: notes.remember(job.effect_id, pid)) if notes else None,
             )  # fmt: skip
         finally:  # the runner stopped the agent's group whatever happened
@@ -211,6 +217,23 @@ async def _resumed(
     )
 
 
+def _boxed(
+    backend: AgentBackend,
+    job: TurnJob,
+    checkout: Checkout,
+    spec: TurnSpec,
+    env: Mapping[str, str],
+) -> AgentBackend:
+    """The backend run inside the project's container image, as on the controller; the
+    worktree's folder and its mirror (which its .git names) are mounted."""
+    box = Container(
+        engine=find_engine(job.container_engine),
+        image=job.container_image,
+        mounts=(str(Path(checkout.path).parent), checkout.shelf.repo),
+    )
+    return Containerized(backend, box, tuple(backend.env(env, spec)))
+
+
 def _done(
     worker: str, attempt: Attempt, outcome: TurnOutcome, head: str, earlier: list[Attempt]
 ) -> TurnDone:
@@ -226,6 +249,7 @@ def _done(
         usage_cumulative=outcome.usage_cumulative,
         seconds=round(outcome.seconds, 3),
         reset_at=outcome.reset_at,
+        exit_code=outcome.exit_code,
         head_sha=head,
         pushed=True,
         earlier=earlier,
