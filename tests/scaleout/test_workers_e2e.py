@@ -27,7 +27,7 @@ from tests.scaleout.workers import Workers
 pytestmark = pytest.mark.timeout(240)
 
 # A worker silent this long is lost (plait.toml); small, so the tests wait little.
-TOML = "[executor]\nheartbeat_timeout = 3\n"
+HEARTBEAT = 3.0
 
 
 def _plan(name: str, ids: list[str]) -> str:
@@ -52,10 +52,12 @@ def _script(ids: list[str], *, sleep: float = 0) -> dict[str, Any]:
 class Project:
     """A repository, its plan and script, and `plait` run against them."""
 
-    def __init__(self, tmp: Path, name: str, ids: list[str], *, sleep: float = 0) -> None:
+    def __init__(
+        self, tmp: Path, name: str, ids: list[str], *, sleep: float = 0, lost: float = HEARTBEAT
+    ) -> None:
         self.tmp, self.name = tmp, name
         self.repo = GitRepo.init(tmp / name, files={"README.md": "notes\n"})
-        (self.repo.path / "plait.toml").write_text(TOML)
+        (self.repo.path / "plait.toml").write_text(f"[executor]\nheartbeat_timeout = {lost}\n")
         self.plan = tmp / f"{name}.md"
         self.plan.write_text(_plan(name, ids))
         self.script = tmp / f"{name}.json"
@@ -144,7 +146,8 @@ def test_a_worker_killed_mid_turn_hands_the_turn_to_the_other(
 def test_a_task_killed_while_its_worker_is_lost_starts_nowhere_else(
     tmp_path: Path, temporal: TemporalDevServer, queue: str
 ) -> None:
-    proj = Project(tmp_path, "gone", ["1"], sleep=60)
+    # Lost only after 15 s: the kill must come first, or the turn would rightly move on.
+    proj = Project(tmp_path, "gone", ["1"], sleep=60, lost=15)
     env = cli_env(tmp_path)
     with Workers.start(tmp_path, temporal, queue, ["wa", "wb"], env=env, slots=1) as workers:
         with _running(proj.run_args(*_executor(temporal, queue)), env) as run:

@@ -51,7 +51,8 @@ class Executor(Protocol):
 
     def interrupt(self, effect_id: str) -> bool:
         """A person stopped the task: when the turn's run is cancelled next it answers
-        `AgentFinished(failure="killed")`. False when no such turn runs here."""
+        `AgentFinished(failure="killed")`. False when no such turn runs here, or when it
+        is already being stopped (the caller then cancels nothing)."""
         ...
 
     def abandon(self, effect_id: str) -> None:

@@ -171,6 +171,10 @@ class TemporalExecutor:
     def interrupt(self, effect_id: str) -> bool:
         if effect_id not in self._turns:
             return self.local.interrupt(effect_id)
+        if effect_id in self._interrupted:
+            # Already being stopped: the engine asks again after every decision, and a
+            # second cancellation would cut short the wait for the worker's answer.
+            return False
         self._interrupted.add(effect_id)
         return True
 
