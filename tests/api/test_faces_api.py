@@ -24,7 +24,8 @@ SCRIPT = {
         "slow": {
             "start": [turn("slow start", "notes/slow.txt", "slow\n", "Slow", SLEEP)],
             "human": [turn("heard you", "notes/heard.txt", "heard\n", "Heard")],
-            "continue": [turn("slow done", "notes/slow-more.txt", "s\n", "Slow more")],
+            # Still busy after a restart, so the test's last kill finds it working.
+            "continue": [turn("slow done", "notes/slow-more.txt", "s\n", "Slow more", SLEEP)],
         },
     },
 }

@@ -81,6 +81,12 @@ ROUTES: Mapping[type[fx.Effect], str] = {
     fx.Merge: CONTROLLER,
     fx.Cleanup: CONTROLLER,
     fx.Discard: CONTROLLER,
+    # A reviewer's turn reads the worktree of record and is short; it stays here.
+    fx.RunReviewer: CONTROLLER,
+    # A merge landing writes the repository's main under the project's lock.
+    fx.MergeToMain: CONTROLLER,
+    # Notifications are sent by the engine's notifier, never by an executor.
+    fx.Notify: CONTROLLER,
 }
 
 # The controller's own, whatever the route: the API socket and the CLI are this machine's.
