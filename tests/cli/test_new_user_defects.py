@@ -266,3 +266,43 @@ def test_an_api_key_option_must_name_a_variable_and_is_never_stored(tmp_path: Pa
     for path in (tmp_path / "plait-home").rglob("*"):
         if path.is_file():
             assert b"sk-secret-123" not in path.read_bytes(), path
+
+
+# ---- found by the dashboard helper ---------------------------------------------------------
+def test_status_of_a_project_with_no_tasks_says_so(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "none")
+    out = live.plait("status", "none")
+    assert out.returncode == 0, out.stderr  # it raised a TypeError building the table
+    assert "no tasks yet" in out.stdout
+
+
+def test_up_with_http_on_a_running_engine_opens_its_listener(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "h")
+    assert live.plait("up", "h").returncode == 0
+    try:
+        again = live.plait("up", "h", "--http", "0")
+        assert again.returncode == 0, again.stderr
+        assert "its API is also on http://127.0.0.1:" in again.stdout
+    finally:
+        live.plait("down", "h")
+
+
+def test_a_plan_sent_to_the_api_with_an_unknown_dependency_is_refused() -> None:
+    from plait.api import commands as cmd
+    from plait.core.plan import Plan, TaskSpec
+    from plait.testing.core_driver import CoreDriver, specs_from
+
+    d = CoreDriver(specs_from({"a": []}))
+    d.start()
+    plan = Plan(name="p", title="p", tasks=(TaskSpec(id="x", title="x", depends_on=("nope",)),))
+    with pytest.raises(cmd.BadRequest, match=r"depends on 'p\.nope'"):
+        cmd.add_plan(d.st, plan, now=d.now)
+    pair = (
+        TaskSpec(id="x", title="x", depends_on=("y",)),
+        TaskSpec(id="y", title="y", depends_on=("x",)),
+    )
+    cyc = Plan(name="p", title="p", tasks=pair)
+    with pytest.raises(cmd.BadRequest, match="cycle"):
+        cmd.add_plan(d.st, cyc, now=d.now)

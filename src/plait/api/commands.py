@@ -17,6 +17,7 @@ from typing import Any
 
 from plait.core import events as ev
 from plait.core.controller import stacked_children
+from plait.core.graph import has_cycle
 from plait.core.missions import subtree
 from plait.core.model import Phase, RunState
 from plait.core.plan import (
@@ -176,6 +177,7 @@ def broadcast_done(ids: Sequence[str]) -> str:
 
 def add_plan(state: RunState, plan: Plan, *, now: float) -> Command:
     addition = tasks_to_add(plan, state.specs)
+    _check_graph(state, addition.tasks)
     event = ev.TasksAdded(at=now, tasks=addition.tasks, plan=plan.name, context=plan.context)
     ids = tuple(t.id for t in addition.tasks)
     if not ids:
@@ -183,6 +185,29 @@ def add_plan(state: RunState, plan: Plan, *, now: float) -> Command:
     else:
         done = f"added {len(ids)} task{'s' if len(ids) != 1 else ''} of plan {plan.name!r}"
     return Command(event, "", done, tasks=(*addition.known, *ids))
+
+
+def _check_graph(state: RunState, tasks: tuple[TaskSpec, ...]) -> None:
+    """What the core would refuse as a whole (it ignores a batch that breaks the graph):
+    say it instead. `plait run` validates its file first; the API may be sent anything."""
+    ids = [t.id for t in tasks]
+    seen: set[str] = set()
+    for tid in ids:
+        if tid in seen or tid in state.specs:
+            raise BadRequest(f"task id {tid!r} is given twice or taken", hint="ids are unique")
+        if not is_valid_task_id(tid):
+            raise BadRequest(f"{tid!r} is not a valid task id", hint="see `plait validate`")
+        seen.add(tid)
+    known = set(state.specs) | seen
+    for t in tasks:
+        for dep in t.depends_on:
+            if dep == t.id or dep not in known:
+                raise BadRequest(
+                    f"task {t.id} depends on {dep!r}, which is not a task of the plan or project",
+                    hint="fix the dependency graph (`plait validate PLAN` shows it)",
+                )
+    if has_cycle(tasks):
+        raise BadRequest("the plan's dependencies form a cycle", hint="`plait validate PLAN`")
 
 
 _ADD_FIELDS = frozenset(

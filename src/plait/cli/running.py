@@ -617,8 +617,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         host(proj, [], observer=Printer(json_mode=False), options=options, on_ready=ready)
         return exits.OK
     if engine_running(proj):
+        name = proj.name
+        socket = engine_address(proj)
         proj.close()
-        print(f"the engine of {proj.name} is already running")
+        if args.http is not None and socket is not None:
+            # Already up: have it open its loopback listener too, as `--http` asks.
+            api = LiveAPI(name, socket)
+            try:
+                opened = api.open_http(args.http)
+            finally:
+                api.close()
+            print(f"the engine of {name} is already running; its API is also on {opened['http']}")
+            return exits.OK
+        print(f"the engine of {name} is already running")
         return exits.OK
     name = proj.name
     proj.close()

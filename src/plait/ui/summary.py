@@ -70,6 +70,8 @@ def summary_table(summary: dict[str, Any]) -> str:
         )
         for r in rows
     ]
+    if not body:
+        return 'no tasks yet: add work with `plait add "…"` or `plait run PLAN`'
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
