@@ -46,7 +46,7 @@ def _script(gates: Path) -> dict[str, Any]:
         },
         "hostile": {"start": [_commit("hostile", f"I did it: {HOSTILE}\n\n**Done**: `x.txt`.")]},
     }
-    for name in ("base", "top", "side"):
+    for name in ("base", "top", "side", "thrifty", "late"):
         tasks[name] = {"start": [_commit(name, f"did {name}")]}
     for name in ("cast-a", "cast-b"):  # both wait at one gate, for the broadcast
         tasks[name] = {
@@ -265,3 +265,24 @@ def test_two_projects_dashboards_at_once(board: Board, page: Page) -> None:
     page.reload()
     expect(page.locator("#project")).to_have_text("board")
     expect(page.locator("#banner")).to_be_hidden()
+
+
+def test_shows_budgets_and_a_task_held_back_by_the_projects(
+    board: Board, page: Page, shots_dir: Path
+) -> None:
+    board.add("thrifty", "Thrifty")
+    page.goto(board.at("/task/thrifty"))
+    expect(page.locator("#task-status")).to_have_text("merged", timeout=WAIT)
+    # The project has spent more than one token by now: no new turn may start.
+    board.live.ok("budget", "--tokens", "1", "-p", "board")
+    board.add("late", "Late")
+    board.live.ok("budget", "--task", "late", "--tokens", "5000", "-p", "board")
+    page.goto(board.at("/task/late"))
+    facts = page.locator("#task-facts")
+    expect(facts).to_contain_text("5,000 tokens", timeout=WAIT)
+    expect(facts).to_contain_text("over: the project's budget is reached", timeout=WAIT)
+    row = page.locator('#task-rows tr[data-task="late"]')
+    expect(row).to_have_attribute("data-status", "over-budget", timeout=WAIT)
+    page.screenshot(path=shots_dir / "over-budget.png", full_page=True)
+    board.live.ok("budget", "--tokens", "0", "-p", "board")
+    expect(page.locator("#task-status")).to_have_text("merged", timeout=WAIT)

@@ -129,6 +129,7 @@ class PlaitApp(App[str | None]):
         self._ticks = 0
         self._refreshing = False
         self.said: deque[str] = deque(maxlen=50)  # the notifications shown, newest last
+        self.bell_on = False  # plait.toml [notify] bell: ring for what the project tells
 
     # ---- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -215,6 +216,12 @@ class PlaitApp(App[str | None]):
             return
         self.timeline.add(message)
         self._dirty = True
+        for notice in message.get("notify") or []:
+            # What the project tells people (needs attention, budget, idle…): shown here,
+            # with the terminal bell when plait.toml's [notify] asks for it.
+            self.notify(str(notice.get("title") or notice.get("kind")), timeout=8)
+            if self.bell_on:
+                self.bell()
 
     async def call_api(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
         """`fn(api)`; a refusal or a lost engine is said in a notification (None back)."""
@@ -249,6 +256,7 @@ class PlaitApp(App[str | None]):
             if rows is not None:
                 self.table.show(rows)
             if summary is not None:
+                self.bell_on = bool((summary.get("notify") or {}).get("bell"))
                 self.query_one("#summary", Static).update(self._summary(summary))
             if self.query_one(TabbedContent).active == "graph":
                 await self._draw_graph()

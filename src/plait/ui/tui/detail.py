@@ -80,6 +80,14 @@ def facts(d: Json) -> Group:
     ]
     if d.get("last_error"):
         rows.append(("Last error", plain(d["last_error"], "red")))
+    budget = _budget(d)
+    if budget:
+        rows.append(("Budget", budget))
+    for overlap in d.get("overlaps") or []:
+        paths = ", ".join(str(p) for p in overlap.get("paths") or [])
+        rows.append(("Would conflict", plain(f"with {overlap.get('with')}: {paths}", "red")))
+    if d.get("held_by"):
+        rows.append(("Held back by", plain(str(d["held_by"]), "yellow")))
     for key, value in rows:
         grid.add_row(key, value)
     threads = d.get("threads") or []
@@ -91,6 +99,17 @@ def facts(d: Json) -> Group:
             body = inert(str(th.get("body") or "")).replace("\n", " ")
             parts.append(plain(f"  {th.get('author') or '?'} on {where}: {body[:160]}"))
     return Group(*parts)
+
+
+def _budget(d: Json) -> Text | None:
+    """The task's limits, and what is over (`plait budget` raises them)."""
+    limits = d.get("budget") or {}
+    said = [f"{limits['tokens']:,} tokens" if limits.get("tokens") else "",
+            f"${limits['dollars']}" if limits.get("dollars") else ""]  # fmt: skip
+    text = plain(" · ".join(w for w in said if w))
+    if d.get("over_budget"):
+        text.append(f"  over: {inert(str(d['over_budget']))}", style="bold magenta")
+    return text if text.plain else None
 
 
 def _base(d: Json) -> str:

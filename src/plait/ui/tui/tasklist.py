@@ -33,6 +33,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("time", "Time"),
     ("cpu", "CPU"),
     ("rss", "RSS"),
+    ("overlaps", "Overlaps"),
 )
 _TITLE_WIDTH = 36
 
@@ -62,7 +63,13 @@ def cells(row: Json) -> tuple[Text, ...]:
         plain(duration(row.get("duration_s"))),
         plain(_cpu(row)),
         plain(size(row.get("rss_bytes"))),
+        plain(overlaps_text(row), "red"),
     )
+
+
+def overlaps_text(row: Json) -> str:
+    """The early conflict warning in a word: with whom this branch would collide."""
+    return ", ".join(str(o.get("with")) for o in row.get("overlaps") or [])
 
 
 # How each sort orders rows (plan: the API's order, which is the project's).

@@ -32,6 +32,8 @@ _STYLES = {
     "conflicting": "red",
     "stopped": "magenta",
     "resetting": "magenta",
+    "over-budget": "bold magenta",  # waits for `plait budget` to raise a limit
+    "skipped": "dim",
     "waiting": "dim",
     "queued": "dim",
     "ci": "blue",

@@ -309,8 +309,21 @@ const COLUMNS = [
   { key: 'duration_s', label: 'time', num: true, value: liveDuration, text: (r) => fmtDuration(liveDuration(r)) },
   { key: 'cpu_percent', label: 'CPU', num: true, text: (r) => (r.cpu_percent === undefined ? '-' : `${Math.round(r.cpu_percent)}%`) },
   { key: 'rss_bytes', label: 'mem', num: true, text: (r) => fmtBytes(r.rss_bytes) },
+  { key: 'overlaps', label: 'overlaps', value: (r) => (r.overlaps || []).length, text: overlapsText },
   { key: 'title', label: 'title', text: (r) => r.title },
 ];
+
+// The early conflict warning in a word: with whom this branch would collide.
+function overlapsText(r) {
+  return (r.overlaps || []).map((o) => o.with).join(', ');
+}
+
+function budgetText(d) {
+  const b = d.budget || {};
+  const parts = [b.tokens ? `${fmtInt(b.tokens)} tokens` : '', b.dollars ? `$${b.dollars}` : ''];
+  const limits = parts.filter(Boolean).join(' · ');
+  return d.over_budget ? `${limits}${limits ? ' — ' : ''}over: ${d.over_budget}` : limits;
+}
 
 function renderHead() {
   replace($('task-head'), COLUMNS.map((col) => {
@@ -469,6 +482,9 @@ function renderDetail() {
     fact('CPU / memory', row.cpu_percent === undefined ? '' : `${Math.round(row.cpu_percent)}% / ${fmtBytes(row.rss_bytes)}`),
     fact('failures', Object.entries(d.counters).filter(([, n]) => n).map(([k, n]) => `${k.replace('_failures', '')} ${n}`).join(', ')),
     fact('needs', d.attention),
+    fact('budget', budgetText(d)),
+    fact('would conflict', (d.overlaps || []).map((o) => `with ${o.with}: ${o.paths.join(', ')}`).join('; ')),
+    fact('held back by', d.held_by),
     fact('last error', d.last_error),
     fact('merged as', d.merge_sha),
     fact('answer', d.answer ? el('div', { class: 'md' }, markdown(d.answer)) : null),
