@@ -111,6 +111,20 @@ def test_a_plan_in_the_answer_counts_and_a_plan_that_never_validates_is_an_error
     assert "--force" in done.stderr
 
 
+def test_an_out_path_in_a_missing_folder_is_refused_before_the_planner_runs(
+    tmp_path: Path,
+) -> None:
+    repo = _repo(tmp_path)
+    script = _script(tmp_path, _writes(GOOD))
+    out = tmp_path / "no-such-folder" / "p.md"
+    done = plait("plan", "greet", "--repo", str(repo), "--script", str(script),
+                 "--out", str(out), home=tmp_path)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{out.parent} is not a folder" in done.stderr
+    assert not (repo / ".git" / "plait-script-starts.jsonl").exists()  # no turn was spent
+
+
 @pytest.mark.slow
 def test_plan_with_the_real_claude_cli_recovers_from_a_first_invalid_plan(
     tmp_path: Path, clis_bin: Path

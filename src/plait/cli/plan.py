@@ -68,13 +68,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser().resolve()
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists", hint="pass --out ANOTHER.md, or --force")
+    if not out.parent.is_dir():
+        # Said before the planner spends its turns, whose plan would have nowhere to go.
+        raise UsageError(f"{out.parent} is not a folder", hint="--out PATH in a folder that exists")
     repo = check_repo_quiet(args.repo or ".")
     if not repo:
         raise UsageError(f"{args.repo or '.'} is not in a git repository", hint="--repo PATH")
     backend, model = _backend(args, repo)
     with _checkout(repo, args.main) as workdir:
         plan, tries = _draft(backend, model, args.goal, workdir, args.tries)
-        shutil.copyfile(Path(workdir) / PLAN_FILE, out)
+        _save(Path(workdir) / PLAN_FILE, out)
     if args.json:
         print_json({"path": str(out), "tries": tries, "title": plan.title,
                     "tasks": plan_to_json(plan)})  # fmt: skip
@@ -82,6 +85,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"wrote {out}: {len(plan.tasks)} tasks ({plan.title}) after {tries} tr"
               f"{'y' if tries == 1 else 'ies'}; read it, then `plait run {args.out}`")  # fmt: skip
     return exits.OK
+
+
+def _save(plan: Path, out: Path) -> None:
+    try:
+        shutil.copyfile(plan, out)
+    except OSError as exc:
+        # The folder may have gone while the planner worked: keep its plan on screen.
+        print(plan.read_text(encoding="utf-8"), end="")
+        raise UsageError(
+            f"cannot write {out}: {exc.strerror or exc}; the plan is printed above",
+            hint="save it yourself, or pass another --out",
+        ) from None
 
 
 def _backend(args: argparse.Namespace, repo: str) -> tuple[AgentBackend, str]:
