@@ -9,6 +9,8 @@ logs), `projects` (projects, status, rm, validate, demo, doctor), `faces` (tui, 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -74,6 +76,26 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    if argv is None and "temporalio.runtime" in sys.modules:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the `plait` process without the interpreter's teardown. Temporal's SDK keeps
+    native threads that may still hold the GIL while Python finalizes, which aborts the
+    process (SIGABRT, exit 134, "Fatal Python error: PyGILState_Release") after plait
+    has already said everything: temporalio/sdk-python issue 300. Only the command itself
+    takes this exit (`argv is None`); a caller of `main([...])` keeps its interpreter."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone has nothing to be told
+            stream.flush()
+    os._exit(code)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
