@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     proj, api = _api(args)
     try:
         rows = api.tasks(status=args.status or "")
+        every = api.tasks() if args.status and not rows and not args.json else rows
     finally:
         _done(proj, api)
     drawn = [(str(r["id"]), r) for r in rows]
@@ -62,6 +64,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
     rows = [r for _, r in drawn]
     if args.json:
         print_json(rows)
+        return exits.OK
+    if not rows and args.status:
+        print(_no_task_is(args.status, every))
         return exits.OK
     if not rows:
         hint = "" if args.all else " (--all shows landed ones too)"
@@ -92,6 +97,14 @@ def cmd_ps(args: argparse.Namespace) -> int:
     for line in conflict_lines(rows):
         print(line)
     return exits.OK
+
+
+def _no_task_is(wanted: str, rows: list[dict[str, Any]]) -> str:
+    """An empty `ps --status` names the statuses there are, so that a mistyped status is
+    not taken for 'no task is in that state'."""
+    counts = Counter(str(r["status"]) for r in rows)
+    there = ", ".join(f"{word} ({n})" for word, n in sorted(counts.items()))
+    return f"no task is {wanted.replace(',', ' or ')}; statuses now: {there or 'no tasks yet'}"
 
 
 def conflict_lines(rows: list[dict[str, Any]]) -> list[str]:
