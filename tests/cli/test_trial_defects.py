@@ -4,9 +4,13 @@ everywhere): each case here failed before its fix."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+from plait.testing.gitrepo import GitRepo
 from tests.api.helpers_live import Live
+from tests.cli.helpers_cli import cli_env
 
 
 def _two_projects_on_one_repo(tmp: Path) -> Live:
@@ -24,3 +28,25 @@ def test_ps_with_a_status_no_task_has_names_the_statuses_there_are(tmp_path: Pat
     # It said "no tasks", as if the status existed and nothing was in it.
     assert out.stdout.strip() == "no task is bogus; statuses now: queued (1)"
     assert json.loads(live.ok("ps", "-p", "one", "--status", "bogus", "--json")) == []
+
+
+def test_inside_a_repository_with_two_projects_the_error_names_them(tmp_path: Path) -> None:
+    live = _two_projects_on_one_repo(tmp_path)
+    other = GitRepo.init(tmp_path / "other", files={"a.txt": "a\n"})
+    live.ok("init", "--repo", str(other.path), "--script", str(live.script), "-p", "three")
+    out = subprocess.run(
+        [sys.executable, "-m", "plait.cli", "ps"],
+        cwd=live.repo,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    # It said "more than one project exists: one, three, two" and hinted to run the command
+    # inside the repository, where the user already was.
+    assert "more than one project works on the repository at" in out.stderr
+    assert "one, two" in out.stderr
+    assert "three" not in out.stderr
+    assert "inside its repository" not in out.stderr

@@ -106,6 +106,11 @@ def default_project(cwd: str | None = None) -> str:
     holding = [n for n in names if _holds(_repo_of(n), here)]
     if len(holding) == 1:
         return holding[0]
+    if holding:  # inside the repository already: that hint would not help
+        raise UsageError(
+            f"more than one project works on the repository at {here}: " + ", ".join(holding),
+            hint="name one with --project NAME",
+        )
     raise UsageError(
         "more than one project exists: " + ", ".join(names),
         hint="name one with --project NAME (or run the command inside its repository)",
