@@ -29,7 +29,7 @@ from croniter import croniter
 from plait.api import commands as cmd
 from plait.api.missions import add_mission, add_team
 from plait.core.model import RunState
-from plait.errors import PlaitError
+from plait.errors import PlaitError, UsageError
 from plait.sources import FACTORIES, Source, SourceContext
 from plait.store.schedules import Schedule, all_schedules
 
@@ -52,7 +52,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise PlaitError(f"unknown time zone {name!r}", hint="e.g. UTC, Europe/Paris") from exc
+        raise UsageError(f"unknown time zone {name!r}", hint="e.g. UTC, Europe/Paris") from exc
 
 
 def due_times(expression: str, tz: str, after: float, until: float) -> tuple[list[float], bool]:
@@ -199,7 +199,7 @@ def new_schedule(
 ) -> Schedule:
     problem = cron_problem(cron)
     if problem:
-        raise PlaitError(
+        raise UsageError(
             problem, hint='five fields: "min hour day month weekday", e.g. "0 3 * * *"'
         )
     zone(tz)
