@@ -50,3 +50,13 @@ def test_inside_a_repository_with_two_projects_the_error_names_them(tmp_path: Pa
     assert "one, two" in out.stderr
     assert "three" not in out.stderr
     assert "inside its repository" not in out.stderr
+
+
+def test_memory_list_of_an_unused_tag_does_not_call_the_memory_empty(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "-p", "m")
+    live.ok("memory", "add", "Amounts are cents", "--tag", "billing", "-p", "m")
+    out = live.ok("memory", "list", "--tag", "nope", "-p", "m")
+    assert "the memory is empty" not in out  # it said so, with an entry in it
+    assert "no memory entry is tagged 'nope'" in out
+    assert "Amounts are cents" in live.ok("memory", "list", "--tag", "billing", "-p", "m")

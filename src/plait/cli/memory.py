@@ -69,7 +69,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         found = memory.entries(proj.store, limit=args.limit, tag=args.tag or "")
     finally:
         proj.close()
-    return _show(found, args.json, empty='the memory is empty (plait memory add "…")')
+    empty = (
+        f"no memory entry is tagged {args.tag!r} (`plait memory list` shows them all)"
+        if args.tag
+        else 'the memory is empty (plait memory add "…")'
+    )
+    return _show(found, args.json, empty=empty)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
