@@ -10,7 +10,7 @@ from pathlib import Path
 
 from plait.testing.gitrepo import GitRepo
 from tests.api.helpers_live import Live
-from tests.cli.helpers_cli import cli_env
+from tests.cli.helpers_cli import cli_env, plait
 
 
 def _two_projects_on_one_repo(tmp: Path) -> Live:
@@ -60,3 +60,19 @@ def test_memory_list_of_an_unused_tag_does_not_call_the_memory_empty(tmp_path: P
     assert "the memory is empty" not in out  # it said so, with an entry in it
     assert "no memory entry is tagged 'nope'" in out
     assert "Amounts are cents" in live.ok("memory", "list", "--tag", "billing", "-p", "m")
+
+
+def test_problems_name_their_file_not_a_plan_and_a_missing_config_says_check_the_path(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "plait.toml"
+    config.write_text('[agent]\ndefualt = "claude"\n')
+    out = plait("validate", str(config), home=tmp_path)
+    assert out.returncode == 3
+    assert out.stderr.startswith(f"plait: problems in {config}:\n")  # was "invalid plan:"
+    assert "did you mean 'default'" in out.stderr
+    out = plait("swarm", str(tmp_path / "nofile.toml"), home=tmp_path)
+    assert out.returncode == 3
+    assert "Traceback" not in out.stderr
+    assert "nofile.toml: cannot read it: No such file or directory — check the path" in out.stderr
+    assert "UTF-8" not in out.stderr  # the hint was "save it as UTF-8 text"

@@ -20,9 +20,9 @@ from plait.cli.common import Parser
 from plait.errors import PlaitError, PlanError
 
 EPILOG = """\
-exit codes: 0 done, 2 bad usage, 3 invalid plan, 4 git problem, 5 project problem,
-6 agent problem, 7 forge problem, 8 Temporal problem, 10 tasks need attention, 11 a task
-is stopped, 124 a wait timed out, 130 stopped by a signal.
+exit codes: 0 done, 2 bad usage, 3 invalid plan (or plait.toml, blueprint), 4 git
+problem, 5 project problem, 6 agent problem, 7 forge problem, 8 Temporal problem, 10 tasks
+need attention, 11 a task is stopped, 124 a wait timed out, 130 stopped by a signal.
 
 Projects live in $PLAIT_HOME/projects/<name>/ (default ~/.local/share/plait). A task's
 class (INFRA, GATED, BEHAVIOR) may have its own agent, model and concurrency cap in the
@@ -82,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _invalid(exc: PlanError) -> str:
+    """What is invalid, by its file: a plan, a plait.toml, a blueprint, a swarm's config or
+    a ticket all end here, and calling each 'plan' misled."""
+    paths = list(dict.fromkeys(p.path for p in exc.problems))
+    return f"problems in {paths[0]}" if len(paths) == 1 else "problems in " + ", ".join(paths)
+
+
 def _exit_now(code: int) -> None:
     """End the `plait` process without the interpreter's teardown. Temporal's SDK keeps
     native threads that may still hold the GIL while Python finalizes, which aborts the
@@ -105,7 +112,7 @@ def _main(argv: Sequence[str] | None) -> int:
         code: int = args.handler(args)
         return code
     except PlanError as exc:
-        print(f"plait: invalid plan:\n{exc.render_all()}", file=sys.stderr)
+        print(f"plait: {_invalid(exc)}:\n{exc.render_all()}", file=sys.stderr)
         return exc.exit_code
     except PlaitError as exc:
         hint = f"\n  hint: {exc.hint}" if exc.hint else ""

@@ -126,10 +126,13 @@ def read_config_file(path: Path) -> ProjectConfig:
     """A plait.toml-shaped file (a swarm's CONFIG.toml); errors carry file:line."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(
-            [PlanProblem(str(path), 0, f"cannot read it: {exc}", "save it as UTF-8 text")]
-        ) from None
+    except OSError as exc:
+        problem = PlanProblem(
+            str(path), 0, f"cannot read it: {exc.strerror or exc}", "check the path"
+        )
+        raise PlanError([problem]) from None
+    except UnicodeDecodeError:
+        raise PlanError([PlanProblem(str(path), 0, "not UTF-8 text", "save it as UTF-8")]) from None
     config = parse_config(text, str(path))
     check_agents(config, text, str(path))
     return config
