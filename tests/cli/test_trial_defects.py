@@ -62,6 +62,34 @@ def test_memory_list_of_an_unused_tag_does_not_call_the_memory_empty(tmp_path: P
     assert "Amounts are cents" in live.ok("memory", "list", "--tag", "billing", "-p", "m")
 
 
+BLUEPRINT = """\
+name = "orders-api"
+[vars]
+resource = "orders"
+[agents.schema]
+prompt = "Design the ${resource} table"
+[agents.api]
+prompt = "Build the ${resource} API"
+depends_on = ["schema"]
+"""
+
+
+def test_validate_checks_a_blueprint_as_a_blueprint(tmp_path: Path) -> None:
+    good = tmp_path / "team.toml"
+    good.write_text(BLUEPRINT)
+    out = plait("validate", str(good), home=tmp_path)
+    # It read the blueprint as a plait.toml: "unknown key 'name' at the top level", exit 3.
+    assert out.returncode == 0, out.stderr
+    assert "blueprint 'orders-api' is valid: 2 agents" in out.stdout
+    assert "api (after schema)" in out.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BLUEPRINT.replace('depends_on = ["schema"]', 'depends_on = ["db"]'))
+    out = plait("validate", str(bad), home=tmp_path)
+    assert out.returncode == 3
+    assert "depends on unknown agent 'db'" in out.stderr
+    assert "unknown key 'name'" not in out.stderr
+
+
 def test_problems_name_their_file_not_a_plan_and_a_missing_config_says_check_the_path(
     tmp_path: Path,
 ) -> None:

@@ -109,8 +109,12 @@ def read_blueprint(path: str, pairs: Sequence[str] | None) -> Blueprint:
         variables[key.strip()] = value
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}", hint="check the path") from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check the path"
+        ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
     return parse_blueprint(text, path, variables=variables)
 
 

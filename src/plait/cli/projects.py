@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from plait.engine.project import engine_running, open_project
 from plait.engine.settings import check_agents
 from plait.errors import ProjectError, UsageError
 from plait.plans import load_plan, plan_to_json
+from plait.plans.blueprint import parse_blueprint
 from plait.plans.config import parse_config
 from plait.store.paths import list_projects, plait_home
 from plait.ui.summary import summary_from_rows, summary_table
@@ -172,8 +174,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _validate_config(args: argparse.Namespace) -> int:
     try:
         text = Path(args.plan).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {args.plan}: {exc}", hint="check the path") from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {args.plan}: {exc.strerror or exc}", hint="check the path"
+        ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{args.plan} is not UTF-8 text", hint="save it as UTF-8") from None
+    if _is_blueprint(text):
+        return _validate_blueprint(args, text)
     config = parse_config(text, args.plan)
     check_agents(config, text, args.plan)
     if args.json:
@@ -184,6 +192,33 @@ def _validate_config(args: argparse.Namespace) -> int:
         parts = [f"agent {c.agent}" if c.agent else "", f"model {c.model}" if c.model else "",
                  f"at most {c.cap} at once" if c.cap else ""]  # fmt: skip
         print(f"  class {name}: {', '.join(p for p in parts if p) or 'defaults'}")
+    return exits.OK
+
+
+def _is_blueprint(text: str) -> bool:
+    """A blueprint's marks: its own top-level keys, or an agent with a prompt or a command
+    (plait.toml's [agents.X] hold backend options only)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return False  # plait.toml's reader says where the syntax breaks
+    if any(key in data for key in ("vars", "description", "name")):
+        return True
+    agents = data.get("agents")
+    return isinstance(agents, dict) and any(
+        isinstance(a, dict) and ("prompt" in a or "command" in a) for a in agents.values()
+    )
+
+
+def _validate_blueprint(args: argparse.Namespace, text: str) -> int:
+    blueprint = parse_blueprint(text, args.plan)
+    if args.json:
+        print_json({"blueprint": blueprint.name, **blueprint.to_wire()})
+        return exits.OK
+    print(f"{args.plan}: blueprint {blueprint.name!r} is valid: {len(blueprint.members)} agents")
+    for m in blueprint.members:
+        deps = f" (after {', '.join(m.depends_on)})" if m.depends_on else ""
+        print(f"  {m.name}{deps}")
     return exits.OK
 
 
@@ -223,9 +258,12 @@ def register(sub: Any) -> None:
 
     val = sub.add_parser(
         "validate",
-        help="check a plan (or a plait.toml): every problem with file:line and a fix",
+        help="check a plan (or a plait.toml, swarm config or blueprint): every problem with "
+        "file:line and a fix",
     )
-    val.add_argument("plan", help="a gameplan (.md or .json) or a plait.toml")
+    val.add_argument(
+        "plan", help="a gameplan (.md or .json), a plait.toml or swarm config, or a blueprint"
+    )
     add_json_flag(val, "print the parsed tasks as JSON")
     val.set_defaults(handler=cmd_validate)
 
