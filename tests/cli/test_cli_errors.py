@@ -137,11 +137,16 @@ def test_every_flag_and_argument_says_what_it_is() -> None:
 
     from plait.cli import build_parser
 
-    parser = build_parser()
     missing = []
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        for name, sub in action.choices.items():  # type: ignore[union-attr]
-            for arg in sub._actions:
-                if not isinstance(arg, argparse._HelpAction) and not arg.help:
-                    missing.append(f"{name} {arg.option_strings or arg.dest}")
+
+    def walk(parser: argparse.ArgumentParser, words: str) -> None:
+        # Down into verbs too (`schedule pause`, `memory search`): they were not looked at.
+        for arg in parser._actions:
+            if isinstance(arg, argparse._SubParsersAction):
+                for name, sub in arg.choices.items():
+                    walk(sub, f"{words} {name}".strip())
+            elif not isinstance(arg, argparse._HelpAction) and not arg.help:
+                missing.append(f"{words} {arg.option_strings or arg.dest}")
+
+    walk(build_parser(), "")
     assert missing == []

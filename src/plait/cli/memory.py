@@ -119,7 +119,7 @@ def register(sub: Any) -> None:
         dest="verb", metavar="VERB", required=True, help="add, search, list or forget"
     )
     add = verbs.add_parser("add", help="leave a note (TEXT, or - to read it from stdin)")
-    add.add_argument("text")
+    add.add_argument("text", help="the note, in a sentence (or - to read it from stdin)")
     add.add_argument("--tag", action="append", metavar="TAG", help="a topic (repeatable)")
     add.add_argument("--task", help="the task that writes it (default: $PLAIT_TASK_ID)")
     add_project_flag(add)
@@ -127,20 +127,24 @@ def register(sub: Any) -> None:
     add.set_defaults(handler=cmd_add)
 
     search = verbs.add_parser("search", help="notes holding every word of QUERY, best first")
-    search.add_argument("query")
-    search.add_argument("--limit", type=positive_int, default=10)
+    search.add_argument("query", help="words the notes must all hold")
+    search.add_argument(
+        "--limit", type=positive_int, default=10, help="at most this many notes (default 10)"
+    )
     add_project_flag(search)
     add_json_flag(search)
     search.set_defaults(handler=cmd_search)
 
     ls = verbs.add_parser("list", help="the newest notes (and which task wrote each)")
     ls.add_argument("--tag", help="only notes with this tag")
-    ls.add_argument("--limit", type=positive_int, default=50)
+    ls.add_argument(
+        "--limit", type=positive_int, default=50, help="at most this many notes (default 50)"
+    )
     add_project_flag(ls)
     add_json_flag(ls)
     ls.set_defaults(handler=cmd_list)
 
     forget = verbs.add_parser("forget", help="delete a note")
-    forget.add_argument("id", type=positive_int)
+    forget.add_argument("id", type=positive_int, help="the note's number (`plait memory list`)")
     add_project_flag(forget)
     forget.set_defaults(handler=cmd_forget)

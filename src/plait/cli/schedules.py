@@ -183,6 +183,6 @@ def register(sub: Any) -> None:
     for verb, text in (("remove", "delete a schedule"), ("pause", "stop firing a schedule"),
                        ("resume", "fire a paused schedule again")):  # fmt: skip
         p = verbs.add_parser(verb, help=text)
-        p.add_argument("name")
+        p.add_argument("name", help="the schedule's name (`plait schedule list`)")
         add_project_flag(p)
         p.set_defaults(handler=lambda a, v=verb: _edit(a, v))
