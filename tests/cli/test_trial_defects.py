@@ -104,3 +104,22 @@ def test_problems_name_their_file_not_a_plan_and_a_missing_config_says_check_the
     assert "Traceback" not in out.stderr
     assert "nofile.toml: cannot read it: No such file or directory — check the path" in out.stderr
     assert "UTF-8" not in out.stderr  # the hint was "save it as UTF-8 text"
+
+
+def test_the_readme_command_table_lists_every_command() -> None:
+    import argparse
+    import re
+
+    from plait.cli import build_parser
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `plait ([a-z]+)", readme, flags=re.MULTILINE))
+    parser = build_parser()
+    commands = {
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+    assert commands - listed == set()  # `plait attach` was missing
+    assert listed - commands == set()
