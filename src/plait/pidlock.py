@@ -21,7 +21,8 @@ from plait.errors import PlaitError
 @contextlib.contextmanager
 def pid_lock(path: Path, *, busy: Callable[[str], PlaitError]) -> Iterator[None]:
     """Hold `path`'s lock; raise `busy(pid of the holder)` when another process has it."""
-    with open(path, "a+") as f:
+    # 0600 like every file in a project's folder (the README says so), whatever the umask.
+    with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

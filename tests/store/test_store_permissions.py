@@ -84,3 +84,15 @@ def test_tightening_only_takes_permissions_away(tmp_path: Path, before: int, aft
     path.chmod(before)
     tighten(path, 0o600)
     assert mode(path) == after
+
+
+def test_the_engine_lock_is_private_too(home: Path, tmp_path: Path) -> None:
+    from plait.errors import ProjectError
+    from plait.pidlock import pid_lock
+
+    lock = tmp_path / "engine.lock"
+    with pid_lock(lock, busy=lambda pid: ProjectError(pid)):
+        assert mode(lock) == 0o600  # it was 0644 under the usual umask
+        assert lock.read_text() == str(os.getpid())
+    with pid_lock(lock, busy=lambda pid: ProjectError(pid)):  # taken again: one pid, no append
+        assert lock.read_text() == str(os.getpid())
