@@ -123,3 +123,22 @@ def test_the_readme_command_table_lists_every_command() -> None:
     }
     assert commands - listed == set()  # `plait attach` was missing
     assert listed - commands == set()
+
+
+def test_a_refused_add_is_one_error_and_a_missing_file_says_why_plainly(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "-p", "a")
+    out = live.plait("add", "Write it", "--after", "nope", "-p", "a")
+    assert out.returncode == 2
+    # The no-body warning came first, so the mistake was not the one line it should be.
+    assert out.stderr.startswith("plait: project 'a' has no task 'nope'"), out.stderr
+    assert "warning" not in out.stderr
+    missing = tmp_path / "nope.md"
+    for args in (["add", "x", "--file", str(missing)], ["mission", "--file", str(missing)]):
+        out = live.plait(*args, "-p", "a")
+        assert out.returncode == 2
+        assert out.stderr == f"plait: cannot read {missing}: No such file or directory\n" \
+            "  hint: check the path\n"  # fmt: skip
+    added = live.plait("add", "No body", "-p", "a")
+    assert added.returncode == 0
+    assert "warning: the task has no body" in added.stderr

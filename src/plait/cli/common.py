@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from plait.core.notices import ALL_KINDS
@@ -121,6 +122,19 @@ def webhook(text: str) -> str:
             f"{text!r} is not an http(s) URL or env:NAME (the variable holding the URL)"
         )
     return text
+
+
+def read_text_file(path: str) -> str:
+    """A file a user named (`--file`, a blueprint, a plait.toml), or one clear line: the
+    OS's reason without Python's `[Errno 2] … '/path'` around it."""
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check the path"
+        ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
 
 
 def add_project_flag(p: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from plait.cli.common import (
     add_json_flag,
     add_project_flag,
     print_json,
+    read_text_file,
     seconds,
     seconds_or_zero,
 )
@@ -59,10 +60,7 @@ def mission_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 def _prompt(args: argparse.Namespace) -> str:
     if args.file:
-        try:
-            return Path(args.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {args.file}: {exc}", hint="check the path") from None
+        return read_text_file(args.file)
     if not args.prompt:
         raise UsageError(
             "a mission needs a prompt", hint='plait mission "what to do" (or --file F)'
@@ -107,14 +105,7 @@ def read_blueprint(path: str, pairs: Sequence[str] | None) -> Blueprint:
         if not sep or not key.strip():
             raise UsageError(f"--var {pair!r} is not key=value", hint="--var resource=orders")
         variables[key.strip()] = value
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read {path}: {exc.strerror or exc}", hint="check the path"
-        ) from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
+    text = read_text_file(path)
     return parse_blueprint(text, path, variables=variables)
 
 

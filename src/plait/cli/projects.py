@@ -7,12 +7,11 @@ import shutil
 import sys
 import time
 import tomllib
-from pathlib import Path
 from typing import Any
 
 from plait import exits
 from plait.api.client import open_api
-from plait.cli.common import add_json_flag, print_json, table
+from plait.cli.common import add_json_flag, print_json, read_text_file, table
 from plait.engine.project import engine_running, open_project
 from plait.engine.settings import check_agents
 from plait.errors import ProjectError, UsageError
@@ -172,14 +171,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _validate_config(args: argparse.Namespace) -> int:
-    try:
-        text = Path(args.plan).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read {args.plan}: {exc.strerror or exc}", hint="check the path"
-        ) from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{args.plan} is not UTF-8 text", hint="save it as UTF-8") from None
+    text = read_text_file(args.plan)
     if _is_blueprint(text):
         return _validate_blueprint(args, text)
     config = parse_config(text, args.plan)

@@ -13,7 +13,6 @@ import asyncio
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from plait import exits
@@ -27,6 +26,7 @@ from plait.cli.common import (
     human_bytes,
     positive_int,
     print_json,
+    read_text_file,
     seconds,
     table,
 )
@@ -120,12 +120,7 @@ def conflict_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 # ---- add -----------------------------------------------------------------------------------------
 def cmd_add(args: argparse.Namespace) -> int:
-    body = args.body or ""
-    if args.file:
-        try:
-            body = Path(args.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {args.file}: {exc}", hint="check the path") from None
+    body = read_text_file(args.file) if args.file else args.body or ""
     fields: dict[str, Any] = {"title": args.title, "body": body, "after": args.after or []}
     for key in ("agent", "landing", "model", "id"):
         if getattr(args, key):
@@ -134,16 +129,16 @@ def cmd_add(args: argparse.Namespace) -> int:
         fields["class"] = args.task_class
     if args.port:
         fields["ports"] = list(args.port)
-    if not body.strip():
-        print(
-            "plait: warning: the task has no body; the agent gets only its title",
-            file=sys.stderr,
-        )
     proj, api = _api(args)
     try:
         reply = api.add(fields)
     finally:
         _done(proj, api)
+    if not body.strip():  # after the add: a refused task's error stays the only line
+        print(
+            "plait: warning: the task has no body; the agent gets only its title",
+            file=sys.stderr,
+        )
     return _said(reply, args)
 
 
