@@ -142,3 +142,24 @@ def test_a_refused_add_is_one_error_and_a_missing_file_says_why_plainly(tmp_path
     added = live.plait("add", "No body", "-p", "a")
     assert added.returncode == 0
     assert "warning: the task has no body" in added.stderr
+
+
+def test_up_with_another_http_port_on_a_serving_engine_says_it_kept_its_port(
+    tmp_path: Path,
+) -> None:
+    from plait.testing.temporal import free_port
+
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "-p", "h")
+    assert live.plait("up", "h", "--http", "0").returncode == 0
+    try:
+        first = live.plait("up", "h", "--http", "0")
+        base = first.stdout.strip().rsplit(" ", 1)[-1]
+        other = free_port()
+        again = live.plait("up", "h", "--http", str(other))
+        assert again.returncode == 0, again.stderr
+        # It said "its API is also on <the old port>" and nothing of the port asked for.
+        assert f"already serves its API on {base}, not port {other}" in again.stderr
+        assert "plait down h" in again.stderr
+    finally:
+        live.plait("down", "h")

@@ -189,7 +189,8 @@ def _say(name: str, url: str, base: str, args: argparse.Namespace, *, started: b
     if args.port and not base.endswith(f":{args.port}"):
         print(
             f"plait: warning: the engine of {name} already serves the dashboard on {base}, "
-            f"not port {args.port}",
+            f"not port {args.port}; to move it: `plait down {name}`, then "
+            f"`plait web {name} --port {args.port}`",
             file=sys.stderr,
         )
     print(f"dashboard of {name}: {url}")

@@ -627,7 +627,15 @@ def cmd_up(args: argparse.Namespace) -> int:
                 opened = api.open_http(args.http)
             finally:
                 api.close()
-            print(f"the engine of {name} is already running; its API is also on {opened['http']}")
+            base = str(opened["http"])
+            if args.http and not base.endswith(f":{args.http}"):
+                print(
+                    f"plait: warning: the engine of {name} already serves its API on {base}, "
+                    f"not port {args.http}; to move it: `plait down {name}`, then "
+                    f"`plait up {name} --http {args.http}`",
+                    file=sys.stderr,
+                )
+            print(f"the engine of {name} is already running; its API is also on {base}")
             return exits.OK
         print(f"the engine of {name} is already running")
         return exits.OK
