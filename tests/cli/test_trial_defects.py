@@ -163,3 +163,16 @@ def test_up_with_another_http_port_on_a_serving_engine_says_it_kept_its_port(
         assert "plait down h" in again.stderr
     finally:
         live.plait("down", "h")
+
+
+def test_a_project_whose_repository_is_gone_can_still_be_removed(tmp_path: Path) -> None:
+    import shutil
+
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "-p", "gone")
+    shutil.rmtree(live.repo)
+    out = live.plait("rm", "gone", "--yes")
+    # It refused: "directory …/repo does not exist" (exit 4), and the project stayed.
+    assert out.returncode == 0, out.stderr
+    assert "is gone" in out.stdout
+    assert json.loads(live.ok("projects", "--json")) == []

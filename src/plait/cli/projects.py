@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -131,6 +132,9 @@ def _drop_worktrees(repo: str, root: Any, name: str, *, keep_branches: bool) -> 
     """The project's worktrees live in its folder; git must forget them (and, unless asked
     to keep them, the project's branches) before the folder goes."""
     if not repo or not shutil.which("git"):
+        return
+    if not os.path.isdir(repo):  # moved or deleted: the project must still go
+        print(f"its repository {repo} is gone: no worktrees or branches to clean up there")
         return
     listing = git_sync("worktree", "list", "--porcelain", cwd=repo, check=False)
     for line in listing.out.splitlines():
