@@ -176,3 +176,19 @@ def test_a_project_whose_repository_is_gone_can_still_be_removed(tmp_path: Path)
     assert out.returncode == 0, out.stderr
     assert "is gone" in out.stdout
     assert json.loads(live.ok("projects", "--json")) == []
+
+
+def test_an_engine_does_not_start_without_its_repository(tmp_path: Path) -> None:
+    import shutil
+
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "-p", "gone")
+    live.ok("add", "Write it", "--body", "notes/a.txt", "-p", "gone")
+    shutil.rmtree(live.repo)
+    for command in ("up", "resume"):
+        out = live.plait(command, "gone")
+        # `up` started an engine that failed the task's workspace every 2 s, for ever.
+        assert out.returncode == 4, (command, out.stdout, out.stderr)
+        assert f"the repository of project gone, {live.repo}, is gone" in out.stderr
+        assert "plait rm gone --yes" in out.stderr
+    assert "running" not in live.ok("projects")

@@ -8,7 +8,7 @@ import sys
 import time
 
 from plait.api.client import LiveAPI, engine_address
-from plait.engine.project import open_project
+from plait.engine.project import check_repository, open_project
 from plait.errors import ProjectError
 from plait.store.paths import project_paths
 
@@ -18,6 +18,11 @@ _UP_WAIT = 30.0  # seconds to wait for the background engine to answer
 def start_engine(name: str, *, http: int | None = None, token: str | None = None) -> int:
     """Start the project's engine in a background process (`plait up --foreground`, in a
     session of its own); return its pid once its API answers."""
+    proj = open_project(name)
+    try:
+        check_repository(proj)  # said here, rather than as an engine that died at once
+    finally:
+        proj.close()
     log_path = project_paths(name).engine_log
     argv = [sys.executable, "-m", "plait.cli", "up", name, "--foreground"]
     if http is not None:

@@ -23,7 +23,7 @@ from plait.core import events as ev
 from plait.core.model import RunState
 from plait.core.progress import settled
 from plait.engine.loop import Engine, EngineResult, Observer, Service
-from plait.engine.project import Project, build_engine, engine_lock
+from plait.engine.project import Project, build_engine, check_repository, engine_lock
 from plait.errors import ProjectError
 from plait.sources import Source, SourceContext, for_project
 from plait.sources import conflicts as _conflicts
@@ -54,6 +54,7 @@ def host(
     """Run the project's engine here until it is done or stopped; closes the project."""
     opts = options or HostOptions()
     try:
+        check_repository(proj)
         with engine_lock(proj):
             engine = build_engine(proj, observer=observer, token=opts.token)
             if engine.state is None and not any(isinstance(e, ev.RunStarted) for e in first):

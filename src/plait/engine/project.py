@@ -34,7 +34,7 @@ from plait.engine.settings import (
     project_config,
     with_secrets,
 )
-from plait.errors import ExecutorError, ProjectError, UsageError
+from plait.errors import ExecutorError, GitError, ProjectError, UsageError
 from plait.forges.base import Forge
 from plait.notify import Notifier
 from plait.pidlock import pid_lock
@@ -79,6 +79,17 @@ def create_project(name: str, settings: Settings) -> Project:
     store.set_meta("settings", settings.to_json())
     store.set_meta("created_at", str(time.time()))
     return Project(paths=paths, store=store, settings=settings)
+
+
+def check_repository(proj: Project) -> None:
+    """An engine without its repository would fail every task's workspace, over and over:
+    it does not start (the project's folder outlives a deleted or moved repository)."""
+    repo = proj.settings.repo
+    if repo and not os.path.isdir(repo):
+        raise GitError(
+            f"the repository of project {proj.name}, {repo}, is gone",
+            hint=f"put it back there, or remove the project: `plait rm {proj.name} --yes`",
+        )
 
 
 def start_project(proj: Project, *, title: str = "") -> RunState:
