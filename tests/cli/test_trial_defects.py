@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from plait.testing.gitrepo import GitRepo
 from tests.api.helpers_live import Live
 from tests.cli.helpers_cli import cli_env, plait
@@ -192,3 +194,23 @@ def test_an_engine_does_not_start_without_its_repository(tmp_path: Path) -> None
         assert f"the repository of project gone, {live.repo}, is gone" in out.stderr
         assert "plait rm gone --yes" in out.stderr
     assert "running" not in live.ok("projects")
+
+
+@pytest.mark.parametrize("command", ["status", "up", "down", "resume", "tui", "web", "rm"])
+def test_project_commands_take_dash_p_like_every_other(tmp_path: Path, command: str) -> None:
+    out = plait(command, "-p", "nope", home=tmp_path)
+    # "unrecognized arguments: -p", though the README says every command takes it.
+    assert "unrecognized arguments" not in out.stderr
+    assert "there is no plait project yet" in out.stderr or "no project named" in out.stderr
+
+
+def test_rm_never_picks_the_only_project_by_itself(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "-p", "only")
+    out = live.plait("rm", "--yes")
+    assert out.returncode == 2
+    assert "say which project to remove" in out.stderr
+    out = live.plait("status", "only", "-p", "other")
+    assert out.returncode == 2
+    assert "two projects named: only and -p other" in out.stderr
+    assert live.plait("rm", "-p", "only", "--yes").returncode == 0

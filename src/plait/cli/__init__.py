@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from plait import __version__, exits
-from plait.cli.common import Parser
+from plait.cli.common import Parser, project_from
 from plait.errors import PlaitError, PlanError
 
 EPILOG = """\
@@ -106,6 +106,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        project_from(args)
         if args.command is None:
             parser.print_help()
             return exits.OK

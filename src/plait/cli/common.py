@@ -147,6 +147,27 @@ def add_project_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_project_arg(p: argparse.ArgumentParser, what: str = "") -> None:
+    """`plait up [PROJECT]`: the project as an argument, or as the `--project`/`-p` every
+    other command takes (the README promises it everywhere); `project_from` merges them."""
+    p.add_argument("project", nargs="?", help=what or "the project (default: the only one)")
+    p.add_argument(
+        "--project", "-p", dest="project_flag", metavar="NAME", help="the same as PROJECT"
+    )
+
+
+def project_from(args: argparse.Namespace) -> None:
+    """One project name from `PROJECT` and `-p NAME`, which must agree when both are given."""
+    flag = getattr(args, "project_flag", None)
+    if flag is None:
+        return
+    if args.project is not None and args.project != flag:
+        raise UsageError(
+            f"two projects named: {args.project} and -p {flag}", hint="name the project once"
+        )
+    args.project = flag
+
+
 def add_json_flag(p: argparse.ArgumentParser, what: str = "print JSON") -> None:
     p.add_argument("--json", action="store_true", help=what)
 

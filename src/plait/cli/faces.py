@@ -29,7 +29,7 @@ from typing import Any
 from plait import exits
 from plait.api.client import LiveAPI, engine_address
 from plait.cli.background import start_engine
-from plait.cli.common import add_json_flag, port, print_json
+from plait.cli.common import add_json_flag, add_project_arg, port, print_json
 from plait.core import events as ev
 from plait.engine.host import HostOptions, host
 from plait.engine.loop import Engine, EngineResult
@@ -207,7 +207,7 @@ def register(sub: Any) -> None:
         "when none runs (commands then wait for `plait up`). Press ? in it for every key. "
         "Quitting leaves the engine running.",
     )
-    tui.add_argument("project", nargs="?", help="the project (default: the only one)")
+    add_project_arg(tui)
     tui.set_defaults(handler=cmd_tui)
 
     web = sub.add_parser(
@@ -217,7 +217,7 @@ def register(sub: Any) -> None:
         "in the background if none runs — and print its URL, which carries the project's "
         "token: keep it to yourself.",
     )
-    web.add_argument("project", nargs="?", help="the project (default: the only one)")
+    add_project_arg(web)
     web.add_argument(
         "--port",
         type=port,

@@ -12,7 +12,7 @@ from typing import Any
 
 from plait import exits
 from plait.api.client import open_api
-from plait.cli.common import add_json_flag, print_json, read_text_file, table
+from plait.cli.common import add_json_flag, add_project_arg, print_json, read_text_file, table
 from plait.engine.project import engine_running, open_project
 from plait.engine.settings import check_agents
 from plait.errors import ProjectError, UsageError
@@ -99,6 +99,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 # ---- rm -------------------------------------------------------------------------------------
 def cmd_rm(args: argparse.Namespace) -> int:
+    if args.project is None:  # never "the only project" by default: this one deletes
+        raise UsageError("say which project to remove", hint="plait rm NAME --yes")
     proj = open_project(args.project)
     name, root, repo = proj.name, proj.paths.root, proj.settings.repo
     running = engine_running(proj)
@@ -239,12 +241,12 @@ def register(sub: Any) -> None:
     projects.set_defaults(handler=cmd_projects)
 
     st = sub.add_parser("status", help="a project's tasks and totals (no project: all projects)")
-    st.add_argument("project", nargs="?", help="the project (default: the only one)")
+    add_project_arg(st, "the project (default: the only one, else every project)")
     add_json_flag(st, "the summary as one JSON object")
     st.set_defaults(handler=cmd_status)
 
     rm = sub.add_parser("rm", help="delete (or --archive) a project; the repository stays")
-    rm.add_argument("project", help="the project to remove")
+    add_project_arg(rm, "the project to remove (it must be named)")
     rm.add_argument("--yes", "-y", action="store_true", help="do not ask")
     rm.add_argument("--archive", action="store_true", help="move it under $PLAIT_HOME/archive")
     rm.add_argument(

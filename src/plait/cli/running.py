@@ -33,6 +33,7 @@ from plait.cli.background import start_engine
 from plait.cli.common import (
     Parser,
     add_json_flag,
+    add_project_arg,
     add_project_flag,
     dollars,
     notify_kinds,
@@ -710,7 +711,7 @@ def register(sub: Any) -> None:
     run.set_defaults(handler=cmd_run)
 
     res = sub.add_parser("resume", help="run a project's engine here until its tasks settle")
-    res.add_argument("project", nargs="?", help="the project (default: the only one)")
+    add_project_arg(res)
     res.add_argument("--token", help="GitHub token, for a GitHub project")
     add_json_flag(res, "one JSON object per line, the summary last")
     add_headless_flag(res)
@@ -722,7 +723,7 @@ def register(sub: Any) -> None:
     init.set_defaults(handler=cmd_init)
 
     up = sub.add_parser("up", help="start a project's engine in the background")
-    up.add_argument("project", nargs="?", help="the project (default: the only one)")
+    add_project_arg(up)
     up.add_argument(
         "--http",
         type=port,
@@ -736,7 +737,7 @@ def register(sub: Any) -> None:
     up.set_defaults(handler=cmd_up)
 
     down = sub.add_parser("down", help="stop a project's background engine cleanly")
-    down.add_argument("project", nargs="?", help="the project (default: the only one)")
+    add_project_arg(down)
     down.add_argument(
         "--timeout",
         type=seconds,
