@@ -15,6 +15,17 @@ from plait.store.paths import project_paths
 _UP_WAIT = 30.0  # seconds to wait for the background engine to answer
 
 
+def warn_port_kept(name: str, base: str, asked: int | None, *, serves: str, again: str) -> None:
+    """A running engine keeps the loopback port it has: say so when another was asked for,
+    and how to move it (`again`: the command that asks for it on a fresh engine)."""
+    if asked and not base.endswith(f":{asked}"):
+        print(
+            f"plait: warning: the engine of {name} already serves {serves} on {base}, not "
+            f"port {asked}; to move it: `plait down {name}`, then `{again}`",
+            file=sys.stderr,
+        )
+
+
 def start_engine(name: str, *, http: int | None = None, token: str | None = None) -> int:
     """Start the project's engine in a background process (`plait up --foreground`, in a
     session of its own); return its pid once its API answers."""

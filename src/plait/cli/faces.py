@@ -28,7 +28,7 @@ from typing import Any
 
 from plait import exits
 from plait.api.client import LiveAPI, engine_address
-from plait.cli.background import start_engine
+from plait.cli.background import start_engine, warn_port_kept
 from plait.cli.common import add_json_flag, add_project_arg, port, print_json
 from plait.core import events as ev
 from plait.engine.host import HostOptions, host
@@ -186,13 +186,8 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def _say(name: str, url: str, base: str, args: argparse.Namespace, *, started: bool) -> None:
-    if args.port and not base.endswith(f":{args.port}"):
-        print(
-            f"plait: warning: the engine of {name} already serves the dashboard on {base}, "
-            f"not port {args.port}; to move it: `plait down {name}`, then "
-            f"`plait web {name} --port {args.port}`",
-            file=sys.stderr,
-        )
+    again = f"plait web {name} --port {args.port}"
+    warn_port_kept(name, base, args.port, serves="the dashboard", again=again)
     print(f"dashboard of {name}: {url}")
     if started:
         print(f"its engine runs in the background; `plait down {name}` stops it")

@@ -29,7 +29,7 @@ from plait.agents.registry import BACKENDS, get_backend
 from plait.api import commands as cmd
 from plait.api.client import LiveAPI, engine_address, open_api
 from plait.cli import faces
-from plait.cli.background import start_engine
+from plait.cli.background import start_engine, warn_port_kept
 from plait.cli.common import (
     Parser,
     add_json_flag,
@@ -629,13 +629,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             finally:
                 api.close()
             base = str(opened["http"])
-            if args.http and not base.endswith(f":{args.http}"):
-                print(
-                    f"plait: warning: the engine of {name} already serves its API on {base}, "
-                    f"not port {args.http}; to move it: `plait down {name}`, then "
-                    f"`plait up {name} --http {args.http}`",
-                    file=sys.stderr,
-                )
+            again = f"plait up {name} --http {args.http}"
+            warn_port_kept(name, base, args.http, serves="its API", again=again)
             print(f"the engine of {name} is already running; its API is also on {base}")
             return exits.OK
         print(f"the engine of {name} is already running")
