@@ -93,3 +93,21 @@ def test_loopback_http_needs_the_token(engine: tuple[Live, dict[str, str]]) -> N
         assert added.status_code == 200, added.text
     log = (live.home() / "sec" / "engine.log").read_text()
     assert token not in log
+
+
+def test_an_unknown_endpoint_is_a_json_error_with_a_hint(
+    engine: tuple[Live, dict[str, str]],
+) -> None:
+    live, info = engine
+    token = (live.home() / "sec" / "api.token").read_text().strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=info["http"], headers=auth) as http:
+        # Both were Starlette's plain "Not Found" / "Method Not Allowed".
+        missing = http.get("/api/nothing")
+        assert missing.status_code == 404
+        assert missing.json()["error"] == "no such API endpoint: GET /api/nothing"
+        assert "README" in missing.json()["hint"]
+        wrong = http.delete("/api/tasks")
+        assert wrong.status_code == 405
+        assert wrong.json()["error"] == "not a method of this endpoint: DELETE /api/tasks"
+        assert http.get("/api/nothing", headers={"Authorization": "Bearer no"}).status_code == 401

@@ -28,8 +28,15 @@ from urllib.parse import urlencode
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -213,7 +220,20 @@ def make_app(ctx: ApiContext, hub: EventHub, *, local: bool = True) -> Starlette
     ]
     if local:
         routes.append(Route("/api/http", _handler(ctx, _open_http), methods=["POST"]))
-    return Starlette(routes=routes)
+    misses = {404: _no_route, 405: _no_route}
+    return Starlette(routes=routes, exception_handlers=misses)  # type: ignore[arg-type]
+
+
+async def _no_route(request: Request, exc: HTTPException) -> Response:
+    """An API caller gets the API's JSON error, not Starlette's bare "Not Found"."""
+    if not request.url.path.startswith("/api/"):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code)
+    what = "no such API endpoint" if exc.status_code == 404 else "not a method of this endpoint"
+    return JSONResponse(
+        {"error": f"{what}: {request.method} {request.url.path}",
+         "hint": "the endpoints are listed in the README, under The local API"},
+        status_code=exc.status_code,
+    )  # fmt: skip
 
 
 Endpoint = Callable[[ApiContext, Request], Any]
