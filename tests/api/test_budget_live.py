@@ -43,6 +43,7 @@ def test_a_task_stops_at_its_budget_and_resumes_when_it_is_raised(tmp_path: Path
     assert run.returncode == 10, run.stdout + run.stderr
     assert "OVER BUDGET: its budget is reached" in run.stdout
     assert "1 is over budget" in run.stdout
+    assert "`plait budget -p budgeted --task 1 --tokens N`" in run.stdout
     assert len(_starts(live)) == 1
     [row] = live.json("ps", "-p", "budgeted")
     assert row["status"] == "over-budget"
@@ -50,6 +51,8 @@ def test_a_task_stops_at_its_budget_and_resumes_when_it_is_raised(tmp_path: Path
     assert "tokens used" in row["over_budget"]
     shown = live.json("budget", "--task", "1", "-p", "budgeted")
     assert shown["task"]["waiting"]
+    said = live.plait("budget", "--task", "1", "-p", "budgeted")
+    assert "`plait budget -p budgeted --task 1 --tokens N`" in said.stdout, said.stdout
 
     assert live.plait("up", "budgeted").returncode == 0
     try:

@@ -3,6 +3,8 @@ everywhere): each case here failed before its fix."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from plait.core.task import display_status
 from plait.testing.gitrepo import GitRepo
 from tests.api.helpers_live import Live
 from tests.cli.helpers_cli import cli_env, plait
@@ -214,3 +217,31 @@ def test_rm_never_picks_the_only_project_by_itself(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "two projects named: only and -p other" in out.stderr
     assert live.plait("rm", "-p", "only", "--yes").returncode == 0
+
+
+def _words_returned(node: ast.AST) -> set[str]:
+    """The string constants a function can return, leaving out those it compares with."""
+    if isinstance(node, ast.Compare | ast.JoinedStr):
+        return set()
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    return {w for child in ast.iter_child_nodes(node) for w in _words_returned(child)}
+
+
+def test_the_readme_names_every_status_a_task_can_show() -> None:
+    # `carried` and `pushing` were shown by `ps` but missing from the README's list.
+    tree = ast.parse(inspect.getsource(display_status))
+    words = set().union(*(_words_returned(n) for n in ast.walk(tree) if isinstance(n, ast.Return)))
+    words.discard(display_status.__doc__ or "")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert {"carried", "pushing", "merged", "syncing"} <= words
+    assert sorted(w for w in words if f"`{w}`" not in readme) == []
+
+
+def test_swarm_status_of_a_project_with_no_swarm_says_so(tmp_path: Path) -> None:
+    live = _two_projects_on_one_repo(tmp_path)
+    out = live.plait("swarm", "status", "-p", "one")
+    assert out.returncode == 0, out.stderr
+    # It printed an empty workers table and a queue of zeros.
+    assert out.stdout.startswith("project one has no swarm: start one with `plait swarm")
+    assert "worker" not in out.stdout.splitlines()[-1]

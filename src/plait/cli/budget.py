@@ -57,15 +57,15 @@ def _limit(limit: Json) -> str:
 def render(view: Json) -> str:
     task = view.get("task")
     if task is not None:
-        return _render_task(task)
+        return _render_task(task, view["project"])
     budget = view["budget"]
     lines = [
         f"project {view['project']}: {view['tokens']:,} tokens, ${view['cost_usd']:,.4f}; "
         f"budget: {_limit(budget)}; each task: {_limit(budget['task_default'])}"
     ]
     if budget.get("over"):
-        lines.append(f"  {budget['over']} — no new agent turn starts: raise it with "
-                     "`plait budget --tokens N` or `--dollars D`")  # fmt: skip
+        raise_it = f"`plait budget -p {view['project']} --tokens N` or `--dollars D`"
+        lines.append(f"  {budget['over']} — no new agent turn starts: raise it with {raise_it}")
     for title, key in (("agent", "by_agent"), ("plan", "by_plan")):
         rows = [
             (name, r["tasks"], r["turns"], f"{r['tokens']:,}", f"${r['cost_usd']:,.4f}")
@@ -82,14 +82,15 @@ def render(view: Json) -> str:
     return "\n".join(lines)
 
 
-def _render_task(t: Json) -> str:
+def _render_task(t: Json, project: str) -> str:
     line = (
         f"task {t['id']} ({t['status']}): {t['tokens_used']:,} tokens, ${t['cost_usd']:,.4f}; "
         f"budget: {_limit(t)}"
     )
     if t.get("waiting"):
         line += (
-            f"\n  {t['waiting']} — raise it with `plait budget --task {t['id']} --tokens N` "
+            f"\n  {t['waiting']} — raise it with "
+            f"`plait budget -p {project} --task {t['id']} --tokens N` "
             "or `--dollars D`"
         )
     return line

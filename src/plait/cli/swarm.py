@@ -167,6 +167,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(status)
         return exits.OK
+    if not status["workers"] and not status["log"]:
+        print(f"project {proj.name} has no swarm: start one with `plait swarm CONFIG.toml "
+              f"-p {proj.name}` or a [swarm] table in its plait.toml")  # fmt: skip
+        return exits.OK
     print(worker_table(status))
     print(queue_line(status))
     if status["log"]:

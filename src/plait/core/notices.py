@@ -106,7 +106,7 @@ def _task_budget(state: RunState, t: TaskState, why: str) -> fx.Notify:
     title = f"{state.config.project}: task {t.id} reached its budget"
     text = (
         f"{state.specs[t.id].title}: {why}; its next agent turns wait. Raise it with "
-        f"`plait budget --task {t.id} --tokens N` or `--dollars D`."
+        f"`plait budget -p {state.config.project} --task {t.id} --tokens N` or `--dollars D`."
     )
     return _notify(state, "budget", t.id, title, text, _url(t))
 
@@ -115,7 +115,7 @@ def _project_budget(state: RunState) -> fx.Notify:
     title = f"{state.config.project}: the project reached its budget"
     text = (
         f"{project_over(state)}; no new agent turn starts. Raise it with "
-        f"`plait budget --tokens N` or `--dollars D`."
+        f"`plait budget -p {state.config.project} --tokens N` or `--dollars D`."
     )
     return _notify(state, "budget", "", title, text)
 

@@ -91,7 +91,7 @@ def summary_table(summary: dict[str, Any]) -> str:
         elif r.get("over_budget"):
             lines.append(
                 f"  {r['id']} is over budget: {r['over_budget']} "
-                f"(`plait budget --task {r['id']} --tokens N`)"
+                f"(`plait budget -p {summary['project']} --task {r['id']} --tokens N`)"
             )
     return "\n".join(lines)
 
