@@ -266,6 +266,37 @@ def _chore(state: RunState, tasks: dict[str, TaskState], t: TaskState) -> Op | N
     return None
 
 
+def _landing_now(state: RunState, t: TaskState) -> bool:
+    """A PR-landing task past its last agent turn (within the hold), nothing in its way."""
+    agent_left = _holds_a_slot(t) or any(op.kind in AGENT_OPS for op in t.queue)
+    return (
+        t.phase is Phase.ACTIVE
+        and t.turn_ended_at + state.config.hold_for_dependents > state.now
+        and state.specs[t.id].landing == "pr"
+        and not (t.stopped or agent_left or attention_reason(t, state.config))
+    )
+
+
+def _kept_for_dependents(state: RunState, tasks: dict[str, TaskState]) -> list[str]:
+    """The waiting tasks that only wait for tasks landing now (a slot is kept for each)."""
+    cfg = state.config
+    if cfg.hold_for_dependents <= 0 or cfg.workers:
+        return []
+    soon = {tid for tid, t in tasks.items() if _landing_now(state, t)}
+    kept = []
+    for tid, t in tasks.items():
+        spec = state.specs[tid]
+        if t.phase is not Phase.WAITING or t.stopped or t.carried_by or spec.team:
+            continue
+        if not soon & set(spec.depends_on) or attention_reason(t, cfg):
+            continue
+        if readiness(spec, tasks, stacked=cfg.stacked).ready:
+            continue
+        if all(tasks[d].phase is Phase.MERGED or d in soon for d in spec.depends_on):
+            kept.append(tid)
+    return kept
+
+
 def _reference_schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
     tasks = {tid: state.tasks[tid] for tid in state.order}
     cfg, now = state.config, state.now
@@ -316,13 +347,18 @@ def _reference_schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...
         landed_cleanup = chore.kind is OpKind.CLEANUP and not t.stopped
         if landed_cleanup or (free(t) and t.phase is not Phase.WAITING):
             emit(_started_on(t, chore))
-    # 4. New starts, longest critical path first, where the dependencies allow.
+    # 4. New starts, longest critical path first, where the dependencies allow, leaving a
+    # slot free for each task that comes before them and waits only for tasks landing now.
+    kept = _kept_for_dependents(state, tasks)
     for tid in state.start_order:
         t = tasks[tid]
         if t.phase is not Phase.WAITING or t.current is not None or not free(t):
             continue
         ready = readiness(state.specs[tid], tasks, stacked=cfg.stacked)
         if not ready.ready or not turns.fits(tid):
+            continue
+        before = sum(1 for k in kept if state.start_order.index(k) < state.start_order.index(tid))
+        if len(turns.holders) + before >= cfg.max_concurrency:
             continue
         turns.holders.append(tid)
         on = ready.stacked_on

@@ -253,6 +253,7 @@ class TaskState:
     session_usage: Usage = field(default_factory=Usage)
     turns: int = 0
     agent_seconds: float = 0.0
+    turn_ended_at: float = 0.0  # when its last agent turn ended
     started_at: float = 0.0
     finished_at: float = 0.0
     merge_sha: str = ""
@@ -373,6 +374,9 @@ class RunConfig:
     review: ReviewConfig = field(default_factory=ReviewConfig)
     workers: tuple[WorkerGroup, ...] = ()
     tickets_dir: str = "tasks"  # a change touching only files here skips review
+    # Seconds an agent slot may wait for the dependents of a task that is landing, when
+    # they come first by critical path (see plait.core.holding); 0: never wait.
+    hold_for_dependents: float = 60.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

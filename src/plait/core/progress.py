@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from plait.core.budget import project_over, waiting_on_budget
+from plait.core.holding import hold_ends
 from plait.core.model import Phase, RunState, TaskState, Usage
 from plait.core.overlap import holders
 from plait.core.task import attention_reason
-from plait.core.taskmap import TaskMap
+from plait.core.taskmap import TaskMap, indexed_tasks
 
 
 def stuck_tasks(state: RunState) -> set[str]:
@@ -120,6 +121,10 @@ def next_wakeup(state: RunState) -> float | None:
     due += [
         t.ready_since + delay for t in tasks if t.ready_since and t.ready_since + delay > state.now
     ]
+    # A slot kept for a landing task's dependents is given away when its hold ends.
+    if state.config.hold_for_dependents > 0:
+        indexed = indexed_tasks(state)
+        due += hold_ends(state, indexed.live_ids(), indexed.shape)
     return min(due) if due else None
 
 

@@ -2,12 +2,14 @@
 
 Order of service: work already under way first (its next step), then feedback on open
 work (rebase, human message, conflict, CI, review — in that order, across tasks), then
-plait's own forge housekeeping, then new starts by critical path. Agent turns count
-against the global, per-class and per-backend caps; git and forge steps do not.
+plait's own forge housekeeping, then new starts by critical path (a slot may wait for
+what a landing task unlocks: core.holding). Agent turns count against the global,
+per-class and per-backend caps; git and forge steps do not.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -15,7 +17,7 @@ from functools import partial
 from typing import TypedDict
 
 from plait.core import effects as fx
-from plait.core import landing, reviewing, swarm
+from plait.core import holding, landing, reviewing, swarm
 from plait.core.budget import project_over, task_over
 from plait.core.cooldown import cooling
 from plait.core.graph import readiness
@@ -257,9 +259,13 @@ def _serve_starts(
     cap = state.config.max_concurrency
     if slots.project_over():
         return  # the project's budget is reached: nothing starts
-    active = tasks.indexed.live_ids() if state.config.hold_overlapping else []
-    for tid in tasks.indexed.startable_ids():
-        if slots.total >= cap:
+    indexed = tasks.indexed
+    active = indexed.live_ids() if state.config.hold_overlapping else []
+    held = holding.held_positions(state, tasks, indexed.live_ids(), indexed.shape)
+    for tid in indexed.startable_ids():
+        # Slots kept for what a landing task unlocks, if it comes first (core.holding).
+        kept = bisect_left(held, indexed.shape.start_position[tid]) if held else 0
+        if slots.total + kept >= cap:
             break  # no task could take a slot: the rest of the pass would emit nothing
         t = tasks[tid]
         if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
