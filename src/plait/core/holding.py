@@ -33,8 +33,8 @@ def agent_work_left(t: TaskState) -> bool:
 def landing(state: RunState, t: TaskState) -> bool:
     """Is `t` on its way to landing by itself, within the hold since its last turn?"""
     return (
-        t.phase is Phase.ACTIVE
-        and t.turn_ended_at + state.config.hold_for_dependents > state.now
+        t.turn_ended_at + state.config.hold_for_dependents > state.now
+        and t.phase is Phase.ACTIVE
         and state.specs[t.id].landing == "pr"
         and not t.stopped
         and not agent_work_left(t)
@@ -57,21 +57,26 @@ def held_positions(
     startable already is not waited for, it is simply started in its turn."""
     if not _holds(state):
         return []
-    soon = {tid: None for tid in live if landing(state, tasks[tid])}
+    soon = {tid: None for tid in live if shape.dependents[tid] and landing(state, tasks[tid])}
     if not soon:
         return []
     coming: set[int] = set()
     for tid in soon:
         for child in shape.dependents[tid]:
+            position = shape.start_position[child]
             c, spec = tasks[child], state.specs[child]
-            if c.phase is not Phase.WAITING or c.stopped or c.carried_by or spec.team:
+            if position in coming or c.phase is not Phase.WAITING:
                 continue
-            if attention_reason(c, state.config):
+            # Cheap tests first: this runs on every schedule with a start to make.
+            open_deps = [d for d in spec.depends_on if tasks[d].phase is not Phase.MERGED]
+            if not open_deps or any(d not in soon for d in open_deps):
+                continue  # startable already, or it waits for more than what lands now
+            if c.stopped or c.carried_by or spec.team or attention_reason(c, state.config):
                 continue
-            if readiness(spec, tasks, stacked=state.config.stacked).ready:
+            stacked = state.config.stacked
+            if stacked and readiness(spec, tasks, stacked=stacked).ready:
                 continue  # here already (stacked on its dependency's ready PR)
-            if all(tasks[d].phase is Phase.MERGED or d in soon for d in spec.depends_on):
-                coming.add(shape.start_position[child])
+            coming.add(position)
     return sorted(coming)
 
 

@@ -261,11 +261,14 @@ def _serve_starts(
         return  # the project's budget is reached: nothing starts
     indexed = tasks.indexed
     active = indexed.live_ids() if state.config.hold_overlapping else []
-    held = holding.held_positions(state, tasks, indexed.live_ids(), indexed.shape)
+    held: list[int] | None = None  # looked for once a start could take a slot
     for tid in indexed.startable_ids():
+        if slots.total >= cap:
+            break  # no task could take a slot: the rest of the pass would emit nothing
+        if held is None:
+            held = holding.held_positions(state, tasks, indexed.live_ids(), indexed.shape)
         # Slots kept for what a landing task unlocks, if it comes first (core.holding).
-        kept = bisect_left(held, indexed.shape.start_position[tid]) if held else 0
-        if slots.total + kept >= cap:
+        if held and slots.total + bisect_left(held, indexed.shape.start_position[tid]) >= cap:
             break  # no task could take a slot: the rest of the pass would emit nothing
         t = tasks[tid]
         if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
