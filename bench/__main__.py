@@ -1,4 +1,8 @@
-"""`python -m bench [IDS…] [--json] [--quick] [--profile]` — run plait's benchmarks.
+"""`python -m bench [IDS…] [--json] [--quick] [--profile] [--out DIR]` — run plait's benchmarks.
+
+Every figure is printed next to its goal (PASS/FAIL), then a summary table of the gated
+figures; the same is written to DIR (default `bench-report/`) as `report.json` (every
+benchmark's object and the summary) and `report.html` (one self-contained page).
 
 Exit code: 0 every benchmark met its goal, 1 some did not, 2 a benchmark crashed. A
 benchmark whose real parts cannot be had on this machine (`bench.common.Skip`, or the
@@ -16,6 +20,8 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from bench import (
     p1_scale,
@@ -25,6 +31,7 @@ from bench import (
     p5_github_api,
     p6_footprint,
     p9_scaleout,
+    page,
     r1_swarm,
 )
 from bench.common import Report, Skip
@@ -48,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per benchmark")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--profile", action="store_true", help="cProfile each benchmark (stderr)")
+    p.add_argument(
+        "--out",
+        default="bench-report",
+        metavar="DIR",
+        help="where report.json and report.html go (default: bench-report; '' for none)",
+    )
     return p
 
 
@@ -83,25 +96,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     crashed: list[str] = []
     skipped: list[str] = []
     metrics: dict[str, object] = {}
+    objects: list[dict[str, Any]] = []
     for bid in ids:
         try:
             report = _run_one(bid, args.quick, args.profile)
         except (Skip, AgentCLIsUnavailable) as exc:
             skipped.append(bid)
             line = {"type": "benchmark", "id": bid, "skipped": str(exc)}
+            objects.append(line)
             print(json.dumps(line) if args.json else f"{bid}: skipped — {exc}", flush=True)
             continue
         except Exception as exc:
             crashed.append(bid)
             traceback.print_exc()
+            crash = {"type": "benchmark", "id": bid, "error": repr(exc)}
+            objects.append(crash)
             if args.json:
-                print(json.dumps({"type": "benchmark", "id": bid, "error": repr(exc)}), flush=True)
+                print(json.dumps(crash), flush=True)
             continue
         (passed if report.passed else failed).append(bid)
         for note in report.notes:  # figures a benchmark exports by name (P5)
             if note.startswith("metrics: "):
                 metrics.update(json.loads(note.removeprefix("metrics: ")))
-        print(json.dumps(report.to_json()) if args.json else report.render(), flush=True)
+        objects.append(report.to_json())
+        print(json.dumps(objects[-1]) if args.json else report.render(), flush=True)
     summary = {
         "type": "summary",
         "passed": passed,
@@ -112,9 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - started, 3),
         **metrics,
     }
+    if args.out:
+        _write(Path(args.out), objects, summary)
     if args.json:
         print(json.dumps(summary))
     else:
+        print("\n" + _table(objects))
         print(
             f"\n{len(passed)} passed, {len(failed)} failed, {len(crashed)} crashed, "
             f"{len(skipped)} skipped "
@@ -123,6 +144,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if crashed:
         return 2
     return 1 if failed else 0
+
+
+def _table(objects: list[dict[str, Any]]) -> str:
+    """Every figure that has a goal, one line each: id, verdict, value, goal."""
+    lines = []
+    for obj in objects:
+        for f in obj.get("figures", []):
+            if f["pass"] is None:
+                continue
+            verdict = "PASS" if f["pass"] else "FAIL"
+            value = f"{f['value']:,.6g} {f['unit']}"
+            lines.append(f"{obj['id']:<4} {verdict}  {value:>18}  goal {f['goal']:<14} {f['name']}")
+        if "skipped" in obj or "error" in obj:
+            state = "SKIP" if "skipped" in obj else "CRASH"
+            lines.append(f"{obj['id']:<4} {state}  {obj.get('skipped') or obj.get('error')}")
+    return "\n".join(lines)
+
+
+def _write(out: Path, objects: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    data = {"benchmarks": objects, "summary": summary}
+    (out / "report.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    (out / "report.html").write_text(page.render(objects, summary), encoding="utf-8")
+    print(f"report written to {out}/report.json and {out}/report.html", file=sys.stderr)
 
 
 if __name__ == "__main__":

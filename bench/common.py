@@ -46,12 +46,31 @@ class Figure:
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chart:
+    """Grouped bars for the HTML page: one bar per series in each group (x label)."""
+
+    title: str
+    unit: str
+    groups: tuple[str, ...]
+    series: dict[str, tuple[float, ...]]  # name → one value per group
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "title": self.title,
+            "unit": self.unit,
+            "groups": list(self.groups),
+            "series": {k: [round(v, 6) for v in vs] for k, vs in self.series.items()},
+        }
+
+
 @dataclass(slots=True, kw_only=True)
 class Report:
     id: str
     title: str
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
     seconds: float = 0.0
     quick: bool = False
 
@@ -72,6 +91,7 @@ class Report:
             "seconds": round(self.seconds, 3),
             "figures": [f.to_json() for f in self.figures],
             "notes": self.notes,
+            "charts": [c.to_json() for c in self.charts],
         }
 
     def render(self) -> str:

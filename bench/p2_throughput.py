@@ -1,12 +1,14 @@
 """P2 durable throughput: events decided and committed to SQLite per second.
 
-A 200-task run (random DAG, concurrency 8, a little CI failure and review chaos so every
-kind of event shows up) is played by `plait.testing.core_driver.CoreDriver` on its
-simulated clock; an observer commits every decision with `plait.store.Store.commit` (a
-temp file, WAL), one transaction per event, exactly as the engine does. The figure is
-events over the time spent deciding and committing them (`CoreDriver.feed`, which is
-`decide` plus the observer's commit plus O(effects) bookkeeping); the rate over the whole
-run, world simulation included, is printed too.
+The goal is checked on the engine's own loop (`bench.p2_engine`): the run's events
+submitted together, decided, narrated and committed in the engine's batches. The figures
+below it show the parts: a 200-task run (random DAG, concurrency 8, a little CI failure
+and review chaos so every kind of event shows up) is played by
+`plait.testing.core_driver.CoreDriver` on its simulated clock; an observer commits every
+decision with `plait.store.Store.commit` (a temp file, WAL), one transaction per event:
+events over the time spent deciding and committing them (`CoreDriver.feed`: `decide`
+plus the commit plus O(effects) bookkeeping); the rate over the whole run, world
+simulation included; and the same decisions committed 32 per transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figure, Report, random_dag
+from bench.common import Figure, Report, median, random_dag
+from bench.p2_engine import engine_rate
 from plait.core import events as ev
 from plait.core.controller import Decision
 from plait.core.model import RunConfig, RunState
@@ -40,7 +43,7 @@ class _TimedDriver(CoreDriver):
 
 
 TITLE = "durable throughput"
-GOAL = 2_000.0
+GOAL = 10_000.0
 
 
 def run(quick: bool = False) -> Report:
@@ -49,6 +52,8 @@ def run(quick: bool = False) -> Report:
     specs, _ = random_dag(random.Random(2), tasks)
     config = RunConfig(project="bench", repo="/sim/repo", max_concurrency=8)
     driver = _TimedDriver(specs, config=config, seed=2, chaos=Chaos(ci_fail=0.1, review=0.1))
+    driver.observers.append(lambda event, _old, _decision: log.append(event))
+    log: list[ev.Event] = []
     commit_s = 0.0
     with tempfile.TemporaryDirectory(prefix="plait-bench-p2-") as tmp:
         store = Store(Path(tmp) / "plait.db")
@@ -67,14 +72,28 @@ def run(quick: bool = False) -> Report:
         stored = sum(store.effect_counts().values())
         store.close()
     events = final.events
+    engine, batches = engine_rate(log)
+    report.add(
+        Figure(
+            name=f"engine: events decided + narrated + committed per second, submitted "
+            f"together ({tasks} tasks, {len(log):,} events)",
+            value=engine,
+            unit="events/s",
+            goal=f">= {GOAL:,.0f}/s",
+            passed=engine >= GOAL,
+        )
+    )
+    report.notes.append(
+        f"engine transactions: {len(batches)}, events per transaction: "
+        f"median {median(batches):g}, max {max(batches, default=0)}"
+    )
     rate = events / driver.busy if driver.busy else 0.0
     report.add(
         Figure(
-            name=f"events decided + committed per second ({tasks} tasks, {events:,} events)",
+            name=f"decide + commit, one event per transaction ({tasks} tasks, {events:,} events)",
             value=rate,
             unit="events/s",
-            goal=f">= {GOAL:,.0f}/s",
-            passed=rate >= GOAL,
+            goal="",
         )
     )
     report.add(
@@ -124,6 +143,5 @@ def _batched(specs: list[TaskSpec], config: RunConfig) -> Figure:
         name=f"events decided + committed per second, {BATCH} per transaction",
         value=rate,
         unit="events/s",
-        goal=f">= {GOAL:,.0f}/s",
-        passed=rate >= GOAL,
+        goal="",
     )

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.common import Figure, Report
+from bench.common import Chart, Figure, Report
 from plait.forges.github import queries
 from plait.forges.github.forge import GitHubForge
 from plait.forges.github.token import Token
@@ -143,6 +143,22 @@ def run(quick: bool = False) -> Report:
         f"{m['rate_points_per_idle_cycle'] * hourly:,.0f} when idle"
     )
     report.notes.append("metrics: " + json.dumps(m, sort_keys=True))
+    base = m["baseline_rate_points_per_cycle"]
+    report.charts.append(
+        Chart(
+            title=f"API cost per poll cycle, {count} open PRs: plait vs one query per PR",
+            unit="rate points",
+            groups=("a fifth of the PRs changed", "every PR changed", "idle"),
+            series={
+                "plait": (
+                    m["rate_points_per_changing_cycle"],
+                    m["rate_points_when_every_pr_changed"],
+                    m["rate_points_per_idle_cycle"],
+                ),
+                "one query per PR": (base, base, base),
+            },
+        )
+    )
     return report
 
 

@@ -31,8 +31,8 @@ def _run_bench(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_every_benchmark_reports_figures_in_json() -> None:
-    done = _run_bench("--quick", "--json")
+def test_every_benchmark_reports_figures_in_json(tmp_path: Path) -> None:
+    done = _run_bench("--quick", "--json", "--out", str(tmp_path))
     assert done.returncode in (0, 1), done.stderr  # 2 would mean a benchmark crashed
     objects = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     *reports, summary = objects
@@ -61,13 +61,22 @@ def test_every_benchmark_reports_figures_in_json() -> None:
     verdicts = {r["id"]: r["pass"] for r in reports}
     assert sorted(summary["passed"] + summary["failed"]) == sorted(verdicts)
     assert done.returncode == (0 if all(verdicts.values()) else 1)
+    # The same objects are written as one JSON file and one page that needs nothing else.
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written == {"benchmarks": objects[:-1], "summary": summary}
+    html = (tmp_path / "report.html").read_text()
+    assert "<svg" in html and "makespan" in html and "one query per PR" in html
+    assert "<script" not in html and "src=" not in html and "href=" not in html
+    gated = sum(f["pass"] is not None for r in reports for f in r["figures"])
+    assert html.count('class="pass">PASS<') + html.count('class="fail">FAIL<') == gated
 
 
-def test_a_subset_in_text_and_an_unknown_id() -> None:
-    done = _run_bench("p4", "--quick")
+def test_a_subset_in_text_and_an_unknown_id(tmp_path: Path) -> None:
+    done = _run_bench("p4", "--quick", "--out", str(tmp_path))
     assert done.returncode in (0, 1), done.stderr
     assert "P4 scheduling quality" in done.stdout
-    assert "goal <= 1.05" in done.stdout
+    assert "goal <= 1.03" in done.stdout
+    assert "P4   PASS" in done.stdout or "P4   FAIL" in done.stdout  # the summary table
     assert "P1" not in done.stdout
     bad = _run_bench("P99")
     assert bad.returncode == 2

@@ -1,0 +1,113 @@
+"""P2's main figure: the engine's own throughput, batching what arrives together.
+
+A 200-task run is first played by `plait.testing.core_driver.CoreDriver` (random DAG,
+concurrency 8, some CI failure and review chaos) to get its event log. The log is then
+handed to a real `plait.engine.loop.Engine` over a real SQLite store, every event
+submitted at once (they "arrive together"): the engine decides them, narrates them (the
+timeline lines the faces show), commits them in batches with `Store.commit_many` and
+only then dispatches the decided effects. The figure is events over the wall time until
+the last one is committed. The effects are dispatched to an executor that never answers
+(the log already holds their results) and the forge's poll sees no change, so the
+figure is the engine's own cost: decide + narrate + commit + dispatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import cast
+
+from plait.core import effects as fx
+from plait.core import events as ev
+from plait.core.model import PRView, Usage
+from plait.engine.executor import Executor, WorkerInfo
+from plait.engine.loop import Engine
+from plait.forges.base import Forge
+from plait.store import Store
+from plait.store.sqlite import Decided
+from plait.ui.headless import timeline_lines
+
+
+class _Counting(Store):
+    """A store that remembers how many events each transaction committed."""
+
+    batches: list[int]
+
+    def commit_many(self, steps: Sequence[Decided]) -> list[int]:
+        self.batches.append(len(steps))
+        return super().commit_many(steps)
+
+
+class _Silent:
+    """An executor whose effects never end: the replayed log already holds their results."""
+
+    async def run(self, effect: fx.Effect) -> ev.Event:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    def interrupt(self, effect_id: str) -> bool:
+        return False
+
+    def abandon(self, effect_id: str) -> None:
+        return None
+
+    def live_usage(self) -> dict[str, tuple[Usage, bool]]:
+        return {}
+
+    def placement(self) -> dict[str, str]:
+        return {}
+
+    async def workers(self) -> Sequence[WorkerInfo]:
+        return []
+
+    @property
+    def describe(self) -> str:
+        return "bench"
+
+
+class _Still:
+    """A forge where nothing changes between polls."""
+
+    name = "bench"
+
+    def suggested_poll_interval(self, base: float) -> float:
+        return base
+
+    async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
+        return {}
+
+    async def serve(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+async def _replay(engine: Engine, log: list[ev.Event]) -> float:
+    running = asyncio.ensure_future(engine.run(until=None))
+    start = time.perf_counter()
+    await asyncio.gather(*(engine.submit(event) for event in log))
+    seconds = time.perf_counter() - start
+    engine.stop()
+    await running
+    return seconds
+
+
+def engine_rate(log: list[ev.Event]) -> tuple[float, list[int]]:
+    """Events per second through the engine's loop, and the sizes of its transactions."""
+    with tempfile.TemporaryDirectory(prefix="plait-bench-p2e-") as tmp:
+        store = _Counting(Path(tmp) / "plait.db")
+        store.batches = []
+        engine = Engine(
+            store=store,
+            forge=cast(Forge, _Still()),
+            executors=cast(Executor, _Silent()),
+            poll_interval=3600.0,
+            narrator=timeline_lines,
+        )
+        seconds = asyncio.run(_replay(engine, log))
+        store.close()
+    return len(log) / seconds, store.batches
