@@ -88,8 +88,14 @@ class _Still:
 
 async def _replay(engine: Engine, log: list[ev.Event]) -> float:
     running = asyncio.ensure_future(engine.run(until=None))
+    committed = asyncio.Event()
+    last = engine.seq + len(log)
+    engine.watch(lambda *_: committed.set() if engine.seq >= last else None)
+    await asyncio.sleep(0)  # the engine is waiting for events
     start = time.perf_counter()
-    await asyncio.gather(*(engine.submit(event) for event in log))
+    for event in log:
+        engine.post(event)
+    await committed.wait()
     seconds = time.perf_counter() - start
     engine.stop()
     await running

@@ -11,8 +11,8 @@ at the whole run and emits the effects for whatever can go next, within the caps
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from plait.core import events as ev
 from plait.core import landing, swarm
@@ -38,6 +38,11 @@ from plait.core.plan import TaskSpec
 from plait.core.scheduler import FIRST_STEP, schedule
 from plait.core.task import agent_of, attention_reason, enqueue, fresh
 from plait.core.taskmap import indexed_tasks
+
+if TYPE_CHECKING:  # mypy checks each field's type through its dataclasses plugin
+    from dataclasses import replace
+else:  # the same copy, about twice as fast (P2)
+    from plait.core.copying import replace
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ looks for it first.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from plait.core import events as ev
 from plait.core import swarm
@@ -31,6 +31,11 @@ from plait.core.plan import TaskSpec
 from plait.core.reviewing import fix_round, on_reviewed, render_issues
 from plait.core.task import agent_of, enqueue
 from plait.core.taskmap import put
+
+if TYPE_CHECKING:  # mypy checks each field's type through its dataclasses plugin
+    from dataclasses import replace
+else:  # the same copy, about twice as fast (P2)
+    from plait.core.copying import replace
 
 # The explicit signals a worker's final answer may carry (parsed by the shell).
 NOTHING_TO_DO = "NOTHING TO DO"

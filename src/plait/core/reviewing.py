@@ -14,13 +14,18 @@ round to the next one; a backend cooling down is passed over while another is fr
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.cooldown import LIMIT_FAILURES, cool_down, cooling, recovered
 from plait.core.model import LogEntry, Op, OpKind, Reviewer, RunState, TaskState
 from plait.core.task import enqueue
+
+if TYPE_CHECKING:  # mypy checks each field's type through its dataclasses plugin
+    from dataclasses import replace
+else:  # the same copy, about twice as fast (P2)
+    from plait.core.copying import replace
 
 
 def chain(state: RunState) -> tuple[Reviewer, ...]:

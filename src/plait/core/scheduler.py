@@ -12,9 +12,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from plait.core import effects as fx
 from plait.core import holding, landing, reviewing, swarm
@@ -45,6 +45,11 @@ from plait.core.task import (
     wants_ready,
 )
 from plait.core.taskmap import TaskMap, indexed_tasks
+
+if TYPE_CHECKING:  # mypy checks each field's type through its dataclasses plugin
+    from dataclasses import replace
+else:  # the same copy, about twice as fast (P2)
+    from plait.core.copying import replace
 
 FIRST_STEP: dict[OpKind, str] = {
     OpKind.START: "workspace",

@@ -21,7 +21,7 @@ seconds before its next claim and stops claiming after `max_cycles`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from plait.core import events as ev
 from plait.core.model import (
@@ -39,6 +39,11 @@ from plait.core.model import (
 from plait.core.progress import stuck_tasks
 from plait.core.task import agent_of, attention_reason, fresh, group_of, model_of
 from plait.core.taskmap import put
+
+if TYPE_CHECKING:  # mypy checks each field's type through its dataclasses plugin
+    from dataclasses import replace
+else:  # the same copy, about twice as fast (P2)
+    from plait.core.copying import replace
 
 PLANNING = "planning"  # the queue of planner tasks (see plait.sources.planners)
 DEFAULT_RESUMES = 5  # turns without completion before the wrap-up nudge, without a group

@@ -7,7 +7,7 @@ never do. Operations are served one at a time in `FEEDBACK_PRIORITY` order.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from plait.core.model import (
     FEEDBACK_PRIORITY,
@@ -21,6 +21,11 @@ from plait.core.model import (
     TaskState,
     WorkerGroup,
 )
+
+if TYPE_CHECKING:  # mypy checks each field's type through its dataclasses plugin
+    from dataclasses import replace
+else:  # the same copy, about twice as fast (P2)
+    from plait.core.copying import replace
 
 # Kinds where a newer op replaces a queued older one.
 _REPLACING = frozenset({OpKind.REBASE, OpKind.CI, OpKind.CONFLICT})

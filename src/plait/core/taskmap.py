@@ -26,12 +26,18 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from math import isqrt
+from typing import TYPE_CHECKING
 
 from plait.core.graph import pr_is_review_ready, readiness
 from plait.core.model import Phase, RunState, TaskState
 from plait.core.plan import TaskSpec
+
+if TYPE_CHECKING:  # mypy checks each field's type through its dataclasses plugin
+    from dataclasses import replace
+else:  # the same copy, about twice as fast (P2)
+    from plait.core.copying import replace
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -168,6 +168,10 @@ class Engine:
         await self._queue.put(_Waiting(event, answer=answer))
         return await answer
 
+    def post(self, event: ev.Event) -> None:
+        """Queue `event` without waiting for its decision (whoever needs no answer)."""
+        self._queue.put_nowait(_Waiting(event))
+
     def watch(self, observer: Observer) -> Callable[[], None]:
         """Call `observer` after every committed decision; returns how to stop."""
         self.observers.append(observer)
