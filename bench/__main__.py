@@ -30,6 +30,7 @@ from bench import (
     p4_schedule,
     p5_github_api,
     p6_footprint,
+    p8_faces,
     p9_scaleout,
     page,
     r1_swarm,
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "P4": p4_schedule.run,
     "P5": p5_github_api.run,
     "P6": p6_footprint.run,
+    "P8": p8_faces.run,
     "P9": p9_scaleout.run,
     "R1S": r1_swarm.run,
 }

@@ -41,7 +41,7 @@ class _Counting(Store):
         return super().commit_many(steps)
 
 
-class _Silent:
+class SilentExecutor:
     """An executor whose effects never end: the replayed log already holds their results."""
 
     async def run(self, effect: fx.Effect) -> ev.Event:
@@ -68,7 +68,7 @@ class _Silent:
         return "bench"
 
 
-class _Still:
+class StillForge:
     """A forge where nothing changes between polls."""
 
     name = "bench"
@@ -111,8 +111,8 @@ def engine_rate(log: list[ev.Event]) -> tuple[float, float, list[int]]:
         store.batches = []
         engine = Engine(
             store=store,
-            forge=cast(Forge, _Still()),
-            executors=cast(Executor, _Silent()),
+            forge=cast(Forge, StillForge()),
+            executors=cast(Executor, SilentExecutor()),
             poll_interval=3600.0,
             narrator=timeline_lines,
         )
