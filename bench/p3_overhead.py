@@ -48,7 +48,7 @@ from plait.testing.model_api import ModelAPIDouble, shell_turn
 from plait.testing.model_api_clis import agent_clis_bin, cli_options
 
 TITLE = "orchestration overhead vs bare agent runs (real claude CLI)"
-GOAL = 1.3
+GOAL = 1.10
 CONCURRENCY = 4
 PROJECT = "p3-bench"
 WARM_UP = "Warm up the CLI"
