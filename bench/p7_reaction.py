@@ -2,9 +2,10 @@
 
 A real engine runs in-process with the script agent (turns that write and commit a file)
 over a real git repository: independent pairs `r<i> → d<i>` (each dependent waits for its
-root to land: the plan is not stacked), concurrency high enough that no slot is ever what a dependent waits for.
-The reaction of one dependent is the time from its root's landing to the decision that
-starts it (its worktree being made: the effect is committed, then dispatched at once):
+root to land: the plan is not stacked), concurrency high enough that no slot is ever what
+a dependent waits for. The reaction of one dependent is the time from its root's landing
+to the decision that starts it (its worktree being made: the effect is committed, then
+dispatched at once):
 
 - local forge: plait merges the root's PR itself; landing = the moment its merge
   effect finished (the `Merged` event's time), so the figure is what the engine adds;
