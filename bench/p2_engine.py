@@ -16,18 +16,17 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.model import PRView, Usage
-from plait.engine.executor import Executor, WorkerInfo
+from plait.engine.executor import Executor
 from plait.engine.loop import Engine
 from plait.forges.base import Forge
 from plait.store import Store
 from plait.store.sqlite import Decided
+from plait.testing.idle_engine import IdleExecutor, StillForge
 from plait.ui.headless import timeline_lines
 
 
@@ -39,51 +38,6 @@ class _Counting(Store):
     def commit_many(self, steps: Sequence[Decided]) -> list[int]:
         self.batches.append(len(steps))
         return super().commit_many(steps)
-
-
-class SilentExecutor:
-    """An executor whose effects never end: the replayed log already holds their results."""
-
-    async def run(self, effect: fx.Effect) -> ev.Event:
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    def interrupt(self, effect_id: str) -> bool:
-        return False
-
-    def abandon(self, effect_id: str) -> None:
-        return None
-
-    def live_usage(self) -> dict[str, tuple[Usage, bool]]:
-        return {}
-
-    def placement(self) -> dict[str, str]:
-        return {}
-
-    async def workers(self) -> Sequence[WorkerInfo]:
-        return []
-
-    @property
-    def describe(self) -> str:
-        return "bench"
-
-
-class StillForge:
-    """A forge where nothing changes between polls."""
-
-    name = "bench"
-
-    def suggested_poll_interval(self, base: float) -> float:
-        return base
-
-    async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
-        return {}
-
-    async def serve(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 async def _replay(engine: Engine, log: list[ev.Event]) -> tuple[float, float]:
@@ -112,7 +66,7 @@ def engine_rate(log: list[ev.Event]) -> tuple[float, float, list[int]]:
         engine = Engine(
             store=store,
             forge=cast(Forge, StillForge()),
-            executors=cast(Executor, SilentExecutor()),
+            executors=cast(Executor, IdleExecutor()),
             poll_interval=3600.0,
             narrator=timeline_lines,
         )

@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import Figure, Report, median
-from bench.p3_overhead import base_env, git, make_repo
+from bench.p3_overhead import base_env, environ, git, make_repo
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import Phase, RunConfig, RunState
@@ -86,18 +83,6 @@ class Reactions:
         ]
 
 
-@contextmanager
-def _env(env: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def _run(settings: Settings, pairs: int, reactions: Reactions, name: str) -> RunState:
     project = create_project(name, settings)
     try:
@@ -125,7 +110,7 @@ def local(tmp: Path, pairs: int) -> list[float]:
     script.write_text(_script(pairs))
     settings = Settings(repo=str(repo), agent="script", script=str(script), ci_command=["true"])
     reactions = Reactions()
-    with _env({**env, "PLAIT_HOME": str(tmp / "plait-home")}):
+    with environ({**env, "PLAIT_HOME": str(tmp / "plait-home")}):
         state = _run(settings, pairs, reactions, "p7-local")
     _check(state)
     return reactions.seconds()
@@ -152,7 +137,7 @@ def github(tmp: Path, pairs: int) -> list[float]:
         )
         reactions = Reactions()
         person = _Maintainer(gh, pairs)
-        with _env({**env, "PLAIT_HOME": str(tmp / "plait-home"), "GITHUB_TOKEN": "bench"}):
+        with environ({**env, "PLAIT_HOME": str(tmp / "plait-home"), "GITHUB_TOKEN": "bench"}):
             person.start()
             try:
                 state = _run(settings, pairs, reactions, "p7-github")

@@ -22,7 +22,6 @@ from typing import cast
 import httpx
 
 from bench.common import Figure, Report, median
-from bench.p2_engine import SilentExecutor, StillForge
 from plait.api.server import ApiContext, EventHub, make_app
 from plait.core import events as ev
 from plait.core.controller import decide
@@ -32,6 +31,7 @@ from plait.engine.executor import Executor
 from plait.engine.loop import Engine
 from plait.forges.base import Forge
 from plait.store import Store
+from plait.testing.idle_engine import IdleExecutor, StillForge
 
 TITLE = "API and faces at scale"
 GOAL = 3.0
@@ -69,7 +69,7 @@ async def _measure(n: int, tmp: Path, rounds: int) -> dict[str, tuple[float, int
     engine = Engine(
         store=store,
         forge=cast(Forge, StillForge()),
-        executors=cast(Executor, SilentExecutor()),
+        executors=cast(Executor, IdleExecutor()),
         poll_interval=3600.0,
     )
     ctx = ApiContext(engine=engine, project="bench", mode="foreground")

@@ -10,47 +10,15 @@ from typing import Any, cast
 import httpx
 
 from plait.api.server import ApiContext, EventHub, make_app
-from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.controller import decide
-from plait.core.model import PRView, RunConfig, Usage
+from plait.core.model import RunConfig
 from plait.core.plan import TaskSpec
-from plait.engine.executor import Executor, WorkerInfo
+from plait.engine.executor import Executor
 from plait.engine.loop import Engine
 from plait.forges.base import Forge
 from plait.store import Store
-
-
-class _Idle:
-    """An executor and a forge nothing is asked of: the test only reads."""
-
-    name = "test"
-
-    async def run(self, effect: fx.Effect) -> ev.Event:
-        raise AssertionError("nothing runs here")
-
-    def interrupt(self, effect_id: str) -> bool:
-        return False
-
-    def abandon(self, effect_id: str) -> None:
-        return None
-
-    def live_usage(self) -> dict[str, tuple[Usage, bool]]:
-        return {}
-
-    def placement(self) -> dict[str, str]:
-        return {}
-
-    async def workers(self) -> list[WorkerInfo]:
-        return []
-
-    describe = "test"
-
-    def suggested_poll_interval(self, base: float) -> float:
-        return base
-
-    async def poll(self, prs: object) -> dict[str, PRView]:
-        return {}
+from plait.testing.idle_engine import IdleExecutor, StillForge
 
 
 def _pages(tmp: Path, *queries: str) -> list[dict[str, Any]]:
@@ -60,8 +28,9 @@ def _pages(tmp: Path, *queries: str) -> list[dict[str, Any]]:
     event = ev.RunStarted(at=1.0, config=config, tasks=specs)
     decision = decide(None, event)
     store.commit(event, None, decision.state, decision.effects)
-    idle = _Idle()
-    engine = Engine(store=store, forge=cast(Forge, idle), executors=cast(Executor, idle))
+    engine = Engine(
+        store=store, forge=cast(Forge, StillForge()), executors=cast(Executor, IdleExecutor())
+    )
     app = make_app(ApiContext(engine=engine, project="p", mode="foreground"), EventHub())
 
     async def get_all() -> list[dict[str, Any]]:
