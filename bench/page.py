@@ -40,7 +40,7 @@ def chart_svg(chart: dict[str, Any]) -> str:
         y = _PAD_T + plot_h - plot_h * i / 4
         out.append(f'<line x1="{_PAD_L}" x2="{_W - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         out.append(
-            f'<text x="{_PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{_num(top * i / 4)}</text>'
+            f'<text x="{_PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{top * i / 4:,.3g}</text>'
         )
     for s, (name, values) in enumerate(series.items()):
         colour = PALETTE[s % len(PALETTE)]
@@ -72,6 +72,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#1
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}
 td,th{border-bottom:1px solid #e2e8f0;padding:.3em .5em;text-align:left;vertical-align:top}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.goal{white-space:nowrap}
 .pass{color:#22543d;background:#c6f6d5;font-weight:600}
 .fail{color:#742a2a;background:#fed7d7;font-weight:600}
 .info{color:#4a5568}
@@ -95,7 +96,7 @@ def render(reports: list[dict[str, Any]], summary: dict[str, Any]) -> str:
             rows.append(
                 f"<tr><td>{rid}</td><td>{escape(f['name'])}</td>"
                 f'<td class="num">{_num(f["value"])} {escape(f["unit"])}</td>'
-                f"<td>{escape(f['goal'])}</td>{_verdict(f['pass'])}</tr>"
+                f'<td class="goal">{escape(f["goal"])}</td>{_verdict(f["pass"])}</tr>'
             )
     sections = []
     for r in reports:
