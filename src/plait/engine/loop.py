@@ -106,6 +106,11 @@ class Engine:
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._io = asyncio.Semaphore(io_concurrency)
         self._poke = asyncio.Event()
+        # A forge that knows when it changed by itself (the local forge's CI) says so: the
+        # poller looks at once instead of at its next cycle.
+        on_change = getattr(forge, "on_change", None)
+        if on_change is not None:
+            on_change(self._poke.set)
         self._stop = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}  # effect id → its run
         self._kinds: dict[str, fx.Effect] = {}  # effect id → effect, while it runs

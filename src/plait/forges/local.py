@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from plait.core.model import CIStatus, PRView, ReviewThread
 from plait.errors import ForgeError
@@ -214,6 +214,10 @@ class LocalForge:
 
     def suggested_poll_interval(self, base: float) -> float:
         return base  # polling the local forge costs nothing
+
+    def on_change(self, poll_now: Callable[[], None]) -> None:
+        """Call `poll_now` when something changes here by itself (a CI run finished)."""
+        self.ci.on_finished = poll_now
 
     async def delete_branch(self, branch: str) -> bool:
         """The local forge shares the repository: the worktree's cleanup deletes the branch.

@@ -162,6 +162,9 @@ class CIRunner:
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
         self.wake = asyncio.Event()
+        # Called when a run finishes: the engine polls at once instead of at its next
+        # cycle (P3/P7 in bench/README.md: CI's verdict is on the way to every merge).
+        self.on_finished: Callable[[], None] | None = None
 
     async def run(self, job: CIRow) -> CIOutcome:
         """Run one claimed job and record its outcome."""
@@ -191,6 +194,8 @@ class CIRunner:
         self.db.finish_ci(
             job.id, passed=outcome.passed, exit_code=outcome.exit_code, output=outcome.output
         )
+        if self.on_finished is not None:
+            self.on_finished()
         return outcome
 
     def reap_orphans(self) -> list[int]:
