@@ -34,6 +34,7 @@ from bench import (
     p8_faces,
     p9_scaleout,
     page,
+    r1_plan,
     r1_swarm,
 )
 from bench.common import Report, Skip
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "P7": p7_reaction.run,
     "P8": p8_faces.run,
     "P9": p9_scaleout.run,
+    "R1": r1_plan.run,
     "R1S": r1_swarm.run,
 }
 
@@ -65,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where report.json and report.html go (default: bench-report; '' for none)",
     )
+    r1 = p.add_argument_group("R1 (plan kill -9 torture)")
+    r1.add_argument("--kills", type=int, default=r1_plan.Options().kills, metavar="N")
+    r1.add_argument("--tasks", type=int, default=r1_plan.Options().tasks, metavar="N")
+    r1.add_argument("--forge", choices=("local", "github"), default="local")
+    r1.add_argument("--seed", type=int, default=0, metavar="S")
     return p
 
 
@@ -87,6 +94,7 @@ def _run_one(bid: str, quick: bool, profile: bool) -> Report:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    r1_plan.configure(r1_plan.Options(args.kills, args.tasks, args.forge, args.seed))
     ids = [i.upper() for i in args.ids] or list(BENCHMARKS)
     unknown = [i for i in ids if i not in BENCHMARKS]
     if unknown:
