@@ -351,9 +351,16 @@ def _cool_down(state: RunState, task: TaskState, backend: str, event: ev.AgentFi
 _HOPELESS = frozenset({"auth", "permission"})
 # Failures where the session itself is the problem: the next try starts a fresh one.
 _FRESH_SESSION = frozenset({"session", "context_overflow", "stalled"})
+# What the shell reports for a turn that broke one of plait's rules (it touched main).
+_FORBIDDEN = "forbidden"
 
 
 def _agent_failed(state: RunState, task: TaskState, event: ev.AgentFinished) -> TaskState:
+    if event.failure == _FORBIDDEN:
+        # The agent broke one of plait's rules (it touched main): no retry would be wiser;
+        # a person looks, and `retry` clears it.
+        error = event.error or "the agent broke one of plait's rules"
+        return replace(task, last_error=error, failed=error, retry_at=0.0, nudged=False)
     if event.failure == "session" and task.session_id:
         # The session to resume is gone (some CLIs save one only after a model answer):
         # falling back to a fresh session is plait's own recovery, not a failure. It

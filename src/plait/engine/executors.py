@@ -42,6 +42,7 @@ from plait.store.sqlite import TranscriptEntry
 from plait.textsafe import no_surrogates
 from plait.workspaces.base import TurnCommit, Workspaces
 from plait.workspaces.containers import Container, Containerized
+from plait.workspaces.mainguard import FORBIDDEN
 
 log = logging.getLogger(__name__)
 
@@ -350,6 +351,7 @@ class Executors:
             if in_place
             else (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
         )
+        main_before = "" if in_place else await self.workspaces.main_mark()
         env = self.environment.env(effect, os.environ)
         if self.container is not None:
             passed = tuple(backend.env(env, spec))
@@ -398,6 +400,15 @@ class Executors:
                 message=f"{effect.turn.title}\n\nChanges the agent left uncommitted.",
             )
         )
+        touched = (
+            await self.workspaces.guard_main(before=main_before, worktree=effect.worktree)
+            if main_before
+            else ""
+        )
+        if touched:
+            # Agents never touch main: the task stops with the reason, main is back.
+            self.transcript(effect.task, effect.id, "Warning", json.dumps({"text": touched}))
+            outcome = dataclasses.replace(outcome, ok=False, failure=FORBIDDEN, error=touched)
         reply = no_surrogates(outcome.reply) if outcome.ok else ""
         signalled = await self._signals(effect, reply, commit)
         return ev.AgentFinished(

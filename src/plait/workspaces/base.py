@@ -81,4 +81,13 @@ class Workspaces(Protocol):
         """Back to `head_sha`, clean; True when something changed."""
         ...
 
+    async def main_mark(self) -> str:
+        """The shared repository's main tip before an agent turn (see `guard_main`)."""
+        ...
+
+    async def guard_main(self, *, before: str, worktree: str) -> str:
+        """After an agent turn: "" when the agent left main alone, else what it did
+        (main is put back first; `plait.workspaces.mainguard`)."""
+        ...
+
     async def remove(self, *, task: str, worktree: str, branch: str, keep: bool) -> None: ...

@@ -40,6 +40,7 @@ from plait.workspaces.inspect import (
     unresolved_paths,
     worktree_of_branch,
 )
+from plait.workspaces.mainguard import check_main, main_tip
 from plait.workspaces.names import check_branch, check_rev, check_task_id
 
 _MAX_CONTINUES = 200  # rebase --continue steps finish_turn takes before giving up
@@ -402,6 +403,14 @@ class GitWorkspaces:
         if len(text) > limit:
             text = text[:limit] + f"\n… [diff cut at {limit} characters; read the files]\n"
         return stat.out.strip(), text
+
+    async def main_mark(self) -> str:
+        return await main_tip(self.repo, self.main_branch)
+
+    async def guard_main(self, *, before: str, worktree: str) -> str:
+        return await check_main(
+            repo=self.repo, main=self.main_branch, before=before, worktree=worktree
+        )
 
     async def restore(self, *, worktree: str, head_sha: str) -> bool:
         """Put the worktree back at `head_sha`, clean (after a reviewer, who must not change

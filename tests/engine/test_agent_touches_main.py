@@ -1,0 +1,143 @@
+"""Agents never touch main (issue 14, R3): after every agent turn plait looks at main in the
+shared repository; an agent that moved it, deleted it or put its own commits on it is
+stopped with the reason, and main is put back. plait's own landings and a person's
+commits move main too, and are left alone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from plait.agents import ScriptBackend
+from plait.core import events as ev
+from plait.testing.gitrepo import run_git
+
+from .test_executors import _git_home, agent_effect, make_executors
+
+__all__ = ["_git_home"]  # the autouse fixture: git in an isolated home
+
+
+def _script(tmp_path: Path, *argv: list[str]) -> Path:
+    actions: list[dict[str, Any]] = [{"write": "f.txt", "content": "x\n"}, {"commit": "f"}]
+    actions += [{"run": a} for a in argv]
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"default": {"start": [{"say": "done", "actions": actions}]}}))
+    return script
+
+
+def _turn(tmp_path: Path, *argv: list[str], landed: bool = False) -> tuple[ev.Event, str, str]:
+    """One start turn whose agent runs `argv` after committing; (its result, main before,
+    main after). `landed`: main gets a second commit before the turn."""
+    backend = ScriptBackend(script=str(_script(tmp_path, *argv)))
+    repo = tmp_path / "repo"
+
+    async def scenario() -> tuple[ev.Event, str, str]:
+        executors = make_executors(tmp_path, backend, idle_timeout=None, turn_timeout=None)
+        if landed:
+            run_git("commit", "-q", "--allow-empty", "-m", "landed", cwd=repo)
+        effect = await agent_effect(executors, "t")
+        before = run_git("rev-parse", "main", cwd=repo).strip()
+        done = await executors.run(effect)
+        after = subprocess.run(
+            ["git", "rev-parse", "-q", "--verify", "refs/heads/main"], cwd=repo,
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()  # fmt: skip
+        return done, before, after
+
+    return asyncio.run(scenario())
+
+
+def test_an_agent_that_moves_main_to_its_work_is_stopped_and_main_put_back(
+    tmp_path: Path,
+) -> None:
+    done, before, after = _turn(tmp_path, ["git", "update-ref", "refs/heads/main", "HEAD"])
+    assert isinstance(done, ev.AgentFinished)
+    assert not done.ok
+    assert done.failure == "forbidden"
+    assert "put 1 commit(s) of its own on main" in done.error, done.error
+    assert after == before
+
+
+def test_an_agent_that_deletes_main_is_stopped_and_main_put_back(tmp_path: Path) -> None:
+    done, before, after = _turn(tmp_path, ["git", "update-ref", "-d", "refs/heads/main"])
+    assert isinstance(done, ev.AgentFinished)
+    assert (done.ok, done.failure) == (False, "forbidden")
+    assert "deleted" in done.error
+    assert after == before
+
+
+def test_an_agent_that_rewinds_main_is_stopped_and_main_put_back(tmp_path: Path) -> None:
+    rewind = ["git", "update-ref", "refs/heads/main", "refs/heads/main~1"]
+    done, before, after = _turn(tmp_path, rewind, landed=True)
+    assert isinstance(done, ev.AgentFinished)
+    assert (done.ok, done.failure) == (False, "forbidden"), done.error
+    assert "moved it from" in done.error
+    assert after == before
+
+
+def test_commits_on_main_that_are_not_the_agents_are_left_alone(tmp_path: Path) -> None:
+    """A person (or plait's landing) commits on main while the agent works: not the
+    agent's doing, so nothing is put back and the turn stands."""
+    repo = tmp_path / "repo"
+    person = ["sh", "-c", f"git -C {repo} commit -q --allow-empty -m 'a person'"]
+    done, before, after = _turn(tmp_path, person)
+    assert isinstance(done, ev.AgentFinished)
+    assert done.ok, done.error
+    assert after != before
+    assert run_git("log", "-1", "--format=%s", "main", cwd=repo).strip() == "a person"
+
+
+PLAN = """# Gameplan: rules
+
+## Patches
+
+### Patch 1 [INFRA]: Bad one
+Write one.txt.
+
+### Patch 2 [INFRA]: Good one
+Write two.txt.
+
+## Dependency Graph
+
+- Patch 1 [INFRA] -> []
+- Patch 2 [INFRA] -> []
+"""
+
+
+def test_through_plait_the_task_stops_with_the_reason_and_the_others_land(
+    tmp_path: Path,
+) -> None:
+    from plait.testing.gitrepo import GitRepo
+    from tests.cli.helpers_cli import plait
+
+    repo = GitRepo.init(tmp_path / "repo", files={"README.md": "x\n"}).path
+    bad = [
+        {"write": "one.txt", "content": "1\n"},
+        {"commit": "one"},
+        {"run": ["git", "update-ref", "refs/heads/main", "HEAD"]},
+    ]
+    good = [{"write": "two.txt", "content": "2\n"}, {"commit": "two"}]
+    script = {
+        "tasks": {
+            "1": {"start": [{"say": "done", "actions": bad}]},
+            "2": {"start": [{"say": "done", "actions": good}]},
+        }
+    }
+    (tmp_path / "plan.md").write_text(PLAN)
+    (tmp_path / "script.json").write_text(json.dumps(script))
+    done = plait(
+        "run", str(tmp_path / "plan.md"), "--repo", str(repo), "--project", "rules",
+        "--script", str(tmp_path / "script.json"), "--json", home=tmp_path, timeout=240,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    status = {t["id"]: t for t in summary["tasks"]}
+    assert status["2"]["status"] == "merged", summary
+    assert status["1"]["status"] == "failed", summary
+    assert "on main" in json.dumps(status["1"]), status["1"]
+    on_main = run_git("ls-tree", "--name-only", "main", cwd=repo).split()
+    assert "two.txt" in on_main
+    assert "one.txt" not in on_main
