@@ -329,6 +329,9 @@ class Executors:
         )
         earlier = read_attempts(self.attempts(effect.task, effect.id) if self.attempts else ())
         turn, session = await self._continue(effect, earlier)
+        if turn.onto and not launch.in_place:
+            # A conflict turn merges main as the forge has it, not the user's stale copy.
+            turn = dataclasses.replace(turn, onto=await self.workspaces.agent_ref(turn.onto))
         extra = self.environment.memory_for(turn)
         prompt = render_prompt(turn, overrides_dir=self.prompts_dir, extra=extra)
         if effect.prompts:
@@ -342,7 +345,7 @@ class Executors:
             task_id=effect.task,
             project=self.project,
             kind=turn.kind,
-            onto=effect.turn.onto,
+            onto=turn.onto,
             allowed_tools=launch.allowed_tools,
         )
         in_place = launch.in_place  # a directory plait does not own: no git before or after

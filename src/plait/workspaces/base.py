@@ -81,6 +81,11 @@ class Workspaces(Protocol):
         """Back to `head_sha`, clean; True when something changed."""
         ...
 
+    async def agent_ref(self, ref: str) -> str:
+        """The name an agent should use for branch `ref` in a turn's prompt (main as the
+        forge has it, when a forge merges)."""
+        ...
+
     async def main_mark(self) -> str:
         """The shared repository's main tip before an agent turn (see `guard_main`)."""
         ...

@@ -365,6 +365,7 @@ class GitWorkspaces:
         agent that resolves what git could not."""
         await check_rev(onto)
         self._check_worktree(worktree)
+        onto = await self.agent_ref(onto)
 
         async def out(*args: str) -> str:
             result = await git(*args, cwd=worktree, check=False)
@@ -403,6 +404,15 @@ class GitWorkspaces:
         if len(text) > limit:
             text = text[:limit] + f"\n… [diff cut at {limit} characters; read the files]\n"
         return stat.out.strip(), text
+
+    async def agent_ref(self, ref: str) -> str:
+        """The name an agent (or a look at the divergence) should use for `ref`. When a
+        forge merges, the local main is the user's and stays behind: main as the forge
+        has it is its remote-tracking ref, fetched now."""
+        if not (self.remote and ref == self.main_branch):
+            return ref
+        await self._resolve(ref)
+        return f"{self.remote}/{ref}"
 
     async def main_mark(self) -> str:
         return await main_tip(self.repo, self.main_branch)
