@@ -86,56 +86,57 @@ def _shared(i: int) -> str:
     return f"src/shared_{(i - 1) // GROUP}.py"
 
 
-def final_files(n: int) -> dict[str, str]:
-    """What main must hold at the end."""
-    files = {f"src/mod_{i}.py": f"X = {i}\n" for i in range(1, n + 1)}
+def final_files(n: int) -> dict[str, tuple[str, ...]]:
+    """What main may hold at the end, per file. A review task's note is there once, or
+    not at all: a needs-changes verdict cut off by a kill is asked again, and the
+    reviewer's second answer approves."""
+    files: dict[str, tuple[str, ...]] = {
+        f"src/mod_{i}.py": (f"X = {i}\n",) for i in range(1, n + 1)
+    }
     for i in range(1, n + 1):
         if role(i) == "review":
-            files[f"src/mod_{i}.py"] += "# reviewed\n"
+            files[f"src/mod_{i}.py"] += (f"X = {i}\n# reviewed\n",)
         if role(i) == "conflict":
-            files[_shared(i)] = "A = 1\nB = 2\n"
+            files[_shared(i)] = ("A = 1\nB = 2\n",)
     return files
 
 
 def script(n: int) -> dict[str, Any]:
+    """Every turn a kill cuts off is continued (or nudged) without the agent knowing which
+    turn it was, so a continued turn does whatever finishes the task's work, whichever
+    turn it continues, and always ends with a new commit (an empty one if need be: a CI
+    or conflict turn that commits nothing counts as a failed turn)."""
     tasks: dict[str, Any] = {}
     for i in range(1, n + 1):
         path = f"src/mod_{i}.py"
-        write = [{"write": path, "content": f"X = {i}\n"}]
-        if role(i) == "conflict":
-            first = (i - 1) % GROUP == 3
-            write.append({"write": _shared(i), "content": "A = 1\n" if first else "B = 2\n"})
-        work = _turn(f"wrote {path}", *write, {"commit": f"module {i}"})
+        mine: dict[str, Any] = {"write": path, "content": f"X = {i}\n"}
+        again: dict[str, Any] = {
+            "run": ["git", "commit", "-q", "--allow-empty", "-m", f"module {i} again"]
+        }
+        commit: dict[str, Any] = {"commit": f"module {i}"}
+        start = [mine, commit]
+        finish = [mine, commit, again]
         if role(i) == "ci":
-            broken = [{"write": path, "content": "BROKEN\n"}, {"commit": f"module {i}"}]
-            start = _turn(f"wrote {path}", *broken)
-        else:
-            start = work
-        # A turn cut off by a kill is continued, or nudged: each does the work again (a
-        # commit of what is already committed is a no-op).
-        kinds: dict[str, Any] = {k: [start] for k in ("start", "continue", "nudge", "wrapup")}
-        kinds["ci"] = [work]
-        kinds["conflict"] = [
-            _turn(
-                "merged main and kept both",
-                {"merge": True},
-                {"write": _shared(i), "content": "A = 1\nB = 2\n"},
-                {"commit": "keep both"},
-            )
-        ]
-        reviewed = {"append": path, "content": "# reviewed\n"}
-        # The reviewer's needs-changes verdict reaches the worker as a thread on the PR
-        # (a "review" turn) or, without PR reviews, as a "changes" turn.
-        note = [_turn("added the note", reviewed, {"commit": "review note"})]
-        kinds["review"] = kinds["changes"] = note
+            start = [{"write": path, "content": "BROKEN\n"}, commit]
+        if role(i) == "conflict":
+            own = "A = 1\n" if (i - 1) % GROUP == 3 else "B = 2\n"
+            start = [mine, {"write": _shared(i), "content": own}, commit]
+            both = {"write": _shared(i), "content": "A = 1\nB = 2\n"}
+            # merge fails harmlessly in a continued start turn (no branch to merge).
+            finish = [{"merge": True}, mine, both, commit, again]
+        if role(i) == "review":
+            note = {"run": ["sh", "-c", f"grep -qs reviewed {path} || echo '# reviewed' >> {path}"]}
+            finish = [mine, note, commit, again]
+        kinds: dict[str, Any] = {"start": [_turn(f"wrote {path}", *start)]}
+        for kind in ("continue", "nudge", "wrapup", "ci", "conflict", "review", "changes"):
+            # The reviewer's needs-changes verdict reaches the worker as a thread on the
+            # PR (a "review" turn) or, without PR reviews, as a "changes" turn.
+            kinds[kind] = [_turn(f"finished {path}", *finish)]
         if role(i) == "review":
             kinds["verdict"] = [
                 {"say": f"VERDICT: NEEDS_CHANGES\n1. {path}: add a review note"},
                 {"say": "VERDICT: APPROVED"},
             ]
-            # A verdict cut off by a kill is asked again: after a commit of the note,
-            # the reviewer approves.
-            kinds["continue"] = [work]
         tasks[str(i)] = kinds
     return {"tasks": tasks, "default": {"verdict": [{"say": "VERDICT: APPROVED"}]}}
 
@@ -298,8 +299,8 @@ def main_problems(repo: Path, tasks: int) -> list[str]:
             ["git", "show", f"main:{path}"], cwd=repo, capture_output=True, text=True,
             check=False,
         )  # fmt: skip
-        if done.stdout != want:
-            out.append(f"{path} holds {done.stdout!r}, want {want!r}")
+        if done.stdout not in want:
+            out.append(f"{path} holds {done.stdout!r}, want {' or '.join(map(repr, want))}")
     return out
 
 
