@@ -25,7 +25,7 @@ from plait import processes
 from plait.agents import signals
 from plait.agents.base import AgentBackend, TurnSpec
 from plait.agents.command import CommandBackend
-from plait.agents.events import AgentEvent, SessionStarted, UsageReport
+from plait.agents.events import AgentEvent, Garbage, SessionStarted, UsageReport
 from plait.agents.prompts import render_prompt
 from plait.agents.runner import TurnOutcome, run_turn
 from plait.core import codec
@@ -367,7 +367,8 @@ class Executors:
             if warm is not None:
                 warm.set()
             seen.add(event)
-            self.record(effect.task, effect.id, event)
+            if seen.keep(event):
+                self.record(effect.task, effect.id, event)
 
         row = prompt_row(prompt, head_sha=head, session_id=session)
         self.transcript(effect.task, effect.id, PROMPT, row)
@@ -393,6 +394,9 @@ class Executors:
             self._interrupted.discard(effect.id)
             if warm is not None:
                 warm.set()
+        if seen.garbage > GARBAGE_KEPT:
+            text = f"{seen.garbage - GARBAGE_KEPT} more lines that were not the agent's stream"
+            self.transcript(effect.task, effect.id, "Warning", json.dumps({"text": text}))
         commit = (
             TurnCommit(head_sha="", commits_ahead=0)
             if in_place
@@ -529,6 +533,9 @@ def killed(
     )
 
 
+GARBAGE_KEPT = 500  # non-stream lines of one turn the transcript keeps
+
+
 class Seen:
     """The session and usage a turn's events reported so far (for a turn cut short)."""
 
@@ -536,6 +543,15 @@ class Seen:
         self.session_id = ""
         self.usage = Usage()
         self.cumulative = False
+        self.garbage = 0  # lines that were not the agent's stream
+
+    def keep(self, event: AgentEvent) -> bool:
+        """Whether the transcript gets this event: an agent printing millions of lines of
+        noise must not write millions of rows (the first GARBAGE_KEPT are kept)."""
+        if not isinstance(event, Garbage):
+            return True
+        self.garbage += 1
+        return self.garbage <= GARBAGE_KEPT
 
     def add(self, event: AgentEvent) -> None:
         if isinstance(event, SessionStarted):
