@@ -198,7 +198,9 @@ class PlanTorture:
 
     def argv(self, run: int) -> list[str]:
         cli = [sys.executable, "-m", "plait.cli"]
-        if run > 1:
+        # A kill before the run was recorded leaves a project without settings, which
+        # `resume` refuses ("start it again"): then it is started again.
+        if run > 1 and started(self.project_dir / "plait.db"):
             return [*cli, "resume", PROJECT, "--json"]
         args = [*cli, "run", str(self.tmp / "plan.md"), "--repo", str(self.repo)]
         args += ["--project", PROJECT, "--script", str(self.tmp / "script.json"), "--json"]
@@ -281,6 +283,11 @@ class PlanTorture:
         if done.returncode != 0:
             raise AssertionError(f"plait {' '.join(args)}: {done.stderr[-2000:]}")
         return json.loads(done.stdout)
+
+
+def started(db: Path) -> bool:
+    """Whether the project's run was recorded (its first event committed)."""
+    return KillLoop(db=db, env={}, logs=db.parent, seed=0).decided() > 0
 
 
 def main_problems(repo: Path, tasks: int) -> list[str]:
