@@ -44,7 +44,14 @@ GIT_LOCATION_VARS: tuple[str, ...] = (
 )
 
 # Tokens that let their holder push to the forge. Agents commit; plait pushes.
-FORGE_TOKEN_VARS: tuple[str, ...] = ("PLAIT_FORGE_TOKEN", "GITHUB_TOKEN", "GH_TOKEN")
+FORGE_TOKEN_VARS: tuple[str, ...] = (
+    "PLAIT_FORGE_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    # gh and GitHub's tools read these for GitHub Enterprise hosts.
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+)
 
 
 def clean_env(
