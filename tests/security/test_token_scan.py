@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from plait.testing.torture import files_holding
 from tests.api.helpers_live import Live, until
 
 FORGE_TOKENS = {
@@ -23,16 +24,6 @@ FORGE_TOKENS = {
     "GH_ENTERPRISE_TOKEN": "ghp_s1scanENTERPRISEtoken0123",
     "GITHUB_ENTERPRISE_TOKEN": "ghp_s1scanGHEtoken0123456789",
 }
-
-
-def files_holding(root: Path, secrets: dict[str, str], *, skip: set[Path]) -> list[str]:
-    found = []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path in skip or path.is_symlink():
-            continue
-        data = path.read_bytes()
-        found += [f"{path}: {name}" for name, value in secrets.items() if value.encode() in data]
-    return found
 
 
 @pytest.mark.timeout(300)
@@ -74,7 +65,7 @@ def test_no_token_reaches_an_agent_a_file_or_a_response(
     transcript = live.ok("logs", task, "--project", "sec")
     assert "env-scanned" in transcript, transcript[-2000:]
     assert [n for n, v in FORGE_TOKENS.items() if v in transcript] == []
-    leaks = files_holding(tmp_path, secrets, skip={project / "api.token"})
+    leaks = files_holding(secrets, tmp_path, skip=frozenset({project / "api.token"}))
     assert leaks == []
     said = [f"{url}: {n}" for url, body in bodies.items() for n, v in secrets.items() if v in body]
     assert said == []

@@ -109,10 +109,13 @@ class KillLoop:
         *,
         timeout: float = 900.0,
         log: Log | None = None,
+        done: Callable[[], bool] | None = None,
     ) -> LoopResult:
         """Run `argv(n)` (n: 1 for the first run), killing it `kills` times, until a run
         ends by itself. A run that ends with a code not in `ok_codes` ends the loop with
-        a problem (its stderr's tail)."""
+        a problem (its stderr's tail). `done`: whether the work is over; a run that ended
+        by itself with the work over ends the loop, however few kills landed (a kill of a
+        run with nothing left to do tests nothing)."""
         out = LoopResult()
         started = time.monotonic()
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -153,7 +156,7 @@ class KillLoop:
                 tail = err_path.read_text(errors="replace")[-3000:]
                 out.problems.append(f"run {out.runs} exited {code}: {tail}")
                 break
-            if out.kills >= kills:
+            if out.kills >= kills or (done is not None and done()):
                 break
         out.seconds = time.monotonic() - started
         problem = integrity(self.db)
@@ -216,6 +219,24 @@ def orphans(*folders: Path) -> list[str]:
         for proc in processes.under(str(folder)):
             with contextlib.suppress(Exception):
                 found.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
+    return found
+
+
+def files_holding(
+    secrets: Mapping[str, str], *folders: Path, skip: frozenset[Path] = frozenset()
+) -> list[str]:
+    """`path: name` for every file under `folders` that holds one of `secrets` (S1: what
+    plait wrote must never hold a token)."""
+    found = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path in skip or path.is_symlink() or not path.is_file():
+                continue
+            with contextlib.suppress(OSError):
+                data = path.read_bytes()
+                found += [
+                    f"{path}: {name}" for name, value in secrets.items() if value.encode() in data
+                ]
     return found
 
 
