@@ -20,6 +20,7 @@ import pytest
 from plait.agents import AgentEvent, SessionStarted, ToolCall, ToolResult, TurnSpec
 from plait.agents.runner import TurnOutcome, run_turn
 from plait.core.model import Usage
+from plait.testing.loop_clock import SkippingLoop, run_skipping
 from plait.testing.model_api import Fault, ModelAPIDouble, Turn, shell_turn
 from plait.testing.model_api_clis import (
     CLIS,
@@ -143,17 +144,41 @@ def test_opencode_waits_out_a_rate_limit_and_completes(
         assert git(repo, "log", "-1", "--format=%s", env=agent_env) == "add one"
 
 
+HOUR = 3600.0
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("cli", CLIS)
 def test_stalled_stream_is_detected(
     cli: str, clis_bin: Path, tmp_path: Path, repo: Path, agent_env: dict[str, str]
 ) -> None:
+    """The stream falls silent mid-answer: the idle watchdog ends the turn as stalled.
+    The watchdog waits an hour, and the test skips the loop's clock only once the double
+    holds the stalled request: a CLI slow to start on a loaded machine (opencode prints
+    nothing until a model step finished) can never be the silence that trips it."""
     with ModelAPIDouble([commit_turn("one")]) as api:
         api.inject(Fault(kind="stall", stall_seconds=60))
         run = Run(api, cli, clis_bin, tmp_path, agent_env)
-        # opencode prints nothing until a model step finished, so its start-up is silent too.
-        idle = 15.0 if cli == "opencode" else 5.0
-        outcome = run.turn(TurnSpec(prompt=PROMPT_ONE, workdir=str(repo)), idle=idle)
+        spec = TurnSpec(prompt=PROMPT_ONE, workdir=str(repo))
+
+        async def scenario(loop: SkippingLoop) -> TurnOutcome:
+            turn = asyncio.create_task(
+                run_turn(
+                    run.backend, spec, on_event=run.events.append, base_env=run.env,
+                    idle_timeout=HOUR, turn_timeout=None, kill_grace=1.0,
+                )
+            )  # fmt: skip
+            while not any(r.fault == "stall" for r in api.requests) and not turn.done():
+                await asyncio.sleep(0.05)
+            # Whatever the CLI prints on the stalled stream's first event restarts the
+            # watch; skipping again until the turn ends makes the silence after it an hour.
+            while not turn.done():
+                await asyncio.sleep(0.5)
+                loop.skip(HOUR)
+                await asyncio.wait({turn}, timeout=1.0)
+            return turn.result()
+
+        outcome = run_skipping(scenario)
         assert outcome.failure == "stalled", f"{cli}: {outcome.failure}: {outcome.error}"
         assert [r.fault for r in api.requests if r.fault] == ["stall"]
