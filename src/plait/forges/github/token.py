@@ -95,7 +95,10 @@ _SCP = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>(?!/).+)$")
 def parse_remote(url: str) -> RepoId:
     """owner/repo from a remote URL (see the module docstring for the accepted forms)."""
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a bracketed host that is no IPv6 address, say
+        raise _unreadable(url) from None
     if parts.scheme in ("http", "https", "ssh", "git", "file"):
         path = parts.path
     elif parts.scheme == "" and (m := _SCP.match(url)) and not os.path.isabs(url):
@@ -104,12 +107,16 @@ def parse_remote(url: str) -> RepoId:
         path = url  # a plain local path
     pieces = [p for p in path.rstrip("/").split("/") if p]
     if len(pieces) < 2:
-        raise ForgeError(
-            f"cannot tell owner/repo from the remote URL {url!r}",
-            hint="use a remote like https://github.com/OWNER/REPO.git, or pass --repo OWNER/REPO",
-        )
+        raise _unreadable(url)
     name = pieces[-1].removesuffix(".git")
     return RepoId(owner=pieces[-2], name=name)
+
+
+def _unreadable(url: str) -> ForgeError:
+    return ForgeError(
+        f"cannot tell owner/repo from the remote URL {url!r}",
+        hint="use a remote like https://github.com/OWNER/REPO.git, or pass --repo OWNER/REPO",
+    )
 
 
 def remote_url(repo: str, remote: str = "origin") -> str:
