@@ -14,13 +14,12 @@ import asyncio
 import json
 import shlex
 import tracemalloc
-from collections.abc import Mapping
 from pathlib import Path
 
-from plait.agents import ScriptBackend, TurnSpec
+from plait.agents import TurnSpec
 from plait.core import events as ev
 
-from .test_executors import _git_home, agent_effect, make_executors
+from .test_executors import ScriptBacked, _git_home, agent_effect, make_executors
 
 __all__ = ["_git_home"]  # the autouse fixture: git in an isolated home
 
@@ -35,26 +34,15 @@ ERROR_RESULT = json.dumps(
 INIT = json.dumps({"type": "system", "subtype": "init", "session_id": "s1", "cwd": "."})
 
 
-class Shell:
+class Shell(ScriptBacked):
     """An agent that runs `program` (sh) in its worktree instead of the script agent."""
 
-    name = "script"
-
     def __init__(self, program: str, script: Path) -> None:
+        super().__init__(script)
         self.program = program
-        self.inner = ScriptBackend(script=str(script))
 
     def argv(self, spec: TurnSpec) -> list[str]:
         return ["sh", "-c", self.program]
-
-    def env(self, base: Mapping[str, str], spec: TurnSpec) -> dict[str, str]:
-        return self.inner.env(base, spec)
-
-    def prepare_home(self) -> None:
-        self.inner.prepare_home()
-
-    def decoder(self):  # type: ignore[no-untyped-def]
-        return self.inner.decoder()
 
 
 def _turn(tmp_path: Path, program: str) -> ev.AgentFinished:

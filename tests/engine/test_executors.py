@@ -31,9 +31,8 @@ def _git_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
 
 
-class StopsItself:
-    """The script backend, except that task `stuck`'s agent stops itself (SIGSTOP) before
-    it prints anything: a first turn that never streams."""
+class ScriptBacked:
+    """The script backend's environment, home and decoder; a subclass says what runs."""
 
     name = "script"
 
@@ -41,8 +40,6 @@ class StopsItself:
         self.inner = ScriptBackend(script=str(script))
 
     def argv(self, spec: TurnSpec) -> list[str]:
-        if spec.task_id == "stuck":
-            return ["sh", "-c", "kill -STOP $$"]
         return self.inner.argv(spec)
 
     def env(self, base: Mapping[str, str], spec: TurnSpec) -> dict[str, str]:
@@ -53,6 +50,16 @@ class StopsItself:
 
     def decoder(self):  # type: ignore[no-untyped-def]
         return self.inner.decoder()
+
+
+class StopsItself(ScriptBacked):
+    """The script backend, except that task `stuck`'s agent stops itself (SIGSTOP) before
+    it prints anything: a first turn that never streams."""
+
+    def argv(self, spec: TurnSpec) -> list[str]:
+        if spec.task_id == "stuck":
+            return ["sh", "-c", "kill -STOP $$"]
+        return self.inner.argv(spec)
 
 
 class Book:
