@@ -11,6 +11,7 @@ from typing import Any
 
 from plait.testing.github_double.state import (
     ApiError,
+    Issue,
     IssueComment,
     PullRequest,
     Repo,
@@ -35,7 +36,7 @@ class ConversationMixin:
     def event(self, repo: Repo, kind: str, actor: str, payload: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def add_comment(self, pr: PullRequest, body: str, author: str) -> IssueComment:
+    def add_comment(self, pr: PullRequest | Issue, body: str, author: str) -> IssueComment:
         with self.lock:
             cid, now = self.next_id(), iso()
             comment = IssueComment(
@@ -96,6 +97,54 @@ class ConversationMixin:
         with self.lock:
             thread.resolved = resolved
             thread.resolved_by = actor if resolved else None
+
+    def commentable(self, pr: PullRequest) -> dict[str, set[int]]:
+        """Path → the lines of the PR's diff a review comment may sit on."""
+        raise NotImplementedError
+
+    def create_review(
+        self,
+        pr: PullRequest,
+        *,
+        event: str,
+        body: str,
+        comments: list[dict[str, Any]],
+        author: str,
+        commit_id: str | None = None,
+    ) -> Review:
+        """POST /pulls/N/reviews with an event: GitHub's rules, then the review and one
+        thread per line comment (the comments carry the review's id)."""
+        states = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED",
+                  "COMMENT": "COMMENTED"}  # fmt: skip
+        if event not in states:
+            raise ApiError(422, "Validation Failed", [{"field": "event", "code": "invalid"}])
+        if author == pr.author and event != "COMMENT":
+            verb = "approve" if event == "APPROVE" else "request changes on"
+            raise ApiError(422, "Unprocessable Entity", [f"Can not {verb} your own pull request"])
+        if event != "APPROVE" and not body.strip() and not comments:
+            raise ApiError(422, "Unprocessable Entity", ["Review body is required"])
+        if commit_id and commit_id != pr.head_sha:
+            raise ApiError(
+                422, "Unprocessable Entity", ["commit_id is not part of the pull request"]
+            )
+        with self.lock:
+            allowed = self.commentable(pr) if comments else {}
+            for c in comments:
+                path, line = c.get("path"), c.get("line")
+                if not isinstance(path, str) or not isinstance(line, int) or not c.get("body"):
+                    raise ApiError(
+                        422, "Validation Failed", [{"field": "comments", "code": "invalid"}]
+                    )
+                if line not in allowed.get(path, set()):
+                    why = "Pull request review thread line must be part of the diff"
+                    raise ApiError(422, "Unprocessable Entity", [why])
+            review = self.submit_review(pr, state=states[event], body=body, author=author)
+            for c in comments:
+                thread = self.add_thread(
+                    pr, path=c["path"], line=c["line"], body=str(c["body"]), author=author
+                )
+                thread.comments[0].review_id = review.id
+            return review
 
     def submit_review(self, pr: PullRequest, *, state: str, body: str, author: str) -> Review:
         with self.lock:

@@ -32,9 +32,11 @@ from pathlib import Path
 from plait.testing.github_double import checks as check_runs
 from plait.testing.github_double.checks import Check
 from plait.testing.github_double.faults import Fault
+from plait.testing.github_double.issues import Item
 from plait.testing.github_double.server import Handler, Server
 from plait.testing.github_double.state import (
     CheckRun,
+    Issue,
     IssueComment,
     Protection,
     PullRequest,
@@ -58,12 +60,15 @@ class GitHubDouble:
         tokens: Mapping[str, str] | None = None,
         core_limit: int = 5000,
         graphql_limit: int = 5000,
+        rate_window: float = 3600.0,
     ) -> None:
         self._own_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="ghd-"))
         self.login = login
         self.tokens: dict[str, str] = dict(tokens or {})
-        self.world = World(self.root, core_limit=core_limit, graphql_limit=graphql_limit)
+        self.world = World(
+            self.root, core_limit=core_limit, graphql_limit=graphql_limit, rate_window=rate_window
+        )
         self.errors: list[BaseException] = []  # exceptions inside the double (its bugs)
         self._faults: list[Fault] = []
         self._requests: list[Recorded] = []
@@ -218,7 +223,61 @@ class GitHubDouble:
     def add_issue_comment(
         self, owner: str, name: str, number: int, body: str, *, author: str = "reviewer"
     ) -> IssueComment:
-        return self.world.add_comment(self.pr(owner, name, number), body, author)
+        """A conversation comment on an issue or a PR."""
+        return self.world.add_comment(self.item(owner, name, number), body, author)
+
+    # ---- issues as people touch them -------------------------------------------------------
+    def item(self, owner: str, name: str, number: int) -> Item:
+        """The issue or PR with this number."""
+        repo = self.repo(owner, name)
+        self.world.sync(repo)
+        return self.world.item(repo, number)
+
+    def issue(self, owner: str, name: str, number: int) -> Issue:
+        item = self.item(owner, name, number)
+        if not isinstance(item, Issue):
+            raise KeyError(f"#{number} is a pull request, not an issue")
+        return item
+
+    def issues(self, owner: str, name: str) -> list[Issue]:
+        repo = self.repo(owner, name)
+        with self.world.lock:
+            return list(self.world.issues[repo.full_name].values())
+
+    def create_issue(
+        self, owner: str, name: str, title: str, body: str = "", *,
+        labels: Iterable[str] = (), assignees: Iterable[str] = (), author: str = "someone",
+    ) -> Issue:  # fmt: skip
+        return self.world.create_issue(
+            self.repo(owner, name), title=title, body=body, author=author,
+            labels=labels, assignees=assignees,
+        )  # fmt: skip
+
+    def close_issue(
+        self, owner: str, name: str, number: int, *, author: str = "maintainer",
+        reason: str = "completed",
+    ) -> None:  # fmt: skip
+        self.world.close_issue(self.issue(owner, name, number), author, reason)
+
+    def reopen_issue(
+        self, owner: str, name: str, number: int, *, author: str = "maintainer"
+    ) -> None:
+        self.world.update_issue(self.issue(owner, name, number), {"state": "open"}, author)
+
+    def label(
+        self, owner: str, name: str, number: int, *labels: str, author: str = "maintainer"
+    ) -> None:
+        """Add labels to an issue or a PR, as a person would."""
+        self.world.add_labels(self.item(owner, name, number), labels, author)
+
+    def unlabel(
+        self, owner: str, name: str, number: int, label: str, *, author: str = "maintainer"
+    ) -> None:
+        self.world.remove_label(self.item(owner, name, number), label, author)
+
+    def edit_issue(self, owner: str, name: str, number: int, **fields: object) -> None:
+        """Change an issue's title, body or assignees, as a person would."""
+        self.world.update_issue(self.item(owner, name, number), fields, "maintainer")
 
     def add_review_thread(
         self, owner: str, name: str, number: int, *, path: str, line: int, body: str,

@@ -175,3 +175,49 @@ def rebase_onto(path: Path, base: str, head: str, author: tuple[str, str]) -> st
             git(path, "worktree", "remove", "--force", str(work), check=False)
             shutil.rmtree(work, ignore_errors=True)
             git(path, "worktree", "prune", check=False)
+
+
+def pr_files(path: Path, base: str, head: str) -> list[dict[str, object]]:
+    """The files a PR changes, as GitHub's `pulls/N/files` lists them: against the merge
+    base of `base` and `head`, with each file's unified patch (3 lines of context)."""
+    start = git(path, "merge-base", base, head).stdout.strip()
+    stats = git(path, "diff", "--numstat", "-z", "--no-renames", start, head).stdout
+    statuses = git(path, "diff", "--name-status", "-z", "--no-renames", start, head).stdout
+    kinds = statuses.split("\0")
+    status = {kinds[i + 1]: kinds[i] for i in range(0, len(kinds) - 1, 2)}
+    words = {"A": "added", "D": "removed", "M": "modified"}
+    out: list[dict[str, object]] = []
+    for record in stats.split("\0"):
+        if not record:
+            continue
+        added, deleted, name = record.split("\t", 2)
+        patch = git(path, "diff", "--no-color", "-U3", start, head, "--", name).stdout
+        body = patch.split("\n@@", 1)
+        out.append(
+            {
+                "filename": name,
+                "status": words.get(status.get(name, "M"), "modified"),
+                "additions": int(added) if added.isdigit() else 0,
+                "deletions": int(deleted) if deleted.isdigit() else 0,
+                "patch": "@@" + body[1] if len(body) == 2 else "",
+            }
+        )
+    return out
+
+
+def right_side_lines(patch: str) -> set[int]:
+    """Lines of the new file a review comment may sit on: those inside the patch's hunks
+    (added lines and context), as GitHub allows."""
+    lines: set[int] = set()
+    line = 0
+    for text in patch.splitlines():
+        if text.startswith("@@"):
+            plus = text.split("+", 1)[1].split(" ", 1)[0]
+            line = int(plus.split(",", 1)[0])
+            continue
+        if text.startswith("-"):
+            continue
+        if text.startswith(("+", " ")):
+            lines.add(line)
+            line += 1
+    return lines

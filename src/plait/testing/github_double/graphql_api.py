@@ -289,7 +289,8 @@ class Root:
                 author=self.actor,
             )
         except ApiError as exc:
-            detail = (exc.errors or [{}])[0].get("message", exc.message)
+            first = (exc.errors or [{}])[0]
+            detail = first.get("message", exc.message) if isinstance(first, dict) else first
             raise ApiError(422, str(detail)) from exc
         return self._done(input, pullRequest=self.nodes.pr(pr))
 

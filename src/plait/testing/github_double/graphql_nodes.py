@@ -15,6 +15,7 @@ from typing import Any
 
 from plait.testing.github_double.state import (
     CheckRun,
+    Issue,
     IssueComment,
     PullRequest,
     Repo,
@@ -70,6 +71,10 @@ def connection(items: Sequence[Any], make: Callable[[Any], Obj], args: dict[str,
     }
 
 
+def _user(login: str) -> Obj:
+    return actor(login) or {}
+
+
 def actor(login: str | None) -> Obj | None:
     if login is None:
         return None
@@ -90,6 +95,12 @@ class Nodes:
             if pr is None:
                 raise NotFound(f"Could not resolve to a PullRequest with the number of {number}.")
             return self.pr(pr)
+
+        def issue(info: Any, number: int) -> Obj:
+            found = self.world.issues[repo.full_name].get(number)
+            if found is None:
+                raise NotFound(f"Could not resolve to an Issue with the number of {number}.")
+            return self.issue(found)
 
         def pull_requests(info: Any, **args: Any) -> Obj:
             states = set(args.get("states") or ())
@@ -136,6 +147,7 @@ class Nodes:
             "autoMergeAllowed": repo.allow_auto_merge,
             "pullRequest": pull_request,
             "pullRequests": pull_requests,
+            "issue": issue,
             "mergeQueue": merge_queue,
         }
 
@@ -196,6 +208,38 @@ class Nodes:
             "latestOpinionatedReviews": latest_opinionated,
             "latestReviews": latest_opinionated,
             "labels": lambda info, **a: connection(pr.labels, _label, a),
+        }
+
+    def issue(self, issue: Issue) -> Obj:
+        repo = issue.repo
+
+        def linked(info: Any, **args: Any) -> Obj:
+            prs = self.world.linked_prs(issue, closed=bool(args.get("includeClosedPrs")))
+            return connection(prs, self.pr, args)
+
+        url = f"{self.base}/{repo.full_name}/issues/{issue.number}"
+        return {
+            "__typename": "Issue",
+            "id": issue.node_id,
+            "databaseId": issue.id,
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "bodyText": issue.body,
+            "url": url,
+            "resourcePath": f"/{repo.full_name}/issues/{issue.number}",
+            "state": issue.state.upper(),
+            "stateReason": issue.state_reason.upper() if issue.state_reason else None,
+            "closed": issue.state == "closed",
+            "closedAt": issue.closed_at,
+            "createdAt": issue.created_at,
+            "updatedAt": issue.updated_at,
+            "author": actor(issue.author),
+            "repository": lambda info: self.repo(repo),
+            "labels": lambda info, **a: connection(issue.labels, _label, a),
+            "assignees": lambda info, **a: connection(issue.assignees, _user, a),
+            "comments": lambda info, **a: connection(issue.comments, self.issue_comment, a),
+            "closedByPullRequestsReferences": linked,
         }
 
     def _pr_commit(self, repo: Repo) -> Callable[[str], Obj]:
@@ -339,6 +383,7 @@ class Nodes:
         """`node(id:)`: the GraphQL object for whatever record the id names."""
         makers: list[tuple[type[Any], Callable[[Any], Obj]]] = [
             (PullRequest, self.pr),
+            (Issue, self.issue),
             (Thread, self.thread),
             (ReviewComment, self.review_comment),
             (IssueComment, self.issue_comment),

@@ -213,33 +213,29 @@ def list_reviews(world: World, req: Request, m: re.Match[str]) -> Reply:
     return paginate(req, [views.review_json(r, pr, req.base) for r in pr.reviews])
 
 
-# ---- issues (a PR is an issue) -------------------------------------------------------------
-@route("GET", "{R}/issues/(?P<number>[0-9]+)/comments")
-def list_comments(world: World, req: Request, m: re.Match[str]) -> Reply:
+@route("POST", "{R}/pulls/(?P<number>[0-9]+)/reviews")
+def create_review(world: World, req: Request, m: re.Match[str]) -> Reply:
+    pr, body = _pr(world, m), _body(req)
+    comments = body.get("comments") or []
+    if not isinstance(comments, list) or not all(isinstance(c, dict) for c in comments):
+        raise ApiError(422, "Validation Failed", [_missing("comments")])
+    review = world.create_review(
+        pr,
+        event=str(body.get("event") or ""),
+        body=str(body.get("body") or ""),
+        comments=comments,
+        author=req.actor,
+        commit_id=body.get("commit_id"),
+    )
+    return Reply(body=views.review_json(review, pr, req.base))
+
+
+@route("GET", "{R}/pulls/(?P<number>[0-9]+)/files")
+def list_files(world: World, req: Request, m: re.Match[str]) -> Reply:
     pr = _pr(world, m)
-    return paginate(req, [views.comment_json(c, pr, req.base) for c in pr.comments])
-
-
-@route("POST", "{R}/issues/(?P<number>[0-9]+)/comments")
-def add_comment(world: World, req: Request, m: re.Match[str]) -> Reply:
-    pr, text = _pr(world, m), _body(req).get("body")
-    if not text:
-        raise ApiError(422, "Validation Failed", [_missing("body")])
-    comment = world.add_comment(pr, str(text), req.actor)
-    return Reply(status=201, body=views.comment_json(comment, pr, req.base))
-
-
-@route("POST", "{R}/issues/(?P<number>[0-9]+)/labels")
-def add_labels(world: World, req: Request, m: re.Match[str]) -> Reply:
-    pr = _pr(world, m)
-    raw = req.body.get("labels") if isinstance(req.body, dict) else req.body
-    if not isinstance(raw, list):
-        raise ApiError(422, "Validation Failed", [_missing("labels")])
-    for name in raw:
-        if str(name) not in pr.labels:
-            pr.labels.append(str(name))
-    pr.touch()
-    return Reply(body=[views.label(name) for name in pr.labels])
+    files = [{"sha": "", "changes": int(f["additions"]) + int(f["deletions"]), **f}
+             for f in world.files(pr)]  # fmt: skip
+    return paginate(req, files)
 
 
 # ---- refs, checks, actions -----------------------------------------------------------------
@@ -313,3 +309,7 @@ def list_events(world: World, req: Request, m: re.Match[str]) -> Reply:
 
 def _missing(name: str) -> dict[str, str]:
     return {"resource": "PullRequest", "code": "missing_field", "field": name}
+
+
+# The issues API's routes (issues, their labels and comments; a PR is an issue there).
+from plait.testing.github_double import rest_issues as _issues  # noqa: E402, F401

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from plait.testing.github_double.issues import Item
 from plait.testing.github_double.state import (
     CheckRun,
+    Issue,
     IssueComment,
     PullRequest,
     Repo,
@@ -110,7 +112,45 @@ def label(name: str) -> Json:
     return {"id": sum(ord(c) for c in name), "name": name, "color": "ededed", "default": False}
 
 
-def comment_json(comment: IssueComment, pr: PullRequest, base: str) -> Json:
+def issue_json(world: World, item: Item, base: str) -> Json:
+    """An issue as the issues API shows it; a PR shows up with a `pull_request` key."""
+    repo = item.repo
+    url = f"{base}/repos/{repo.full_name}/issues/{item.number}"
+    out: Json = {
+        "url": url,
+        "id": item.id,
+        "node_id": item.node_id,
+        "number": item.number,
+        "title": item.title,
+        "body": item.body,
+        "user": user(item.author),
+        "labels": [label(name) for name in item.labels],
+        "state": item.state,
+        "locked": False,
+        "comments": len(item.comments),
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+        "closed_at": item.closed_at,
+        "html_url": f"{base}/{repo.full_name}/issues/{item.number}",
+        "comments_url": f"{url}/comments",
+        "labels_url": f"{url}/labels{{/name}}",
+    }
+    if isinstance(item, Issue):
+        out["assignees"] = [user(login) for login in item.assignees]
+        out["assignee"] = user(item.assignees[0]) if item.assignees else None
+        out["state_reason"] = item.state_reason
+    else:
+        out["assignees"], out["assignee"] = [], None
+        out["html_url"] = f"{base}/{repo.full_name}/pull/{item.number}"
+        out["pull_request"] = {
+            "url": f"{base}/repos/{repo.full_name}/pulls/{item.number}",
+            "html_url": out["html_url"],
+            "merged_at": item.merged_at,
+        }
+    return out
+
+
+def comment_json(comment: IssueComment, pr: Item, base: str) -> Json:
     return {
         "id": comment.id,
         "node_id": comment.node_id,

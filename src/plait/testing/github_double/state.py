@@ -33,7 +33,8 @@ def node_id(prefix: str, number: int) -> str:
 class ApiError(Exception):
     """A request GitHub would refuse: rendered as `{"message": …}` with this status."""
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+    # GitHub's `errors` holds objects (field, code) or, for some rules, bare sentences.
+    def __init__(self, status: int, message: str, errors: list[Any] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -65,7 +66,8 @@ class Repo:
     protection: dict[str, Protection] = field(default_factory=dict)
     tips: dict[str, str] = field(default_factory=dict)  # branch tips as last seen
     events: list[dict[str, Any]] = field(default_factory=list)  # newest last
-    next_number: int = 1
+    labels: dict[str, str] = field(default_factory=dict)  # the repository's labels: name → color
+    next_number: int = 1  # issues and PRs share one sequence of numbers, as on GitHub
     created_at: str = field(default_factory=iso)
 
     @property
@@ -81,6 +83,32 @@ class IssueComment:
     author: str
     created_at: str
     updated_at: str
+
+
+@dataclass(slots=True, kw_only=True)
+class Issue:
+    """An issue (not a PR: those are `PullRequest`, numbered from the same sequence)."""
+
+    id: int
+    node_id: str
+    number: int
+    repo: Repo
+    title: str
+    body: str
+    author: str
+    created_at: str
+    updated_at: str
+    state: str = "open"  # open | closed
+    state_reason: str | None = None  # completed | not_planned | reopened
+    closed_at: str | None = None
+    labels: list[str] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
+    comments: list[IssueComment] = field(default_factory=list)
+    updated_seq: int = field(default_factory=lambda: next(_UPDATES))
+
+    def touch(self) -> None:
+        self.updated_at = iso()
+        self.updated_seq = next(_UPDATES)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -190,12 +218,16 @@ class Bucket:
     resource: str
     limit: int
     used: int = 0
-    reset_at: float = field(default_factory=lambda: time.time() + RATE_WINDOW)
+    window: float = RATE_WINDOW  # seconds until the bucket refills (tests shorten it)
+    reset_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.reset_at = self.reset_at or time.time() + self.window
 
     def roll(self) -> None:
         if time.time() >= self.reset_at:
             self.used = 0
-            self.reset_at = time.time() + RATE_WINDOW
+            self.reset_at = time.time() + self.window
 
     @property
     def remaining(self) -> int:

@@ -21,10 +21,13 @@ from typing import Any
 
 from plait.testing.github_double import git_store
 from plait.testing.github_double.conversation import ConversationMixin
+from plait.testing.github_double.issues import IssuesMixin
 from plait.testing.github_double.state import (
+    RATE_WINDOW,
     ApiError,
     Bucket,
     CheckRun,
+    Issue,
     PullRequest,
     Repo,
     Thread,
@@ -38,16 +41,24 @@ __all__ = ["FAILED", "ApiError", "World"]
 METHOD_WORDS = {"merge": "Merge commits", "squash": "Squash merges", "rebase": "Rebase merges"}
 
 
-class World(StatusMixin, ConversationMixin):
-    def __init__(self, root: Path, *, core_limit: int = 5000, graphql_limit: int = 5000) -> None:
+class World(StatusMixin, ConversationMixin, IssuesMixin):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        core_limit: int = 5000,
+        graphql_limit: int = 5000,
+        rate_window: float = RATE_WINDOW,
+    ) -> None:
         self.root = root
         self.lock = threading.RLock()
         self.repos: dict[str, Repo] = {}
         self.prs: dict[str, dict[int, PullRequest]] = {}
+        self.issues: dict[str, dict[int, Issue]] = {}
         self.checks: dict[str, list[CheckRun]] = {}
         self.nodes: dict[str, object] = {}
-        self.core = Bucket(resource="core", limit=core_limit)
-        self.graphql = Bucket(resource="graphql", limit=graphql_limit)
+        self.core = Bucket(resource="core", limit=core_limit, window=rate_window)
+        self.graphql = Bucket(resource="graphql", limit=graphql_limit, window=rate_window)
         self._ids = itertools.count(1001)
         self._mergeable: dict[tuple[str, str, str], bool] = {}
         self._syncing = False
@@ -82,6 +93,7 @@ class World(StatusMixin, ConversationMixin):
             self.register(repo.node_id, repo)
             self.repos[key] = repo
             self.prs[key] = {}
+            self.issues[key] = {}
             self.checks[key] = []
             repo.tips = git_store.refs(path)
             return repo
@@ -259,6 +271,7 @@ class World(StatusMixin, ConversationMixin):
         pr.state, pr.closed_at, pr.queued_at, pr.auto_merge = "closed", now, None, None
         pr.touch()
         self.event(pr.repo, "PullRequestEvent", actor, _pr_payload("closed", pr))
+        self.close_linked(pr)
 
     def delete_branch(self, repo: Repo, branch: str) -> None:
         with self.lock:
@@ -266,6 +279,18 @@ class World(StatusMixin, ConversationMixin):
             if branch not in repo.tips or not git_store.delete_branch(repo.path, branch):
                 raise ApiError(422, "Reference does not exist")
             self.sync(repo)
+
+    def files(self, pr: PullRequest) -> list[dict[str, Any]]:
+        """What `pulls/N/files` lists: the PR's changes against its merge base."""
+        base_sha = pr.repo.tips.get(pr.base)
+        if base_sha is None:
+            return []
+        return git_store.pr_files(pr.repo.path, base_sha, pr.head_sha)
+
+    def commentable(self, pr: PullRequest) -> dict[str, set[int]]:
+        return {
+            str(f["filename"]): git_store.right_side_lines(str(f["patch"])) for f in self.files(pr)
+        }
 
     # ---- merging -----------------------------------------------------------------------------
     def mergeable(self, pr: PullRequest) -> bool | None:
