@@ -27,10 +27,11 @@ from plait.engine.project import Project, build_engine, check_repository, engine
 from plait.errors import ProjectError
 from plait.sources import Source, SourceContext, for_project
 from plait.sources import conflicts as _conflicts
+from plait.sources import issues as _issues
 from plait.sources import schedules as _schedules
 
 # The sources a project's engine runs register themselves on import.
-_REGISTERED = (_schedules, _conflicts)
+_REGISTERED = (_schedules, _conflicts, _issues)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,6 +23,7 @@ from plait.errors import PlaitError, PlanError, PlanProblem, UsageError
 from plait.notify import Channels
 from plait.plans.config import CONFIG_FILE, EMPTY, ProjectConfig, parse_config
 from plait.plans.executor import LOCAL, ExecutorConfig, executor_from_flag
+from plait.plans.issues_config import IssuesConfig
 from plait.plans.swarm_config import SwarmConfig
 
 Scalar = str | int | float | bool
@@ -96,6 +97,7 @@ class Effective:
     conflicts_warn: bool = True  # run the early conflict warning
     swarm: SwarmConfig | None = None  # [swarm]: tickets folder, planners' goal and room
     executor: ExecutorConfig = LOCAL  # where agent turns run
+    issues: IssuesConfig | None = None  # [issues]: a repository's labelled issues become tasks
 
 
 def repo_config(repo: str) -> ProjectConfig:
@@ -265,6 +267,7 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         conflicts_warn=_first(cfg.conflicts_warn, True),
         swarm=cfg.swarm,
         executor=executor,
+        issues=cfg.issues,
     )
 
 

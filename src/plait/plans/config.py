@@ -26,6 +26,7 @@
     [conflicts]             warn (bool, early conflict warning), hold (bool: do not start
                             a task whose declared files overlap a task under way)
     [review], [swarm]       reviewer agents; swarm worker groups (plans.swarm_config)
+    [issues]                GitHub issues that become tasks (see `plait.plans.issues_config`)
     [executor]              where agent turns run: kind = "temporal", address, task_queue…
                             (see `plait.plans.executor`)
 
@@ -46,6 +47,7 @@ from plait.core.model import ReviewConfig
 from plait.core.notices import ALL_KINDS
 from plait.errors import PlanError, PlanProblem
 from plait.plans.executor import ExecutorConfig, read_executor
+from plait.plans.issues_config import IssuesConfig, read_issues
 from plait.plans.swarm_config import SwarmConfig, read_review, read_swarm
 from plait.plans.tomlpos import toml_line
 
@@ -201,6 +203,7 @@ class ProjectConfig:
     review: ReviewConfig | None = None
     swarm: SwarmConfig | None = None
     executor: ExecutorConfig | None = None
+    issues: IssuesConfig | None = None  # [issues]: work from a repository's issues
 
     @property
     def class_caps(self) -> dict[str, int]:
@@ -306,7 +309,7 @@ class _Reader:
     # ---- the file -----------------------------------------------------------------------------
     def read(self, data: dict[str, Any]) -> ProjectConfig:
         out: dict[str, Any] = {"path": self.path}
-        known_tables = [*_SCHEMA, *_NESTED, *_SWARM_TABLES, "executor"]
+        known_tables = [*_SCHEMA, *_NESTED, *_SWARM_TABLES, "executor", "issues"]
         text = "\n".join(self.lines)
         for name, body in data.items():
             if name not in known_tables:
@@ -320,6 +323,9 @@ class _Reader:
                 continue
             if name == "executor":
                 out["executor"] = read_executor(self, self.table(body, (name,)))
+                continue
+            if name == "issues":
+                out["issues"] = read_issues(self, self.table(body, (name,)))
                 continue
             if name == "notify":
                 out["notify"] = True

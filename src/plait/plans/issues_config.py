@@ -1,0 +1,78 @@
+"""`[issues]` in plait.toml: which GitHub issues become tasks.
+
+    [issues]
+    repository = "acme/app"        # default: the repository's GitHub remote
+    labels = ["plait"]             # an issue needs every one of them (GitHub's filter)
+    exclude = ["wontfix", "plait:stop"]  # any one of these keeps an issue out (or stops it)
+    assignee = "plait-bot"         # only issues assigned to this login ("*": to anyone)
+    poll = 60                      # seconds between two looks (longer when the rate budget asks)
+    launches_per_poll = 5          # new tasks added per look at most (a burst waits its turn)
+
+Pure: `read_issues` checks values and reports problems to plait.toml's reader.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from plait.plans.executor import ProblemSink
+
+_REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_LABELS = (list, 'a list of label names, e.g. ["plait"]')
+KEYS: dict[str, tuple[type, str]] = {
+    "repository": (str, 'a repository "owner/name"'),
+    "labels": _LABELS,
+    "exclude": _LABELS,
+    "assignee": (str, "a GitHub login, or * for anyone"),
+    "poll": (float, "a number of seconds greater than 0"),
+    "launches_per_poll": (int, "a whole number of at least 1"),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssuesConfig:
+    repository: str = ""  # owner/name; "" = the one the repository's remote names
+    labels: tuple[str, ...] = ("plait",)
+    exclude: tuple[str, ...] = ()
+    assignee: str = ""
+    poll: float = 60.0
+    launches_per_poll: int = 5
+
+
+def read_issues(sink: ProblemSink, body: dict[str, object]) -> IssuesConfig:
+    where = ("issues",)
+    values: dict[str, Any] = {}
+    for key, raw in body.items():
+        if key not in KEYS:
+            sink.unknown(where, key, list(KEYS))
+            continue
+        if KEYS[key] is _LABELS:
+            names = _labels(raw)
+            if names is None:
+                sink.problem(where, key, f"{key} = {raw!r} is not {_LABELS[1]}",
+                             f"write {key} as {_LABELS[1]}")  # fmt: skip
+                continue
+            values[key] = names
+            continue
+        value = sink.value(where, key, raw, KEYS[key])
+        if value is None:
+            continue
+        if key == "repository" and not _REPO_RE.match(value):
+            sink.problem(where, key, f"repository = {value!r} is not owner/name",
+                         'write repository = "owner/name"')  # fmt: skip
+            continue
+        values[key] = value
+    if values.get("labels") == ():
+        hint = 'name the label that marks work for plait, e.g. labels = ["plait"]'
+        sink.problem(where, "labels", "labels is empty: every open issue would become a task", hint)
+    return IssuesConfig(**values)
+
+
+def _labels(raw: object) -> tuple[str, ...] | None:
+    if not isinstance(raw, list):
+        return None
+    if not all(isinstance(n, str) and n.strip() and "," not in n for n in raw):
+        return None
+    return tuple(dict.fromkeys(n.strip() for n in raw))

@@ -1,0 +1,343 @@
+"""The GitHub issues source: labelled issues become tasks; their state goes back on the issue.
+
+How this works. Every `poll` seconds the source lists the repository's open issues that
+carry every `[issues] labels` label (and the assignee, when set) with a conditional
+request: while nothing changed GitHub answers 304, which costs no rate-limit point. Each
+listed issue without a task yet becomes one (`issue-<N>`, landing `pr`): its title, a
+description that ends in `Closes #N` (the PR body carries it, so merging the PR closes the
+issue) and, as its plan's context, the issue's body and comments. At most
+`launches_per_poll` are added per look, oldest first; the rest wait for the next look.
+An issue that is closed, loses its label or gains an `exclude` label stops its task (the
+engine interrupts the agent; its work is kept).
+
+The task's state is reflected on the issue as one `plait:<status>` label and one status
+comment that is edited in place. These writes are level-triggered: the source compares
+what the task is now with what it last wrote (kept with `remember` in the project's store)
+and, when they differ, looks at the issue before it acts — adds the missing label,
+removes stale `plait:*` ones, finds its comment by its hidden marker before posting one.
+So a crash between GitHub acting and the source remembering it repeats nothing: the next
+engine looks, finds the label or the comment there, and only remembers it.
+
+Every look is skipped while the core rate bucket is down to its reserve, and the pause
+between looks grows so the budget lasts until GitHub's reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from plait.core import events as ev
+from plait.core.model import OpKind, Phase, RunConfig, TaskState
+from plait.core.plan import TaskSpec
+from plait.core.task import attention_reason
+from plait.engine.project import Project
+from plait.errors import PlaitError
+from plait.forges.github.client import GitHubClient, GitHubError
+from plait.forges.github.forge import DEFAULT_API
+from plait.forges.github.mapping import marker
+from plait.forges.github.token import infer_repo, parse_remote, resolve_token
+from plait.plans.issues_config import IssuesConfig
+from plait.sources import FACTORIES, Source, SourceContext
+
+log = logging.getLogger(__name__)
+
+NAME = "issues"
+ORIGIN = "github-issue"
+STATUS_KEY = "issue-status"  # the hidden marker of the one status comment
+PREFIX = "plait:"
+STATUSES = ("queued", "running", "pr-open", "blocked", "needs-human", "done")
+REFLECT_EVERY = 2.0  # seconds between two comparisons of tasks with what the issues show
+_PAGES = 10  # at most 1000 labelled open issues are read per look
+_TITLE_MAX = 200
+
+Json = Any
+
+
+# ---- pure ------------------------------------------------------------------------------------
+def task_id(number: int) -> str:
+    return f"issue-{number}"
+
+
+def issue_number(spec: TaskSpec) -> int | None:
+    if spec.origin != ORIGIN or not spec.id.startswith("issue-"):
+        return None
+    tail = spec.id.removeprefix("issue-")
+    return int(tail) if tail.isdigit() else None
+
+
+def wanted(issue: Mapping[str, Json], cfg: IssuesConfig) -> bool:
+    """An open issue (not a PR) with every pick-up label and no excluded one."""
+    if "pull_request" in issue or issue.get("state") != "open":
+        return False
+    names = {str(label.get("name")) for label in issue.get("labels") or []}
+    return set(cfg.labels) <= names and not names & set(cfg.exclude)
+
+
+def issue_task(
+    issue: Mapping[str, Json], comments: Sequence[Mapping[str, Json]], *, at: float
+) -> ev.TasksAdded:
+    """The task an issue becomes, with the issue's text as its plan's context (the PR
+    body shows the description, so the description stays short and says `Closes #N`)."""
+    number = int(issue["number"])
+    title = " ".join(str(issue.get("title") or f"Issue {number}").split())[:_TITLE_MAX]
+    spec = TaskSpec(
+        id=task_id(number),
+        title=title,
+        description=f"Resolve GitHub issue #{number}: {title}\n\nCloses #{number}",
+        landing="pr",
+        origin=ORIGIN,
+        plan=task_id(number),
+    )
+    return ev.TasksAdded(at=at, tasks=(spec,), plan=spec.plan, context=_context(issue, comments))
+
+
+def _context(issue: Mapping[str, Json], comments: Sequence[Mapping[str, Json]]) -> str:
+    number, title = issue["number"], issue.get("title") or ""
+    parts = [f"GitHub issue #{number}: {title}", str(issue.get("body") or "(no description)")]
+    said = [
+        f"@{(c.get('user') or {}).get('login', '?')}: {c.get('body') or ''}"
+        for c in comments
+        if marker(STATUS_KEY) not in str(c.get("body") or "")
+    ]
+    if said:
+        parts += ["## Comments on the issue", "\n\n".join(said)]
+    return "\n\n".join(parts).strip()
+
+
+def status_of(task: TaskState, config: RunConfig) -> str:
+    """The issue's `plait:` status for a task ("stopped": no label, the comment says so)."""
+    if task.phase is Phase.MERGED:
+        return "done"
+    if task.stopped:
+        return "stopped"
+    if task.failed:
+        return "blocked"
+    if attention_reason(task, config):
+        return "needs-human"
+    if task.pr is not None:
+        return "pr-open"
+    if task.phase is Phase.WAITING:
+        return "queued"
+    return "running"
+
+
+def status_comment(task: TaskState, config: RunConfig, status: str) -> str:
+    lines = [f"**plait** · `{status}` · task `{task.id}`"]
+    if task.pr is not None:
+        lines[0] += f" · PR #{task.pr.number}"
+    why = task.stopped or attention_reason(task, config)
+    if why:
+        lines.append(f"Why: {why}")
+    lines.append(marker(STATUS_KEY))
+    return "\n\n".join(lines)
+
+
+def finishing(task: TaskState) -> bool:
+    """A task that landed or is landing: its issue closing is its own doing."""
+    if task.phase is Phase.MERGED or (task.pr is not None and task.pr.state == "merged"):
+        return True
+    return task.current is not None and task.current.kind in (OpKind.MERGE, OpKind.CLEANUP)
+
+
+# ---- the source ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Look:
+    """What one look found and did (for tests and the log)."""
+
+    listed: int
+    added: tuple[str, ...]
+    stopped: tuple[str, ...]
+    not_modified: bool
+
+
+class IssueSource:
+    name = NAME
+
+    def __init__(
+        self,
+        client: GitHubClient,
+        owner: str,
+        repo: str,
+        cfg: IssuesConfig,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        reflect_every: float = REFLECT_EVERY,
+    ) -> None:
+        self.client = client
+        self.base = f"/repos/{owner}/{repo}"
+        self.cfg = cfg
+        self.sleep = sleep
+        self.reflect_every = reflect_every
+        self._open: dict[int, Json] = {}  # number → the issue as last listed
+
+    async def run(self, ctx: SourceContext) -> None:
+        next_look = 0.0
+        while True:
+            try:
+                if ctx.clock() >= next_look:
+                    await self.look(ctx)
+                    next_look = ctx.clock() + self.client.budget.suggested_poll_interval(
+                        self.cfg.poll
+                    )
+                await self.reflect(ctx)
+            except (GitHubError, OSError) as exc:
+                log.warning("issues: %s", exc)
+            await self.sleep(self.reflect_every)
+
+    async def look(self, ctx: SourceContext) -> Look:
+        """List the labelled issues; add tasks for new ones, stop the tasks of gone ones."""
+        if self.client.budget.exhausted("core"):
+            return Look(listed=len(self._open), added=(), stopped=(), not_modified=True)
+        before = self.client.budget.spend.points
+        issues, fresh = await self._list()
+        self._open = {int(i["number"]): i for i in issues if wanted(i, self.cfg)}
+        added = await self._add(ctx)
+        stopped = await self._stop_gone(ctx)
+        self.client.budget.last_cycle_points = self.client.budget.spend.points - before
+        return Look(listed=len(self._open), added=added, stopped=stopped, not_modified=not fresh)
+
+    async def _list(self) -> tuple[list[Json], bool]:
+        params: dict[str, str | int] = {
+            "state": "open", "labels": ",".join(self.cfg.labels), "per_page": 100,
+            "sort": "created", "direction": "asc",
+        }  # fmt: skip
+        if self.cfg.assignee:
+            params["assignee"] = self.cfg.assignee
+        out: list[Json] = []
+        fresh = False
+        for page in range(1, _PAGES + 1):
+            reply = await self.client.rest(
+                "GET", f"{self.base}/issues", params={**params, "page": page}, conditional=True
+            )
+            fresh = fresh or not reply.not_modified
+            batch = reply.data if isinstance(reply.data, list) else []
+            out += [i for i in batch if isinstance(i, dict) and "number" in i]
+            if len(batch) < 100:
+                break
+        return out, fresh
+
+    async def _add(self, ctx: SourceContext) -> tuple[str, ...]:
+        specs = ctx.state().specs
+        new = [n for n in sorted(self._open) if task_id(n) not in specs]
+        added: list[str] = []
+        for number in new[: self.cfg.launches_per_poll]:
+            comments = await self._comments(number)
+            # Committed before anything acts on it; a restart finds the id taken.
+            await ctx.submit(issue_task(self._open[number], comments, at=ctx.clock()))
+            added.append(task_id(number))
+        if len(new) > len(added):
+            log.info("issues: %d more issue(s) wait for the next look (launches_per_poll = %d)",
+                     len(new) - len(added), self.cfg.launches_per_poll)  # fmt: skip
+        return tuple(added)
+
+    async def _stop_gone(self, ctx: SourceContext) -> tuple[str, ...]:
+        state = ctx.state()
+        stopped: list[str] = []
+        for tid, spec in state.specs.items():
+            number = issue_number(spec)
+            task = state.tasks.get(tid)
+            if number is None or task is None or number in self._open:
+                continue
+            if task.stopped or finishing(task):
+                continue
+            reason = f"issue #{number} was closed, lost its label or was excluded"
+            await ctx.submit(ev.TaskKilled(at=ctx.clock(), task=tid, reason=reason))
+            stopped.append(tid)
+        return tuple(stopped)
+
+    async def _comments(self, number: int) -> list[Json]:
+        reply = await self.client.rest(
+            "GET", f"{self.base}/issues/{number}/comments", params={"per_page": 100}
+        )
+        return [c for c in reply.data or [] if isinstance(c, dict)]
+
+    # ---- reflecting the tasks on their issues ----------------------------------------------
+    async def reflect(self, ctx: SourceContext) -> list[tuple[int, str]]:
+        """Bring each issue's label and status comment to its task's status; what changed."""
+        state = ctx.state()
+        changed: list[tuple[int, str]] = []
+        for tid, spec in state.specs.items():
+            number, task = issue_number(spec), state.tasks.get(tid)
+            if number is None or task is None:
+                continue
+            status = status_of(task, state.config)
+            text = status_comment(task, state.config, status)
+            if ctx.recall(NAME, f"{number}:shown") == text:
+                continue
+            if self.client.budget.exhausted("core"):
+                break  # the rest waits for the reset; nothing is lost, it is compared again
+            await self._set_label(number, status)
+            await self._set_comment(ctx, number, text)
+            ctx.remember(NAME, f"{number}:shown", text)
+            changed.append((number, status))
+        return changed
+
+    async def _set_label(self, number: int, status: str) -> None:
+        want = f"{PREFIX}{status}" if status in STATUSES else None
+        listed = self._open.get(number)
+        if listed is not None:
+            have = [str(label.get("name")) for label in listed.get("labels") or []]
+        else:
+            reply = await self.client.rest("GET", f"{self.base}/issues/{number}/labels")
+            have = [str(label.get("name")) for label in reply.data or []]
+        if want and want not in have:
+            await self.client.rest(
+                "POST", f"{self.base}/issues/{number}/labels", body={"labels": [want]},
+                idempotent=True,
+            )  # fmt: skip
+        for name in have:
+            if name != want and name.removeprefix(PREFIX) in STATUSES and name.startswith(PREFIX):
+                await self.client.rest(
+                    "DELETE", f"{self.base}/issues/{number}/labels/{name}", ok=(404,),
+                    idempotent=True,
+                )  # fmt: skip
+        if listed is not None:  # what the issue shows now, until the next list says
+            labels = [x for x in listed.get("labels") or [] if str(x.get("name")) != want]
+            labels = [x for x in labels if str(x.get("name")).removeprefix(PREFIX) not in STATUSES]
+            listed["labels"] = [*labels, *([{"name": want}] if want else [])]
+
+    async def _set_comment(self, ctx: SourceContext, number: int, text: str) -> None:
+        known = ctx.recall(NAME, f"{number}:comment")
+        if not known:
+            found = [c for c in await self._comments(number)
+                     if marker(STATUS_KEY) in str(c.get("body") or "")]  # fmt: skip
+            if found:
+                known = str(found[0]["id"])
+                ctx.remember(NAME, f"{number}:comment", known)
+        if known:
+            reply = await self.client.rest(
+                "PATCH", f"{self.base}/issues/comments/{known}", body={"body": text},
+                idempotent=True, ok=(404,),
+            )  # fmt: skip
+            if reply.status != 404:
+                return
+        made = await self.client.rest(
+            "POST", f"{self.base}/issues/{number}/comments", body={"body": text}
+        )
+        ctx.remember(NAME, f"{number}:comment", str(made.data["id"]))
+
+
+def for_project(project: Project) -> Source | None:
+    """The project's `[issues]` source, when plait.toml has one."""
+    eff = project.effective()
+    cfg = eff.issues
+    if cfg is None:
+        return None
+    s = eff.settings
+    try:
+        slug = cfg.repository or s.slug
+        repo = parse_remote(slug) if slug else infer_repo(s.repo, s.remote)
+        token = resolve_token()
+    except PlaitError as exc:
+        log.warning("issues: not watching issues: %s (%s)", exc.message, exc.hint)
+        return None
+    api = s.github_api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API
+    return IssueSource(GitHubClient(token, api_url=api), repo.owner, repo.name, cfg)
+
+
+FACTORIES.append(for_project)

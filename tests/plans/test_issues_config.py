@@ -1,0 +1,49 @@
+"""plait.toml's [issues]: which GitHub issues become tasks, checked with file:line."""
+
+from __future__ import annotations
+
+import pytest
+
+from plait.errors import PlanError
+from plait.plans.config import parse_config
+from plait.plans.issues_config import IssuesConfig
+
+FULL = """\
+[issues]
+repository = "acme/app"
+labels = ["plait", "ready"]
+exclude = ["wontfix"]
+assignee = "plait-bot"
+poll = 30
+launches_per_poll = 3
+"""
+
+
+def test_the_issues_table_is_read() -> None:
+    assert parse_config(FULL).issues == IssuesConfig(
+        repository="acme/app", labels=("plait", "ready"), exclude=("wontfix",),
+        assignee="plait-bot", poll=30.0, launches_per_poll=3,
+    )  # fmt: skip
+
+
+def test_no_table_no_issues_and_an_empty_one_takes_the_defaults() -> None:
+    assert parse_config('[agent]\ndefault = "claude"\n').issues is None
+    assert parse_config("[issues]\n").issues == IssuesConfig()
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('repository = "acme"', "is not owner/name"),
+        ('labels = "plait"', "is not a list of label names"),
+        ("labels = []", "every open issue would become a task"),
+        ("launches_per_poll = 0", "is not a whole number of at least 1"),
+        ('lables = ["x"]', "did you mean 'labels'?"),
+    ],
+)
+def test_mistakes_name_the_line(line: str, says: str) -> None:
+    with pytest.raises(PlanError) as err:
+        parse_config(f'[agent]\ndefault = "claude"\n\n[issues]\n{line}\n')
+    (problem,) = err.value.problems
+    assert problem.line == 5
+    assert says in f"{problem.message} {problem.hint}"

@@ -1,0 +1,201 @@
+"""GitHub issues as a live source, against the GitHub double over real HTTP: labelled
+issues become PR tasks once, an unchanged list costs no rate point, a closed or unlabelled
+issue stops its task, and each task's state shows on its issue as one `plait:` label and
+one status comment edited in place — without duplicates across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from plait.core import events as ev
+from plait.core.controller import Decision, decide
+from plait.core.model import Phase, PRView, RunConfig, RunState
+from plait.forges.github.client import GitHubClient
+from plait.forges.github.token import Token
+from plait.plans.issues_config import IssuesConfig
+from plait.sources import SourceContext
+from plait.sources.issues import IssueSource, Look
+from plait.store.sqlite import Store
+from plait.testing.github_double import GitHubDouble
+
+OWNER, NAME = "acme", "app"
+
+
+class Project:
+    """The engine's side of a source: decide and commit each submitted event."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.store = Store(tmp / "plait.db")
+        first = ev.RunStarted(at=1.0, config=RunConfig(project="p", repo=str(tmp)), tasks=())
+        self.state: RunState = decide(None, first).state
+        self.events: list[ev.Event] = []
+
+    async def submit(self, event: ev.Event) -> Decision:
+        decision = decide(self.state, event)
+        self.state = decision.state
+        self.events.append(event)
+        return decision
+
+    def ctx(self) -> SourceContext:
+        return SourceContext(project="p", submit=self.submit, state=lambda: self.state,
+                             store=self.store, clock=lambda: 2.0)  # fmt: skip
+
+    def set_task(self, tid: str, **fields: object) -> None:
+        """Stand in for the engine moving a task along (the source only reads the state)."""
+        tasks = dict(self.state.tasks)
+        tasks[tid] = replace(tasks[tid], **fields)  # type: ignore[arg-type]
+        self.state = replace(self.state, tasks=tasks)
+
+
+@pytest.fixture
+def gh(tmp_path: Path) -> Iterator[GitHubDouble]:
+    with GitHubDouble(root=tmp_path / "gh", login="plait-bot") as double:
+        double.create_repo(OWNER, NAME, {"a.txt": "one\n"})
+        yield double
+
+
+# One event loop for all looks: a client keeps its connections from one look to the next.
+LOOP = asyncio.new_event_loop()
+_CLIENTS: list[GitHubClient] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        LOOP.run_until_complete(_CLIENTS.pop().aclose())
+
+
+def source(gh: GitHubDouble, **cfg: object) -> IssueSource:
+    client = GitHubClient(Token("t"), api_url=gh.api_url)
+    _CLIENTS.append(client)
+    return IssueSource(client, OWNER, NAME, IssuesConfig(**cfg))  # type: ignore[arg-type]
+
+
+def look(src: IssueSource, project: Project) -> Look:
+    return LOOP.run_until_complete(src.look(project.ctx()))
+
+
+def reflect(src: IssueSource, project: Project) -> list[tuple[int, str]]:
+    return LOOP.run_until_complete(src.reflect(project.ctx()))
+
+
+def labels(gh: GitHubDouble, number: int) -> list[str]:
+    return list(gh.issue(OWNER, NAME, number).labels)
+
+
+def test_labelled_issues_become_pr_tasks_with_the_issue_as_context(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Fix login", "It breaks on Safari.", labels=["plait"])
+    gh.create_issue(OWNER, NAME, "Not for the bot")
+    gh.create_issue(OWNER, NAME, "Later", labels=["plait", "wontfix"])
+    gh.add_issue_comment(OWNER, NAME, 1, "Also on Firefox.", author="ann")
+    project = Project(tmp_path)
+    found = look(source(gh, exclude=("wontfix",)), project)
+    assert found.added == ("issue-1",)
+    spec = project.state.specs["issue-1"]
+    assert (spec.title, spec.landing, spec.origin) == ("Fix login", "pr", "github-issue")
+    assert spec.description.endswith("Closes #1")
+    context = project.state.contexts[spec.plan]
+    assert "It breaks on Safari." in context and "@ann: Also on Firefox." in context
+
+
+def test_an_unchanged_issue_list_costs_no_rate_point_and_adds_nothing_twice(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "One", labels=["plait"])
+    project, src = Project(tmp_path), source(gh)
+    look(src, project)
+    used = gh.world.core.used
+    again = look(src, project)
+    assert (again.not_modified, again.added, gh.world.core.used) == (True, (), used)
+    # A new engine (no ETag cached, same store): reads again, adds nothing twice.
+    assert look(source(gh), project).added == ()
+    assert len(project.events) == 1
+
+
+def test_a_burst_is_added_a_few_per_look(gh: GitHubDouble, tmp_path: Path) -> None:
+    for i in range(5):
+        gh.create_issue(OWNER, NAME, f"Issue {i}", labels=["plait"])
+    project, src = Project(tmp_path), source(gh, launches_per_poll=2)
+    added = [look(src, project).added for _ in range(4)]
+    assert added == [("issue-1", "issue-2"), ("issue-3", "issue-4"), ("issue-5",), ()]
+
+
+def test_closing_or_unlabelling_the_issue_stops_its_task_but_a_merge_does_not(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    for title in ("closed", "unlabelled", "merged", "kept"):
+        gh.create_issue(OWNER, NAME, title, labels=["plait"])
+    project, src = Project(tmp_path), source(gh)
+    look(src, project)
+    project.set_task("issue-3", pr=PRView(number=9, state="merged"))
+    gh.close_issue(OWNER, NAME, 1)
+    gh.unlabel(OWNER, NAME, 2, "plait")
+    gh.close_issue(OWNER, NAME, 3)
+    assert look(src, project).stopped == ("issue-1", "issue-2")
+    assert [bool(project.state.tasks[f"issue-{n}"].stopped) for n in (1, 2, 3, 4)] == [
+        True, True, False, False,
+    ]  # fmt: skip
+    assert look(src, project).stopped == ()  # a stopped task is not stopped again
+
+
+def test_state_shows_as_one_label_and_one_comment_edited_in_place(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Fix", labels=["plait", "bug"])
+    project, src = Project(tmp_path), source(gh)
+    look(src, project)
+    project.set_task("issue-1", phase=Phase.WAITING, current=None)  # no slot free yet
+    assert reflect(src, project) == [(1, "queued")]
+    assert reflect(src, project) == []  # nothing changed: no request at all
+    project.set_task("issue-1", phase=Phase.ACTIVE)
+    reflect(src, project)
+    assert labels(gh, 1) == ["plait", "bug", "plait:running"]
+    project.set_task("issue-1", pr=PRView(number=7))
+    reflect(src, project)
+    project.set_task("issue-1", phase=Phase.MERGED)
+    reflect(src, project)
+    comments = gh.issue(OWNER, NAME, 1).comments
+    assert labels(gh, 1) == ["plait", "bug", "plait:done"]
+    assert len(comments) == 1
+    assert "`done`" in comments[0].body and "PR #7" in comments[0].body
+
+
+def test_a_crash_before_remembering_a_write_repeats_nothing(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Fix", labels=["plait"])
+    project = Project(tmp_path)
+    look(source(gh), project)
+    reflect(source(gh), project)
+    # The engine died after GitHub took the label and the comment, before the store
+    # remembered them: the next engine looks first and finds both.
+    for key in ("1:shown", "1:comment"):
+        project.store.set_meta(f"source:issues:{key}", "")
+    again = source(gh)
+    look(again, project)
+    assert reflect(again, project) == [(1, "running")]
+    assert labels(gh, 1) == ["plait", "plait:running"]
+    assert len(gh.issue(OWNER, NAME, 1).comments) == 1
+
+
+def test_a_stopped_task_loses_its_status_label_and_says_why(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Fix", labels=["plait"])
+    project, src = Project(tmp_path), source(gh)
+    look(src, project)
+    reflect(src, project)
+    gh.close_issue(OWNER, NAME, 1)
+    look(src, project)
+    reflect(src, project)
+    (comment,) = gh.issue(OWNER, NAME, 1).comments
+    assert labels(gh, 1) == ["plait"]
+    assert "`stopped`" in comment.body and "issue #1 was closed" in comment.body
