@@ -103,7 +103,8 @@ def test_labelled_issues_become_pr_tasks_with_the_issue_as_context(
     assert (spec.title, spec.landing, spec.origin) == ("Fix login", "pr", "github-issue")
     assert spec.description.endswith("Closes #1")
     context = project.state.contexts[spec.plan]
-    assert "It breaks on Safari." in context and "@ann: Also on Firefox." in context
+    assert "It breaks on Safari." in context
+    assert "@ann: Also on Firefox." in context
 
 
 def test_an_unchanged_issue_list_costs_no_rate_point_and_adds_nothing_twice(
@@ -165,7 +166,8 @@ def test_state_shows_as_one_label_and_one_comment_edited_in_place(
     comments = gh.issue(OWNER, NAME, 1).comments
     assert labels(gh, 1) == ["plait", "bug", "plait:done"]
     assert len(comments) == 1
-    assert "`done`" in comments[0].body and "PR #7" in comments[0].body
+    assert "`done`" in comments[0].body
+    assert "PR #7" in comments[0].body
 
 
 def test_a_crash_before_remembering_a_write_repeats_nothing(
@@ -198,4 +200,5 @@ def test_a_stopped_task_loses_its_status_label_and_says_why(
     reflect(src, project)
     (comment,) = gh.issue(OWNER, NAME, 1).comments
     assert labels(gh, 1) == ["plait"]
-    assert "`stopped`" in comment.body and "issue #1 was closed" in comment.body
+    assert "`stopped`" in comment.body
+    assert "issue #1 was closed" in comment.body
