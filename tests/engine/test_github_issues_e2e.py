@@ -1,0 +1,144 @@
+"""Working from issues: a project whose plait.toml has [issues] turns labelled issues on
+the GitHub double into merged PRs, through a `plait up` engine killed with SIGKILL halfway.
+
+The double plays GitHub (issues, labels, comments, PRs over a real bare repository) and a
+CI bot reports a green check on every new PR head. After the kill and a restart, every
+issue has exactly one PR (saying `Closes #N`, merged, which closed the issue), one status
+comment, and the `plait:done` label next to its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from plait.testing.github_double import GitHubDouble
+from plait.testing.github_double.checks import Check
+from tests.cli.helpers_cli import cli_env, plait
+
+OWNER, NAME = "acme", "notes"
+TOML = '[issues]\nlabels = ["plait"]\npoll = 0.5\nlaunches_per_poll = 2\n'
+ISSUES = {1: "one", 2: "two", 3: "three"}
+
+
+def _turn(n: int, word: str) -> dict[str, object]:
+    return {"say": f"wrote {word}", "actions": [
+        {"write": f"notes/{word}.txt", "content": f"{word}\n"}, {"commit": f"Add {word}"}]}  # fmt: skip
+
+
+SCRIPT = {"tasks": {f"issue-{n}": {"start": [_turn(n, w)]} for n, w in ISSUES.items()}}
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@x")  # fmt: skip
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+class CI:
+    """A green check on every new PR head, as GitHub Actions would report it."""
+
+    def __init__(self, gh: GitHubDouble) -> None:
+        self.gh, self.seen = gh, set[str]()
+        self.stop, self.errors = threading.Event(), list[BaseException]()
+
+    def run(self) -> None:
+        try:
+            while not self.stop.wait(0.1):
+                for pr in self.gh.pulls(OWNER, NAME):
+                    if pr.state == "open" and pr.head_sha not in self.seen:
+                        self.seen.add(pr.head_sha)
+                        check = Check(name="tests", conclusion="success", title="ok")
+                        self.gh.set_check_runs(OWNER, NAME, pr.head_sha, [check])
+        except BaseException as exc:  # surfaced by the test
+            self.errors.append(exc)
+
+
+@pytest.fixture
+def gh(tmp_path: Path) -> Iterator[GitHubDouble]:
+    with GitHubDouble(root=tmp_path / "github") as double:
+        yield double
+
+
+def _until(what: Callable[[], bool], timeout: float, why: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not what():
+        if time.monotonic() > deadline:
+            tail = log.read_text()[-3000:] if log.exists() else ""
+            raise AssertionError(f"timed out waiting for {why}\n{tail}")
+        time.sleep(0.1)
+
+
+@pytest.mark.timeout(240)
+def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: GitHubDouble) -> None:
+    gh.create_repo(OWNER, NAME, files={"README.md": "notes\n", "plait.toml": TOML})
+    for n, word in ISSUES.items():
+        gh.create_issue(OWNER, NAME, f"Add note {word}", f"Write notes/{word}.txt.",
+                        labels=["plait"])  # fmt: skip
+    gh.create_issue(OWNER, NAME, "Not for the bot", "A person's issue.")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", gh.repo_remote_url(OWNER, NAME), str(clone))
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(SCRIPT))
+    env = cli_env(tmp_path, GITHUB_TOKEN="double-token")
+    made = plait("init", "--repo", str(clone), "--forge", "github", "--github-url", gh.api_url,
+                 "--script", str(script), "--poll-interval", "0.3", "--merge-delay", "0.5",
+                 "--project", "notes", home=tmp_path, env=env)  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    ci = CI(gh)
+    bot = threading.Thread(target=ci.run, daemon=True)
+    bot.start()
+    log = tmp_path / "engine.log"
+    up = [sys.executable, "-m", "plait.cli", "up", "notes", "--foreground"]
+    try:
+        with log.open("w") as out:
+            first = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # Killed once the first PR is open: tasks are under way, labels half written.
+        _until(lambda: bool(gh.pulls(OWNER, NAME)), 90, "a first PR", log)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        with log.open("a") as out:
+            second = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+        def landed() -> bool:
+            return all(gh.issue(OWNER, NAME, n).state == "closed" for n in ISSUES) and all(
+                "plait:done" in gh.issue(OWNER, NAME, n).labels for n in ISSUES
+            )
+
+        _until(landed, 150, "every issue closed and labelled plait:done", log)
+        down = plait("down", "notes", home=tmp_path, env=env)
+        assert down.returncode == 0, down.stdout + down.stderr
+        second.wait(timeout=30)
+    finally:
+        ci.stop.set()
+        bot.join(timeout=10)
+        for proc in (p for p in locals().values() if isinstance(p, subprocess.Popen)):
+            if proc.poll() is None:
+                proc.kill()
+    assert not ci.errors, ci.errors
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    pulls = gh.pulls(OWNER, NAME)
+    # One PR per issue, each closing its issue and merged; nothing for the person's issue.
+    assert sorted(pr.body.split("Closes #")[1].split()[0] for pr in pulls) == ["1", "2", "3"]
+    assert all(pr.merged for pr in pulls)
+    for n in ISSUES:
+        issue = gh.issue(OWNER, NAME, n)
+        assert (issue.state_reason, issue.labels) == ("completed", ["plait", "plait:done"])
+        assert len(issue.comments) == 1, [c.body for c in issue.comments]
+    person = gh.issue(OWNER, NAME, 4)
+    assert (person.state, person.labels, person.comments) == ("open", [], [])
+    bare = gh.repo_path(OWNER, NAME)
+    assert sorted(_git(bare, "ls-tree", "--name-only", "main", "notes/").split()) == [
+        "notes/one.txt", "notes/three.txt", "notes/two.txt",
+    ]  # fmt: skip
