@@ -214,14 +214,18 @@ def forge_for(s: Settings, *, db: str, token: str | None = None) -> Forge:
         )
     if s.forge == "github":
         from plait.forges.github.forge import GitHubForge
-        from plait.forges.github.token import resolve_token
+        from plait.forges.github.token import Token, resolve_token
 
+        # The reviewer agent's reviews go out as another account when one is given:
+        # GitHub takes no approval or change request from the PR's own author.
+        reviewer = os.environ.get("PLAIT_REVIEWER_TOKEN", "").strip()
         return GitHubForge(
             s.repo,
             token=resolve_token(token),
             api_url=s.github_api_url,
             remote=s.remote,
             slug=s.slug,
+            review_token=Token(reviewer) if reviewer else None,
         )
     raise UsageError(f"unknown forge {s.forge!r}", hint="use --forge local or --forge github")
 

@@ -20,6 +20,7 @@ from plait.forges.github.budget import Clock
 from plait.forges.github.client import GitHubClient, Sleep
 from plait.forges.github.credentials import push_credentials
 from plait.forges.github.poll import Poller
+from plait.forges.github.reviews import ReviewPoster
 from plait.forges.github.token import RepoId, Token, infer_repo, parse_remote, remote_url
 from plait.forges.github.writes import Writer, rest_view_fields
 from plait.workspaces.git import git
@@ -44,8 +45,10 @@ class GitHubForge:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.time,
+        review_token: Token | None = None,
     ) -> None:
-        """`repo`: the local clone; `slug` ("owner/name") overrides what its remote says."""
+        """`repo`: the local clone; `slug` ("owner/name") overrides what its remote says;
+        `review_token`: the identity the reviewer agent's reviews are posted as."""
         self.repo = os.path.realpath(repo)
         self.remote = remote
         self.token = token
@@ -57,6 +60,13 @@ class GitHubForge:
         )  # fmt: skip
         self.poller = Poller(self.client, self.id.owner, self.id.name)
         self.writer = Writer(self.client, self.id.owner, self.id.name)
+        self.review_client = self.client
+        if review_token is not None:
+            self.review_client = GitHubClient(
+                review_token, api_url=self.api_url, reserve=reserve, timeout=timeout,
+                transport=transport, sleep=sleep, clock=clock,
+            )  # fmt: skip
+        self.reviews = ReviewPoster(self.review_client, self.id.owner, self.id.name)
         self._pr_of_branch: dict[str, int] = {}
         self._branch_of_pr: dict[int, str] = {}
         self._pushed: dict[str, str] = {}  # branch → head plait pushed this session
@@ -132,12 +142,13 @@ class GitHubForge:
     async def post_review(
         self, pr: int, *, approved: bool, body: str, issues: tuple[str, ...], key: str
     ) -> None:
-        """A needs-changes verdict as a conversation comment (once per key), which the poll
-        brings back as a thread to answer. Not a GitHub review: GitHub refuses a review
-        requesting changes from the PR's own author, which plait's token usually is. An
-        approval posts nothing: there is nothing to answer."""
-        if not approved:
+        """The verdict as a GitHub review by the reviewer's identity (see
+        `forges.github.reviews`). When GitHub would not take a change request from that
+        identity (the PR's own author), the verdict also goes in the conversation."""
+        state = await self.reviews.post(pr, approved=approved, body=body, issues=issues, key=key)
+        if not approved and state != "CHANGES_REQUESTED":
             await self.writer.comment(pr, body, key)
+        self.poller.mark_dirty(pr)
 
     async def add_labels(self, pr: int, labels: tuple[str, ...]) -> None:
         await self.writer.add_labels(pr, labels)
@@ -198,3 +209,5 @@ class GitHubForge:
 
     async def close(self) -> None:
         await self.client.aclose()
+        if self.review_client is not self.client:
+            await self.review_client.aclose()

@@ -97,14 +97,24 @@ def thread_view(thread: Node, comments: Iterable[Node]) -> ReviewThread | None:
     )
 
 
-def review_views(reviews: Iterable[Node]) -> list[ReviewThread]:
-    """Each reviewer's latest opinion that still requests changes, as a thread."""
+# plait's reviewer agent signs its reviews with this marker: unlike plait's own comments
+# (MARKER_RE) they are feedback for the task's agent, but only on the head they judged.
+REVIEW_MARKER_RE = re.compile(r"<!--\s*plait-review:[^>]*-->")
+
+
+def review_views(reviews: Iterable[Node], head: str = "") -> list[ReviewThread]:
+    """Each reviewer's latest opinion that still requests changes, as a thread. plait's
+    reviewer's verdict on an older head is not: the reviewer judges the new head itself
+    (and approves it, which replaces its request on GitHub)."""
     out = []
     for review in reviews:
         if review.get("state") != "CHANGES_REQUESTED":
             continue
         body = str(review.get("body") or "")
         if is_plait_comment(body):
+            continue
+        judged = str((review.get("commit") or {}).get("oid") or "")
+        if REVIEW_MARKER_RE.search(body) and head and judged and judged != head:
             continue
         ident = review.get("databaseId") or review.get("id")
         author = _login(review)

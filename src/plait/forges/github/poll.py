@@ -275,7 +275,7 @@ class Poller:
         ci = mapping.ci_status(g.contexts, g.rollup_state)
         threads = [t for t in (mapping.thread_view(n, c) for n, c in g.threads) if t]
         reviews = (pr.get("latestOpinionatedReviews") or {}).get("nodes") or []
-        threads += mapping.review_views(reviews)
+        threads += mapping.review_views(reviews, head)
         failing = mapping.failing_checks(g.contexts)
         return PRView(
             number=int(pr["number"]),

@@ -47,7 +47,7 @@ fragment PRFields on PullRequest {
   }
   reviewThreads(first: 25) { pageInfo { hasNextPage endCursor } nodes { ...ThreadFields } }
   latestOpinionatedReviews(first: 50) {
-    nodes { id databaseId state body author { login } }
+    nodes { id databaseId state body author { login } commit { oid } }
   }
 }
 """

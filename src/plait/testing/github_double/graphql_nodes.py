@@ -364,7 +364,16 @@ class Nodes:
             "submittedAt": review.submitted_at,
             "createdAt": review.submitted_at,
             "url": "",
+            "commit": lambda info: self._review_commit(review),
         }
+
+    def _review_commit(self, review: Review) -> Obj | None:
+        """The head the review was given on (GitHub: `PullRequestReview.commit`)."""
+        for prs in self.world.prs.values():
+            for pr in prs.values():
+                if review in pr.reviews:
+                    return self.commit(pr.repo, review.commit_id)
+        return None
 
     def queue_entry(self, pr: PullRequest) -> Obj:
         queued = sorted(
