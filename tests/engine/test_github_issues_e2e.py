@@ -2,9 +2,11 @@
 the GitHub double into merged PRs, through a `plait up` engine killed with SIGKILL halfway.
 
 The double plays GitHub (issues, labels, comments, PRs over a real bare repository) and a
-CI bot reports a green check on every new PR head. After the kill and a restart, every
-issue has exactly one PR (saying `Closes #N`, merged, which closed the issue), one status
-comment, and the `plait:done` label next to its own."""
+CI bot reports a green check on every new PR head. A reviewer agent ([review] prs) judges
+each PR as its own GitHub account: it asks for a change on a line of issue 2's PR, the
+agent fixes it, and it approves the new head. After the kill and a restart, every issue
+has exactly one PR (saying `Closes #N`, merged, which closed the issue), one review per
+verdict, one status comment, and the `plait:done` label next to its own."""
 
 from __future__ import annotations
 
@@ -25,16 +27,33 @@ from plait.testing.github_double.checks import Check
 from tests.cli.helpers_cli import cli_env, plait
 
 OWNER, NAME = "acme", "notes"
-TOML = '[issues]\nlabels = ["plait"]\npoll = 0.5\nlaunches_per_poll = 2\n'
+TOML = """[issues]
+labels = ["plait"]
+poll = 0.5
+launches_per_poll = 2
+
+[review]
+prs = true
+"""
 ISSUES = {1: "one", 2: "two", 3: "three"}
 
 
-def _turn(n: int, word: str) -> dict[str, object]:
-    return {"say": f"wrote {word}", "actions": [
-        {"write": f"notes/{word}.txt", "content": f"{word}\n"}, {"commit": f"Add {word}"}]}  # fmt: skip
+def _turn(word: str, content: str = "") -> dict[str, object]:
+    write = {"write": f"notes/{word}.txt", "content": content or f"{word}\n"}
+    return {"say": f"wrote {word}", "actions": [write, {"commit": f"Add {word}"}]}
 
 
-SCRIPT = {"tasks": {f"issue-{n}": {"start": [_turn(n, w)]} for n, w in ISSUES.items()}}
+SCRIPT = {
+    "tasks": {f"issue-{n}": {"start": [_turn(w)]} for n, w in ISSUES.items()},
+    "default": {"verdict": [{"say": "VERDICT: APPROVED"}]},
+}
+SCRIPT["tasks"]["issue-2"] |= {
+    "verdict": [
+        {"say": "VERDICT: NEEDS_CHANGES\n1. notes/two.txt:1 capitalize it"},
+        {"say": "VERDICT: APPROVED"},
+    ],
+    "review": [_turn("two", "Two\n")],
+}
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -67,7 +86,8 @@ class CI:
 
 @pytest.fixture
 def gh(tmp_path: Path) -> Iterator[GitHubDouble]:
-    with GitHubDouble(root=tmp_path / "github") as double:
+    tokens = {"double-token": "plait-bot", "reviewer-token": "reviewer-bot"}
+    with GitHubDouble(root=tmp_path / "github", tokens=tokens) as double:
         yield double
 
 
@@ -83,7 +103,7 @@ def _until(what: Callable[[], bool], timeout: float, why: str, log: Path) -> Non
 @pytest.mark.timeout(240)
 def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: GitHubDouble) -> None:
     gh.create_repo(OWNER, NAME, files={"README.md": "notes\n", "plait.toml": TOML})
-    for n, word in ISSUES.items():
+    for word in ISSUES.values():
         gh.create_issue(OWNER, NAME, f"Add note {word}", f"Write notes/{word}.txt.",
                         labels=["plait"])  # fmt: skip
     gh.create_issue(OWNER, NAME, "Not for the bot", "A person's issue.")
@@ -91,7 +111,7 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
     _git(tmp_path, "clone", "-q", gh.repo_remote_url(OWNER, NAME), str(clone))
     script = tmp_path / "script.json"
     script.write_text(json.dumps(SCRIPT))
-    env = cli_env(tmp_path, GITHUB_TOKEN="double-token")
+    env = cli_env(tmp_path, GITHUB_TOKEN="double-token", PLAIT_REVIEWER_TOKEN="reviewer-token")
     made = plait("init", "--repo", str(clone), "--forge", "github", "--github-url", gh.api_url,
                  "--script", str(script), "--poll-interval", "0.3", "--merge-delay", "0.5",
                  "--project", "notes", home=tmp_path, env=env)  # fmt: skip
@@ -136,9 +156,19 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
         issue = gh.issue(OWNER, NAME, n)
         assert (issue.state_reason, issue.labels) == ("completed", ["plait", "plait:done"])
         assert len(issue.comments) == 1, [c.body for c in issue.comments]
+    # One review per verdict, by the reviewer's account; the change it asked for is on main.
+    reviews = {pr.number: [(r.author, r.state) for r in pr.reviews] for pr in pulls}
+    fixed = next(pr for pr in pulls if pr.head.endswith("issue-2"))
+    assert reviews.pop(fixed.number) == [
+        ("reviewer-bot", "CHANGES_REQUESTED"), ("reviewer-bot", "APPROVED"),
+    ]  # fmt: skip
+    assert list(reviews.values()) == [[("reviewer-bot", "APPROVED")]] * 2
+    (thread,) = fixed.threads
+    assert (thread.path, thread.line, thread.resolved) == ("notes/two.txt", 1, True)
     person = gh.issue(OWNER, NAME, 4)
     assert (person.state, person.labels, person.comments) == ("open", [], [])
     bare = gh.repo_path(OWNER, NAME)
+    assert _git(bare, "show", "main:notes/two.txt") == "Two\n"
     assert sorted(_git(bare, "ls-tree", "--name-only", "main", "notes/").split()) == [
         "notes/one.txt", "notes/three.txt", "notes/two.txt",
     ]  # fmt: skip
