@@ -16,13 +16,16 @@ exclude = ["wontfix"]
 assignee = "plait-bot"
 poll = 30
 launches_per_poll = 3
+cooldowns = [60, 600]
+hold_labels = ["hold"]
 """
 
 
 def test_the_issues_table_is_read() -> None:
     assert parse_config(FULL).issues == IssuesConfig(
         repository="acme/app", labels=("plait", "ready"), exclude=("wontfix",),
-        assignee="plait-bot", poll=30.0, launches_per_poll=3,
+        assignee="plait-bot", poll=30.0, launches_per_poll=3, cooldowns=(60.0, 600.0),
+        hold_labels=("hold",),
     )  # fmt: skip
 
 
@@ -38,6 +41,7 @@ def test_no_table_no_issues_and_an_empty_one_takes_the_defaults() -> None:
         ('labels = "plait"', "is not a list of label names"),
         ("labels = []", "every open issue would become a task"),
         ("launches_per_poll = 0", "is not a whole number of at least 1"),
+        ("cooldowns = [3600, -1]", "is not a list of seconds greater than 0"),
         ('lables = ["x"]', "did you mean 'labels'?"),
     ],
 )

@@ -34,6 +34,7 @@ class Project:
         first = ev.RunStarted(at=1.0, config=RunConfig(project="p", repo=str(tmp)), tasks=())
         self.state: RunState = decide(None, first).state
         self.events: list[ev.Event] = []
+        self.now = 2.0  # the engine's clock, moved by hand
 
     async def submit(self, event: ev.Event) -> Decision:
         decision = decide(self.state, event)
@@ -43,7 +44,7 @@ class Project:
 
     def ctx(self) -> SourceContext:
         return SourceContext(project="p", submit=self.submit, state=lambda: self.state,
-                             store=self.store, clock=lambda: 2.0)  # fmt: skip
+                             store=self.store, clock=lambda: self.now)  # fmt: skip
 
     def set_task(self, tid: str, **fields: object) -> None:
         """Stand in for the engine moving a task along (the source only reads the state)."""
@@ -83,6 +84,10 @@ def look(src: IssueSource, project: Project) -> Look:
 
 def reflect(src: IssueSource, project: Project) -> list[tuple[int, str]]:
     return LOOP.run_until_complete(src.reflect(project.ctx()))
+
+
+def recover(src: IssueSource, project: Project) -> list[str]:
+    return LOOP.run_until_complete(src.recover(project.ctx()))
 
 
 def labels(gh: GitHubDouble, number: int) -> list[str]:
@@ -202,3 +207,51 @@ def test_a_stopped_task_loses_its_status_label_and_says_why(
     assert labels(gh, 1) == ["plait"]
     assert "`stopped`" in comment.body
     assert "issue #1 was closed" in comment.body
+
+
+def test_a_blocked_task_is_retried_after_each_rung_of_the_cooldown_ladder(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Fix", labels=["plait"])
+    project, src = Project(tmp_path), source(gh, cooldowns=(3600.0, 14400.0))
+    look(src, project)
+    tried: list[tuple[float, list[str]]] = []
+    for rung in (3600.0, 14400.0, 86400.0):
+        project.set_task("issue-1", failed="the agent gave up")
+        start = project.now
+        recover(src, project)  # found blocked now: the rung counts from here
+        project.now = start + rung - 1
+        early = recover(src, project)
+        project.now = start + rung
+        tried.append((rung, [*early, *recover(src, project)]))
+        project.now += 1
+    assert tried == [(3600.0, ["issue-1"]), (14400.0, ["issue-1"]), (86400.0, [])]
+    assert project.state.tasks["issue-1"].failed == "the agent gave up"  # past the ladder
+
+
+def test_a_hold_label_keeps_a_blocked_task_for_a_person(gh: GitHubDouble, tmp_path: Path) -> None:
+    gh.create_issue(OWNER, NAME, "Fix", labels=["plait", "plait:hold"])
+    project, src = Project(tmp_path), source(gh)
+    look(src, project)
+    project.set_task("issue-1", failed="x")
+    recover(src, project)
+    project.now += 10 * 86400
+    assert recover(src, project) == []
+    gh.unlabel(OWNER, NAME, 1, "plait:hold")
+    look(src, project)
+    assert recover(src, project) == ["issue-1"]
+    assert project.state.tasks["issue-1"].failed == ""
+
+
+def test_the_ladder_survives_a_restart(gh: GitHubDouble, tmp_path: Path) -> None:
+    gh.create_issue(OWNER, NAME, "Fix", labels=["plait"])
+    project = Project(tmp_path)
+    look(source(gh), project)
+    project.set_task("issue-1", failed="x")
+    recover(source(gh), project)
+    project.now += 3600
+    assert recover(source(gh), project) == ["issue-1"]  # a new engine: the store remembers
+    project.set_task("issue-1", failed="x")
+    recover(source(gh), project)
+    project.now += 3600
+    assert recover(source(gh), project) == []  # the second rung is 4 h

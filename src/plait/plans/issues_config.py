@@ -7,6 +7,8 @@
     assignee = "plait-bot"         # only issues assigned to this login ("*": to anyone)
     poll = 60                      # seconds between two looks (longer when the rate budget asks)
     launches_per_poll = 5          # new tasks added per look at most (a burst waits its turn)
+    cooldowns = [3600, 14400, 86400]  # a blocked task is retried after each, in turn
+    hold_labels = ["plait:hold"]   # a person's "stop": a blocked issue with one is not retried
 
 Pure: `read_issues` checks values and reports problems to plait.toml's reader.
 """
@@ -28,6 +30,8 @@ KEYS: dict[str, tuple[type, str]] = {
     "assignee": (str, "a GitHub login, or * for anyone"),
     "poll": (float, "a number of seconds greater than 0"),
     "launches_per_poll": (int, "a whole number of at least 1"),
+    "cooldowns": (list, "a list of seconds greater than 0, e.g. [3600, 14400, 86400]"),
+    "hold_labels": _LABELS,
 }
 
 
@@ -39,6 +43,8 @@ class IssuesConfig:
     assignee: str = ""
     poll: float = 60.0
     launches_per_poll: int = 5
+    cooldowns: tuple[float, ...] = (3600.0, 14400.0, 86400.0)
+    hold_labels: tuple[str, ...] = ("plait:hold",)
 
 
 def read_issues(sink: ProblemSink, body: dict[str, object]) -> IssuesConfig:
@@ -55,6 +61,14 @@ def read_issues(sink: ProblemSink, body: dict[str, object]) -> IssuesConfig:
                              f"write {key} as {_LABELS[1]}")  # fmt: skip
                 continue
             values[key] = names
+            continue
+        if key == "cooldowns":
+            ladder = _seconds(raw)
+            if ladder is None:
+                sink.problem(where, key, f"cooldowns = {raw!r} is not {KEYS[key][1]}",
+                             f"write cooldowns as {KEYS[key][1]}")  # fmt: skip
+            else:
+                values[key] = ladder
             continue
         value = sink.value(where, key, raw, KEYS[key])
         if value is None:
@@ -76,3 +90,10 @@ def _labels(raw: object) -> tuple[str, ...] | None:
     if not all(isinstance(n, str) and n.strip() and "," not in n for n in raw):
         return None
     return tuple(dict.fromkeys(n.strip() for n in raw))
+
+
+def _seconds(raw: object) -> tuple[float, ...] | None:
+    if not isinstance(raw, list):
+        return None
+    ok = all(isinstance(n, int | float) and not isinstance(n, bool) and n > 0 for n in raw)
+    return tuple(float(n) for n in raw) if ok else None

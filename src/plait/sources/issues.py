@@ -18,6 +18,12 @@ removes stale `plait:*` ones, finds its comment by its hidden marker before post
 So a crash between GitHub acting and the source remembering it repeats nothing: the next
 engine looks, finds the label or the comment there, and only remembers it.
 
+Blocked recovery: a task that is blocked or needs a person is retried (`TaskRetried`)
+after a cooldown ladder (`cooldowns`, e.g. 1 h, 4 h, 24 h: the n-th retry after the n-th
+rung, counted from when the task was found blocked, on the engine's clock), unless its
+issue carries a `hold_labels` label; past the last rung it waits for a person. The retry
+is counted before it is submitted, so a crash in between loses a retry, never doubles one.
+
 Every look is skipped while the core rate bucket is down to its reserve, and the pause
 between looks grows so the budget lasts until GitHub's reset.
 """
@@ -137,6 +143,11 @@ def status_comment(task: TaskState, config: RunConfig, status: str) -> str:
     return "\n\n".join(lines)
 
 
+def recovery_due(since: float, retries: int, ladder: Sequence[float], now: float) -> bool:
+    """Whether a task blocked since `since`, retried `retries` times, goes again now."""
+    return retries < len(ladder) and now >= since + ladder[retries]
+
+
 def finishing(task: TaskState) -> bool:
     """A task that landed or is landing: its issue closing is its own doing."""
     if task.phase is Phase.MERGED or (task.pr is not None and task.pr.state == "merged"):
@@ -185,6 +196,7 @@ class IssueSource:
                         self.cfg.poll
                     )
                 await self.reflect(ctx)
+                await self.recover(ctx)
             except (GitHubError, OSError) as exc:
                 log.warning("issues: %s", exc)
             await self.sleep(self.reflect_every)
@@ -276,6 +288,39 @@ class IssueSource:
             ctx.remember(NAME, f"{number}:shown", text)
             changed.append((number, status))
         return changed
+
+    # ---- blocked recovery ----------------------------------------------------------------------
+    async def recover(self, ctx: SourceContext) -> list[str]:
+        """Retry the blocked tasks whose cooldown is over; the ids retried."""
+        state, now = ctx.state(), ctx.clock()
+        retried: list[str] = []
+        for tid, spec in state.specs.items():
+            number, task = issue_number(spec), state.tasks.get(tid)
+            if number is None or task is None:
+                continue
+            status = status_of(task, state.config)
+            since_key, count_key = f"{number}:blocked_since", f"{number}:retries"
+            if status not in ("blocked", "needs-human"):
+                if ctx.recall(NAME, since_key):
+                    ctx.remember(NAME, since_key, "")
+                continue
+            since = float(ctx.recall(NAME, since_key) or 0.0)
+            if not since:
+                ctx.remember(NAME, since_key, repr(now))
+                continue
+            retries = int(ctx.recall(NAME, count_key) or 0)
+            if not recovery_due(since, retries, self.cfg.cooldowns, now) or self._held(number):
+                continue
+            ctx.remember(NAME, count_key, str(retries + 1))
+            ctx.remember(NAME, since_key, "")
+            await ctx.submit(ev.TaskRetried(at=now, task=tid))
+            retried.append(tid)
+        return retried
+
+    def _held(self, number: int) -> bool:
+        listed = self._open.get(number) or {}
+        names = {str(label.get("name")) for label in listed.get("labels") or []}
+        return bool(names & set(self.cfg.hold_labels))
 
     async def _set_label(self, number: int, status: str) -> None:
         want = f"{PREFIX}{status}" if status in STATUSES else None
