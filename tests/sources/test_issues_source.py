@@ -19,6 +19,7 @@ from plait.forges.github.client import GitHubClient
 from plait.forges.github.token import Token
 from plait.plans.issues_config import IssuesConfig
 from plait.sources import SourceContext
+from plait.sources.issue_schedules import Rule, rule_of
 from plait.sources.issues import IssueSource, Look
 from plait.store.sqlite import Store
 from plait.testing.github_double import GitHubDouble
@@ -255,3 +256,71 @@ def test_the_ladder_survives_a_restart(gh: GitHubDouble, tmp_path: Path) -> None
     recover(source(gh), project)
     project.now += 3600
     assert recover(source(gh), project) == []  # the second rung is 4 h
+
+
+def check(src: IssueSource, project: Project) -> list[str]:
+    return LOOP.run_until_complete(src.check(project.ctx()))
+
+
+def report(src: IssueSource, project: Project) -> list[str]:
+    return LOOP.run_until_complete(src.report(project.ctx()))
+
+
+def test_a_scheduled_issue_gets_one_check_per_due_time_across_a_restart(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Audit deps", "Look for CVEs.\n\nSchedule: every 6h",
+                    labels=["plait"])  # fmt: skip
+    project, src = Project(tmp_path), source(gh)
+    project.now = 1_000_000.0
+    assert look(src, project).added == ()  # a recurring check, not a change to make
+    assert check(src, project) == []  # the interval counts from now
+    project.now += 6 * 3600
+    (first,) = check(src, project)
+    assert check(src, project) == []
+    # The engine died after submitting the run, before remembering its due time.
+    project.store.set_meta("source:issues:1:last_due", "")
+    again = source(gh)
+    look(again, project)
+    assert check(again, project) == []  # the run of that due time exists
+    project.now += 13 * 3600  # two due times passed while nobody looked: one run
+    (second,) = check(again, project)
+    spec = project.state.specs[first]
+    assert (spec.landing, spec.origin, first, second) == (
+        "none", "github-issue-schedule", "issue-1-19700112-194640", "issue-1-19700113-074640",
+    )  # fmt: skip
+
+
+def test_a_finished_check_reports_once_on_the_issue_which_stays_open(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Audit", "Schedule: cron 0 3 * * *", labels=["plait"])
+    project, src = Project(tmp_path), source(gh)
+    project.now = 1_000_000.0
+    look(src, project)
+    check(src, project)
+    project.now += 86400
+    (tid,) = check(src, project)
+    project.set_task(tid, phase=Phase.MERGED, last_reply="No new CVEs.")
+    assert report(src, project) == [tid]
+    project.store.set_meta(f"source:issues:report:{tid}", "")  # a crash before remembering
+    assert report(source(gh), project) == [tid]
+    issue = gh.issue(OWNER, NAME, 1)
+    assert [c.body.splitlines()[2] for c in issue.comments] == ["No new CVEs."]
+    assert issue.state == "open"
+    assert issue.labels == ["plait"]
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        ("Schedule: cron 0 3 * * 1", Rule(cron="0 3 * * 1")),
+        ("Checks.\n**Schedule:** every 6h\nmore", Rule(every=21600.0)),
+        ("schedule: every 30 minutes", Rule(every=1800.0)),
+        ("Schedule: cron nonsense", None),
+        ("Schedule: every 0h", None),
+        ("We should schedule: every day", None),
+    ],
+)
+def test_the_schedule_line_of_an_issue(body: str, rule: Rule | None) -> None:
+    assert rule_of(body) == rule

@@ -49,6 +49,7 @@ from plait.forges.github.mapping import marker
 from plait.forges.github.token import infer_repo, parse_remote, resolve_token
 from plait.plans.issues_config import IssuesConfig
 from plait.sources import FACTORIES, Source, SourceContext
+from plait.sources import issue_schedules as sched
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,18 @@ def task_id(number: int) -> str:
 
 
 def issue_number(spec: TaskSpec) -> int | None:
+    """The issue an implementation task (`issue-<N>`) works on."""
     if spec.origin != ORIGIN or not spec.id.startswith("issue-"):
         return None
     tail = spec.id.removeprefix("issue-")
+    return int(tail) if tail.isdigit() else None
+
+
+def issue_of(spec: TaskSpec) -> int | None:
+    """The issue any task of this source belongs to (its plan is `issue-<N>`)."""
+    if spec.origin not in (ORIGIN, sched.ORIGIN):
+        return None
+    tail = spec.plan.removeprefix("issue-")
     return int(tail) if tail.isdigit() else None
 
 
@@ -197,6 +207,8 @@ class IssueSource:
                     )
                 await self.reflect(ctx)
                 await self.recover(ctx)
+                await self.check(ctx)
+                await self.report(ctx)
             except (GitHubError, OSError) as exc:
                 log.warning("issues: %s", exc)
             await self.sleep(self.reflect_every)
@@ -235,7 +247,11 @@ class IssueSource:
 
     async def _add(self, ctx: SourceContext) -> tuple[str, ...]:
         specs = ctx.state().specs
-        new = [n for n in sorted(self._open) if task_id(n) not in specs]
+        new = [
+            n
+            for n in sorted(self._open)
+            if task_id(n) not in specs and sched.rule_of(str(self._open[n].get("body"))) is None
+        ]
         added: list[str] = []
         for number in new[: self.cfg.launches_per_poll]:
             comments = await self._comments(number)
@@ -251,7 +267,7 @@ class IssueSource:
         state = ctx.state()
         stopped: list[str] = []
         for tid, spec in state.specs.items():
-            number = issue_number(spec)
+            number = issue_of(spec)
             task = state.tasks.get(tid)
             if number is None or task is None or number in self._open:
                 continue
@@ -288,6 +304,50 @@ class IssueSource:
             ctx.remember(NAME, f"{number}:shown", text)
             changed.append((number, status))
         return changed
+
+    # ---- scheduled issues (see sources.issue_schedules) -------------------------------------
+    async def check(self, ctx: SourceContext) -> list[str]:
+        """Add the check task of each scheduled issue that is due; the ids added."""
+        now, added = ctx.clock(), []
+        for number, issue in sorted(self._open.items()):
+            rule = sched.rule_of(str(issue.get("body") or ""))
+            if rule is None:
+                continue
+            anchor = float(ctx.recall(NAME, f"{number}:anchor") or 0.0)
+            if not anchor:
+                ctx.remember(NAME, f"{number}:anchor", repr(now))
+                continue
+            last = float(ctx.recall(NAME, f"{number}:last_due") or 0.0)
+            due = sched.latest_due(rule, anchor, last, now)
+            if due is None:
+                continue
+            event = sched.check_task(issue, due, at=now)
+            if event.tasks[0].id not in ctx.state().specs:
+                await ctx.submit(event)
+                added.append(event.tasks[0].id)
+            ctx.remember(NAME, f"{number}:last_due", repr(due))
+        return added
+
+    async def report(self, ctx: SourceContext) -> list[str]:
+        """Post each finished check's answer on its issue, once; the ids reported."""
+        state, done = ctx.state(), []
+        for tid, spec in state.specs.items():
+            task = state.tasks.get(tid)
+            if spec.origin != sched.ORIGIN or task is None or task.phase is not Phase.MERGED:
+                continue
+            if ctx.recall(NAME, f"report:{tid}"):
+                continue
+            number = issue_of(spec) or 0
+            sign = marker(f"issue-report:{tid}")
+            posted = [c for c in await self._comments(number) if sign in str(c.get("body"))]
+            if not posted:
+                body = f"{sched.report_of(tid, task.last_reply)}\n\n{sign}"
+                await self.client.rest(
+                    "POST", f"{self.base}/issues/{number}/comments", body={"body": body}
+                )
+            ctx.remember(NAME, f"report:{tid}", "1")
+            done.append(tid)
+        return done
 
     # ---- blocked recovery ----------------------------------------------------------------------
     async def recover(self, ctx: SourceContext) -> list[str]:
