@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from plait.api.views import task_row
 from plait.core import events as ev
 from plait.core.controller import Decision, decide
 from plait.core.model import Phase, PRView, RunConfig, RunState
@@ -30,9 +31,10 @@ OWNER, NAME = "acme", "app"
 class Project:
     """The engine's side of a source: decide and commit each submitted event."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, config: RunConfig | None = None) -> None:
         self.store = Store(tmp / "plait.db")
-        first = ev.RunStarted(at=1.0, config=RunConfig(project="p", repo=str(tmp)), tasks=())
+        config = config or RunConfig(project="p", repo=str(tmp))
+        first = ev.RunStarted(at=1.0, config=config, tasks=())
         self.state: RunState = decide(None, first).state
         self.events: list[ev.Event] = []
         self.now = 2.0  # the engine's clock, moved by hand
@@ -324,3 +326,20 @@ def test_a_finished_check_reports_once_on_the_issue_which_stays_open(
 )
 def test_the_schedule_line_of_an_issue(body: str, rule: Rule | None) -> None:
     assert rule_of(body) == rule
+
+
+def test_a_label_naming_a_class_puts_the_issue_under_its_cap_and_ps_says_why_it_waits(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    for title in ("migrate users", "migrate orders", "fix typo"):
+        extra = ["Heavy"] if title.startswith("migrate") else []
+        gh.create_issue(OWNER, NAME, title, labels=["plait", *extra])
+    config = RunConfig(project="p", repo=str(tmp_path), max_concurrency=3,
+                       class_caps={"HEAVY": 1})  # fmt: skip
+    project = Project(tmp_path, config)
+    look(source(gh), project)
+    rows = {r["id"]: r for r in (task_row(project.state, t) for t in project.state.tasks.values())}
+    assert project.state.specs["issue-1"].task_class == "HEAVY"
+    assert [rows[f"issue-{n}"]["status"] for n in (1, 2, 3)] == ["starting", "waiting", "starting"]
+    assert rows["issue-2"]["waits_for"] == "class HEAVY at its cap (1 of 1 running)"
+    assert rows["issue-1"]["waits_for"] is None

@@ -18,6 +18,7 @@ from plait.core.overlap import holders
 from plait.core.progress import stuck_tasks, totals
 from plait.core.task import agent_of, attention_reason, model_of
 from plait.core.taskmap import indexed_tasks
+from plait.core.waiting import waiting_reason
 from plait.engine.executor import WorkerInfo
 
 Json = dict[str, Any]
@@ -127,6 +128,7 @@ def task_row(
         "restarts": len(t.restarts),
         "budget": budget_json(task_limit(state, t)),
         "over_budget": waiting_on_budget(state, t) or None,
+        "waits_for": waiting_reason(state, t) or None,
         "overlaps": _overlaps_json(t.overlaps),
         "runs_on": runs_on,
     }

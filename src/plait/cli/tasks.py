@@ -96,6 +96,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
     )  # fmt: skip
     for line in conflict_lines(rows):
         print(line)
+    for r in rows:
+        if r.get("waits_for"):
+            print(f"{r['id']} waits: {r['waits_for']}")
     return exits.OK
 
 

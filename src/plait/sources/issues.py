@@ -95,11 +95,19 @@ def wanted(issue: Mapping[str, Json], cfg: IssuesConfig) -> bool:
 
 
 def issue_task(
-    issue: Mapping[str, Json], comments: Sequence[Mapping[str, Json]], *, at: float
+    issue: Mapping[str, Json],
+    comments: Sequence[Mapping[str, Json]],
+    *,
+    at: float,
+    classes: Sequence[str] = (),
 ) -> ev.TasksAdded:
     """The task an issue becomes, with the issue's text as its plan's context (the PR
-    body shows the description, so the description stays short and says `Closes #N`)."""
+    body shows the description, so the description stays short and says `Closes #N`).
+    A label naming one of `classes` (any case) puts the task in that class and its cap."""
     number = int(issue["number"])
+    by_name = {c.lower(): c for c in classes}
+    labels = [str(label.get("name")).lower() for label in issue.get("labels") or []]
+    task_class = next((by_name[n] for n in labels if n in by_name), None)
     title = " ".join(str(issue.get("title") or f"Issue {number}").split())[:_TITLE_MAX]
     spec = TaskSpec(
         id=task_id(number),
@@ -108,6 +116,7 @@ def issue_task(
         landing="pr",
         origin=ORIGIN,
         plan=task_id(number),
+        task_class=task_class,
     )
     return ev.TasksAdded(at=at, tasks=(spec,), plan=spec.plan, context=_context(issue, comments))
 
@@ -256,7 +265,10 @@ class IssueSource:
         for number in new[: self.cfg.launches_per_poll]:
             comments = await self._comments(number)
             # Committed before anything acts on it; a restart finds the id taken.
-            await ctx.submit(issue_task(self._open[number], comments, at=ctx.clock()))
+            classes = tuple(ctx.state().config.class_caps)
+            await ctx.submit(
+                issue_task(self._open[number], comments, at=ctx.clock(), classes=classes)
+            )
             added.append(task_id(number))
         if len(new) > len(added):
             log.info("issues: %d more issue(s) wait for the next look (launches_per_poll = %d)",

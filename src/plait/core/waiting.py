@@ -1,0 +1,43 @@
+"""Why a task that could start waits: the cap, cool-down or dependency that holds it.
+
+Derived, never stored: `plait ps`, the API and the dashboard show it next to `waiting`,
+so a burst of issues under a cap says what each one waits for. It mirrors the checks of
+`scheduler._Slots.free_for`, in the same order, from the counts of turns under way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from plait.core.budget import waiting_on_budget
+from plait.core.cooldown import cooling
+from plait.core.model import Phase, RunState, TaskState
+from plait.core.scheduler import slot_agent, uses_slot
+from plait.core.task import agent_of
+
+
+def waiting_reason(state: RunState, t: TaskState) -> str:
+    """What holds a waiting task back ("" for a task that is not waiting, or not held)."""
+    if t.phase is not Phase.WAITING or t.stopped or t.failed or t.carried_by:
+        return ""
+    spec = state.specs[t.id]
+    unstarted = [d for d in spec.depends_on if state.tasks[d].phase is Phase.WAITING]
+    if unstarted:
+        return f"after {', '.join(unstarted)}"
+    cfg = state.config
+    busy = [o for o in state.tasks.values() if uses_slot(o) and o.in_flight]
+    if len(busy) >= cfg.max_concurrency:
+        return f"{len(busy)} of {cfg.max_concurrency} agent slots busy (max_concurrency)"
+    cls = spec.task_class
+    if cls and cls in cfg.class_caps:
+        same = sum(1 for o in busy if state.specs[o.id].task_class == cls)
+        if same >= cfg.class_caps[cls]:
+            return f"class {cls} at its cap ({same} of {cfg.class_caps[cls]} running)"
+    agent = agent_of(state, t.id)
+    if cooling(state.cooldowns, agent, state.now):
+        return f"agent {agent} cooling down after a limit"
+    if agent in cfg.agent_caps:
+        per_agent = Counter(slot_agent(state, o) for o in busy)
+        if per_agent[agent] >= cfg.agent_caps[agent]:
+            return f"agent {agent} at its cap ({per_agent[agent]} of {cfg.agent_caps[agent]})"
+    return waiting_on_budget(state, t)
