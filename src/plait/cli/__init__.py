@@ -41,6 +41,7 @@ def build_parser() -> Parser:
         projects,
         running,
         schedules,
+        service,
         swarm,
         tasks,
         workers,
@@ -68,6 +69,7 @@ def build_parser() -> Parser:
     swarm.register(sub)
     plan.register(sub)
     workers.register(sub)
+    service.register(sub)
     return p
 
 

@@ -61,6 +61,7 @@ from plait.notify import Channels, Message, send_message
 from plait.plans import load_plan
 from plait.plans.config import WEBHOOK_FORMATS
 from plait.plans.executor import executor_from_flag
+from plait.service import load_env_file
 from plait.store.paths import check_project_name, list_projects, project_paths
 from plait.ui.headless import Printer
 from plait.ui.summary import exit_code, report, rows_outcome, summary_from_rows, summary_table
@@ -606,6 +607,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    if args.foreground:
+        load_env_file()  # under launchd: the service's secrets (systemd reads them itself)
     proj = open_project(args.project)
     if args.foreground:
         note = Printer(json_mode=False).note
