@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from plait.errors import PlanError
@@ -51,3 +53,15 @@ def test_mistakes_name_the_line(line: str, says: str) -> None:
     (problem,) = err.value.problems
     assert problem.line == 5
     assert says in f"{problem.message} {problem.hint}"
+
+
+def test_the_readme_example_is_a_valid_plait_toml() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Working from issues", 1)[1]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(toml)
+    assert config.issues == IssuesConfig(
+        repository="acme/app", labels=("plait",), exclude=("wontfix",), assignee="plait-bot",
+        poll=60.0, launches_per_poll=5,
+    )  # fmt: skip
+    assert config.class_caps == {"HEAVY": 1}
