@@ -9,6 +9,7 @@ import pytest
 from plait.errors import PlanError
 from plait.plans.config import parse_config
 from plait.plans.issues_config import IssuesConfig
+from plait.plans.risk import RiskConfig
 
 FULL = """\
 [issues]
@@ -65,3 +66,16 @@ def test_the_readme_example_is_a_valid_plait_toml() -> None:
         poll=60.0, launches_per_poll=5,
     )  # fmt: skip
     assert config.class_caps == {"HEAVY": 1}
+    assert config.risk == RiskConfig(
+        human=("migrations/**", "*.sql"), double_check=("src/auth/**",), max_files=20,
+        max_lines=800,
+    )  # fmt: skip
+
+
+def test_risk_mistakes_name_the_line() -> None:
+    with pytest.raises(PlanError) as err:
+        parse_config('[risk]\nhuman = "migrations"\nmax_files = 0\n')
+    assert [(p.line, p.message) for p in err.value.problems] == [
+        (2, "human = 'migrations' is not a list of path patterns, e.g. [\"migrations/**\"]"),
+        (3, "max_files = 0 is not a whole number of at least 1"),
+    ]

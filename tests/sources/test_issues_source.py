@@ -19,11 +19,13 @@ from plait.core.model import Phase, PRView, RunConfig, RunState
 from plait.forges.github.client import GitHubClient
 from plait.forges.github.token import Token
 from plait.plans.issues_config import IssuesConfig
+from plait.plans.risk import Risk, RiskConfig, classify
 from plait.sources import SourceContext
 from plait.sources.issue_schedules import Rule, rule_of
 from plait.sources.issues import IssueSource, Look
 from plait.store.sqlite import Store
 from plait.testing.github_double import GitHubDouble
+from plait.testing.gitrepo import GitRepo, run_git
 
 OWNER, NAME = "acme", "app"
 
@@ -343,3 +345,57 @@ def test_a_label_naming_a_class_puts_the_issue_under_its_cap_and_ps_says_why_it_
     assert [rows[f"issue-{n}"]["status"] for n in (1, 2, 3)] == ["starting", "waiting", "starting"]
     assert rows["issue-2"]["waits_for"] == "class HEAVY at its cap (1 of 1 running)"
     assert rows["issue-1"]["waits_for"] is None
+
+
+def _pr_touching(gh: GitHubDouble, tmp_path: Path, branch: str, files: dict[str, str]) -> PRView:
+    """A branch pushed to the double from a clone, and its PR (plait's, as the task's)."""
+    clone = tmp_path / f"clone-{branch}"
+    run_git("clone", "-q", gh.repo_remote_url(OWNER, NAME), str(clone), cwd=tmp_path)
+    repo = GitRepo(clone)
+    repo.git("checkout", "-q", "-b", branch)
+    sha = repo.commit(files, "work")
+    repo.git("push", "-q", "origin", branch)
+    pr = gh.open_pr(OWNER, NAME, head=branch, author="plait-bot")
+    return PRView(number=pr.number, head_sha=sha, draft=False)
+
+
+def test_a_pr_touching_a_human_path_is_labelled_and_routed_to_a_persons_merge(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Add a column", labels=["plait"])
+    gh.create_issue(OWNER, NAME, "Fix a typo", labels=["plait"])
+    project = Project(tmp_path)
+    risk = RiskConfig(human=("migrations/**",), max_files=20)
+    src = IssueSource(GitHubClient(Token("t"), api_url=gh.api_url), OWNER, NAME, IssuesConfig(),
+                      risk=risk)  # fmt: skip
+    _CLIENTS.append(src.client)
+    look(src, project)
+    heavy = _pr_touching(gh, tmp_path, "col", {"migrations/002_add.sql": "ALTER …\n"})
+    light = _pr_touching(gh, tmp_path, "typo", {"README.md": "fixed\n"})
+    project.set_task("issue-1", phase=Phase.ACTIVE, pr=heavy, current=None)
+    project.set_task("issue-2", phase=Phase.ACTIVE, pr=light, current=None)
+    assessed = LOOP.run_until_complete(src.assess(project.ctx()))
+    assert sorted(assessed) == [(1, "human"), (2, "low")]
+    assert LOOP.run_until_complete(src.assess(project.ctx())) == []  # same heads: done
+    assert gh.pr(OWNER, NAME, heavy.number).labels == ["plait:risk-human"]
+    assert gh.pr(OWNER, NAME, light.number).labels == ["plait:risk-low"]
+    assert [project.state.specs[f"issue-{n}"].landing for n in (1, 2)] == ["watch", "pr"]
+    reflect(src, project)
+    (comment,) = gh.issue(OWNER, NAME, 1).comments
+    assert "risk: human (touches migrations/002_add.sql)" in comment.body
+
+
+@pytest.mark.parametrize(
+    ("files", "tier"),
+    [
+        ([("src/a.py", 10)], Risk("low")),
+        ([("db/migrations/1.sql", 1)], Risk("human", "touches db/migrations/1.sql")),
+        ([(f"f{i}.py", 1) for i in range(21)], Risk("human", "21 files (more than 20)")),
+        ([("src/a.py", 900)], Risk("human", "900 changed lines (more than 800)")),
+        ([("src/auth/login.py", 3)], Risk("double-check", "touches src/auth/login.py")),
+    ],
+)
+def test_risk_tiers_from_paths_and_size(files: list[tuple[str, int]], tier: Risk) -> None:
+    cfg = RiskConfig(human=("*migrations/*",), double_check=("src/auth/**",), max_files=20,
+                     max_lines=800)  # fmt: skip
+    assert classify(files, cfg) == tier

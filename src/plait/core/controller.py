@@ -646,6 +646,19 @@ def _on_human_message(state: RunState, event: ev.HumanMessage) -> RunState:
     return _put(state, enqueue(task, op))
 
 
+def _on_landing_routed(state: RunState, event: ev.LandingRouted) -> RunState:
+    spec, task = state.specs.get(event.task), state.tasks.get(event.task)
+    routable = ("pr", "watch")
+    if spec is None or task is None or task.phase is Phase.MERGED:
+        return state
+    if spec.landing not in routable or event.landing not in routable:
+        return state
+    if spec.landing == event.landing:
+        return state
+    specs = {**dict(state.specs), spec.id: replace(spec, landing=event.landing)}
+    return replace(state, specs=specs)
+
+
 def _on_task_adopted(state: RunState, event: ev.TaskAdopted) -> RunState:
     spec = event.spec
     if spec.id in state.specs:
@@ -865,4 +878,5 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, ev.Event], RunState]] = {
     ev.MergeRefused: _h(_on_merge_refused),
     ev.SwarmStarted: _h(swarm.on_started),
     ev.SwarmStopping: _h(swarm.on_stopping),
+    ev.LandingRouted: _h(_on_landing_routed),
 }

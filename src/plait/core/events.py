@@ -163,6 +163,16 @@ class TaskAdopted(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LandingRouted(Event):
+    """A PR task's landing changes between `pr` (plait merges) and `watch` (plait keeps the
+    PR green, a person merges): a risk rule routed a risky change to a human."""
+
+    task: str
+    landing: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HumanMessage(Event):
     task: str
     text: str
@@ -286,4 +296,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MergeRefused,
     SwarmStarted,
     SwarmStopping,
+    LandingRouted,
 )

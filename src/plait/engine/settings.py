@@ -24,6 +24,7 @@ from plait.notify import Channels
 from plait.plans.config import CONFIG_FILE, EMPTY, ProjectConfig, parse_config
 from plait.plans.executor import LOCAL, ExecutorConfig, executor_from_flag
 from plait.plans.issues_config import IssuesConfig
+from plait.plans.risk import RiskConfig
 from plait.plans.swarm_config import SwarmConfig
 
 Scalar = str | int | float | bool
@@ -98,6 +99,7 @@ class Effective:
     swarm: SwarmConfig | None = None  # [swarm]: tickets folder, planners' goal and room
     executor: ExecutorConfig = LOCAL  # where agent turns run
     issues: IssuesConfig | None = None  # [issues]: a repository's labelled issues become tasks
+    risk: RiskConfig | None = None  # [risk]: PR risk tiers
 
 
 def repo_config(repo: str) -> ProjectConfig:
@@ -268,6 +270,7 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         swarm=cfg.swarm,
         executor=executor,
         issues=cfg.issues,
+        risk=cfg.risk,
     )
 
 

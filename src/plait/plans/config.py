@@ -27,6 +27,7 @@
                             a task whose declared files overlap a task under way)
     [review], [swarm]       reviewer agents; swarm worker groups (plans.swarm_config)
     [issues]                GitHub issues that become tasks (see `plait.plans.issues_config`)
+    [risk]                  PR risk tiers from paths and size (see `plait.plans.risk`)
     [executor]              where agent turns run: kind = "temporal", address, task_queue…
                             (see `plait.plans.executor`)
 
@@ -48,6 +49,7 @@ from plait.core.notices import ALL_KINDS
 from plait.errors import PlanError, PlanProblem
 from plait.plans.executor import ExecutorConfig, read_executor
 from plait.plans.issues_config import IssuesConfig, read_issues
+from plait.plans.risk import RiskConfig, read_risk
 from plait.plans.swarm_config import SwarmConfig, read_review, read_swarm
 from plait.plans.tomlpos import toml_line
 
@@ -204,6 +206,7 @@ class ProjectConfig:
     swarm: SwarmConfig | None = None
     executor: ExecutorConfig | None = None
     issues: IssuesConfig | None = None  # [issues]: work from a repository's issues
+    risk: RiskConfig | None = None  # [risk]: which PRs a person merges
 
     @property
     def class_caps(self) -> dict[str, int]:
@@ -309,7 +312,7 @@ class _Reader:
     # ---- the file -----------------------------------------------------------------------------
     def read(self, data: dict[str, Any]) -> ProjectConfig:
         out: dict[str, Any] = {"path": self.path}
-        known_tables = [*_SCHEMA, *_NESTED, *_SWARM_TABLES, "executor", "issues"]
+        known_tables = [*_SCHEMA, *_NESTED, *_SWARM_TABLES, "executor", "issues", "risk"]
         text = "\n".join(self.lines)
         for name, body in data.items():
             if name not in known_tables:
@@ -326,6 +329,9 @@ class _Reader:
                 continue
             if name == "issues":
                 out["issues"] = read_issues(self, self.table(body, (name,)))
+                continue
+            if name == "risk":
+                out["risk"] = read_risk(self, self.table(body, (name,)))
                 continue
             if name == "notify":
                 out["notify"] = True

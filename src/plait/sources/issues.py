@@ -48,6 +48,7 @@ from plait.forges.github.forge import DEFAULT_API
 from plait.forges.github.mapping import marker
 from plait.forges.github.token import infer_repo, parse_remote, resolve_token
 from plait.plans.issues_config import IssuesConfig
+from plait.plans.risk import RiskConfig, classify
 from plait.sources import FACTORIES, Source, SourceContext
 from plait.sources import issue_schedules as sched
 
@@ -151,10 +152,12 @@ def status_of(task: TaskState, config: RunConfig) -> str:
     return "running"
 
 
-def status_comment(task: TaskState, config: RunConfig, status: str) -> str:
+def status_comment(task: TaskState, config: RunConfig, status: str, risk: str = "") -> str:
     lines = [f"**plait** · `{status}` · task `{task.id}`"]
     if task.pr is not None:
         lines[0] += f" · PR #{task.pr.number}"
+    if risk:
+        lines[0] += f" · risk: {risk}"
     why = task.stopped or attention_reason(task, config)
     if why:
         lines.append(f"Why: {why}")
@@ -197,10 +200,12 @@ class IssueSource:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         reflect_every: float = REFLECT_EVERY,
+        risk: RiskConfig | None = None,
     ) -> None:
         self.client = client
         self.base = f"/repos/{owner}/{repo}"
         self.cfg = cfg
+        self.risk = risk
         self.sleep = sleep
         self.reflect_every = reflect_every
         self._open: dict[int, Json] = {}  # number → the issue as last listed
@@ -214,6 +219,7 @@ class IssueSource:
                     next_look = ctx.clock() + self.client.budget.suggested_poll_interval(
                         self.cfg.poll
                     )
+                await self.assess(ctx)
                 await self.reflect(ctx)
                 await self.recover(ctx)
                 await self.check(ctx)
@@ -306,7 +312,8 @@ class IssueSource:
             if number is None or task is None:
                 continue
             status = status_of(task, state.config)
-            text = status_comment(task, state.config, status)
+            risk = (ctx.recall(NAME, f"{number}:risk") or "").partition(" ")[2]
+            text = status_comment(task, state.config, status, risk)
             if ctx.recall(NAME, f"{number}:shown") == text:
                 continue
             if self.client.budget.exhausted("core"):
@@ -316,6 +323,61 @@ class IssueSource:
             ctx.remember(NAME, f"{number}:shown", text)
             changed.append((number, status))
         return changed
+
+    # ---- risk (see plans.risk) ------------------------------------------------------------
+    async def assess(self, ctx: SourceContext) -> list[tuple[int, str]]:
+        """Classify each open PR's head once: a `plait:risk-<tier>` label on the PR, and a
+        `human` tier routes the task to a person's merge (it stays there: a later, smaller
+        head does not undo a person's review)."""
+        if self.risk is None:
+            return []
+        state, out = ctx.state(), []
+        for tid, spec in state.specs.items():
+            number, task = issue_number(spec), state.tasks.get(tid)
+            if number is None or task is None or task.phase is not Phase.ACTIVE:
+                continue
+            if task.pr is None or task.pr.state != "open":
+                continue
+            head = task.pr.head_sha or task.head_sha
+            if (ctx.recall(NAME, f"{number}:risk") or "").split(" ")[0] == head:
+                continue
+            found = classify(await self._files(task.pr.number), self.risk)
+            await self._risk_label(task.pr.number, found.tier)
+            if found.tier == "human" and spec.landing == "pr":
+                await ctx.submit(ev.LandingRouted(at=ctx.clock(), task=tid, landing="watch",
+                                                  reason=f"risk: {found.reason}"))  # fmt: skip
+            shown = f"{found.tier} ({found.reason})" if found.reason else found.tier
+            ctx.remember(NAME, f"{number}:risk", f"{head} {shown}")
+            out.append((number, found.tier))
+        return out
+
+    async def _files(self, pr: int) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        for page in range(1, 4):  # GitHub lists at most 3000 files of a PR
+            reply = await self.client.rest(
+                "GET", f"{self.base}/pulls/{pr}/files", params={"per_page": 100, "page": page}
+            )
+            batch = [f for f in reply.data or [] if isinstance(f, dict) and "filename" in f]
+            out += [(str(f["filename"]), int(f.get("changes") or 0)) for f in batch]
+            if len(batch) < 100:
+                break
+        return out
+
+    async def _risk_label(self, pr: int, tier: str) -> None:
+        want = f"{PREFIX}risk-{tier}"
+        reply = await self.client.rest("GET", f"{self.base}/issues/{pr}/labels")
+        have = [str(label.get("name")) for label in reply.data or []]
+        if want not in have:
+            await self.client.rest(
+                "POST", f"{self.base}/issues/{pr}/labels", body={"labels": [want]},
+                idempotent=True,
+            )  # fmt: skip
+        for name in have:
+            if name.startswith(f"{PREFIX}risk-") and name != want:
+                await self.client.rest(
+                    "DELETE", f"{self.base}/issues/{pr}/labels/{name}", ok=(404,),
+                    idempotent=True,
+                )  # fmt: skip
 
     # ---- scheduled issues (see sources.issue_schedules) -------------------------------------
     async def check(self, ctx: SourceContext) -> list[str]:
@@ -454,7 +516,8 @@ def for_project(project: Project) -> Source | None:
         log.warning("issues: not watching issues: %s (%s)", exc.message, exc.hint)
         return None
     api = s.github_api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API
-    return IssueSource(GitHubClient(token, api_url=api), repo.owner, repo.name, cfg)
+    client = GitHubClient(token, api_url=api)
+    return IssueSource(client, repo.owner, repo.name, cfg, risk=eff.risk)
 
 
 FACTORIES.append(for_project)

@@ -101,6 +101,11 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
             return (
                 "reset --hard: its work is discarded" if event.hard else "reset: counters cleared"
             )
+        case ev.LandingRouted() if old is not None and old.specs.get(event.task) != new.specs.get(
+            event.task
+        ):
+            who = "a person merges it" if event.landing == "watch" else "plait merges it"
+            return f"routed: {who} ({event.reason})" if event.reason else f"routed: {who}"
         case ev.ConfigChanged():
             return "settings changed"
         case ev.BudgetSet():
