@@ -6,7 +6,9 @@ CI bot reports a green check on every new PR head. A reviewer agent ([review] pr
 each PR as its own GitHub account: it asks for a change on a line of issue 2's PR, the
 agent fixes it, and it approves the new head. After the kill and a restart, every issue
 has exactly one PR (saying `Closes #N`, merged, which closed the issue), one review per
-verdict, one status comment, and the `plait:done` label next to its own."""
+verdict, one status comment, and the `plait:done` label next to its own. A person's PR in
+conflict with main, labelled `plait:repair`, is adopted and repaired (main merged in, both
+sides kept) and then merged by the person."""
 
 from __future__ import annotations
 
@@ -32,8 +34,13 @@ labels = ["plait"]
 poll = 0.5
 launches_per_poll = 2
 
+repair_label = "plait:repair"
+
 [review]
 prs = true
+
+[merge]
+sync = "merge"                  # a person's branch takes main by a merge, not a rebase
 """
 ISSUES = {1: "one", 2: "two", 3: "three"}
 
@@ -45,7 +52,21 @@ def _turn(word: str, content: str = "") -> dict[str, object]:
 
 SCRIPT = {
     "tasks": {f"issue-{n}": {"start": [_turn(w)]} for n, w in ISSUES.items()},
-    "default": {"verdict": [{"say": "VERDICT: APPROVED"}]},
+    "default": {
+        "verdict": [{"say": "VERDICT: APPROVED"}],
+        # A person's PR in conflict with main: merge GitHub's main in (the clone's own
+        # main is behind it), keep both sides, commit.
+        "conflict": [
+            {
+                "say": "resolved",
+                "actions": [
+                    {"run": ["sh", "-c", "git merge -q --no-edit origin/main || true"]},
+                    {"write": "README.md", "content": "notes v2, by ann\n"},
+                    {"commit": "Merge main"},
+                ],
+            }
+        ],
+    },
 }
 SCRIPT["tasks"]["issue-2"] |= {
     "verdict": [
@@ -109,6 +130,7 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
     gh.create_issue(OWNER, NAME, "Not for the bot", "A person's issue.")
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", gh.repo_remote_url(OWNER, NAME), str(clone))
+    person = _conflicted_pr(gh, tmp_path)
     script = tmp_path / "script.json"
     script.write_text(json.dumps(SCRIPT))
     env = cli_env(tmp_path, GITHUB_TOKEN="double-token", PLAIT_REVIEWER_TOKEN="reviewer-token")
@@ -125,7 +147,7 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
         with log.open("w") as out:
             first = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
         # Killed once the first PR is open: tasks are under way, labels half written.
-        _until(lambda: bool(gh.pulls(OWNER, NAME)), 90, "a first PR", log)
+        _until(lambda: len(gh.pulls(OWNER, NAME)) > 1, 90, "a first PR of plait's", log)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         with log.open("a") as out:
@@ -137,6 +159,10 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
             )
 
         _until(landed, 150, "every issue closed and labelled plait:done", log)
+        _until(
+            lambda: gh.world.mergeable(gh.pr(OWNER, NAME, person)) is True, 60, "the repair", log
+        )
+        gh.merge_pr(OWNER, NAME, person, author="ann")
         down = plait("down", "notes", home=tmp_path, env=env)
         assert down.returncode == 0, down.stdout + down.stderr
         second.wait(timeout=30)
@@ -148,7 +174,8 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
                 proc.kill()
     assert not ci.errors, ci.errors
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
-    pulls = gh.pulls(OWNER, NAME)
+    assert _git(gh.repo_path(OWNER, NAME), "show", "main:README.md") == "notes v2, by ann\n"
+    pulls = [pr for pr in gh.pulls(OWNER, NAME) if pr.number != person]
     # One PR per issue, each closing its issue and merged; nothing for the person's issue.
     assert sorted(pr.body.split("Closes #")[1].split()[0] for pr in pulls) == ["1", "2", "3"]
     assert all(pr.merged for pr in pulls)
@@ -165,10 +192,27 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
     assert list(reviews.values()) == [[("reviewer-bot", "APPROVED")]] * 2
     (thread,) = fixed.threads
     assert (thread.path, thread.line, thread.resolved) == ("notes/two.txt", 1, True)
-    person = gh.issue(OWNER, NAME, 4)
-    assert (person.state, person.labels, person.comments) == ("open", [], [])
+    other = gh.issue(OWNER, NAME, 4)
+    assert (other.state, other.labels, other.comments) == ("open", [], [])
     bare = gh.repo_path(OWNER, NAME)
     assert _git(bare, "show", "main:notes/two.txt") == "Two\n"
     assert sorted(_git(bare, "ls-tree", "--name-only", "main", "notes/").split()) == [
         "notes/one.txt", "notes/three.txt", "notes/two.txt",
     ]  # fmt: skip
+
+
+def _conflicted_pr(gh: GitHubDouble, tmp_path: Path) -> int:
+    """Ann's PR edits the README; then main's README changes under it."""
+    ann = tmp_path / "ann"
+    _git(tmp_path, "clone", "-q", gh.repo_remote_url(OWNER, NAME), str(ann))
+    _git(ann, "checkout", "-q", "-b", "ann/readme")
+    (ann / "README.md").write_text("notes, by ann\n")
+    _git(ann, "commit", "-qam", "Sign the README")
+    _git(ann, "push", "-q", "origin", "ann/readme")
+    pr = gh.open_pr(OWNER, NAME, head="ann/readme", title="Sign the README", author="ann")
+    gh.label(OWNER, NAME, pr.number, "plait:repair")
+    _git(ann, "checkout", "-q", "main")
+    (ann / "README.md").write_text("notes v2\n")
+    _git(ann, "commit", "-qam", "README v2")
+    _git(ann, "push", "-q", "origin", "main")
+    return pr.number

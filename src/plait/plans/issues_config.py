@@ -9,6 +9,8 @@
     launches_per_poll = 5          # new tasks added per look at most (a burst waits its turn)
     cooldowns = [3600, 14400, 86400]  # a blocked task is retried after each, in turn
     hold_labels = ["plait:hold"]   # a person's "stop": a blocked issue with one is not retried
+    repair_label = "plait:repair"  # an open PR (a person's too) with it: plait keeps it
+                                   # mergeable and green (rebases, conflicts, CI); people merge
 
 Pure: `read_issues` checks values and reports problems to plait.toml's reader.
 """
@@ -32,6 +34,7 @@ KEYS: dict[str, tuple[type, str]] = {
     "launches_per_poll": (int, "a whole number of at least 1"),
     "cooldowns": (list, "a list of seconds greater than 0, e.g. [3600, 14400, 86400]"),
     "hold_labels": _LABELS,
+    "repair_label": (str, "a label name"),
 }
 
 
@@ -45,6 +48,7 @@ class IssuesConfig:
     launches_per_poll: int = 5
     cooldowns: tuple[float, ...] = (3600.0, 14400.0, 86400.0)
     hold_labels: tuple[str, ...] = ("plait:hold",)
+    repair_label: str = ""  # "" = no repair lane
 
 
 def read_issues(sink: ProblemSink, body: dict[str, object]) -> IssuesConfig:

@@ -34,9 +34,10 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from plait.api.commands import adopt_event
 from plait.core import events as ev
 from plait.core.model import OpKind, Phase, RunConfig, TaskState
 from plait.core.plan import TaskSpec
@@ -44,7 +45,7 @@ from plait.core.task import attention_reason
 from plait.engine.project import Project
 from plait.errors import PlaitError
 from plait.forges.github.client import GitHubClient, GitHubError
-from plait.forges.github.forge import DEFAULT_API
+from plait.forges.github.forge import DEFAULT_API, pr_info_from
 from plait.forges.github.mapping import marker
 from plait.forges.github.token import infer_repo, parse_remote, resolve_token
 from plait.plans.issues_config import IssuesConfig
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 NAME = "issues"
 ORIGIN = "github-issue"
+REPAIR_ORIGIN = "github-repair"  # a PR adopted for its repair label
 STATUS_KEY = "issue-status"  # the hidden marker of the one status comment
 PREFIX = "plait:"
 STATUSES = ("queued", "running", "pr-open", "blocked", "needs-human", "done")
@@ -236,6 +238,7 @@ class IssueSource:
         issues, fresh = await self._list()
         self._open = {int(i["number"]): i for i in issues if wanted(i, self.cfg)}
         added = await self._add(ctx)
+        added += await self._adopt_for_repair(ctx)
         stopped = await self._stop_gone(ctx)
         self.client.budget.last_cycle_points = self.client.budget.spend.points - before
         return Look(listed=len(self._open), added=added, stopped=stopped, not_modified=not fresh)
@@ -279,6 +282,32 @@ class IssueSource:
         if len(new) > len(added):
             log.info("issues: %d more issue(s) wait for the next look (launches_per_poll = %d)",
                      len(new) - len(added), self.cfg.launches_per_poll)  # fmt: skip
+        return tuple(added)
+
+    async def _adopt_for_repair(self, ctx: SourceContext) -> tuple[str, ...]:
+        """Open PRs with the repair label (a person's too) become `watch` tasks, as
+        `plait adopt` makes them: plait rebases them, repairs conflicts and fixes CI, and
+        leaves the merge to people."""
+        if not self.cfg.repair_label:
+            return ()
+        reply = await self.client.rest(
+            "GET", f"{self.base}/issues", conditional=True,
+            params={"state": "open", "labels": self.cfg.repair_label, "per_page": 100},
+        )  # fmt: skip
+        specs, added = ctx.state().specs, []
+        for item in reply.data or []:
+            if not isinstance(item, dict) or "pull_request" not in item:
+                continue
+            number = int(item["number"])
+            if f"pr-{number}" in specs:
+                continue
+            info = pr_info_from(number, (await self.client.rest(
+                "GET", f"{self.base}/pulls/{number}")).data)  # fmt: skip
+            if info.state != "open":
+                continue
+            event = adopt_event(info, merge=False, now=ctx.clock())
+            await ctx.submit(replace(event, spec=replace(event.spec, origin=REPAIR_ORIGIN)))
+            added.append(event.spec.id)
         return tuple(added)
 
     async def _stop_gone(self, ctx: SourceContext) -> tuple[str, ...]:

@@ -163,24 +163,7 @@ class GitHubForge:
 
     async def pr_info(self, number: int) -> PRInfo:
         reply = await self.client.rest("GET", f"/repos/{self.id.slug}/pulls/{number}")
-        data = reply.data
-        if not isinstance(data, dict):
-            raise ForgeError(f"GitHub gave no PR #{number}", hint="check the PR number")
-        head = data.get("head") or {}
-        base = data.get("base") or {}
-        assert isinstance(head, dict)
-        assert isinstance(base, dict)
-        state = "merged" if data.get("merged_at") else str(data.get("state", "open"))
-        info = PRInfo(
-            number=number,
-            title=str(data.get("title") or f"PR #{number}"),
-            body=str(data.get("body") or ""),
-            branch=str(head.get("ref", "")),
-            base=str(base.get("ref", "")),
-            head_sha=str(head.get("sha", "")),
-            draft=bool(data.get("draft")),
-            state=state,
-        )
+        info = pr_info_from(number, reply.data)
         self._pr_of_branch[info.branch] = number
         self._branch_of_pr[number] = info.branch
         return info
@@ -211,3 +194,24 @@ class GitHubForge:
         await self.client.aclose()
         if self.review_client is not self.client:
             await self.review_client.aclose()
+
+
+def pr_info_from(number: int, data: object) -> PRInfo:
+    """What `plait adopt` needs, from GitHub's REST pull-request object."""
+    if not isinstance(data, dict):
+        raise ForgeError(f"GitHub gave no PR #{number}", hint="check the PR number")
+    head = data.get("head") or {}
+    base = data.get("base") or {}
+    assert isinstance(head, dict)
+    assert isinstance(base, dict)
+    state = "merged" if data.get("merged_at") else str(data.get("state", "open"))
+    return PRInfo(
+        number=number,
+        title=str(data.get("title") or f"PR #{number}"),
+        body=str(data.get("body") or ""),
+        branch=str(head.get("ref", "")),
+        base=str(base.get("ref", "")),
+        head_sha=str(head.get("sha", "")),
+        draft=bool(data.get("draft")),
+        state=state,
+    )
