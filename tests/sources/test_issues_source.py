@@ -399,3 +399,26 @@ def test_risk_tiers_from_paths_and_size(files: list[tuple[str, int]], tier: Risk
     cfg = RiskConfig(human=("*migrations/*",), double_check=("src/auth/**",), max_files=20,
                      max_lines=800)  # fmt: skip
     assert classify(files, cfg) == tier
+
+
+def test_a_burst_of_30_issues_respects_the_launch_cap_and_the_rate_reserve(
+    tmp_path: Path,
+) -> None:
+    with GitHubDouble(root=tmp_path / "gh", login="plait-bot", core_limit=120) as gh:
+        gh.create_repo(OWNER, NAME, {"a.txt": "one\n"})
+        for i in range(30):
+            gh.create_issue(OWNER, NAME, f"Issue {i}", labels=["plait"])
+        config = RunConfig(project="p", repo=str(tmp_path), max_concurrency=3)
+        project, src = Project(tmp_path, config), source(gh, launches_per_poll=5)
+        reserve = int(120 * 0.2)
+        added: list[int] = []
+        for _ in range(12):
+            added.append(len(look(src, project).added))
+            reflect(src, project)
+            assert gh.world.core.remaining >= reserve
+            busy = [t for t in project.state.tasks.values() if t.phase is not Phase.WAITING]
+            assert len(busy) <= 3
+        assert max(added) == 5
+        # The budget ran down to its reserve and the source stopped there, mid-burst.
+        assert sum(added) < 30
+        assert gh.world.core.remaining < reserve + 8

@@ -62,6 +62,7 @@ STATUS_KEY = "issue-status"  # the hidden marker of the one status comment
 PREFIX = "plait:"
 STATUSES = ("queued", "running", "pr-open", "blocked", "needs-human", "done")
 REFLECT_EVERY = 2.0  # seconds between two comparisons of tasks with what the issues show
+WRITE_COST = 4  # core points one issue's status change may take (labels, comment lookup)
 _PAGES = 10  # at most 1000 labelled open issues are read per look
 _TITLE_MAX = 200
 
@@ -232,7 +233,7 @@ class IssueSource:
 
     async def look(self, ctx: SourceContext) -> Look:
         """List the labelled issues; add tasks for new ones, stop the tasks of gone ones."""
-        if self.client.budget.exhausted("core"):
+        if not self._affords(1):
             return Look(listed=len(self._open), added=(), stopped=(), not_modified=True)
         before = self.client.budget.spend.points
         issues, fresh = await self._list()
@@ -272,6 +273,8 @@ class IssueSource:
         ]
         added: list[str] = []
         for number in new[: self.cfg.launches_per_poll]:
+            if not self._affords(1):
+                break
             comments = await self._comments(number)
             # Committed before anything acts on it; a restart finds the id taken.
             classes = tuple(ctx.state().config.class_caps)
@@ -310,6 +313,11 @@ class IssueSource:
             added.append(event.spec.id)
         return tuple(added)
 
+    def _affords(self, points: int) -> bool:
+        """Whether `points` more core requests stay above the rate reserve."""
+        left = self.client.budget.spendable("core")
+        return left is None or left >= points
+
     async def _stop_gone(self, ctx: SourceContext) -> tuple[str, ...]:
         state = ctx.state()
         stopped: list[str] = []
@@ -345,7 +353,7 @@ class IssueSource:
             text = status_comment(task, state.config, status, risk)
             if ctx.recall(NAME, f"{number}:shown") == text:
                 continue
-            if self.client.budget.exhausted("core"):
+            if not self._affords(WRITE_COST):
                 break  # the rest waits for the reset; nothing is lost, it is compared again
             await self._set_label(number, status)
             await self._set_comment(ctx, number, text)
