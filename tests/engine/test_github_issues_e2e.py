@@ -8,7 +8,8 @@ agent fixes it, and it approves the new head. After the kill and a restart, ever
 has exactly one PR (saying `Closes #N`, merged, which closed the issue), one review per
 verdict, one status comment, and the `plait:done` label next to its own. A person's PR in
 conflict with main, labelled `plait:repair`, is adopted and repaired (main merged in, both
-sides kept) and then merged by the person."""
+sides kept) and then merged by the person. Removing the label of an issue whose agent is
+still thinking stops that agent, and the issue says so."""
 
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ SCRIPT = {
         ],
     },
 }
+SCRIPT["tasks"]["issue-5"] = {kind: [{"say": "…", "actions": [{"hang": 120}]}]
+                              for kind in ("start", "continue")}  # fmt: skip
 SCRIPT["tasks"]["issue-2"] |= {
     "verdict": [
         {"say": "VERDICT: NEEDS_CHANGES\n1. notes/two.txt:1 capitalize it"},
@@ -128,6 +131,8 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
         gh.create_issue(OWNER, NAME, f"Add note {word}", f"Write notes/{word}.txt.",
                         labels=["plait"])  # fmt: skip
     gh.create_issue(OWNER, NAME, "Not for the bot", "A person's issue.")
+    slow = gh.create_issue(OWNER, NAME, "Think for long", "Take your time.", labels=["plait"])
+    assert slow.number == 5  # its script hangs
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", gh.repo_remote_url(OWNER, NAME), str(clone))
     person = _conflicted_pr(gh, tmp_path)
@@ -159,6 +164,14 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
             )
 
         _until(landed, 150, "every issue closed and labelled plait:done", log)
+        # The slow issue's agent is still thinking: removing its label stops it.
+        _until(lambda: "plait:running" in gh.issue(OWNER, NAME, slow.number).labels, 30,
+               "the slow issue running", log)  # fmt: skip
+        gh.unlabel(OWNER, NAME, slow.number, "plait")
+        _until(lambda: f"[issue-{slow.number}] stopped" in log.read_text(), 30,
+               "the slow issue's task stopped", log)  # fmt: skip
+        _until(lambda: not gh.issue(OWNER, NAME, slow.number).labels, 30,
+               "the slow issue's status label gone", log)  # fmt: skip
         _until(
             lambda: gh.world.mergeable(gh.pr(OWNER, NAME, person)) is True, 60, "the repair", log
         )
@@ -194,6 +207,9 @@ def test_labelled_issues_become_merged_prs_across_a_kill(tmp_path: Path, gh: Git
     assert (thread.path, thread.line, thread.resolved) == ("notes/two.txt", 1, True)
     other = gh.issue(OWNER, NAME, 4)
     assert (other.state, other.labels, other.comments) == ("open", [], [])
+    (said,) = gh.issue(OWNER, NAME, slow.number).comments
+    assert "`stopped`" in said.body
+    assert not any(pr.head.endswith(f"issue-{slow.number}") for pr in gh.pulls(OWNER, NAME))
     bare = gh.repo_path(OWNER, NAME)
     assert _git(bare, "show", "main:notes/two.txt") == "Two\n"
     assert sorted(_git(bare, "ls-tree", "--name-only", "main", "notes/").split()) == [

@@ -24,8 +24,14 @@ rung, counted from when the task was found blocked, on the engine's clock), unle
 issue carries a `hold_labels` label; past the last rung it waits for a person. The retry
 is counted before it is submitted, so a crash in between loses a retry, never doubles one.
 
-Every look is skipped while the core rate bucket is down to its reserve, and the pause
-between looks grows so the budget lasts until GitHub's reset.
+Also, per look: open PRs with `repair_label` are adopted as `watch` tasks (plait keeps them
+mergeable and green, people merge); scheduled issues get their checks
+(`sources.issue_schedules`); with `[risk]`, each PR head is classified once and a `human`
+one is routed to a person's merge (`plans.risk`, `LandingRouted`).
+
+Every add and every status change first checks that its rate-limit points stay above the
+core bucket's reserve, and the pause between looks grows so the budget lasts until
+GitHub's reset.
 """
 
 from __future__ import annotations
