@@ -7,55 +7,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from plait.api.views import task_row
-from plait.core import events as ev
-from plait.core.controller import Decision, decide
-from plait.core.model import Phase, PRView, RunConfig, RunState
+from plait.core.model import Phase, PRView, RunConfig
 from plait.forges.github.client import GitHubClient
 from plait.forges.github.token import Token
 from plait.plans.issues_config import IssuesConfig
 from plait.plans.risk import Risk, RiskConfig, classify
-from plait.sources import SourceContext
 from plait.sources.issue_schedules import Rule, rule_of
 from plait.sources.issues import IssueSource, Look
-from plait.store.sqlite import Store
 from plait.testing.github_double import GitHubDouble
 from plait.testing.gitrepo import GitRepo, run_git
+from tests.sources.helpers import Project
 
 OWNER, NAME = "acme", "app"
-
-
-class Project:
-    """The engine's side of a source: decide and commit each submitted event."""
-
-    def __init__(self, tmp: Path, config: RunConfig | None = None) -> None:
-        self.store = Store(tmp / "plait.db")
-        config = config or RunConfig(project="p", repo=str(tmp))
-        first = ev.RunStarted(at=1.0, config=config, tasks=())
-        self.state: RunState = decide(None, first).state
-        self.events: list[ev.Event] = []
-        self.now = 2.0  # the engine's clock, moved by hand
-
-    async def submit(self, event: ev.Event) -> Decision:
-        decision = decide(self.state, event)
-        self.state = decision.state
-        self.events.append(event)
-        return decision
-
-    def ctx(self) -> SourceContext:
-        return SourceContext(project="p", submit=self.submit, state=lambda: self.state,
-                             store=self.store, clock=lambda: self.now)  # fmt: skip
-
-    def set_task(self, tid: str, **fields: object) -> None:
-        """Stand in for the engine moving a task along (the source only reads the state)."""
-        tasks = dict(self.state.tasks)
-        tasks[tid] = replace(tasks[tid], **fields)  # type: ignore[arg-type]
-        self.state = replace(self.state, tasks=tasks)
 
 
 @pytest.fixture

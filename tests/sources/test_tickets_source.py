@@ -8,37 +8,8 @@ import json
 from pathlib import Path
 
 from plait.api.swarm_view import reported_problems
-from plait.core import events as ev
-from plait.core.controller import Decision, decide
-from plait.core.model import RunConfig, RunState
-from plait.sources import SourceContext
 from plait.sources.tickets import PROBLEMS_KEY, TicketsSource
-from plait.store.sqlite import Store
-
-
-class Project:
-    """The engine's side of a source: decide and commit each submitted event."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.store = Store(tmp / "plait.db")
-        first = ev.RunStarted(at=1.0, config=RunConfig(project="p", repo=str(tmp)), tasks=())
-        self.state: RunState = decide(None, first).state
-        self.events: list[ev.Event] = []
-
-    async def submit(self, event: ev.Event) -> Decision:
-        decision = decide(self.state, event)
-        self.state = decision.state
-        self.events.append(event)
-        return decision
-
-    def ctx(self) -> SourceContext:
-        return SourceContext(
-            project="p",
-            submit=self.submit,
-            state=lambda: self.state,
-            store=self.store,
-            clock=lambda: 2.0,
-        )
+from tests.sources.helpers import Project
 
 
 def _look(project: Project, source: TicketsSource) -> None:

@@ -6,15 +6,14 @@ Every record gets a database id and a node id (registered for `node(id:)`), touc
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Any
 
+from plait.testing.github_double.parts import WorldPart
 from plait.testing.github_double.state import (
     ApiError,
     Issue,
     IssueComment,
     PullRequest,
-    Repo,
     Review,
     ReviewComment,
     Thread,
@@ -23,19 +22,7 @@ from plait.testing.github_double.state import (
 )
 
 
-class ConversationMixin:
-    lock: AbstractContextManager[Any]
-    prs: dict[str, dict[int, PullRequest]]
-
-    def next_id(self) -> int:
-        raise NotImplementedError
-
-    def register(self, nid: str, obj: object) -> str:
-        raise NotImplementedError
-
-    def event(self, repo: Repo, kind: str, actor: str, payload: dict[str, Any]) -> None:
-        raise NotImplementedError
-
+class ConversationMixin(WorldPart):
     def add_comment(self, pr: PullRequest | Issue, body: str, author: str) -> IssueComment:
         with self.lock:
             cid, now = self.next_id(), iso()

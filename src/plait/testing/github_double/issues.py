@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
 from typing import Any
 
+from plait.testing.github_double.parts import WorldPart
 from plait.testing.github_double.state import (
     ApiError,
     Issue,
@@ -35,19 +35,8 @@ def closing_references(text: str) -> set[int]:
     return {int(n) for n in _CLOSING.findall(text or "")}
 
 
-class IssuesMixin:
-    lock: AbstractContextManager[Any]
-    prs: dict[str, dict[int, PullRequest]]
+class IssuesMixin(WorldPart):
     issues: dict[str, dict[int, Issue]]
-
-    def next_id(self) -> int:
-        raise NotImplementedError
-
-    def register(self, nid: str, obj: object) -> str:
-        raise NotImplementedError
-
-    def event(self, repo: Repo, kind: str, actor: str, payload: dict[str, Any]) -> None:
-        raise NotImplementedError
 
     # ---- reading ---------------------------------------------------------------------------
     def item(self, repo: Repo, number: int) -> Item:
