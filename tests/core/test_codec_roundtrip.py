@@ -202,6 +202,7 @@ EVENTS: list[ev.Event] = [
     ev.MergeRefused(**R, why="ci", evidence="boom", main_sha="m"),
     ev.SwarmStarted(at=11.0),
     ev.SwarmStopping(at=12.0),
+    ev.LandingRouted(at=13.0, task="t1", landing="watch", reason="risk: touches migrations/1.sql"),
 ]
 EFFECTS: list[fx.Effect] = [
     fx.PrepareWorkspace(**E, branch="b", base_branch="main"),

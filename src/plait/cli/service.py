@@ -80,7 +80,9 @@ def register(sub: Any) -> None:
     service = sub.add_parser(
         "service", help="run a project's engine as a user service (systemd or launchd)"
     )
-    verbs = service.add_subparsers(dest="verb", metavar="VERB", required=True)
+    verbs = service.add_subparsers(
+        dest="verb", metavar="VERB", required=True, help="install, status or uninstall"
+    )
     for verb, handler, text in (
         ("install", cmd_install, "write, enable and start the service"),
         ("uninstall", cmd_uninstall, "stop, disable and remove the service"),
