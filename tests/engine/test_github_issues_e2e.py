@@ -51,8 +51,20 @@ def _turn(word: str, content: str = "") -> dict[str, object]:
     return {"say": f"wrote {word}", "actions": [write, {"commit": f"Add {word}"}]}
 
 
+TASKS: dict[str, dict[str, list[dict[str, object]]]] = {
+    f"issue-{n}": {"start": [_turn(w)]} for n, w in ISSUES.items()
+}
+TASKS["issue-5"] = {kind: [{"say": "…", "actions": [{"hang": 120}]}]
+                    for kind in ("start", "continue")}  # fmt: skip
+TASKS["issue-2"] |= {
+    "verdict": [
+        {"say": "VERDICT: NEEDS_CHANGES\n1. notes/two.txt:1 capitalize it"},
+        {"say": "VERDICT: APPROVED"},
+    ],
+    "review": [_turn("two", "Two\n")],
+}
 SCRIPT = {
-    "tasks": {f"issue-{n}": {"start": [_turn(w)]} for n, w in ISSUES.items()},
+    "tasks": TASKS,
     "default": {
         "verdict": [{"say": "VERDICT: APPROVED"}],
         # A person's PR in conflict with main: merge GitHub's main in (the clone's own
@@ -68,15 +80,6 @@ SCRIPT = {
             }
         ],
     },
-}
-SCRIPT["tasks"]["issue-5"] = {kind: [{"say": "…", "actions": [{"hang": 120}]}]
-                              for kind in ("start", "continue")}  # fmt: skip
-SCRIPT["tasks"]["issue-2"] |= {
-    "verdict": [
-        {"say": "VERDICT: NEEDS_CHANGES\n1. notes/two.txt:1 capitalize it"},
-        {"say": "VERDICT: APPROVED"},
-    ],
-    "review": [_turn("two", "Two\n")],
 }
 
 
