@@ -12,12 +12,17 @@ and a person's commits move it while agents work. Two moves are the agent's:
 
 Either way main goes back, by compare-and-swap, to the last tip plait or a person gave it
 (`before`, or the newest commit on top of it that is not the agent's), and the turn is
-reported as a `forbidden` failure that stops the task with the reason.
+reported as a `forbidden` failure that stops the task with the reason. When a landing was
+made on top of the agent's commits meanwhile (a merge's compare-and-swap saw the moved
+main), going back would drop it: a commit on top reverts the agent's change instead.
 """
 
 from __future__ import annotations
 
-from plait.workspaces.git import git
+import tempfile
+from pathlib import Path
+
+from plait.workspaces.git import commit_env, git
 from plait.workspaces.inspect import branch_sha, is_ancestor
 
 FORBIDDEN = "forbidden"  # the failure class of a turn that broke one of plait's rules
@@ -37,18 +42,71 @@ async def check_main(*, repo: str, main: str, before: str, worktree: str) -> str
         return ""
     if not now or not await is_ancestor(repo, before, now):
         what = "deleted" if not now else f"moved it from {before[:12]} to {now[:12]}"
-        await _put_back(repo, main, before, now)
-        return f"the agent touched {main} ({what}); plait put {main} back at {before[:12]}"
+        keep = await _newest_good_tip(repo, main, before, set()) if now else before
+        await _put_back(repo, main, keep, now)
+        return f"the agent touched {main} ({what}); plait put {main} back at {keep[:12]}"
     head = (await git("rev-parse", "HEAD", cwd=worktree, check=False)).out.strip()
     theirs = await _agents_commits(repo, before, now, head)
     if not theirs:
         return ""
-    keep = await _last_good(repo, before, now, theirs)
-    await _put_back(repo, main, keep, now)
+    said = f"the agent put {len(theirs)} commit(s) of its own on {main} ({now[:12]})"
+    chain = (await git(
+        "rev-list", "--first-parent", "--reverse", f"{before}..{now}", cwd=repo, check=False
+    )).out.split()  # fmt: skip
+    at = [i for i, sha in enumerate(chain) if sha in theirs]
+    if not at or at[-1] == len(chain) - 1:
+        # Nothing landed on top of them: main goes back to the last tip plait or a person
+        # gave it — a landing made during the turn and then overwritten by the agent too.
+        keep = await _newest_good_tip(repo, main, before, theirs)
+        if keep == before:
+            keep = await _last_good(repo, before, now, theirs)
+        await _put_back(repo, main, keep, now)
+        return f"{said}; plait put {main} back at {keep[:12]}"
+    # A landing (or a person) has built on them since: moving main back would drop that
+    # work, so their change is reverted on top instead.
+    later = len(chain) - 1 - at[-1]
+    if at == list(range(at[0], at[-1] + 1)):
+        undone = await _revert(repo, main, now, first=chain[at[0]], last=chain[at[-1]])
+        if undone:
+            return (
+                f"{said}; plait reverted them on {main} ({undone[:12]}), keeping the "
+                f"{later} commit(s) landed on top of them"
+            )
     return (
-        f"the agent put {len(theirs)} commit(s) of its own on {main} ({now[:12]}); "
-        f"plait put {main} back at {keep[:12]}"
+        f"{said} and {later} commit(s) landed on top of them; revert them by hand "
+        f"(git revert {' '.join(chain[i][:12] for i in reversed(at))})"
     )
+
+
+async def _revert(repo: str, main: str, now: str, *, first: str, last: str) -> str:
+    """A commit on `now` undoing `first`..`last` (the agent's run of commits on main's
+    first-parent chain), made in a scratch index and put on main by compare-and-swap; ""
+    when it does not apply cleanly or main moved meanwhile."""
+    with tempfile.TemporaryDirectory(prefix="plait-mainguard-") as tmp:
+        index, patch = f"{tmp}/index", f"{tmp}/undo.patch"
+        scratch = {"GIT_INDEX_FILE": index}
+        diff = await git("diff", "--binary", last, f"{first}^", cwd=repo, check=False)
+        Path(patch).write_text(diff.out)
+        steps = [
+            await git("read-tree", now, cwd=repo, check=False, env_extra=scratch),
+            await git("apply", "--cached", patch, cwd=repo, check=False, env_extra=scratch),
+        ]
+        if any(step.code for step in steps):
+            return ""
+        tree = (await git("write-tree", cwd=repo, check=False, env_extra=scratch)).out.strip()
+    message = f"plait: revert what an agent put on {main}\n\nPlait-Reverted: {first}..{last}"
+    who = await commit_env(repo)
+    made = await git(
+        "commit-tree", tree, "-p", now, "-m", message, cwd=repo, check=False, env_extra=who
+    )
+    commit = made.out.strip()
+    if made.code or not commit:
+        return ""
+    moved = await git(
+        "update-ref", "-m", f"plait: revert an agent's commits on {main}",
+        f"refs/heads/{main}", commit, now, cwd=repo, check=False,
+    )  # fmt: skip
+    return commit if moved.code == 0 else ""
 
 
 async def _agents_commits(repo: str, before: str, now: str, head: str) -> set[str]:
@@ -67,6 +125,22 @@ async def _agents_commits(repo: str, before: str, now: str, head: str) -> set[st
         if await is_ancestor(repo, sha, head):
             out.add(sha)
     return out
+
+
+async def _newest_good_tip(repo: str, main: str, before: str, theirs: set[str]) -> str:
+    """The newest tip main's reflog holds that descends from `before` and holds none of
+    the agent's commits (`before` when there is none, or no reflog)."""
+    log = await git(
+        "reflog", "show", "--format=%H", f"refs/heads/{main}", "--", cwd=repo, check=False
+    )  # fmt: skip
+    for sha in log.out.split():
+        if sha == before:
+            break
+        if sha in theirs or not await is_ancestor(repo, before, sha):
+            continue
+        if not [t for t in theirs if await is_ancestor(repo, t, sha)]:
+            return sha
+    return before
 
 
 async def _last_good(repo: str, before: str, now: str, theirs: set[str]) -> str:
