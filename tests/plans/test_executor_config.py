@@ -60,6 +60,7 @@ def test_no_table_means_turns_run_here() -> None:
         ('kind = "cloud"', 3, "kind = 'cloud' is not an executor", "local, temporal"),
         ('address = "temporal.internal"', 3, "is not HOST:PORT", "HOST:PORT"),
         ('address = "h:99999"', 3, "no port between 1 and 65535", "HOST:PORT"),
+        ('address = "h:²"', 3, "no port between 1 and 65535", "HOST:PORT"),  # was a traceback
         ('task_queue = "a b"', 3, "is not a queue name", "letters, digits"),
         ('api_key_env = "$KEY"', 3, "is not an environment variable name", "TEMPORAL_API_KEY"),
         ("heartbeat_timeout = 0", 3, "is not a number of seconds greater than 0", "seconds"),

@@ -276,7 +276,7 @@ def on_started(state: RunState, event: ev.SwarmStarted) -> RunState:
 def _exists(state: RunState, worker: str) -> bool:
     group = group_of(state.config, worker)
     number = worker.rpartition("/")[2]
-    return group is not None and number.isdigit() and 1 <= int(number) <= group.count
+    return group is not None and number.isdecimal() and 1 <= int(number) <= group.count
 
 
 def on_stopping(state: RunState, event: ev.SwarmStopping) -> RunState:

@@ -140,7 +140,7 @@ def address_problem(address: str) -> str:
     host, sep, port = address.rpartition(":")
     if not sep or not host or not _HOST_RE.match(host):
         return "is not HOST:PORT"
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not port.isdecimal() or not 0 < int(port) < 65536:
         return "has no port between 1 and 65535"
     return ""
 

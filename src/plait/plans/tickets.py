@@ -276,7 +276,7 @@ def _difficulty(raw: object, path: str, line: int, problems: list[PlanProblem]) 
     text = str(raw).strip().lower()
     if text in _DIFFICULTY:
         return _DIFFICULTY[text]
-    if text.isdigit() and 1 <= int(text) <= 10:
+    if text.isdecimal() and 1 <= int(text) <= 10:
         return int(text)
     problems.append(PlanProblem(path, line, f"difficulty {raw!r} is not easy, medium, hard "
                                 "or 1 to 10", "difficulty: medium"))  # fmt: skip

@@ -350,7 +350,7 @@ class ProcessNotes:
         out = []
         for path in self.folder.iterdir():
             pid, _, started = path.read_text().partition(" ")
-            if pid.isdigit():
+            if pid.isdecimal():
                 out.append((int(pid), started))
             path.unlink(missing_ok=True)
         return out

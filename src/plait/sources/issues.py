@@ -85,7 +85,7 @@ def issue_number(spec: TaskSpec) -> int | None:
     if spec.origin != ORIGIN or not spec.id.startswith("issue-"):
         return None
     tail = spec.id.removeprefix("issue-")
-    return int(tail) if tail.isdigit() else None
+    return int(tail) if tail.isdecimal() else None
 
 
 def issue_of(spec: TaskSpec) -> int | None:
@@ -93,7 +93,7 @@ def issue_of(spec: TaskSpec) -> int | None:
     if spec.origin not in (ORIGIN, sched.ORIGIN):
         return None
     tail = spec.plan.removeprefix("issue-")
-    return int(tail) if tail.isdigit() else None
+    return int(tail) if tail.isdecimal() else None
 
 
 def wanted(issue: Mapping[str, Json], cfg: IssuesConfig) -> bool:

@@ -223,7 +223,7 @@ class Store:
 
     def _migrate(self, version: str) -> None:
         """Bring an older store up to `SCHEMA_VERSION`, one step at a time."""
-        if not version.isdigit() or int(version) > SCHEMA_VERSION:
+        if not version.isdecimal() or int(version) > SCHEMA_VERSION:
             raise ProjectError(
                 f"{self.path} has store schema {version}, this plait reads {SCHEMA_VERSION}",
                 hint="use the plait version that created the project (or a newer one)",

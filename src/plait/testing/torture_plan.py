@@ -190,7 +190,7 @@ class PlanResult:
 
 
 def _num(task: str) -> int:
-    return int(task) if task.isdigit() else 0
+    return int(task) if task.isdecimal() else 0
 
 
 class PlanTorture:

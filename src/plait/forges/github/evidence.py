@@ -39,7 +39,7 @@ def log_tail(text: str) -> str:
 def _untimestamp(line: str) -> str:
     # Actions prefixes each line with an ISO timestamp ("2024-01-01T00:00:00.0000000Z ").
     head, sep, rest = line.partition(" ")
-    return rest if sep and len(head) >= 20 and head[:4].isdigit() and head.endswith("Z") else line
+    return rest if sep and len(head) >= 20 and head[:4].isdecimal() and head.endswith("Z") else line
 
 
 def render_check(check: Node, log_text: str = "") -> str:

@@ -197,8 +197,8 @@ def pr_files(path: Path, base: str, head: str) -> list[dict[str, object]]:
             {
                 "filename": name,
                 "status": words.get(status.get(name, "M"), "modified"),
-                "additions": int(added) if added.isdigit() else 0,
-                "deletions": int(deleted) if deleted.isdigit() else 0,
+                "additions": int(added) if added.isdecimal() else 0,
+                "deletions": int(deleted) if deleted.isdecimal() else 0,
                 "patch": "@@" + body[1] if len(body) == 2 else "",
             }
         )

@@ -189,5 +189,7 @@ class _Walker:
                 return int(arg.value.value)
             if isinstance(arg.value, VariableNode):
                 value = self.variables.get(arg.value.name.value)
-                return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+                if isinstance(value, int | str) and str(value).isdecimal():
+                    return int(value)
+                return None
         return None

@@ -204,7 +204,7 @@ def _fault_answer(fault: Fault, bucket: Bucket, resource: str) -> Answer:
 
 def _download(double: GitHubDouble, path: str) -> Answer:
     parts = path.split("/")  # /_download/{owner}/{repo}/jobs/{id}/logs
-    if len(parts) == 7 and parts[4] == "jobs" and parts[5].isdigit():
+    if len(parts) == 7 and parts[4] == "jobs" and parts[5].isdecimal():
         with double.world.lock:
             for run in double.world.checks.get(f"{parts[2]}/{parts[3]}", []):
                 if run.id == int(parts[5]):

@@ -482,7 +482,7 @@ class PlaitApp(App[str | None]):
             if not answer:
                 return
             text = str(answer["pr"]).lstrip("#")
-            if not text.isdigit() or int(text) < 1:
+            if not text.isdecimal() or int(text) < 1:
                 self.notify(f"{text!r} is not a PR number", severity="error")
                 return
             merge = bool(answer.get("merge"))
