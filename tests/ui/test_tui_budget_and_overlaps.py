@@ -25,6 +25,7 @@ def test_over_budget_and_overlaps_reach_the_detail_and_the_list() -> None:
         "overlaps": [{"with": "t2", "main": False, "paths": ["src/parse.py"]},
                      {"with": "main", "main": True, "paths": ["README.md"]}],
         "held_by": "t3",
+        "waits_for": "the task's budget of 1,000 tokens",  # said once, as over budget
     }  # fmt: skip
     shown = _text(facts(row))
     assert "Budget" in shown
@@ -36,3 +37,11 @@ def test_over_budget_and_overlaps_reach_the_detail_and_the_list() -> None:
     assert overlaps_text(row) == "t2, main"
     assert cells(row)[-1].plain == "t2, main"
     assert status_style("over-budget") == "bold magenta"
+    assert "Waits for" not in shown
+
+
+def test_what_a_waiting_task_waits_for_is_in_its_detail() -> None:
+    row = {"id": "t4", "title": "Later", "status": "waiting",
+           "waits_for": "class heavy at its cap (1 of 1 running)"}  # fmt: skip
+    [line] = [ln for ln in _text(facts(row)).splitlines() if ln.startswith("Waits for")]
+    assert line.split(maxsplit=2)[2].strip() == "class heavy at its cap (1 of 1 running)"

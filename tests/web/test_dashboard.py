@@ -46,7 +46,7 @@ def _script(gates: Path) -> dict[str, Any]:
         },
         "hostile": {"start": [_commit("hostile", f"I did it: {HOSTILE}\n\n**Done**: `x.txt`.")]},
     }
-    for name in ("base", "top", "side", "thrifty", "late"):
+    for name in ("base", "top", "side", "thrifty", "late", "later"):
         tasks[name] = {"start": [_commit(name, f"did {name}")]}
     for name in ("cast-a", "cast-b"):  # both wait at one gate, for the broadcast
         tasks[name] = {
@@ -284,5 +284,10 @@ def test_shows_budgets_and_a_task_held_back_by_the_projects(
     row = page.locator('#task-rows tr[data-task="late"]')
     expect(row).to_have_attribute("data-status", "over-budget", timeout=WAIT)
     page.screenshot(path=shots_dir / "over-budget.png", full_page=True)
+    board.add("later", "Later", "--after", "late")
+    page.goto(board.at("/task/later"))
+    expect(page.locator('#task-facts dd[data-fact="waits for"]')).to_have_text("after late")
     board.live.ok("budget", "--tokens", "0", "-p", "board")
+    expect(page.locator("#task-status")).to_have_text("merged", timeout=WAIT)
+    page.goto(board.at("/task/late"))
     expect(page.locator("#task-status")).to_have_text("merged", timeout=WAIT)

@@ -88,6 +88,8 @@ def facts(d: Json) -> Group:
         rows.append(("Would conflict", plain(f"with {overlap.get('with')}: {paths}", "red")))
     if d.get("held_by"):
         rows.append(("Held back by", plain(str(d["held_by"]), "yellow")))
+    if d.get("waits_for") and d["waits_for"] != d.get("over_budget"):
+        rows.append(("Waits for", plain(str(d["waits_for"]), "yellow")))
     for key, value in rows:
         grid.add_row(key, value)
     threads = d.get("threads") or []

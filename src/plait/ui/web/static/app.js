@@ -485,6 +485,7 @@ function renderDetail() {
     fact('budget', budgetText(d)),
     fact('would conflict', (d.overlaps || []).map((o) => `with ${o.with}: ${o.paths.join(', ')}`).join('; ')),
     fact('held back by', d.held_by),
+    fact('waits for', d.waits_for !== d.over_budget ? d.waits_for : null),
     fact('last error', d.last_error),
     fact('merged as', d.merge_sha),
     fact('answer', d.answer ? el('div', { class: 'md' }, markdown(d.answer)) : null),
