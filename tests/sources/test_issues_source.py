@@ -390,3 +390,25 @@ def test_a_burst_of_30_issues_respects_the_launch_cap_and_the_rate_reserve(
         # The budget ran down to its reserve and the source stopped there, mid-burst.
         assert sum(added) < 30
         assert gh.world.core.remaining < reserve + 8
+
+
+def test_a_source_closes_the_client_made_for_it_when_the_engine_stops_it(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    project = Project(tmp_path)
+    own = IssueSource(GitHubClient(Token("t"), api_url=gh.api_url), OWNER, NAME,
+                      IssuesConfig(), owns_client=True)  # fmt: skip
+    lent = source(gh)
+
+    async def run_then_stop(src: IssueSource) -> None:
+        running = asyncio.ensure_future(src.run(project.ctx()))
+        await asyncio.sleep(0.2)  # one look: the client has a connection open
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    for src in (own, lent):
+        LOOP.run_until_complete(run_then_stop(src))
+    # It was left open when the engine stopped (connections held for the engine's life).
+    assert own.client.closed
+    assert not lent.client.closed  # a client lent by the caller is the caller's to close

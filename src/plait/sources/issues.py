@@ -210,8 +210,10 @@ class IssueSource:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         reflect_every: float = REFLECT_EVERY,
         risk: RiskConfig | None = None,
+        owns_client: bool = False,
     ) -> None:
         self.client = client
+        self.owns_client = owns_client  # made for this source alone: closed when it stops
         self.base = f"/repos/{owner}/{repo}"
         self.cfg = cfg
         self.risk = risk
@@ -220,6 +222,13 @@ class IssueSource:
         self._open: dict[int, Json] = {}  # number → the issue as last listed
 
     async def run(self, ctx: SourceContext) -> None:
+        try:
+            await self._watch(ctx)
+        finally:
+            if self.owns_client:
+                await self.client.aclose()
+
+    async def _watch(self, ctx: SourceContext) -> None:
         next_look = 0.0
         while True:
             try:
@@ -560,7 +569,7 @@ def for_project(project: Project) -> Source | None:
         return None
     api = s.github_api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API
     client = GitHubClient(token, api_url=api)
-    return IssueSource(client, repo.owner, repo.name, cfg, risk=eff.risk)
+    return IssueSource(client, repo.owner, repo.name, cfg, risk=eff.risk, owns_client=True)
 
 
 FACTORIES.append(for_project)

@@ -113,6 +113,10 @@ class GitHubClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     # ---- public calls ------------------------------------------------------------------------
     async def rest(
         self,
