@@ -17,7 +17,7 @@ from plait.forges.github.client import GitHubClient
 from plait.forges.github.token import Token
 from plait.plans.issues_config import IssuesConfig
 from plait.plans.risk import Risk, RiskConfig, classify
-from plait.sources.issue_schedules import Rule, rule_of
+from plait.sources.issue_schedules import WORK_ORIGIN, Rule, rule_of
 from plait.sources.issues import IssueSource, Look
 from plait.testing.github_double import GitHubDouble
 from plait.testing.gitrepo import GitRepo, run_git
@@ -281,6 +281,36 @@ def test_a_finished_check_reports_once_on_the_issue_which_stays_open(
     assert [c.body.splitlines()[2] for c in issue.comments] == ["No new CVEs."]
     assert issue.state == "open"
     assert issue.labels == ["plait"]
+
+
+def test_work_a_check_finds_becomes_a_task_that_opens_a_pr_once(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Audit", "Schedule: every 6h", labels=["plait"])
+    project, src = Project(tmp_path), source(gh)
+    project.now = 1_000_000.0
+    look(src, project)
+    check(src, project)
+    project.now += 6 * 3600
+    (tid,) = check(src, project)
+    assert "plait-tasks" in project.state.specs[tid].description  # the agent is told how
+    answer = (
+        "lodash is vulnerable.\n\n```plait-tasks\n"
+        '[{"id": "bump", "summary": "Bump lodash", "description": "To 4.17.21."},'
+        ' {"summary": "Add an audit job", "dependencies": ["bump"]}]\n```\n'
+    )
+    project.set_task(tid, phase=Phase.MERGED, last_reply=answer)
+    assert report(src, project) == [tid]
+    project.store.set_meta(f"source:issues:report:{tid}", "")  # a crash before remembering
+    assert report(source(gh), project) == [tid]
+    work = [s for s in project.state.specs.values() if s.origin == WORK_ORIGIN]
+    assert [(w.id, w.title, w.landing, w.depends_on) for w in work] == [
+        (f"{tid}-w1", "Bump lodash", "pr", ()),
+        (f"{tid}-w2", "Add an audit job", "pr", (f"{tid}-w1",)),
+    ]
+    assert work[0].description.endswith("Refs #1")  # the issue stays open after the PR
+    (comment,) = gh.issue(OWNER, NAME, 1).comments
+    assert f"plait opened task(s) for the work found: `{tid}-w1`, `{tid}-w2`" in comment.body
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from plait.agents.signals import proposals
 from plait.core import events as ev
+from plait.core.landing import PROPOSALS_FENCE
 from plait.core.plan import TaskSpec
 from plait.sources.schedules import cron_problem, due_times, run_id
 
@@ -74,8 +76,11 @@ def check_task(issue: Mapping[str, object], due: float, *, at: float) -> ev.Task
         title=f"Scheduled check: {title}",
         description=(
             f"A scheduled check of GitHub issue #{number} ({title}). Do what the issue asks "
-            "and answer with a short report for the issue. Change no code: if you find "
-            "work to do, say so in the report."
+            "and answer with a short report for the issue. Change no code. If you find "
+            "work that needs a change, end your answer with a fenced block whose info "
+            f"string is `{PROPOSALS_FENCE}`, holding a JSON list of tickets "
+            '({"summary": "...", "description": "..."}, one per change): plait opens a '
+            "task and a PR for each."
         ),
         landing="none",
         origin=ORIGIN,
@@ -85,5 +90,40 @@ def check_task(issue: Mapping[str, object], due: float, *, at: float) -> ev.Task
     return ev.TasksAdded(at=at, tasks=(spec,), plan=spec.plan, context=context)
 
 
-def report_of(task_id: str, answer: str) -> str:
-    return f"**plait** · scheduled check `{task_id}`\n\n{answer.strip() or '(no answer)'}"
+WORK_ORIGIN = "github-issue-schedule-work"
+
+
+def work_found(check: TaskSpec, answer: str, number: int, *, at: float) -> ev.TasksAdded | None:
+    """The changes a check's answer asks for (its `plait-tasks` block), as tasks that
+    open PRs. Their ids are the check's id and a number, so a report made again after a
+    crash adds nothing new; a PR says `Refs #N`, never `Closes`: the issue stays open."""
+    found, _ = proposals(answer, check.id)
+    if not found:
+        return None
+    ids = {spec.id: f"{check.id}-w{n}" for n, spec in enumerate(found, start=1)}
+    tasks = tuple(
+        TaskSpec(
+            id=ids[spec.id],
+            title=spec.title,
+            description="\n\n".join(
+                filter(None, [spec.description, f"Found by the scheduled check `{check.id}`."])
+            )
+            + f"\n\nRefs #{number}",
+            depends_on=tuple(ids[d] for d in spec.depends_on if d in ids),
+            files=spec.files,
+            landing="pr",
+            origin=WORK_ORIGIN,
+            plan=check.plan,
+        )
+        for spec in found
+    )
+    return ev.TasksAdded(at=at, tasks=tasks, plan=check.plan)
+
+
+def report_of(task_id: str, answer: str, opened: tuple[str, ...] = ()) -> str:
+    text = f"**plait** · scheduled check `{task_id}`\n\n{answer.strip() or '(no answer)'}"
+    if opened:
+        text += "\n\nplait opened task(s) for the work found: " + ", ".join(
+            f"`{t}`" for t in opened
+        )
+    return text

@@ -464,16 +464,29 @@ class IssueSource:
             if ctx.recall(NAME, f"report:{tid}"):
                 continue
             number = issue_of(spec) or 0
+            opened = await self._open_work(ctx, spec, task.last_reply, number)
             sign = marker(f"issue-report:{tid}")
             posted = [c for c in await self._comments(number) if sign in str(c.get("body"))]
             if not posted:
-                body = f"{sched.report_of(tid, task.last_reply)}\n\n{sign}"
+                body = f"{sched.report_of(tid, task.last_reply, opened)}\n\n{sign}"
                 await self.client.rest(
                     "POST", f"{self.base}/issues/{number}/comments", body={"body": body}
                 )
             ctx.remember(NAME, f"report:{tid}", "1")
             done.append(tid)
         return done
+
+    async def _open_work(
+        self, ctx: SourceContext, check: TaskSpec, answer: str, number: int
+    ) -> tuple[str, ...]:
+        """The tasks opened for the work a check found (committed before its report)."""
+        work = sched.work_found(check, answer, number, at=ctx.clock())
+        if work is None:
+            return ()
+        fresh = tuple(t for t in work.tasks if t.id not in ctx.state().specs)
+        if fresh:
+            await ctx.submit(replace(work, tasks=fresh))
+        return tuple(t.id for t in work.tasks)
 
     # ---- blocked recovery ----------------------------------------------------------------------
     async def recover(self, ctx: SourceContext) -> list[str]:
