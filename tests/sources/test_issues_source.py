@@ -17,6 +17,7 @@ from plait.forges.github.client import GitHubClient
 from plait.forges.github.token import Token
 from plait.plans.issues_config import IssuesConfig
 from plait.plans.risk import Risk, RiskConfig, classify
+from plait.sources import issue_split
 from plait.sources.issue_schedules import WORK_ORIGIN, Rule, rule_of
 from plait.sources.issues import IssueSource, Look
 from plait.testing.github_double import GitHubDouble
@@ -311,6 +312,40 @@ def test_work_a_check_finds_becomes_a_task_that_opens_a_pr_once(
     assert work[0].description.endswith("Refs #1")  # the issue stays open after the PR
     (comment,) = gh.issue(OWNER, NAME, 1).comments
     assert f"plait opened task(s) for the work found: `{tid}-w1`, `{tid}-w2`" in comment.body
+
+
+def split(src: IssueSource, project: Project) -> list[int]:
+    return LOOP.run_until_complete(src.split(project.ctx()))
+
+
+def test_an_agent_splits_an_issue_into_follow_ups_opened_once_labelled_and_linked(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Rewrite the CLI", "All of it.", labels=["plait"])
+    project, src = Project(tmp_path), source(gh)
+    look(src, project)
+    assert "plait-issues" in project.state.contexts["issue-1"]  # the agent is told how
+    answer = (
+        "Did the parser.\n\n```plait-issues\n"
+        '[{"title": "Rewrite the help", "body": "Every command."},'
+        ' {"title": "Rewrite the errors"}, {"body": "no title: left out"}]\n```\n'
+    )
+    project.set_task("issue-1", last_reply=answer)
+    assert split(src, project) == [2, 3]
+    assert split(src, project) == []  # remembered
+    # A crash after creating them, before remembering: the markers in the listing say so.
+    project.store.set_meta(
+        f"source:issues:split:{issue_split.key('issue-1', 'Rewrite the help')}", ""
+    )
+    again = source(gh)
+    look(again, project)
+    assert split(again, project) == [2]
+    follow_up = gh.issue(OWNER, NAME, 2)
+    assert follow_up.title == "Rewrite the help"
+    assert "Every command.\n\nSplit from #1 by plait." in follow_up.body
+    assert follow_up.labels == ["plait"]
+    assert [i.number for i in gh.issues(OWNER, NAME)] == [1, 2, 3]
+    assert {"issue-2", "issue-3"} <= set(project.state.specs)  # each is a task of its own
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ from plait.forges.github.mapping import marker
 from plait.forges.github.token import infer_repo, parse_remote, resolve_token
 from plait.plans.issues_config import IssuesConfig
 from plait.plans.risk import RiskConfig, classify
-from plait.sources import FACTORIES, Source, SourceContext
+from plait.sources import FACTORIES, Source, SourceContext, issue_split
 from plait.sources import issue_schedules as sched
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ def _context(issue: Mapping[str, Json], comments: Sequence[Mapping[str, Json]]) 
     ]
     if said:
         parts += ["## Comments on the issue", "\n\n".join(said)]
+    parts.append(issue_split.HOW_TO_SPLIT)
     return "\n\n".join(parts).strip()
 
 
@@ -220,6 +221,7 @@ class IssueSource:
         self.sleep = sleep
         self.reflect_every = reflect_every
         self._open: dict[int, Json] = {}  # number → the issue as last listed
+        self._listed: list[Json] = []  # every labelled open issue as last listed
 
     async def run(self, ctx: SourceContext) -> None:
         try:
@@ -242,6 +244,7 @@ class IssueSource:
                 await self.recover(ctx)
                 await self.check(ctx)
                 await self.report(ctx)
+                await self.split(ctx)
             except (GitHubError, OSError) as exc:
                 log.warning("issues: %s", exc)
             await self.sleep(self.reflect_every)
@@ -252,6 +255,7 @@ class IssueSource:
             return Look(listed=len(self._open), added=(), stopped=(), not_modified=True)
         before = self.client.budget.spend.points
         issues, fresh = await self._list()
+        self._listed = issues
         self._open = {int(i["number"]): i for i in issues if wanted(i, self.cfg)}
         added = await self._add(ctx)
         added += await self._adopt_for_repair(ctx)
@@ -487,6 +491,33 @@ class IssueSource:
         if fresh:
             await ctx.submit(replace(work, tasks=fresh))
         return tuple(t.id for t in work.tasks)
+
+    async def split(self, ctx: SourceContext) -> list[int]:
+        """Open the follow-up issues implementation agents asked for, once each; their
+        numbers. A crash between creating one and remembering it is caught by its marker
+        in the next listing (it carries the pick-up labels, so it is listed)."""
+        state, made = ctx.state(), list[int]()
+        for tid, spec in state.specs.items():
+            number, task = issue_number(spec), state.tasks.get(tid)
+            if number is None or task is None or not task.last_reply:
+                continue
+            for title, body in issue_split.follow_ups(task.last_reply):
+                key = issue_split.key(tid, title)
+                if ctx.recall(NAME, f"split:{key}"):
+                    continue
+                sign = marker(f"follow-up:{key}")
+                found = next((i for i in self._listed if sign in str(i.get("body"))), None)
+                if found is None:
+                    if not self._affords(1):
+                        return made
+                    text = f"{body.strip()}\n\nSplit from #{number} by plait.\n\n{sign}"
+                    issue = {"title": title, "body": text.strip(), "labels": list(self.cfg.labels)}
+                    reply = await self.client.rest("POST", f"{self.base}/issues", body=issue)
+                    found = reply.data
+                    self._listed.append(found)
+                ctx.remember(NAME, f"split:{key}", str(found["number"]))
+                made.append(int(found["number"]))
+        return made
 
     # ---- blocked recovery ----------------------------------------------------------------------
     async def recover(self, ctx: SourceContext) -> list[str]:
