@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from plait.engine.settings import Settings, effective
 from plait.errors import PlanError
 from plait.plans.config import parse_config
 from plait.plans.issues_config import IssuesConfig
@@ -44,6 +45,8 @@ def test_no_table_no_issues_and_an_empty_one_takes_the_defaults() -> None:
         ('labels = "plait"', "is not a list of label names"),
         ("labels = []", "every open issue would become a task"),
         ("launches_per_poll = 0", "is not a whole number of at least 1"),
+        ("implement_cap = 0", "is not a whole number of at least 1"),
+        ("repair_cap = 1.5", "is not a whole number of at least 1"),
         ("cooldowns = [3600, -1]", "is not a list of seconds greater than 0"),
         ('lables = ["x"]', "did you mean 'labels'?"),
     ],
@@ -56,6 +59,23 @@ def test_mistakes_name_the_line(line: str, says: str) -> None:
     assert says in f"{problem.message} {problem.hint}"
 
 
+def test_lane_caps_are_the_caps_of_the_lanes_classes_unless_a_class_says_otherwise(
+    tmp_path: Path,
+) -> None:
+    text = "[issues]\nimplement_cap = 3\nrepair_cap = 1\n"
+    config = parse_config(text)
+    assert config.issues is not None
+    assert config.issues.lane_caps() == {"issues-implement": 3, "issues-repair": 1}
+    mine = parse_config(text + "\n[classes.issues-repair]\ncap = 2\n")
+    settings = Settings(repo=str(tmp_path))
+    assert effective("p", settings, config).config.class_caps == {
+        "issues-implement": 3, "issues-repair": 1,
+    }  # fmt: skip
+    assert effective("p", settings, mine).config.class_caps == {
+        "issues-implement": 3, "issues-repair": 2,
+    }  # fmt: skip
+
+
 def test_the_readme_example_is_a_valid_plait_toml() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Working from issues", 1)[1]
@@ -63,7 +83,8 @@ def test_the_readme_example_is_a_valid_plait_toml() -> None:
     config = parse_config(toml)
     assert config.issues == IssuesConfig(
         repository="acme/app", labels=("plait",), exclude=("wontfix",), assignee="plait-bot",
-        poll=60.0, launches_per_poll=5,
+        poll=60.0, launches_per_poll=5, repair_label="plait:repair", implement_cap=3,
+        repair_cap=1,
     )  # fmt: skip
     assert config.class_caps == {"HEAVY": 1}
     assert config.risk == RiskConfig(

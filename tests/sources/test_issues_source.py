@@ -380,6 +380,24 @@ def test_a_label_naming_a_class_puts_the_issue_under_its_cap_and_ps_says_why_it_
     assert rows["issue-1"]["waits_for"] is None
 
 
+def test_the_implementation_lanes_cap_holds_issues_a_class_label_does_not_claim(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    for title in ("one", "two", "heavy"):
+        gh.create_issue(
+            OWNER, NAME, title, labels=["plait", *(["heavy"] if title == "heavy" else [])]
+        )
+    config = RunConfig(project="p", repo=str(tmp_path), max_concurrency=5,
+                       class_caps={"issues-implement": 1, "heavy": 1})  # fmt: skip
+    project = Project(tmp_path, config)
+    look(source(gh), project)
+    classes = [project.state.specs[f"issue-{n}"].task_class for n in (1, 2, 3)]
+    assert classes == ["issues-implement", "issues-implement", "heavy"]
+    rows = {r["id"]: r for r in (task_row(project.state, t) for t in project.state.tasks.values())}
+    assert [rows[f"issue-{n}"]["status"] for n in (1, 2, 3)] == ["starting", "waiting", "starting"]
+    assert rows["issue-2"]["waits_for"] == "class issues-implement at its cap (1 of 1 running)"
+
+
 def _pr_touching(gh: GitHubDouble, tmp_path: Path, branch: str, files: dict[str, str]) -> PRView:
     """A branch pushed to the double from a clone, and its PR (plait's, as the task's)."""
     clone = tmp_path / f"clone-{branch}"

@@ -223,7 +223,7 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         forge=s.forge,
         agent=s.agent,
         max_concurrency=s.max_concurrency or cfg.max_concurrency or base.max_concurrency,
-        class_caps=cfg.class_caps,
+        class_caps={**(cfg.issues.lane_caps() if cfg.issues else {}), **cfg.class_caps},
         agent_caps=dict(cfg.agent_caps),
         class_agents={n: c.agent for n, c in cfg.classes.items() if c.agent},
         class_models={n: c.model for n, c in cfg.classes.items() if c.model},

@@ -11,6 +11,8 @@
     hold_labels = ["plait:hold"]   # a person's "stop": a blocked issue with one is not retried
     repair_label = "plait:repair"  # an open PR (a person's too) with it: plait keeps it
                                    # mergeable and green (rebases, conflicts, CI); people merge
+    implement_cap = 3              # per-lane caps: agents at once on issues / on repairs
+    repair_cap = 1                 # (their tasks are in class issues-implement / issues-repair)
 
 Pure: `read_issues` checks values and reports problems to plait.toml's reader.
 """
@@ -35,7 +37,11 @@ KEYS: dict[str, tuple[type, str]] = {
     "cooldowns": (list, "a list of seconds greater than 0, e.g. [3600, 14400, 86400]"),
     "hold_labels": _LABELS,
     "repair_label": (str, "a label name"),
+    "implement_cap": (int, "a whole number of at least 1"),
+    "repair_cap": (int, "a whole number of at least 1"),
 }
+# The class each lane's tasks are in when its cap is set (a label naming a class wins).
+LANE_CLASSES = {"implement_cap": "issues-implement", "repair_cap": "issues-repair"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +55,14 @@ class IssuesConfig:
     cooldowns: tuple[float, ...] = (3600.0, 14400.0, 86400.0)
     hold_labels: tuple[str, ...] = ("plait:hold",)
     repair_label: str = ""  # "" = no repair lane
+    # Per-lane caps: at most this many agents at once on issues / on repairs (0: no cap).
+    implement_cap: int = 0
+    repair_cap: int = 0
+
+    def lane_caps(self) -> dict[str, int]:
+        """The lanes' caps, as the class caps they are (see LANE_CLASSES)."""
+        caps = {"implement_cap": self.implement_cap, "repair_cap": self.repair_cap}
+        return {LANE_CLASSES[k]: n for k, n in caps.items() if n}
 
 
 def read_issues(sink: ProblemSink, body: dict[str, object]) -> IssuesConfig:

@@ -54,7 +54,7 @@ from plait.forges.github.client import GitHubClient, GitHubError
 from plait.forges.github.forge import DEFAULT_API, pr_info_from
 from plait.forges.github.mapping import marker
 from plait.forges.github.token import infer_repo, parse_remote, resolve_token
-from plait.plans.issues_config import IssuesConfig
+from plait.plans.issues_config import LANE_CLASSES, IssuesConfig
 from plait.plans.risk import RiskConfig, classify
 from plait.sources import FACTORIES, Source, SourceContext, issue_split
 from plait.sources import issue_schedules as sched
@@ -117,7 +117,10 @@ def issue_task(
     number = int(issue["number"])
     by_name = {c.lower(): c for c in classes}
     labels = [str(label.get("name")).lower() for label in issue.get("labels") or []]
+    lane = LANE_CLASSES["implement_cap"]
     task_class = next((by_name[n] for n in labels if n in by_name), None)
+    if task_class is None and lane in classes:
+        task_class = lane  # the implementation lane's cap holds it
     title = " ".join(str(issue.get("title") or f"Issue {number}").split())[:_TITLE_MAX]
     spec = TaskSpec(
         id=task_id(number),
@@ -328,7 +331,10 @@ class IssueSource:
             if info.state != "open":
                 continue
             event = adopt_event(info, merge=False, now=ctx.clock())
-            await ctx.submit(replace(event, spec=replace(event.spec, origin=REPAIR_ORIGIN)))
+            lane = LANE_CLASSES["repair_cap"]
+            task_class = lane if lane in ctx.state().config.class_caps else None
+            spec = replace(event.spec, origin=REPAIR_ORIGIN, task_class=task_class)
+            await ctx.submit(replace(event, spec=spec))
             added.append(event.spec.id)
         return tuple(added)
 
