@@ -29,6 +29,7 @@ from plait.core.plan import (
     slugify,
     unique_name,
 )
+from plait.core.task import attention_reason, display_status
 from plait.errors import PlaitError
 from plait.forges.base import PRInfo
 from plait.plans.adding import tasks_to_add
@@ -120,6 +121,16 @@ def kill(
 def retry(state: RunState, ref: str, *, now: float, cascade: bool = False) -> Command:
     tid = _live_task(state, ref, "retry")
     cascade = cascade or state.specs[tid].team
+    t = state.tasks[tid]
+    held = t.stopped or t.failed or t.restarts or t.retry_at > state.now
+    if not cascade and not held and not attention_reason(t, state.config):
+        # A retry clears a stop, a failure, a wait or the counters: this task has none.
+        status = display_status(t, state.config, landing=state.specs[tid].landing)
+        raise CommandError(
+            f"task {tid} is {status}; there is nothing to retry",
+            hint=f"`plait kill {tid}` stops it, `plait reset {tid}` starts its work over, "
+            f'`plait send {tid} "…"` tells its agent something',
+        )
     return Command(ev.TaskRetried(at=now, task=tid, cascade=cascade), tid, f"{tid} goes again")
 
 
