@@ -73,7 +73,9 @@ STALL_PATH = {"claude": "nudge", "codex": "nudge", "gemini": "nudge", "opencode"
 STALL_PATH["pi"] = "nudge-fresh"
 # opencode prints nothing from start-up until the model's answer begins (about 5 s here,
 # more on a loaded machine), so a healthy turn needs a longer idle timeout than the others.
-IDLE_TIMEOUT = dict.fromkeys(CLIS, 6.0) | {"opencode": 20.0}
+# gemini too on a loaded machine: its start-up (before its first request) took over 6 s
+# in two full-suite runs beside other work, so the watchdog fired before the stall began.
+IDLE_TIMEOUT = dict.fromkeys(CLIS, 6.0) | {"opencode": 20.0, "gemini": 20.0}
 
 
 # ---- the run ------------------------------------------------------------------------------
