@@ -39,21 +39,6 @@ def gh(tmp_path: Path) -> Iterator[GitHubDouble]:
         yield double
 
 
-@pytest.fixture
-def api(gh: GitHubDouble) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gh.api_url, headers={"Authorization": "Bearer t"}) as client:
-        yield client
-
-
-@pytest.fixture
-def wc(gh: GitHubDouble, tmp_path: Path) -> GitRepo:
-    run_git("clone", "-q", gh.repo_remote_url(OWNER, NAME), str(tmp_path / "wc"), cwd=tmp_path)
-    repo = GitRepo(tmp_path / "wc")
-    repo.git("config", "user.name", "Dev")
-    repo.git("config", "user.email", "dev@plait.invalid")
-    return repo
-
-
 def push(wc: GitRepo, branch: str, files: dict[str, str], base: str = "main") -> str:
     wc.git("checkout", "-q", "-B", branch, f"origin/{base}")
     sha = wc.commit(files, f"work on {branch}")

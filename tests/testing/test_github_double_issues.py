@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from plait.testing.github_double import GitHubDouble
-from plait.testing.gitrepo import GitRepo, run_git
+from plait.testing.gitrepo import GitRepo
 
 OWNER, NAME = "acme", "app"
 R = f"/repos/{OWNER}/{NAME}"
@@ -22,21 +22,6 @@ def gh(tmp_path: Path) -> Iterator[GitHubDouble]:
     with GitHubDouble(root=tmp_path / "gh", login="plait-bot") as double:
         double.create_repo(OWNER, NAME, {"a.txt": "one\ntwo\nthree\n"})
         yield double
-
-
-@pytest.fixture
-def api(gh: GitHubDouble) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gh.api_url, headers={"Authorization": "Bearer t"}) as client:
-        yield client
-
-
-@pytest.fixture
-def wc(gh: GitHubDouble, tmp_path: Path) -> GitRepo:
-    run_git("clone", "-q", gh.repo_remote_url(OWNER, NAME), str(tmp_path / "wc"), cwd=tmp_path)
-    repo = GitRepo(tmp_path / "wc")
-    repo.git("config", "user.name", "Dev")
-    repo.git("config", "user.email", "dev@plait.invalid")
-    return repo
 
 
 def push(wc: GitRepo, branch: str, files: dict[str, str]) -> str:
