@@ -143,26 +143,45 @@ def test_through_plait_the_task_stops_with_the_reason_and_the_others_land(
     assert "one.txt" not in on_main
 
 
+class _Race:
+    """A repository where an agent's worktree races plait's landings on main."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        from plait.testing.gitrepo import GitRepo
+
+        self.repo = GitRepo.init(tmp_path / "repo", files={"README.md": "x\n"})
+        self.before = self.repo.rev("main")  # noted before the agent's turn
+        self.work = tmp_path / "work"
+        self.repo.git("worktree", "add", "-q", "-b", "agent", str(self.work))
+
+    def agent_moves_main(self) -> str:
+        one = self.repo.commit({"one.txt": "1\n"}, "one", cwd=self.work)
+        self.repo.git("update-ref", "refs/heads/main", one)  # the agent moves main to its work
+        return one
+
+    def land(self, files: dict[str, str], title: str) -> str:
+        self.repo.git("reset", "-q", "--hard", "main")  # the main checkout follows main
+        return self.repo.commit(files, f"{title}\n\nPlait-PR: 2")
+
+    def check(self) -> str:
+        from plait.workspaces.mainguard import check_main
+
+        return asyncio.run(check_main(repo=str(self.repo.path), main="main", before=self.before,
+                                      worktree=str(self.work)))  # fmt: skip
+
+
 def test_a_landing_made_on_the_agents_commit_is_kept_and_the_agents_change_reverted(
     tmp_path: Path,
 ) -> None:
-    from plait.testing.gitrepo import GitRepo
-    from plait.workspaces.mainguard import check_main
-
-    repo = GitRepo.init(tmp_path / "repo", files={"README.md": "x\n"})
-    before = repo.rev("main")
-    work = tmp_path / "work"
-    repo.git("worktree", "add", "-q", "-b", "agent", str(work))
-    one = repo.commit({"one.txt": "1\n"}, "one", cwd=work)
-    repo.git("update-ref", "refs/heads/main", one)  # the agent moves main to its work
+    race = _Race(tmp_path)
+    race.agent_moves_main()
     # Meanwhile a landing's compare-and-swap saw that main and merged onto it.
-    repo.git("reset", "-q", "--hard", "main")  # the main checkout follows it
-    landed = repo.commit({"two.txt": "2\n"}, "Two (#2)\n\nPlait-PR: 2")
-    said = asyncio.run(check_main(repo=str(repo.path), main="main", before=before,
-                                  worktree=str(work)))  # fmt: skip
+    landed = race.land({"two.txt": "2\n"}, "Two (#2)")
+    said = race.check()
     # main was put back at `before`, dropping the landing that was made on top.
     assert "plait reverted them on main" in said, said
     assert "keeping the 1 commit(s) landed on top of them" in said
+    repo = race.repo
     tip = repo.rev("main")
     assert repo.git("rev-parse", f"{tip}^").strip() == landed
     on_main = repo.git("ls-tree", "--name-only", "main").split()
@@ -173,39 +192,21 @@ def test_a_landing_made_on_the_agents_commit_is_kept_and_the_agents_change_rever
 def test_an_agents_change_that_later_work_depends_on_is_left_for_a_person(
     tmp_path: Path,
 ) -> None:
-    from plait.testing.gitrepo import GitRepo
-    from plait.workspaces.mainguard import check_main
-
-    repo = GitRepo.init(tmp_path / "repo", files={"README.md": "x\n"})
-    before = repo.rev("main")
-    work = tmp_path / "work"
-    repo.git("worktree", "add", "-q", "-b", "agent", str(work))
-    one = repo.commit({"one.txt": "1\n"}, "one", cwd=work)
-    repo.git("update-ref", "refs/heads/main", one)
-    repo.git("reset", "-q", "--hard", "main")  # the main checkout follows it
-    repo.commit({"one.txt": "1 and more\n"}, "Edit one (#2)\n\nPlait-PR: 2")
-    tip = repo.rev("main")
-    said = asyncio.run(check_main(repo=str(repo.path), main="main", before=before,
-                                  worktree=str(work)))  # fmt: skip
+    race = _Race(tmp_path)
+    one = race.agent_moves_main()
+    tip = race.land({"one.txt": "1 and more\n"}, "Edit one (#2)")
+    said = race.check()
     assert f"revert them by hand (git revert {one[:12]})" in said, said
-    assert repo.rev("main") == tip  # nothing dropped: the later landing edits its file
+    assert race.repo.rev("main") == tip  # nothing dropped: the later landing edits its file
 
 
 def test_a_landing_the_agent_overwrote_during_its_turn_is_where_main_goes_back(
     tmp_path: Path,
 ) -> None:
-    from plait.testing.gitrepo import GitRepo
-    from plait.workspaces.mainguard import check_main
-
-    repo = GitRepo.init(tmp_path / "repo", files={"README.md": "x\n"})
-    before = repo.rev("main")
-    work = tmp_path / "work"
-    repo.git("worktree", "add", "-q", "-b", "agent", str(work))
-    landed = repo.commit({"two.txt": "2\n"}, "Two (#2)\n\nPlait-PR: 2")  # during the turn
-    one = repo.commit({"one.txt": "1\n"}, "one", cwd=work)
-    repo.git("update-ref", "refs/heads/main", one)  # the agent sets main to its work
-    said = asyncio.run(check_main(repo=str(repo.path), main="main", before=before,
-                                  worktree=str(work)))  # fmt: skip
+    race = _Race(tmp_path)
+    landed = race.land({"two.txt": "2\n"}, "Two (#2)")  # during the agent's turn
+    race.agent_moves_main()  # its branch started at `before`: main loses the landing
+    said = race.check()
     # main went back to the tip before the turn, dropping the landing made during it.
     assert f"plait put main back at {landed[:12]}" in said, said
-    assert repo.rev("main") == landed
+    assert race.repo.rev("main") == landed
