@@ -264,20 +264,29 @@ def test_a_scheduled_issue_gets_one_check_per_due_time_across_a_restart(
     )  # fmt: skip
 
 
-def test_a_finished_check_reports_once_on_the_issue_which_stays_open(
-    gh: GitHubDouble, tmp_path: Path
-) -> None:
-    gh.create_issue(OWNER, NAME, "Audit", "Schedule: cron 0 3 * * *", labels=["plait"])
+def _finished_check(
+    gh: GitHubDouble, tmp_path: Path, schedule: str, wait: float, answer: str
+) -> tuple[Project, str]:
+    """A scheduled issue's check run and done with `answer`, reported twice (the second
+    time by a new engine, as after a crash before the report was remembered)."""
+    gh.create_issue(OWNER, NAME, "Audit", schedule, labels=["plait"])
     project, src = Project(tmp_path), source(gh)
     project.now = 1_000_000.0
     look(src, project)
     check(src, project)
-    project.now += 86400
+    project.now += wait
     (tid,) = check(src, project)
-    project.set_task(tid, phase=Phase.MERGED, last_reply="No new CVEs.")
+    project.set_task(tid, phase=Phase.MERGED, last_reply=answer)
     assert report(src, project) == [tid]
     project.store.set_meta(f"source:issues:report:{tid}", "")  # a crash before remembering
     assert report(source(gh), project) == [tid]
+    return project, tid
+
+
+def test_a_finished_check_reports_once_on_the_issue_which_stays_open(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    _finished_check(gh, tmp_path, "Schedule: cron 0 3 * * *", 86400, "No new CVEs.")
     issue = gh.issue(OWNER, NAME, 1)
     assert [c.body.splitlines()[2] for c in issue.comments] == ["No new CVEs."]
     assert issue.state == "open"
@@ -287,23 +296,13 @@ def test_a_finished_check_reports_once_on_the_issue_which_stays_open(
 def test_work_a_check_finds_becomes_a_task_that_opens_a_pr_once(
     gh: GitHubDouble, tmp_path: Path
 ) -> None:
-    gh.create_issue(OWNER, NAME, "Audit", "Schedule: every 6h", labels=["plait"])
-    project, src = Project(tmp_path), source(gh)
-    project.now = 1_000_000.0
-    look(src, project)
-    check(src, project)
-    project.now += 6 * 3600
-    (tid,) = check(src, project)
-    assert "plait-tasks" in project.state.specs[tid].description  # the agent is told how
     answer = (
         "lodash is vulnerable.\n\n```plait-tasks\n"
         '[{"id": "bump", "summary": "Bump lodash", "description": "To 4.17.21."},'
         ' {"summary": "Add an audit job", "dependencies": ["bump"]}]\n```\n'
     )
-    project.set_task(tid, phase=Phase.MERGED, last_reply=answer)
-    assert report(src, project) == [tid]
-    project.store.set_meta(f"source:issues:report:{tid}", "")  # a crash before remembering
-    assert report(source(gh), project) == [tid]
+    project, tid = _finished_check(gh, tmp_path, "Schedule: every 6h", 6 * 3600, answer)
+    assert "plait-tasks" in project.state.specs[tid].description  # the agent is told how
     work = [s for s in project.state.specs.values() if s.origin == WORK_ORIGIN]
     assert [(w.id, w.title, w.landing, w.depends_on) for w in work] == [
         (f"{tid}-w1", "Bump lodash", "pr", ()),
