@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +246,19 @@ def test_swarm_status_of_a_project_with_no_swarm_says_so(tmp_path: Path) -> None
     # It printed an empty workers table and a queue of zeros.
     assert out.stdout.startswith("project one has no swarm: start one with `plait swarm")
     assert "worker" not in out.stdout.splitlines()[-1]
+
+
+def test_every_file_the_readme_names_is_in_the_repository() -> None:
+    # The quick start said `plait run plan.md` with no plan in the repository to start from.
+    root = Path(__file__).parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    linked = re.findall(r"\]\(((?:docs|bench|tools|src|tests)/[^)#]+)\)", readme)
+    assert "docs/examples/plan.md" in linked
+    assert [p for p in linked if not (root / p).exists()] == []
+
+
+def test_the_example_plan_is_a_valid_plan() -> None:
+    from plait.plans.load import load_plan
+
+    plan = load_plan(Path(__file__).parents[2] / "docs" / "examples" / "plan.md")
+    assert [t.id for t in plan.tasks] == ["1", "2", "3"]
