@@ -47,7 +47,7 @@ from typing import Any
 from plait.core.graph import has_cycle
 from plait.core.plan import RESTART_POLICIES, PlanProblem, TaskSpec, task_id_problem
 from plait.errors import PlanError
-from plait.plans.tomlpos import toml_line
+from plait.plans.tomlpos import TomlProblems
 
 LANDINGS = ("none", "pr", "merge")
 _TOP = ("name", "description", "vars", "agents")
@@ -126,18 +126,7 @@ def default_name(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "team"
 
 
-class _Reader:
-    def __init__(self, text: str, path: str) -> None:
-        self.lines = text.splitlines()
-        self.path = path
-        self.problems: list[PlanProblem] = []
-
-    def line_of(self, table: tuple[str, ...], key: str | None = None) -> int:
-        return toml_line(self.lines, table, key)
-
-    def problem(self, table: tuple[str, ...], key: str | None, message: str, hint: str) -> None:
-        self.problems.append(PlanProblem(self.path, self.line_of(table, key), message, hint))
-
+class _Reader(TomlProblems):
     # ---- the file --------------------------------------------------------------------------
     def read(self, data: dict[str, Any], given: dict[str, str]) -> Blueprint:
         for key in data:

@@ -51,7 +51,7 @@ from plait.plans.executor import ExecutorConfig, read_executor
 from plait.plans.issues_config import IssuesConfig, read_issues
 from plait.plans.risk import RiskConfig, read_risk
 from plait.plans.swarm_config import SwarmConfig, read_review, read_swarm
-from plait.plans.tomlpos import toml_line
+from plait.plans.tomlpos import TomlProblems
 
 CONFIG_FILE = "plait.toml"
 
@@ -250,20 +250,8 @@ def _error_line(message: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-class _Reader:
-    def __init__(self, text: str, path: str) -> None:
-        self.lines = text.splitlines()
-        self.path = path
-        self.problems: list[PlanProblem] = []
-
+class _Reader(TomlProblems):
     # ---- reporting ----------------------------------------------------------------------
-    def line_of(self, table: tuple[str, ...], key: str | None = None) -> int:
-        """Where `key` of `[table]` (or the table itself) is written; 0 if not found."""
-        return toml_line(self.lines, table, key)
-
-    def problem(self, table: tuple[str, ...], key: str | None, message: str, hint: str) -> None:
-        self.problems.append(PlanProblem(self.path, self.line_of(table, key), message, hint))
-
     def unknown(self, table: tuple[str, ...], key: str, known: list[str]) -> None:
         where = f"in [{'.'.join(table)}]" if table else "at the top level"
         close = difflib.get_close_matches(key, known, n=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from plait.core.plan import PlanProblem
+
 
 def toml_line(lines: list[str], table: tuple[str, ...], key: str | None = None) -> int:
     """The line (from 1) of `key` in `[table]`, or of the table itself; else the table's
@@ -23,3 +25,19 @@ def toml_line(lines: list[str], table: tuple[str, ...], key: str | None = None) 
         if current == () and name == f"{header}.{key}":
             return i
     return 0 if key is None else toml_line(lines, table)
+
+
+class TomlProblems:
+    """What a TOML file's reader shares: its lines, and problems named by file:line."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self.lines = text.splitlines()
+        self.path = path
+        self.problems: list[PlanProblem] = []
+
+    def line_of(self, table: tuple[str, ...], key: str | None = None) -> int:
+        """Where `key` of `[table]` (or the table itself) is written; 0 if not found."""
+        return toml_line(self.lines, table, key)
+
+    def problem(self, table: tuple[str, ...], key: str | None, message: str, hint: str) -> None:
+        self.problems.append(PlanProblem(self.path, self.line_of(table, key), message, hint))
