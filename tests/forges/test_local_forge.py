@@ -275,6 +275,18 @@ def test_review_comment_thread_resolve(env: Env) -> None:
         cli.add_review_comment(pr=42, body="x")
 
 
+def test_review_comment_must_point_into_the_pr(env: Env) -> None:
+    env.branch("t1", {"b.txt": "bee\nbuzz\n"})
+    number = open_pr(env.forge(), "t1")
+    cli = env.forge()
+    with pytest.raises(ForgeError, match=r"no file 'nope\.txt'"):
+        cli.add_review_comment(pr=number, body="rename", path="nope.txt", line=1)
+    with pytest.raises(ForgeError, match="there is no line 3"):
+        cli.add_review_comment(pr=number, body="rename", path="b.txt", line=3)
+    assert cli.add_review_comment(pr=number, body="whole file", path="b.txt")
+    assert len(cli.db.threads(number)) == 1
+
+
 def test_mark_ready_posts_demo_reviews_once(env: Env) -> None:
     env.branch("t1", {"b.txt": "bee\n"})
     forge = env.forge(demo_reviews={"t1": ["add a test", "name things"]})

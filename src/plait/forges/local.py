@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
 from plait.core.model import CIStatus, PRView, ReviewThread
@@ -344,9 +345,29 @@ class LocalForge:
             raise ForgeError("empty review comment", hint="say what should change")
         if path is not None and (os.path.isabs(path) or ".." in path.split("/")):
             raise ForgeError(f"bad path {path!r}", hint="use a path relative to the repo root")
+        if path is not None:
+            self._check_commented_line(pr, row.head_sha, path, line)
         return self.db.add_thread(
             pr=pr, body=body, author=author, path=path, line=line, commit_sha=row.head_sha
         )
+
+    def _check_commented_line(self, pr: int, sha: str, path: str, line: int | None) -> None:
+        """A line comment must point into the PR's head, as GitHub refuses one whose path it
+        cannot resolve: otherwise the agent is asked about a file it cannot find."""
+        shown = subprocess.run(
+            ["git", "show", f"{sha}:{path}"], cwd=self.repo, capture_output=True, check=False
+        )
+        if shown.returncode != 0:
+            raise ForgeError(
+                f"PR #{pr} has no file {path!r} at its head {sha[:12]}",
+                hint=f"name a file of the PR (git ls-tree -r --name-only {sha[:12]})",
+            )
+        lines = shown.stdout.count(b"\n") + (0 if shown.stdout.endswith(b"\n") else 1)
+        if line is not None and not 1 <= line <= max(lines, 1):
+            raise ForgeError(
+                f"{path} has {lines} lines at PR #{pr}'s head; there is no line {line}",
+                hint=f"give a --line from 1 to {lines}, or leave --line out",
+            )
 
     def find_pr(self, task: str) -> int | None:
         return self.db.find_pr(task)
