@@ -1,4 +1,4 @@
-"""`replace(obj, **changes)` for the core's frozen dataclasses, about twice as fast as
+"""`replace(obj, **changes)` for the core's frozen dataclasses, several times as fast as
 `dataclasses.replace`.
 
 Why. Deciding one event copies a handful of `TaskState`s (55 fields) and the state
@@ -7,17 +7,33 @@ bench/README.md) going through `fields()` and the generated `__init__`, which se
 field a second time. The core's dataclasses have no `__post_init__` and no `init=False`
 fields, so a copy that sets each field once is the same object `__init__` would make;
 a class that has either is copied by `dataclasses.replace` as before.
+
+How. For a slotted class the old values are read in one `attrgetter` call and handed to
+each slot's own setter by `map`, so the loop over the fields runs in C; the changed
+fields are then set again. That is about 1.6 times as fast as a Python loop over the
+names (P2). Other classes are copied by that loop.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TypeVar
+from collections.abc import Callable
+from itertools import repeat
+from operator import attrgetter, call
+from typing import Any, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
-# Per class: its field names, or None when `dataclasses.replace` must do the copy.
-_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+class _Plan(NamedTuple):
+    names: tuple[str, ...]
+    known: frozenset[str]
+    setters: tuple[Callable[[object, object], None], ...] | None  # None: not slotted
+    values: Callable[[object], Any]  # the fields' values, in order
+
+
+# Per class: how to copy it, or None when `dataclasses.replace` must do the copy.
+_PLANS: dict[type, _Plan | None] = {}
 _make = object.__new__
 _put = object.__setattr__
 
@@ -26,21 +42,31 @@ def replace(obj: T, /, **changes: object) -> T:
     """`obj` with `changes` (as `dataclasses.replace`; unknown names raise TypeError)."""
     cls = type(obj)
     try:
-        names = _NAMES[cls]
+        plan = _PLANS[cls]
     except KeyError:
-        names = _NAMES[cls] = _names(cls)
-    if names is None:
+        plan = _PLANS[cls] = _plan(cls)
+    if plan is None:
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+    if changes and not plan.known.issuperset(changes):
+        raise TypeError(f"{cls.__name__} has no field(s) {sorted(set(changes) - plan.known)}")
     new = _make(cls)
-    for name in names:
-        _put(new, name, changes.pop(name) if name in changes else getattr(obj, name))
-    if changes:
-        raise TypeError(f"{cls.__name__} has no field(s) {sorted(changes)}")
+    if plan.setters is None:
+        for name in plan.names:
+            _put(new, name, changes[name] if name in changes else getattr(obj, name))
+        return new
+    # `any` only drives the loop: every setter returns None.
+    any(map(call, plan.setters, repeat(new), plan.values(obj)))
+    for name, value in changes.items():
+        _put(new, name, value)
     return new
 
 
-def _names(cls: type) -> tuple[str, ...] | None:
+def _plan(cls: type) -> _Plan | None:
     fields = dataclasses.fields(cls)
     if hasattr(cls, "__post_init__") or not all(f.init for f in fields):
         return None
-    return tuple(f.name for f in fields)
+    names = tuple(f.name for f in fields)
+    slots = [cls.__dict__.get(name) for name in names]
+    slotted = len(names) >= 2 and all(type(s).__name__ == "member_descriptor" for s in slots)
+    setters = tuple(s.__set__ for s in slots) if slotted else None
+    return _Plan(names, frozenset(names), setters, attrgetter(*names) if slotted else tuple)

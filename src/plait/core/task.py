@@ -77,29 +77,37 @@ def attention_reason(task: TaskState, config: RunConfig) -> str:
         return f"failed: {task.failed}"
     if task.pr is not None and task.pr.state == "closed":
         return f"PR #{task.pr.number} was closed on the forge"
+    why = _limit_reached(task, config)
+    if not why:
+        return ""
+    return f"{why}: {task.last_error}" if task.last_error else why
+
+
+def _limit_reached(task: TaskState, config: RunConfig) -> str:
+    """The first failure limit the task reached, or "". Each message is formatted only
+    when its limit is hit: this runs for every live task on every event (P2)."""
     c = task.counters
     cap = config.failure_cap
-    checks = (
-        (c.login_failures > 0, "the agent CLI is not logged in or lacks permission"),
-        (c.ci_failures >= config.ci_failure_cap, f"CI failed {c.ci_failures} times"),
-        (c.start_failures >= cap, f"agent failed to start the task {c.start_failures} times"),
-        (c.turn_failures >= cap, f"agent turns failed {c.turn_failures} times"),
-        (c.rebase_failures >= cap, f"rebase failed {c.rebase_failures} times"),
-        (c.push_failures >= cap, f"push failed {c.push_failures} times"),
-        (c.merge_failures >= cap, f"merge failed {c.merge_failures} times"),
-        (
-            c.review_failures >= cap * max(1, len(config.review.reviewers)),
-            f"reviewers gave no verdict {c.review_failures} times",
-        ),
-        (
-            task.verdict == "needs_changes" and task.review_rounds > config.review.rounds,
-            f"the reviewer asked for changes {task.review_rounds} times",
-        ),
-        (c.returns >= cap, f"went back to the queue {c.returns} times"),
-    )
-    for hit, why in checks:
-        if hit:
-            return f"{why}: {task.last_error}" if task.last_error else why
+    if c.login_failures > 0:
+        return "the agent CLI is not logged in or lacks permission"
+    if c.ci_failures >= config.ci_failure_cap:
+        return f"CI failed {c.ci_failures} times"
+    if c.start_failures >= cap:
+        return f"agent failed to start the task {c.start_failures} times"
+    if c.turn_failures >= cap:
+        return f"agent turns failed {c.turn_failures} times"
+    if c.rebase_failures >= cap:
+        return f"rebase failed {c.rebase_failures} times"
+    if c.push_failures >= cap:
+        return f"push failed {c.push_failures} times"
+    if c.merge_failures >= cap:
+        return f"merge failed {c.merge_failures} times"
+    if c.review_failures >= cap * max(1, len(config.review.reviewers)):
+        return f"reviewers gave no verdict {c.review_failures} times"
+    if task.verdict == "needs_changes" and task.review_rounds > config.review.rounds:
+        return f"the reviewer asked for changes {task.review_rounds} times"
+    if c.returns >= cap:
+        return f"went back to the queue {c.returns} times"
     return ""
 
 
