@@ -257,7 +257,11 @@ class TaskMap(Mapping[str, TaskState]):
             keys = dict.fromkeys((*self._over, *self._delta, *old._over))
         else:
             return [k for k, t in self._pairs() if old.get(k) is not t]
-        return [k for k in keys if old[k] is not self[k]]
+        # The lookups spelled out (dict reads, not `__getitem__` calls): the store asks
+        # this for every event it commits (P2).
+        mine, theirs = self._over, old._over
+        base, old_base = self._base, old._base
+        return [k for k in keys if mine.get(k, base[k]) is not theirs.get(k, old_base[k])]
 
 
 class _Items(ItemsView[str, TaskState]):

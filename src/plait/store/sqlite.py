@@ -17,9 +17,10 @@ import enum
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -92,14 +93,18 @@ _TAGGED = frozenset(t.__name__ for t in (*EVENT_TYPES, *EFFECT_TYPES))
 
 
 @cache
-def _field_names(cls: type[object]) -> tuple[bool, tuple[str, ...]]:
-    return cls.__name__ in _TAGGED, tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+def _field_names(cls: type[object]) -> tuple[bool, tuple[str, ...], Callable[[object], Any]]:
+    """Whether the class is tagged with its name, its field names, and a reader of all
+    its field values at once (one C call instead of a `getattr` per field: P2)."""
+    names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    read = attrgetter(*names) if len(names) > 1 else lambda v: tuple(getattr(v, n) for n in names)
+    return cls.__name__ in _TAGGED, names, read
 
 
 def _json_default(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        tagged, names = _field_names(type(value))
-        out = {name: getattr(value, name) for name in names}
+        tagged, names, read = _field_names(type(value))
+        out = dict(zip(names, read(value), strict=True))
         if tagged:
             out["type"] = type(value).__name__
         return out
