@@ -23,6 +23,7 @@ from plait.core.model import RunConfig, RunState
 from plait.store import Store, replay
 from plait.store.sqlite import Decided, _dumps
 from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
+from plait.ui.headless import timeline_lines
 
 PLAN = {
     "a": [],
@@ -40,6 +41,7 @@ _TABLES = {
     "tasks": "SELECT id, body FROM tasks ORDER BY id",
     "run_static": "SELECT body FROM run_static",
     "run_dynamic": "SELECT now, events FROM run_dynamic",
+    "timeline": "SELECT * FROM timeline ORDER BY id",
 }
 
 
@@ -53,7 +55,8 @@ def _steps(seed: int = 4) -> list[Decided]:
     steps: list[Decided] = []
 
     def keep(event: ev.Event, old: RunState | None, decision: Decision) -> None:
-        steps.append(Decided(event, old, decision.state, decision.effects))
+        lines = timeline_lines(event, old, decision.state, decision.effects)
+        steps.append(Decided(event, old, decision.state, decision.effects, None, lines))
 
     d.observers.append(keep)
     d.run(until=lambda s: s.events > 40)
@@ -80,7 +83,7 @@ def test_batches_store_what_one_commit_per_event_stores(tmp_path: Path) -> None:
     one_by_one = Store(tmp_path / "one.db")
     batched = Store(tmp_path / "batched.db")
     for step in steps:
-        one_by_one.commit(step.event, step.old, step.new, step.effects)
+        one_by_one.commit(step.event, step.old, step.new, step.effects, lines=step.lines)
     rng = random.Random(1)
     i, seqs = 0, []
     while i < len(steps):

@@ -20,7 +20,8 @@ import dataclasses
 from collections.abc import Callable
 from itertools import repeat
 from operator import attrgetter, call
-from typing import Any, NamedTuple, TypeVar
+from types import MemberDescriptorType
+from typing import NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -29,7 +30,7 @@ class _Plan(NamedTuple):
     names: tuple[str, ...]
     known: frozenset[str]
     setters: tuple[Callable[[object, object], None], ...] | None  # None: not slotted
-    values: Callable[[object], Any]  # the fields' values, in order
+    values: Callable[[object], tuple[object, ...]]  # the fields' values, in order
 
 
 # Per class: how to copy it, or None when `dataclasses.replace` must do the copy.
@@ -67,6 +68,12 @@ def _plan(cls: type) -> _Plan | None:
         return None
     names = tuple(f.name for f in fields)
     slots = [cls.__dict__.get(name) for name in names]
-    slotted = len(names) >= 2 and all(type(s).__name__ == "member_descriptor" for s in slots)
-    setters = tuple(s.__set__ for s in slots) if slotted else None
-    return _Plan(names, frozenset(names), setters, attrgetter(*names) if slotted else tuple)
+    known = frozenset(names)
+    if len(names) < 2 or not all(isinstance(s, MemberDescriptorType) for s in slots):
+        return _Plan(names, known, None, _unused)
+    setters = tuple(s.__set__ for s in slots if isinstance(s, MemberDescriptorType))
+    return _Plan(names, known, setters, attrgetter(*names))
+
+
+def _unused(obj: object) -> tuple[object, ...]:
+    return ()  # an unslotted class is copied name by name

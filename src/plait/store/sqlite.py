@@ -282,14 +282,25 @@ class Store:
         if not steps:
             return []
         db = self.db
-        seqs: list[int] = []
         changed: dict[str, None] = {}
         db.execute("BEGIN IMMEDIATE")
         try:
-            for step in steps:
+            # The numbers SQLite would give one insert at a time (the next rowid after the
+            # largest), given up front so that the events and their timeline lines go in
+            # with one statement each: the writer holds the lock, no one else appends.
+            first = self.last_seq() + 1
+            seqs = list(range(first, first + len(steps)))
+            events: list[tuple[int, float, str, str]] = []
+            lines: list[tuple[int, float, str | None, str, str, str | None]] = []
+            for seq, step in zip(seqs, steps, strict=True):
                 touched = changed_tasks(step.old, step.new)
-                seqs.append(self._record(step, touched))
+                event, kind = step.event, type(step.event).__name__
+                events.append((seq, event.at, kind, _dumps(event)))
+                lines.extend(timeline.rows(seq, event.at, kind, step.lines))
+                self._record(seq, step, touched)
                 changed.update(dict.fromkeys(touched))
+            db.executemany("INSERT INTO events(seq, at, type, body) VALUES (?, ?, ?, ?)", events)
+            timeline.insert(db, lines)
             last = steps[-1].new
             if steps[0].old is not None and _static_changed(steps[0].old, last):
                 self._write_static(last)
@@ -308,16 +319,10 @@ class Store:
             raise
         return seqs
 
-    def _record(self, step: Decided, touched: list[str]) -> int:
-        """The event, its answered effect, its inbox row and its new effects."""
+    def _record(self, seq: int, step: Decided, touched: list[str]) -> None:
+        """The event's answered effect, its inbox row and its new effects. In event order:
+        an effect decided earlier in the batch may be answered later in it."""
         db, event = self.db, step.event
-        cur = db.execute(
-            "INSERT INTO events(at, type, body) VALUES (?, ?, ?)",
-            (event.at, type(event).__name__, _dumps(event)),
-        )
-        seq = int(cur.lastrowid or 0)
-        if step.lines:
-            timeline.write(db, seq, event.at, type(event).__name__, step.lines)
         if isinstance(event, EffectResult):
             db.execute(
                 "UPDATE outbox SET status = 'done', done_seq = ? "
@@ -340,7 +345,6 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?)",
                 [(e.id, e.task, type(e).__name__, _dumps(e), seq) for e in step.effects],
             )
-        return seq
 
     def _write_static(self, state: RunState) -> None:
         static = replace(state, tasks={}, cooldowns={}, now=0.0, events=0)

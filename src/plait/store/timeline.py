@@ -32,11 +32,19 @@ class Line(NamedTuple):
     status: str | None = None
 
 
-def write(db: sqlite3.Connection, seq: int, at: float, event: str, lines: tuple[Line, ...]) -> None:
-    """Record an event's lines (inside the caller's transaction)."""
+_Row = tuple[int, float, str | None, str, str, str | None]
+
+
+def rows(seq: int, at: float, event: str, lines: tuple[Line, ...]) -> list[_Row]:
+    """An event's lines as rows for `insert`."""
+    return [(seq, at, line.task, event, line.message, line.status) for line in lines]
+
+
+def insert(db: sqlite3.Connection, rows: list[_Row]) -> None:
+    """Record lines (inside the caller's transaction), several events' at once."""
     db.executemany(
         "INSERT INTO timeline(seq, at, task, event, message, status) VALUES (?, ?, ?, ?, ?, ?)",
-        [(seq, at, line.task, event, line.message, line.status) for line in lines],
+        rows,
     )
 
 
