@@ -252,6 +252,11 @@ class TaskMap(Mapping[str, TaskState]):
         """Ids whose task object differs from `old`'s, without a scan when `old` is an
         ancestor map; a full comparison otherwise."""
         if isinstance(old, TaskMap) and old._base is self._base:
+            if old._over.keys() <= self._over.keys():
+                # A descendant (the usual case: the store asks per decided event): its
+                # overlay holds every key of the ancestor's.
+                theirs, base = old._over, self._base
+                return [k for k, t in self._over.items() if theirs.get(k, base[k]) is not t]
             keys = dict.fromkeys((*self._over, *old._over))
         elif isinstance(old, TaskMap) and old._base is self._parent:
             keys = dict.fromkeys((*self._over, *self._delta, *old._over))

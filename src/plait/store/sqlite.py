@@ -19,7 +19,6 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cache
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -86,36 +85,72 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 def _dumps(value: object) -> str:
     """The JSON text of `codec.encode(value)`, byte for byte, built faster: the C encoder
     walks the value and calls back only for dataclasses and non-dict mappings."""
-    return _ENCODER.encode(value)
+    if _C_ENCODER is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODER(value, 0))
 
 
 _TAGGED = frozenset(t.__name__ for t in (*EVENT_TYPES, *EFFECT_TYPES))
 
 
-@cache
-def _field_names(cls: type[object]) -> tuple[bool, tuple[str, ...], Callable[[object], Any]]:
-    """Whether the class is tagged with its name, its field names, and a reader of all
-    its field values at once (one C call instead of a `getattr` per field: P2)."""
-    names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    read = attrgetter(*names) if len(names) > 1 else lambda v: tuple(getattr(v, n) for n in names)
-    return cls.__name__ in _TAGGED, names, read
+# Per class met by the encoder: how to turn its values into what JSON holds. Found once
+# per class rather than asked per value (P2: every event, effect and changed task).
+_AS_JSON: dict[type, Callable[[Any], object]] = {}
 
 
 def _json_default(value: object) -> object:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        tagged, names, read = _field_names(type(value))
-        out = dict(zip(names, read(value), strict=True))
-        if tagged:
-            out["type"] = type(value).__name__
+    cls = type(value)
+    try:
+        convert = _AS_JSON[cls]
+    except KeyError:
+        convert = _AS_JSON[cls] = _converter(cls)
+    return convert(value)
+
+
+def _converter(cls: type) -> Callable[[Any], object]:
+    if dataclasses.is_dataclass(cls) and not issubclass(cls, type):
+        return _dataclass_converter(cls)
+    if issubclass(cls, Mapping):
+        return lambda value: {str(k): v for k, v in value.items()}
+    if issubclass(cls, enum.Enum):
+        return lambda value: value.value
+    return codec.encode  # raises the codec's own error for what it cannot encode
+
+
+def _dataclass_converter(cls: type) -> Callable[[Any], object]:
+    """A dataclass as the dict of its fields (tagged with its name if an event or an
+    effect), its values read in one C call instead of a `getattr` per field."""
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    if len(names) > 1:
+        read: Callable[[Any], tuple[object, ...]] = attrgetter(*names)
+    else:
+        read = lambda value: tuple(getattr(value, n) for n in names)  # noqa: E731
+    if cls.__name__ not in _TAGGED:
+        return lambda value: dict(zip(names, read(value), strict=True))
+    tag = cls.__name__
+
+    def tagged(value: object) -> object:
+        out: dict[str, object] = dict(zip(names, read(value), strict=True))
+        out["type"] = tag
         return out
-    if isinstance(value, Mapping):
-        return {str(k): v for k, v in value.items()}
-    if isinstance(value, enum.Enum):
-        return value.value
-    return codec.encode(value)  # raises the codec's own error for what it cannot encode
+
+    return tagged
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=_json_default)
+# The C encoder `_ENCODER.encode` builds anew for every value (a few microseconds each,
+# more than a small event takes to write: P2), made once. Without the circular-reference
+# check: frozen values cannot hold themselves.
+_make_c_encoder: Callable[..., Callable[[object, int], list[str]]] | None = getattr(
+    json.encoder, "c_make_encoder", None
+)
+_C_ENCODER = (
+    None
+    if _make_c_encoder is None
+    else _make_c_encoder(
+        None, _json_default, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+)
 
 
 class Decided(NamedTuple):
