@@ -57,23 +57,35 @@ def held_positions(
     startable already is not waited for, it is simply started in its turn."""
     if not _holds(state):
         return []
-    soon = {tid: None for tid in live if shape.dependents[tid] and landing(state, tasks[tid])}
+    # The hold's time test inline before `landing`: most live tasks fail it (P2).
+    now, hold = state.now, state.config.hold_for_dependents
+    dependents = shape.dependents
+    soon: dict[str, None] = {}
+    for tid in live:
+        if dependents[tid]:
+            t = tasks[tid]
+            if t.turn_ended_at + hold > now and landing(state, t):
+                soon[tid] = None
     if not soon:
         return []
     coming: set[int] = set()
+    specs, config, start_position = state.specs, state.config, shape.start_position
     for tid in soon:
-        for child in shape.dependents[tid]:
-            position = shape.start_position[child]
-            c, spec = tasks[child], state.specs[child]
-            if position in coming or c.phase is not Phase.WAITING:
+        for child in dependents[tid]:
+            position = start_position[child]
+            if position in coming:
                 continue
+            c = tasks[child]
+            if c.phase is not Phase.WAITING:
+                continue
+            spec = specs[child]
             # Cheap tests first: this runs on every schedule with a start to make.
             open_deps = [d for d in spec.depends_on if tasks[d].phase is not Phase.MERGED]
             if not open_deps or any(d not in soon for d in open_deps):
                 continue  # startable already, or it waits for more than what lands now
-            if c.stopped or c.carried_by or spec.team or attention_reason(c, state.config):
+            if c.stopped or c.carried_by or spec.team or attention_reason(c, config):
                 continue
-            stacked = state.config.stacked
+            stacked = config.stacked
             if stacked and readiness(spec, tasks, stacked=stacked).ready:
                 continue  # here already (stacked on its dependency's ready PR)
             coming.add(position)

@@ -10,7 +10,7 @@ per-class and per-backend caps; git and forge steps do not.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -96,8 +96,9 @@ class _Slots:
 
     state: RunState
     total: int = 0
-    by_class: Counter[str] = field(default_factory=Counter)
-    by_agent: Counter[str] = field(default_factory=Counter)
+    # defaultdict, not Counter: made on every event, and a Counter is slower to make.
+    by_class: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_agent: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     _over: str | None = None  # the project's budget verdict, once asked
 
     def project_over(self) -> str:
@@ -140,7 +141,8 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
     indexed = indexed_tasks(state)
     live = indexed.live_ids()
     # Working copies of the tasks this event may change, in plan order.
-    tasks = {tid: indexed[tid] for tid in live}
+    tasks = indexed.pick(live)
+    before = dict(tasks)
     slots = _Slots(state)
     for tid in live:
         if uses_slot(tasks[tid]) and tasks[tid].in_flight:
@@ -164,7 +166,9 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
     _serve_starts(state, _Overlay(tasks, indexed), slots, workers, out)
     if workers != state.swarm.workers:
         state = replace(state, swarm=replace(state.swarm, workers=workers))
-    return replace(state, tasks=indexed.updated(tasks)), tuple(out)
+    # Only what the passes replaced (or started: `_serve_starts` adds to `tasks`).
+    changed = {tid: t for tid, t in tasks.items() if before.get(tid) is not t}
+    return replace(state, tasks=indexed.updated(changed)), tuple(out)
 
 
 Movable = Callable[[TaskState], bool]

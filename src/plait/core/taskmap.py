@@ -240,6 +240,12 @@ class TaskMap(Mapping[str, TaskState]):
         self.live, self.startable = live, startable
         self.spent_tokens, self.spent_nanos = tokens, cost
 
+    def pick(self, ids: Iterable[str]) -> dict[str, TaskState]:
+        """The tasks of `ids` as a plain dict, in that order (dict reads, no `__getitem__`
+        call per id: the scheduler takes its working copies so on every event, P2)."""
+        over, base = self._over, self._base
+        return {tid: over.get(tid, base[tid]) for tid in ids}
+
     def live_ids(self) -> list[str]:
         order = self.shape.order
         return [order[i] for i in self.live]
