@@ -81,7 +81,7 @@ def held_positions(
             spec = specs[child]
             # Cheap tests first: this runs on every schedule with a start to make.
             open_deps = [d for d in spec.depends_on if tasks[d].phase is not Phase.MERGED]
-            if not open_deps or any(d not in soon for d in open_deps):
+            if not open_deps or not soon.keys() >= set(open_deps):
                 continue  # startable already, or it waits for more than what lands now
             if c.stopped or c.carried_by or spec.team or attention_reason(c, config):
                 continue
