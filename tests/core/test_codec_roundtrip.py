@@ -17,6 +17,7 @@ from plait.core import events as ev
 from plait.core.model import (
     Budget,
     CIStatus,
+    IssueWrite,
     Overlap,
     PRView,
     ReviewConfig,
@@ -109,6 +110,8 @@ TURN = fx.Turn(
     summary="s",
 )
 E: _Effect = {"id": "a/3/x", "task": "a"}
+ISSUE_WRITE = IssueWrite(kind="follow-up", repo="o/r", number=3, key="follow-up:t/abc",
+                         body="b", label="", title="t", labels=("plait", "x"))  # fmt: skip
 
 EVENTS: list[ev.Event] = [
     ev.RunStarted(at=1.0, config=CONFIG, tasks=(SPEC,), title="t", context="c"),
@@ -203,6 +206,8 @@ EVENTS: list[ev.Event] = [
     ev.SwarmStarted(at=11.0),
     ev.SwarmStopping(at=12.0),
     ev.LandingRouted(at=13.0, task="t1", landing="watch", reason="risk: touches migrations/1.sql"),
+    ev.IssueWriteAsked(at=14.0, write=ISSUE_WRITE),
+    ev.IssueWritten(**R, ok=False, error="#3: Not Found", number=3),
 ]
 EFFECTS: list[fx.Effect] = [
     fx.PrepareWorkspace(**E, branch="b", base_branch="main"),
@@ -255,6 +260,7 @@ EFFECTS: list[fx.Effect] = [
     fx.Cleanup(**E, worktree="/w", branch="b", keep=True),
     fx.Discard(**E, worktree="/w", branch="b", pr=3),
     fx.Notify(**E, kind="attention", title="t", text="x", url="u"),
+    fx.WriteIssue(**E, write=ISSUE_WRITE),
     fx.RunReviewer(
         **E,
         agent="claude",

@@ -129,21 +129,26 @@ def test_closing_or_unlabelling_the_issue_stops_its_task_but_a_merge_does_not(
 def test_state_shows_as_one_label_and_one_comment_edited_in_place(
     gh: GitHubDouble, tmp_path: Path
 ) -> None:
+    gh.create_issue(OWNER, NAME, "Busy", labels=["plait"])
     gh.create_issue(OWNER, NAME, "Fix", labels=["plait", "bug"])
-    project, src = Project(tmp_path), source(gh)
-    look(src, project)
-    project.set_task("issue-1", phase=Phase.WAITING, current=None)  # no slot free yet
-    assert reflect(src, project) == [(1, "queued")]
+    config = RunConfig(project="p", repo=str(tmp_path), max_concurrency=1)
+    project, src = Project(tmp_path, config), source(gh)
+    look(src, project)  # issue 1 takes the one slot
+    assert reflect(src, project) == [(1, "running"), (2, "queued")]
+    assert labels(gh, 2) == ["plait", "bug", "plait:queued"]
+    used = gh.world.core.used
     assert reflect(src, project) == []  # nothing changed: no request at all
-    project.set_task("issue-1", phase=Phase.ACTIVE)
-    reflect(src, project)
-    assert labels(gh, 1) == ["plait", "bug", "plait:running"]
-    project.set_task("issue-1", pr=PRView(number=7))
-    reflect(src, project)
+    assert gh.world.core.used == used
     project.set_task("issue-1", phase=Phase.MERGED)
+    project.set_task("issue-2", phase=Phase.ACTIVE)
     reflect(src, project)
-    comments = gh.issue(OWNER, NAME, 1).comments
-    assert labels(gh, 1) == ["plait", "bug", "plait:done"]
+    assert labels(gh, 2) == ["plait", "bug", "plait:running"]
+    project.set_task("issue-2", pr=PRView(number=7))
+    reflect(src, project)
+    project.set_task("issue-2", phase=Phase.MERGED)
+    reflect(src, project)
+    comments = gh.issue(OWNER, NAME, 2).comments
+    assert labels(gh, 2) == ["plait", "bug", "plait:done"]
     assert len(comments) == 1
     assert "`done`" in comments[0].body
     assert "PR #7" in comments[0].body
@@ -313,7 +318,7 @@ def test_work_a_check_finds_becomes_a_task_that_opens_a_pr_once(
     assert f"plait opened task(s) for the work found: `{tid}-w1`, `{tid}-w2`" in comment.body
 
 
-def split(src: IssueSource, project: Project) -> list[int]:
+def split(src: IssueSource, project: Project) -> list[str]:
     return LOOP.run_until_complete(src.split(project.ctx()))
 
 
@@ -330,15 +335,15 @@ def test_an_agent_splits_an_issue_into_follow_ups_opened_once_labelled_and_linke
         ' {"title": "Rewrite the errors"}, {"body": "no title: left out"}]\n```\n'
     )
     project.set_task("issue-1", last_reply=answer)
-    assert split(src, project) == [2, 3]
+    help_key = issue_split.key("issue-1", "Rewrite the help")
+    assert split(src, project) == [help_key, issue_split.key("issue-1", "Rewrite the errors")]
     assert split(src, project) == []  # remembered
-    # A crash after creating them, before remembering: the markers in the listing say so.
-    project.store.set_meta(
-        f"source:issues:split:{issue_split.key('issue-1', 'Rewrite the help')}", ""
-    )
+    # A crash after creating them, before remembering: the asked write finds its marker.
+    project.store.set_meta(f"source:issues:split:{help_key}", "")
     again = source(gh)
     look(again, project)
-    assert split(again, project) == [2]
+    assert split(again, project) == [help_key]
+    assert [r.number for r in project.results] == [2, 3, 2]  # type: ignore[attr-defined]
     follow_up = gh.issue(OWNER, NAME, 2)
     assert follow_up.title == "Rewrite the help"
     assert "Every command.\n\nSplit from #1 by plait." in follow_up.body

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from plait.core import events as ev
-from plait.core import landing, swarm
+from plait.core import issue_write, landing, swarm
 from plait.core.cooldown import LIMIT_FAILURES, cool_down, recovered
 from plait.core.effects import Effect
 from plait.core.graph import critical_path, has_cycle
@@ -97,6 +97,8 @@ def decide(state: RunState | None, event: ev.Event) -> Decision:
         if state.swarm.workers:
             state = swarm.settle(state)
     state, effects = schedule(state)
+    if isinstance(event, ev.IssueWriteAsked):
+        effects = (*effects, *issue_write.effects_of(state, event))
     if before is not None and state.config.notify_on:
         effects = (*effects, *notices(before, state))
     return Decision(state, effects)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plait.core.model import Op, ReviewThread
+from plait.core.model import IssueWrite, Op, ReviewThread
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,6 +186,19 @@ class Notify(Effect):
     url: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteIssue(Effect):
+    """Perform a write on a GitHub issue, once (its marker is looked for first). `task`
+    is the issue's lane (`issue:<owner/name>#<N>`), not a task of the project: one
+    issue's writes run in order, beside its task's work. The issue source performs it."""
+
+    write: IssueWrite
+
+
+# Effects a source of the project performs (it registers with the engine); until it has,
+# they wait in the outbox.
+PERFORMED_BY_SOURCES: tuple[type[Effect], ...] = (WriteIssue,)
+
 EFFECT_TYPES: tuple[type[Effect], ...] = (
     PrepareWorkspace,
     RunAgent,
@@ -201,6 +214,7 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     Notify,
     RunReviewer,
     MergeToMain,
+    WriteIssue,
 )
 
 __all__ = ["EFFECT_TYPES", "Effect", "Op"]

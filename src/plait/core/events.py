@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from plait.core.model import Overlap, PRView, RunConfig, Usage
+from plait.core.model import IssueWrite, Overlap, PRView, RunConfig, Usage
 from plait.core.plan import TaskSpec
 
 
@@ -269,6 +269,25 @@ class SwarmStopping(Event):
     would be another worker turn goes back to the queue."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssueWriteAsked(Event):
+    """A source asks for a write on a GitHub issue; committed with its `WriteIssue`
+    effect before anything is written (see `core.issue_write`)."""
+
+    write: IssueWrite
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssueWritten(EffectResult):
+    """A `WriteIssue` was performed (or refused for good: `error`); it changes nothing in
+    the state, committing it closes the write's outbox row. `number`: the issue opened
+    (a follow-up) or the comment written."""
+
+    ok: bool = True
+    error: str = ""
+    number: int = 0
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted,
     Tick,
@@ -297,4 +316,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SwarmStarted,
     SwarmStopping,
     LandingRouted,
+    IssueWriteAsked,
+    IssueWritten,
 )

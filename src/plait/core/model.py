@@ -137,6 +137,23 @@ class ReviewThread:
     outdated: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssueWrite:
+    """A write on a GitHub issue a source asked for (see `core.issue_write`): bring the
+    issue's `plait:` label and status comment to what they should show ("status"), post a
+    scheduled check's report ("report") or open a follow-up issue ("follow-up"). `key`
+    names its hidden marker: the writer looks for it before it acts."""
+
+    kind: str  # status | report | follow-up
+    repo: str  # owner/name
+    number: int  # the issue (a follow-up's: the issue it was split from)
+    key: str
+    body: str = ""  # the comment's (or the new issue's) text, without the marker
+    label: str = ""  # status: the one `plait:` label it should carry ("" for none)
+    title: str = ""  # follow-up: the new issue's title
+    labels: tuple[str, ...] = ()  # follow-up: its labels
+
+
 class CIStatus(StrEnum):
     NONE = "none"
     PENDING = "pending"

@@ -139,6 +139,7 @@ def _source_service(proj: Project, source: Source) -> Service:
             state=state,
             store=engine.store,
             clock=engine.clock,
+            perform=engine.perform,
         )
         await source.run(ctx)
 

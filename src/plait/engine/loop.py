@@ -30,7 +30,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,8 @@ Narrator = Callable[[ev.Event, RunState | None, RunState, tuple[fx.Effect, ...]]
 # Extra background jobs (the local API): each runs in the engine's TaskGroup until
 # cancelled when the engine stops.
 Service = Callable[["Engine"], Coroutine[Any, Any, None]]
+# Who performs an effect a source owns (`fx.PERFORMED_BY_SOURCES`): effect in, result out.
+Performer = Callable[[fx.Effect], Awaitable[ev.Event]]
 
 # How many waiting events one transaction commits at most (P2 in bench/README.md: the engine batches
 # what arrives together; every effect is still committed before it runs).
@@ -116,6 +118,8 @@ class Engine:
         self._kinds: dict[str, fx.Effect] = {}  # effect id → effect, while it runs
         self._task_locks: dict[str, asyncio.Lock] = {}
         self._parked: dict[str, fx.Effect] = {}  # effects of stopped tasks, by task
+        self._performers: dict[type[fx.Effect], Performer] = {}
+        self._unperformed: list[fx.Effect] = []  # a source's effects, before it registered
         self._tg: asyncio.TaskGroup | None = None
         self._last_poll_error = 0.0
         # A swarm drains on the first signal (this makes its event), stops on the second.
@@ -181,6 +185,15 @@ class Engine:
         """Call `observer` after every committed decision; returns how to stop."""
         self.observers.append(observer)
         return lambda: self.observers.remove(observer)
+
+    def perform(self, kind: type[fx.Effect], performer: Performer) -> None:
+        """A source performs the effects of `kind` from now on; those that waited for it
+        (left pending by a crash, dispatched before the source ran) go now."""
+        self._performers[kind] = performer
+        waiting = [e for e in self._unperformed if isinstance(e, kind)]
+        self._unperformed = [e for e in self._unperformed if not isinstance(e, kind)]
+        for effect in waiting:
+            self._dispatch(effect)
 
     def running_effects(self) -> dict[str, fx.Effect]:
         """The effects being executed right now, by id."""
@@ -362,6 +375,9 @@ class Engine:
             return
         if effect.id in self._running:
             return
+        if isinstance(effect, fx.PERFORMED_BY_SOURCES) and type(effect) not in self._performers:
+            self._unperformed.append(effect)  # its source has not started (yet)
+            return
         task = self.state.tasks.get(effect.task) if self.state is not None else None
         if task is not None and task.stopped and task.in_flight == effect.id:
             self._parked[effect.task] = effect  # runs when the task is let go again
@@ -374,7 +390,11 @@ class Engine:
         lock = self._task_locks.setdefault(effect.task, asyncio.Lock())
         try:
             async with lock:
-                if isinstance(effect, fx.RunAgent):
+                performer = self._performers.get(type(effect))
+                if performer is not None:
+                    # Not under the I/O bound: a write may wait for its rate reserve.
+                    result = await performer(effect)
+                elif isinstance(effect, fx.RunAgent):
                     result = await self.executors.run(effect)
                 else:
                     async with self._io:

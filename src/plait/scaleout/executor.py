@@ -87,6 +87,8 @@ ROUTES: Mapping[type[fx.Effect], str] = {
     fx.MergeToMain: CONTROLLER,
     # Notifications are sent by the engine's notifier, never by an executor.
     fx.Notify: CONTROLLER,
+    # Issue writes are performed by the issue source beside the engine, never by a worker.
+    fx.WriteIssue: CONTROLLER,
 }
 
 # The controller's own, whatever the route: the API socket and the CLI are this machine's.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from plait.core.controller import Decision
+from plait.core.effects import Effect
 from plait.core.events import Event
 from plait.core.model import RunState
 from plait.store.sqlite import Store
@@ -32,6 +33,11 @@ class SourceContext:
     state: Callable[[], RunState]  # the engine's current state
     store: Store
     clock: Callable[[], float]
+    # Take over the effects of a kind (`core.effects.PERFORMED_BY_SOURCES`): the engine
+    # hands each decided one (and those a crash left pending) to the performer.
+    perform: Callable[[type[Effect], Callable[[Effect], Awaitable[Event]]], None] = (
+        lambda kind, performer: None
+    )
 
     def remember(self, source: str, key: str, value: str) -> None:
         """Keep a source's own fact across restarts (not a task's state: that is the core's)."""

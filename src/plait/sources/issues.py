@@ -11,12 +11,14 @@ An issue that is closed, loses its label or gains an `exclude` label stops its t
 engine interrupts the agent; its work is kept).
 
 The task's state is reflected on the issue as one `plait:<status>` label and one status
-comment that is edited in place. These writes are level-triggered: the source compares
-what the task is now with what it last wrote (kept with `remember` in the project's store)
-and, when they differ, looks at the issue before it acts — adds the missing label,
-removes stale `plait:*` ones, finds its comment by its hidden marker before posting one.
-So a crash between GitHub acting and the source remembering it repeats nothing: the next
-engine looks, finds the label or the comment there, and only remembers it.
+comment that is edited in place. The source compares what the task is now with what it
+last asked the issue to show (kept with `remember` in the project's store) and, when they
+differ, asks for the write: every write on an issue (status, a scheduled check's report,
+a follow-up issue) is an `IssueWriteAsked` event whose `WriteIssue` effect waits in the
+project's outbox like any forge write and is performed by `sources.issue_writer`, which
+looks at the issue before it acts. So a crash anywhere repeats nothing: an effect left
+pending runs again and finds its label or its marked comment there; an ask made again
+(a crash before it was remembered) makes an effect that finds the write done.
 
 Blocked recovery: a task that is blocked or needs a person is retried (`TaskRetried`)
 after a cooldown ladder (`cooldowns`, e.g. 1 h, 4 h, 24 h: the n-th retry after the n-th
@@ -30,8 +32,8 @@ mergeable and green, people merge); scheduled issues get their checks
 one is routed to a person's merge (`plans.risk`, `LandingRouted`).
 
 Every add and every status change first checks that its rate-limit points stay above the
-core bucket's reserve, and the pause between looks grows so the budget lasts until
-GitHub's reset.
+core bucket's reserve (a write already asked waits for it), and the pause between looks
+grows so the budget lasts until GitHub's reset.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from plait.api.commands import adopt_event
+from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.model import OpKind, Phase, RunConfig, TaskState
+from plait.core.model import IssueWrite, OpKind, Phase, RunConfig, TaskState
 from plait.core.plan import TaskSpec
 from plait.core.task import attention_reason
 from plait.engine.project import Project
@@ -58,17 +61,15 @@ from plait.plans.issues_config import LANE_CLASSES, IssuesConfig
 from plait.plans.risk import RiskConfig, classify
 from plait.sources import FACTORIES, Source, SourceContext, issue_split
 from plait.sources import issue_schedules as sched
+from plait.sources.issue_writer import COST, PREFIX, STATUS_KEY, STATUSES, IssueWriter
 
 log = logging.getLogger(__name__)
 
 NAME = "issues"
 ORIGIN = "github-issue"
 REPAIR_ORIGIN = "github-repair"  # a PR adopted for its repair label
-STATUS_KEY = "issue-status"  # the hidden marker of the one status comment
-PREFIX = "plait:"
-STATUSES = ("queued", "running", "pr-open", "blocked", "needs-human", "done")
 REFLECT_EVERY = 2.0  # seconds between two comparisons of tasks with what the issues show
-WRITE_COST = 4  # core points one issue's status change may take (labels, comment lookup)
+WRITE_COST = COST["status"]  # core points one issue's status change may take
 _PAGES = 10  # at most 1000 labelled open issues are read per look
 _TITLE_MAX = 200
 
@@ -219,15 +220,18 @@ class IssueSource:
         self.client = client
         self.owns_client = owns_client  # made for this source alone: closed when it stops
         self.base = f"/repos/{owner}/{repo}"
+        self.slug = f"{owner}/{repo}"
         self.cfg = cfg
         self.risk = risk
         self.sleep = sleep
         self.reflect_every = reflect_every
         self._open: dict[int, Json] = {}  # number → the issue as last listed
         self._listed: list[Json] = []  # every labelled open issue as last listed
+        self._writers: dict[int, IssueWriter] = {}  # per context: who performs its writes
 
     async def run(self, ctx: SourceContext) -> None:
         try:
+            self._writer(ctx)  # writes a crash left in the outbox go first
             await self._watch(ctx)
         finally:
             if self.owns_client:
@@ -338,6 +342,19 @@ class IssueSource:
             added.append(event.spec.id)
         return tuple(added)
 
+    def _writer(self, ctx: SourceContext) -> IssueWriter:
+        """The performer of this engine's `WriteIssue` effects (registered once)."""
+        writer = self._writers.get(id(ctx))
+        if writer is None:
+            writer = self._writers[id(ctx)] = IssueWriter(self.client, ctx, sleep=self.sleep)
+            ctx.perform(fx.WriteIssue, writer.perform)
+        return writer
+
+    async def _ask(self, ctx: SourceContext, write: IssueWrite) -> None:
+        """Record the write in the event log; its effect does it (see core.issue_write)."""
+        self._writer(ctx)
+        await ctx.submit(ev.IssueWriteAsked(at=ctx.clock(), write=write))
+
     def _affords(self, points: int) -> bool:
         """Whether `points` more core requests stay above the rate reserve."""
         left = self.client.budget.spendable("core")
@@ -380,8 +397,9 @@ class IssueSource:
                 continue
             if not self._affords(WRITE_COST):
                 break  # the rest waits for the reset; nothing is lost, it is compared again
-            await self._set_label(number, status)
-            await self._set_comment(ctx, number, text)
+            label = f"{PREFIX}{status}" if status in STATUSES else ""
+            await self._ask(ctx, IssueWrite(kind="status", repo=self.slug, number=number,
+                                            key=STATUS_KEY, body=text, label=label))  # fmt: skip
             ctx.remember(NAME, f"{number}:shown", text)
             changed.append((number, status))
         return changed
@@ -475,13 +493,9 @@ class IssueSource:
                 continue
             number = issue_of(spec) or 0
             opened = await self._open_work(ctx, spec, task.last_reply, number)
-            sign = marker(f"issue-report:{tid}")
-            posted = [c for c in await self._comments(number) if sign in str(c.get("body"))]
-            if not posted:
-                body = f"{sched.report_of(tid, task.last_reply, opened)}\n\n{sign}"
-                await self.client.rest(
-                    "POST", f"{self.base}/issues/{number}/comments", body={"body": body}
-                )
+            body = sched.report_of(tid, task.last_reply, opened)
+            await self._ask(ctx, IssueWrite(kind="report", repo=self.slug, number=number,
+                                            key=f"issue-report:{tid}", body=body))  # fmt: skip
             ctx.remember(NAME, f"report:{tid}", "1")
             done.append(tid)
         return done
@@ -498,11 +512,11 @@ class IssueSource:
             await ctx.submit(replace(work, tasks=fresh))
         return tuple(t.id for t in work.tasks)
 
-    async def split(self, ctx: SourceContext) -> list[int]:
-        """Open the follow-up issues implementation agents asked for, once each; their
-        numbers. A crash between creating one and remembering it is caught by its marker
-        in the next listing (it carries the pick-up labels, so it is listed)."""
-        state, made = ctx.state(), list[int]()
+    async def split(self, ctx: SourceContext) -> list[str]:
+        """Ask for the follow-up issues implementation agents asked for, once each; the
+        keys asked. Each is a `WriteIssue` effect that opens its issue unless one carries
+        its marker, so a crash before it was remembered here opens nothing twice."""
+        state, asked = ctx.state(), list[str]()
         for tid, spec in state.specs.items():
             number, task = issue_number(spec), state.tasks.get(tid)
             if number is None or task is None or not task.last_reply:
@@ -511,19 +525,14 @@ class IssueSource:
                 key = issue_split.key(tid, title)
                 if ctx.recall(NAME, f"split:{key}"):
                     continue
-                sign = marker(f"follow-up:{key}")
-                found = next((i for i in self._listed if sign in str(i.get("body"))), None)
-                if found is None:
-                    if not self._affords(1):
-                        return made
-                    text = f"{body.strip()}\n\nSplit from #{number} by plait.\n\n{sign}"
-                    issue = {"title": title, "body": text.strip(), "labels": list(self.cfg.labels)}
-                    reply = await self.client.rest("POST", f"{self.base}/issues", body=issue)
-                    found = reply.data
-                    self._listed.append(found)
-                ctx.remember(NAME, f"split:{key}", str(found["number"]))
-                made.append(int(found["number"]))
-        return made
+                text = f"{body.strip()}\n\nSplit from #{number} by plait."
+                await self._ask(ctx, IssueWrite(
+                    kind="follow-up", repo=self.slug, number=number, key=f"follow-up:{key}",
+                    title=title, body=text.strip(), labels=tuple(self.cfg.labels),
+                ))  # fmt: skip
+                ctx.remember(NAME, f"split:{key}", "asked")
+                asked.append(key)
+        return asked
 
     # ---- blocked recovery ----------------------------------------------------------------------
     async def recover(self, ctx: SourceContext) -> list[str]:
@@ -557,50 +566,6 @@ class IssueSource:
         listed = self._open.get(number) or {}
         names = {str(label.get("name")) for label in listed.get("labels") or []}
         return bool(names & set(self.cfg.hold_labels))
-
-    async def _set_label(self, number: int, status: str) -> None:
-        want = f"{PREFIX}{status}" if status in STATUSES else None
-        listed = self._open.get(number)
-        if listed is not None:
-            have = [str(label.get("name")) for label in listed.get("labels") or []]
-        else:
-            reply = await self.client.rest("GET", f"{self.base}/issues/{number}/labels")
-            have = [str(label.get("name")) for label in reply.data or []]
-        if want and want not in have:
-            await self.client.rest(
-                "POST", f"{self.base}/issues/{number}/labels", body={"labels": [want]},
-                idempotent=True,
-            )  # fmt: skip
-        for name in have:
-            if name != want and name.removeprefix(PREFIX) in STATUSES and name.startswith(PREFIX):
-                await self.client.rest(
-                    "DELETE", f"{self.base}/issues/{number}/labels/{name}", ok=(404,),
-                    idempotent=True,
-                )  # fmt: skip
-        if listed is not None:  # what the issue shows now, until the next list says
-            labels = [x for x in listed.get("labels") or [] if str(x.get("name")) != want]
-            labels = [x for x in labels if str(x.get("name")).removeprefix(PREFIX) not in STATUSES]
-            listed["labels"] = [*labels, *([{"name": want}] if want else [])]
-
-    async def _set_comment(self, ctx: SourceContext, number: int, text: str) -> None:
-        known = ctx.recall(NAME, f"{number}:comment")
-        if not known:
-            found = [c for c in await self._comments(number)
-                     if marker(STATUS_KEY) in str(c.get("body") or "")]  # fmt: skip
-            if found:
-                known = str(found[0]["id"])
-                ctx.remember(NAME, f"{number}:comment", known)
-        if known:
-            reply = await self.client.rest(
-                "PATCH", f"{self.base}/issues/comments/{known}", body={"body": text},
-                idempotent=True, ok=(404,),
-            )  # fmt: skip
-            if reply.status != 404:
-                return
-        made = await self.client.rest(
-            "POST", f"{self.base}/issues/{number}/comments", body={"body": text}
-        )
-        ctx.remember(NAME, f"{number}:comment", str(made.data["id"]))
 
 
 def for_project(project: Project) -> Source | None:

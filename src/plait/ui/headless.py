@@ -114,6 +114,8 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
             return _describe_overlaps(event, old, new)
         case ev.NotificationSent() if not event.ok:
             return f"a notification was not delivered: {event.error}"
+        case ev.IssueWritten() if not event.ok:
+            return f"GitHub refused a write on issue {event.error}"
         case ev.Reviewed() | ev.MergeRefused() | ev.SwarmStarted() | ev.SwarmStopping():
             return describe_landing(event, old, new)
     return None
