@@ -1,5 +1,5 @@
 """Faults the GitHub double injects: server errors, slow answers, rate limits, dropped
-sockets, and answers lost after the request took effect.
+sockets, and answers lost (or held) after the request took effect.
 
     double.inject(Fault.server_error(502, route=r"^POST /repos/.*/pulls$"))
     double.inject(Fault.secondary_rate_limit(retry_after=30))      # the next request, any route
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["status", "timeout", "primary", "secondary", "drop", "lost"]
+Kind = Literal["status", "timeout", "primary", "secondary", "drop", "lost", "late"]
 
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
@@ -70,6 +70,14 @@ class Fault:
         """Do what the request asks, then close the connection without answering: the
         client cannot tell whether it took effect (a timeout, without waiting for one)."""
         return cls(kind="lost", route=route, times=times)
+
+    @classmethod
+    def late_answer(
+        cls, seconds: float, *, route: str | None = None, times: int | None = 1
+    ) -> Fault:
+        """Do what the request asks, then hold the answer `seconds`: a window in which a
+        test kills the client after GitHub acted and before the client knew it."""
+        return cls(kind="late", seconds=seconds, route=route, times=times)
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.hits >= self.times:

@@ -54,8 +54,12 @@ def respond(
     bucket = world.graphql if resource == "graphql" else world.core
 
     lost = False  # a "lost" fault: answer normally, then drop the answer
+    late = 0.0  # a "late" fault: answer normally, this many seconds later
 
     def finish(answer: Answer, **rec: Any) -> Answer:
+        if late:
+            double._stopping.wait(late)
+            rec.setdefault("fault", "late")
         if lost:
             answer.drop = True
             rec.setdefault("fault", "lost")
@@ -81,6 +85,8 @@ def respond(
                 return finish(Answer(0, drop=True), fault=fault.kind)  # shutting down
         elif fault.kind == "lost":
             lost = True
+        elif fault.kind == "late":
+            late = fault.seconds
         else:
             return finish(_fault_answer(fault, bucket, resource), fault=fault.kind)
     actor = double.tokens.get(token, double.login) if double.tokens else double.login
