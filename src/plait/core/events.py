@@ -130,6 +130,10 @@ class Reviewed(EffectResult):
     failure: str = ""
     error: str = ""
     reset_at: float | None = None
+    # A PR landing's verdict posted on the forge comes back by its poll as feedback (a
+    # change request and its threads). False when the forge could not post it so (a
+    # GitHub PR's own author cannot request changes): the worker hears it from the core.
+    comes_back: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

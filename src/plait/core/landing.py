@@ -136,9 +136,13 @@ def on_verdict(state: RunState, t: TaskState, event: ev.Reviewed) -> RunState:
     state, t = on_reviewed(state, t, event)
     if not event.ok or t.verdict != "needs_changes":
         return put(state, t)
-    if state.specs[t.id].landing != "merge":
-        return put(state, t)  # posted on the PR as a review: its threads come back by poll
     review = state.config.review
+    if state.specs[t.id].landing != "merge":
+        if event.comes_back or t.review_rounds > review.rounds:
+            return put(state, t)  # its threads come back by the poll (or a person decides)
+        # Posted for people only: nothing comes back to answer, so the verdict plait
+        # already has is the worker's next turn (else the PR waits forever).
+        return put(state, fix_round(t, event))
     if t.review_rounds <= review.rounds:
         return put(state, fix_round(t, event))
     notes = render_issues(event.issues, event.reason)

@@ -121,23 +121,24 @@ async def run_review(ex: Shell, effect: fx.RunReviewer) -> ev.Reviewed:
             reset_at=outcome.reset_at,
         )
     verdict = parse_verdict(no_surrogates(outcome.reply))
-    if effect.pr:
-        await post_verdict(ex, effect, verdict)
+    comes_back = await post_verdict(ex, effect, verdict) if effect.pr else True
     return ev.Reviewed(
         **common,  # type: ignore[arg-type]
         ok=True,
         approved=verdict.approved,
         issues=verdict.issues,
         reason=verdict.reason,
+        comes_back=comes_back,
     )
 
 
-async def post_verdict(ex: Shell, effect: fx.RunReviewer, verdict: Verdict) -> None:
-    """The verdict as a review on the task's PR (its issues become threads to answer)."""
+async def post_verdict(ex: Shell, effect: fx.RunReviewer, verdict: Verdict) -> bool:
+    """The verdict as a review on the task's PR; whether its issues come back as threads
+    to answer (else the core hands them to the worker)."""
     body = render_verdict(verdict)
     if verdict.reason:
         body += f"\n({verdict.reason})\n"
-    await ex.forge.post_review(
+    return await ex.forge.post_review(
         effect.pr, approved=verdict.approved, body=body, issues=verdict.issues, key=effect.id
     )
 

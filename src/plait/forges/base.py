@@ -72,9 +72,10 @@ class Forge(Protocol):
 
     async def post_review(
         self, pr: int, *, approved: bool, body: str, issues: tuple[str, ...], key: str
-    ) -> None:
-        """A reviewer agent's verdict on the PR, once per `key`. Issues it raises come
-        back by the poll as threads for the task's agent to answer."""
+    ) -> bool:
+        """A reviewer agent's verdict on the PR, once per `key`. Whether a needs-changes
+        verdict comes back by the poll as threads for the task's agent to answer (False:
+        it was posted for people only, and the core hands it to the agent itself)."""
         ...
 
     async def close_pr(self, pr: int) -> None:

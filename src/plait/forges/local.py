@@ -202,12 +202,13 @@ class LocalForge:
 
     async def post_review(
         self, pr: int, *, approved: bool, body: str, issues: tuple[str, ...], key: str
-    ) -> None:
+    ) -> bool:
         """Each issue of a needs-changes verdict becomes a review thread (fixed ids: posting
         again adds nothing); an approval leaves no thread to answer."""
         row = self._pr(pr)
         if not approved:
             self._add_threads(row, issues or (body,), author=REVIEWER_AUTHOR, ids=f"verdict-{key}")
+        return True
 
     async def close_pr(self, pr: int) -> None:
         if self._pr(pr).state == "open":

@@ -141,14 +141,16 @@ class GitHubForge:
 
     async def post_review(
         self, pr: int, *, approved: bool, body: str, issues: tuple[str, ...], key: str
-    ) -> None:
+    ) -> bool:
         """The verdict as a GitHub review by the reviewer's identity (see
         `forges.github.reviews`). When GitHub would not take a change request from that
-        identity (the PR's own author), the verdict also goes in the conversation."""
+        identity (the PR's own author), the verdict also goes in the conversation — for
+        people: nothing of it comes back by the poll (False), the core feeds it."""
         state = await self.reviews.post(pr, approved=approved, body=body, issues=issues, key=key)
         if not approved and state != "CHANGES_REQUESTED":
             await self.writer.comment(pr, body, key)
         self.poller.mark_dirty(pr)
+        return approved or state == "CHANGES_REQUESTED"
 
     async def add_labels(self, pr: int, labels: tuple[str, ...]) -> None:
         await self.writer.add_labels(pr, labels)

@@ -4,10 +4,12 @@ issues that name a `path:line` on the diff as line comments.
 How this works. The review is posted by the reviewer's identity (`PLAIT_REVIEWER_TOKEN`,
 a second account or app) when there is one: GitHub refuses an approval or a change request
 from the PR's own author, which plait's token usually is. Without one, or when GitHub
-refuses anyway, a change request becomes a COMMENT review (its line comments still come
-back by the poll as threads) and the verdict text a conversation comment; an approval
-posts nothing. Each review is signed with `<!-- plait-review:<effect id> -->` and the
-poster lists the PR's reviews first, so an effect retried after a crash posts nothing twice.
+refuses anyway, a change request becomes a COMMENT review and the verdict text a
+conversation comment, both for people: nothing of them comes back by the poll (its line
+comments carry plait's marker; a person's reply in one does come back), and the core
+hands the verdict to the worker itself (`Reviewed.comes_back`). An approval posts
+nothing. Each review is signed with `<!-- plait-review:<effect id> -->` and the poster
+lists the PR's reviews first, so an effect retried after a crash posts nothing twice.
 The poll reads a change request of plait's reviewer as feedback only while the PR's head
 is the one it judged (`mapping.review_views`).
 """
@@ -19,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from plait.forges.github.client import GitHubClient
+from plait.forges.github.mapping import marker
 
 # `path/to/file.py:12`, optionally in backticks, at the start of an issue.
 _LOCATED = re.compile(r"^\s*`?(?P<path>[\w.@+-]+(?:/[\w.@+-]+)*):(?P<line>\d+)`?[\s:,.-]*")
@@ -85,6 +88,11 @@ class ReviewPoster:
             return str(made.data.get("state") or "")
         if approved:
             return ""  # nothing to answer: the merge gate has the verdict already
+        # For people only: the core hands this verdict to the worker itself, so its line
+        # comments carry plait's marker and the poll does not serve them again (a
+        # person's reply in such a thread still comes back).
+        for comment in comments:
+            comment["body"] = f"{comment['body']}\n\n{marker(f'review-line:{key}')}"
         made = await self.client.rest(
             "POST", f"{self.base}/pulls/{pr}/reviews",
             body={"event": "COMMENT", "body": text, "comments": comments}, ok=(422,),
