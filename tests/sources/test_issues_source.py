@@ -499,3 +499,31 @@ def test_a_source_closes_the_client_made_for_it_when_the_engine_stops_it(
     # It was left open when the engine stopped (connections held for the engine's life).
     assert own.client.closed
     assert not lent.client.closed  # a client lent by the caller is the caller's to close
+
+
+def test_an_asked_write_waits_for_the_rate_reserve_then_goes_out(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Fix", labels=["plait"])
+    project = Project(tmp_path)
+    slept: list[float] = []
+
+    async def reset(seconds: float) -> None:  # GitHub's reset comes while it waits
+        slept.append(seconds)
+        gh.set_rate_limit(remaining=100, reset_in=3600)
+        await src.client.rest("GET", "/rate_limit")  # free: the budget hears of it
+
+    client = GitHubClient(Token("t"), api_url=gh.api_url)
+    _CLIENTS.append(client)
+    src = IssueSource(client, OWNER, NAME, IssuesConfig(), sleep=reset)
+    project.hold = True  # writes stay in the outbox, as when an engine dies before them
+    look(src, project)
+    assert reflect(src, project) == [(1, "running")]
+    assert len(project.outbox) == 1
+    # By the time it is performed (the next engine, say) the budget is at its reserve.
+    gh.set_rate_limit(limit=100, remaining=22, reset_in=30)  # 2 points above it
+    LOOP.run_until_complete(src.client.rest("GET", "/rate_limit"))
+    LOOP.run_until_complete(project.perform_pending())
+    assert slept and slept[0] <= 60  # it waited for the reset …
+    assert labels(gh, 1) == ["plait", "plait:running"]  # … then wrote
+    assert len(gh.issue(OWNER, NAME, 1).comments) == 1

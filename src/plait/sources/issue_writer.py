@@ -54,14 +54,19 @@ class IssueWriter:
         self.client = client
         self.ctx = ctx
         self.sleep = sleep
+        # One write at a time: checking the reserve and spending it is one step (two
+        # issues' writes side by side could both pass the check and dip under it), and
+        # GitHub asks for a client's writes to be made one after another anyway.
+        self._one = asyncio.Lock()
 
     async def perform(self, effect: fx.Effect) -> ev.Event:
         assert isinstance(effect, fx.WriteIssue)
         write = effect.write
         while True:
             try:
-                await self._reserve(COST.get(write.kind, 2))
-                number = await self._write(write)
+                async with self._one:
+                    await self._reserve(COST.get(write.kind, 2))
+                    number = await self._write(write)
             except GitHubError as exc:
                 if exc.status not in _FOR_GOOD:
                     log.warning("issues: writing on #%d failed, trying again: %s",
