@@ -11,11 +11,8 @@ issue there: one comment, one label added, one follow-up issue.
 
 from __future__ import annotations
 
-import json
 import signal
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +20,9 @@ import pytest
 from plait.testing.github_double import GitHubDouble
 from plait.testing.github_double.faults import Fault
 from plait.testing.github_double.state import Issue
-from tests.cli.helpers_cli import cli_env, plait
-from tests.engine.test_github_issues_e2e import _git, _until
+from tests.cli.helpers_cli import plait
+from tests.engine.issue_project import make_project, pending_writes, start_engine
+from tests.engine.test_github_issues_e2e import _until
 
 OWNER, NAME = "acme", "notes"
 TOML = """[issues]
@@ -54,15 +52,6 @@ SCRIPT = {
 }
 
 
-def _pending_writes(home: Path) -> int:
-    db = sqlite3.connect(home / "plait-home" / "projects" / "notes" / "plait.db")
-    try:
-        query = "SELECT COUNT(*) FROM outbox WHERE type = 'WriteIssue' AND status = 'pending'"
-        return int(db.execute(query).fetchone()[0])
-    finally:
-        db.close()
-
-
 @pytest.mark.timeout(180)
 def test_issue_writes_repeat_nothing_across_a_kill_between_doing_and_recording(
     tmp_path: Path,
@@ -75,22 +64,12 @@ def test_issue_writes_repeat_nothing_across_a_kill_between_doing_and_recording(
             Fault.late_answer(300, route=r"^POST /repos/acme/notes/issues/1/comments$"),
             Fault.late_answer(300, route=r"^POST /repos/acme/notes/issues$"),
         )
-        clone = tmp_path / "clone"
-        _git(tmp_path, "clone", "-q", gh.repo_remote_url(OWNER, NAME), str(clone))
-        script = tmp_path / "script.json"
-        script.write_text(json.dumps(SCRIPT))
-        env = cli_env(tmp_path, GITHUB_TOKEN="double-token")
-        made = plait("init", "--repo", str(clone), "--forge", "github", "--github-url",
-                     gh.api_url, "--script", str(script), "--poll-interval", "0.3",
-                     "--project", "notes", home=tmp_path, env=env)  # fmt: skip
-        assert made.returncode == 0, made.stdout + made.stderr
+        env = make_project(gh, tmp_path, SCRIPT)
         log = tmp_path / "engine.log"
-        up = [sys.executable, "-m", "plait.cli", "up", "notes", "--foreground"]
         engines: list[subprocess.Popen[bytes]] = []
 
         def start() -> None:
-            with log.open("a") as out:
-                engines.append(subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT))
+            engines.append(start_engine(log, env))
 
         try:
             start()
@@ -100,9 +79,9 @@ def test_issue_writes_repeat_nothing_across_a_kill_between_doing_and_recording(
             _until(lambda: len(gh.issues(OWNER, NAME)) == 3, 60, "the follow-up issue", log)
             engines[0].send_signal(signal.SIGKILL)
             engines[0].wait(timeout=30)
-            assert _pending_writes(tmp_path) >= 2  # both still pending in the outbox
+            assert pending_writes(tmp_path) >= 2  # both still pending in the outbox
             start()
-            _until(lambda: _pending_writes(tmp_path) == 0 and "plait:running" in
+            _until(lambda: pending_writes(tmp_path) == 0 and "plait:running" in
                    _follow_up(gh).labels, 60,
                    "the pending writes done and the follow-up's task running", log)  # fmt: skip
             down = plait("down", "notes", home=tmp_path, env=env)

@@ -12,11 +12,9 @@ hours: the second due time gets its own check and report, once.
 
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,9 +23,9 @@ from plait.core import events as ev
 from plait.store.sqlite import Store
 from plait.testing.github_double import GitHubDouble
 from plait.testing.github_double.faults import Fault
-from tests.cli.helpers_cli import cli_env, plait
-from tests.engine.test_github_issues_e2e import _git, _until
-from tests.engine.test_issue_writes_e2e import _pending_writes
+from tests.cli.helpers_cli import plait
+from tests.engine.issue_project import make_project, pending_writes, start_engine, store_path
+from tests.engine.test_github_issues_e2e import _until
 
 OWNER, NAME = "acme", "notes"
 TOML = """[issues]
@@ -52,12 +50,8 @@ SCRIPT = {
 }
 
 
-def _db(home: Path) -> Path:
-    return home / "plait-home" / "projects" / "notes" / "plait.db"
-
-
 def _meta(home: Path, key: str) -> str:
-    db = sqlite3.connect(_db(home))
+    db = sqlite3.connect(store_path(home))
     try:
         row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else ""
@@ -80,26 +74,14 @@ def test_a_scheduled_issue_reports_once_per_due_time_across_a_kill(tmp_path: Pat
         gh.create_issue(OWNER, NAME, "Audit the notes", "Look for notes without a title.\n\n"
                         "Schedule: every 6h", labels=["plait"])  # fmt: skip
         gh.inject(Fault.late_answer(300, route=r"^POST /repos/acme/notes/issues/1/comments$"))
-        clone = tmp_path / "clone"
-        _git(tmp_path, "clone", "-q", gh.repo_remote_url(OWNER, NAME), str(clone))
-        script = tmp_path / "script.json"
-        script.write_text(json.dumps(SCRIPT))
         skew = tmp_path / "clock-skew"
         skew.write_text("0")
-        env = cli_env(tmp_path, GITHUB_TOKEN="double-token", PLAIT_TEST_CLOCK_SKEW=str(skew))
-        made = plait("init", "--repo", str(clone), "--forge", "github", "--github-url",
-                     gh.api_url, "--script", str(script), "--poll-interval", "0.3",
-                     "--project", "notes", home=tmp_path, env=env)  # fmt: skip
-        assert made.returncode == 0, made.stdout + made.stderr
+        env = make_project(gh, tmp_path, SCRIPT, PLAIT_TEST_CLOCK_SKEW=str(skew))
         log = tmp_path / "engine.log"
         engines: list[subprocess.Popen[bytes]] = []
 
         def start() -> None:
-            with log.open("a") as out:
-                engines.append(subprocess.Popen(
-                    [sys.executable, CLOCKED, "up", "notes", "--foreground"], env=env,
-                    stdout=out, stderr=subprocess.STDOUT,
-                ))  # fmt: skip
+            engines.append(start_engine(log, env, [CLOCKED, "up", "notes", "--foreground"]))
 
         try:
             start()
@@ -110,7 +92,7 @@ def test_a_scheduled_issue_reports_once_per_due_time_across_a_kill(tmp_path: Pat
             _until(lambda: len(_reports(gh)) == 1, 90, "the first report", log)
             engines[0].send_signal(signal.SIGKILL)
             engines[0].wait(timeout=30)
-            assert _pending_writes(tmp_path) == 1  # the report, done but not recorded
+            assert pending_writes(tmp_path) == 1  # the report, done but not recorded
             start()
             _until(lambda: len(_work_prs(gh)) == 1, 90, "the work task's PR", log)
             skew.write_text(str(2 * HOURS6))
@@ -124,7 +106,7 @@ def test_a_scheduled_issue_reports_once_per_due_time_across_a_kill(tmp_path: Pat
                 if proc.poll() is None:
                     proc.kill()
         assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
-        store = Store(_db(tmp_path))
+        store = Store(store_path(tmp_path))
         try:
             added = [t for _, e in store.events() if isinstance(e, ev.TasksAdded) for t in e.tasks]
         finally:

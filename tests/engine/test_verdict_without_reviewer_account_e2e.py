@@ -11,16 +11,14 @@ through the fix to a merged PR, and the verdict is still on GitHub for people.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from plait.testing.github_double import GitHubDouble
-from tests.cli.helpers_cli import cli_env, plait
+from tests.cli.helpers_cli import plait
+from tests.engine.issue_project import make_project, start_engine
 from tests.engine.test_github_issues_e2e import CI, _git, _until
 
 OWNER, NAME = "acme", "notes"
@@ -59,23 +57,13 @@ def test_a_verdict_no_poll_brings_back_reaches_the_worker_and_the_pr_merges(
     with GitHubDouble(root=tmp_path / "github", tokens={"double-token": "plait-bot"}) as gh:
         gh.create_repo(OWNER, NAME, files={"README.md": "notes\n", "plait.toml": TOML})
         gh.create_issue(OWNER, NAME, "Add note one", "Write notes/one.txt.", labels=["plait"])
-        clone = tmp_path / "clone"
-        _git(tmp_path, "clone", "-q", gh.repo_remote_url(OWNER, NAME), str(clone))
-        script = tmp_path / "script.json"
-        script.write_text(json.dumps(SCRIPT))
-        env = cli_env(tmp_path, GITHUB_TOKEN="double-token")  # no reviewer account
-        made = plait("init", "--repo", str(clone), "--forge", "github", "--github-url",
-                     gh.api_url, "--script", str(script), "--poll-interval", "0.3",
-                     "--merge-delay", "0.5", "--project", "notes", home=tmp_path,
-                     env=env)  # fmt: skip
-        assert made.returncode == 0, made.stdout + made.stderr
+        # No PLAIT_REVIEWER_TOKEN: no second account.
+        env = make_project(gh, tmp_path, SCRIPT, "--merge-delay", "0.5")
         ci = CI(gh)
         bot = threading.Thread(target=ci.run, daemon=True)
         bot.start()
         log = tmp_path / "engine.log"
-        up = [sys.executable, "-m", "plait.cli", "up", "notes", "--foreground"]
-        with log.open("w") as out:
-            engine = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
+        engine = start_engine(log, env)
         try:
             _until(lambda: gh.issue(OWNER, NAME, 1).state == "closed", 120,
                    "issue 1 closed by its merged PR", log)  # fmt: skip
