@@ -227,7 +227,7 @@ class IssueSource:
         self.reflect_every = reflect_every
         self._open: dict[int, Json] = {}  # number → the issue as last listed
         self._listed: list[Json] = []  # every labelled open issue as last listed
-        self._writers: dict[int, IssueWriter] = {}  # per context: who performs its writes
+        self._performer: tuple[SourceContext, IssueWriter] | None = None  # for this engine
 
     async def run(self, ctx: SourceContext) -> None:
         try:
@@ -344,11 +344,11 @@ class IssueSource:
 
     def _writer(self, ctx: SourceContext) -> IssueWriter:
         """The performer of this engine's `WriteIssue` effects (registered once)."""
-        writer = self._writers.get(id(ctx))
-        if writer is None:
-            writer = self._writers[id(ctx)] = IssueWriter(self.client, ctx, sleep=self.sleep)
+        if self._performer is None or self._performer[0] is not ctx:
+            writer = IssueWriter(self.client, ctx, sleep=self.sleep)
             ctx.perform(fx.WriteIssue, writer.perform)
-        return writer
+            self._performer = (ctx, writer)
+        return self._performer[1]
 
     async def _ask(self, ctx: SourceContext, write: IssueWrite) -> None:
         """Record the write in the event log; its effect does it (see core.issue_write)."""
