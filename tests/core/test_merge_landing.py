@@ -257,6 +257,19 @@ def test_reviewers_that_never_answer_leave_the_task_to_a_human() -> None:
     assert "reviewers gave no verdict 3 times" in attention_reason(d.st.tasks["a"], d.config)
 
 
+def test_a_pr_verdict_nothing_brings_back_is_the_workers_next_turn() -> None:
+    # No second GitHub account: the verdict went out for people only. The core has it:
+    # the worker's next turn gets its issues, and the PR does not wait forever.
+    d = _driver([TaskSpec(id="a", title="do a")], review=ReviewConfig(prs=True))
+    d.script("a", "RunReviewer", "reject_unheard", "ok")
+    state = d.run()
+    assert state.tasks["a"].phase is Phase.MERGED
+    fix = [e for e in d.decided(fx.RunAgent, "a") if e.turn.kind == "changes"]
+    assert len(fix) == 1
+    assert "1. a: add a test" in fix[0].turn.text
+    assert len(d.decided(fx.RunReviewer, "a")) == 2
+
+
 def test_a_pr_landing_with_reviews_waits_for_an_approved_verdict_on_its_head() -> None:
     d = _driver([TaskSpec(id="a", title="do a")], review=ReviewConfig(prs=True))
     d.script("a", "RunReviewer", "reject", "ok")

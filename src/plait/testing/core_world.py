@@ -31,6 +31,9 @@ Outcome = Literal[
     "skip",
     "tickets",
     "reject",
+    # PR landing: a needs-changes verdict the forge posted for people only (no second
+    # GitHub account): nothing of it comes back by the poll
+    "reject_unheard",
     "behind",
     "ci",
 ]
@@ -244,10 +247,11 @@ class SimWorld:
         usage = Usage(input_tokens=500, output_tokens=100, cost_usd=0.005)
         if outcome in ("fail", "fatal", "session", "killed"):
             return ev.Reviewed(**common, ok=False, agent=e.agent, failure="crash", error="boom")
-        if outcome == "reject":
+        if outcome in ("reject", "reject_unheard"):
             issues = (f"{e.task}: add a test", f"{e.task}: name it well")
             return ev.Reviewed(**common, ok=True, approved=False, issues=issues, agent=e.agent,
-                               usage=usage, seconds=10.0)  # fmt: skip
+                               usage=usage, seconds=10.0,
+                               comes_back=outcome == "reject")  # fmt: skip
         return ev.Reviewed(
             **common, ok=True, approved=True, agent=e.agent, usage=usage, seconds=10.0
         )
