@@ -137,3 +137,23 @@ def test_by_the_prs_own_author_a_change_request_falls_back_to_a_comment_review(
     assert "add a test" in pr.comments[0].body
     # For people only: the poll serves none of it; the core hands the verdict over.
     assert (back, served) == ([True, False], 0)
+
+
+def test_a_persons_reply_in_a_thread_of_a_verdict_for_people_comes_back(
+    gh: GitHubDouble, clone: GitRepo
+) -> None:
+    f = forge(clone, gh, reviewer=False)
+
+    async def flow() -> tuple[int, list[str]]:
+        number = await open_pr(f, clone)
+        await f.post_review(number, approved=False, body="1. …", issues=ISSUES, key="e3")
+        alone = len((await f.poll({"t1": number}))["t1"].threads)
+        (thread,) = gh.pr(OWN, R, number).threads
+        gh.reply_to_thread(thread.node_id, "call it `sum` instead", author="ann")
+        f.poller.mark_dirty(number)
+        view = (await f.poll({"t1": number}))["t1"]
+        return alone, [f"{t.path}:{t.line} {t.body}" for t in view.threads]
+
+    alone, threads = call(f, flow())
+    assert alone == 0  # the reviewer's own line comment: for people, not served again
+    assert threads == ["b.py:2 ann: call it `sum` instead"]  # a person's reply is
