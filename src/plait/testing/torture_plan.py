@@ -247,10 +247,11 @@ class PlanTorture:
             return _ForgeWorld(None)
         self.github = GitHubDouble(root=self.tmp / "github")
         self.github.start()
-        # No reviewer on GitHub: a needs-changes verdict posted there as a conversation
-        # comment never comes back as a thread to answer (the poll reads review threads
-        # and reviews only), so the task would wait forever. Known, left to its issue.
-        self.github.create_repo(OWNER, NAME, files={"README.md": "torture\n"})
+        # The reviewer runs on GitHub too, with no second account: its needs-changes
+        # verdict goes out as a comment review for people and reaches the worker from
+        # the store (`Reviewed.comes_back`).
+        files = {"README.md": "torture\n", "plait.toml": PLAIT_TOML}
+        self.github.create_repo(OWNER, NAME, files=files)
         run_git("clone", "-q", self.github.repo_remote_url(OWNER, NAME), str(self.repo),
                 cwd=self.tmp, env=self.env)  # fmt: skip
         for key, value in (("user.name", "dev"), ("user.email", "dev@example.invalid")):
