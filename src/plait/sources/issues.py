@@ -226,7 +226,6 @@ class IssueSource:
         self.sleep = sleep
         self.reflect_every = reflect_every
         self._open: dict[int, Json] = {}  # number → the issue as last listed
-        self._listed: list[Json] = []  # every labelled open issue as last listed
         self._performer: tuple[SourceContext, IssueWriter] | None = None  # for this engine
 
     async def run(self, ctx: SourceContext) -> None:
@@ -262,7 +261,6 @@ class IssueSource:
             return Look(listed=len(self._open), added=(), stopped=(), not_modified=True)
         before = self.client.budget.spend.points
         issues, fresh = await self._list()
-        self._listed = issues
         self._open = {int(i["number"]): i for i in issues if wanted(i, self.cfg)}
         added = await self._add(ctx)
         added += await self._adopt_for_repair(ctx)
