@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 
 from plait.api.views import task_row
-from plait.core.model import Phase, PRView, RunConfig
+from plait.core.effects import WriteIssue
+from plait.core.events import IssueWritten
+from plait.core.model import IssueWrite, Phase, PRView, RunConfig
 from plait.forges.github.client import GitHubClient
 from plait.forges.github.token import Token
 from plait.plans.issues_config import IssuesConfig
 from plait.plans.risk import Risk, RiskConfig, classify
 from plait.sources import issue_split
 from plait.sources.issue_schedules import WORK_ORIGIN, Rule, rule_of
+from plait.sources.issue_writer import IssueWriter
 from plait.sources.issues import IssueSource, Look
 from plait.testing.github_double import GitHubDouble
 from plait.testing.gitrepo import GitRepo, run_git
@@ -528,3 +531,23 @@ def test_an_asked_write_waits_for_the_rate_reserve_then_goes_out(
     assert slept[0] <= 60
     assert labels(gh, 1) == ["plait", "plait:running"]  # … then wrote
     assert len(gh.issue(OWNER, NAME, 1).comments) == 1
+
+
+def test_a_write_github_refuses_for_good_ends_with_its_error_instead_of_trying_forever(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    project = Project(tmp_path)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    client = GitHubClient(Token("t"), api_url=gh.api_url)
+    _CLIENTS.append(client)
+    writer = IssueWriter(client, project.ctx(), sleep=sleep)
+    write = IssueWrite(kind="report", repo=f"{OWNER}/{NAME}", number=99, key="issue-report:x",
+                       body="gone")  # fmt: skip
+    effect = WriteIssue(id="issue-write/3/report/x", task="issue:acme/app#99", write=write)
+    result = LOOP.run_until_complete(writer.perform(effect))
+    assert isinstance(result, IssueWritten)
+    assert (result.ok, result.error.startswith("#99: "), slept) == (False, True, [])
