@@ -306,3 +306,17 @@ def test_a_plan_sent_to_the_api_with_an_unknown_dependency_is_refused() -> None:
     cyc = Plan(name="p", title="p", tasks=pair)
     with pytest.raises(cmd.BadRequest, match="cycle"):
         cmd.add_plan(d.st, cyc, now=d.now)
+
+
+# ---- found by the third new-user trial -----------------------------------------------------
+@pytest.mark.parametrize("command", [("add", "x"), ("mission", "x")])
+def test_an_unknown_agent_is_refused_without_an_engine_too(
+    tmp_path: Path, command: tuple[str, str]
+) -> None:
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "a")
+    out = live.plait(*command, "--agent", "nosuch", "-p", "a")
+    # It was queued, then failed three turns once an engine ran ("unknown agent backend").
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "unknown agent 'nosuch'" in out.stderr
+    assert live.json("ps", "-p", "a", "--json") == []

@@ -18,6 +18,7 @@ from urllib.parse import quote as urlquote
 
 import httpx
 
+from plait.agents.registry import BACKENDS
 from plait.api import commands as cmd
 from plait.api.missions import add_mission, add_team
 from plait.api.spending import budget_view, set_budget
@@ -256,6 +257,9 @@ def quote(ref: str) -> str:
 
 
 # ---- straight from the store ---------------------------------------------------------------
+_AGENTS = tuple(BACKENDS)  # what an engine accepts (`plait.engine.host`)
+
+
 class OfflineAPI:
     live = False
 
@@ -348,7 +352,10 @@ class OfflineAPI:
         raise cmd.TaskNotFound(f"no command {verb!r}", hint="kill, retry, reset or send")
 
     def add(self, fields: Json) -> Json:
-        return self._queue(cmd.add_task(self._projected(), fields, now=time.time()))
+        # Checked as the engine checks it: a queued task for an unknown agent would only
+        # fail its turns once an engine ran.
+        command = cmd.add_task(self._projected(), fields, now=time.time(), agents=_AGENTS)
+        return self._queue(command)
 
     def add_plan(self, plan: Plan) -> Json:
         return self._queue(cmd.add_plan(self._projected(), plan, now=time.time()))
@@ -374,10 +381,10 @@ class OfflineAPI:
         }
 
     def add_mission(self, fields: Json) -> Json:
-        return self._queue(add_mission(self._projected(), fields, now=time.time()))
+        return self._queue(add_mission(self._projected(), fields, now=time.time(), agents=_AGENTS))
 
     def add_team(self, blueprint: Json) -> Json:
-        return self._queue(add_team(self._projected(), blueprint, now=time.time()))
+        return self._queue(add_team(self._projected(), blueprint, now=time.time(), agents=_AGENTS))
 
     def budget(self, task: str | None = None) -> Json:
         state = indexed(self._projected())
