@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 import subprocess
 import sys
@@ -320,3 +321,38 @@ def test_an_unknown_agent_is_refused_without_an_engine_too(
     assert out.returncode == 2, out.stdout + out.stderr
     assert "unknown agent 'nosuch'" in out.stderr
     assert live.json("ps", "-p", "a", "--json") == []
+
+
+@pytest.mark.parametrize("command", ["up", "web"])
+def test_up_with_a_bad_plait_toml_says_its_problems_with_exit_3(
+    tmp_path: Path, command: str
+) -> None:
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "t")
+    (live.repo / "plait.toml").write_text("[limits]\nmax_concurency = 3\n")
+    out = live.plait(command, "t")
+    # It was exit 5 with the engine's log lines run together: "…(exit 3): plait: … / …".
+    assert out.returncode == 3, out.stderr
+    assert "plait.toml:2: unknown key 'max_concurency'" in out.stderr
+    assert " / " not in out.stderr
+    assert "stopped at once" not in out.stderr
+
+
+def test_an_engine_that_dies_at_start_is_told_as_it_said_it(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "c")
+    (live.repo / "plait.toml").write_text('[container]\nimage = "none:latest"\n')
+    tools = tmp_path / "tools"  # git and nothing else: no container engine
+    tools.mkdir()
+    git = shutil.which("git")
+    assert git is not None
+    (tools / "git").symlink_to(git)
+    out = plait("up", "c", home=tmp_path, env=cli_env(tmp_path, PATH=str(tools)))
+    assert out.returncode != 0
+    first, *rest = out.stderr.splitlines()
+    assert first.startswith("plait: the engine of c stopped at once: container isolation")
+    assert first.count("plait:") == 1
+    assert " / " not in out.stderr
+    assert rest
+    assert rest[-1].startswith("  hint: ")
+    assert "engine.log" in rest[-1]

@@ -31,7 +31,10 @@ def start_engine(name: str, *, http: int | None = None, token: str | None = None
     session of its own); return its pid once its API answers."""
     proj = open_project(name)
     try:
-        check_repository(proj)  # said here, rather than as an engine that died at once
+        # Said here, rather than as an engine that died at once: the repository, and
+        # plait.toml with every problem at its line and exit code 3.
+        check_repository(proj)
+        proj.effective()
     finally:
         proj.close()
     log_path = project_paths(name).engine_log
@@ -56,12 +59,8 @@ def start_engine(name: str, *, http: int | None = None, token: str | None = None
             if child.poll() is not None:
                 with open(log_path, "rb") as log:
                     log.seek(seen)
-                    tail = log.read().decode(errors="replace").strip().splitlines()[-5:]
-                raise ProjectError(
-                    f"the engine of {name} stopped at once (exit {child.returncode}): "
-                    + " / ".join(tail),
-                    hint=f"see {log_path}",
-                )
+                    tail = log.read().decode(errors="replace").strip().splitlines()[-20:]
+                raise EngineStopped(name, child.returncode, tail, str(log_path))
             socket = engine_address(proj, wait=0)
             if socket is not None:
                 api = LiveAPI(name, socket)
@@ -79,6 +78,29 @@ def start_engine(name: str, *, http: int | None = None, token: str | None = None
     raise ProjectError(
         f"the engine of {name} did not answer within {_UP_WAIT:g}s", hint=f"see {log_path}"
     )
+
+
+class EngineStopped(ProjectError):
+    """A background engine that died before it answered, told as it said it (its last
+    `plait: …` error and hint) and with its exit code: the log is for the details."""
+
+    def __init__(self, name: str, code: int, tail: list[str], log_path: str) -> None:
+        starts = [i for i, line in enumerate(tail) if line.startswith("plait: ")]
+        said = tail[starts[-1] :] if starts else tail[-1:]
+        hints = [line.strip().removeprefix("hint: ") for line in said if _is_hint(line)]
+        lines = [line.removeprefix("plait: ") for line in said if not _is_hint(line)]
+        why = "\n".join(lines) or f"exit {code}"
+        hint = f"{hints[-1]}; the log: {log_path}" if hints else f"see {log_path}"
+        super().__init__(f"the engine of {name} stopped at once: {why}", hint=hint)
+        if code in _SAID_CODES:
+            self.exit_code = code
+
+
+_SAID_CODES = frozenset(range(2, 9))  # plait's own exit codes for a user's problem
+
+
+def _is_hint(line: str) -> bool:
+    return line.strip().startswith("hint: ")
 
 
 def _engine_env(token: str | None) -> dict[str, str]:
