@@ -356,3 +356,16 @@ def test_an_engine_that_dies_at_start_is_told_as_it_said_it(tmp_path: Path) -> N
     assert rest
     assert rest[-1].startswith("  hint: ")
     assert "engine.log" in rest[-1]
+
+
+def test_up_with_http_says_the_port_it_picked(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "u")
+    try:
+        out = live.ok("up", "u", "--http", "0")
+        # It said only the pid and the log: the port was to be found in engine.json.
+        info = json.loads((live.home() / "u" / "engine.json").read_text())
+        assert f"its API is also on {info['http']}" in out
+        assert "api.token" in out
+    finally:
+        live.plait("down", "u")

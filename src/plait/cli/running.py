@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -641,11 +642,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     name = proj.name
     proj.close()
     pid = start_engine(name, http=args.http, token=args.token)
-    log_path = project_paths(name).engine_log
+    paths = project_paths(name)
     print(
         f"engine of {name} running in the background (pid {pid}); "
-        f"log: {log_path}; stop it with `plait down {name}`"
+        f"log: {paths.engine_log}; stop it with `plait down {name}`"
     )
+    if args.http is not None:
+        # `--http 0` picks the port: say which, or the address is only in engine.json.
+        base = json.loads(paths.engine_info.read_text())["http"]
+        print(f"its API is also on {base} (bearer token in {paths.token})")
     return exits.OK
 
 
