@@ -1,11 +1,12 @@
 """`plait doctor`: what is installed, what is missing, and how to fix it.
 
 How this works. Each check returns a `Check` (ok / warn / fail, a detail and a fix). Only
-what the default run needs — Python, git >= 2.38 and a writable PLAIT_HOME — can fail;
-agent CLIs, their logins and a GitHub token are warnings, since the embedded default
-(script agent, local forge) needs none of them. Nothing here touches the network: a
-login is "present" when the variable or credentials file the CLI reads exists, and
-secrets are never printed, only the name of where they were found.
+what every run needs — Python, git >= 2.38 and a writable PLAIT_HOME — can fail;
+agent CLIs, their logins and a GitHub token are warnings, since the demo (script agent,
+local forge) needs none of them; the verdict says which agent `plait run` would pick.
+Nothing here touches the network: a login is "present" when the variable or credentials
+file the CLI reads exists, and secrets are never printed, only the name of where they
+were found.
 """
 
 from __future__ import annotations
@@ -306,9 +307,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(render(checks))
         warns = sum(c.status == WARN for c in checks)
         fails = sum(c.status == FAIL for c in checks)
-        verdict = "ready for the default run" if ok else "NOT ready: fix the failures above"
         print(
-            f"\n{verdict} ({fails} failed, {warns} warnings; warnings only matter for "
+            f"\n{_verdict(ok)} ({fails} failed, {warns} warnings; warnings only matter for "
             "the agent backends or forges they name)"
         )
     return 0 if ok else 1
+
+
+def _verdict(ok: bool) -> str:
+    """Ready for what: with no agent CLI logged in, `plait run` without --agent refuses
+    (exit 6), so a bare "ready" misled; the demo and the script agent need none."""
+    if not ok:
+        return "NOT ready: fix the failures above"
+    agent = default_agent(os.environ)
+    if agent is not None:
+        return f"ready: `plait run` uses {agent} when no --agent is given"
+    return (
+        "ready for `plait demo` and the script agent only: `plait run` needs an agent CLI "
+        "installed and logged in (see above), or --agent NAME"
+    )

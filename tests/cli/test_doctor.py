@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.helpers_cli import checkout_env
+
 REAL_GIT = shutil.which("git")
 SECRET = "ghp_doctorTestTokenNeverPrinted123"
 
@@ -55,7 +57,7 @@ class World:
     def doctor(self, *args: str) -> tuple[int, dict[str, dict[str, str]], str]:
         done = subprocess.run(
             [sys.executable, "-m", "plait.cli", "doctor", *args],
-            env=self.env,
+            env=checkout_env(self.env),  # this checkout's plait, whatever is installed
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -189,3 +191,18 @@ def test_too_old_git_fails_and_unwritable_plait_home_fails(world: World, tmp_pat
     assert "2.30.1 is too old" in checks["git"]["detail"]
     assert checks["PLAIT_HOME"]["status"] == "fail"
     assert "PLAIT_HOME" in checks["PLAIT_HOME"]["fix"]
+
+
+@pytest.mark.skipif(REAL_GIT is None, reason="git is not installed")
+def test_the_verdict_says_which_agent_a_run_would_use(world: World) -> None:
+    world.link_git()
+    code, _, text = world.doctor()
+    # It said "ready for the default run", and `plait run` then refused: no agent (exit 6).
+    assert code == 0
+    assert "ready for `plait demo` and the script agent only" in text
+    assert "ready for the default run" not in text
+    world.script("codex", 'echo "codex-cli 0.1.0"')
+    world.plant(".codex/auth.json")
+    code, _, text = world.doctor()
+    assert code == 0
+    assert "ready: `plait run` uses codex when no --agent is given" in text
