@@ -160,3 +160,17 @@ def test_the_readme_blueprint_is_valid() -> None:
     bp = parse_blueprint(toml, "README.md", variables={"resource": "invoices"})
     assert [m.name for m in bp.members] == ["schema", "api", "docs", "review", "devserver"]
     assert bp.members[3].depends_on == ("api", "docs")
+
+
+def test_a_var_the_blueprint_neither_declares_nor_uses_is_refused() -> None:
+    # `plait apply team.toml --var resorce=users` applied the team with "orders": the
+    # misspelt variable was silently dropped.
+    with pytest.raises(PlanError) as caught:
+        parse_blueprint(FULL, "team.toml", variables={"resorce": "users"})
+    assert "--var resorce: the blueprint has no variable 'resorce'" in caught.value.message
+    assert "did you mean --var resource=…?" in caught.value.hint
+    used_only = FULL.replace('[vars]\nresource = "orders"\n', "")
+    team = parse_blueprint(used_only, "team.toml", variables={"resource": "users"})
+    assert "users" in team.members[0].fields["prompt"]
+    declared = parse_blueprint(FULL, "team.toml", variables={"resource": "users"})
+    assert declared.variables["resource"] == "users"

@@ -143,7 +143,8 @@ class _Reader(TomlProblems):
         if not isinstance(description, str):
             self.problem((), "description", "description must be text", 'description = "…"')
             description = ""
-        variables = {**self._vars(data.get("vars", {})), **given}
+        declared = self._vars(data.get("vars", {}))
+        variables = {**declared, **given}
         agents = data.get("agents")
         if not isinstance(agents, dict) or not agents:
             self.problem(
@@ -153,12 +154,26 @@ class _Reader(TomlProblems):
                 'add [agents.NAME] with prompt = "…"',
             )
             agents = {}
+        self.used: set[str] = set()
         members = [self._member(n, body, variables) for n, body in agents.items()]
         kept = tuple(m for m in members if m is not None)
+        self._check_given(given, declared=set(declared))
         self._check_graph(kept)
         return Blueprint(
             name=name, description=description, members=kept, source=self.path, variables=variables
         )
+
+    def _check_given(self, given: Mapping[str, str], *, declared: set[str]) -> None:
+        """A --var the blueprint neither declares nor uses is a typo, not a no-op."""
+        known = sorted(declared | self.used)
+        for name in given:
+            if name in known:
+                continue
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"its variables: {', '.join(known) or 'none'}"
+            if close:
+                hint = f"did you mean --var {close[0]}=…? ({hint})"
+            self.problem((), "vars", f"--var {name}: the blueprint has no variable {name!r}", hint)
 
     def _unknown(self, table: tuple[str, ...], key: str, known: list[str]) -> None:
         where = f"in [{'.'.join(table)}]" if table else "at the top level"
@@ -224,8 +239,11 @@ class _Reader(TomlProblems):
     def _fill(
         self, where: tuple[str, ...], key: str, text: str, variables: Mapping[str, str]
     ) -> str:
+        template = Template(text)
+        if template.is_valid():
+            self.used.update(template.get_identifiers())
         try:
-            return Template(text).substitute(variables)
+            return template.substitute(variables)
         except KeyError as exc:
             name = exc.args[0]
             self.problem(where, key, f"{key} uses ${{{name}}}, which no variable sets",
