@@ -369,3 +369,18 @@ def test_up_with_http_says_the_port_it_picked(tmp_path: Path) -> None:
         assert "api.token" in out
     finally:
         live.plait("down", "u")
+
+
+def test_a_refused_blueprint_agent_is_named() -> None:
+    from plait.api import commands as cmd
+    from plait.api.missions import add_team
+    from plait.plans.blueprint import parse_blueprint
+    from plait.testing.core_driver import CoreDriver, specs_from
+
+    d = CoreDriver(specs_from({"a": []}))
+    d.start()
+    text = '[agents.schema]\nprompt = "p"\n[agents.docs]\nprompt = "d"\nallowed_tools = ["Read"]\n'
+    team = parse_blueprint(text, "team.toml").to_wire()
+    # It said only "agent 'script' cannot be limited to some tools": which of the team's?
+    with pytest.raises(cmd.BadRequest, match=r"^agent 'docs': agent '.*' cannot be limited"):
+        add_team(d.st, team, now=d.now)

@@ -131,7 +131,10 @@ def add_team(
     for member in members:
         fields = {**member.get("fields", {}), "id": ids[str(member["name"])],
                   "name": f"{team_name}.{member['name']}", "origin": "blueprint"}  # fmt: skip
-        spec = mission_spec(state, fields, agents=agents, taken=taken)
+        try:
+            spec = mission_spec(state, fields, agents=agents, taken=taken)
+        except BadRequest as exc:  # which of the blueprint's agents, or it is a riddle
+            raise BadRequest(f"agent {member['name']!r}: {exc.message}", hint=exc.hint) from None
         deps = member.get("depends_on") or []
         if any(d not in ids for d in deps):
             raise BadRequest(
