@@ -150,3 +150,19 @@ def test_every_flag_and_argument_says_what_it_is() -> None:
 
     walk(build_parser(), "")
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog"),
+    [(["ps", "--bogus"], "plait ps"), (["schedule", "list", "-z"], "plait schedule list")],
+)
+def test_an_unknown_flag_points_at_the_commands_own_help(
+    argv: list[str], prog: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plait.cli import main
+
+    # `plait ps --bogus` said "see `plait --help`", whose page lists no flag of ps.
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "plait: unrecognized arguments: " in err
+    assert f"hint: see `{prog} --help`" in err

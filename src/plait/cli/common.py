@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,6 +19,32 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        # The innermost command parser returns first: it names the command.
+        if not hasattr(parsed, _COMMAND_PROG):
+            setattr(parsed, _COMMAND_PROG, self.prog)
+        return parsed, extras
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """Flags left over are argparse's top-level error, whose hint named `plait --help`
+        for `plait ps --bogus`: the hint names the command's own help."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        prog = getattr(parsed, _COMMAND_PROG, self.prog)
+        delattr(parsed, _COMMAND_PROG)
+        if extras:
+            raise UsageError(
+                f"unrecognized arguments: {' '.join(extras)}", hint=f"see `{prog} --help`"
+            )
+        return parsed
+
+
+_COMMAND_PROG = "_command_prog"
 
 
 Sub = "argparse._SubParsersAction[Parser]"
