@@ -165,11 +165,18 @@ def _must(run: Run, argv: Sequence[str]) -> None:
         why = (done.stderr or done.stdout).strip().splitlines()
         last = why[-1] if why else f"exit {done.returncode}"
         hint = "see the message; `plait service status` says where it stands"
+        if "connect to bus" in last:
+            hint = (
+                "no systemd user manager answers here (it runs in a login session; over ssh, "
+                "su or in a container there may be none): log in, or run "
+                "`plait up --foreground` under a supervisor of your own"
+            )
         raise UsageError(f"{shlex.join(argv)} failed: {last}", hint=hint)
 
 
 def install(service: Service, user_home: Path, *, run: Run = _run) -> Path:
     path = unit_path(service, user_home)
+    fresh = not path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(service), encoding="utf-8")
     env = Path(service.env_file)
@@ -177,6 +184,18 @@ def install(service: Service, user_home: Path, *, run: Run = _run) -> Path:
         env.parent.mkdir(parents=True, exist_ok=True)
         env.write_text("# NAME=value lines for the engine: GITHUB_TOKEN=…\n", encoding="utf-8")
     env.chmod(0o600)
+    try:
+        _start(service, path, run)
+    except UsageError:
+        # A unit left behind by a failed first install made `service status` say
+        # "installed", and uninstall then failed the same way.
+        if fresh:
+            path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _start(service: Service, path: Path, run: Run) -> None:
     if service.kind == "systemd":
         _must(run, ["systemctl", "--user", "daemon-reload"])
         _must(run, ["systemctl", "--user", "enable", "--now", service.name])
@@ -186,7 +205,6 @@ def install(service: Service, user_home: Path, *, run: Run = _run) -> Path:
         domain = f"gui/{os.getuid()}"
         run(["launchctl", "bootout", f"{domain}/{service.label}"])  # a previous version
         _must(run, ["launchctl", "bootstrap", domain, str(path)])
-    return path
 
 
 def uninstall(service: Service, user_home: Path, *, run: Run = _run) -> bool:
@@ -197,7 +215,8 @@ def uninstall(service: Service, user_home: Path, *, run: Run = _run) -> bool:
     if service.kind == "systemd":
         run(["systemctl", "--user", "disable", "--now", service.name])
         path.unlink()
-        _must(run, ["systemctl", "--user", "daemon-reload"])
+        # With no user manager answering there is nothing to reload: the unit is gone.
+        run(["systemctl", "--user", "daemon-reload"])
     else:
         run(["launchctl", "bootout", f"gui/{os.getuid()}/{service.label}"])
         path.unlink()

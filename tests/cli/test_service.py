@@ -163,3 +163,22 @@ def _project(tmp_path: Path) -> None:
     made = plait("init", "--repo", str(repo), "--project", "notes", "--script", str(script),
                  home=tmp_path)  # fmt: skip
     assert made.returncode == 0, made.stderr
+
+
+def test_install_with_no_user_manager_leaves_nothing_behind(tmp_path: Path) -> None:
+    _project(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "systemctl"  # as over ssh or in a container: no user bus
+    fake.write_text('#!/bin/sh\necho "Failed to connect to bus: No medium found" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    env = cli_env(tmp_path, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                  XDG_CONFIG_HOME=str(tmp_path / "config"))  # fmt: skip
+    done = plait("service", "install", "notes", "--kind", "systemd", home=tmp_path, env=env)
+    assert done.returncode == 2
+    assert "no systemd user manager answers here" in done.stderr
+    # The unit stayed: status said "installed, not enabled", and uninstall failed too.
+    unit = tmp_path / "config" / "systemd" / "user" / "plait-notes.service"
+    assert not unit.exists()
+    status = plait("service", "status", "notes", "--kind", "systemd", home=tmp_path, env=env)
+    assert "is not installed" in status.stdout
