@@ -38,6 +38,8 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
             kind = prev.current.kind.value if prev and prev.current else "turn"
             if prev is not None and prev.nudged:
                 kind = "nudge"
+            elif prev is not None and prev.interrupted and prev.session_id:
+                kind = "continue"  # as the turn was started (`scheduler`'s turn kinds)
             if event.ok:
                 cost = f", ${event.usage.cost_usd:.4f}" if event.usage.cost_usd else ""
                 return (
