@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from plait.core import effects as fx
 from plait.core import events as ev
+from plait.core.model import Phase
+from plait.engine.loop import EngineResult
 from plait.testing.core_driver import CoreDriver, specs_from
 from plait.ui.headless import describe
+from plait.ui.summary import report
 
 
 def test_a_continued_turn_finishes_as_the_continue_turn_it_started_as() -> None:
@@ -26,3 +31,16 @@ def test_a_continued_turn_finishes_as_the_continue_turn_it_started_as() -> None:
     line = describe(done, old, new)
     assert line is not None
     assert line.startswith("agent finished continue turn in 2.0s")
+
+
+def test_the_summary_points_at_the_other_tasks_even_when_they_landed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    d = CoreDriver(specs_from({"a": [], "b": []}))
+    state = d.run()
+    report(EngineResult(state=state, stopped=False), ids=["b"], json_mode=False)
+    # It said `plait ps -p P`, which shows "no tasks" when the others have all landed.
+    out = capsys.readouterr().out
+    assert "1 other task(s) in the project: `plait ps -p" in out
+    assert "--all`" in out
+    assert state.tasks["a"].phase is Phase.MERGED

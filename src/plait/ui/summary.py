@@ -115,7 +115,9 @@ def report(
         print()
         print(summary_table(summary))
         if others > 0:
-            print(f"\n{others} other task(s) in the project: `plait ps -p {state.config.project}`")
+            # --all: `ps` alone hides the landed ones, which may be all of them.
+            where = f"`plait ps -p {state.config.project} --all`"
+            print(f"\n{others} other task(s) in the project: {where}")
         if stopped:
             print(f"\nstopped; continue with `plait resume {state.config.project}`")
     return exit_code(str(summary["outcome"]))
