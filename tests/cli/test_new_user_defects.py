@@ -384,3 +384,22 @@ def test_a_refused_blueprint_agent_is_named() -> None:
     # It said only "agent 'script' cannot be limited to some tools": which of the team's?
     with pytest.raises(cmd.BadRequest, match=r"^agent 'docs': agent '.*' cannot be limited"):
         add_team(d.st, team, now=d.now)
+
+
+def test_validate_checks_a_ticket_as_a_ticket(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plait.cli import main
+
+    good = tmp_path / "add-login.md"
+    good.write_text("---\nsummary: Add a login page\ndependencies: [setup-db]\n---\nA form.\n")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"summary": "x", "difficulty": "impossible"}')
+    # Both were read as gameplans: "the plan has no title", "the plan has no tasks".
+    assert main(["validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "ticket 'add-login' is valid: Add a login page (after setup-db)" in out
+    assert main(["validate", str(bad)]) == 3
+    err = capsys.readouterr().err
+    assert "difficulty 'impossible'" in err
+    assert "plan" not in err

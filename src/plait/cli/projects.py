@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -19,6 +20,8 @@ from plait.errors import ProjectError, UsageError
 from plait.plans import load_plan, plan_to_json
 from plait.plans.blueprint import parse_blueprint
 from plait.plans.config import parse_config
+from plait.plans.tickets import SUFFIXES as TICKET_SUFFIXES
+from plait.plans.tickets import parse_ticket
 from plait.store.paths import list_projects, plait_home
 from plait.ui.summary import summary_from_rows, summary_table
 from plait.workspaces.git import git_sync
@@ -158,6 +161,10 @@ def _drop_worktrees(repo: str, root: Any, name: str, *, keep_branches: bool) -> 
 def cmd_validate(args: argparse.Namespace) -> int:
     if args.plan.endswith(".toml"):
         return _validate_config(args)
+    if args.plan.endswith(TICKET_SUFFIXES) and os.path.isfile(args.plan):
+        text = read_text_file(args.plan)
+        if _is_ticket(args.plan, text):
+            return _validate_ticket(args, text)
     plan = load_plan(args.plan)
     warnings = [w.render() for w in plan.warnings]
     if args.json:
@@ -173,6 +180,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
         deps = f" (after {', '.join(t.depends_on)})" if t.depends_on else ""
         cls = f" [{t.task_class}]" if t.task_class else ""
         print(f"  {t.id}{cls}: {t.title}{deps}")
+    return exits.OK
+
+
+def _is_ticket(path: str, text: str) -> bool:
+    """A swarm ticket's marks: front matter (Markdown), or an object with a summary and no
+    patches (JSON). Read as a plan it was "the plan has no title"."""
+    if path.endswith(".md"):
+        return text.lstrip("\ufeff").startswith("---")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False  # the plan's reader says where the syntax breaks
+    return (
+        isinstance(data, dict) and "patches" not in data and bool({"summary", "title"} & set(data))
+    )
+
+
+def _validate_ticket(args: argparse.Namespace, text: str) -> int:
+    ticket = parse_ticket(text, args.plan)
+    if args.json:
+        deps, files = list(ticket.dependencies), list(ticket.files)
+        print_json({"ticket": ticket.id, "summary": ticket.summary, "dependencies": deps,
+                    "files": files})  # fmt: skip
+        return exits.OK
+    after = f" (after {', '.join(ticket.dependencies)})" if ticket.dependencies else ""
+    print(f"{args.plan}: ticket {ticket.id!r} is valid: {ticket.summary}{after}")
     return exits.OK
 
 
@@ -256,11 +289,13 @@ def register(sub: Any) -> None:
 
     val = sub.add_parser(
         "validate",
-        help="check a plan (or a plait.toml, swarm config or blueprint): every problem with "
-        "file:line and a fix",
+        help="check a plan (or a plait.toml, swarm config, blueprint or ticket): every "
+        "problem with file:line and a fix",
     )
     val.add_argument(
-        "plan", help="a gameplan (.md or .json), a plait.toml or swarm config, or a blueprint"
+        "plan",
+        help="a gameplan (.md or .json), a plait.toml or swarm config, a blueprint, or a "
+        "swarm ticket (Markdown with front matter, or JSON with a summary)",
     )
     add_json_flag(val, "print the parsed tasks as JSON")
     val.set_defaults(handler=cmd_validate)
