@@ -104,6 +104,9 @@ def test_a_plan_in_the_answer_counts_and_a_plan_that_never_validates_is_an_error
     assert "still does not validate after 2 tries" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "q.md").exists()
+    once = plait("plan", "greet", "--repo", str(repo), "--script", str(bad),
+                 "--out", str(tmp_path / "q.md"), "--tries", "1", home=tmp_path)  # fmt: skip
+    assert "still does not validate after 1 try — " in once.stderr  # it said "1 tries"
     done = plait("plan", "greet", "--repo", str(repo), "--script", str(_script(tmp_path, answer)),
                  "--out", str(out), home=tmp_path)  # fmt: skip
     assert done.returncode == 2

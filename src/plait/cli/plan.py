@@ -148,7 +148,8 @@ def _draft(
     summary = PlanProblem(
         PLAN_FILE,
         0,
-        f"the planner's plan still does not validate after {tries} tries",
+        f"the planner's plan still does not validate after {tries} "
+        + ("try" if tries == 1 else "tries"),
         "run plait plan again (--tries more), or write the plan yourself",
     )
     raise PlanError([summary, *problems])
