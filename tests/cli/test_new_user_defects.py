@@ -310,12 +310,18 @@ def test_a_plan_sent_to_the_api_with_an_unknown_dependency_is_refused() -> None:
 
 
 # ---- found by the third new-user trial -----------------------------------------------------
+def _project(tmp: Path, name: str) -> Live:
+    """A project with no tasks on a fresh repository, its engine not started."""
+    live = Live.make(tmp, {})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", name)
+    return live
+
+
 @pytest.mark.parametrize("command", [("add", "x"), ("mission", "x")])
 def test_an_unknown_agent_is_refused_without_an_engine_too(
     tmp_path: Path, command: tuple[str, str]
 ) -> None:
-    live = Live.make(tmp_path, {})
-    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "a")
+    live = _project(tmp_path, "a")
     out = live.plait(*command, "--agent", "nosuch", "-p", "a")
     # It was queued, then failed three turns once an engine ran ("unknown agent backend").
     assert out.returncode == 2, out.stdout + out.stderr
@@ -327,8 +333,7 @@ def test_an_unknown_agent_is_refused_without_an_engine_too(
 def test_up_with_a_bad_plait_toml_says_its_problems_with_exit_3(
     tmp_path: Path, command: str
 ) -> None:
-    live = Live.make(tmp_path, {})
-    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "t")
+    live = _project(tmp_path, "t")
     (live.repo / "plait.toml").write_text("[limits]\nmax_concurency = 3\n")
     out = live.plait(command, "t")
     # It was exit 5 with the engine's log lines run together: "…(exit 3): plait: … / …".
@@ -339,8 +344,7 @@ def test_up_with_a_bad_plait_toml_says_its_problems_with_exit_3(
 
 
 def test_an_engine_that_dies_at_start_is_told_as_it_said_it(tmp_path: Path) -> None:
-    live = Live.make(tmp_path, {})
-    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "c")
+    live = _project(tmp_path, "c")
     (live.repo / "plait.toml").write_text('[container]\nimage = "none:latest"\n')
     tools = tmp_path / "tools"  # git and nothing else: no container engine
     tools.mkdir()
@@ -359,8 +363,7 @@ def test_an_engine_that_dies_at_start_is_told_as_it_said_it(tmp_path: Path) -> N
 
 
 def test_up_with_http_says_the_port_it_picked(tmp_path: Path) -> None:
-    live = Live.make(tmp_path, {})
-    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "u")
+    live = _project(tmp_path, "u")
     try:
         out = live.ok("up", "u", "--http", "0")
         # It said only the pid and the log: the port was to be found in engine.json.
