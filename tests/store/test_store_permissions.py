@@ -42,7 +42,8 @@ def test_a_new_project_is_private(home: Path, tmp_path: Path) -> None:
     project = create_project("demo", Settings(repo=str(tmp_path)))
     project.store.set_meta("written", "1")  # the WAL and SHM files exist after a write
     paths = project.paths
-    folders = [home, home / "projects", paths.root, paths.worktrees]
+    # The scratch folder (CI and merge checkouts) was made 0755 when first used.
+    folders = [home, home / "projects", paths.root, paths.worktrees, paths.scratch]
     assert {str(p): mode(p) for p in folders} == {str(p): 0o700 for p in folders}
     files = store_files(paths.db)
     assert {str(p): mode(p) for p in files} == {str(p): 0o600 for p in files}

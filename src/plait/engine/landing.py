@@ -122,7 +122,7 @@ class MainLanding:
 
     async def _ci(self, head: str, task: str) -> str | None:
         """The CI command's output when it fails on `head`, None when it passes."""
-        os.makedirs(self.work_dir, exist_ok=True)
+        os.makedirs(self.work_dir, mode=0o700, exist_ok=True)  # its checkouts are private
         tmp = tempfile.mkdtemp(prefix=f"merge-{task}-", dir=self.work_dir)
         try:
             await export_commit(self.repo, head, tmp)

@@ -277,7 +277,7 @@ def build_engine(
         s.repo,
         project=project.name,
         ci_command=s.ci_command or None,
-        work_dir=str(project.paths.root / "tmp" / "merge"),
+        work_dir=str(project.paths.scratch / "merge"),
     )
     executors = Executors(
         project=project.name,

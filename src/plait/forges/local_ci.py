@@ -168,7 +168,7 @@ class CIRunner:
 
     async def run(self, job: CIRow) -> CIOutcome:
         """Run one claimed job and record its outcome."""
-        os.makedirs(self.work_dir, exist_ok=True)
+        os.makedirs(self.work_dir, mode=0o700, exist_ok=True)  # its checkouts are private
         tmp = tempfile.mkdtemp(prefix=f"ci-{job.id}-", dir=self.work_dir)
         try:
             try:

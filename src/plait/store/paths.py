@@ -65,6 +65,11 @@ class ProjectPaths:
         return self.root / "worktrees"
 
     @property
+    def scratch(self) -> Path:
+        """Checkouts the local forge's CI and the merge landing make and remove."""
+        return self.root / "tmp"
+
+    @property
     def prompts(self) -> Path:
         """Per-project prompt overrides (<kind>.md)."""
         return self.root / "prompts"
@@ -98,11 +103,11 @@ class ProjectPaths:
         return self.db.exists()
 
     def make_private(self) -> None:
-        """Create plait's home, the projects folder, this project's folder and its
-        worktrees folder as 0700, or tighten them if they exist."""
+        """Create plait's home, the projects folder, this project's folder, its worktrees
+        and its scratch folder as 0700, or tighten them if they exist."""
         home = self.root.parent.parent
         home.parent.mkdir(parents=True, exist_ok=True)  # e.g. ~/.local/share: not ours
-        for folder in (home, self.root.parent, self.root, self.worktrees):
+        for folder in (home, self.root.parent, self.root, self.worktrees, self.scratch):
             private_dir(folder)
 
 
