@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from plait.testing.gitrepo import GitRepo, run_git
-from tests.api.helpers_live import Live, turn
+from tests.api.helpers_live import Live, turn, until
 from tests.cli.helpers_cli import cli_env, plait
 
 PLAN = """\
@@ -406,3 +406,20 @@ def test_validate_checks_a_ticket_as_a_ticket(
     err = capsys.readouterr().err
     assert "difficulty 'impossible'" in err
     assert "plan" not in err
+
+
+def test_ps_with_no_engine_says_working_tasks_wait_for_one(tmp_path: Path) -> None:
+    slow = {"say": "slowly", "actions": [{"sleep": 60}]}
+    live = Live.make(tmp_path, {"tasks": {"s": {"start": [slow]}}})
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "w")
+    live.ok("add", "slow", "--id", "s", "-p", "w")
+    live.ok("up", "w")
+    try:
+        until(lambda: live.rows("w")["s"]["status"] == "working", what="a working task")
+    finally:
+        live.ok("down", "w")
+    out = live.ok("ps", "-p", "w")
+    # The table said "working" with nothing at work and said no more.
+    assert "working" in out
+    assert "no engine runs for w" in out
+    assert "`plait up w`" in out

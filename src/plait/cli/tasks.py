@@ -51,6 +51,7 @@ def _done(proj: Project, api: ProjectAPI) -> None:
 # ---- ps ----------------------------------------------------------------------------------------
 def cmd_ps(args: argparse.Namespace) -> int:
     proj, api = _api(args)
+    name, live = proj.name, api.live
     try:
         rows = api.tasks(status=args.status or "")
         every = api.tasks() if args.status and not rows and not args.json else rows
@@ -99,7 +100,18 @@ def cmd_ps(args: argparse.Namespace) -> int:
     for r in rows:
         if r.get("waits_for"):
             print(f"{r['id']} waits: {r['waits_for']}")
+    if not live and any(r["status"] not in _PARKED for r in rows):
+        # "working" with no engine read as if an agent were at it.
+        print(
+            f"no engine runs for {name}: these tasks stand where its last engine left them; "
+            f"`plait up {name}` (or `plait resume {name}`) carries them on"
+        )
     return exits.OK
+
+
+# Statuses that say nothing moves until a person or a dependency does.
+_PARKED = FINAL | {"waiting", "queued", "stopped", "needs-attention", "over-budget", "failed",
+                   "carried", "skipped"}  # fmt: skip
 
 
 def _no_task_is(wanted: str, rows: list[dict[str, Any]]) -> str:
