@@ -423,3 +423,23 @@ def test_ps_with_no_engine_says_working_tasks_wait_for_one(tmp_path: Path) -> No
     assert "working" in out
     assert "no engine runs for w" in out
     assert "`plait up w`" in out
+
+
+def test_validate_checks_the_prompt_files_a_swarm_config_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plait.cli import main
+
+    config = tmp_path / "swarm.toml"
+    config.write_text(
+        '[swarm]\n[[swarm.workers]]\nname = "w"\nprompts = ["prompts/worker.md"]\n'
+        '[review]\nreviewers = [{agent = "codex"}]\n'
+    )
+    # validate said "valid project settings"; `plait swarm` then refused the missing file.
+    assert main(["validate", str(config)]) == 3
+    assert f"swarm.toml:4: prompt file {tmp_path}/prompts/worker.md does not exist" in (
+        capsys.readouterr().err
+    )
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "worker.md").write_text("Be brief.\n")
+    assert main(["validate", str(config)]) == 0

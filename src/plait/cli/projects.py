@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import posixpath
 import shutil
 import sys
 import time
@@ -16,10 +17,11 @@ from plait.api.client import open_api
 from plait.cli.common import add_json_flag, add_project_arg, print_json, read_text_file, table
 from plait.engine.project import engine_running, open_project
 from plait.engine.settings import check_agents
-from plait.errors import ProjectError, UsageError
+from plait.errors import PlanError, PlanProblem, ProjectError, UsageError
 from plait.plans import load_plan, plan_to_json
 from plait.plans.blueprint import parse_blueprint
-from plait.plans.config import parse_config
+from plait.plans.config import ProjectConfig, parse_config
+from plait.plans.swarm_config import prompt_files
 from plait.plans.tickets import SUFFIXES as TICKET_SUFFIXES
 from plait.plans.tickets import parse_ticket
 from plait.store.paths import list_projects, plait_home
@@ -215,6 +217,7 @@ def _validate_config(args: argparse.Namespace) -> int:
         return _validate_blueprint(args, text)
     config = parse_config(text, args.plan)
     check_agents(config, text, args.plan)
+    _check_prompt_files(config, text, args.plan)
     if args.json:
         print_json({"config": args.plan, "valid": True, "classes": sorted(config.classes)})
         return exits.OK
@@ -224,6 +227,28 @@ def _validate_config(args: argparse.Namespace) -> int:
                  f"at most {c.cap} at once" if c.cap else ""]  # fmt: skip
         print(f"  class {name}: {', '.join(p for p in parts if p) or 'defaults'}")
     return exits.OK
+
+
+def _check_prompt_files(config: ProjectConfig, text: str, path: str) -> None:
+    """As `plait swarm` checks them before it starts: validate said "valid", then the
+    swarm refused a prompt file that is not there."""
+    lines = text.splitlines()
+    problems = [
+        PlanProblem(
+            path,
+            _line_naming(lines, posixpath.basename(p)),
+            f"prompt file {p} does not exist",
+            "fix the path (relative to this file's folder)",
+        )
+        for p in prompt_files(config.swarm, config.review)
+        if not os.path.isfile(p)
+    ]
+    if problems:
+        raise PlanError(problems)
+
+
+def _line_naming(lines: list[str], name: str) -> int:
+    return next((i for i, line in enumerate(lines, start=1) if name in line), 0)
 
 
 def _is_blueprint(text: str) -> bool:

@@ -22,14 +22,14 @@ from plait.cli.common import add_json_flag, add_project_flag, print_json, table
 from plait.cli.running import _new_project as new_project
 from plait.cli.running import add_settings_flags, changed_settings, check_repo_quiet
 from plait.core import events as ev
-from plait.core.model import RunState
+from plait.core.model import ReviewConfig, RunState
 from plait.core.plan import slugify
 from plait.core.swarm import swarm_done
 from plait.engine.host import HostOptions, host
 from plait.engine.project import Project, open_project, start_project
 from plait.engine.settings import read_config_file, with_secrets
 from plait.errors import UsageError
-from plait.plans.swarm_config import SwarmConfig
+from plait.plans.swarm_config import SwarmConfig, prompt_files
 from plait.sources.planners import planning_done
 from plait.sources.tickets import TicketsSource
 from plait.store.paths import check_project_name, project_paths
@@ -69,7 +69,7 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             f"{path} has no worker group",
             hint="add a [swarm] table and at least one [[swarm.workers]] (README: Swarm mode)",
         )
-    _check_prompt_files(config.swarm, config.review.prompts if config.review else ())
+    _check_prompt_files(config.swarm, config.review)
     check_git_sync()
     proj = _project(args, str(path))
     try:
@@ -101,9 +101,8 @@ def _project(args: argparse.Namespace, config_path: str) -> Project:
     return proj
 
 
-def _check_prompt_files(swarm: SwarmConfig | None, review: tuple[str, ...]) -> None:
-    groups = (*swarm.workers, *swarm.planners) if swarm else ()
-    for path in (*review, *(p for g in groups for p in g.prompts)):
+def _check_prompt_files(swarm: SwarmConfig | None, review: ReviewConfig | None) -> None:
+    for path in prompt_files(swarm, review):
         if not os.path.isfile(path):
             raise UsageError(
                 f"prompt file {path} does not exist",

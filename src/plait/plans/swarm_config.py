@@ -70,6 +70,13 @@ class SwarmConfig:
     planners: tuple[WorkerGroup, ...] = ()
 
 
+def prompt_files(swarm: SwarmConfig | None, review: ReviewConfig | None) -> tuple[str, ...]:
+    """Every prompt file the config names (worker and planner groups, the reviewer), as
+    joined to the config file's folder."""
+    groups = (*swarm.workers, *swarm.planners) if swarm else ()
+    return (*(review.prompts if review else ()), *(p for g in groups for p in g.prompts))
+
+
 class _Where:
     """Problems at the line a key (or an array-of-tables entry's key) is written on."""
 
