@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Protocol
 
 from plait import processes
-from plait.agents import signals
 from plait.agents.base import AgentBackend, TurnSpec
 from plait.agents.command import CommandBackend
 from plait.agents.events import AgentEvent, Garbage, SessionStarted, UsageReport
@@ -37,12 +36,11 @@ from plait.engine.executor import HERE, WorkerInfo
 from plait.engine.interrupted import PROMPT, Interrupted, left_behind, prompt_row, read_attempts
 from plait.engine.landing import Landed, MainLanding
 from plait.engine.reviewer import read_prompt_files, run_review
+from plait.engine.turn_end import TurnEnd
 from plait.forges.base import Forge, MergeBlocked
 from plait.store.sqlite import TranscriptEntry
-from plait.textsafe import no_surrogates
-from plait.workspaces.base import TurnCommit, Workspaces
+from plait.workspaces.base import Workspaces
 from plait.workspaces.containers import Container, Containerized
-from plait.workspaces.mainguard import FORBIDDEN
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +96,7 @@ class Executors:
         self.environment = environment or AgentEnvironment(project=project)
         self.container = container  # run every agent turn in this container, when set
         self.landing = landing  # merges into main for merge landing (see engine.landing)
+        self.turn_end = TurnEnd(workspaces=workspaces, transcript=transcript, clock=clock)
         # Backend → set once its first turn of this run is up and streaming (see _warm_up).
         self._warm: dict[str, asyncio.Event] = {}
         self._turns: dict[str, tuple[str, Seen]] = {}  # turns under way: effect → task, seen
@@ -354,7 +353,7 @@ class Executors:
             if in_place
             else (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
         )
-        main_before = "" if in_place else await self.workspaces.main_mark()
+        main_before = await self.turn_end.main_mark()
         env = self.environment.env(effect, os.environ)
         if self.container is not None:
             passed = tuple(backend.env(env, spec))
@@ -397,70 +396,7 @@ class Executors:
         if seen.garbage > GARBAGE_KEPT:
             text = f"{seen.garbage - GARBAGE_KEPT} more lines that were not the agent's stream"
             self.transcript(effect.task, effect.id, "Warning", json.dumps({"text": text}))
-        commit = (
-            TurnCommit(head_sha="", commits_ahead=0)
-            if in_place
-            else await self.workspaces.finish_turn(
-                worktree=effect.worktree,
-                base_sha=effect.base_sha,
-                task=effect.task,
-                message=f"{effect.turn.title}\n\nChanges the agent left uncommitted.",
-            )
-        )
-        touched = (
-            await self.workspaces.guard_main(before=main_before, worktree=effect.worktree)
-            if main_before
-            else ""
-        )
-        if touched:
-            # Agents never touch main: the task stops with the reason, main is back.
-            self.transcript(effect.task, effect.id, "Warning", json.dumps({"text": touched}))
-            outcome = dataclasses.replace(outcome, ok=False, failure=FORBIDDEN, error=touched)
-        reply = no_surrogates(outcome.reply) if outcome.ok else ""
-        signalled = await self._signals(effect, reply, commit)
-        return ev.AgentFinished(
-            at=self.clock(),
-            effect_id=effect.id,
-            task=effect.task,
-            ok=outcome.ok,
-            session_id=outcome.session_id,
-            usage=outcome.usage,
-            seconds=round(outcome.seconds, 3),
-            reply=no_surrogates(outcome.reply),
-            error=no_surrogates(outcome.error),
-            failure=outcome.failure,
-            commits_ahead=commit.commits_ahead,
-            head_sha=commit.head_sha,
-            reset_at=outcome.reset_at,
-            usage_cumulative=outcome.usage_cumulative,
-            interrupted_turns=earlier.attempts,
-            interrupted_usage=earlier.usage,
-            interrupted_seconds=earlier.seconds,
-            exit_code=outcome.exit_code,
-            **signalled,  # type: ignore[arg-type]
-        )
-
-    async def _signals(
-        self, effect: fx.RunAgent, reply: str, commit: TurnCommit
-    ) -> dict[str, object]:
-        """What a merge-landing worker's answer signalled (see agents.signals), and whether
-        its change is ticket files only."""
-        if not effect.tickets:
-            return {}
-        out: dict[str, object] = {"nothing_to_do": signals.nothing_to_do(reply)}
-        if effect.proposals and reply:
-            proposed, problems = signals.proposals(reply, effect.task)
-            out["proposed"] = proposed
-            for problem in problems:
-                text = json.dumps({"text": f"a proposed task was left out: {problem}"})
-                self.transcript(effect.task, effect.id, "Warning", text)
-        if commit.commits_ahead:
-            paths = await self.workspaces.changed_paths(
-                worktree=effect.worktree, base_sha=effect.base_sha
-            )
-            folder = effect.tickets.strip("/") + "/"
-            out["tickets_only"] = bool(paths) and all(p.startswith(folder) for p in paths)
-        return out
+        return await self.turn_end.finish(effect, outcome, main_before=main_before, earlier=earlier)
 
     def _killed(
         self, effect: fx.RunAgent, seen: Seen, seconds: float, earlier: Interrupted

@@ -12,7 +12,8 @@ starting a second turn: Temporal holds the turn, not this process.
 It then follows the workflow's history (`history`): transcript batches become rows in
 the store and name the worker the turn runs on, and the completion is the result. The
 result's commit comes back through git (`handover`), the worktree of record moves to it,
-and the core hears `AgentFinished` as from a local turn. A kill cancels the workflow
+and the turn ends as a local one does (`engine.turn_end`: main checked, the answer's
+signals read), so the core hears the same `AgentFinished`. A kill cancels the workflow
 (the worker stops the agent's process group when its next heartbeat brings the
 cancellation) and answers "killed"; an engine that merely stops leaves the turn running
 on its worker, to be picked up by `plait resume`.
@@ -38,12 +39,15 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from plait.agents.prompts import read_overrides
+from plait.agents.runner import TurnOutcome
 from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import Usage
 from plait.engine.executor import WorkerInfo
 from plait.engine.executors import Executors, describe_error, killed
+from plait.engine.interrupted import Interrupted
+from plait.engine.turn_end import TurnEnd
 from plait.errors import ExecutorError
 from plait.plans.executor import ExecutorConfig
 from plait.scaleout.connect import connect
@@ -57,7 +61,6 @@ from plait.scaleout.jobs import (
 from plait.scaleout.registry import list_workers
 from plait.scaleout.routing import candidate_queues
 from plait.scaleout.turns import usage_of
-from plait.textsafe import no_surrogates
 from plait.workspaces.base import Workspaces
 
 log = logging.getLogger(__name__)
@@ -156,6 +159,11 @@ class TemporalExecutor:
         self._abandoned: set[str] = set()
         self._workers: tuple[float, Sequence[WorkerInfo]] = (0.0, ())
         self.handover = Handover(facts.repo, facts.remote)
+        # The same end as a local turn's: every signal and rule applies on a worker too.
+        self.turn_end = TurnEnd(workspaces=workspaces, transcript=self._note, clock=clock)
+
+    def _note(self, task: str, effect_id: str, kind: str, body: str) -> None:
+        self.transcript(task, effect_id, self.clock(), kind, body)
 
     # ---- the Executor protocol --------------------------------------------------------------
     @property
@@ -229,6 +237,7 @@ class TemporalExecutor:
         remote = self._turns[effect.id] = RemoteTurn(task=effect.task)
         handle: WorkflowHandle[Any, TurnDone] | None = None
         try:
+            main_before = await self.turn_end.main_mark()
             client = await self.client()
             job = await self._job(effect)
             remote.queue = job.queues[0]
@@ -252,7 +261,7 @@ class TemporalExecutor:
             self._turns.pop(effect.id, None)
             self._interrupted.discard(effect.id)
             self._abandoned.discard(effect.id)
-        return await self._finish(effect, job, done)
+        return await self._finish(effect, job, done, main_before)
 
     async def _job(self, effect: fx.RunAgent) -> TurnJob:
         f = self.facts
@@ -355,39 +364,47 @@ class TemporalExecutor:
             async with asyncio.timeout(CANCEL_WAIT):
                 await self._follow(client, handle, effect, remote)
 
-    async def _finish(self, effect: fx.RunAgent, job: TurnJob, done: TurnDone) -> ev.Event:
+    async def _finish(
+        self, effect: fx.RunAgent, job: TurnJob, done: TurnDone, main_before: str
+    ) -> ev.Event:
         """Bring the turn's commit into the worktree of record; answer the core."""
         if done.pushed and done.head_sha:
             await self.handover.take(job, done, effect.worktree)
-        commit = await self.workspaces.finish_turn(
-            worktree=effect.worktree, base_sha=effect.base_sha, task=effect.task,
-            message=f"{effect.turn.title}\n\nChanges the agent left uncommitted.",
-        )  # fmt: skip
-        await self.handover.drop(job, done)
-        earlier = done.earlier
-        lost_usage = Usage()
-        for attempt in earlier:
-            lost_usage += usage_of(attempt.usage)
-        return ev.AgentFinished(
-            at=self.clock(),
-            effect_id=effect.id,
-            task=effect.task,
-            ok=done.ok,
-            session_id=done.session_id,
-            usage=usage_of(done.usage),
-            seconds=done.seconds,
-            reply=no_surrogates(done.reply),
-            error=no_surrogates(done.error),
-            failure=done.failure,
-            commits_ahead=commit.commits_ahead,
-            head_sha=commit.head_sha,
-            reset_at=done.reset_at,
-            usage_cumulative=done.usage_cumulative,
-            exit_code=done.exit_code,
-            interrupted_turns=len(earlier),
-            interrupted_usage=lost_usage,
-            interrupted_seconds=round(sum(a.seconds for a in earlier), 3),
+        event = await self.turn_end.finish(
+            effect, outcome_of(done), main_before=main_before, earlier=lost_attempts(done)
         )
+        await self.handover.drop(job, done)
+        return event
+
+
+def outcome_of(done: TurnDone) -> TurnOutcome:
+    """What the agent's process did on its worker, as a local run says it."""
+    return TurnOutcome(
+        ok=done.ok,
+        session_id=done.session_id,
+        usage=usage_of(done.usage),
+        reply=done.reply,
+        failure=done.failure,
+        error=done.error,
+        seconds=done.seconds,
+        num_turns=0,  # not sent back: the core counts turns, not the CLI's rounds
+        reset_at=done.reset_at,
+        exit_code=done.exit_code,
+        events_seen=0,
+        usage_cumulative=done.usage_cumulative,
+    )
+
+
+def lost_attempts(done: TurnDone) -> Interrupted:
+    """The attempts at the turn that workers lost before this one, to be counted."""
+    usage = Usage()
+    for attempt in done.earlier:
+        usage += usage_of(attempt.usage)
+    return Interrupted(
+        attempts=len(done.earlier),
+        usage=usage,
+        seconds=round(sum(a.seconds for a in done.earlier), 3),
+    )
 
 
 def _dict(value: object) -> dict[str, Any]:
