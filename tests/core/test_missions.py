@@ -194,6 +194,20 @@ def test_a_mission_in_a_directory_of_its_own_has_no_branch_and_no_cleanup() -> N
     assert not d2.decided(fx.Discard, "m2")
 
 
+def test_a_mission_that_touched_main_fails_and_is_not_restarted() -> None:
+    """An in-place mission's agent moved main (the shell put it back and says `forbidden`):
+    a restart would let it do so again, so a person looks, as for any task."""
+    policy = Restart(policy="always", max_restarts=5, window=1000.0, backoff=1.0)
+    d = CoreDriver([mission("m1", restart=policy, cwd="/home/me/repo")], config=CONFIG)
+    finish(d, turn_of(d, "m1"), ok=False, code=0, failure="forbidden")
+    t = d.st.tasks["m1"]
+    assert not t.restarts
+    assert display_status(t, d.config, landing="none") == "failed"
+    assert "a restart cannot fix this" in t.failed
+    d.tick(1000.0)
+    assert not d.pending(fx.RunAgent, "m1")
+
+
 # ---- trees and teams ------------------------------------------------------------------------
 def test_kill_cascade_stops_the_subtree_children_first_and_spares_the_rest() -> None:
     specs = [

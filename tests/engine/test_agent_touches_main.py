@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.agents import ScriptBackend
+from plait.core import effects as fx
 from plait.core import events as ev
 from plait.testing.gitrepo import run_git
 
@@ -88,6 +89,50 @@ def test_commits_on_main_that_are_not_the_agents_are_left_alone(tmp_path: Path) 
     assert done.ok, done.error
     assert after != before
     assert run_git("log", "-1", "--format=%s", "main", cwd=repo).strip() == "a person"
+
+
+def _in_place(tmp_path: Path, cwd: Path, actions: list[dict[str, Any]]) -> tuple[ev.Event, str]:
+    """One turn of a task without a worktree of its own, working in `cwd` (a mission's
+    folder); (its result, main before)."""
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"default": {"start": [{"say": "done", "actions": actions}]}}))
+    repo = tmp_path / "repo"
+
+    async def scenario() -> tuple[ev.Event, str]:
+        executors = make_executors(tmp_path, ScriptBackend(script=str(script)))
+        before = run_git("rev-parse", "main", cwd=repo).strip()
+        cwd.mkdir(exist_ok=True)
+        turn = fx.Turn(kind="start", title="m", description="", branch="", base_branch="main",
+                       in_place=True)  # fmt: skip
+        effect = fx.RunAgent(id="m/2/agent", task="m", agent="script", worktree=str(cwd),
+                             base_sha="", session_id="", turn=turn,
+                             launch=fx.Launch(name="m", in_place=True))  # fmt: skip
+        return await executors.run(effect), before
+
+    return asyncio.run(scenario())
+
+
+def test_an_in_place_agent_that_commits_on_main_in_the_repository_is_stopped(
+    tmp_path: Path,
+) -> None:
+    """A mission working in the repository's own folder, where main is checked out."""
+    repo = tmp_path / "repo"
+    done, before = _in_place(tmp_path, repo, [{"write": "f.txt", "content": "x\n"},
+                                              {"commit": "on main"}])  # fmt: skip
+    assert isinstance(done, ev.AgentFinished)
+    assert (done.ok, done.failure) == (False, "forbidden"), done
+    assert "put 1 commit(s) of its own on main" in done.error, done.error
+    assert run_git("rev-parse", "main", cwd=repo).strip() == before
+
+
+def test_an_in_place_agent_elsewhere_that_deletes_main_is_stopped(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    delete = ["git", "-C", str(repo), "update-ref", "-d", "refs/heads/main"]
+    done, before = _in_place(tmp_path, tmp_path / "notes", [{"run": delete}])
+    assert isinstance(done, ev.AgentFinished)
+    assert (done.ok, done.failure) == (False, "forbidden"), done
+    assert "deleted" in done.error
+    assert run_git("rev-parse", "main", cwd=repo).strip() == before
 
 
 PLAN = """# Gameplan: rules

@@ -18,8 +18,9 @@ from plait.core.effects import Launch
 from plait.core.model import RunState
 from plait.core.plan import Restart, TaskSpec
 
-# Failures no restart can fix without a person (not logged in, no permission).
-HOPELESS = frozenset({"auth", "permission"})
+# Failures no restart can fix without a person (not logged in, no permission, or the
+# agent broke one of plait's rules — it touched main — and would do so again).
+HOPELESS = frozenset({"auth", "permission", "forbidden"})
 
 
 def is_mission(spec: TaskSpec) -> bool:
