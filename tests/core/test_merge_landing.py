@@ -229,6 +229,26 @@ def test_a_reviewer_at_its_limit_is_passed_over_for_the_next_one() -> None:
     assert "claude" in d.st.cooldowns
 
 
+def test_a_reviewer_that_moved_main_stops_the_task_for_a_person() -> None:
+    """The shell caught the reviewer moving main and put it back (`forbidden`): no other
+    reviewer takes the round; the task fails with the reason until `retry`."""
+    chain = (Reviewer(agent="claude"), Reviewer(agent="gemini"))
+    d = _driver(_merge("a"), review=ReviewConfig(reviewers=chain))
+    d.run(until=lambda s: bool(d.pending(fx.RunReviewer, "a")))
+    [first] = d.pending(fx.RunReviewer, "a")
+    said = "the agent put 1 commit(s) of its own on main (abc); plait put main back at def"
+    d.feed(ev.Reviewed(at=d.now, effect_id=first.id, task="a", ok=False, agent="claude",
+                       failure="forbidden", error=said))  # fmt: skip
+    d.tick(1000.0)
+    assert not d.pending(fx.RunReviewer, "a")
+    t = d.st.tasks["a"]
+    assert display_status(t, d.config, landing="merge") == "failed"
+    assert said in attention_reason(t, d.config)
+    d.feed(ev.TaskRetried(at=d.now, task="a"))
+    [again] = d.pending(fx.RunReviewer, "a")
+    assert again.agent == "gemini"  # the round goes on down the chain
+
+
 def test_a_reviewer_turn_takes_a_slot_of_the_reviewers_backend() -> None:
     chain = (Reviewer(agent="claude"),)
     d = _driver(

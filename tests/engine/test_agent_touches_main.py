@@ -14,7 +14,7 @@ from typing import Any
 from plait.agents import ScriptBackend
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.testing.gitrepo import run_git
+from plait.testing.gitrepo import GitRepo, run_git
 
 from .test_executors import _git_home, agent_effect, make_executors
 
@@ -135,6 +135,33 @@ def test_an_in_place_agent_elsewhere_that_deletes_main_is_stopped(tmp_path: Path
     assert run_git("rev-parse", "main", cwd=repo).strip() == before
 
 
+def test_a_reviewer_that_moves_main_to_the_change_is_stopped_and_main_put_back(
+    tmp_path: Path,
+) -> None:
+    """A reviewer that "approves" by moving main to the change it judged."""
+    moves = [{"run": ["git", "update-ref", "refs/heads/main", "HEAD"]}]
+    script = tmp_path / "script.json"
+    turns = {"verdict": [{"say": "VERDICT: APPROVED", "actions": moves}]}
+    script.write_text(json.dumps({"default": turns}))
+    repo = tmp_path / "repo"
+
+    async def scenario() -> tuple[ev.Event, str]:
+        executors = make_executors(tmp_path, ScriptBackend(script=str(script)))
+        work = await agent_effect(executors, "t")  # its prepared worktree
+        head = GitRepo(repo).commit({"f.txt": "x\n"}, "the change", cwd=work.worktree)
+        before = run_git("rev-parse", "main", cwd=repo).strip()
+        review = fx.RunReviewer(id="t/3/verdict", task="t", agent="script",
+                                worktree=work.worktree, base_sha=work.base_sha,
+                                head_sha=head, title="t")  # fmt: skip
+        return await executors.run(review), before
+
+    done, before = asyncio.run(scenario())
+    assert isinstance(done, ev.Reviewed)
+    assert (done.ok, done.failure) == (False, "forbidden"), done
+    assert "put 1 commit(s) of its own on main" in done.error, done.error
+    assert run_git("rev-parse", "main", cwd=repo).strip() == before
+
+
 PLAN = """# Gameplan: rules
 
 ## Patches
@@ -192,8 +219,6 @@ class _Race:
     """A repository where an agent's worktree races plait's landings on main."""
 
     def __init__(self, tmp_path: Path) -> None:
-        from plait.testing.gitrepo import GitRepo
-
         self.repo = GitRepo.init(tmp_path / "repo", files={"README.md": "x\n"})
         self.before = self.repo.rev("main")  # noted before the agent's turn
         self.work = tmp_path / "work"

@@ -28,6 +28,10 @@ else:  # the same copy, about twice as fast (P2)
     from plait.core.copying import replace
 
 
+# What the shell reports for a turn that broke one of plait's rules (it touched main).
+FORBIDDEN = "forbidden"
+
+
 def chain(state: RunState) -> tuple[Reviewer, ...]:
     return state.config.review.reviewers or (Reviewer(agent=state.config.agent),)
 
@@ -157,6 +161,10 @@ def _no_verdict(state: RunState, t: TaskState, event: ev.Reviewed) -> tuple[RunS
     """No verdict: the next reviewer of the chain takes the round (the op stays)."""
     error = f"reviewer {event.agent}: {event.error or event.failure or 'no verdict'}"
     t = replace(t, reviewer_tries=t.reviewer_tries + 1, last_error=error)
+    if event.failure == FORBIDDEN:
+        # The reviewer moved main (the shell put it back): as for a worker, a person
+        # looks before anything runs again; `retry` clears it and the round goes on.
+        return state, replace(t, failed=error, retry_at=0.0)
     if event.failure in LIMIT_FAILURES:
         cooldowns = cool_down(
             state.cooldowns,

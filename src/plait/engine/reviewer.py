@@ -2,7 +2,9 @@
 
 The reviewer runs on its own backend and model, in a fresh session, in the task's worktree
 (so it can read the files around the diff). It must not change anything: the worktree is
-put back at the judged head afterwards, and whatever it left is reported. Its answer is
+put back at the judged head afterwards, and whatever it left is reported; a reviewer that
+moved main is caught as a worker would be (`engine.turn_end`): main goes back and the
+task stops with the reason, `forbidden`. Its answer is
 parsed by `plait.review.verdict` — anything but a clear APPROVED counts as needs-changes
 with the reason — and, for a PR landing, posted on the PR as a review.
 """
@@ -10,6 +12,7 @@ with the reason — and, for a PR landing, posted on the PR as a review.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -21,12 +24,14 @@ from plait.agents.events import AgentEvent
 from plait.agents.runner import TurnOutcome
 from plait.core import effects as fx
 from plait.core import events as ev
+from plait.engine.turn_end import TurnEnd
 from plait.errors import AgentError
 from plait.forges.base import Forge
 from plait.review.prompt import DIFF_LIMIT, ReviewInput, render_review
 from plait.review.verdict import Verdict, parse_verdict, render_verdict
 from plait.textsafe import no_surrogates
 from plait.workspaces.base import Workspaces
+from plait.workspaces.mainguard import FORBIDDEN
 
 KIND = "verdict"  # the turn kind a reviewer's turn runs as (the script agent plays these)
 
@@ -41,6 +46,7 @@ class Shell(Protocol):
     transcript: Callable[[str, str, str, str], None]
     clock: Callable[[], float]
     prompts_dir: Path | None
+    turn_end: TurnEnd
 
     def record(self, task: str, effect_id: str, event: AgentEvent) -> None: ...
 
@@ -94,11 +100,16 @@ async def run_review(ex: Shell, effect: fx.RunReviewer) -> ev.Reviewed:
         ex.record(effect.task, effect.id, event)
 
     ex.transcript(effect.task, effect.id, "ReviewPrompt", json.dumps({"text": prompt}))
+    main_before = await ex.turn_end.main_mark()
     try:
         outcome = await ex.agent_process(backend, spec, effect.id, on_event)
     finally:
         if warm is not None:
             warm.set()
+    # Before the worktree is put back: its HEAD tells the reviewer's commits on main apart.
+    touched = await ex.turn_end.guard_main(effect, main_before)
+    if touched:
+        outcome = dataclasses.replace(outcome, ok=False, failure=FORBIDDEN, error=touched)
     if await ex.workspaces.restore(worktree=effect.worktree, head_sha=effect.head_sha):
         text = "the reviewer changed the worktree; plait put it back"
         ex.transcript(effect.task, effect.id, "Warning", json.dumps({"text": text}))
