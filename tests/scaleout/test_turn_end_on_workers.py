@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,38 +73,47 @@ def _signals(done: ev.AgentFinished) -> tuple[object, ...]:
             done.commits_ahead)  # fmt: skip
 
 
+def _on_harness(
+    tmp_path: Path,
+    server: TemporalDevServer,
+    queue: str,
+    check: Callable[[Harness], Awaitable[None]],
+) -> None:
+    async def scenario() -> None:
+        async with Harness.start(tmp_path, server, queue, _script(tmp_path / "repo")) as h:
+            await check(h)
+
+    asyncio.run(scenario())
+
+
 def test_an_agent_on_a_worker_that_moves_main_is_stopped_and_main_put_back(
     tmp_path: Path, temporal: TemporalDevServer, queue: str
 ) -> None:
-    async def scenario() -> None:
-        script = _script(tmp_path / "repo")
-        async with Harness.start(tmp_path, temporal, queue, script) as h:
-            before = h.repo.rev("main")
-            on_worker, locally = await _both(h, "rogue")
-            assert (on_worker.ok, on_worker.failure) == (False, "forbidden"), on_worker
-            assert "put 1 commit(s) of its own on main" in on_worker.error, on_worker.error
-            assert h.repo.rev("main") == before
-            assert "Warning" in h.rows.kinds(on_worker.effect_id)
-            assert _signals(on_worker) == _signals(locally)
-            assert on_worker.error.split(" (")[0] == locally.error.split(" (")[0]
+    async def check(h: Harness) -> None:
+        before = h.repo.rev("main")
+        on_worker, locally = await _both(h, "rogue")
+        assert (on_worker.ok, on_worker.failure) == (False, "forbidden"), on_worker
+        assert "put 1 commit(s) of its own on main" in on_worker.error, on_worker.error
+        assert h.repo.rev("main") == before
+        assert "Warning" in h.rows.kinds(on_worker.effect_id)
+        assert _signals(on_worker) == _signals(locally)
+        assert on_worker.error.split(" (")[0] == locally.error.split(" (")[0]
 
-    asyncio.run(scenario())
+    _on_harness(tmp_path, temporal, queue, check)
 
 
 def test_a_workers_nothing_to_do_and_proposals_reach_the_controller_as_from_here(
     tmp_path: Path, temporal: TemporalDevServer, queue: str
 ) -> None:
-    async def scenario() -> None:
-        script = _script(tmp_path / "repo")
-        async with Harness.start(tmp_path, temporal, queue, script) as h:
-            swarm = {"tickets": "tickets", "proposals": True}
-            idle, idle_here = await _both(h, "idle", **swarm)
-            assert idle.nothing_to_do == "it is there already"
-            assert _signals(idle) == _signals(idle_here)
+    async def check(h: Harness) -> None:
+        swarm = {"tickets": "tickets", "proposals": True}
+        idle, idle_here = await _both(h, "idle", **swarm)
+        assert idle.nothing_to_do == "it is there already"
+        assert _signals(idle) == _signals(idle_here)
 
-            planner, planner_here = await _both(h, "planner", **swarm)
-            assert [p.id for p in planner.proposed] == ["next-one"]
-            assert planner.tickets_only
-            assert _signals(planner) == _signals(planner_here)
+        planner, planner_here = await _both(h, "planner", **swarm)
+        assert [p.id for p in planner.proposed] == ["next-one"]
+        assert planner.tickets_only
+        assert _signals(planner) == _signals(planner_here)
 
-    asyncio.run(scenario())
+    _on_harness(tmp_path, temporal, queue, check)
