@@ -107,7 +107,7 @@ async def run_review(ex: Shell, effect: fx.RunReviewer) -> ev.Reviewed:
         if warm is not None:
             warm.set()
     # Before the worktree is put back: its HEAD tells the reviewer's commits on main apart.
-    touched = await ex.turn_end.guard_main(effect, main_before)
+    touched = await ex.turn_end.guard_main(effect, before=main_before, worktree=effect.worktree)
     if touched:
         outcome = dataclasses.replace(outcome, ok=False, failure=FORBIDDEN, error=touched)
     if await ex.workspaces.restore(worktree=effect.worktree, head_sha=effect.head_sha):

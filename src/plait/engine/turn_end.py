@@ -67,7 +67,7 @@ class TurnEnd:
     ) -> ev.AgentFinished:
         """The turn's answer to the core, after the steps above."""
         commit = await self._commit(effect)
-        touched = await self.guard_main(effect, main_before)
+        touched = await self.guard_main(effect, before=main_before, worktree=effect.worktree)
         if touched:
             outcome = dataclasses.replace(outcome, ok=False, failure=FORBIDDEN, error=touched)
         reply = no_surrogates(outcome.reply) if outcome.ok else ""
@@ -95,12 +95,11 @@ class TurnEnd:
             **signalled,  # type: ignore[arg-type]
         )
 
-    async def guard_main(self, effect: fx.Effect, before: str, worktree: str = "") -> str:
-        """ "" when the turn left main alone; else what it did (main is back already, and
-        the transcript says so)."""
+    async def guard_main(self, effect: fx.Effect, *, before: str, worktree: str) -> str:
+        """What the turn in `worktree` did to main, after main was put back ("" when it
+        left main alone); the transcript says so too."""
         if not before:
             return ""
-        worktree = worktree or getattr(effect, "worktree", "")
         touched = await self.workspaces.guard_main(before=before, worktree=worktree)
         if touched:
             self.warn(effect, touched)
