@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from plait import exits
 from plait.core.task import display_status
 from plait.testing.gitrepo import GitRepo
 from tests.api.helpers_live import Live
@@ -262,3 +263,25 @@ def test_the_example_plan_is_a_valid_plan() -> None:
 
     plan = load_plan(Path(__file__).parents[2] / "docs" / "examples" / "plan.md")
     assert [t.id for t in plan.tasks] == ["1", "2", "3"]
+
+
+# ---- plait wait under a dependency that stopped for good ------------------------------------
+def test_wait_ends_when_a_dependency_stopped_for_good(tmp_path: Path) -> None:
+    """Seen in a new-user trial: `plait wait` on a task under a failed one ran into its
+    timeout, though nothing would move until a person acted."""
+    live = Live.make(
+        tmp_path, {"tasks": {"a": {"start": [{"say": "", "actions": [{"crash": 3}]}]}}}
+    )
+    live.ok("init", "--repo", str(live.repo), "--project", "w", "--agent", "script",
+            "--script", str(live.script))  # fmt: skip
+    live.ok("up", "w")
+    try:
+        live.ok("add", "Fail", "--id", "a", "--landing", "none", "-p", "w")
+        live.ok("add", "After the failure", "--id", "b", "--after", "a", "-p", "w")
+        live.ok("add", "Under that", "--id", "c", "--after", "b", "-p", "w")
+        waited = live.plait("wait", "c", "--timeout", "100", "-p", "w", timeout=150)
+    finally:
+        live.plait("down", "w")
+    assert waited.returncode == exits.ATTENTION, (waited.stdout, waited.stderr)
+    assert "c: waiting, blocked: a is needs-attention" in waited.stdout
+    assert "`plait retry a`" in waited.stdout

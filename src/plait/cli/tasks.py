@@ -204,6 +204,11 @@ def cmd_wait(args: argparse.Namespace) -> int:
             if code is not None:
                 _wait_report(words, args.json)
                 return code
+            held = {tid: blocked_by(rows, tid) for tid in ids}
+            if all(held[tid] or words[tid] in _SETTLED for tid in ids):
+                why = {t: f"{d} is {rows[d]['status']}" for t, d in held.items() if d}
+                _wait_report(words, args.json, why)
+                return exits.ATTENTION
             if not api.live:
                 _wait_report(words, args.json)
                 raise ProjectError(
@@ -221,6 +226,26 @@ def cmd_wait(args: argparse.Namespace) -> int:
         _done(proj, api)
 
 
+_SETTLED = ENDED | {"needs-attention", "stopped"}
+
+
+def blocked_by(rows: dict[str, dict[str, Any]], tid: str) -> str:
+    """The dependency, direct or further up, that stopped for good ("" if none): a task
+    under a failed, stopped or needs-attention one will not move until a person acts, so
+    `plait wait` ends instead of running into its timeout."""
+    seen: set[str] = set()
+    todo = [str(d) for d in rows[tid].get("depends_on") or ()]
+    while todo:
+        dep = todo.pop()
+        if dep in seen or dep not in rows:
+            continue
+        seen.add(dep)
+        if str(rows[dep]["status"]) in _SETTLED - FINAL:
+            return dep
+        todo.extend(str(d) for d in rows[dep].get("depends_on") or ())
+    return ""
+
+
 def _wait_code(rows: list[dict[str, Any]]) -> int | None:
     """None while a task can still move. Then: 10 when one needs a person, 11 when one is
     stopped, a failed mission's agent exit code (the first in the order asked), else 0."""
@@ -235,12 +260,18 @@ def _wait_code(rows: list[dict[str, Any]]) -> int | None:
     return int(failed[0].get("exit_code") or 1) if failed else exits.OK
 
 
-def _wait_report(words: dict[str, str], json_mode: bool) -> None:
+def _wait_report(
+    words: dict[str, str], json_mode: bool, held: dict[str, str] | None = None
+) -> None:
+    """`held`: why a task will not move ("a is failed"), for the tasks under a stopped one."""
+    held = held or {}
     if json_mode:
         print_json(words)
-    else:
-        for tid, word in words.items():
-            print(f"{tid}: {word}")
+        return
+    for tid, word in words.items():
+        print(f"{tid}: {word}, blocked: {held[tid]}" if tid in held else f"{tid}: {word}")
+    for dep in sorted({why.split(" ", 1)[0] for why in held.values()}):
+        print(f"  `plait retry {dep}` (or `plait reset {dep}`) lets the tasks under it move")
 
 
 def cmd_result(args: argparse.Namespace) -> int:
