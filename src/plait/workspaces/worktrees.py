@@ -42,8 +42,10 @@ from plait.workspaces.inspect import (
 )
 from plait.workspaces.mainguard import check_main, main_tip
 from plait.workspaces.names import check_branch, check_rev, check_task_id
+from plait.workspaces.pushguard import RemoteRefs, check_pushes, remote_refs
 
 _MAX_CONTINUES = 200  # rebase --continue steps finish_turn takes before giving up
+_MAX_MARKS = 10_000  # forge snapshots kept for turns under way
 
 
 class GitWorkspaces:
@@ -71,6 +73,9 @@ class GitWorkspaces:
         self.remote = remote
         self.report = report
         self.git_hooks = HookGuard(self.repo)
+        # The forge's refs before each turn under way, by the mark `main_mark` gave it.
+        self._forge_marks: dict[str, RemoteRefs] = {}
+        self._marks = 0
 
     # ---- prepare -------------------------------------------------------------------------
     async def prepare(self, *, task: str, branch: str, base_branch: str) -> Prepared:
@@ -415,12 +420,32 @@ class GitWorkspaces:
         return f"{self.remote}/{ref}"
 
     async def main_mark(self) -> str:
-        return await main_tip(self.repo, self.main_branch)
+        """main's tip, and with a forge, `tip#n`: n names the forge's refs noted now
+        (in memory: after a restart a turn's pushes go unjudged, its main not)."""
+        tip = await main_tip(self.repo, self.main_branch)
+        seen = await remote_refs(self.repo, self.remote) if self.remote else None
+        if seen is None:
+            return tip
+        self._marks += 1
+        mark = f"{tip}#{self._marks}"
+        self._forge_marks[mark] = seen
+        while len(self._forge_marks) > _MAX_MARKS:  # turns that never came back
+            del self._forge_marks[next(iter(self._forge_marks))]
+        return mark
 
     async def guard_main(self, *, before: str, worktree: str) -> str:
-        return await check_main(
-            repo=self.repo, main=self.main_branch, before=before, worktree=worktree
+        tip = before.partition("#")[0]
+        forge = self._forge_marks.pop(before, None)
+        said = await check_main(
+            repo=self.repo, main=self.main_branch, before=tip, worktree=worktree
         )
+        if forge is not None and self.remote:
+            pushed = await check_pushes(
+                repo=self.repo, remote=self.remote, main=self.main_branch, before=forge,
+                worktree=worktree,
+            )  # fmt: skip
+            said = "; ".join(s for s in (said, pushed) if s)
+        return said
 
     async def restore(self, *, worktree: str, head_sha: str) -> bool:
         """Put the worktree back at `head_sha`, clean (after a reviewer, who must not change
