@@ -35,6 +35,7 @@ from bench import (
     p9_scaleout,
     page,
     r1_plan,
+    r1_schedule,
     r1_swarm,
 )
 from bench.common import Report, Skip
@@ -52,6 +53,7 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "P9": p9_scaleout.run,
     "R1": r1_plan.run,
     "R1S": r1_swarm.run,
+    "R1C": r1_schedule.run,
 }
 
 
