@@ -11,6 +11,7 @@ stalling (tests/engine/test_real_agents_faults.py), main touched
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shlex
 import tracemalloc
@@ -31,6 +32,7 @@ ERROR_RESULT = json.dumps(
     {"type": "result", "subtype": "success", "is_error": True, "result": "I could not do it",
      "session_id": "s1", "num_turns": 1}
 )  # fmt: skip
+WORK = "echo x > f.txt && git add f.txt && git commit -qm f"
 INIT = json.dumps({"type": "system", "subtype": "init", "session_id": "s1", "cwd": "."})
 
 
@@ -70,8 +72,7 @@ def test_an_agent_that_prints_100_mb_costs_bounded_memory(tmp_path: Path) -> Non
     all without holding it (the peak of Python's allocations stays far below)."""
     big_line = "head -c 100000000 /dev/zero | tr '\\0' x; echo"
     many = "yes 'just some chatter from the agent' | head -c 100000000; echo"
-    work = "echo x > f.txt && git add f.txt && git commit -qm f"
-    program = f"{_say(INIT)}; {big_line}; {many}; {work}; {_say(RESULT)}"
+    program = f"{_say(INIT)}; {big_line}; {many}; {WORK}; {_say(RESULT)}"
     tracemalloc.start()
     try:
         done = _turn(tmp_path, program)
@@ -115,3 +116,29 @@ def test_an_agent_that_deletes_its_worktree_fails_the_turn_cleanly(tmp_path: Pat
     done, again = asyncio.run(scenario())
     assert not getattr(done, "ok", False), done
     assert Path(getattr(again, "worktree", "")).is_dir()
+
+
+def test_the_turn_after_an_agent_deleted_its_worktree_gets_it_back(tmp_path: Path) -> None:
+    """The core retries a failed turn in the same worktree, without preparing it again
+    (as `plait run` does): the executor makes it again, with the commits the agent made."""
+    marker = tmp_path / "deleted-once"
+    first = f'touch {marker}; {_say(INIT)}; {WORK}; rm -rf "$PWD"; {_say(RESULT)}'
+    program = f"if [ -e {marker} ]; then {_say(INIT, RESULT)}; else {first}; fi"
+
+    async def scenario() -> tuple[ev.Event, ev.Event, str]:
+        script = tmp_path / "script.json"
+        script.write_text("{}")
+        executors = make_executors(
+            tmp_path, Shell(program, script), idle_timeout=None, turn_timeout=None
+        )
+        effect = await agent_effect(executors, "t")
+        done = await executors.run(effect)
+        again = await executors.run(dataclasses.replace(effect, id="t/3/agent"))
+        return done, again, effect.worktree
+
+    done, again, worktree = asyncio.run(scenario())
+    assert not getattr(done, "ok", True), done
+    assert isinstance(again, ev.AgentFinished), again
+    assert again.ok, again.error
+    assert Path(worktree).is_dir()
+    assert again.commits_ahead == 1  # the commit made before the worktree went is kept

@@ -20,12 +20,11 @@ from plait.forges.local import LocalForge
 from plait.testing.gitrepo import GitRepo, run_git
 from plait.workspaces.worktrees import GitWorkspaces
 
-from .test_agent_misbehaviour import INIT, RESULT, Shell, _say
+from .test_agent_misbehaviour import INIT, RESULT, WORK, Shell, _say
 from .test_executors import _git_home, agent_effect
 
 __all__ = ["_git_home"]  # the autouse fixture: git in an isolated home
 
-WORK = "echo x > f.txt && git add f.txt && git commit -qm f"
 # What an agent does to get around plait's git configuration.
 BYPASS = "env -u GIT_CONFIG_COUNT git"
 

@@ -326,6 +326,12 @@ class Executors:
             if launch.command
             else self.backend_for(effect.agent)
         )
+        if not launch.in_place and effect.turn.branch and not os.path.isdir(effect.worktree):
+            # An agent deleted its worktree: the task's branch still holds its commits, so
+            # the retried turn gets the worktree back instead of failing on it again.
+            await self.workspaces.prepare(
+                task=effect.task, branch=effect.turn.branch, base_branch=effect.turn.base_branch
+            )
         earlier = read_attempts(self.attempts(effect.task, effect.id) if self.attempts else ())
         turn, session = await self._continue(effect, earlier)
         if turn.onto and not launch.in_place:
