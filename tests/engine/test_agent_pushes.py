@@ -133,3 +133,14 @@ def test_others_moving_the_forge_during_a_turn_is_not_the_agents_doing(
     done, out = forge.turn(land)
     assert done.ok, (done.error, out)
     assert "refs/tags/v1" in forge.refs(), out
+
+
+def test_a_branch_pushed_as_the_shared_repository_has_it_is_not_the_agents_doing(
+    tmp_path: Path,
+) -> None:
+    """plait pushes a parent task's branch while a task stacked on it works: the stacked
+    agent's branch holds that commit, but the forge's branch is the shared repository's."""
+    forge = Forge(tmp_path)
+    done, out = forge.turn(f"git branch parent HEAD && {BYPASS} push -q origin parent")
+    assert done.ok, (done.error, out)
+    assert "refs/heads/parent" in forge.refs(), out

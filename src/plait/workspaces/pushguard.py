@@ -13,7 +13,9 @@ the turn is the agent's doing when:
 - main on the forge no longer holds its tip from before (forced or deleted), or gained
   commits that the agent's branch holds and no other ref on the forge held before the turn;
 - the task's own branch moved (plait pushes it between turns, never during one);
-- any other head or tag now names a commit only the agent's branch holds.
+- any other head or tag now names a commit only the agent's branch holds (a head equal to
+  the shared repository's branch of that name is plait's push for another task: a task
+  stacked on it holds its commits).
 
 Such a turn is a `forbidden` failure that stops the task with the reason. Unlike main in
 the shared repository (`mainguard`), refs on the forge are not put back: that takes the
@@ -26,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from plait.workspaces.git import git
-from plait.workspaces.inspect import is_ancestor
+from plait.workspaces.inspect import is_ancestor, rev
 
 # Where an agent's push goes instead: under /dev/null, so nothing can be created there.
 NO_PUSH_URL = "/dev/null/agents-do-not-push--plait-pushes-the-task-branch/"
@@ -98,7 +100,9 @@ async def check_pushes(
     others = sorted(changed - {main_ref, own})
     for name in others:
         sha = after.refs.get(name, "")
-        if sha and head and await _only_agents(repo, sha, head, before.refs.get(main_ref, "")):
+        if not sha or not head or await _plaits_push(repo, name, sha):
+            continue
+        if await _only_agents(repo, sha, head, before.refs.get(main_ref, "")):
             said.append(f"pushed {name} ({sha[:12]})")
     if not said:
         return ""
@@ -142,6 +146,12 @@ async def _main_pushed(
     if theirs:
         return [f"put {len(theirs)} commit(s) of its own on {main} ({now[:12]})"]
     return []
+
+
+async def _plaits_push(repo: str, name: str, sha: str) -> bool:
+    """A head the forge now has as the shared repository's branch of that name has it: what
+    plait pushes for another task (a stacked task's branch holds its parent's commits)."""
+    return name.startswith("refs/heads/") and await rev(repo, name) == sha
 
 
 async def _only_agents(repo: str, sha: str, head: str, main_was: str) -> bool:
