@@ -83,7 +83,12 @@ def test_commits_on_main_that_are_not_the_agents_are_left_alone(tmp_path: Path) 
     """A person (or plait's landing) commits on main while the agent works: not the
     agent's doing, so nothing is put back and the turn stands."""
     repo = tmp_path / "repo"
-    person = ["sh", "-c", f"git -C {repo} commit -q --allow-empty -m 'a person'"]
+    # Started from the agent's turn, so during it, but without the agent's git marks.
+    person = [
+        "sh",
+        "-c",
+        f"env -u GIT_REFLOG_ACTION git -C {repo} commit -q --allow-empty -m 'a person'",
+    ]
     done, before, after = _turn(tmp_path, person)
     assert isinstance(done, ev.AgentFinished)
     assert done.ok, done.error
@@ -160,6 +165,19 @@ def test_a_reviewer_that_moves_main_to_the_change_is_stopped_and_main_put_back(
     assert (done.ok, done.failure) == (False, "forbidden"), done
     assert "put 1 commit(s) of its own on main" in done.error, done.error
     assert run_git("rev-parse", "main", cwd=repo).strip() == before
+
+
+def test_an_agent_that_commits_in_the_users_checkout_is_stopped_and_main_put_back(
+    tmp_path: Path,
+) -> None:
+    """The commit is not in the agent's branch, yet its git marked it in main's reflog."""
+    repo = tmp_path / "repo"
+    commit = f"cd {repo} && echo y > agent.txt && git add agent.txt && git commit -qm mine"
+    done, before, after = _turn(tmp_path, ["sh", "-c", commit])
+    assert isinstance(done, ev.AgentFinished)
+    assert (done.ok, done.failure) == (False, "forbidden"), done.error
+    assert "put 1 commit(s) of its own on main" in done.error, done.error
+    assert after == before
 
 
 PLAN = """# Gameplan: rules

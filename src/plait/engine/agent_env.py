@@ -20,6 +20,7 @@ from plait.core import effects as fx
 from plait.store import memory
 from plait.store.ports import env_name, ports_for
 from plait.store.sqlite import Store
+from plait.workspaces.mainguard import agent_reflog_env
 from plait.workspaces.pushguard import no_push_env
 
 MEMORY_ENTRIES = 3  # memory entries a start prompt offers
@@ -35,9 +36,10 @@ class AgentEnvironment:
 
     def env(self, effect: fx.RunAgent, base: Mapping[str, str]) -> dict[str, str]:
         """`base` with the task's identity, the API, the CLI's folder and its ports; a
-        git that pushes nowhere (`plait.workspaces.pushguard`)."""
+        git that pushes nowhere and marks what it does to main in the reflog
+        (`plait.workspaces.pushguard`, `plait.workspaces.mainguard`)."""
         launch = effect.launch or fx.Launch()
-        env = no_push_env(base)
+        env = no_push_env(base) | agent_reflog_env(effect.task)
         env["PLAIT_PROJECT"] = self.project
         env["PLAIT_TASK_NAME"] = launch.name or effect.task
         if self.socket:

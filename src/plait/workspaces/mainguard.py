@@ -8,7 +8,9 @@ and a person's commits move it while agents work. Two moves are the agent's:
 - main no longer holds the tip it had (reset, rewritten, deleted): nobody but an agent
   working at that moment does that during a run;
 - main gained commits that are in the agent's branch (it moved main to its work, pushed
-  its branch into main, or committed on main in its worktree) and are not plait's.
+  its branch into main, or committed on main in its worktree) and are not plait's;
+- main gained commits the agent's own git made elsewhere (in the user's checkout, say):
+  its environment has git mark them in main's reflog (`agent_reflog_env`).
 
 Either way main goes back, by compare-and-swap, to the last tip plait or a person gave it
 (`before`, or the newest commit on top of it that is not the agent's), and the turn is
@@ -19,6 +21,7 @@ main), going back would drop it: a commit on top reverts the agent's change inst
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -26,6 +29,14 @@ from plait.workspaces.git import commit_env, git
 from plait.workspaces.inspect import branch_sha, is_ancestor
 
 FORBIDDEN = "forbidden"  # the failure class of a turn that broke one of plait's rules
+_MARK = "plait-agent"  # how main's reflog names what an agent's git did
+
+
+def agent_reflog_env(task: str) -> dict[str, str]:
+    """For an agent's environment: git names its commits, merges, resets and rebases
+    `plait-agent <task>` in the reflog, so a commit the agent made on main from another
+    checkout (the user's) is told from a person's."""
+    return {"GIT_REFLOG_ACTION": f"{_MARK} {task}"}
 
 
 async def main_tip(repo: str, main: str) -> str:
@@ -47,6 +58,7 @@ async def check_main(*, repo: str, main: str, before: str, worktree: str) -> str
         return f"the agent touched {main} ({what}); plait put {main} back at {keep[:12]}"
     head = (await git("rev-parse", "HEAD", cwd=worktree, check=False)).out.strip()
     theirs = await _agents_commits(repo, before, now, head)
+    theirs |= await _marked_commits(repo, main, before, os.path.basename(worktree))
     if not theirs:
         return ""
     said = f"the agent put {len(theirs)} commit(s) of its own on {main} ({now[:12]})"
@@ -124,6 +136,26 @@ async def _agents_commits(repo: str, before: str, now: str, head: str) -> set[st
             continue
         if await is_ancestor(repo, sha, head):
             out.add(sha)
+    return out
+
+
+async def _marked_commits(repo: str, main: str, before: str, task: str) -> set[str]:
+    """Commits main gained since `before` by the agent of `task`'s own git (its reflog
+    entries carry the agent's mark; `agent_reflog_env`)."""
+    log = await git(
+        "reflog", "show", "--format=%H%x00%gs", f"refs/heads/{main}", "--", cwd=repo, check=False
+    )  # fmt: skip
+    entries = [line.split("\0", 1) for line in log.out.splitlines() if "\0" in line]
+    out: set[str] = set()
+    mark = f"{_MARK} {task}"
+    for i, (sha, subject) in enumerate(entries):
+        if sha == before:
+            break
+        if subject != mark and not subject.startswith(f"{mark}:"):
+            continue
+        old = entries[i + 1][0] if i + 1 < len(entries) else before
+        listed = await git("rev-list", sha, "--not", old, before, "--", cwd=repo, check=False)
+        out.update(listed.out.split())
     return out
 
 
