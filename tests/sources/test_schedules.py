@@ -19,11 +19,11 @@ from plait.core.model import RunState
 from plait.engine.loop import Engine
 from plait.engine.project import Project, build_engine, create_project, open_project, start_project
 from plait.engine.settings import Settings
-from plait.sources import SourceContext
-from plait.sources.schedules import ScheduleSource, plan_runs, run_id
+from plait.sources.schedules import plan_runs, run_id
 from plait.store import schedules as book
 from plait.store.schedules import Schedule
 from plait.testing.gitrepo import GitRepo
+from plait.testing.schedule_torture import schedule_service
 
 DAY = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
 THREE_AM = DAY + 3 * 3600
@@ -64,16 +64,7 @@ def run_engine(proj: Project, clock: Clock, done: Callable[[RunState], bool]) ->
     async def main() -> RunState:
         engine = build_engine(proj)
         engine.clock = clock
-        source = ScheduleSource(sleep=lambda _: asyncio.sleep(0.01))
-
-        async def schedules(e: Engine) -> None:
-            def state() -> RunState:
-                assert e.state is not None
-                return e.state
-
-            ctx = SourceContext(project=proj.name, submit=e.submit, state=state,
-                                store=e.store, clock=e.clock)  # fmt: skip
-            await source.run(ctx)
+        schedules = schedule_service(proj.name)
 
         async def stopper(e: Engine) -> None:
             for _ in range(150):

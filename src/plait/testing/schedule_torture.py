@@ -35,7 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from plait import processes
-from plait.core.model import Phase, TaskState
+from plait.core.model import Phase, RunState, TaskState
+from plait.engine.loop import Engine, Service
 from plait.testing.gitrepo import GitRepo, isolated_home_env
 
 PROJECT = "schedtorture"
@@ -271,13 +272,29 @@ def _status(task: TaskState) -> str:
     return "failed" if task.failed else task.phase.value
 
 
-# ---- the engine, in the child process --------------------------------------------------------
-def _engine(project: str, clock_file: Path, stop_file: Path) -> None:
-    from plait.core.model import RunState
-    from plait.engine.loop import Engine
-    from plait.engine.project import build_engine, open_project
+def schedule_service(project: str) -> Service:
+    """An engine service running the schedule source, looking every 10 ms of real time
+    (only the engine's clock says what is due)."""
     from plait.sources import SourceContext
     from plait.sources.schedules import ScheduleSource
+
+    source = ScheduleSource(sleep=lambda _: asyncio.sleep(0.01))
+
+    async def schedules(e: Engine) -> None:
+        def state() -> RunState:
+            assert e.state is not None
+            return e.state
+
+        ctx = SourceContext(project=project, submit=e.submit, state=state,
+                            store=e.store, clock=e.clock)  # fmt: skip
+        await source.run(ctx)
+
+    return schedules
+
+
+# ---- the engine, in the child process --------------------------------------------------------
+def _engine(project: str, clock_file: Path, stop_file: Path) -> None:
+    from plait.engine.project import build_engine, open_project
 
     proj = open_project(project)
 
@@ -287,16 +304,7 @@ def _engine(project: str, clock_file: Path, stop_file: Path) -> None:
     async def main() -> None:
         engine = build_engine(proj)
         engine.clock = now
-        source = ScheduleSource(sleep=lambda _: asyncio.sleep(0.01))
-
-        async def schedules(e: Engine) -> None:
-            def state() -> RunState:
-                assert e.state is not None
-                return e.state
-
-            ctx = SourceContext(project=proj.name, submit=e.submit, state=state,
-                                store=e.store, clock=e.clock)  # fmt: skip
-            await source.run(ctx)
+        schedules = schedule_service(proj.name)
 
         async def stopper(e: Engine) -> None:
             while not stop_file.exists():
