@@ -149,8 +149,10 @@ def run_plan(
     env: Mapping[str, str],
     extra: list[str],
     on_event: Callable[[dict[str, Any]], None] = lambda _: None,
+    repo: Path | None = None,
 ) -> FaultRun:
-    repo = make_repo(tmp / "repo", env)
+    """`repo`: the repository to run in (a fresh `make_repo` without)."""
+    repo = repo or make_repo(tmp / "repo", env)
     plan = tmp / "plan.md"
     plan.write_text(plan_text())
     env = {**env, "PLAIT_HOME": str(tmp / "plait-home")}
