@@ -19,6 +19,7 @@ from pathlib import Path
 
 from plait.agents import TurnSpec
 from plait.core import events as ev
+from plait.engine.executors import Executors
 
 from .test_executors import ScriptBacked, _git_home, agent_effect, make_executors
 
@@ -47,14 +48,16 @@ class Shell(ScriptBacked):
         return ["sh", "-c", self.program]
 
 
-def _turn(tmp_path: Path, program: str) -> ev.AgentFinished:
+def _shell_executors(tmp_path: Path, program: str) -> Executors:
+    """Executors whose agent is `program`, without timeouts."""
     script = tmp_path / "script.json"
     script.write_text("{}")
+    return make_executors(tmp_path, Shell(program, script), idle_timeout=None, turn_timeout=None)
 
+
+def _turn(tmp_path: Path, program: str) -> ev.AgentFinished:
     async def scenario() -> ev.Event:
-        executors = make_executors(
-            tmp_path, Shell(program, script), idle_timeout=None, turn_timeout=None
-        )
+        executors = _shell_executors(tmp_path, program)
         effect = await agent_effect(executors, "t")
         return await executors.run(effect)
 
@@ -103,11 +106,7 @@ def test_an_agent_that_deletes_its_worktree_fails_the_turn_cleanly(tmp_path: Pat
     program = f'{_say(INIT)}; rm -rf "$PWD"; {_say(RESULT)}'
 
     async def scenario() -> tuple[ev.Event, object]:
-        script = tmp_path / "script.json"
-        script.write_text("{}")
-        executors = make_executors(
-            tmp_path, Shell(program, script), idle_timeout=None, turn_timeout=None
-        )
+        executors = _shell_executors(tmp_path, program)
         effect = await agent_effect(executors, "t")
         done = await executors.run(effect)
         again = await agent_effect(executors, "t")
@@ -126,11 +125,7 @@ def test_the_turn_after_an_agent_deleted_its_worktree_gets_it_back(tmp_path: Pat
     program = f"if [ -e {marker} ]; then {_say(INIT, RESULT)}; else {first}; fi"
 
     async def scenario() -> tuple[ev.Event, ev.Event, str]:
-        script = tmp_path / "script.json"
-        script.write_text("{}")
-        executors = make_executors(
-            tmp_path, Shell(program, script), idle_timeout=None, turn_timeout=None
-        )
+        executors = _shell_executors(tmp_path, program)
         effect = await agent_effect(executors, "t")
         done = await executors.run(effect)
         again = await executors.run(dataclasses.replace(effect, id="t/3/agent"))
