@@ -177,6 +177,7 @@ def test_an_agent_that_commits_in_the_users_checkout_is_stopped_and_main_put_bac
     assert isinstance(done, ev.AgentFinished)
     assert (done.ok, done.failure) == (False, "forbidden"), done.error
     assert "put 1 commit(s) of its own on main" in done.error, done.error
+    assert f"the checkout of main at {repo} still holds the agent's change" in done.error
     assert after == before
 
 

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from plait.workspaces.git import commit_env, git
-from plait.workspaces.inspect import branch_sha, is_ancestor
+from plait.workspaces.inspect import branch_sha, is_ancestor, is_dirty, worktree_of_branch
 
 FORBIDDEN = "forbidden"  # the failure class of a turn that broke one of plait's rules
 _MARK = "plait-agent"  # how main's reflog names what an agent's git did
@@ -73,7 +73,7 @@ async def check_main(*, repo: str, main: str, before: str, worktree: str) -> str
         if keep == before:
             keep = await _last_good(repo, before, now, theirs)
         await _put_back(repo, main, keep, now)
-        return f"{said}; plait put {main} back at {keep[:12]}"
+        return f"{said}; plait put {main} back at {keep[:12]}{await _checkout_note(repo, main)}"
     # A landing (or a person) has built on them since: moving main back would drop that
     # work, so their change is reverted on top instead.
     later = len(chain) - 1 - at[-1]
@@ -137,6 +137,19 @@ async def _agents_commits(repo: str, before: str, now: str, head: str) -> set[st
         if await is_ancestor(repo, sha, head):
             out.add(sha)
     return out
+
+
+async def _checkout_note(repo: str, main: str) -> str:
+    """What a person must know when main is checked out and, main put back, that checkout
+    holds changes (the agent committed there: its files are now staged changes). plait
+    never touches a person's checkout; its landings wait until it is clean."""
+    checkout = await worktree_of_branch(repo, main)
+    if checkout is None or not await is_dirty(checkout.path, untracked=False):
+        return ""
+    return (
+        f"; the checkout of {main} at {checkout.path} still holds the agent's change "
+        "(see git status there; git reset --hard drops it)"
+    )
 
 
 async def _marked_commits(repo: str, main: str, before: str, task: str) -> set[str]:
