@@ -13,8 +13,8 @@ makes the model ask for shell commands, so the CLI itself runs them in the task'
 - it gets around that and pushes its work to main, or its branch, on the forge (the
   GitHub double, `--forge github`): the task stops (`forbidden`) with what it pushed.
 
-The CLIs: claude and codex (each case costs a plait run per CLI; the others behave the
-same at this level: plait sees only their exit and the repositories).
+The CLIs: claude, codex and pi (each case costs a plait run per CLI; see `RULE_CLIS` for
+the others).
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ from .test_real_agents_faults import (
     setup_cli,
 )
 
-RULE_CLIS = ("claude", "codex")
+# opencode passes every case too but spends 20-30 s per run here; gemini does not carry out
+# the commit in the user's checkout nor the worktree's removal, and its forge-push run did
+# not end within the runner's 150 s (not looked into further).
+RULE_CLIS = ("claude", "codex", "pi")
 USAGE = Usage(input_tokens=100, output_tokens=20)
 INITIAL = LANDED - {"alpha.py", "tests/test_alpha.py"}
 # What an agent runs to get around the git configuration that makes its pushes go nowhere.
