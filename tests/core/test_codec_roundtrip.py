@@ -23,6 +23,7 @@ from plait.core.model import (
     ReviewConfig,
     Reviewer,
     ReviewThread,
+    RiskRules,
     RunConfig,
     Usage,
     WorkerGroup,
@@ -208,6 +209,15 @@ EVENTS: list[ev.Event] = [
     ev.LandingRouted(at=13.0, task="t1", landing="watch", reason="risk: touches migrations/1.sql"),
     ev.IssueWriteAsked(at=14.0, write=ISSUE_WRITE),
     ev.IssueWritten(**R, ok=False, error="#3: Not Found", number=3),
+    ev.RiskAssessed(
+        at=14.0,
+        effect_id="t1/9/risk",
+        task="t1",
+        head_sha="abc",
+        tier="double-check",
+        reason="touches src/auth/a.py",
+        classes=("E2E",),
+    ),
 ]
 EFFECTS: list[fx.Effect] = [
     fx.PrepareWorkspace(**E, branch="b", base_branch="main"),
@@ -279,6 +289,15 @@ EFFECTS: list[fx.Effect] = [
         pr=3,
     ),
     fx.MergeToMain(**E, branch="b", worktree="/w", main="main", title="t", since=3.0),
+    fx.AssessRisk(
+        **E,
+        worktree="/w",
+        base_sha="a",
+        head_sha="b",
+        pr=3,
+        rules=RiskRules(human=("migrations/**",), max_files=20, second=(Reviewer(agent="codex"),)),
+        classes={"E2E": ("e2e/**",)},
+    ),
 ]
 
 

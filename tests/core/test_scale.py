@@ -133,6 +133,15 @@ _LATER_FIELDS: dict[str, object] = {
     "riders": [],
     "carried_by": "",
     "claim": 1,
+    # the risk gate and classes by path (issue 12)
+    "risk": "",
+    "risk_reason": "",
+    "risk_head": "",
+    "path_classes": [],
+    "second_verdict": "",
+    "second_head": "",
+    "risk_rules": None,
+    "class_paths": {},
 }
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from plait.core import events as ev
-from plait.core import issue_write, landing, swarm
+from plait.core import issue_write, landing, risk_gate, swarm
 from plait.core.cooldown import LIMIT_FAILURES, cool_down, recovered
 from plait.core.effects import Effect
 from plait.core.graph import critical_path, has_cycle
@@ -560,7 +560,7 @@ def _on_step_failed(state: RunState, event: ev.StepFailed) -> RunState:
     task = replace(
         task, counters=counters, last_error=event.error, retry_at=_backoff(state, failures)
     )
-    if task.step in ("merge", "ready", "cleanup"):
+    if task.step in ("merge", "ready", "cleanup", "risk"):
         # Housekeeping is re-derived from the PR's state, so give the task back now:
         # a queued rebase (say) must not wait behind a merge that cannot happen.
         task = replace(task, current=None, step="")
@@ -841,7 +841,16 @@ def _on_reviewed(state: RunState, event: ev.Reviewed) -> RunState:
     task = _accept(state, event)
     if task is None:
         return state
-    return landing.on_verdict(state, task, event)
+    second = risk_gate.second_look(task)
+    state = landing.on_verdict(state, task, event)
+    return risk_gate.note_second(state, task.id, event) if second else state
+
+
+def _on_risk_assessed(state: RunState, event: ev.RiskAssessed) -> RunState:
+    task = _accept(state, event)
+    if task is None:
+        return state
+    return risk_gate.on_assessed(state, task, event)
 
 
 def _on_merge_refused(state: RunState, event: ev.MergeRefused) -> RunState:
@@ -881,4 +890,5 @@ _HANDLERS: dict[type[ev.Event], Callable[[RunState, ev.Event], RunState]] = {
     ev.SwarmStarted: _h(swarm.on_started),
     ev.SwarmStopping: _h(swarm.on_stopping),
     ev.LandingRouted: _h(_on_landing_routed),
+    ev.RiskAssessed: _h(_on_risk_assessed),
 }

@@ -6,9 +6,10 @@ the event log yields the same ids and the outside world can deduplicate on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from plait.core.model import IssueWrite, Op, ReviewThread
+from plait.core.model import IssueWrite, Op, ReviewThread, RiskRules
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,6 +158,20 @@ class MergeToMain(Effect):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AssessRisk(Effect):
+    """Classify the change `base_sha..head_sha` on a task's branch: its risk tier under
+    `rules` (a `plait:risk-<tier>` label on PR `pr`, once) and the path classes its files
+    put it in. Reads git only; safe to run again (`RiskAssessed`)."""
+
+    worktree: str
+    base_sha: str
+    head_sha: str
+    pr: int = 0
+    rules: RiskRules | None = None
+    classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Cleanup(Effect):
     worktree: str
     branch: str
@@ -215,6 +230,7 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     RunReviewer,
     MergeToMain,
     WriteIssue,
+    AssessRisk,
 )
 
 __all__ = ["EFFECT_TYPES", "Effect", "Op"]

@@ -177,6 +177,17 @@ class LandingRouted(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RiskAssessed(EffectResult):
+    """The risk of a task's head (`AssessRisk`): its tier ("" without [risk] rules), why,
+    and the path classes its changed files put it in."""
+
+    head_sha: str
+    tier: str = ""
+    reason: str = ""
+    classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HumanMessage(Event):
     task: str
     text: str
@@ -322,4 +333,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     LandingRouted,
     IssueWriteAsked,
     IssueWritten,
+    RiskAssessed,
 )

@@ -40,6 +40,8 @@ class OpKind(StrEnum):
     CHANGES = "changes"
     VERDICT = "verdict"
     LAND = "land"
+    # A PR's risk and path classes, assessed for each new head (see plait.core.risk_gate).
+    RISK = "risk"
 
 
 FEEDBACK_PRIORITY: tuple[OpKind, ...] = (
@@ -314,6 +316,13 @@ class TaskState:
     claim_usage: Usage = field(default_factory=Usage)  # usage when claimed
     resumes: int = 0  # turns in a row that ended without a completion signal
     log: tuple[LogEntry, ...] = ()
+    # ---- risk gate and path classes (plait.core.risk_gate) ------------------------------
+    risk: str = ""  # the tier of `risk_head`: low, double-check, human ("" none yet)
+    risk_reason: str = ""
+    risk_head: str = ""  # the head the assessment judged
+    path_classes: tuple[str, ...] = ()  # classes its changed files put it in
+    second_verdict: str = ""  # the double-check reviewer's verdict on `second_head`
+    second_head: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -334,6 +343,20 @@ class ReviewConfig:
     exhausted: str = "queue"  # then: back to the queue with the notes, or "attention"
     prompts: tuple[str, ...] = ()  # prompt files put before the reviewer's instructions
     prs: bool = False  # also judge PR landings (the verdict is posted as a PR review)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskRules:
+    """`[risk]` in plait.toml as the merge gate sees it (read by `plait.plans.risk`): a PR
+    touching `human` paths or bigger than the limits is a person's to merge; touching
+    `double_check` paths it needs a second reviewer's approval too (`second`, a fallback
+    chain; empty: the `[review]` chain's second reviewer, else its first in a new turn)."""
+
+    human: tuple[str, ...] = ()
+    double_check: tuple[str, ...] = ()
+    max_files: int = 0  # 0: no limit
+    max_lines: int = 0
+    second: tuple[Reviewer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -394,6 +417,10 @@ class RunConfig:
     # Seconds an agent slot may wait for the dependents of a task that is landing, when
     # they come first by critical path (see plait.core.holding); 0: never wait.
     hold_for_dependents: float = 60.0
+    # A PR is merged only once its head's risk is assessed (None: no [risk] table).
+    risk_rules: RiskRules | None = None
+    # Classes a task joins by the paths its branch changes ([classes.X] paths).
+    class_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,6 +20,7 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.cooldown import LIMIT_FAILURES, cool_down, cooling, recovered
 from plait.core.model import LogEntry, Op, OpKind, Reviewer, RunState, TaskState
+from plait.core.risk_gate import second_chain, second_look
 from plait.core.task import enqueue
 
 if TYPE_CHECKING:  # mypy checks each field's type through its dataclasses plugin
@@ -38,8 +39,9 @@ def chain(state: RunState) -> tuple[Reviewer, ...]:
 
 def reviewer_for(state: RunState, t: TaskState) -> Reviewer:
     """Who gives the task's next verdict: down the chain past those that gave none this
-    round, and past a backend cooling down while another is not."""
-    options = chain(state)
+    round, and past a backend cooling down while another is not. A double-check round
+    has its own chain (`risk_gate.second_chain`)."""
+    options = second_chain(state) if second_look(t) else chain(state)
     start = t.reviewer_tries % len(options)
     ordered = options[start:] + options[:start]
     for reviewer in ordered:

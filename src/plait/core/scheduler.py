@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, TypedDict
 
 from plait.core import effects as fx
-from plait.core import holding, landing, reviewing, swarm
+from plait.core import holding, landing, path_classes, reviewing, risk_gate, swarm
 from plait.core.budget import project_over, task_over
 from plait.core.cooldown import cooling
 from plait.core.graph import readiness
@@ -65,6 +65,7 @@ FIRST_STEP: dict[OpKind, str] = {
     OpKind.CHANGES: "agent",
     OpKind.VERDICT: "verdict",
     OpKind.LAND: "sync",
+    OpKind.RISK: "risk",
 }
 
 _AGENT_STEPS = ("workspace", "agent")
@@ -111,8 +112,7 @@ class _Slots:
 
     def add(self, task_id: str, agent: str | None = None) -> None:
         self.total += 1
-        cls = self.state.specs[task_id].task_class
-        if cls:
+        for cls in path_classes.classes_of(self.state, task_id):
             self.by_class[cls] += 1
         self.by_agent[agent or self.agent_of(task_id)] += 1
 
@@ -120,9 +120,10 @@ class _Slots:
         cfg = self.state.config
         if self.total >= cfg.max_concurrency:
             return False
-        cls = self.state.specs[task_id].task_class
-        if cls and cls in cfg.class_caps and self.by_class[cls] >= cfg.class_caps[cls]:
-            return False
+        caps = cfg.class_caps
+        for cls in path_classes.classes_of(self.state, task_id):
+            if cls in caps and self.by_class[cls] >= caps[cls]:
+                return False
         agent = agent or self.agent_of(task_id)
         if cooling(self.state.cooldowns, agent, self.state.now):
             return False
@@ -359,6 +360,8 @@ def _housekeeping(state: RunState, tasks: dict[str, TaskState], t: TaskState) ->
     landing_kind = state.specs[t.id].landing
     if landing_kind == "merge":
         return landing.next_op(state, t)
+    if risk_gate.wants_assessment(state, t):
+        return Op(kind=OpKind.RISK)  # first: before a fast CI could open the merge gate
     if wants_ready(t):
         return Op(kind=OpKind.READY)
     if (
@@ -369,7 +372,14 @@ def _housekeeping(state: RunState, tasks: dict[str, TaskState], t: TaskState) ->
         if reviewing.wants_pr_verdict(state, t):
             return Op(kind=OpKind.VERDICT)
         if reviewing.pr_approved(state, t):
-            return Op(kind=OpKind.MERGE)
+            op = risk_gate.merge_step(state, t)
+            if (
+                op is not None
+                and op.kind is OpKind.MERGE
+                and path_classes.merging_held(state, tasks, t)
+            ):
+                return None
+            return op
     return None
 
 
@@ -418,6 +428,8 @@ def build_effect(state: RunState, t: TaskState, effect_id: str) -> fx.Effect:
         )
     if step == "verdict":
         return reviewing.reviewer_effect(state, t, effect_id)
+    if step == "risk":
+        return risk_gate.assess_effect(state, t, effect_id)
     if step == "sync":
         return fx.Rebase(
             **base,

@@ -169,6 +169,7 @@ def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -
             OpKind.CLEANUP: "merged",
             OpKind.VERDICT: "reviewing",
             OpKind.LAND: "syncing" if task.step == "sync" else "merging",
+            OpKind.RISK: "assessing-risk",
         }.get(task.current.kind, f"fixing-{task.current.kind.value}")
     if task.queue:
         return "queued"

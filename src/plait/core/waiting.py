@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from collections import Counter
 
+from plait.core import path_classes, reviewing, risk_gate
 from plait.core.budget import waiting_on_budget
 from plait.core.cooldown import cooling
 from plait.core.model import Phase, RunState, TaskState
 from plait.core.scheduler import slot_agent, uses_slot
-from plait.core.task import agent_of
+from plait.core.task import agent_of, merge_gate
 
 
 def waiting_reason(state: RunState, t: TaskState) -> str:
-    """What holds a waiting task back ("" for a task that is not waiting, or not held)."""
+    """What holds a waiting task back ("" for a task that is not waiting, or not held).
+    A started task shows what holds its next turn or its merge: a class cap, the risk
+    gate."""
+    if t.phase is Phase.ACTIVE and not (t.stopped or t.failed):
+        return _active(state, t)
     if t.phase is not Phase.WAITING or t.stopped or t.failed or t.carried_by:
         return ""
     spec = state.specs[t.id]
@@ -41,3 +46,13 @@ def waiting_reason(state: RunState, t: TaskState) -> str:
         if per_agent[agent] >= cfg.agent_caps[agent]:
             return f"agent {agent} at its cap ({per_agent[agent]} of {cfg.agent_caps[agent]})"
     return waiting_on_budget(state, t)
+
+
+def _active(state: RunState, t: TaskState) -> str:
+    why = path_classes.active_reason(state, t)
+    if why or not merge_gate(t, state.config) or not reviewing.pr_approved(state, t):
+        return why
+    held = risk_gate.holding(state, t)
+    if held or not t.path_classes:
+        return held
+    return path_classes.merge_reason(state, t)

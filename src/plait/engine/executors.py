@@ -31,6 +31,7 @@ from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import Usage
+from plait.engine import risk
 from plait.engine.agent_env import AgentEnvironment
 from plait.engine.executor import HERE, WorkerInfo
 from plait.engine.interrupted import PROMPT, Interrupted, left_behind, prompt_row, read_attempts
@@ -242,6 +243,8 @@ class Executors:
                 return await self._sync(effect)
             case fx.RunReviewer():
                 return await run_review(self, effect)
+            case fx.AssessRisk():
+                return await risk.assess(self.forge, effect, self.clock)
             case fx.MergeToMain():
                 return await self._merge_to_main(effect)
             case fx.Merge():

@@ -167,6 +167,8 @@ def check_agents(config: ProjectConfig, text: str, path: str) -> None:
             backend(group.agent, f'"{group.agent}"')
     for reviewer in config.review.reviewers if config.review else ():
         backend(reviewer.agent, f'"{reviewer.agent}"')
+    for reviewer in config.risk.rules().second if config.risk else ():
+        backend(reviewer.agent, "double_check_reviewer")
     if config.agent and backend(config.agent, "default"):
         named.append((config.agent, config.agent_options, "options"))
     for task_class in config.classes.values():
@@ -238,6 +240,8 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         review=cfg.review or base.review,
         workers=(*cfg.swarm.workers, *cfg.swarm.planners) if cfg.swarm else (),
         tickets_dir=cfg.swarm.tickets if cfg.swarm else base.tickets_dir,
+        risk_rules=cfg.risk.rules() if cfg.risk else None,
+        class_paths=cfg.class_paths,
     )
     channels = notify_channels(s, cfg)
     config = replace(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from plait.core.model import PRView
 
@@ -35,6 +35,16 @@ class PRInfo:
     head_sha: str
     draft: bool
     state: str  # open | closed | merged
+
+
+@runtime_checkable
+class Labels(Protocol):
+    """A forge whose PRs carry labels (GitHub); the local forge has none."""
+
+    async def replace_label(self, pr: int, prefix: str, label: str) -> None:
+        """Label `pr` with `label`, taking off the other labels starting with `prefix`,
+        idempotently."""
+        ...
 
 
 class Forge(Protocol):

@@ -10,6 +10,8 @@
     agent = "codex"
     cap = 2
     exclusive = false       # true: one task of the class at a time
+    paths = ["infra/**"]    # a task whose branch changes one of these joins the class
+                            # (see `plait.core.path_classes`)
     [limits]                max_concurrency, ci_failures, failures; [limits.agents] caps
     [ci]                    command = "make test"
     [worktree]              hook = "scripts/setup.sh", keep = false, ports = ["web"]
@@ -111,6 +113,7 @@ _CLASS_KEYS: dict[str, tuple[type, str]] = {
     "model": _TEXT,
     "cap": _COUNT,
     "exclusive": _BOOL,
+    "paths": (list, 'a list of path patterns, e.g. ["e2e/**"]'),
 }
 _FIELDS: dict[tuple[str, str], str] = {
     ("project", "main"): "main",
@@ -156,6 +159,7 @@ class TaskClass:
     agent: str | None = None
     model: str | None = None
     cap: int | None = None  # exclusive means a cap of 1
+    paths: tuple[str, ...] = ()  # a task changing a file matching one joins the class
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,6 +215,10 @@ class ProjectConfig:
     @property
     def class_caps(self) -> dict[str, int]:
         return {name: c.cap for name, c in self.classes.items() if c.cap is not None}
+
+    @property
+    def class_paths(self) -> dict[str, tuple[str, ...]]:
+        return {name: c.paths for name, c in self.classes.items() if c.paths}
 
 
 EMPTY = ProjectConfig()
@@ -387,11 +395,28 @@ class _Reader(TomlProblems):
                 if key not in _CLASS_KEYS:
                     self.unknown(where, key, list(_CLASS_KEYS))
                     continue
+                if key == "paths":
+                    values[key] = self._globs(where, key, value)
+                    continue
                 got = self.value(where, key, value, _CLASS_KEYS[key])
                 if got is not None:
                     values[key] = got
             cap = values.get("cap")
             if values.pop("exclusive", False):
                 cap = 1
-            out[name] = TaskClass(agent=values.get("agent"), model=values.get("model"), cap=cap)
+            out[name] = TaskClass(
+                agent=values.get("agent"),
+                model=values.get("model"),
+                cap=cap,
+                paths=values.get("paths", ()),
+            )
         return out
+
+    def _globs(self, where: tuple[str, ...], key: str, raw: object) -> tuple[str, ...]:
+        globs = [g.strip() for g in raw if isinstance(g, str) and g.strip()] if isinstance(
+            raw, list) else []  # fmt: skip
+        if not isinstance(raw, list) or not globs or len(globs) != len(raw):
+            hint = _CLASS_KEYS[key][1]
+            self.problem(where, key, f"{key} = {raw!r} is not {hint}", f"write {key} as {hint}")
+            return ()
+        return tuple(globs)

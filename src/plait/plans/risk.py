@@ -2,13 +2,15 @@
 
     [risk]
     human = ["migrations/**", "*.sql"]   # touching one of these: a person merges
-    double_check = ["src/auth/**"]       # touching one of these: a second look (label)
+    double_check = ["src/auth/**"]       # touching one of these: a second reviewer too
+    double_check_reviewer = "codex"      # who gives that second verdict ("agent/model")
     max_files = 20                       # more files than this: a person merges
     max_lines = 800                      # more changed lines than this: a person merges
 
 Tiers: `human` (plait keeps the PR green and leaves the merge to a person), then
-`double-check`, then `low` (plait merges when CI and review allow). Globs are fnmatch
-patterns on the repository path, where `*` also crosses folders. Pure.
+`double-check` (a second reviewer agent must approve too), then `low` (plait merges when
+CI and review allow). Globs are fnmatch patterns on the repository path, where `*` also
+crosses folders. The core's merge gate routes by tier (`plait.core.risk_gate`). Pure.
 """
 
 from __future__ import annotations
@@ -16,17 +18,20 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from plait.core.model import Reviewer, RiskRules
 from plait.plans.executor import ProblemSink
 
 TIERS = ("low", "double-check", "human")
+PREFIX = "plait:risk-"  # the PR label of a tier: plait:risk-<tier>
 _GLOBS = (list, 'a list of path patterns, e.g. ["migrations/**"]')
 KEYS: dict[str, tuple[type, str]] = {
     "human": _GLOBS,
     "double_check": _GLOBS,
     "max_files": (int, "a whole number of at least 1"),
     "max_lines": (int, "a whole number of at least 1"),
+    "double_check_reviewer": (str, 'an agent, or "agent/model", e.g. "codex"'),
 }
 
 
@@ -36,6 +41,30 @@ class RiskConfig:
     double_check: tuple[str, ...] = ()
     max_files: int = 0  # 0: no limit
     max_lines: int = 0
+    double_check_reviewer: str = ""  # "agent" or "agent/model"; "": see risk_gate
+
+    def rules(self) -> RiskRules:
+        """The rules as the core's merge gate takes them."""
+        agent, _, model = self.double_check_reviewer.partition("/")
+        second = (Reviewer(agent=agent, model=model),) if agent else ()
+        return RiskRules(
+            human=self.human,
+            double_check=self.double_check,
+            max_files=self.max_files,
+            max_lines=self.max_lines,
+            second=second,
+        )
+
+
+class Rules(Protocol):
+    @property
+    def human(self) -> tuple[str, ...]: ...
+    @property
+    def double_check(self) -> tuple[str, ...]: ...
+    @property
+    def max_files(self) -> int: ...
+    @property
+    def max_lines(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +73,7 @@ class Risk:
     reason: str = ""
 
 
-def classify(files: Iterable[tuple[str, int]], cfg: RiskConfig) -> Risk:
+def classify(files: Iterable[tuple[str, int]], cfg: Rules) -> Risk:
     """The tier of a change: `files` are (path, lines changed) pairs."""
     changed = list(files)
     for path, _ in changed:

@@ -88,6 +88,8 @@ ROUTES: Mapping[type[fx.Effect], str] = {
     fx.RunReviewer: CONTROLLER,
     # A merge landing writes the repository's main under the project's lock.
     fx.MergeToMain: CONTROLLER,
+    # A risk assessment reads the worktree of record (git diff) and labels the PR.
+    fx.AssessRisk: CONTROLLER,
     # Notifications are sent by the engine's notifier, never by an executor.
     fx.Notify: CONTROLLER,
     # Issue writes are performed by the issue source beside the engine, never by a worker.

@@ -88,6 +88,11 @@ class SimWorld:
         self.notified: list[fx.Notify] = []  # every notification sent, resends included
         self.landed: dict[str, str] = {}  # task → its commit on main (merge landing)
         self.main_merges: dict[str, int] = {}  # task → times merged into main; must be 1
+        # The risk tier and path classes an assessment finds per task (default: low, none),
+        # and the assessments made (task, head), repeats included.
+        self.risk: dict[str, str] = {}
+        self.path_classes: dict[str, tuple[str, ...]] = {}
+        self.assessed: list[tuple[str, str]] = []
         self._sha = 0
         self._pr_number = 0
         self._thread = 0
@@ -169,6 +174,8 @@ class SimWorld:
             return self._merge_effect(effect)
         if isinstance(effect, fx.MergeToMain):
             return self._merge_to_main(effect)
+        if isinstance(effect, fx.AssessRisk):
+            return self._assess(effect)
         if isinstance(effect, fx.Cleanup):
             self._cleanup(effect)
         elif isinstance(effect, fx.Discard):
@@ -255,6 +262,13 @@ class SimWorld:
         return ev.Reviewed(
             **common, ok=True, approved=True, agent=e.agent, usage=usage, seconds=10.0
         )
+
+    def _assess(self, e: fx.AssessRisk) -> ev.Event:
+        self._live_worktree(e.task, e.worktree)
+        self.assessed.append((e.task, e.head_sha))
+        tier = self.risk.get(e.task, "low") if e.rules is not None else ""
+        classes = tuple(c for c in self.path_classes.get(e.task, ()) if c in e.classes)
+        return ev.RiskAssessed(**self._result(e), head_sha=e.head_sha, tier=tier, classes=classes)
 
     def _merge_to_main(self, e: fx.MergeToMain) -> ev.Event:
         common = self._result(e)

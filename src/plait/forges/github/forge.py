@@ -155,6 +155,9 @@ class GitHubForge:
     async def add_labels(self, pr: int, labels: tuple[str, ...]) -> None:
         await self.writer.add_labels(pr, labels)
 
+    async def replace_label(self, pr: int, prefix: str, label: str) -> None:
+        await self.writer.replace_label(pr, prefix, label)
+
     async def request_reviewers(
         self, pr: int, users: tuple[str, ...] = (), teams: tuple[str, ...] = ()
     ) -> None:

@@ -107,6 +107,20 @@ class Writer:
             idempotent=True,  # adding a label twice leaves one label
         )
 
+    async def replace_label(self, number: int, prefix: str, want: str) -> None:
+        """Put label `want` on the issue or PR and take off the others starting with
+        `prefix`; looks first, so doing it again changes nothing."""
+        reply = await self.client.rest("GET", f"{self.base}/issues/{number}/labels")
+        have = [str(label.get("name")) for label in reply.data or []]
+        if want not in have:
+            await self.add_labels(number, (want,))
+        for name in have:
+            if name.startswith(prefix) and name != want:
+                await self.client.rest(
+                    "DELETE", f"{self.base}/issues/{number}/labels/{name}", ok=(404,),
+                    idempotent=True,
+                )  # fmt: skip
+
     async def request_reviewers(
         self, number: int, users: Iterable[str] = (), teams: Iterable[str] = ()
     ) -> None:
