@@ -417,27 +417,17 @@ def _pr_touching(gh: GitHubDouble, tmp_path: Path, branch: str, files: dict[str,
     return PRView(number=pr.number, head_sha=sha, draft=False)
 
 
-def test_a_pr_touching_a_human_path_is_labelled_and_routed_to_a_persons_merge(
+def test_the_status_comment_shows_the_tier_the_core_recorded(
     gh: GitHubDouble, tmp_path: Path
 ) -> None:
     gh.create_issue(OWNER, NAME, "Add a column", labels=["plait"])
-    gh.create_issue(OWNER, NAME, "Fix a typo", labels=["plait"])
     project = Project(tmp_path)
-    risk = RiskConfig(human=("migrations/**",), max_files=20)
-    src = IssueSource(GitHubClient(Token("t"), api_url=gh.api_url), OWNER, NAME, IssuesConfig(),
-                      risk=risk)  # fmt: skip
-    _CLIENTS.append(src.client)
+    src = source(gh)
     look(src, project)
-    heavy = _pr_touching(gh, tmp_path, "col", {"migrations/002_add.sql": "ALTER …\n"})
-    light = _pr_touching(gh, tmp_path, "typo", {"README.md": "fixed\n"})
-    project.set_task("issue-1", phase=Phase.ACTIVE, pr=heavy, current=None)
-    project.set_task("issue-2", phase=Phase.ACTIVE, pr=light, current=None)
-    assessed = LOOP.run_until_complete(src.assess(project.ctx()))
-    assert sorted(assessed) == [(1, "human"), (2, "low")]
-    assert LOOP.run_until_complete(src.assess(project.ctx())) == []  # same heads: done
-    assert gh.pr(OWNER, NAME, heavy.number).labels == ["plait:risk-human"]
-    assert gh.pr(OWNER, NAME, light.number).labels == ["plait:risk-low"]
-    assert [project.state.specs[f"issue-{n}"].landing for n in (1, 2)] == ["watch", "pr"]
+    pr = _pr_touching(gh, tmp_path, "col", {"migrations/002_add.sql": "ALTER …\n"})
+    project.set_task("issue-1", phase=Phase.ACTIVE, pr=pr, current=None, head_sha=pr.head_sha,
+                     risk="human", risk_reason="touches migrations/002_add.sql",
+                     risk_head=pr.head_sha)  # fmt: skip
     reflect(src, project)
     (comment,) = gh.issue(OWNER, NAME, 1).comments
     assert "risk: human (touches migrations/002_add.sql)" in comment.body

@@ -129,6 +129,8 @@ def task_row(
         "budget": budget_json(task_limit(state, t)),
         "over_budget": waiting_on_budget(state, t) or None,
         "waits_for": waiting_reason(state, t) or None,
+        "risk": t.risk or None,  # the PR head's tier (plait.core.risk_gate)
+        "risk_reason": t.risk_reason or None,
         "overlaps": _overlaps_json(t.overlaps),
         "runs_on": runs_on,
     }
@@ -149,6 +151,7 @@ def task_detail(
         **task_row(state, t, now=now, live=live, runs_on=runs_on),
         "description": spec.description,
         "class": spec.task_class,
+        "path_classes": list(t.path_classes),
         "worktree": t.worktree or None,
         "base_branch": t.base_branch or None,
         "stacked_on": t.stacked_on,

@@ -75,14 +75,15 @@ def cmd_ps(args: argparse.Namespace) -> int:
         return exits.OK
     print(
         table(
-            ("task", "status", "agent", "PR", "turns", "tokens", "cost", "time", "cpu", "mem",
-             "title"),
+            ("task", "status", "agent", "PR", "risk", "turns", "tokens", "cost", "time", "cpu",
+             "mem", "title"),
             (
                 (
                     label,
                     r["status"],
                     r["agent"],
                     f"#{r['pr']}" if r["pr"] else "-",
+                    r.get("risk") or "-",
                     r["turns"],
                     f"{r['tokens']:,}",
                     f"${r['cost_usd']:.2f}" if r["cost_usd"] else "-",

@@ -28,8 +28,8 @@ is counted before it is submitted, so a crash in between loses a retry, never do
 
 Also, per look: open PRs with `repair_label` are adopted as `watch` tasks (plait keeps them
 mergeable and green, people merge); scheduled issues get their checks
-(`sources.issue_schedules`); with `[risk]`, each PR head is classified once and a `human`
-one is routed to a person's merge (`plans.risk`, `LandingRouted`).
+(`sources.issue_schedules`). The risk tier of a PR is the core's (`core.risk_gate`): the
+status comment shows it.
 
 Every add and every status change first checks that its rate-limit points stay above the
 core bucket's reserve (a write already asked waits for it), and the pause between looks
@@ -50,6 +50,7 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import IssueWrite, OpKind, Phase, RunConfig, TaskState
 from plait.core.plan import TaskSpec
+from plait.core.risk_gate import shown as risk_shown
 from plait.core.task import attention_reason
 from plait.engine.project import Project
 from plait.errors import PlaitError
@@ -58,7 +59,6 @@ from plait.forges.github.forge import DEFAULT_API, pr_info_from
 from plait.forges.github.mapping import marker
 from plait.forges.github.token import infer_repo, parse_remote, resolve_token
 from plait.plans.issues_config import LANE_CLASSES, IssuesConfig
-from plait.plans.risk import RiskConfig, classify
 from plait.sources import FACTORIES, Source, SourceContext, issue_split
 from plait.sources import issue_schedules as sched
 from plait.sources.issue_writer import COST, PREFIX, STATUS_KEY, STATUSES, IssueWriter
@@ -214,7 +214,6 @@ class IssueSource:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         reflect_every: float = REFLECT_EVERY,
-        risk: RiskConfig | None = None,
         owns_client: bool = False,
     ) -> None:
         self.client = client
@@ -222,7 +221,6 @@ class IssueSource:
         self.base = f"/repos/{owner}/{repo}"
         self.slug = f"{owner}/{repo}"
         self.cfg = cfg
-        self.risk = risk
         self.sleep = sleep
         self.reflect_every = reflect_every
         self._open: dict[int, Json] = {}  # number → the issue as last listed
@@ -245,7 +243,6 @@ class IssueSource:
                     next_look = ctx.clock() + self.client.budget.suggested_poll_interval(
                         self.cfg.poll
                     )
-                await self.assess(ctx)
                 await self.reflect(ctx)
                 await self.recover(ctx)
                 await self.check(ctx)
@@ -389,8 +386,7 @@ class IssueSource:
             if number is None or task is None:
                 continue
             status = status_of(task, state.config)
-            risk = (ctx.recall(NAME, f"{number}:risk") or "").partition(" ")[2]
-            text = status_comment(task, state.config, status, risk)
+            text = status_comment(task, state.config, status, risk_shown(task))
             if ctx.recall(NAME, f"{number}:shown") == text:
                 continue
             if not self._affords(WRITE_COST):
@@ -401,61 +397,6 @@ class IssueSource:
             ctx.remember(NAME, f"{number}:shown", text)
             changed.append((number, status))
         return changed
-
-    # ---- risk (see plans.risk) ------------------------------------------------------------
-    async def assess(self, ctx: SourceContext) -> list[tuple[int, str]]:
-        """Classify each open PR's head once: a `plait:risk-<tier>` label on the PR, and a
-        `human` tier routes the task to a person's merge (it stays there: a later, smaller
-        head does not undo a person's review)."""
-        if self.risk is None:
-            return []
-        state, out = ctx.state(), []
-        for tid, spec in state.specs.items():
-            number, task = issue_number(spec), state.tasks.get(tid)
-            if number is None or task is None or task.phase is not Phase.ACTIVE:
-                continue
-            if task.pr is None or task.pr.state != "open":
-                continue
-            head = task.pr.head_sha or task.head_sha
-            if (ctx.recall(NAME, f"{number}:risk") or "").split(" ")[0] == head:
-                continue
-            found = classify(await self._files(task.pr.number), self.risk)
-            await self._risk_label(task.pr.number, found.tier)
-            if found.tier == "human" and spec.landing == "pr":
-                await ctx.submit(ev.LandingRouted(at=ctx.clock(), task=tid, landing="watch",
-                                                  reason=f"risk: {found.reason}"))  # fmt: skip
-            shown = f"{found.tier} ({found.reason})" if found.reason else found.tier
-            ctx.remember(NAME, f"{number}:risk", f"{head} {shown}")
-            out.append((number, found.tier))
-        return out
-
-    async def _files(self, pr: int) -> list[tuple[str, int]]:
-        out: list[tuple[str, int]] = []
-        for page in range(1, 4):  # GitHub lists at most 3000 files of a PR
-            reply = await self.client.rest(
-                "GET", f"{self.base}/pulls/{pr}/files", params={"per_page": 100, "page": page}
-            )
-            batch = [f for f in reply.data or [] if isinstance(f, dict) and "filename" in f]
-            out += [(str(f["filename"]), int(f.get("changes") or 0)) for f in batch]
-            if len(batch) < 100:
-                break
-        return out
-
-    async def _risk_label(self, pr: int, tier: str) -> None:
-        want = f"{PREFIX}risk-{tier}"
-        reply = await self.client.rest("GET", f"{self.base}/issues/{pr}/labels")
-        have = [str(label.get("name")) for label in reply.data or []]
-        if want not in have:
-            await self.client.rest(
-                "POST", f"{self.base}/issues/{pr}/labels", body={"labels": [want]},
-                idempotent=True,
-            )  # fmt: skip
-        for name in have:
-            if name.startswith(f"{PREFIX}risk-") and name != want:
-                await self.client.rest(
-                    "DELETE", f"{self.base}/issues/{pr}/labels/{name}", ok=(404,),
-                    idempotent=True,
-                )  # fmt: skip
 
     # ---- scheduled issues (see sources.issue_schedules) -------------------------------------
     async def check(self, ctx: SourceContext) -> list[str]:
@@ -582,7 +523,7 @@ def for_project(project: Project) -> Source | None:
         return None
     api = s.github_api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API
     client = GitHubClient(token, api_url=api)
-    return IssueSource(client, repo.owner, repo.name, cfg, risk=eff.risk, owns_client=True)
+    return IssueSource(client, repo.owner, repo.name, cfg, owns_client=True)
 
 
 FACTORIES.append(for_project)

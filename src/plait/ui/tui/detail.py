@@ -86,6 +86,11 @@ def facts(d: Json) -> Group:
     for overlap in d.get("overlaps") or []:
         paths = ", ".join(str(p) for p in overlap.get("paths") or [])
         rows.append(("Would conflict", plain(f"with {overlap.get('with')}: {paths}", "red")))
+    if d.get("risk"):
+        why = f" ({d['risk_reason']})" if d.get("risk_reason") else ""
+        rows.append(("Risk", plain(f"{d['risk']}{why}", "yellow" if d["risk"] != "low" else "")))
+    if d.get("path_classes"):
+        rows.append(("Classes by path", plain(", ".join(d["path_classes"]))))
     if d.get("held_by"):
         rows.append(("Held back by", plain(str(d["held_by"]), "yellow")))
     if d.get("waits_for") and d["waits_for"] != d.get("over_budget"):

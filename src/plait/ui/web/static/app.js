@@ -484,6 +484,8 @@ function renderDetail() {
     fact('needs', d.attention),
     fact('budget', budgetText(d)),
     fact('would conflict', (d.overlaps || []).map((o) => `with ${o.with}: ${o.paths.join(', ')}`).join('; ')),
+    fact('risk', d.risk, d.risk_reason ? ` (${d.risk_reason})` : ''),
+    fact('classes by path', (d.path_classes || []).join(', ')),
     fact('held back by', d.held_by),
     fact('waits for', d.waits_for !== d.over_budget ? d.waits_for : null),
     fact('last error', d.last_error),
