@@ -11,6 +11,7 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.controller import Decision
 from plait.core.model import (
+    CIStatus,
     Phase,
     ReviewConfig,
     Reviewer,
@@ -23,6 +24,7 @@ from plait.core.plan import TaskSpec
 from plait.core.task import attention_reason, display_status
 from plait.core.waiting import waiting_reason
 from plait.testing.core_driver import Chaos, CoreDriver, Timing
+from plait.testing.core_world import SimPR
 
 RULES = RiskRules(human=("migrations/**",), double_check=("src/auth/**",))
 CONFIG = RunConfig(project="sim", repo="/sim/repo", risk_rules=RULES)
@@ -219,3 +221,20 @@ def test_no_merge_passes_the_gate_without_its_tier_allowing_it(
         t = d.st.tasks[tid]
         if not attention_reason(t, d.config):
             assert (t.phase is Phase.MERGED) == (tier != "human"), d.describe()
+
+
+def test_an_adopted_pr_is_checked_out_then_assessed_then_merged() -> None:
+    d = _driver("")
+    d.start()
+    head = d.world.new_sha()
+    d.world.tips["feature"] = head
+    d.world.prs["pr-7"] = SimPR(
+        number=7, task="pr-7", branch="feature", base="main", head=head, draft=False
+    )
+    d.world.ci[head] = CIStatus.PASSED
+    spec = TaskSpec(id="pr-7", title="a person's PR", landing="pr")
+    d.feed(ev.TaskAdopted(at=d.now, spec=spec, pr=7, branch="feature", base="main", head_sha=head))
+    state = d.run()
+    assert state.tasks["pr-7"].phase is Phase.MERGED
+    kinds = [type(e).__name__ for e in d.decided(fx.Effect, "pr-7")]
+    assert kinds[:3] == ["PrepareWorkspace", "AssessRisk", "Merge"]

@@ -48,12 +48,7 @@ def wants_assessment(state: RunState, t: TaskState) -> bool:
     if not assessing(state) or state.specs[t.id].landing != "pr":
         return False
     pr = t.pr
-    return (
-        pr is not None
-        and pr.state == "open"
-        and bool(t.head_sha and t.worktree)
-        and t.risk_head != t.head_sha
-    )
+    return pr is not None and pr.state == "open" and bool(t.head_sha) and t.risk_head != t.head_sha
 
 
 def assess_effect(state: RunState, t: TaskState, effect_id: str) -> fx.AssessRisk:

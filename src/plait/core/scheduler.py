@@ -230,6 +230,8 @@ def _serve_housekeeping(
             if t.in_flight or t.retry_at > state.now:
                 continue
             t = take(_with(t, op), op, FIRST_STEP[op.kind])
+            if op.kind is OpKind.RISK and not t.worktree:
+                t = replace(t, step="workspace")  # an adopted PR: check its branch out first
             if op.kind is OpKind.VERDICT:
                 agent = slot_agent(state, t)
                 if not slots.free_for(tid, agent):

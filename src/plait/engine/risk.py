@@ -1,7 +1,7 @@
 """Running `AssessRisk`: the files a task's branch changes, classified by `[risk]` and by
 the path classes, and the tier shown on the PR as a label (see `plait.core.risk_gate`).
 
-The files are read from git (`git diff --numstat base..head` in the task's worktree: the
+The files are read from git (`git diff --numstat base...head` in the task's worktree: the
 same files the PR shows, and no rate-limit point); the label is written only where the
 forge has labels, and looked for before it is added, so running it again after a crash
 changes nothing.
@@ -21,10 +21,13 @@ from plait.workspaces.names import check_rev
 
 
 async def changed_files(worktree: str, base_sha: str, head_sha: str) -> list[tuple[str, int]]:
-    """(path, lines changed) for each file of `base_sha..head_sha` (a binary file: 0)."""
+    """(path, lines changed) for each file the branch changes since it left `base_sha`
+    (a binary file: 0 lines)."""
     await check_rev(base_sha)
     await check_rev(head_sha)
-    out = await git("diff", "--numstat", "-z", "--no-renames", base_sha, head_sha, cwd=worktree)
+    # Three dots: against the merge base, as the PR shows it, even when main moved on.
+    span = f"{base_sha}...{head_sha}"
+    out = await git("diff", "--numstat", "-z", "--no-renames", span, cwd=worktree)
     files: list[tuple[str, int]] = []
     for record in out.out.split("\0"):
         added, _, rest = record.partition("\t")
