@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from plait.core.model import Reviewer, RiskRules
 from plait.engine.settings import Settings, effective
 from plait.errors import PlanError
 from plait.plans.config import parse_config
@@ -86,11 +87,33 @@ def test_the_readme_example_is_a_valid_plait_toml() -> None:
         poll=60.0, launches_per_poll=5, repair_label="plait:repair", implement_cap=3,
         repair_cap=1,
     )  # fmt: skip
-    assert config.class_caps == {"HEAVY": 1}
+    assert config.class_caps == {"HEAVY": 1, "E2E": 1}
+    assert config.class_paths == {"E2E": ("e2e/**", "migrations/**")}
     assert config.risk == RiskConfig(
         human=("migrations/**", "*.sql"), double_check=("src/auth/**",), max_files=20,
-        max_lines=800,
+        max_lines=800, double_check_reviewer="codex",
     )  # fmt: skip
+
+
+def test_the_risk_rules_and_classes_by_path_reach_the_core(tmp_path: Path) -> None:
+    text = (
+        '[risk]\nhuman = ["db/**"]\ndouble_check_reviewer = "codex/gpt-5"\n'
+        '[classes.E2E]\npaths = ["e2e/**"]\nexclusive = true\n'
+    )
+    config = effective("p", Settings(repo=str(tmp_path)), parse_config(text)).config
+    assert config.risk_rules == RiskRules(
+        human=("db/**",), second=(Reviewer(agent="codex", model="gpt-5"),)
+    )
+    assert (config.class_paths, config.class_caps) == ({"E2E": ("e2e/**",)}, {"E2E": 1})
+
+
+def test_class_paths_and_the_second_reviewer_mistakes_name_the_line() -> None:
+    with pytest.raises(PlanError) as err:
+        parse_config('[classes.E2E]\npaths = "e2e"\n[risk]\ndouble_check_reviewer = 3\n')
+    assert sorted((p.line, p.message) for p in err.value.problems) == [
+        (2, "paths = 'e2e' is not a list of path patterns, e.g. [\"e2e/**\"]"),
+        (4, 'double_check_reviewer = 3 is not an agent, or "agent/model", e.g. "codex"'),
+    ]
 
 
 def test_risk_mistakes_name_the_line() -> None:
