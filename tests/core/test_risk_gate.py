@@ -25,6 +25,7 @@ from plait.core.task import attention_reason, display_status
 from plait.core.waiting import waiting_reason
 from plait.testing.core_driver import Chaos, CoreDriver, Timing
 from plait.testing.core_world import SimPR
+from plait.ui.headless import describe
 
 RULES = RiskRules(human=("migrations/**",), double_check=("src/auth/**",))
 CONFIG = RunConfig(project="sim", repo="/sim/repo", risk_rules=RULES)
@@ -238,3 +239,16 @@ def test_an_adopted_pr_is_checked_out_then_assessed_then_merged() -> None:
     assert state.tasks["pr-7"].phase is Phase.MERGED
     kinds = [type(e).__name__ for e in d.decided(fx.Effect, "pr-7")]
     assert kinds[:3] == ["PrepareWorkspace", "AssessRisk", "Merge"]
+
+
+def test_the_headless_line_says_the_tier_once() -> None:
+    d = _driver()
+    d.world.risk["a"] = "human"
+    d.start()
+    _answer_all_but_risk(d)
+    [assessing] = d.pending(fx.AssessRisk, "a")
+    result = d.execute(assessing.id)
+    old = d.st
+    new = d.deliver(assessing.id).state
+    assert describe(result, old, new) == "risk: human; a person merges it"
+    assert describe(result, new, d.feed(result).state) is None  # a repeat says nothing

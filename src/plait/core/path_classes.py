@@ -23,11 +23,17 @@ from plait.core.model import AGENT_OPS, OpKind, Phase, RunState, TaskState
 def classes_of(state: RunState, task_id: str) -> tuple[str, ...]:
     """The task's classes: its own (by label or plan), then those its paths put it in."""
     cls = state.specs[task_id].task_class
-    by_path = state.tasks[task_id].path_classes
-    if not by_path:
-        return (cls,) if cls else ()
     own = (cls,) if cls else ()
-    return own + tuple(c for c in by_path if c != cls)
+    return own + by_path(state, task_id)
+
+
+def by_path(state: RunState, task_id: str) -> tuple[str, ...]:
+    """The classes only its paths put it in (besides its own). Cheap without path classes:
+    the scheduler asks for every slot it counts."""
+    if not state.config.class_paths:
+        return ()
+    found = state.tasks[task_id].path_classes
+    return tuple(c for c in found if c != state.specs[task_id].task_class) if found else ()
 
 
 def _merging(t: TaskState) -> bool:

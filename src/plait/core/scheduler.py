@@ -112,17 +112,22 @@ class _Slots:
 
     def add(self, task_id: str, agent: str | None = None) -> None:
         self.total += 1
-        for cls in path_classes.classes_of(self.state, task_id):
+        cls = self.state.specs[task_id].task_class
+        if cls:
             self.by_class[cls] += 1
+        for other in path_classes.by_path(self.state, task_id):
+            self.by_class[other] += 1
         self.by_agent[agent or self.agent_of(task_id)] += 1
 
     def free_for(self, task_id: str, agent: str | None = None) -> bool:
         cfg = self.state.config
         if self.total >= cfg.max_concurrency:
             return False
-        caps = cfg.class_caps
-        for cls in path_classes.classes_of(self.state, task_id):
-            if cls in caps and self.by_class[cls] >= caps[cls]:
+        cls = self.state.specs[task_id].task_class
+        if cls and cls in cfg.class_caps and self.by_class[cls] >= cfg.class_caps[cls]:
+            return False
+        for other in path_classes.by_path(self.state, task_id):
+            if other in cfg.class_caps and self.by_class[other] >= cfg.class_caps[other]:
                 return False
         agent = agent or self.agent_of(task_id)
         if cooling(self.state.cooldowns, agent, self.state.now):

@@ -108,6 +108,10 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
         ):
             who = "a person merges it" if event.landing == "watch" else "plait merges it"
             return f"routed: {who} ({event.reason})" if event.reason else f"routed: {who}"
+        case ev.RiskAssessed() if event.tier and _changed(event.task, old, new):
+            why = f" ({event.reason})" if event.reason else ""
+            routed = "; a person merges it" if event.tier == "human" else ""
+            return f"risk: {event.tier}{why}{routed}"
         case ev.ConfigChanged():
             return "settings changed"
         case ev.BudgetSet():
