@@ -1,13 +1,15 @@
 """The risk gate and classes by path against the GitHub double, through a real `plait up`
-engine killed with SIGKILL while the second reviewer of a double-check PR is thinking.
+engine killed with SIGKILL twice: while a risk assessment writes its PR label, and while
+the second reviewer of a double-check PR is thinking.
 
 Five labelled issues: one touches a migration (tier human: labelled, left to a person,
 never merged by plait), one touches src/auth (double-check: the [review] reviewer and then
 the double-check reviewer each approve the same head as their own GitHub review before it
 merges), one only docs (low: merged), and two touch e2e/ (class E2E by path). A green
 check lands on every head at once, so only the gate can hold a merge back. After the kill
-and a restart, the double-check PR has exactly two reviews, each head was assessed (its
-`RiskAssessed` recorded) exactly once, and every face shows the tiers."""
+and restarts, the double-check PR has exactly two reviews, each head was assessed (its
+`RiskAssessed` recorded) exactly once, each PR carries one risk label, and `plait ps`
+shows the tiers."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import pytest
 from plait.core import events as ev
 from plait.core.model import Phase
 from plait.store.sqlite import Store
-from plait.testing.github_double import GitHubDouble
+from plait.testing.github_double import Fault, GitHubDouble
 from plait.testing.github_double.state import PullRequest
 from tests.cli.helpers_cli import cli_env, plait
 from tests.engine.test_github_issues_e2e import CI, _git, _until
@@ -105,14 +107,23 @@ def test_prs_are_routed_by_their_risk_across_a_kill(tmp_path: Path, gh: GitHubDo
         pr = _pr_of(gh, n)
         return [(r.author, r.state) for r in pr.reviews] if pr else []
 
+    # The first risk label on a PR (PRs are numbered after the five issues) is held by the
+    # double: the engine is killed in the middle of that assessment.
+    held = Fault.timeout(8.0, route=r"^POST /repos/acme/notes/issues/([6-9]|10)/labels$")
+    gh.inject(held)
     try:
         with log.open("w") as out:
             first = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _until(lambda: held.hits == 1, 120, "a first risk label on its way", log)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        with log.open("a") as out:
+            again = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
         # The first reviewer approved issue 2's PR: its second reviewer is thinking now.
         _until(lambda: len(reviews(2)) == 1, 120, "the first review of issue 2", log)
         assert not getattr(_pr_of(gh, 2), "merged", True)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
+        again.send_signal(signal.SIGKILL)
+        again.wait(timeout=30)
         with log.open("a") as out:
             second = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
 
