@@ -80,6 +80,7 @@ def test_a_human_tier_is_routed_to_a_persons_merge() -> None:
     assert state.specs["a"].landing == "watch"
     assert state.tasks["a"].phase is Phase.ACTIVE
     assert not d.decided(fx.Merge)
+    assert waiting_reason(state, state.tasks["a"]) == "a person's merge (risk: human)"
 
 
 def test_double_check_needs_a_second_distinct_reviewers_approval() -> None:

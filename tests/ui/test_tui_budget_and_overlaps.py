@@ -45,3 +45,19 @@ def test_what_a_waiting_task_waits_for_is_in_its_detail() -> None:
            "waits_for": "class heavy at its cap (1 of 1 running)"}  # fmt: skip
     [line] = [ln for ln in _text(facts(row)).splitlines() if ln.startswith("Waits for")]
     assert line.split(maxsplit=2)[2].strip() == "class heavy at its cap (1 of 1 running)"
+
+
+def test_the_risk_tier_and_classes_by_path_reach_the_detail() -> None:
+    row = {
+        "id": "issue-7",
+        "title": "Harden the login",
+        "status": "approved",
+        "risk": "double-check",
+        "risk_reason": "touches src/auth/login.py",
+        "path_classes": ["E2E"],
+        "waits_for": "a second reviewer's approval (risk: double-check)",
+    }
+    shown = _text(facts(row))
+    assert "Risk             double-check (touches src/auth/login.py)" in shown
+    assert "Classes by path  E2E" in shown
+    assert "a second reviewer's approval" in shown

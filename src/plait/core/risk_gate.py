@@ -137,7 +137,10 @@ def holding(state: RunState, t: TaskState) -> str:
     """Why the risk gate holds an otherwise mergeable PR ("" when it does not)."""
     if state.config.risk_rules is None or t.phase is not Phase.ACTIVE:
         return ""
-    if state.specs[t.id].landing != "pr":
+    landing = state.specs[t.id].landing
+    if landing == "watch" and t.risk == "human":
+        return "a person's merge (risk: human)"
+    if landing != "pr":
         return ""
     if t.risk_head != t.head_sha:
         return "risk not assessed for this head yet"
