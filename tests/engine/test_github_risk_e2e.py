@@ -19,6 +19,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,44 @@ def _pr_of(gh: GitHubDouble, n: int) -> PullRequest | None:
     return next((p for p in gh.pulls(OWNER, NAME) if p.head.endswith(f"issue-{n}")), None)
 
 
+@dataclass
+class _Engine:
+    """`plait up --foreground` processes, one at a time, all writing to `log`."""
+
+    env: dict[str, str]
+    log: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def up(self) -> None:
+        argv = [sys.executable, "-m", "plait.cli", "up", "notes", "--foreground"]
+        with self.log.open("a") as out:
+            self.procs.append(subprocess.Popen(argv, env=self.env, stdout=out, stderr=out))
+
+    def kill(self) -> None:
+        self.procs[-1].send_signal(signal.SIGKILL)
+        self.procs[-1].wait(timeout=30)
+
+
+@contextmanager
+def _engines(gh: GitHubDouble, env: dict[str, str], log: Path) -> Iterator[_Engine]:
+    """Engines run while a CI bot greens every head; whatever is left is killed after."""
+    ci = CI(gh)
+    bot = threading.Thread(target=ci.run, daemon=True)
+    bot.start()
+    engine = _Engine(env=env, log=log)
+    try:
+        yield engine
+        engine.procs[-1].wait(timeout=30)
+    finally:
+        ci.stop.set()
+        bot.join(timeout=10)
+        for proc in engine.procs:
+            if proc.poll() is None:
+                proc.kill()
+    assert not ci.errors, ci.errors
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
 @pytest.mark.timeout(240)
 def test_prs_are_routed_by_their_risk_across_a_kill(tmp_path: Path, gh: GitHubDouble) -> None:
     gh.create_repo(OWNER, NAME, files={"README.md": "notes\n", "plait.toml": TOML})
@@ -97,11 +137,7 @@ def test_prs_are_routed_by_their_risk_across_a_kill(tmp_path: Path, gh: GitHubDo
                  "--script", str(script), "--poll-interval", "0.3", "--project", "notes",
                  home=tmp_path, env=env)  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
-    ci = CI(gh)
-    bot = threading.Thread(target=ci.run, daemon=True)
-    bot.start()
     log = tmp_path / "engine.log"
-    up = [sys.executable, "-m", "plait.cli", "up", "notes", "--foreground"]
 
     def reviews(n: int) -> list[tuple[str, str]]:
         pr = _pr_of(gh, n)
@@ -111,21 +147,16 @@ def test_prs_are_routed_by_their_risk_across_a_kill(tmp_path: Path, gh: GitHubDo
     # double: the engine is killed in the middle of that assessment.
     held = Fault.timeout(8.0, route=r"^POST /repos/acme/notes/issues/([6-9]|10)/labels$")
     gh.inject(held)
-    try:
-        with log.open("w") as out:
-            first = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
+    with _engines(gh, env, log) as engine:
+        engine.up()
         _until(lambda: held.hits == 1, 120, "a first risk label on its way", log)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-        with log.open("a") as out:
-            again = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
+        engine.kill()
+        engine.up()
         # The first reviewer approved issue 2's PR: its second reviewer is thinking now.
         _until(lambda: len(reviews(2)) == 1, 120, "the first review of issue 2", log)
         assert not getattr(_pr_of(gh, 2), "merged", True)
-        again.send_signal(signal.SIGKILL)
-        again.wait(timeout=30)
-        with log.open("a") as out:
-            second = subprocess.Popen(up, env=env, stdout=out, stderr=subprocess.STDOUT)
+        engine.kill()
+        engine.up()
 
         def routed() -> bool:
             human = _pr_of(gh, 1)
@@ -137,15 +168,6 @@ def test_prs_are_routed_by_their_risk_across_a_kill(tmp_path: Path, gh: GitHubDo
         shown = plait("ps", "--all", home=tmp_path, env=env)
         down = plait("down", "notes", home=tmp_path, env=env)
         assert down.returncode == 0, down.stdout + down.stderr
-        second.wait(timeout=30)
-    finally:
-        ci.stop.set()
-        bot.join(timeout=10)
-        for proc in (p for p in locals().values() if isinstance(p, subprocess.Popen)):
-            if proc.poll() is None:
-                proc.kill()
-    assert not ci.errors, ci.errors
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
     prs = {n: _pr_of(gh, n) for n in ISSUES}
     assert all(pr is not None for pr in prs.values())
     tiers = {
