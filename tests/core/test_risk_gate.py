@@ -253,3 +253,14 @@ def test_the_headless_line_says_the_tier_once() -> None:
     new = d.deliver(assessing.id).state
     assert describe(result, old, new) == "risk: human; a person merges it"
     assert describe(result, new, d.feed(result).state) is None  # a repeat says nothing
+
+
+def test_an_assessment_that_keeps_failing_asks_for_a_person() -> None:
+    d = _driver()
+    d.script("a", "AssessRisk", "fail", "fail", "fail")
+    state = d.run()
+    t = state.tasks["a"]
+    assert attention_reason(t, d.config) == "risk assessment failed 3 times: simulated failure"
+    assert not d.decided(fx.Merge)
+    d.human("a", "the worktree is back, try again")
+    assert d.run().tasks["a"].phase is Phase.MERGED

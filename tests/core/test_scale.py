@@ -140,6 +140,7 @@ _LATER_FIELDS: dict[str, object] = {
     "path_classes": [],
     "second_verdict": "",
     "second_head": "",
+    "risk_failures": 0,
     "risk_rules": None,
     "class_paths": {},
 }

@@ -184,6 +184,7 @@ def task_detail(
             "push_failures": t.counters.push_failures,
             "merge_failures": t.counters.merge_failures,
             "login_failures": t.counters.login_failures,
+            "risk_failures": t.counters.risk_failures,
         },
     }
 

@@ -542,6 +542,7 @@ _RETRYING_STEPS = {
     "discard": "push_failures",
     "sync": "rebase_failures",
     "land": "merge_failures",
+    "risk": "risk_failures",
 }
 
 

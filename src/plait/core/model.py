@@ -214,6 +214,7 @@ class Counters:
     login_failures: int = 0  # the CLI is not logged in or lacks permission: one is enough
     review_failures: int = 0  # reviewer turns that gave no verdict (crash, no answer)
     returns: int = 0  # claims given back to the queue (rejected, stuck, failing)
+    risk_failures: int = 0  # risk assessments of a PR head that failed (git, forge)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -102,6 +102,8 @@ def _limit_reached(task: TaskState, config: RunConfig) -> str:
         return f"push failed {c.push_failures} times"
     if c.merge_failures >= cap:
         return f"merge failed {c.merge_failures} times"
+    if c.risk_failures >= cap:
+        return f"risk assessment failed {c.risk_failures} times"
     if c.review_failures >= cap * max(1, len(config.review.reviewers)):
         return f"reviewers gave no verdict {c.review_failures} times"
     if task.verdict == "needs_changes" and task.review_rounds > config.review.rounds:
