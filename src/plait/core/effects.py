@@ -159,9 +159,10 @@ class MergeToMain(Effect):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssessRisk(Effect):
-    """Classify the change `base_sha..head_sha` on a task's branch: its risk tier under
-    `rules` (a `plait:risk-<tier>` label on PR `pr`, once) and the path classes its files
-    put it in. Reads git only; safe to run again (`RiskAssessed`)."""
+    """Classify the change on a task's branch, `head_sha` since it left `base_sha` (the
+    files its PR shows): its risk tier under `rules` (a `plait:risk-<tier>` label on PR
+    `pr`, looked for first) and the path classes its files put it in. Reads git and
+    labels, so it is safe to run again (`RiskAssessed`)."""
 
     worktree: str
     base_sha: str

@@ -35,7 +35,6 @@ else:  # the same copy, about twice as fast (P2)
     from plait.core.copying import replace
 
 SECOND = "double-check"  # the key of the second reviewer's VERDICT operation
-TIERS = ("low", "double-check", "human")
 
 
 def assessing(state: RunState) -> bool:

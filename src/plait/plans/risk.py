@@ -57,6 +57,8 @@ class RiskConfig:
 
 
 class Rules(Protocol):
+    """What `classify` reads: the config's `RiskConfig` or the core's `RiskRules`."""
+
     @property
     def human(self) -> tuple[str, ...]: ...
     @property
