@@ -14,7 +14,7 @@ from plait.core.budget import waiting_on_budget
 from plait.core.cooldown import cooling
 from plait.core.model import Phase, RunState, TaskState
 from plait.core.scheduler import slot_agent, uses_slot
-from plait.core.task import agent_of, merge_gate
+from plait.core.task import agent_of, merge_gate, needs_attention
 
 
 def waiting_reason(state: RunState, t: TaskState) -> str:
@@ -28,7 +28,7 @@ def waiting_reason(state: RunState, t: TaskState) -> str:
     spec = state.specs[t.id]
     unstarted = [d for d in spec.depends_on if state.tasks[d].phase is Phase.WAITING]
     if unstarted:
-        return f"after {', '.join(unstarted)}"
+        return f"after {', '.join(_dependency(state, d) for d in unstarted)}"
     cfg = state.config
     busy = [o for o in state.tasks.values() if uses_slot(o) and o.in_flight]
     if len(busy) >= cfg.max_concurrency:
@@ -56,3 +56,14 @@ def _active(state: RunState, t: TaskState) -> str:
     if held or not t.path_classes:
         return held
     return path_classes.merge_reason(state, t)
+
+
+def _dependency(state: RunState, dep: str) -> str:
+    """A dependency named as it stands: one that stopped for good is said to be so, as the
+    tasks under it will not move until a person retries or resets it."""
+    d = state.tasks[dep]
+    if d.stopped:
+        return f"{dep} (stopped)"
+    if needs_attention(d, state.config):
+        return f"{dep} (needs attention)"
+    return dep
