@@ -50,6 +50,7 @@ from plait.testing.model_api_clis import agent_clis_bin, cli_options
 TITLE = "orchestration overhead vs bare agent runs (real claude CLI)"
 GOAL = 1.10
 CONCURRENCY = 4
+PREPARE_AHEAD = int(os.environ.get("PLAIT_BENCH_PREPARE_AHEAD", CONCURRENCY))
 PROJECT = "p3-bench"
 WARM_UP = "Warm up the CLI"
 
@@ -274,6 +275,8 @@ def _engine_run(
             repo=str(repo),
             agent="claude",
             max_concurrency=CONCURRENCY,
+            # What `plait run` configures (engine.settings): worktrees made ahead.
+            prepare_ahead=PREPARE_AHEAD,
         )
         first = ev.RunStarted(
             at=time.time(), config=config, tasks=plan.tasks, title=plan.title, context=plan.context

@@ -92,9 +92,15 @@ class ControllerMachine(RuleBasedStateMachine):
         cap=st.integers(1, 3),
         stacked=st.booleans(),
         budget=st.sampled_from([None, 2500, 5000]),
+        ahead=st.sampled_from([0, 0, 2]),
     )
     def begin(
-        self, plan: dict[str, list[str]], cap: int, stacked: bool, budget: int | None
+        self,
+        plan: dict[str, list[str]],
+        cap: int,
+        stacked: bool,
+        budget: int | None,
+        ahead: int,
     ) -> None:
         config = RunConfig(
             project="prop",
@@ -104,6 +110,7 @@ class ControllerMachine(RuleBasedStateMachine):
             retry_seconds=1.0,
             task_budget=Budget(tokens=budget),
             notify_on=KINDS,
+            prepare_ahead=ahead,
         )
         self.d = CoreDriver(specs_from(plan), config=config)
         self.sent: list[Sent] = []
@@ -220,12 +227,14 @@ class ControllerMachine(RuleBasedStateMachine):
         actions = [e for e in self.d.outstanding.values() if not isinstance(e, fx.Notify)]
         per_task = Counter(e.task for e in actions)
         assert max(per_task.values(), default=0) <= 1, per_task
-        slots = [
-            e
-            for e in self.d.outstanding.values()
-            if isinstance(e, fx.RunAgent | fx.PrepareWorkspace)
-        ]
-        assert len(slots) <= self.d.config.max_concurrency, slots
+        config = self.d.config
+        turns = [e for e in self.d.outstanding.values() if isinstance(e, fx.RunAgent)]
+        worktrees = [e for e in self.d.outstanding.values() if isinstance(e, fx.PrepareWorkspace)]
+        if config.prepare_ahead:  # worktrees made ahead take no agent slot, in their own room
+            assert len(turns) <= config.max_concurrency, turns
+            assert len(turns + worktrees) <= config.max_concurrency + config.prepare_ahead
+        else:
+            assert len(turns + worktrees) <= config.max_concurrency, turns + worktrees
 
     def _priorities(self, old: RunState, decision: Decision) -> None:
         new = decision.state
@@ -238,7 +247,14 @@ class ControllerMachine(RuleBasedStateMachine):
             if op.kind is not OpKind.START:  # a start precedes whatever waits for the task
                 queue = new.tasks[tid].queue
                 assert all(_rank(op) <= _rank(q) for q in queue), (tid, op, queue)
-        if any(op.kind is OpKind.START for op in taken.values()):
+        if new.config.prepare_ahead:
+            # A start takes its slot at its agent step; the worktree before it takes none.
+            starting = any(
+                isinstance(e, fx.RunAgent) and e.turn.kind == "start" for e in decision.effects
+            )
+        else:
+            starting = any(op.kind is OpKind.START for op in taken.values())
+        if starting:
             for t in new.tasks.values():
                 assert not _starved(t, new), f"{t.id} waits with feedback while a task starts"
 

@@ -143,6 +143,7 @@ _LATER_FIELDS: dict[str, object] = {
     "risk_failures": 0,
     "risk_rules": None,
     "class_paths": {},
+    "prepare_ahead": 0,
 }
 
 

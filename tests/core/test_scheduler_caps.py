@@ -69,6 +69,54 @@ def _slot_watch(d: CoreDriver, peaks: Counter[str]) -> None:
     d.observers.append(observe)
 
 
+def test_worktrees_are_made_ahead_while_every_slot_is_busy() -> None:
+    """P3: a freed slot starts the next agent at once, its worktree made during the turns
+    before; the worktrees ahead take no agent slot."""
+    config = _config(max_concurrency=2, prepare_ahead=2)
+    d = CoreDriver([_spec(f"t{i}") for i in range(6)], config=config)
+    d.start()
+    assert _started(d) == ["t0", "t1", "t2", "t3"]
+    for effect in d.pending(fx.PrepareWorkspace):
+        d.answer(effect.id)
+    assert [e.task for e in d.pending(fx.RunAgent)] == ["t0", "t1"]
+    assert d.pending(fx.PrepareWorkspace) == []  # two running, two ready: the room is full
+    decision = d.answer(d.pending(fx.RunAgent, "t0")[0].id)
+    turns = [e.task for e in decision.effects if isinstance(e, fx.RunAgent)]
+    worktrees = [e.task for e in decision.effects if isinstance(e, fx.PrepareWorkspace)]
+    assert (turns, worktrees) == (["t2"], ["t4"])
+
+
+def test_without_prepare_ahead_a_worktree_takes_its_slot() -> None:
+    d = CoreDriver([_spec(f"t{i}") for i in range(4)], config=_config(max_concurrency=2))
+    d.start()
+    assert _started(d) == ["t0", "t1"]
+
+
+def test_caps_hold_with_worktrees_made_ahead() -> None:
+    classes = ["INFRA", "GATED", "BEHAVIOR"]
+    specs = [
+        TaskSpec(id=f"t{i}", title="x", task_class=classes[i % 3], depends_on=deps)
+        for i, deps in enumerate([()] * 6 + [("t0",), ("t1", "t2"), ("t3",), ("t4",)] * 2)
+    ]
+    config = _config(max_concurrency=3, class_caps={"INFRA": 1}, prepare_ahead=3)
+    chaos = Chaos(agent_fail=0.2, step_fail=0.1, ci_fail=0.2, conflict=0.2, review=0.2)
+    d = CoreDriver(specs, config=config, seed=7, chaos=chaos, timing=Timing(jitter=0.5))
+    peaks: Counter[str] = Counter()
+
+    def observe(event: ev.Event, old: RunState | None, decision: Decision) -> None:
+        turns = d.pending(fx.RunAgent)
+        peaks["agents"] = max(peaks["agents"], len(turns))
+        infra = [e for e in turns if d.st.specs[e.task].task_class == "INFRA"]
+        peaks["INFRA"] = max(peaks["INFRA"], len(infra))
+        peaks["worktrees"] = max(peaks["worktrees"], len(d.pending(fx.PrepareWorkspace)))
+
+    d.observers.append(observe)
+    assert all_merged(d.run(auto_human=True))
+    assert peaks["agents"] == 3
+    assert peaks["INFRA"] == 1
+    assert 3 < peaks["worktrees"] <= 6
+
+
 def test_caps_hold_through_a_whole_run_with_failures() -> None:
     classes = ["INFRA", "GATED", "BEHAVIOR"]
     specs = [

@@ -422,6 +422,10 @@ class RunConfig:
     risk_rules: RiskRules | None = None
     # Classes a task joins by the paths its branch changes ([classes.X] paths).
     class_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Starts whose worktree may be made while every agent slot is busy, so a slot that
+    # frees starts its next agent at once instead of idling through git (P3). A start then
+    # takes its slot at the agent step, not at the worktree; 0: the worktree takes it.
+    prepare_ahead: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

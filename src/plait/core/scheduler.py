@@ -84,6 +84,25 @@ def uses_slot(task: TaskState) -> bool:
     return task.current is not None and task.current.kind in AGENT_OPS and task.step in _AGENT_STEPS
 
 
+def prepared_ahead(state: RunState, task: TaskState) -> bool:
+    """A start whose worktree is made (or waits, made) without an agent slot: see
+    `RunConfig.prepare_ahead`. Swarm claims keep their slot from the claim on."""
+    return (
+        state.config.prepare_ahead > 0
+        and task.current is not None
+        and task.current.kind is OpKind.START
+        and task.step in _AGENT_STEPS
+        and not task.worker
+        and not task.stopped
+        and not (task.step == "agent" and task.in_flight)
+    )
+
+
+def holds_slot(state: RunState, task: TaskState) -> bool:
+    """Whether the task's step under way counts against the caps now."""
+    return uses_slot(task) and bool(task.in_flight) and not prepared_ahead(state, task)
+
+
 def slot_agent(state: RunState, task: TaskState) -> str:
     """The backend whose slot the task's next (or current) turn takes."""
     if task.step == "verdict":
@@ -100,6 +119,7 @@ class _Slots:
     # defaultdict, not Counter: made on every event, and a Counter is slower to make.
     by_class: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     by_agent: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    ahead: int = 0  # starts prepared ahead, not yet holding a slot (prepared_ahead)
     _over: str | None = None  # the project's budget verdict, once asked
 
     def project_over(self) -> str:
@@ -151,8 +171,10 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
     before = dict(tasks)
     slots = _Slots(state)
     for tid in live:
-        if uses_slot(tasks[tid]) and tasks[tid].in_flight:
+        if holds_slot(state, tasks[tid]):
             slots.add(tid, slot_agent(state, tasks[tid]))
+        elif prepared_ahead(state, tasks[tid]):
+            slots.ahead += 1
     out: list[fx.Effect] = []
 
     def movable(t: TaskState) -> bool:
@@ -168,6 +190,7 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
     _serve_current(state, tasks, slots, movable, out)
     _serve_feedback(state, tasks, slots, movable, out)
     _serve_housekeeping(state, tasks, slots, movable, out)
+    _serve_prepared(state, tasks, slots, movable, out)
     workers = dict(state.swarm.workers)
     _serve_starts(state, _Overlay(tasks, indexed), slots, workers, out)
     if workers != state.swarm.workers:
@@ -187,11 +210,33 @@ def _serve_current(
     for tid, t in tasks.items():
         if t.current is None or not movable(t) or (t.phase is Phase.MERGED and not t.current):
             continue
-        if uses_slot(t):
+        if prepared_ahead(state, t):
+            if t.step == "agent":
+                continue  # a prepared start: after feedback, in `_serve_prepared`
+        elif uses_slot(t):
             agent = slot_agent(state, t)
             if not slots.free_for(tid, agent):
                 continue
             slots.add(tid, agent)
+        tasks[tid], effect = _emit(state, t)
+        out.append(effect)
+
+
+def _serve_prepared(
+    state: RunState, tasks: dict[str, TaskState], slots: _Slots, movable: Movable, out: _Out
+) -> None:
+    """3b. Starts whose worktree was made ahead: their agent turn, as slots free (before
+    any new start, after feedback on open work)."""
+    if not state.config.prepare_ahead:
+        return
+    for tid, t in tasks.items():
+        if t.step != "agent" or not prepared_ahead(state, t) or not movable(t):
+            continue
+        agent = slot_agent(state, t)
+        if not slots.free_for(tid, agent):
+            continue
+        slots.add(tid, agent)
+        slots.ahead -= 1
         tasks[tid], effect = _emit(state, t)
         out.append(effect)
 
@@ -280,19 +325,21 @@ def _serve_starts(
 ) -> None:
     """4. New starts, longest critical path first, among tasks whose dependencies allow.
     A task of a queue that worker groups serve starts only when a worker claims it."""
-    cap = state.config.max_concurrency
+    # Starts made ahead count against the cap with the slots, each in its own room.
+    cap = state.config.max_concurrency + state.config.prepare_ahead
     if slots.project_over():
         return  # the project's budget is reached: nothing starts
     indexed = tasks.indexed
     active = indexed.live_ids() if state.config.hold_overlapping else []
     held: list[int] | None = None  # looked for once a start could take a slot
     for tid in indexed.startable_ids():
-        if slots.total >= cap:
+        if slots.total + slots.ahead >= cap:
             break  # no task could take a slot: the rest of the pass would emit nothing
         if held is None:
             held = holding.held_positions(state, tasks, indexed.live_ids(), indexed.shape)
         # Slots kept for what a landing task unlocks, if it comes first (core.holding).
-        if held and slots.total + bisect_left(held, indexed.shape.start_position[tid]) >= cap:
+        position = bisect_left(held, indexed.shape.start_position[tid]) if held else 0
+        if held and slots.total + slots.ahead + position >= cap:
             break  # no task could take a slot: the rest of the pass would emit nothing
         t = tasks[tid]
         if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
@@ -318,6 +365,10 @@ def _serve_starts(
             slots.add(tid, group.agent or state.config.agent)
             t = swarm.claim(state, t, worker, workers)
             t = _take_riders(state, tasks, t, group)
+        elif state.config.prepare_ahead:
+            if task_over(state, t):
+                continue  # its budget holds its turn: no worktree for it yet
+            slots.ahead += 1  # its agent step takes a slot (`_serve_prepared`)
         elif not slots.free_for(tid):
             continue
         else:

@@ -13,7 +13,7 @@ from plait.core import path_classes, reviewing, risk_gate
 from plait.core.budget import waiting_on_budget
 from plait.core.cooldown import cooling
 from plait.core.model import Phase, RunState, TaskState
-from plait.core.scheduler import slot_agent, uses_slot
+from plait.core.scheduler import holds_slot, slot_agent
 from plait.core.task import agent_of, merge_gate, needs_attention
 
 
@@ -30,7 +30,7 @@ def waiting_reason(state: RunState, t: TaskState) -> str:
     if unstarted:
         return f"after {', '.join(_dependency(state, d) for d in unstarted)}"
     cfg = state.config
-    busy = [o for o in state.tasks.values() if uses_slot(o) and o.in_flight]
+    busy = [o for o in state.tasks.values() if holds_slot(state, o)]
     if len(busy) >= cfg.max_concurrency:
         return f"{len(busy)} of {cfg.max_concurrency} agent slots busy (max_concurrency)"
     cls = spec.task_class

@@ -256,6 +256,9 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         ),
         notify_on=tuple(k for k in channels.on if k in KINDS),
         hold_overlapping=_first(cfg.hold_overlapping, False),
+        # As many worktrees made ahead as there are slots: turns that end together (the
+        # common case at the start of a run) each find their successor's worktree ready.
+        prepare_ahead=config.max_concurrency,
     )
     prompts = str(Path(s.repo) / cfg.prompts_dir) if cfg.prompts_dir else None
     executor = cfg.executor or LOCAL
