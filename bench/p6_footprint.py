@@ -3,21 +3,25 @@
 Decoding: each backend's pure decoder is fed a stream built from real captures
 (`/work/shared/agent-streams`, or this repo's test copies) repeated to ~20 MB, in 64 KiB
 chunks as a pipe delivers them; gemini has no capture, so its stream is built from the
-event shapes its decoder documents. Memory: a child process (so nothing of this one
-counts) drives a 1,000-task run through the controller and a WAL store while 32
-decoders stream at once, then reports its peak RSS.
+event shapes its decoder documents. The goal is checked per CPU second of the decoding
+thread: on a shared machine the wall rate measures the CPU share the run got, so it is
+reported beside it (with the load average) but does not decide. Memory: a child
+process (so nothing of this one counts) drives a 1,000-task run through the controller
+and a WAL store while 32 decoders stream at once, then reports its peak RSS.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import Figure, Report, random_dag
@@ -86,22 +90,33 @@ def stream_of(name: str, size: int) -> bytes:
     return one * max(1, size // len(one))
 
 
-def decode_rate(name: str, size: int) -> tuple[float, float]:
-    """(MB/s, lines/s) of the backend's decoder over a `size`-byte stream fed in
-    pipe-sized chunks."""
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """One decoder's speed over a stream: per CPU second of the decoding thread (what the
+    code costs), per wall second (what this run got of a shared machine), lines per CPU s."""
+
+    cpu: float  # MB/s
+    wall: float  # MB/s
+    lines: float  # per CPU second
+
+
+def decode_rate(name: str, size: int) -> Rate:
+    """The backend's decoder over a `size`-byte stream fed in pipe-sized chunks."""
     data = stream_of(name, size)
     view = memoryview(data)
     decoder = new_decoder(name)
     events = 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.thread_time()
     for offset in range(0, len(data), CHUNK):
         for _ in decoder.feed(bytes(view[offset : offset + CHUNK])):
             events += 1
     for _ in decoder.close():
         events += 1
-    seconds = time.perf_counter() - start
+    cpu = time.thread_time() - cpu_start
+    wall = time.perf_counter() - start
     assert events > 0, f"{name}: the decoder produced no events"
-    return len(data) / 1e6 / seconds, data.count(b"\n") / seconds
+    mb = len(data) / 1e6
+    return Rate(cpu=mb / cpu, wall=mb / wall, lines=data.count(b"\n") / cpu)
 
 
 # ---- the memory child ---------------------------------------------------------------------
@@ -183,22 +198,28 @@ def run(quick: bool = False) -> Report:
     size = 1_000_000 if quick else 20_000_000
     report = Report(id="P6", title=TITLE, quick=quick)
     per_line: list[str] = []
+    walls: list[str] = []
     for name in _DECODERS:
-        rate, lines = decode_rate(name, size)
+        rate = decode_rate(name, size)
         one = sample(name)
         width = len(one) // max(1, one.count(b"\n"))
-        per_line.append(f"{name} {lines / 1e3:,.0f}k lines/s ({width} B/line)")
+        per_line.append(f"{name} {rate.lines / 1e3:,.0f}k lines/s ({width} B/line)")
+        walls.append(f"{name} {rate.wall:.0f}")
         report.add(
             Figure(
-                name=f"{name} stream decoding ({size / 1e6:.0f} MB)",
-                value=rate,
+                name=f"{name} stream decoding ({size / 1e6:.0f} MB), per CPU second",
+                value=rate.cpu,
                 unit="MB/s",
                 goal=f">= {DECODE_GOAL:.0f} MB/s",
-                passed=rate >= DECODE_GOAL,
+                passed=rate.cpu >= DECODE_GOAL,
             )
         )
     # Decoding cost is mostly per line; captured test streams have short lines.
-    report.notes.append("per line: " + ", ".join(per_line))
+    report.notes.append("per CPU second, per line: " + ", ".join(per_line))
+    # A decoder is CPU work in one thread: on a shared 2-core machine its wall rate says
+    # how much of a core the run got (load average alongside), not what the code costs.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    report.notes.append(f"per wall second (MB/s, load average {load:.1f}): " + ", ".join(walls))
     mem = _measure_rss(quick)
     tasks, agents = (100, 8) if quick else (1_000, 32)
     report.add(

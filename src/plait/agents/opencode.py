@@ -30,8 +30,21 @@ class OpenCodeStreamDecoder(stream.JsonLineDecoder):
     def _reset(self) -> None:
         self._last_reason = ""
         self._error: events.AgentErrorEvent | None = None
+        # The steps' usage summed field by field, made a Usage once at the end: `Usage +`
+        # builds a frozen dataclass per step (P6). Same sums, the cost rounded the same way.
+        self._tokens = [0, 0, 0, 0, 0]
+        self._cost = 0.0
 
     def _end(self, out: list[events.AgentEvent]) -> None:
+        t = self._tokens
+        self._usage = Usage(
+            input_tokens=t[0],
+            output_tokens=t[1],
+            cache_read_tokens=t[2],
+            cache_write_tokens=t[3],
+            reasoning_tokens=t[4],
+            cost_usd=self._cost,
+        )
         if self._error is not None:
             final = events.FinalResult(
                 ok=False,
@@ -63,7 +76,9 @@ class OpenCodeStreamDecoder(stream.JsonLineDecoder):
             out.append(events.SessionStarted(session_id=session, raw=raw))
 
     def _text_line(self, obj: dict[str, object], raw: str, out: list[events.AgentEvent]) -> None:
-        if said := stream.get_str(stream.get_dict(obj, "part"), "text"):
+        part = obj.get("part")
+        said = part.get("text") if part.__class__ is dict else None
+        if said and isinstance(said, str):
             self._text = said
             out.append(events.TextOut(text=said, raw=raw))
 
@@ -72,7 +87,13 @@ class OpenCodeStreamDecoder(stream.JsonLineDecoder):
         self._turns += 1
         self._last_reason = stream.get_str(part, "reason")
         usage = _usage(part)
-        self._usage += usage
+        t = self._tokens
+        t[0] += usage.input_tokens
+        t[1] += usage.output_tokens
+        t[2] += usage.cache_read_tokens
+        t[3] += usage.cache_write_tokens
+        t[4] += usage.reasoning_tokens
+        self._cost = round(self._cost + usage.cost_usd, 10)
         out.append(events.UsageReport(usage=usage, raw=raw))
 
     def _error_line(self, obj: dict[str, object], raw: str, out: list[events.AgentEvent]) -> None:

@@ -101,14 +101,22 @@ class LineSplitter:
 _fast_decode = msgspec.json.Decoder().decode
 
 
+_FAST_FAILS = (UnicodeDecodeError, msgspec.DecodeError, RecursionError)
+
+
 def parse_line(line: bytes) -> tuple[str, dict[str, object] | None]:
     """(text of the line, its JSON object or None when it is not a JSON object)."""
     if line[:1] == b"{" and line[-1:] == b"}":
         # The common case: nothing to strip, so the line is the JSON document itself.
         try:
             return line.decode(), _fast_decode(line)
-        except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):
+        except _FAST_FAILS:
             pass  # decided the forgiving way below
+    return _parse_forgiving(line)
+
+
+def _parse_forgiving(line: bytes) -> tuple[str, dict[str, object] | None]:
+    """`parse_line` for a line that is not plainly one JSON object: stripped, repaired."""
     text = line.decode("utf-8", errors="replace").rstrip("\r")
     stripped = text.strip()
     if not stripped.startswith("{"):
@@ -175,13 +183,24 @@ class JsonLineDecoder:
         """Events synthesized at end of stream (none by default)."""
 
     def _decode(self, lines: Iterable[bytes | TooLong], out: list[AgentEvent]) -> None:
-        handlers, watch = self.handlers, self.watch
+        handlers, watch, decode = self.handlers, self.watch, _fast_decode
+        obj: dict[str, object] | None
         for line in lines:
-            if isinstance(line, TooLong):
+            if line.__class__ is bytes and line[:1] == b"{" and line[-1:] == b"}":
+                # `parse_line`'s common case, inline: a call and a tuple less per line.
+                try:
+                    text = line.decode()
+                    obj = decode(line)
+                except _FAST_FAILS:
+                    text, obj = _parse_forgiving(line)
+            elif isinstance(line, TooLong):
                 limit = self._lines.max_line
                 out.append(Garbage(text=f"[a line longer than {limit} bytes was dropped]"))
                 continue
-            text, obj = parse_line(line)
+            elif line.__class__ is bytes:
+                text, obj = _parse_forgiving(line)  # not plainly one object: see parse_line
+            else:
+                text, obj = parse_line(line)
             if obj is None:
                 if text.strip():
                     out.append(Garbage(text=clip(text), raw=clip(text, 10_000)))
