@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import stat
 from pathlib import Path
@@ -75,6 +76,67 @@ def test_prepare_recreates_deleted_worktree_dir(repo: GitRepo) -> None:
     again = asyncio.run(ws.prepare(task="t1", branch="plait/t1", base_branch="main"))
     assert again.path == first.path
     assert repo.rev("HEAD", cwd=again.path) == sha
+
+
+def test_prepare_after_a_worktree_and_its_branch_were_deleted_by_hand(repo: GitRepo) -> None:
+    """git still lists the deleted worktree at the task's path: it is pruned (only then)
+    and a fresh branch is made there again."""
+    ws = make_ws(repo)
+    first = asyncio.run(ws.prepare(task="t1", branch="plait/t1", base_branch="main"))
+    shutil.rmtree(first.path)
+    repo.git("update-ref", "-d", "refs/heads/plait/t1")  # as a person would, by force
+    sha = repo.commit({"m.txt": "main moved\n"}, "on main")
+    again = asyncio.run(ws.prepare(task="t1", branch="plait/t1", base_branch="main"))
+    assert again.path == first.path
+    assert again.base_sha == sha == repo.rev("HEAD", cwd=again.path)
+
+
+def _counting_git(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a `git` first on PATH that logs its subcommand, then runs the real one."""
+    real = shutil.which("git")
+    assert real is not None
+    log = tmp / "git-calls.log"
+    wrapper = tmp / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_a_fresh_worktree_and_a_turn_end_cost_few_gits(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """P3: each git is a process (tens of ms on a loaded machine), and a turn's end holds
+    its agent slot. A second task's fresh worktree: no prune without a stale worktree, no
+    second branch lookup, no merge-base for a branch just made at the base; its turn end:
+    one rev-list for the head and the count."""
+    ws = make_ws(repo)
+    asyncio.run(ws.prepare(task="t1", branch="plait/t1", base_branch="main"))  # first: hooks
+    log = _counting_git(tmp_path, monkeypatch)
+    prepared = asyncio.run(ws.prepare(task="t2", branch="plait/t2", base_branch="main"))
+    made = log.read_text().splitlines()
+    log.unlink()
+    repo.commit({"t2.txt": "2\n"}, "agent commit", cwd=prepared.path)
+    log.unlink(missing_ok=True)
+    turn = asyncio.run(
+        ws.finish_turn(worktree=prepared.path, base_sha=prepared.base_sha, task="t2", message="x")
+    )
+    ended = log.read_text().splitlines()
+    assert turn.commits_ahead == 1
+    assert not any(c.endswith(("worktree prune", "merge-base plait/t2 " + prepared.base_sha))
+                   for c in made), made  # fmt: skip
+    assert len(made) <= 7, made
+    assert len(ended) <= 4, ended
+
+
+def test_finish_turn_of_a_turn_without_commits(repo: GitRepo) -> None:
+    ws = make_ws(repo)
+    prepared = asyncio.run(ws.prepare(task="t1", branch="plait/t1", base_branch="main"))
+    turn = asyncio.run(
+        ws.finish_turn(worktree=prepared.path, base_sha=prepared.base_sha, task="t1", message="x")
+    )
+    assert (turn.head_sha, turn.commits_ahead) == (prepared.base_sha, 0)
 
 
 @pytest.mark.parametrize(

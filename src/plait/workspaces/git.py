@@ -219,9 +219,15 @@ def check_git_sync() -> str:
 
 async def has_identity(cwd: str) -> bool:
     """Whether git config (any level) names a committer, so commits need no fallback."""
-    name = await git("config", "user.name", cwd=cwd, check=False)
-    email = await git("config", "user.email", cwd=cwd, check=False)
-    return bool(name.out.strip()) and bool(email.out.strip())
+    # One git for both keys (P3); the last value of a key wins, as `git config <key>`.
+    found = await git(
+        "config", "--get-regexp", r"^user\.(name|email)$", cwd=cwd, check=False
+    )  # fmt: skip
+    values: dict[str, str] = {}
+    for line in found.out.splitlines():
+        key, _, value = line.partition(" ")
+        values[key.lower()] = value
+    return bool(values.get("user.name", "").strip()) and bool(values.get("user.email", "").strip())
 
 
 async def commit_env(cwd: str) -> dict[str, str]:

@@ -86,9 +86,16 @@ async def op_in_progress(worktree: str) -> str | None:
         ("CHERRY_PICK_HEAD", "cherry-pick"),
         ("REVERT_HEAD", "revert"),
     )
-    for marker, name in markers:
-        result = await git("rev-parse", "--git-path", marker, cwd=worktree)
-        if os.path.exists(os.path.join(worktree, result.out.strip())):
+    # One git for every marker (P3: this runs at the end of each turn).
+    asked = [arg for marker, _ in markers for arg in ("--git-path", marker)]
+    paths = (await git("rev-parse", *asked, cwd=worktree)).out.splitlines()
+    if len(paths) != len(markers):  # a git dir whose path holds a newline: one by one
+        paths = [
+            (await git("rev-parse", "--git-path", marker, cwd=worktree)).out.strip()
+            for marker, _ in markers
+        ]
+    for path, (_, name) in zip(paths, markers, strict=True):
+        if os.path.exists(os.path.join(worktree, path.strip())):
             return name
     return None
 

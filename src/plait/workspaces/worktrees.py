@@ -38,7 +38,6 @@ from plait.workspaces.inspect import (
     same_path,
     still_conflicted,
     unresolved_paths,
-    worktree_of_branch,
 )
 from plait.workspaces.mainguard import check_main, main_tip
 from plait.workspaces.names import check_branch, check_rev, check_task_id
@@ -85,7 +84,8 @@ class GitWorkspaces:
         await self.git_hooks.remember()  # before any agent works in the repository
         base_tip = await self._resolve(base_branch)
         remote_tip = await self._fetch_branch(branch)
-        existing = await worktree_of_branch(self.repo, branch)
+        worktrees = await list_worktrees(self.repo)
+        existing = next((w for w in worktrees if w.branch == branch and not w.prunable), None)
         if existing is not None and same_path(existing.path, self.repo):
             raise GitError(
                 f"branch {branch} is checked out in the main checkout {self.repo}",
@@ -104,7 +104,12 @@ class GitWorkspaces:
                 local is not None and remote_tip and await is_ancestor(self.repo, local, remote_tip)
             ):
                 await git("branch", "-f", "--", branch, remote_tip, cwd=self.repo)
-            path = await self._create(task, branch, base_tip)
+            fresh = local is None and not remote_tip
+            stale = any(w.prunable or not os.path.isdir(w.path) for w in worktrees)
+            path = await self._create(task, branch, base_tip, fresh=fresh, prune=stale)
+            if fresh:
+                # A new branch made at base_tip: that is its merge base, no git to ask.
+                return Prepared(path=path, base_sha=base_tip)
         merge_base = await git("merge-base", branch, base_tip, cwd=self.repo, check=False)
         base_sha = merge_base.out.strip() if merge_base.code == 0 else base_tip
         return Prepared(path=path, base_sha=base_sha)
@@ -147,9 +152,14 @@ class GitWorkspaces:
             )
         return sha
 
-    async def _create(self, task: str, branch: str, base_tip: str) -> str:
-        # A worktree whose directory was deleted by hand still holds the branch: prune it.
-        await git("worktree", "prune", cwd=self.repo)
+    async def _create(
+        self, task: str, branch: str, base_tip: str, *, fresh: bool, prune: bool
+    ) -> str:
+        """`fresh`: the branch does not exist yet (it is made at `base_tip`); `prune`: the
+        repository lists a worktree whose directory is gone."""
+        if prune:
+            # A worktree whose directory was deleted by hand still holds the branch.
+            await git("worktree", "prune", cwd=self.repo)
         path = os.path.join(self.root, task)
         if os.path.exists(path) and os.listdir(path):
             raise GitError(
@@ -157,7 +167,7 @@ class GitWorkspaces:
                 hint="move that directory away; plait creates task worktrees there",
             )
         os.makedirs(self.root, exist_ok=True)
-        if await branch_sha(self.repo, branch) is not None:
+        if not fresh:
             await git("worktree", "add", "--", path, branch, cwd=self.repo)
         else:
             await git(
@@ -205,9 +215,14 @@ class GitWorkspaces:
         if await is_dirty(worktree):
             await git("add", "-A", cwd=worktree)
             await self._commit(worktree, message)
-        head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
-        count = await git("rev-list", "--count", f"{base_sha}..{head}", cwd=worktree)
-        return TurnCommit(head_sha=head, commits_ahead=int(count.out.strip() or 0))
+        # One git for both (P3: this runs while the turn holds its agent slot): in topo
+        # order the tip comes first, since every other commit listed is its ancestor.
+        ahead = await git("rev-list", "--topo-order", f"{base_sha}..HEAD", cwd=worktree)
+        commits = ahead.out.split()
+        if not commits:
+            head = (await git("rev-parse", "HEAD", cwd=worktree)).out.strip()
+            return TurnCommit(head_sha=head, commits_ahead=0)
+        return TurnCommit(head_sha=commits[0], commits_ahead=len(commits))
 
     async def work_state(self, *, worktree: str, since: str = "") -> WorkState:
         self._check_worktree(worktree)
