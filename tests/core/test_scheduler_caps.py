@@ -75,11 +75,11 @@ def test_worktrees_are_made_ahead_while_every_slot_is_busy() -> None:
     config = _config(max_concurrency=2, prepare_ahead=2)
     d = CoreDriver([_spec(f"t{i}") for i in range(6)], config=config)
     d.start()
+    assert _started(d) == ["t0", "t1"]  # the first ones alone: their agents start sooner
+    while d.pending(fx.PrepareWorkspace):
+        d.answer(d.pending(fx.PrepareWorkspace)[0].id)
     assert _started(d) == ["t0", "t1", "t2", "t3"]
-    for effect in d.pending(fx.PrepareWorkspace):
-        d.answer(effect.id)
     assert [e.task for e in d.pending(fx.RunAgent)] == ["t0", "t1"]
-    assert d.pending(fx.PrepareWorkspace) == []  # two running, two ready: the room is full
     decision = d.answer(d.pending(fx.RunAgent, "t0")[0].id)
     turns = [e.task for e in decision.effects if isinstance(e, fx.RunAgent)]
     worktrees = [e.task for e in decision.effects if isinstance(e, fx.PrepareWorkspace)]
@@ -114,7 +114,7 @@ def test_caps_hold_with_worktrees_made_ahead() -> None:
     assert all_merged(d.run(auto_human=True))
     assert peaks["agents"] == 3
     assert peaks["INFRA"] == 1
-    assert 3 < peaks["worktrees"] <= 6
+    assert peaks["worktrees"] == 3
 
 
 def test_caps_hold_through_a_whole_run_with_failures() -> None:

@@ -130,6 +130,14 @@ class _Slots:
     def agent_of(self, task_id: str) -> str:
         return agent_of(self.state, task_id)
 
+    def room_to_start(self, kept: int = 0) -> bool:
+        """Whether a new start may begin, `kept` slots aside: into a free slot or, with
+        worktrees made ahead, into the room for them — as many as the free slots (so the
+        first worktrees of a run are made alone, not with the ones ahead of them), or
+        `prepare_ahead` once the slots are taken."""
+        cfg = self.state.config
+        return self.ahead + kept < max(cfg.max_concurrency - self.total, cfg.prepare_ahead)
+
     def add(self, task_id: str, agent: str | None = None) -> None:
         self.total += 1
         cls = self.state.specs[task_id].task_class
@@ -325,21 +333,18 @@ def _serve_starts(
 ) -> None:
     """4. New starts, longest critical path first, among tasks whose dependencies allow.
     A task of a queue that worker groups serve starts only when a worker claims it."""
-    # Starts made ahead count against the cap with the slots, each in its own room.
-    cap = state.config.max_concurrency + state.config.prepare_ahead
     if slots.project_over():
         return  # the project's budget is reached: nothing starts
     indexed = tasks.indexed
     active = indexed.live_ids() if state.config.hold_overlapping else []
     held: list[int] | None = None  # looked for once a start could take a slot
     for tid in indexed.startable_ids():
-        if slots.total + slots.ahead >= cap:
+        if not slots.room_to_start():
             break  # no task could take a slot: the rest of the pass would emit nothing
         if held is None:
             held = holding.held_positions(state, tasks, indexed.live_ids(), indexed.shape)
         # Slots kept for what a landing task unlocks, if it comes first (core.holding).
-        position = bisect_left(held, indexed.shape.start_position[tid]) if held else 0
-        if held and slots.total + slots.ahead + position >= cap:
+        if held and not slots.room_to_start(bisect_left(held, indexed.shape.start_position[tid])):
             break  # no task could take a slot: the rest of the pass would emit nothing
         t = tasks[tid]
         if t.phase is not Phase.WAITING or t.current is not None or t.retry_at > state.now:
