@@ -7,7 +7,7 @@ from collections import Counter
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.controller import Decision
-from plait.core.model import RunConfig, RunState
+from plait.core.model import OpKind, Phase, RunConfig, RunState
 from plait.core.plan import TaskSpec
 from plait.core.progress import all_merged
 from plait.core.scheduler import uses_slot
@@ -108,12 +108,25 @@ def test_caps_hold_with_worktrees_made_ahead() -> None:
         peaks["agents"] = max(peaks["agents"], len(turns))
         infra = [e for e in turns if d.st.specs[e.task].task_class == "INFRA"]
         peaks["INFRA"] = max(peaks["INFRA"], len(infra))
+        # A start its class cap holds is not made ahead: it waits, with its reason.
+        worktrees = [e.task for e in d.pending(fx.PrepareWorkspace)]
+        started = [t for t in d.st.tasks.values() if t.phase is not Phase.WAITING]
+        infra_open = [
+            t.id
+            for t in started
+            if d.st.specs[t.id].task_class == "INFRA"
+            and t.current is not None
+            and t.current.kind is OpKind.START
+            and (t.step in ("workspace", "agent") or t.id in worktrees)
+        ]
+        peaks["INFRA open"] = max(peaks["INFRA open"], len(infra_open))
         peaks["worktrees"] = max(peaks["worktrees"], len(d.pending(fx.PrepareWorkspace)))
 
     d.observers.append(observe)
     assert all_merged(d.run(auto_human=True))
     assert peaks["agents"] == 3
     assert peaks["INFRA"] == 1
+    assert peaks["INFRA open"] == 1
     assert peaks["worktrees"] == 3
 
 

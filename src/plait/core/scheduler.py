@@ -120,6 +120,8 @@ class _Slots:
     by_class: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     by_agent: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     ahead: int = 0  # starts prepared ahead, not yet holding a slot (prepared_ahead)
+    ahead_by_class: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    ahead_by_agent: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     _over: str | None = None  # the project's budget verdict, once asked
 
     def project_over(self) -> str:
@@ -137,6 +139,28 @@ class _Slots:
         `prepare_ahead` once the slots are taken."""
         cfg = self.state.config
         return self.ahead + kept < max(cfg.max_concurrency - self.total, cfg.prepare_ahead)
+
+    def add_ahead(self, task_id: str, n: int = 1) -> None:
+        """Count (n=1) or, when it takes its slot, uncount (n=-1) a start made ahead."""
+        self.ahead += n
+        cls = self.state.specs[task_id].task_class
+        if cls:
+            self.ahead_by_class[cls] += n
+        self.ahead_by_agent[self.agent_of(task_id)] += n
+
+    def free_ahead(self, task_id: str) -> bool:
+        """Whether a start may make its worktree ahead: its class's and agent's caps allow
+        one more turn, counting those running and the starts already ahead, and its
+        budget allows a turn (a start held by a cap waits unstarted, with its reason)."""
+        caps, cls = self.state.config, self.state.specs[task_id].task_class
+        agent = self.agent_of(task_id)
+        in_class = self.by_class[cls] + self.ahead_by_class[cls] if cls else 0
+        if cls and cls in caps.class_caps and in_class >= caps.class_caps[cls]:
+            return False
+        of_agent = self.by_agent[agent] + self.ahead_by_agent[agent]
+        if agent in caps.agent_caps and of_agent >= caps.agent_caps[agent]:
+            return False
+        return not task_over(self.state, self.state.tasks[task_id])
 
     def add(self, task_id: str, agent: str | None = None) -> None:
         self.total += 1
@@ -182,7 +206,7 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
         if holds_slot(state, tasks[tid]):
             slots.add(tid, slot_agent(state, tasks[tid]))
         elif prepared_ahead(state, tasks[tid]):
-            slots.ahead += 1
+            slots.add_ahead(tid)
     out: list[fx.Effect] = []
 
     def movable(t: TaskState) -> bool:
@@ -244,7 +268,7 @@ def _serve_prepared(
         if not slots.free_for(tid, agent):
             continue
         slots.add(tid, agent)
-        slots.ahead -= 1
+        slots.add_ahead(tid, -1)
         tasks[tid], effect = _emit(state, t)
         out.append(effect)
 
@@ -371,9 +395,9 @@ def _serve_starts(
             t = swarm.claim(state, t, worker, workers)
             t = _take_riders(state, tasks, t, group)
         elif state.config.prepare_ahead:
-            if task_over(state, t):
-                continue  # its budget holds its turn: no worktree for it yet
-            slots.ahead += 1  # its agent step takes a slot (`_serve_prepared`)
+            if not slots.free_ahead(tid):
+                continue
+            slots.add_ahead(tid)  # its agent step takes a slot (`_serve_prepared`)
         elif not slots.free_for(tid):
             continue
         else:
