@@ -143,20 +143,24 @@ class _Slots:
     def add_ahead(self, task_id: str, n: int = 1) -> None:
         """Count (n=1) or, when it takes its slot, uncount (n=-1) a start made ahead."""
         self.ahead += n
-        cls = self.state.specs[task_id].task_class
-        if cls:
+        for cls in self._classes(task_id):
             self.ahead_by_class[cls] += n
         self.ahead_by_agent[self.agent_of(task_id)] += n
+
+    def _classes(self, task_id: str) -> list[str]:
+        """The task's class and those its changed paths put it in (as `add` counts)."""
+        cls = self.state.specs[task_id].task_class
+        return [*([cls] if cls else []), *path_classes.by_path(self.state, task_id)]
 
     def free_ahead(self, task_id: str) -> bool:
         """Whether a start may make its worktree ahead: its class's and agent's caps allow
         one more turn, counting those running and the starts already ahead, and its
         budget allows a turn (a start held by a cap waits unstarted, with its reason)."""
-        caps, cls = self.state.config, self.state.specs[task_id].task_class
-        agent = self.agent_of(task_id)
-        in_class = self.by_class[cls] + self.ahead_by_class[cls] if cls else 0
-        if cls and cls in caps.class_caps and in_class >= caps.class_caps[cls]:
-            return False
+        caps, agent = self.state.config, self.agent_of(task_id)
+        for cls in self._classes(task_id):
+            in_class = self.by_class[cls] + self.ahead_by_class[cls]
+            if cls in caps.class_caps and in_class >= caps.class_caps[cls]:
+                return False
         of_agent = self.by_agent[agent] + self.ahead_by_agent[agent]
         if agent in caps.agent_caps and of_agent >= caps.agent_caps[agent]:
             return False
