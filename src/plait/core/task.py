@@ -144,6 +144,13 @@ def merge_gate(task: TaskState, config: RunConfig) -> bool:
     )
 
 
+def _before_agent(task: TaskState) -> bool:
+    """A start whose agent has not begun: its worktree is being made, or was made ahead
+    and waits for an agent slot (`RunConfig.prepare_ahead`; not a turn's retry wait)."""
+    waiting = task.step == "agent" and not task.in_flight and not task.retry_at
+    return task.step == "workspace" or waiting
+
+
 def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -> str:
     """A short word for humans: what the task is doing or waiting for."""
     if task.phase is Phase.MERGED:
@@ -164,7 +171,7 @@ def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -
         return "waiting"
     if task.current is not None:
         return {
-            OpKind.START: "starting" if task.step == "workspace" else "working",
+            OpKind.START: "starting" if _before_agent(task) else "working",
             OpKind.REBASE: "rebasing",
             OpKind.MERGE: "merging",
             OpKind.READY: "pushing",

@@ -13,7 +13,7 @@ from plait.core import path_classes, reviewing, risk_gate
 from plait.core.budget import waiting_on_budget
 from plait.core.cooldown import cooling
 from plait.core.model import Phase, RunState, TaskState
-from plait.core.scheduler import holds_slot, slot_agent
+from plait.core.scheduler import holds_slot, prepared_ahead, slot_agent
 from plait.core.task import agent_of, merge_gate, needs_attention
 
 
@@ -29,6 +29,12 @@ def waiting_reason(state: RunState, t: TaskState) -> str:
     unstarted = [d for d in spec.depends_on if state.tasks[d].phase is Phase.WAITING]
     if unstarted:
         return f"after {', '.join(_dependency(state, d) for d in unstarted)}"
+    return _slots(state, t)
+
+
+def _slots(state: RunState, t: TaskState) -> str:
+    """The cap, cool-down or budget that keeps a start's agent from its slot."""
+    spec = state.specs[t.id]
     cfg = state.config
     busy = [o for o in state.tasks.values() if holds_slot(state, o)]
     if len(busy) >= cfg.max_concurrency:
@@ -49,6 +55,8 @@ def waiting_reason(state: RunState, t: TaskState) -> str:
 
 
 def _active(state: RunState, t: TaskState) -> str:
+    if prepared_ahead(state, t) and t.step == "agent" and not t.in_flight and not t.retry_at:
+        return _slots(state, t)  # its worktree made ahead, its agent waits for a slot
     why = path_classes.active_reason(state, t)
     if why or not merge_gate(t, state.config) or not reviewing.pr_approved(state, t):
         return why
