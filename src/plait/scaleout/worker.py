@@ -33,7 +33,7 @@ from plait.scaleout.connect import WORKFLOW_RUNNER, connect, worker_runtime
 from plait.scaleout.routing import activity_queue, identity
 from plait.scaleout.turns import ProcessNotes, TurnRunner
 from plait.scaleout.workflow import AgentTurn
-from plait.store.paths import plait_home
+from plait.store.paths import plait_home, private_dir
 
 STICKY_WAIT = 2.0  # seconds (Temporal's default is 10)
 
@@ -85,7 +85,7 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Take turns until `stop` is set."""
-    options.root.mkdir(parents=True, exist_ok=True)
+    make_folder(options.root)
     with _folder_lock(options.root):
         notes = ProcessNotes(options.root / "running")
         _reap(notes, options.root)
@@ -119,6 +119,19 @@ async def serve(
             if on_ready is not None:
                 on_ready(turns_queue)
             await stop.wait()
+
+
+def make_folder(root: Path) -> None:
+    """The worker's folder, private (0700) like all of plait's: it holds the agents'
+    provider files and the code they work on. `$PLAIT_HOME/workers` is made private too."""
+    home = plait_home()
+    if root.parent == home / "workers":
+        home.mkdir(parents=True, exist_ok=True)
+        private_dir(home)
+        private_dir(root.parent)
+    else:
+        root.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(root)
 
 
 def _folder_lock(root: Path) -> contextlib.AbstractContextManager[None]:
