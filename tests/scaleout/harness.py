@@ -66,6 +66,7 @@ class Harness:
         script: dict[str, Any],
         *,
         heartbeat_timeout: float = 3.0,
+        backends: dict[str, dict[str, Any]] | None = None,
     ) -> AsyncIterator[Harness]:
         repo = GitRepo.init(tmp / "repo", files={"README.md": "x\n"})
         script_path = tmp / "script.json"
@@ -81,7 +82,8 @@ class Harness:
             transcript=lambda *_: None,
         )
         facts = ControllerFacts(project="p", uid="u", repo=str(repo.path),
-                                remote=str(repo.path), script=str(script_path))  # fmt: skip
+                                remote=str(repo.path), script=str(script_path),
+                                backends=backends or {})  # fmt: skip
         rows = Rows()
         executor = TemporalExecutor(local=local, config=config, facts=facts,
                                     workspaces=workspaces, transcript=rows.add,

@@ -402,9 +402,8 @@ class Executors:
             self._interrupted.discard(effect.id)
             if warm is not None:
                 warm.set()
-        if seen.garbage > GARBAGE_KEPT:
-            text = f"{seen.garbage - GARBAGE_KEPT} more lines that were not the agent's stream"
-            self.transcript(effect.task, effect.id, "Warning", json.dumps({"text": text}))
+        if dropped := seen.dropped():
+            self.transcript(effect.task, effect.id, "Warning", dropped)
         return await self.turn_end.finish(effect, outcome, main_before=main_before, earlier=earlier)
 
     def _killed(
@@ -497,6 +496,14 @@ class Seen:
             return True
         self.garbage += 1
         return self.garbage <= GARBAGE_KEPT
+
+    def dropped(self) -> str:
+        """The body of the Warning row that says how many lines `keep` left out ("" when
+        none were): a turn on a worker writes the same one."""
+        if self.garbage <= GARBAGE_KEPT:
+            return ""
+        text = f"{self.garbage - GARBAGE_KEPT} more lines that were not the agent's stream"
+        return json.dumps({"text": text})
 
     def add(self, event: AgentEvent) -> None:
         if isinstance(event, SessionStarted):

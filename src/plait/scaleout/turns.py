@@ -148,7 +148,8 @@ class TurnRunner:
             seen.add(event)
             attempt.session_id = seen.session_id
             attempt.usage, attempt.cumulative = _json(codec.encode(seen.usage)), seen.cumulative
-            stream.add(type(event).__name__, render_event(event))
+            if seen.keep(event):  # noise is capped as on the controller
+                stream.add(type(event).__name__, render_event(event))
 
         notes = self.processes
         try:
@@ -160,6 +161,8 @@ class TurnRunner:
         finally:  # the runner stopped the agent's group whatever happened
             if notes is not None:
                 notes.forget(job.effect_id)
+        if dropped := seen.dropped():
+            stream.add("Warning", dropped)
         commit = await checkout.shelf.finish_turn(
             worktree=checkout.path, base_sha=job.base_sha, task=job.task,
             message=f"{turn.title}\n\nChanges the agent left uncommitted.",
