@@ -62,7 +62,7 @@ from plait.core.model import RunState, Usage
 from plait.core.plan import Plan, TaskSpec
 from plait.core.progress import tasks_settled
 from plait.engine.loop import Engine
-from plait.errors import PlaitError
+from plait.errors import ExecutorError, PlaitError
 from plait.notify import Channels
 from plait.ui.headless import event_messages, status_word
 from plait.ui.web import dashboard_routes
@@ -516,7 +516,11 @@ async def _open_http(ctx: ApiContext, request: Request) -> Json:
 
 async def _workers(ctx: ApiContext, request: Request) -> Json:
     executors = ctx.engine.executors
-    return workers_view(executors.describe, await executors.workers(), now=time.time())
+    try:
+        found = await executors.workers()
+    except ExecutorError as exc:  # said in the answer: `plait workers` exits 8 with it
+        return workers_view(executors.describe, (), now=time.time(), problem=exc)
+    return workers_view(executors.describe, found, now=time.time())
 
 
 def _shutdown(ctx: ApiContext, request: Request) -> Json:

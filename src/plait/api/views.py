@@ -19,7 +19,8 @@ from plait.core.progress import stuck_tasks, totals
 from plait.core.task import agent_of, attention_reason, model_of
 from plait.core.taskmap import indexed_tasks
 from plait.core.waiting import waiting_reason
-from plait.engine.executor import WorkerInfo
+from plait.engine.executor import WorkerInfo, held_by
+from plait.errors import PlaitError
 
 Json = dict[str, Any]
 
@@ -128,7 +129,7 @@ def task_row(
         "restarts": len(t.restarts),
         "budget": budget_json(task_limit(state, t)),
         "over_budget": waiting_on_budget(state, t) or None,
-        "waits_for": waiting_reason(state, t) or None,
+        "waits_for": waiting_reason(state, t) or held_by(runs_on) or None,
         "risk": t.risk or None,  # the PR head's tier (plait.core.risk_gate)
         "risk_reason": t.risk_reason or None,
         "overlaps": _overlaps_json(t.overlaps),
@@ -307,12 +308,18 @@ def project_summary(
     }
 
 
-def workers_view(executor: str, workers: Sequence[WorkerInfo], *, now: float) -> Json:
-    """What `plait workers` and `/api/workers` show: where turns run, and the workers."""
-    return {
+def workers_view(
+    executor: str, workers: Sequence[WorkerInfo], *, now: float, problem: PlaitError | None = None
+) -> Json:
+    """What `plait workers` and `/api/workers` show: where turns run, and the workers;
+    `problem` when the executor cannot say (a Temporal server out of reach)."""
+    view: Json = {
         "executor": executor,
         "workers": [
             {**w.to_json(), "seconds_since_heartbeat": round(max(0.0, now - w.last_heartbeat), 1)}
             for w in workers
         ],
     }
+    if problem is not None:
+        view["problem"] = {"error": problem.message, "hint": problem.hint}
+    return view

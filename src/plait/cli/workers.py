@@ -103,6 +103,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # ---- plait workers -----------------------------------------------------------------------------
 def cmd_workers(args: argparse.Namespace) -> int:
     view = _workers_from_flags(args) if args.temporal else _workers_of_project(args)
+    if problem := view.get("problem"):
+        # The engine could not ask its Temporal server: said as `--temporal` says it.
+        raise ExecutorError(str(problem["error"]), hint=str(problem.get("hint", "")))
     if args.json:
         print_json(view)
         return exits.OK

@@ -17,6 +17,14 @@ from plait.core import events as ev
 from plait.core.model import Usage
 
 HERE = "local"  # where a turn runs when this machine runs it
+# A placement that says why a turn under way cannot go on (`plait ps` shows it as the
+# task's `waits_for`): WAITS + the reason.
+WAITS = "waits: "
+
+
+def held_by(where: str | None) -> str:
+    """What a turn under way waits for, from its placement ("" when it goes on)."""
+    return where[len(WAITS) :] if where and where.startswith(WAITS) else ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,7 +78,8 @@ class Executor(Protocol):
         ...
 
     async def workers(self) -> Sequence[WorkerInfo]:
-        """The workers that can take turns ([] when turns run here)."""
+        """The workers that can take turns ([] when turns run here). ExecutorError when
+        the server that knows them cannot be asked."""
         ...
 
     @property

@@ -9,6 +9,7 @@ from pathlib import Path
 from plait.engine.executors import Executors
 from plait.engine.settings import Effective
 from plait.errors import ExecutorError
+from plait.scaleout.connect import check_reachable
 from plait.scaleout.executor import ControllerFacts, TemporalExecutor
 from plait.store.sqlite import Store
 from plait.workspaces.base import Workspaces
@@ -26,6 +27,7 @@ def temporal_executor(
     workspaces: Workspaces,
     prompts_dir: Path | None,
 ) -> TemporalExecutor:
+    check_reachable(eff.executor)
     s = eff.settings
     facts = ControllerFacts(
         project=name,

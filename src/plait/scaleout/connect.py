@@ -7,13 +7,14 @@ variable it names. Every failure is an `ExecutorError` saying what to check.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime, TelemetryConfig
-from temporalio.service import TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from plait.errors import ExecutorError
@@ -35,6 +36,38 @@ def worker_runtime() -> Runtime:
     )
 
 
+class TemporalUnreachable(ExecutorError):
+    """The server did not answer (down, or the network between): worth waiting for."""
+
+
+# What an RPC to a server that went away ends with.
+_GONE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+
+
+def unreachable(exc: BaseException, address: str) -> TemporalUnreachable | None:
+    """`exc` as a server out of reach, or None when it is something else."""
+    if isinstance(exc, TemporalUnreachable):
+        return exc
+    if isinstance(exc, RPCError) and exc.status in _GONE:
+        return TemporalUnreachable(
+            f"lost Temporal at {address}: {' '.join(exc.message.split())[:300]}", hint=_HINT
+        )
+    return None
+
+
+_HINT = (
+    "is the server up at that address, with the TLS or API key it wants? "
+    "(`temporal server start-dev` runs one to try plait out; docs/scale-out.md)"
+)
+
+
+def check_reachable(config: ExecutorConfig) -> None:
+    """Connect once and let go: an engine refuses to start when its Temporal server does
+    not answer (exit 8, saying where and how to fix it), rather than failing each turn.
+    Called outside any event loop."""
+    asyncio.run(connect(config))
+
+
 async def connect(
     config: ExecutorConfig, *, identity: str | None = None, runtime: Runtime | None = None
 ) -> Client:
@@ -51,11 +84,10 @@ async def connect(
         raise
     except Exception as exc:
         why = " ".join(str(exc).split()) or type(exc).__name__
-        raise ExecutorError(
+        raise TemporalUnreachable(
             f"cannot reach Temporal at {config.address} (namespace {config.namespace}): "
             f"{why[:300]}",
-            hint="is the server up at that address, with the TLS or API key it wants? "
-            "(`temporal server start-dev` runs one to try plait out; docs/scale-out.md)",
+            hint=_HINT,
         ) from None
 
 

@@ -44,13 +44,13 @@ from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import Usage
-from plait.engine.executor import WorkerInfo
+from plait.engine.executor import WAITS, WorkerInfo, held_by
 from plait.engine.executors import Executors, describe_error, killed
 from plait.engine.interrupted import Interrupted
 from plait.engine.turn_end import TurnEnd
 from plait.errors import ExecutorError
 from plait.plans.executor import ExecutorConfig
-from plait.scaleout.connect import connect
+from plait.scaleout.connect import connect, unreachable
 from plait.scaleout.handover import Handover
 from plait.scaleout.history import HistoryReader, RemoteTurn
 from plait.scaleout.jobs import (
@@ -111,6 +111,7 @@ def runs_on_workers(effect: fx.Effect) -> bool:
     return not bound and not effect.turn.template and not effect.turn.in_place
 
 
+REACH_AGAIN = 5.0  # seconds between tries to reach a Temporal server that went away
 CANCEL_WAIT = 120.0  # seconds a kill waits for the worker to confirm the agent stopped
 
 # (task, effect id, epoch seconds, kind, body): one transcript row.
@@ -159,7 +160,7 @@ class TemporalExecutor:
         self._turns: dict[str, RemoteTurn] = {}
         self._interrupted: set[str] = set()
         self._abandoned: set[str] = set()
-        self._workers: tuple[float, Sequence[WorkerInfo]] = (0.0, ())
+        self._workers: tuple[float, Sequence[WorkerInfo], ExecutorError | None] = (0.0, (), None)
         self.handover = Handover(facts.repo, facts.remote)
         # The same end as a local turn's: every signal and rule applies on a worker too.
         self.turn_end = TurnEnd(workspaces=workspaces, transcript=self._note, clock=clock)
@@ -213,17 +214,18 @@ class TemporalExecutor:
         return out
 
     async def workers(self) -> Sequence[WorkerInfo]:
-        """The queue's workers (asked of the server at most once a second)."""
-        at, known = self._workers
-        if time.monotonic() - at < 1.0:
-            return known
-        try:
-            known = await list_workers(await self.client(), self.config.task_queue,
-                                       now=time.time())  # fmt: skip
-        except ExecutorError as exc:
-            log.debug("cannot list workers: %s", exc)
-            known = ()
-        self._workers = (time.monotonic(), known)
+        """The queue's workers (asked of the server at most once a second); ExecutorError
+        when the server cannot be asked."""
+        at, known, problem = self._workers
+        if time.monotonic() - at >= 1.0:
+            try:
+                known, problem = await list_workers(await self.client(), self.config.task_queue,
+                                                    now=time.time()), None  # fmt: skip
+            except ExecutorError as exc:
+                known, problem = (), exc
+            self._workers = (time.monotonic(), known, problem)
+        if problem is not None:
+            raise problem
         return known
 
     async def client(self) -> Client:
@@ -240,11 +242,25 @@ class TemporalExecutor:
         handle: WorkflowHandle[Any, TurnDone] | None = None
         try:
             main_before = await self.turn_end.main_mark()
-            client = await self.client()
-            job = await self._job(effect)
-            remote.queue = job.queues[0]
-            handle = await self._start(client, job)
-            done = await self._follow(client, handle, effect, remote)
+            while True:
+                try:
+                    client = await self.client()
+                    job = await self._job(effect)
+                    remote.queue = job.queues[0]
+                    handle = await self._start(client, job)
+                    if held_by(remote.where):
+                        remote.where = "waiting"  # reached again: its history says where
+                    done = await self._follow(client, handle, effect, remote)
+                    break
+                except Exception as exc:
+                    gone = unreachable(exc, self.config.address)
+                    if gone is None:
+                        raise
+                    # Not the turn's fault: it waits for the server (the workflow, if
+                    # started, goes on) instead of spending the task's attempts as crashes.
+                    log.warning("turn %s waits for Temporal: %s", effect.id, gone)
+                    remote.where = WAITS + f"{gone.message} ({gone.hint})"
+                    await asyncio.sleep(REACH_AGAIN)
         except asyncio.CancelledError:
             if effect.id not in self._interrupted and effect.id not in self._abandoned:
                 raise  # the engine stops: the turn goes on, and a restart picks it up
@@ -306,7 +322,11 @@ class TemporalExecutor:
         mine: dict[str, int] = {}
         for turn in self._turns.values():
             mine[turn.queue] = mine.get(turn.queue, 0) + 1
-        workers = await self.workers()
+        try:
+            workers = await self.workers()
+        except ExecutorError as exc:  # the turn then waits on the agent's own queue
+            log.debug("cannot list workers: %s", exc)
+            workers = ()
         return candidate_queues(workers, self.config.task_queue, agent, mine=mine)
 
     def workflow_id(self, effect_id: str) -> str:

@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from plait.engine.executor import WorkerInfo
 from plait.errors import ExecutorError
+from plait.scaleout.connect import unreachable
 from plait.scaleout.routing import LOST_AFTER, agents_of, parse_identity
 
 _STATES = {
@@ -85,8 +86,13 @@ async def _heartbeats(client: Client) -> list[WorkerHeartbeat]:
                     hint="plait needs its ListWorkers API (worker heartbeats) to see and "
                     "route to workers; turns still go to `<queue>@<agent>` queues",
                 ) from None
+            address = client.service_client.config.target_host
+            gone = unreachable(exc, address)
+            if gone is not None:
+                raise gone from None
             raise ExecutorError(
-                f"listing workers failed: {exc.message}", hint="is the server up?"
+                f"listing the workers of Temporal at {address} failed: {exc.message}",
+                hint="is the server up?",
             ) from None
         beats += [info.worker_heartbeat for info in reply.workers_info]
         token = reply.next_page_token
