@@ -17,7 +17,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from plait.engine.executor import WorkerInfo
 from plait.errors import ExecutorError
 from plait.scaleout.connect import unreachable
-from plait.scaleout.routing import LOST_AFTER, agents_of, parse_identity
+from plait.scaleout.routing import LOST_AFTER, WORKER_BEAT, agents_of, parse_identity
+
+# A stopping worker beats on while it hands its turns back; two beats missed: it is gone.
+STOPPED_AFTER = 2 * WORKER_BEAT
 
 _STATES = {
     WorkerStatus.WORKER_STATUS_RUNNING: "running",
@@ -36,9 +39,7 @@ async def list_workers(client: Client, queue: str, *, now: float) -> list[Worker
         name, slots = parse_identity(beat.worker_identity)
         key = (name, beat.host_info.host_name)
         seen = beat.heartbeat_time.ToSeconds() if beat.HasField("heartbeat_time") else 0.0
-        state = _STATES.get(beat.status, "running")
-        if state == "running" and now - seen > LOST_AFTER:
-            state = "lost"
+        state = worker_state(beat.status, silent=now - seen)
         row = WorkerInfo(
             name=name,
             host=beat.host_info.host_name,
@@ -50,6 +51,21 @@ async def list_workers(client: Client, queue: str, *, now: float) -> list[Worker
         )
         rows[key] = _merge(rows.get(key), row)
     return sorted(rows.values(), key=lambda w: (w.name, w.host))
+
+
+def worker_state(status: WorkerStatus.ValueType, *, silent: float) -> str:
+    """What a worker is, from its last heartbeat and how long it has been silent since.
+
+    A worker stopped with SIGTERM says "shutting down" and then nothing more (the server
+    keeps that last heartbeat): once it has missed its beats it has stopped. A running one
+    that falls silent died or lost its network: lost.
+    """
+    state = _STATES.get(status, "running")
+    if state == "stopping" and silent > STOPPED_AFTER:
+        return "stopped"
+    if state == "running" and silent > LOST_AFTER:
+        return "lost"
+    return state
 
 
 def _merge(old: WorkerInfo | None, new: WorkerInfo) -> WorkerInfo:
