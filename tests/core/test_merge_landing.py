@@ -304,3 +304,22 @@ def test_a_pr_landing_with_reviews_waits_for_an_approved_verdict_on_its_head() -
     reviews = d.decided(fx.RunReviewer, "a")
     assert len(reviews) == 2
     assert reviews[1].head_sha == state.tasks["a"].head_sha
+
+
+def test_a_worker_that_moved_main_fails_the_task_with_the_reason() -> None:
+    """The shell caught a worker turn moving main and put it back (`forbidden`): as for
+    plan tasks and missions, the task fails with the reason until `retry` (no resume)."""
+    d = _driver(_merge("a"))
+    d.run(until=lambda s: bool(d.pending(fx.RunAgent, "a")))
+    [turn] = d.pending(fx.RunAgent, "a")
+    said = "the agent put 1 commit(s) of its own on main (abc); plait put main back at def"
+    d.feed(ev.AgentFinished(at=d.now, effect_id=turn.id, task="a", ok=False,
+                            failure="forbidden", error=said))  # fmt: skip
+    d.tick(1000.0)
+    assert not d.pending(fx.RunAgent, "a")
+    t = d.st.tasks["a"]
+    assert display_status(t, d.config, landing="merge") == "failed"
+    assert said in attention_reason(t, d.config)
+    assert t.resumes == 0
+    d.feed(ev.TaskRetried(at=d.now, task="a"))
+    assert d.pending(fx.RunAgent, "a")

@@ -28,7 +28,7 @@ from plait.core import swarm
 from plait.core.cooldown import recovered
 from plait.core.model import Op, OpKind, Phase, RunState, TaskState
 from plait.core.plan import TaskSpec
-from plait.core.reviewing import fix_round, on_reviewed, render_issues
+from plait.core.reviewing import FORBIDDEN, fix_round, on_reviewed, render_issues
 from plait.core.task import agent_of, enqueue
 from plait.core.taskmap import put
 
@@ -55,6 +55,8 @@ def after_turn(state: RunState, t: TaskState, event: ev.AgentFinished) -> RunSta
     if not event.ok:
         if event.failure in ("session", "auth", "permission"):
             return None
+        if event.failure == FORBIDDEN:
+            return _broke_a_rule(state, t, event)
         fresh_session = event.failure == "context_overflow"
         return _not_done(state, t, event.error or event.failure, failed=True, fresh=fresh_session)
     state = replace(state, cooldowns=recovered(state.cooldowns, agent_of(state, t.id)))
@@ -86,6 +88,13 @@ def after_turn(state: RunState, t: TaskState, event: ev.AgentFinished) -> RunSta
     if op.kind is OpKind.START and (event.nothing_to_do or event.proposed):
         return skip(state, t, event)
     return _not_done(state, t, "the turn ended without a commit or a signal")
+
+
+def _broke_a_rule(state: RunState, t: TaskState, event: ev.AgentFinished) -> RunState:
+    """The worker moved main (the shell put it back): resuming would only invite it again,
+    so, as for any task, a person looks; `retry` clears it and the turn runs again."""
+    error = event.error or "the agent broke one of plait's rules"
+    return put(state, replace(t, last_error=error, failed=error, retry_at=0.0, nudged=False))
 
 
 def skip(state: RunState, t: TaskState, event: ev.AgentFinished) -> RunState:
