@@ -368,16 +368,16 @@ class OfflineAPI:
         return dependency_graph(self._projected())
 
     def broadcast(self, text: str) -> Json:
-        commands = cmd.broadcast(self._projected(), text, now=time.time())
-        for command in commands:
+        cast = cmd.broadcast(self._projected(), text, now=time.time())
+        for command in cast.commands:
             self.store.post(command.event)
-        ids = [c.task for c in commands]
         return {
             "ok": True,
             "queued": True,
-            "message": f"{cmd.broadcast_done(ids)} — queued; it applies when the engine runs "
+            "message": f"{cast.done()} — queued; it applies when the engine runs "
             f"(`plait up {self.proj.name}` or `plait resume {self.proj.name}`)",
-            "tasks": [{"id": t} for t in ids],
+            "tasks": [{"id": t} for t in cast.tasks],
+            "skipped": cast.skipped_json(),
         }
 
     def add_mission(self, fields: Json) -> Json:

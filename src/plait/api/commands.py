@@ -19,7 +19,7 @@ from plait.core import events as ev
 from plait.core.controller import stacked_children
 from plait.core.graph import has_cycle
 from plait.core.missions import subtree
-from plait.core.model import Phase, RunState
+from plait.core.model import OpKind, Phase, RunState
 from plait.core.plan import (
     LANDINGS,
     TASK_CLASSES,
@@ -158,32 +158,67 @@ def send(state: RunState, ref: str, text: str, *, now: float) -> Command:
     return Command(event, tid, f"message delivered to {tid}'s agent")
 
 
-def working_tasks(state: RunState) -> list[str]:
-    """The tasks an agent is at work on: started, not landed, not stopped."""
-    return [
-        tid
-        for tid in state.order
-        if state.tasks[tid].phase is Phase.ACTIVE and not state.tasks[tid].stopped
-    ]
+# Steps that carry an approved change to main: no agent is at work any more.
+_LANDING_OPS = frozenset({OpKind.MERGE, OpKind.LAND, OpKind.CLEANUP})
 
 
-def broadcast(state: RunState, text: str, *, now: float) -> tuple[Command, ...]:
-    """One message to every working task's agent (each its own `HumanMessage`)."""
+def not_at_work(state: RunState, tid: str) -> str:
+    """Why a broadcast passes a started task by ("" when its agent is at work). A message
+    starts an agent turn, and a new commit costs an approved change its approval: a
+    broadcast is for agents at work, not for changes on their way to main (`plait send`
+    still reaches one on purpose)."""
+    t = state.tasks[tid]
+    if t.stopped:
+        return "stopped"
+    if t.current is not None and t.current.kind in _LANDING_OPS:
+        return "merging"
+    landing = state.specs[tid].landing
+    status = display_status(t, state.config, landing=landing)
+    if status in ("merging", "syncing"):
+        return "merging"
+    if t.verdict == "approved" or status == "approved":
+        return "approved, waiting to merge"
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    commands: tuple[Command, ...]  # one message per task at work
+    skipped: tuple[tuple[str, str], ...]  # (task, why) for the started tasks passed by
+
+    @property
+    def tasks(self) -> list[str]:
+        return [c.task for c in self.commands]
+
+    def done(self) -> str:
+        n = len(self.commands)
+        said = f"message delivered to {n} working task{'s' if n != 1 else ''}: "
+        said += ", ".join(self.tasks)
+        if self.skipped:
+            said += "; not disturbed: " + ", ".join(f"{t} ({why})" for t, why in self.skipped)
+        return said
+
+    def skipped_json(self) -> list[dict[str, str]]:
+        return [{"id": t, "why": why} for t, why in self.skipped]
+
+
+def broadcast(state: RunState, text: str, *, now: float) -> Broadcast:
+    """One message to every working task's agent (each its own `HumanMessage`); the
+    started tasks whose agents are not at work (see `not_at_work`) are passed by."""
     _plain(text, "message")
     if not text.strip():
         raise BadRequest("the message is empty", hint="say something to the agents")
-    ids = working_tasks(state)
+    started = [tid for tid in state.order if state.tasks[tid].phase is Phase.ACTIVE]
+    why = {tid: not_at_work(state, tid) for tid in started}
+    ids = [tid for tid in started if not why[tid]]
+    skipped = tuple((tid, why[tid]) for tid in started if why[tid])
     if not ids:
+        passed = "; ".join(f"{t} is {w}" for t, w in skipped)
         raise CommandError(
-            "no task is working: there is no agent to tell",
+            "no task is working: there is no agent to tell" + (f" ({passed})" if passed else ""),
             hint="`plait ps` shows what the tasks are doing; `plait send TASK` reaches one",
         )
-    return tuple(send(state, tid, text, now=now) for tid in ids)
-
-
-def broadcast_done(ids: Sequence[str]) -> str:
-    n = len(ids)
-    return f"message delivered to {n} working task{'s' if n != 1 else ''}: {', '.join(ids)}"
+    return Broadcast(tuple(send(state, tid, text, now=now) for tid in ids), skipped)
 
 
 def add_plan(state: RunState, plan: Plan, *, now: float) -> Command:

@@ -485,16 +485,16 @@ def _graph(ctx: ApiContext, request: Request) -> Json:
 
 async def _broadcast(ctx: ApiContext, request: Request) -> Json:
     body = await _body(request)
-    commands = cmd.broadcast(ctx.state, str(body.get("text") or ""), now=time.time())
+    cast = cmd.broadcast(ctx.state, str(body.get("text") or ""), now=time.time())
     # Together, so the engine decides them in one batch.
-    await asyncio.gather(*(ctx.engine.submit(c.event) for c in commands))
+    await asyncio.gather(*(ctx.engine.submit(c.event) for c in cast.commands))
     state = ctx.state
-    ids = [c.task for c in commands]
     return {
         "ok": True,
         "queued": False,
-        "message": cmd.broadcast_done(ids),
-        "tasks": [task_row(state, state.tasks[t]) for t in ids],
+        "message": cast.done(),
+        "tasks": [task_row(state, state.tasks[t]) for t in cast.tasks],
+        "skipped": cast.skipped_json(),
     }
 
 
