@@ -85,3 +85,44 @@ def test_validate_checks_a_plait_toml(tmp_path: Path) -> None:
     assert run.returncode == 3
     assert "plait.toml:2:" in run.stderr
     assert json.loads(live.plait("projects", "--json").stdout) == []
+
+
+HOOKED = '[ci]\ncommand = "true"\n\n[worktree]\nhook = "scripts/setup.sh"\n'
+
+
+def test_validate_and_a_start_check_that_the_worktree_hook_is_there(tmp_path: Path) -> None:
+    """A hook that is not there failed every task's workspace attempts, one by one, while
+    `plait validate` said the settings were valid."""
+    live = Live.make(tmp_path, {"tasks": {"1": {"start": [turn("one", "notes/one.txt", "1\n",
+                                                                 "Add one")]}}})  # fmt: skip
+    toml = live.repo / "plait.toml"
+    toml.write_text(HOOKED)
+    out = live.plait("validate", str(toml))
+    assert out.returncode == 3, out.stdout
+    assert f"{toml}:5: [worktree] hook scripts/setup.sh does not exist" in out.stderr
+    assert "chmod +x scripts/setup.sh" in out.stderr
+    script = live.repo / "scripts" / "setup.sh"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\nexit 0\n")
+    out = live.plait("validate", str(toml))
+    assert "[worktree] hook scripts/setup.sh is not executable" in out.stderr
+    script.chmod(0o755)
+    assert live.plait("validate", str(toml)).returncode == 0
+
+    # `plait run` and `plait up` say it before an engine starts (not three failed tries).
+    script.unlink()
+    plan = tmp_path / "plan.md"
+    plan.write_text(PLAN)
+    run = live.plait("run", str(plan), "--repo", str(live.repo), "--script", str(live.script))
+    assert run.returncode == 3
+    assert "plait.toml:5: [worktree] hook scripts/setup.sh does not exist" in run.stderr
+    assert json.loads(live.plait("projects", "--json").stdout) == []
+    toml.write_text('[ci]\ncommand = "true"\n')
+    init = live.plait("init", "--repo", str(live.repo), "--script", str(live.script),
+                      "--project", "h")  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    toml.write_text(HOOKED)
+    up = live.plait("up", "h")
+    assert up.returncode == 3
+    assert "plait.toml:5: [worktree] hook scripts/setup.sh does not exist" in up.stderr
+    assert "Traceback" not in up.stderr

@@ -16,7 +16,7 @@ from plait import exits
 from plait.api.client import open_api
 from plait.cli.common import add_json_flag, add_project_arg, print_json, read_text_file, table
 from plait.engine.project import engine_running, open_project
-from plait.engine.settings import check_agents
+from plait.engine.settings import check_agents, check_hook
 from plait.errors import PlanError, PlanProblem, ProjectError, UsageError
 from plait.plans import load_plan, plan_to_json
 from plait.plans.blueprint import parse_blueprint
@@ -218,6 +218,7 @@ def _validate_config(args: argparse.Namespace) -> int:
     config = parse_config(text, args.plan)
     check_agents(config, text, args.plan)
     _check_prompt_files(config, text, args.plan)
+    check_hook(config, text, args.plan)
     if args.json:
         print_json({"config": args.plan, "valid": True, "classes": sorted(config.classes)})
         return exits.OK

@@ -56,7 +56,13 @@ from plait.engine.project import (
     open_project,
     start_project,
 )
-from plait.engine.settings import Settings, check_secret, repo_config, with_secrets
+from plait.engine.settings import (
+    Settings,
+    check_secret,
+    check_start_hook,
+    repo_config,
+    with_secrets,
+)
 from plait.errors import AgentError, ProjectError, UsageError
 from plait.notify import Channels, Message, send_message
 from plait.plans import load_plan
@@ -394,6 +400,7 @@ def _new_project(name: str, args: argparse.Namespace, *, title: str = "") -> Pro
     )
     repo_config(repo.path)  # a broken plait.toml stops here, with file:line
     settings = new_settings(args, repo.path)
+    check_start_hook(settings)  # else every task fails its workspace attempts
     for warning in repo.warnings:
         print(f"plait: warning: {warning}", file=sys.stderr)
     proj = create_project(name, settings)
@@ -434,7 +441,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if project_paths(name).exists():
         proj = open_project(name)
         try:
-            changed_settings(proj, args)
+            check_start_hook(changed_settings(proj, args))
         except BaseException:
             proj.close()
             raise
@@ -640,7 +647,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"the engine of {name} is already running")
         return exits.OK
     name = proj.name
-    proj.close()
+    try:
+        check_start_hook(proj.settings)  # said here: the engine's own log is read later
+    finally:
+        proj.close()
     pid = start_engine(name, http=args.http, token=args.token)
     paths = project_paths(name)
     print(
@@ -767,7 +777,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     if project_paths(name).exists():
         proj = open_project(name)
         try:
-            changed_settings(proj, args)
+            check_start_hook(changed_settings(proj, args))
         except BaseException:
             proj.close()
             raise

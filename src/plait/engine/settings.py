@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -140,6 +141,36 @@ def read_config_file(path: Path) -> ProjectConfig:
     config = parse_config(text, str(path))
     check_agents(config, text, str(path))
     return config
+
+
+def check_hook(config: ProjectConfig, text: str, path: str) -> None:
+    """[worktree] hook names a script that is there and runs: else every task fails its
+    workspace attempts one after the other (file:line)."""
+    from plait.workspaces.hook import hook_problem
+
+    if not config.hook:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    problem = hook_problem(os.path.join(folder, config.hook))  # an absolute hook wins
+    if not problem:
+        return
+    line = next((i for i, raw in enumerate(text.splitlines(), 1) if _is_hook_line(raw)), 0)
+    fix = f"create it (relative to this file's folder) and `chmod +x {config.hook}`"
+    said = f"[worktree] hook {config.hook} {problem}"
+    raise PlanError([PlanProblem(path, line, said, f"{fix}, or remove the hook setting")])
+
+
+def _is_hook_line(raw: str) -> bool:
+    key = raw.strip().partition("=")[0].strip()
+    return key in ("hook", "worktree.hook")
+
+
+def check_start_hook(s: Settings) -> None:
+    """Before an engine starts: the worktree hook plait.toml names is there (a project's
+    own hook setting, which wins as in `effective`, is no file's to point at)."""
+    path = Path(s.repo) / CONFIG_FILE
+    if not s.hook and s.repo and path.is_file():
+        check_hook(read_config_file(path), path.read_text(encoding="utf-8"), str(path))
 
 
 def check_agents(config: ProjectConfig, text: str, path: str) -> None:

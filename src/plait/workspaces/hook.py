@@ -13,11 +13,21 @@ from plait.workspaces.git import git_env
 _TAIL = 2000
 
 
+def hook_problem(script: str) -> str:
+    """What keeps `script` from running as a worktree hook ("" when nothing does)."""
+    if not os.path.isfile(script):
+        return "does not exist"
+    if not os.access(script, os.X_OK):
+        return "is not executable"
+    return ""
+
+
 async def run_hook(hook: str, *, task: str, branch: str, worktree: str, timeout: float) -> None:
     """Run `hook` in `worktree` with PLAIT_TASK_ID/PLAIT_BRANCH/PLAIT_WORKTREE_PATH set."""
-    if not os.path.isfile(hook) or not os.access(hook, os.X_OK):
+    problem = hook_problem(hook)
+    if problem:
         raise GitError(
-            f"worktree hook {hook} is missing or not executable",
+            f"worktree hook {hook} {problem}",
             hint=f"create it and `chmod +x {hook}`, or remove the hook setting",
         )
     env = git_env({"PLAIT_TASK_ID": task, "PLAIT_BRANCH": branch, "PLAIT_WORKTREE_PATH": worktree})
