@@ -15,13 +15,14 @@ from typing import Any
 from plait import exits
 from plait.api.client import open_api
 from plait.cli.common import add_json_flag, add_project_arg, print_json, read_text_file, table
+from plait.core.model import ReviewConfig, WorkerGroup
 from plait.engine.project import engine_running, open_project
 from plait.engine.settings import check_agents, check_hook
 from plait.errors import PlanError, PlanProblem, ProjectError, UsageError
 from plait.plans import load_plan, plan_to_json
 from plait.plans.blueprint import parse_blueprint
 from plait.plans.config import ProjectConfig, parse_config
-from plait.plans.swarm_config import prompt_files
+from plait.plans.swarm_config import SwarmConfig, prompt_files
 from plait.plans.tickets import SUFFIXES as TICKET_SUFFIXES
 from plait.plans.tickets import parse_ticket
 from plait.store.paths import list_projects, plait_home
@@ -220,14 +221,79 @@ def _validate_config(args: argparse.Namespace) -> int:
     _check_prompt_files(config, text, args.plan)
     check_hook(config, text, args.plan)
     if args.json:
-        print_json({"config": args.plan, "valid": True, "classes": sorted(config.classes)})
+        print_json({"config": args.plan, "valid": True, "classes": sorted(config.classes),
+                    **_swarm_json(config)})  # fmt: skip
         return exits.OK
-    print(f"{args.plan}: valid project settings")
+    if config.swarm is not None:
+        print(f"{args.plan}: valid swarm settings: {_swarm_counts(config.swarm)}")
+        for line in _swarm_lines(config.swarm, config.review):
+            print(f"  {line}")
+    else:
+        print(f"{args.plan}: valid project settings")
     for name, c in sorted(config.classes.items()):
         parts = [f"agent {c.agent}" if c.agent else "", f"model {c.model}" if c.model else "",
                  f"at most {c.cap} at once" if c.cap else ""]  # fmt: skip
         print(f"  class {name}: {', '.join(p for p in parts if p) or 'defaults'}")
     return exits.OK
+
+
+def _swarm_counts(swarm: SwarmConfig) -> str:
+    def groups(kind: str, of: tuple[WorkerGroup, ...]) -> str:
+        n, slots = len(of), sum(g.count for g in of)
+        return f"{_plural(n, kind + ' group')} ({_plural(slots, kind)})"
+
+    return f"{groups('worker', swarm.workers)}, {groups('planner', swarm.planners)}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _swarm_lines(swarm: SwarmConfig, review: ReviewConfig | None) -> list[str]:
+    """What `validate` read of a swarm: each group, who reviews, where tickets land."""
+    lines = [f"workers {g.name}: {_group_words(g)}" for g in swarm.workers]
+    lines += [f"planners {g.name}: {_group_words(g)}" for g in swarm.planners]
+    chain = review.reviewers if review else ()
+    who = ", ".join(_agent_words(r.agent, r.model) for r in chain) or "the project's agent"
+    rounds = review.rounds if review else ReviewConfig().rounds
+    lines.append(f"reviewers: {who}; at most {rounds} fix rounds")
+    lines.append(f"tickets in {swarm.tickets}/, landing {swarm.landing}")
+    return lines
+
+
+def _group_words(g: WorkerGroup) -> str:
+    words = [f"{g.count} × {_agent_words(g.agent, g.model)}", f"queue {g.queue}"]
+    if g.claim > 1:
+        words.append(f"up to {g.claim} tasks a claim")
+    if g.max_cycles:
+        words.append(f"at most {g.max_cycles} cycles each")
+    return ", ".join(words)
+
+
+def _agent_words(agent: str, model: str) -> str:
+    who = agent or "the project's agent"
+    return f"{who} ({model})" if model else who
+
+
+def _swarm_json(config: ProjectConfig) -> dict[str, object]:
+    if config.swarm is None:
+        return {}
+
+    def group(g: WorkerGroup) -> dict[str, object]:
+        return {"name": g.name, "agent": g.agent, "model": g.model, "count": g.count,
+                "queue": g.queue}  # fmt: skip
+
+    swarm = config.swarm
+    reviewers = config.review.reviewers if config.review else ()
+    return {
+        "swarm": {
+            "workers": [group(g) for g in swarm.workers],
+            "planners": [group(g) for g in swarm.planners],
+            "reviewers": [{"agent": r.agent, "model": r.model} for r in reviewers],
+            "tickets": swarm.tickets,
+            "landing": swarm.landing,
+        }
+    }
 
 
 def _check_prompt_files(config: ProjectConfig, text: str, path: str) -> None:
