@@ -157,3 +157,50 @@ def test_a_persons_reply_in_a_thread_of_a_verdict_for_people_comes_back(
     alone, threads = call(f, flow())
     assert alone == 0  # the reviewer's own line comment: for people, not served again
     assert threads == ["b.py:2 ann: call it `sum` instead"]  # a person's reply is
+
+
+def test_an_approval_resolves_the_threads_plait_opened_for_people(
+    gh: GitHubDouble, clone: GitRepo
+) -> None:
+    """Without a second account the change request is a COMMENT review whose line
+    comments stay open threads; a repository that requires conversation resolution would
+    refuse the merge. The approval resolves plait's own; one a person wrote in is theirs."""
+    f = forge(clone, gh, reviewer=False)
+    spoken = ("b.py:1 name this `first`", "b.py:2 name this `total`")
+
+    async def flow() -> int:
+        number = await open_pr(f, clone)
+        await f.post_review(number, approved=False, body="1. …", issues=spoken, key="e4")
+        first, _ = gh.pr(OWN, R, number).threads
+        gh.reply_to_thread(first.node_id, "keep it, it is clearer", author="ann")
+        await f.post_review(number, approved=True, body="fine", issues=(), key="e5")
+        await f.post_review(number, approved=True, body="fine", issues=(), key="e5")
+        return number
+
+    number = call(f, flow())
+    threads = gh.pr(OWN, R, number).threads
+    assert [(t.line, t.resolved, t.resolved_by) for t in threads] == [
+        (1, False, None),  # ann's word stays open
+        (2, True, "plait-bot"),
+    ]
+
+
+def test_a_merge_first_resolves_the_threads_plait_opened_for_people(
+    gh: GitHubDouble, clone: GitRepo
+) -> None:
+    """Merged without plait's approval (a person's call): the repository requires
+    conversation resolution, and plait's own threads would block the merge."""
+    gh.protect_branch(OWN, R, "main", required_conversation_resolution=True)
+    f = forge(clone, gh, reviewer=False)
+
+    async def flow() -> int:
+        number = await open_pr(f, clone)
+        await f.post_review(number, approved=False, body="1. …", issues=ISSUES, key="e6")
+        await f.mark_ready(number)
+        await f.merge(number, title="t1")
+        return number
+
+    number = call(f, flow())
+    pr = gh.pr(OWN, R, number)
+    assert pr.merged
+    assert [t.resolved for t in pr.threads] == [True]

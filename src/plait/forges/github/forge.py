@@ -20,7 +20,7 @@ from plait.forges.github.budget import Clock
 from plait.forges.github.client import GitHubClient, Sleep
 from plait.forges.github.credentials import push_credentials
 from plait.forges.github.poll import Poller
-from plait.forges.github.reviews import ReviewPoster
+from plait.forges.github.reviews import ReviewPoster, resolve_own_threads
 from plait.forges.github.token import RepoId, Token, infer_repo, parse_remote, remote_url
 from plait.forges.github.writes import Writer, rest_view_fields
 from plait.workspaces.git import git
@@ -149,8 +149,14 @@ class GitHubForge:
         state = await self.reviews.post(pr, approved=approved, body=body, issues=issues, key=key)
         if not approved and state != "CHANGES_REQUESTED":
             await self.writer.comment(pr, body, key)
+        if approved:
+            await self._resolve_own_threads(pr)
         self.poller.mark_dirty(pr)
         return approved or state == "CHANGES_REQUESTED"
+
+    async def _resolve_own_threads(self, pr: int) -> None:
+        """The threads of verdicts plait posted for people (see `forges.github.reviews`)."""
+        await resolve_own_threads(self.client, self.id.owner, self.id.name, pr)
 
     async def add_labels(self, pr: int, labels: tuple[str, ...]) -> None:
         await self.writer.add_labels(pr, labels)
@@ -184,6 +190,8 @@ class GitHubForge:
     async def merge(self, pr: int, *, title: str) -> str:
         expected = self._pushed.get(self._branch_of_pr.get(pr, ""), "")
         try:
+            # Else "require conversation resolution" would refuse the merge.
+            await self._resolve_own_threads(pr)
             sha = await self.writer.merge(pr, title=title, expected_head=expected)
         finally:
             self.poller.mark_dirty(pr)

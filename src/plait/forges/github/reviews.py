@@ -12,6 +12,12 @@ nothing. Each review is signed with `<!-- plait-review:<effect id> -->` and the 
 lists the PR's reviews first, so an effect retried after a crash posts nothing twice.
 The poll reads a change request of plait's reviewer as feedback only while the PR's head
 is the one it judged (`mapping.review_views`).
+
+Those marked line comments stay open threads on GitHub, and a branch protection that
+requires conversation resolution refuses the merge while one is open. So when plait's
+reviewer approves, and again right before plait merges, plait resolves the threads it
+opened for people and in which only plait wrote (`resolve_own_threads`); a thread a
+person wrote in stays theirs to resolve.
 """
 
 from __future__ import annotations
@@ -20,12 +26,17 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from plait.forges.github import queries
 from plait.forges.github.client import GitHubClient
-from plait.forges.github.mapping import marker
+from plait.forges.github.mapping import is_plait_comment, marker
 
 # `path/to/file.py:12`, optionally in backticks, at the start of an issue.
 _LOCATED = re.compile(r"^\s*`?(?P<path>[\w.@+-]+(?:/[\w.@+-]+)*):(?P<line>\d+)`?[\s:,.-]*")
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,\d+)? @@")
+
+
+# The marker of a line comment of a verdict posted for people (see `ReviewPoster.post`).
+LINE_MARK = "review-line:"
 
 
 def review_marker(key: str) -> str:
@@ -92,7 +103,7 @@ class ReviewPoster:
         # comments carry plait's marker and the poll does not serve them again (a
         # person's reply in such a thread still comes back).
         for comment in comments:
-            comment["body"] = f"{comment['body']}\n\n{marker(f'review-line:{key}')}"
+            comment["body"] = f"{comment['body']}\n\n{marker(LINE_MARK + key)}"
         made = await self.client.rest(
             "POST", f"{self.base}/pulls/{pr}/reviews",
             body={"event": "COMMENT", "body": text, "comments": comments}, ok=(422,),
@@ -108,3 +119,36 @@ class ReviewPoster:
             for f in files.data or []
             if isinstance(f, dict) and "filename" in f
         }
+
+
+async def resolve_own_threads(client: GitHubClient, owner: str, name: str, number: int) -> int:
+    """Resolve the open threads of verdicts plait posted for people, where only plait
+    wrote; returns how many. Idempotent: a resolved thread is passed by."""
+    resolved = 0
+    after: str | None = None
+    while True:
+        data = await client.graphql(
+            queries.THREADS_PAGE, {"owner": owner, "name": name, "number": number, "after": after}
+        )
+        conn = ((data.get("repository") or {}).get("pullRequest") or {}).get("reviewThreads")
+        if not conn:
+            return resolved
+        for node in conn.get("nodes") or []:
+            if _plaits_own_open_thread(node):
+                await client.graphql(queries.RESOLVE_THREAD, {"thread": node["id"]}, mutation=True)
+                resolved += 1
+        page = conn.get("pageInfo") or {}
+        if not page.get("hasNextPage"):
+            return resolved
+        after = str(page.get("endCursor"))
+
+
+def _plaits_own_open_thread(node: Any) -> bool:
+    if not isinstance(node, dict) or node.get("isResolved"):
+        return False
+    comments = node.get("comments") or {}
+    if (comments.get("pageInfo") or {}).get("hasNextPage"):
+        return False  # a long discussion: people's
+    bodies = [str(c.get("body") or "") for c in comments.get("nodes") or []]
+    opened = marker(LINE_MARK).removesuffix(" -->")
+    return bool(bodies) and opened in bodies[0] and all(is_plait_comment(b) for b in bodies)

@@ -179,9 +179,13 @@ class GitHubDouble:
         *,
         required_checks: Iterable[str] = (),
         required_approvals: int = 0,
+        required_conversation_resolution: bool = False,
     ) -> None:
-        rule = Protection(required_checks=tuple(required_checks),
-                          required_approvals=required_approvals)  # fmt: skip
+        rule = Protection(
+            required_checks=tuple(required_checks),
+            required_approvals=required_approvals,
+            required_conversation_resolution=required_conversation_resolution,
+        )
         with self.world.lock:
             self.repo(owner, name).protection[branch] = rule
 

@@ -47,6 +47,7 @@ class Protection:
 
     required_checks: tuple[str, ...] = ()
     required_approvals: int = 0
+    required_conversation_resolution: bool = False  # every review thread resolved
 
 
 @dataclass(slots=True, kw_only=True)

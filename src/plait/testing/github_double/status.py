@@ -61,6 +61,8 @@ class StatusMixin:
             run = runs.get(name)
             if run is None or run.conclusion not in ("success", "neutral", "skipped"):
                 problems.append(f'Required status check "{name}" is expected.')
+        if rule.required_conversation_resolution and any(not t.resolved for t in pr.threads):
+            problems.append("All comments must be resolved.")
         decision = self.review_decision(pr)
         if decision in ("CHANGES_REQUESTED", "REVIEW_REQUIRED"):
             n = rule.required_approvals
