@@ -229,6 +229,18 @@ def test_a_reviewer_at_its_limit_is_passed_over_for_the_next_one() -> None:
     assert "claude" in d.st.cooldowns
 
 
+MOVED_MAIN = "the agent put 1 commit(s) of its own on main (abc); plait put main back at def"
+
+
+def _failed_for_a_person(d: CoreDriver, runs: type[fx.Effect]) -> None:
+    """Nothing runs again, however long it waits; the task says why it failed."""
+    d.tick(1000.0)
+    assert not d.pending(runs, "a")
+    t = d.st.tasks["a"]
+    assert display_status(t, d.config, landing="merge") == "failed"
+    assert MOVED_MAIN in attention_reason(t, d.config)
+
+
 def test_a_reviewer_that_moved_main_stops_the_task_for_a_person() -> None:
     """The shell caught the reviewer moving main and put it back (`forbidden`): no other
     reviewer takes the round; the task fails with the reason until `retry`."""
@@ -236,14 +248,9 @@ def test_a_reviewer_that_moved_main_stops_the_task_for_a_person() -> None:
     d = _driver(_merge("a"), review=ReviewConfig(reviewers=chain))
     d.run(until=lambda s: bool(d.pending(fx.RunReviewer, "a")))
     [first] = d.pending(fx.RunReviewer, "a")
-    said = "the agent put 1 commit(s) of its own on main (abc); plait put main back at def"
     d.feed(ev.Reviewed(at=d.now, effect_id=first.id, task="a", ok=False, agent="claude",
-                       failure="forbidden", error=said))  # fmt: skip
-    d.tick(1000.0)
-    assert not d.pending(fx.RunReviewer, "a")
-    t = d.st.tasks["a"]
-    assert display_status(t, d.config, landing="merge") == "failed"
-    assert said in attention_reason(t, d.config)
+                       failure="forbidden", error=MOVED_MAIN))  # fmt: skip
+    _failed_for_a_person(d, fx.RunReviewer)
     d.feed(ev.TaskRetried(at=d.now, task="a"))
     [again] = d.pending(fx.RunReviewer, "a")
     assert again.agent == "gemini"  # the round goes on down the chain
@@ -312,14 +319,9 @@ def test_a_worker_that_moved_main_fails_the_task_with_the_reason() -> None:
     d = _driver(_merge("a"))
     d.run(until=lambda s: bool(d.pending(fx.RunAgent, "a")))
     [turn] = d.pending(fx.RunAgent, "a")
-    said = "the agent put 1 commit(s) of its own on main (abc); plait put main back at def"
     d.feed(ev.AgentFinished(at=d.now, effect_id=turn.id, task="a", ok=False,
-                            failure="forbidden", error=said))  # fmt: skip
-    d.tick(1000.0)
-    assert not d.pending(fx.RunAgent, "a")
-    t = d.st.tasks["a"]
-    assert display_status(t, d.config, landing="merge") == "failed"
-    assert said in attention_reason(t, d.config)
-    assert t.resumes == 0
+                            failure="forbidden", error=MOVED_MAIN))  # fmt: skip
+    _failed_for_a_person(d, fx.RunAgent)
+    assert d.st.tasks["a"].resumes == 0
     d.feed(ev.TaskRetried(at=d.now, task="a"))
     assert d.pending(fx.RunAgent, "a")
