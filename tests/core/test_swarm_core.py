@@ -302,3 +302,19 @@ def test_kill_at_random_points_loses_no_task_and_merges_none_twice(seed: int) ->
     assert set(d.world.main_merges.values()) == {1}
     assert not claims(state)
     assert not any(t.carried_by and t.phase is Phase.WAITING for t in state.tasks.values())
+
+
+def test_a_worker_that_moved_main_ends_its_claim_with_the_reason() -> None:
+    """On a swarm worker's claim a turn that moved main (`forbidden`, main already put
+    back) is not resumed: the task fails, so the claim ends as an error naming the reason
+    and the work goes back to the queue (as a failure of any kind does on a claim)."""
+    d = _swarm(_queue(1), GROUP)
+    d.run(until=lambda s: bool(d.pending(fx.RunAgent, "t0")))
+    [turn] = d.pending(fx.RunAgent, "t0")
+    said = "the agent put 1 commit(s) of its own on main (abc); plait put main back at def"
+    d.feed(ev.AgentFinished(at=d.now, effect_id=turn.id, task="t0", ok=False,
+                            failure="forbidden", error=said))  # fmt: skip
+    [cycle] = [e for e in d.st.tasks["t0"].log if e.kind == "cycle"]
+    assert cycle.outcome == "error"
+    assert said in cycle.reason
+    assert d.st.tasks["t0"].resumes == 0
