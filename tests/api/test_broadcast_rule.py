@@ -51,4 +51,6 @@ def test_a_merge_landing_change_on_its_way_to_main_is_passed_by() -> None:
     spec = TaskSpec(id="m", title="do m", landing="merge")
     d = CoreDriver([spec], config=CONFIG)
     d.run(until=lambda s: s.tasks["m"].verdict == "approved")
-    assert cmd.not_at_work(d.st, "m") in ("merging", "approved, waiting to merge")
+    assert cmd.not_at_work(d.st, "m") == "merging"  # syncing with main first
+    d.run(until=lambda s: bool(d.pending(fx.MergeToMain, "m")))
+    assert cmd.not_at_work(d.st, "m") == "merging"

@@ -172,10 +172,7 @@ def not_at_work(state: RunState, tid: str) -> str:
         return "stopped"
     if t.current is not None and t.current.kind in _LANDING_OPS:
         return "merging"
-    landing = state.specs[tid].landing
-    status = display_status(t, state.config, landing=landing)
-    if status in ("merging", "syncing"):
-        return "merging"
+    status = display_status(t, state.config, landing=state.specs[tid].landing)
     if t.verdict == "approved" or status == "approved":
         return "approved, waiting to merge"
     return ""
