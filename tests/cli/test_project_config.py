@@ -126,3 +126,8 @@ def test_validate_and_a_start_check_that_the_worktree_hook_is_there(tmp_path: Pa
     assert up.returncode == 3
     assert "plait.toml:5: [worktree] hook scripts/setup.sh does not exist" in up.stderr
     assert "Traceback" not in up.stderr
+    swarm = tmp_path / "swarm.toml"
+    swarm.write_text('[swarm]\n[[swarm.workers]]\nname = "w"\n')
+    out = live.plait("swarm", str(swarm), "--repo", str(live.repo), "-p", "h")
+    assert out.returncode == 3
+    assert "plait.toml:5: [worktree] hook scripts/setup.sh does not exist" in out.stderr
