@@ -147,3 +147,23 @@ def test_json_is_the_codecs_byte_for_byte() -> None:
     for value in values:
         want = json.dumps(codec.encode(value), separators=(",", ":"), sort_keys=True)
         assert _dumps(value) == want
+
+
+def test_a_python_whose_private_c_encoder_differs_falls_back_to_the_public_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`json.encoder.c_make_encoder` is not public API: a Python where it takes other
+    arguments, or is missing, must not break the store at import."""
+    from plait.store import sqlite
+
+    def other_signature(markers: object) -> None:
+        raise AssertionError("not called with this signature")
+
+    monkeypatch.setattr(json.encoder, "c_make_encoder", other_signature)
+    assert sqlite._c_encoder() is None
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)  # a Python without _json
+    assert sqlite._c_encoder() is None
+    monkeypatch.undo()
+    monkeypatch.setattr(sqlite, "_C_ENCODER", None)
+    value = _steps(seed=3)[-1].event
+    assert _dumps(value) == json.dumps(codec.encode(value), separators=(",", ":"), sort_keys=True)

@@ -141,16 +141,30 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=_json
 # The C encoder `_ENCODER.encode` builds anew for every value (a few microseconds each,
 # more than a small event takes to write: P2), made once. Without the circular-reference
 # check: frozen values cannot hold themselves.
-_make_c_encoder: Callable[..., Callable[[object, int], list[str]]] | None = getattr(
-    json.encoder, "c_make_encoder", None
-)
-_C_ENCODER = (
-    None
-    if _make_c_encoder is None
-    else _make_c_encoder(
-        None, _json_default, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
-    )
-)
+_CEncoder = Callable[[object, int], list[str]]
+
+
+def _c_encoder() -> _CEncoder | None:
+    """The C encoder, or None where this Python's private `c_make_encoder` is missing,
+    takes other arguments or writes other text than `_ENCODER` (it is not public API, so
+    it is checked against the public encoder once, at import)."""
+    make: Callable[..., _CEncoder] | None = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    sample = {"b": [1, 2.5, None, True, "é\n"], "a": {"z": "x", "c": -3}}
+    try:
+        encoder = make(
+            None, _json_default, json.encoder.encode_basestring_ascii, None, ":", ",",
+            True, False, True,
+        )  # fmt: skip
+        if "".join(encoder(sample, 0)) != _ENCODER.encode(sample):
+            return None
+    except (TypeError, ValueError):
+        return None
+    return encoder
+
+
+_C_ENCODER = _c_encoder()
 
 
 class Decided(NamedTuple):
