@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,10 +50,32 @@ def unreachable(exc: BaseException, address: str) -> TemporalUnreachable | None:
     if isinstance(exc, TemporalUnreachable):
         return exc
     if isinstance(exc, RPCError) and exc.status in _GONE:
-        return TemporalUnreachable(
-            f"lost Temporal at {address}: {' '.join(exc.message.split())[:300]}", hint=_HINT
-        )
+        return TemporalUnreachable(f"lost Temporal at {address}: {plain(exc.message)}", hint=_HINT)
     return None
+
+
+# What the SDK's transport says (Rust error structures printed as text), read for what a
+# person can act on: the operating system's own message, a name that does not resolve, a
+# timeout, a TLS refusal.
+_OS_MESSAGE = re.compile(r'message: "([^"]+)"')
+_DNS = re.compile(r'dns error.*?error: "(?:failed to lookup address information: )?([^"]+)"')
+_TIMEOUT = re.compile(r"deadline has elapsed|timed out|timeout", re.IGNORECASE)
+_TLS = re.compile(r"certificate|tls|handshake|ssl", re.IGNORECASE)
+
+
+def plain(text: str) -> str:
+    """The transport's error text as a short reason ("connection refused"), or the
+    text itself, on one line and cut to 300 characters, when it says something else."""
+    flat = " ".join(text.split())
+    if found := _DNS.search(flat):
+        return f"the host name does not resolve ({found.group(1)})"
+    if _TIMEOUT.search(flat):
+        return "no answer in time (a firewall, or the wrong port?)"
+    if found := _OS_MESSAGE.search(flat):
+        return found.group(1)[:1].lower() + found.group(1)[1:]
+    if _TLS.search(flat) and "Transport" in flat:
+        return f"the TLS handshake failed: {flat[:240]}"
+    return flat[:300] or "no reason given"
 
 
 _HINT = (
@@ -83,10 +106,9 @@ async def connect(
     except ExecutorError:
         raise
     except Exception as exc:
-        why = " ".join(str(exc).split()) or type(exc).__name__
+        why = plain(str(exc)) if str(exc).strip() else type(exc).__name__
         raise TemporalUnreachable(
-            f"cannot reach Temporal at {config.address} (namespace {config.namespace}): "
-            f"{why[:300]}",
+            f"cannot reach Temporal at {config.address} (namespace {config.namespace}): {why}",
             hint=_HINT,
         ) from None
 
