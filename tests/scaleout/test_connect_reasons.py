@@ -34,6 +34,7 @@ NO_HOST = (
             "no answer in time (a firewall, or the wrong port?)",
         ),
         ("operation timed out", "no answer in time (a firewall, or the wrong port?)"),
+        ("tcp connect error", "nothing answers at that address (tcp connect error)"),
         ("something\n  else", "something else"),
         ("", "no reason given"),
     ],

@@ -73,6 +73,8 @@ def plain(text: str) -> str:
         return "no answer in time (a firewall, or the wrong port?)"
     if found := _OS_MESSAGE.search(flat):
         return found.group(1)[:1].lower() + found.group(1)[1:]
+    if flat.lower().startswith("tcp connect error"):
+        return f"nothing answers at that address ({flat[:200]})"
     if _TLS.search(flat) and "Transport" in flat:
         return f"the TLS handshake failed: {flat[:240]}"
     return flat[:300] or "no reason given"

@@ -18,6 +18,7 @@ import { markdown } from './markdown.js';
 
 const PAGE = 100; // rows shown at once: the list stays fast with thousands of tasks
 const POLL_MS = 2000; // CPU, memory and time of running agents
+const WORKERS_MS = 5000; // the workers of a project whose turns run elsewhere (Temporal)
 const TRANSCRIPT_MS = 1000; // the open task's transcript while it has not landed
 const MANY = 25; // more tasks changed at once than this: one list read, not one per task
 const TIMELINE_MAX = 2000; // events kept in the timeline
@@ -280,6 +281,54 @@ function renderHeader() {
     `${fmtInt(p.turns)} turns · ${fmtInt(p.tokens)} tokens · ${fmtCost(p.cost_usd)} · ` +
     `agent ${p.agent}, forge ${p.forge}`;
   renderStatusFilter();
+}
+
+// ---- the workers (a project whose agent turns run on `plait worker`s) -----------------
+// Shown only when turns do not run here: where they run, how many workers in each state
+// and their slots; when the executor cannot say (its Temporal server is out of reach),
+// that and what to check, as `plait workers` says it.
+let workersLocal = false;
+
+async function loadWorkers() {
+  if (workersLocal) return;
+  let view;
+  try {
+    view = await api('/api/workers');
+  } catch (err) {
+    return; // the engine away: the banner says so
+  }
+  if (view.executor === 'local') {
+    workersLocal = true;
+    return;
+  }
+  const line = $('workers');
+  line.hidden = false;
+  if (view.problem) {
+    line.className = 'problem';
+    line.textContent = `turns on ${view.executor}: ${view.problem.error}` +
+      (view.problem.hint ? ` — ${view.problem.hint}` : '');
+    return;
+  }
+  line.className = '';
+  const rows = view.workers || [];
+  if (!rows.length) {
+    line.textContent = `turns on ${view.executor}: no workers — start one with \`plait worker\``;
+    return;
+  }
+  const states = {};
+  let slots = 0;
+  let busy = 0;
+  for (const w of rows) {
+    states[w.state] = (states[w.state] || 0) + 1;
+    if (w.state === 'running') {
+      slots += w.slots;
+      busy += w.busy;
+    }
+  }
+  const counted = Object.entries(states).sort().map(([state, n]) => `${n} ${state}`).join(', ');
+  const names = rows.map((w) => `${w.name}@${w.host} (${w.state}, ${w.busy}/${w.slots})`).join(' · ');
+  line.textContent = `turns on ${view.executor}: ${rows.length} ` +
+    `${rows.length === 1 ? 'worker' : 'workers'} (${counted}), ${busy}/${slots} slots busy — ${names}`;
 }
 
 function renderStatusFilter() {
@@ -666,6 +715,8 @@ async function start() {
   loadTimeline();
   connect();
   setInterval(() => pollRunning().catch(() => null), POLL_MS);
+  loadWorkers();
+  setInterval(() => loadWorkers(), WORKERS_MS);
   setInterval(() => followTranscript().catch(() => null), TRANSCRIPT_MS);
   setInterval(() => {
     // Time moves on for unfinished tasks between reads.
