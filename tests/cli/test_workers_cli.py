@@ -67,3 +67,17 @@ def test_an_unreachable_server_ends_cleanly_every_time(tmp_path: Path) -> None:
         assert done.returncode == 8, done.stderr
         assert "Fatal Python error" not in done.stderr
         assert f"cannot reach Temporal at {address}" in _one_error(done.stderr)
+
+
+def test_init_says_when_the_temporal_server_does_not_answer(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "repo")
+    script = tmp_path / "script.json"
+    script.write_text("{}")
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    init = plait("init", "--repo", str(repo.path), "--project", "far", "--script", str(script),
+                 "--executor", f"temporal://{address}/q", home=tmp_path)  # fmt: skip
+    assert init.returncode == 0, init.stderr  # made: the server may be started later
+    assert f"cannot reach Temporal at {address}" in init.stderr
+    assert "connection refused" in init.stderr
+    assert "`plait up far` refuses to start until it answers" in init.stderr
+    assert "Traceback" not in init.stderr

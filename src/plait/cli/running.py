@@ -63,7 +63,7 @@ from plait.engine.settings import (
     repo_config,
     with_secrets,
 )
-from plait.errors import AgentError, ProjectError, UsageError
+from plait.errors import AgentError, PlaitError, ProjectError, UsageError
 from plait.notify import Channels, Message, send_message
 from plait.plans import load_plan
 from plait.plans.config import WEBHOOK_FORMATS
@@ -610,8 +610,35 @@ def cmd_init(args: argparse.Namespace) -> int:
         f"project {name} created for {proj.settings.repo}: add work with `plait add -p {name} "
         f'"…"` or `plait run PLAN -p {name}`; start its engine with `plait up {name}`'
     )
-    proj.close()
+    try:
+        _say_if_workers_unreachable(proj)
+    finally:
+        proj.close()
     return exits.OK
+
+
+def _say_if_workers_unreachable(proj: Project) -> None:
+    """A project whose turns run on workers is made even when its Temporal server does not
+    answer yet (it may be started later), but the person hears it now, not at `plait up`."""
+    config = proj.effective().executor
+    if config.kind != "temporal":
+        return
+    try:
+        from plait.scaleout.connect import check_reachable
+
+        check_reachable(config)
+    except ImportError as exc:
+        print(
+            f"plait: warning: agent turns of {proj.name} run on workers, which need Temporal's "
+            f"SDK ({exc.name} is missing): pip install 'plait[temporal]'",
+            file=sys.stderr,
+        )
+    except PlaitError as exc:
+        print(
+            f"plait: warning: {exc.message}; `plait up {proj.name}` refuses to start until it "
+            f"answers ({exc.hint})",
+            file=sys.stderr,
+        )
 
 
 def cmd_up(args: argparse.Namespace) -> int:
