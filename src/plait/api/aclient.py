@@ -58,6 +58,10 @@ class AsyncLiveAPI:
     async def project(self) -> Json:
         return await self._call("GET", "/api/project")
 
+    async def workers(self) -> Json:
+        """Where turns run and the workers (`views.workers_view`)."""
+        return await self._call("GET", "/api/workers")
+
     async def tasks(self, *, status: str = "") -> list[Json]:
         params = {"status": status} if status else {}
         rows: list[Json] = (await self._call("GET", "/api/tasks", params=params))["tasks"]

@@ -323,3 +323,34 @@ def workers_view(
     if problem is not None:
         view["problem"] = {"error": problem.message, "hint": problem.hint}
     return view
+
+
+def workers_line(view: Json) -> tuple[str, bool] | None:
+    """`workers_view` as one line for a face's header, and whether it is a problem; None
+    when turns run here (no workers to show). The dashboard says the same in app.js."""
+    executor = str(view.get("executor") or "local")
+    if executor == "local":
+        return None
+    problem = view.get("problem")
+    if isinstance(problem, dict):
+        hint = f" — {problem['hint']}" if problem.get("hint") else ""
+        return f"turns on {executor}: {problem.get('error')}{hint}", True
+    rows = [w for w in view.get("workers") or [] if isinstance(w, dict)]
+    if not rows:
+        return f"turns on {executor}: no workers — start one with `plait worker`", False
+    states: dict[str, int] = {}
+    slots = busy = 0
+    for w in rows:
+        states[str(w["state"])] = states.get(str(w["state"]), 0) + 1
+        if w["state"] == "running":
+            slots += int(w["slots"])
+            busy += int(w["busy"])
+    counted = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    names = " · ".join(
+        f"{w['name']}@{w['host']} ({w['state']}, {w['busy']}/{w['slots']})" for w in rows
+    )
+    noun = "worker" if len(rows) == 1 else "workers"
+    return (
+        f"turns on {executor}: {len(rows)} {noun} ({counted}), {busy}/{slots} slots busy — {names}",
+        False,
+    )

@@ -32,6 +32,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from plait.api.aclient import AsyncAPI, AsyncLiveAPI, AsyncOfflineAPI, open_async_api
+from plait.api.views import workers_line
 from plait.engine.project import engine_running, open_project
 from plait.errors import PlaitError
 from plait.store.paths import list_projects
@@ -99,6 +100,7 @@ class PlaitApp(App[str | None]):
     TITLE = "plait"
     CSS = """
     #summary { height: 1; padding: 0 1; background: $panel; }
+    #workers { height: auto; padding: 0 1; background: $panel; display: none; }
     TabbedContent { height: 1fr; }
     TaskTable, TimelineTable { height: 1fr; }
     #facts { height: auto; max-height: 50%; padding: 0 1; border-bottom: solid $primary; }
@@ -130,10 +132,13 @@ class PlaitApp(App[str | None]):
         self._refreshing = False
         self.said: deque[str] = deque(maxlen=50)  # the notifications shown, newest last
         self.bell_on = False  # plait.toml [notify] bell: ring for what the project tells
+        self._turns_here = False  # the executor said "local": no workers line to ask for
+        self.workers_line = Static(id="workers")
 
     # ---- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(id="summary")
+        yield self.workers_line
         with TabbedContent(initial="tasks"):
             with TabPane("Tasks [1]", id="tasks"):
                 yield TaskTable(id="task-table")
@@ -173,6 +178,7 @@ class PlaitApp(App[str | None]):
             return
         self.title = f"plait · {self.project}"
         self.timeline.reset()
+        self._turns_here = False  # another project (or engine) may run them elsewhere
         self._dirty = True
         if isinstance(self.api, AsyncLiveAPI):
             self.run_worker(self._follow(self.api), exclusive=True, group="follow")
@@ -243,6 +249,7 @@ class PlaitApp(App[str | None]):
                 await self.reconnect()
                 return
             self._dirty = True
+            await self._show_workers()
         if self._dirty:
             await self.refresh_views()
 
@@ -262,6 +269,24 @@ class PlaitApp(App[str | None]):
                 await self._draw_graph()
         finally:
             self._refreshing = False
+
+    async def _show_workers(self) -> None:
+        """The workers line (turns on `plait worker`s): hidden for a local project or
+        without an engine to ask."""
+        api = self.api
+        line: tuple[str, bool] | None = None
+        if isinstance(api, AsyncLiveAPI) and not self._turns_here:
+            view = await self.call_api(lambda a: a.workers())
+            if view is not None:
+                line = workers_line(view)
+                self._turns_here = line is None
+        shown = self.workers_line
+        if not shown.is_mounted:  # the app is closing
+            return
+        shown.display = line is not None
+        if line is not None:
+            text, problem = line
+            shown.update(Text(inert(text), style="bold red" if problem else "dim"))
 
     def _summary(self, s: Json) -> Text:
         live = isinstance(self.api, AsyncLiveAPI)
