@@ -18,6 +18,9 @@ from plait.forges.github.client import TransientError
 from plait.forges.github.forge import GitHubForge
 from plait.forges.github.mapping import marker
 from plait.forges.github.token import Token
+from plait.forges.github.writes import replace_label
+from plait.plans.risk import is_risk_label
+from plait.sources.issue_writer import is_status_label
 from plait.testing.github_double import Annotation, Check, Fault, GitHubDouble
 from plait.testing.gitrepo import GitRepo, run_git
 
@@ -482,3 +485,21 @@ def test_a_comment_in_the_same_second_as_the_last_poll_is_not_missed(env: Env) -
         return seen, spent
 
     assert call(forge, flow()) == (1, 0)
+
+
+def test_replace_label_swaps_one_family_and_leaves_the_others(env: Env) -> None:
+    """Risk tiers and issue statuses share the `plait:` prefix and one issue can carry
+    both, next to the pick-up label: each swap takes off only its own family."""
+    env.gh.create_issue(OWN, R, "Fix", labels=["plait", "plait:running", "plait:risk-low"])
+    forge = env.forge()
+
+    async def flow() -> None:
+        await forge.replace_label(1, "plait:risk-human", is_risk_label)
+        await replace_label(forge.client, f"{OWN}/{R}", 1, "plait:done", is_status_label)
+        await replace_label(forge.client, f"{OWN}/{R}", 1, "plait:done", is_status_label)
+
+    call(forge, flow())
+    assert env.gh.issue(OWN, R, 1).labels == ["plait", "plait:risk-human", "plait:done"]
+    forge = env.forge()
+    call(forge, replace_label(forge.client, f"{OWN}/{R}", 1, "", is_status_label))
+    assert env.gh.issue(OWN, R, 1).labels == ["plait", "plait:risk-human"]

@@ -541,3 +541,13 @@ def test_a_write_github_refuses_for_good_ends_with_its_error_instead_of_trying_f
     result = LOOP.run_until_complete(writer.perform(effect))
     assert isinstance(result, IssueWritten)
     assert (result.ok, result.error.startswith("#99: "), slept) == (False, True, [])
+
+
+def test_a_status_write_leaves_the_risk_tier_and_the_other_plait_labels(
+    gh: GitHubDouble, tmp_path: Path
+) -> None:
+    gh.create_issue(OWNER, NAME, "Fix", labels=["plait", "plait:risk-human", "plait:blocked"])
+    project, src = Project(tmp_path), source(gh)
+    look(src, project)
+    assert reflect(src, project) == [(1, "running")]
+    assert labels(gh, 1) == ["plait", "plait:risk-human", "plait:running"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.forges.base import Forge, Labels
-from plait.plans.risk import PREFIX, classify
+from plait.plans.risk import PREFIX, classify, is_risk_label
 from plait.workspaces.git import git
 from plait.workspaces.names import check_rev
 
@@ -54,7 +54,7 @@ async def assess(forge: Forge, effect: fx.AssessRisk, clock: Callable[[], float]
         found = classify(files, effect.rules)
         tier, reason = found.tier, found.reason
         if effect.pr and isinstance(forge, Labels):
-            await forge.replace_label(effect.pr, PREFIX, f"{PREFIX}{tier}")
+            await forge.replace_label(effect.pr, f"{PREFIX}{tier}", is_risk_label)
     return ev.RiskAssessed(
         at=clock(),
         effect_id=effect.id,

@@ -7,7 +7,7 @@ that is already merged returns its merge commit, resolving a resolved thread is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -41,8 +41,8 @@ class PRInfo:
 class Labels(Protocol):
     """A forge whose PRs carry labels (GitHub); the local forge has none."""
 
-    async def replace_label(self, pr: int, prefix: str, label: str) -> None:
-        """Label `pr` with `label`, taking off the other labels starting with `prefix`,
+    async def replace_label(self, pr: int, label: str, stale: Callable[[str], bool]) -> None:
+        """Label `pr` with `label`, taking off the other labels `stale` picks,
         idempotently."""
         ...
 

@@ -25,6 +25,13 @@ from plait.plans.executor import ProblemSink
 
 TIERS = ("low", "double-check", "human")
 PREFIX = "plait:risk-"  # the PR label of a tier: plait:risk-<tier>
+
+
+def is_risk_label(name: str) -> bool:
+    """A tier's PR label (`plait:risk-<tier>`), the one a new assessment replaces."""
+    return name.startswith(PREFIX)
+
+
 _GLOBS = (list, 'a list of path patterns, e.g. ["migrations/**"]')
 KEYS: dict[str, tuple[type, str]] = {
     "human": _GLOBS,

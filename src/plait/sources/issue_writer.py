@@ -27,6 +27,7 @@ from plait.core import events as ev
 from plait.core.model import IssueWrite
 from plait.forges.github.client import GitHubClient, GitHubError
 from plait.forges.github.mapping import marker
+from plait.forges.github.writes import replace_label
 from plait.sources import SourceContext
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class IssueWriter:
 
     async def _write(self, write: IssueWrite) -> int:
         if write.kind == "status":
-            await self._set_label(write)
+            await replace_label(self.client, write.repo, write.number, write.label,
+                                is_status_label)  # fmt: skip
             return await self._set_status_comment(write)
         if write.kind == "report":
             return await self._post_once(write)
@@ -103,16 +105,6 @@ class IssueWriter:
         raise GitHubError(f"unknown issue write {write.kind!r}", status=422)
 
     # ---- status: one label, one comment edited in place -------------------------------------
-    async def _set_label(self, write: IssueWrite) -> None:
-        base = f"/repos/{write.repo}/issues/{write.number}/labels"
-        reply = await self.client.rest("GET", base)
-        have = [str(label.get("name")) for label in reply.data or []]
-        if write.label and write.label not in have:
-            await self.client.rest("POST", base, body={"labels": [write.label]}, idempotent=True)
-        for name in have:
-            if name != write.label and is_status_label(name):
-                await self.client.rest("DELETE", f"{base}/{name}", ok=(404,), idempotent=True)
-
     async def _set_status_comment(self, write: IssueWrite) -> int:
         text = signed(write)
         memo = f"{write.number}:comment"

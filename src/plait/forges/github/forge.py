@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -161,8 +161,8 @@ class GitHubForge:
     async def add_labels(self, pr: int, labels: tuple[str, ...]) -> None:
         await self.writer.add_labels(pr, labels)
 
-    async def replace_label(self, pr: int, prefix: str, label: str) -> None:
-        await self.writer.replace_label(pr, prefix, label)
+    async def replace_label(self, pr: int, label: str, stale: Callable[[str], bool]) -> None:
+        await self.writer.replace_label(pr, label, stale)
 
     async def request_reviewers(
         self, pr: int, users: tuple[str, ...] = (), teams: tuple[str, ...] = ()

@@ -1,6 +1,7 @@
 """Idempotent writes to GitHub: each one looks before it acts, because the engine runs
 effects at-least-once and a crash can fall between GitHub acting and plait recording it.
 
+- labels: `replace_label` is the one place that swaps a label family (risk tier, issue status).
 - open: reuse the open PR of the head branch; a 422 "already exists" also means reuse.
 - replies and comments: carry `<!-- plait:<effect id> -->`; skipped when a comment with
   that marker is already there. After an unknown outcome (5xx, timeout) the client does not
@@ -12,7 +13,7 @@ effects at-least-once and a crash can fall between GitHub acting and plait recor
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from plait.forges.base import MergeBlocked
@@ -32,6 +33,24 @@ def effect_key(key: str, text: str) -> str:
 
 def with_marker(body: str, key: str) -> str:
     return f"{body.rstrip()}\n\n{marker(key)}"
+
+
+async def replace_label(
+    client: GitHubClient, repo: str, number: int, want: str, stale: Callable[[str], bool]
+) -> None:
+    """Put label `want` (none when empty) on issue or PR `number` of `repo` ("owner/name")
+    and take off every other label `stale` picks, leaving the rest alone (a `plait:risk-`
+    tier and a status label live side by side, and the pick-up label is nobody's to take).
+    Looks first, so doing it again changes nothing."""
+    base = f"/repos/{repo}/issues/{number}/labels"
+    reply = await client.rest("GET", base)
+    have = [str(label.get("name")) for label in reply.data or []]
+    if want and want not in have:
+        # Adding a label twice leaves one label.
+        await client.rest("POST", base, body={"labels": [want]}, idempotent=True)
+    for name in have:
+        if name != want and stale(name):
+            await client.rest("DELETE", f"{base}/{name}", ok=(404,), idempotent=True)
 
 
 class Writer:
@@ -107,19 +126,9 @@ class Writer:
             idempotent=True,  # adding a label twice leaves one label
         )
 
-    async def replace_label(self, number: int, prefix: str, want: str) -> None:
-        """Put label `want` on the issue or PR and take off the others starting with
-        `prefix`; looks first, so doing it again changes nothing."""
-        reply = await self.client.rest("GET", f"{self.base}/issues/{number}/labels")
-        have = [str(label.get("name")) for label in reply.data or []]
-        if want not in have:
-            await self.add_labels(number, (want,))
-        for name in have:
-            if name.startswith(prefix) and name != want:
-                await self.client.rest(
-                    "DELETE", f"{self.base}/issues/{number}/labels/{name}", ok=(404,),
-                    idempotent=True,
-                )  # fmt: skip
+    async def replace_label(self, number: int, want: str, stale: Callable[[str], bool]) -> None:
+        """Put label `want` on the issue or PR and take off the others `stale` picks."""
+        await replace_label(self.client, f"{self.owner}/{self.name}", number, want, stale)
 
     async def request_reviewers(
         self, number: int, users: Iterable[str] = (), teams: Iterable[str] = ()
