@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from plait.forges.github.budget import RateBudget
 from plait.forges.github.client import GitHubClient, GitHubError, TransientError, graphql_url_for
 from plait.forges.github.token import Token
 
@@ -176,3 +177,22 @@ def test_enterprise_graphql_url() -> None:
 
 def test_github_com_graphql_url() -> None:
     assert graphql_url_for("https://api.github.com") == "https://api.github.com/graphql"
+
+
+def test_the_budget_affords_above_the_reserve_and_waits_until_it_affords() -> None:
+    budget = RateBudget(clock=lambda: clock[0])
+    clock = [NOW]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    assert budget.affords(10**6)  # GitHub has not told yet: the first answer tells
+    budget.observe_headers(limits(1003, NOW + 150))
+    assert budget.affords(3)
+    assert not budget.affords(4)  # 1000 of 5000 are the reserve
+    asyncio.run(budget.wait_until_affords(3, sleep))
+    assert slept == []
+    asyncio.run(budget.wait_until_affords(5, sleep))
+    assert slept == [60.0, 60.0, 30.0]  # a minute at a time, up to the reset

@@ -66,7 +66,7 @@ class IssueWriter:
         while True:
             try:
                 async with self._one:
-                    await self._reserve(COST.get(write.kind, 2))
+                    await self.client.budget.wait_until_affords(COST.get(write.kind, 2), self.sleep)
                     number = await self._write(write)
             except GitHubError as exc:
                 if exc.status not in _FOR_GOOD:
@@ -86,12 +86,6 @@ class IssueWriter:
     ) -> ev.IssueWritten:
         return ev.IssueWritten(at=self.ctx.clock(), effect_id=effect.id, task=effect.task,
                                ok=ok, error=error, number=number)  # fmt: skip
-
-    async def _reserve(self, points: int) -> None:
-        """Wait until `points` more core requests stay above the rate reserve."""
-        budget = self.client.budget
-        while (left := budget.spendable("core")) is not None and left < points:
-            await self.sleep(min(max(budget.reset_in("core"), 1.0), 60.0))
 
     async def _write(self, write: IssueWrite) -> int:
         if write.kind == "status":

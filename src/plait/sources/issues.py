@@ -254,7 +254,7 @@ class IssueSource:
 
     async def look(self, ctx: SourceContext) -> Look:
         """List the labelled issues; add tasks for new ones, stop the tasks of gone ones."""
-        if not self._affords(1):
+        if not self.client.budget.affords(1):
             return Look(listed=len(self._open), added=(), stopped=(), not_modified=True)
         before = self.client.budget.spend.points
         issues, fresh = await self._list()
@@ -294,7 +294,7 @@ class IssueSource:
         ]
         added: list[str] = []
         for number in new[: self.cfg.launches_per_poll]:
-            if not self._affords(1):
+            if not self.client.budget.affords(1):
                 break
             comments = await self._comments(number)
             # Committed before anything acts on it; a restart finds the id taken.
@@ -350,11 +350,6 @@ class IssueSource:
         self._writer(ctx)
         await ctx.submit(ev.IssueWriteAsked(at=ctx.clock(), write=write))
 
-    def _affords(self, points: int) -> bool:
-        """Whether `points` more core requests stay above the rate reserve."""
-        left = self.client.budget.spendable("core")
-        return left is None or left >= points
-
     async def _stop_gone(self, ctx: SourceContext) -> tuple[str, ...]:
         state = ctx.state()
         stopped: list[str] = []
@@ -389,7 +384,7 @@ class IssueSource:
             text = status_comment(task, state.config, status, risk_shown(task))
             if ctx.recall(NAME, f"{number}:shown") == text:
                 continue
-            if not self._affords(WRITE_COST):
+            if not self.client.budget.affords(WRITE_COST):
                 break  # the rest waits for the reset; nothing is lost, it is compared again
             label = f"{PREFIX}{status}" if status in STATUSES else ""
             await self._ask(ctx, IssueWrite(kind="status", repo=self.slug, number=number,

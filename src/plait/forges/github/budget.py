@@ -10,7 +10,7 @@ evenly until the bucket resets, so polling slows down smoothly as the budget shr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,6 +85,20 @@ class RateBudget:
         if bucket.reset <= self.clock():
             return bucket.limit - int(bucket.limit * self.reserve)
         return bucket.remaining - int(bucket.limit * self.reserve)
+
+    def affords(self, points: int, resource: str = "core") -> bool:
+        """Whether `points` more requests stay above the reserve (yes while GitHub has not
+        told us yet: the first answer tells)."""
+        left = self.spendable(resource)
+        return left is None or left >= points
+
+    async def wait_until_affords(
+        self, points: int, sleep: Callable[[float], Awaitable[None]], resource: str = "core"
+    ) -> None:
+        """Wait until `points` more requests stay above the reserve: sleep toward the
+        bucket's reset, a minute at most at a time (a reset GitHub moves is seen)."""
+        while not self.affords(points, resource):
+            await sleep(min(max(self.reset_in(resource), 1.0), 60.0))
 
     def exhausted(self, resource: str) -> bool:
         left = self.spendable(resource)
