@@ -42,6 +42,7 @@ from plait.core.task import (
     model_of,
     next_op,
     take,
+    turn_pending,
     wants_ready,
 )
 from plait.core.taskmap import TaskMap, indexed_tasks
@@ -91,10 +92,9 @@ def prepared_ahead(state: RunState, task: TaskState) -> bool:
         state.config.prepare_ahead > 0
         and task.current is not None
         and task.current.kind is OpKind.START
-        and task.step in _AGENT_STEPS
+        and (task.step == "workspace" or turn_pending(task))
         and not task.worker
         and not task.stopped
-        and not (task.step == "agent" and task.in_flight)
     )
 
 

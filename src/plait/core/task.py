@@ -144,11 +144,22 @@ def merge_gate(task: TaskState, config: RunConfig) -> bool:
     )
 
 
+def turn_pending(task: TaskState) -> bool:
+    """The task's next step is its agent's turn and no turn is in flight (it waits for a
+    slot, or for a failed turn's retry time)."""
+    return task.step == "agent" and not task.in_flight
+
+
+def waits_for_agent_slot(task: TaskState) -> bool:
+    """A start's agent waits for its slot: its worktree is made (ahead, see
+    `RunConfig.prepare_ahead`) and its turn is pending, not held back by a retry wait."""
+    return turn_pending(task) and not task.retry_at
+
+
 def _before_agent(task: TaskState) -> bool:
     """A start whose agent has not begun: its worktree is being made, or was made ahead
-    and waits for an agent slot (`RunConfig.prepare_ahead`; not a turn's retry wait)."""
-    waiting = task.step == "agent" and not task.in_flight and not task.retry_at
-    return task.step == "workspace" or waiting
+    and waits for an agent slot."""
+    return task.step == "workspace" or waits_for_agent_slot(task)
 
 
 def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -> str:

@@ -14,7 +14,7 @@ from plait.core.budget import waiting_on_budget
 from plait.core.cooldown import cooling
 from plait.core.model import Phase, RunState, TaskState
 from plait.core.scheduler import holds_slot, prepared_ahead, slot_agent
-from plait.core.task import agent_of, merge_gate, needs_attention
+from plait.core.task import agent_of, merge_gate, needs_attention, waits_for_agent_slot
 
 
 def waiting_reason(state: RunState, t: TaskState) -> str:
@@ -55,7 +55,7 @@ def _slots(state: RunState, t: TaskState) -> str:
 
 
 def _active(state: RunState, t: TaskState) -> str:
-    if prepared_ahead(state, t) and t.step == "agent" and not t.in_flight and not t.retry_at:
+    if prepared_ahead(state, t) and waits_for_agent_slot(t):
         return _slots(state, t)  # its worktree made ahead, its agent waits for a slot
     why = path_classes.active_reason(state, t)
     if why or not merge_gate(t, state.config) or not reviewing.pr_approved(state, t):
