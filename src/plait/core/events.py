@@ -168,8 +168,11 @@ class TaskAdopted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LandingRouted(Event):
-    """A PR task's landing changes between `pr` (plait merges) and `watch` (plait keeps the
-    PR green, a person merges): a risk rule routed a risky change to a human."""
+    """REPLAY-ONLY (see `LEGACY_EVENTS`): nothing emits it any more. It changed a PR task's
+    landing between `pr` (plait merges) and `watch` (plait keeps the PR green, a person
+    merges) when a risk rule routed a risky change to a human; the risk tier now holds the
+    merge in the core instead (`core.risk_gate`, from `RiskAssessed`). It is kept, with its
+    handler, so that logs written before still decode and replay to the same state."""
 
     task: str
     landing: str
@@ -302,6 +305,10 @@ class IssueWritten(EffectResult):
     error: str = ""
     number: int = 0
 
+
+# Events no code emits any more, kept only so that older event logs decode and replay
+# the same: their decoders and handlers stay, nothing new may construct them.
+LEGACY_EVENTS: tuple[type[Event], ...] = (LandingRouted,)
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted,
