@@ -92,6 +92,10 @@ def test_every_section_is_read() -> None:
         ("[budget]\ndollars = 0\n", 2, "is not an amount of dollars greater than 0", ""),
         ("[budget]\ntask_tokens = 1.5\n", 2, "is not a whole number", ""),
         ("[conflicts]\nhold = 'yes'\n", 2, "is not true or false", ""),
+        ("[limits]\nhold_for_dependents = -5\n", 2,
+         "hold_for_dependents = -5.0 is not a number of seconds, 0 or more",
+         "write hold_for_dependents as a number of seconds, 0 or more"),
+        ("[limits]\nhold_for_dependents = '1m'\n", 2, "is not a number of seconds", ""),
     ],
 )  # fmt: skip
 def test_problems_name_the_line_and_the_fix(text: str, line: int, says: str, hint: str) -> None:
@@ -101,6 +105,15 @@ def test_problems_name_the_line_and_the_fix(text: str, line: int, says: str, hin
     assert (problem.path, problem.line) == ("plait.toml", line), problem
     assert says in problem.message
     assert hint in problem.hint
+
+
+def test_the_hold_for_dependents_comes_from_plait_toml_and_0_turns_it_off() -> None:
+    stored = Settings(repo="/r")
+    assert effective("p", stored, parse_config("", "plait.toml")).config.hold_for_dependents == 60
+    for text, seconds in (("15", 15.0), ("0", 0.0), ("2.5", 2.5)):
+        config = parse_config(f"[limits]\nhold_for_dependents = {text}\n", "plait.toml")
+        assert config.hold_for_dependents == seconds
+        assert effective("p", stored, config).config.hold_for_dependents == seconds
 
 
 def test_every_problem_is_reported_not_just_the_first() -> None:

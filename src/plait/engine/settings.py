@@ -262,6 +262,7 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         class_models={n: c.model for n, c in cfg.classes.items() if c.model},
         ci_failure_cap=cfg.ci_failure_cap or base.ci_failure_cap,
         failure_cap=cfg.failure_cap or base.failure_cap,
+        hold_for_dependents=_first(cfg.hold_for_dependents, base.hold_for_dependents),
         cooldown_seconds=_pick(s.cooldown, None, cfg.cooldown) or base.cooldown_seconds,
         merge_delay=_first(s.merge_delay, cfg.merge_delay, base.merge_delay),
         keep_worktrees=_first(s.keep_worktrees, cfg.keep_worktrees, base.keep_worktrees),

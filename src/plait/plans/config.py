@@ -12,7 +12,9 @@
     exclusive = false       # true: one task of the class at a time
     paths = ["infra/**"]    # a task whose branch changes one of these joins the class
                             # (see `plait.core.path_classes`)
-    [limits]                max_concurrency, ci_failures, failures; [limits.agents] caps
+    [limits]                max_concurrency, ci_failures, failures, hold_for_dependents
+                            (seconds a free slot may wait for a landing task's dependents;
+                            0: never); [limits.agents] caps
     [ci]                    command = "make test"
     [worktree]              hook = "scripts/setup.sh", keep = false, ports = ["web"]
     [prompts]               dir = ".plait/prompts" (per-kind overrides, <kind>.md)
@@ -75,7 +77,12 @@ WEBHOOK_FORMATS = ("json", "slack")
 _SCHEMA: dict[str, dict[str, tuple[type, str]]] = {
     "project": {"main": _TEXT, "branch_prefix": _TEXT},
     "agent": {"default": _TEXT, "model": _TEXT},
-    "limits": {"max_concurrency": _COUNT, "ci_failures": _COUNT, "failures": _COUNT},
+    "limits": {
+        "max_concurrency": _COUNT,
+        "ci_failures": _COUNT,
+        "failures": _COUNT,
+        "hold_for_dependents": _DELAY,
+    },
     "ci": {"command": _TEXT},
     "worktree": {"hook": _TEXT, "keep": _BOOL, "ports": _SERVICES},
     "prompts": {"dir": _TEXT},
@@ -123,6 +130,7 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("limits", "max_concurrency"): "max_concurrency",
     ("limits", "ci_failures"): "ci_failure_cap",
     ("limits", "failures"): "failure_cap",
+    ("limits", "hold_for_dependents"): "hold_for_dependents",
     ("ci", "command"): "ci_command",
     ("worktree", "hook"): "hook",
     ("worktree", "keep"): "keep_worktrees",
@@ -178,6 +186,7 @@ class ProjectConfig:
     agent_caps: Mapping[str, int] = field(default_factory=dict)
     ci_failure_cap: int | None = None
     failure_cap: int | None = None
+    hold_for_dependents: float | None = None  # seconds (see plait.core.holding)
     ci_command: str | None = None
     hook: str | None = None
     keep_worktrees: bool | None = None
