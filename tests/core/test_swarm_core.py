@@ -304,17 +304,54 @@ def test_kill_at_random_points_loses_no_task_and_merges_none_twice(seed: int) ->
     assert not any(t.carried_by and t.phase is Phase.WAITING for t in state.tasks.values())
 
 
-def test_a_worker_that_moved_main_ends_its_claim_with_the_reason() -> None:
+def test_a_worker_that_moved_main_stops_its_ticket_for_a_person_at_once() -> None:
     """On a swarm worker's claim a turn that moved main (`forbidden`, main already put
-    back) is not resumed: the task fails, so the claim ends as an error naming the reason
-    and the work goes back to the queue (as a failure of any kind does on a claim)."""
-    d = _swarm(_queue(1), GROUP)
+    back) is not resumed and not handed to the next worker: the claim ends as an error
+    naming the reason and the ticket waits, with its work, for a person (as a forbidden
+    task or mission does). `retry` lets it go on."""
+    d = _swarm(_queue(2), replace(GROUP, count=2))
     d.run(until=lambda s: bool(d.pending(fx.RunAgent, "t0")))
     [turn] = d.pending(fx.RunAgent, "t0")
     said = "the agent put 1 commit(s) of its own on main (abc); plait put main back at def"
     d.feed(ev.AgentFinished(at=d.now, effect_id=turn.id, task="t0", ok=False,
                             failure="forbidden", error=said))  # fmt: skip
-    [cycle] = [e for e in d.st.tasks["t0"].log if e.kind == "cycle"]
-    assert cycle.outcome == "error"
+    t0 = d.st.tasks["t0"]
+    [cycle] = [e for e in t0.log if e.kind == "cycle"]
+    assert (cycle.outcome, cycle.returned) == ("error", ())
     assert said in cycle.reason
-    assert d.st.tasks["t0"].resumes == 0
+    assert t0.resumes == 0
+    assert said in attention_reason(t0, d.st.config)  # needs-attention, with the reason
+    assert t0.phase is Phase.ACTIVE
+    assert t0.counters.returns == 0  # not given back: no failure cap to run down
+    assert "t0" not in claims(d.st).values()
+    state = d.run(until=lambda s: s.tasks["t1"].phase is Phase.MERGED)
+    assert len(d.decided(fx.RunAgent, "t0")) == 1  # no worker took the ticket up again
+    assert attention_reason(state.tasks["t0"], state.config)
+    d.feed(ev.TaskRetried(at=d.now, task="t0"))
+    state = d.run(until=lambda s: s.tasks["t0"].phase is Phase.MERGED)
+    assert not attention_reason(state.tasks["t0"], state.config)
+
+
+def test_a_reviewer_that_moved_main_stops_the_ticket_for_a_person() -> None:
+    d = _swarm(_queue(1), GROUP)
+    d.run(until=lambda s: bool(d.pending(fx.RunReviewer, "t0")))
+    [review] = d.pending(fx.RunReviewer, "t0")
+    d.feed(ev.Reviewed(at=d.now, effect_id=review.id, task="t0", ok=False, agent="claude",
+                       failure="forbidden", error="it committed on main"))  # fmt: skip
+    t0 = d.st.tasks["t0"]
+    [cycle] = [e for e in t0.log if e.kind == "cycle"]
+    assert (cycle.outcome, cycle.returned) == ("error", ())
+    assert "it committed on main" in attention_reason(t0, d.st.config)
+    assert not claims(d.st)
+
+
+def test_a_forbidden_turn_stops_a_claimed_ticket_of_any_landing() -> None:
+    specs = [TaskSpec(id="t0", title="ask", landing="none", queue="tasks")]
+    d = _swarm(specs, GROUP)
+    d.run(until=lambda s: bool(d.pending(fx.RunAgent, "t0")))
+    [turn] = d.pending(fx.RunAgent, "t0")
+    d.feed(ev.AgentFinished(at=d.now, effect_id=turn.id, task="t0", ok=False,
+                            failure="forbidden", error="it pushed main"))  # fmt: skip
+    t0 = d.st.tasks["t0"]
+    assert [(e.outcome, e.returned) for e in t0.log if e.kind == "cycle"] == [("error", ())]
+    assert "it pushed main" in attention_reason(t0, d.st.config)

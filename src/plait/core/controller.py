@@ -237,7 +237,10 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
     if by_policy and (not event.ok or spec.landing == "none"):
         return _mission_exit(state, task, event)
     if not event.ok:
-        return _put(state, _agent_failed(state, task, event))
+        state = _put(state, _agent_failed(state, task, event))
+        if event.failure == _FORBIDDEN:
+            state = swarm.stop_for_person(state, task.id, state.tasks[task.id].failed)
+        return state
     task = replace(task, last_reply=event.reply, last_error="", nudged=False)
     if spec.landing == "none":
         # The answer is the result: nothing to push or merge.

@@ -94,7 +94,8 @@ def _broke_a_rule(state: RunState, t: TaskState, event: ev.AgentFinished) -> Run
     """The worker moved main (the shell put it back): resuming would only invite it again,
     so, as for any task, a person looks; `retry` clears it and the turn runs again."""
     error = event.error or "the agent broke one of plait's rules"
-    return put(state, replace(t, last_error=error, failed=error, retry_at=0.0, nudged=False))
+    state = put(state, replace(t, last_error=error, failed=error, retry_at=0.0, nudged=False))
+    return swarm.stop_for_person(state, t.id, error)
 
 
 def skip(state: RunState, t: TaskState, event: ev.AgentFinished) -> RunState:
@@ -143,6 +144,8 @@ def turn_kind(state: RunState, t: TaskState) -> str:
 # ---- the reviewer's verdict ------------------------------------------------------------------
 def on_verdict(state: RunState, t: TaskState, event: ev.Reviewed) -> RunState:
     state, t = on_reviewed(state, t, event)
+    if not event.ok and event.failure == FORBIDDEN:
+        return swarm.stop_for_person(put(state, t), t.id, t.failed)
     if not event.ok or t.verdict != "needs_changes":
         return put(state, t)
     review = state.config.review

@@ -12,8 +12,9 @@ at a time, durably, within caps per backend, and resumes an interrupted turn's s
 a crash. A worker loop beside it would repeat that and hold its claims in memory, where a
 kill -9 loses them.
 
-A claim ends when its task lands, is skipped, or goes back to the queue (rejected by the
-reviewer too often, stuck, failing, or stopped by a shutdown); each end appends one
+A claim ends when its task lands, is skipped, goes back to the queue (rejected by the
+reviewer too often, stuck, failing, or stopped by a shutdown) or stops for a person (its
+worker or reviewer broke one of plait's rules: `stop_for_person`); each end appends one
 immutable cycle entry to the task's run log and frees the worker, which rests `wait`
 seconds before its next claim and stops claiming after `max_cycles`.
 """
@@ -176,6 +177,17 @@ def _rider_after(
         why = f"carried by {lead.id}: {reason}" if reason else f"carried by {lead.id}"
         return replace(rider, phase=Phase.MERGED, skipped=why, finished_at=state.now)
     return replace(rider, carried_by="")
+
+
+def stop_for_person(state: RunState, task_id: str, reason: str) -> RunState:
+    """A claimed task whose worker or reviewer broke one of plait's rules (`forbidden`:
+    it moved main, which the shell put back, or pushed) ends its claim as an error and
+    stays, with its work and its `failed` reason, for a person — as any task and any
+    mission does. Giving it back to the queue would only hand the same ticket to the next
+    worker; `plait retry` clears it and the task goes on (without a worker's group)."""
+    if not state.tasks[task_id].worker:
+        return state
+    return end_cycle(state, task_id, "error", reason=reason)
 
 
 def release(state: RunState, task_id: str, outcome: str, reason: str, notes: str = "") -> RunState:
