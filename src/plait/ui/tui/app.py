@@ -54,6 +54,10 @@ def connect(name: str) -> AsyncAPI:
     return open_async_api(open_project(name), wait=0.0)
 
 
+# What the app returns when a person quit it and so stopped the engine it hosts.
+QUIT_STOPS_ENGINE = "stop"
+
+
 @dataclass(frozen=True, slots=True)
 class Hosting:
     """This process runs the engine of `project` (`plait run`); `running` says whether it
@@ -549,7 +553,7 @@ class PlaitApp(App[str | None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.exit("stop")
+                self.exit(QUIT_STOPS_ENGINE)
 
         question = (
             f"This terminal runs the engine of {hosting.project}: quitting stops it. Its "

@@ -1,0 +1,50 @@
+"""`plait run` in a terminal: the TUI hosts the engine in this process. Quitting it (the
+TUI asks first) stops the run cleanly, and the exit code says where its tasks stand, not
+130, which is a signal's. Driven with Textual's Pilot in place of a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plait import exits
+from plait.cli.faces import host_in_tui
+from plait.engine.project import open_project
+from plait.ui.tui import PlaitApp
+from plait.ui.tui.dialogs import ConfirmScreen
+from tests.api.helpers_live import Live, turn
+from tests.ui.helpers_tui import screen_text, wait_for
+
+SCRIPT: dict[str, Any] = {
+    "tasks": {"slow": {"start": [turn("slow", "notes/slow.txt", "s\n", "Slow", {"sleep": 600})]}}
+}
+
+
+def test_quitting_the_tui_that_hosts_the_run_stops_it_with_the_runs_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = Live.make(tmp_path, SCRIPT)
+    monkeypatch.setenv("PLAIT_HOME", str(tmp_path / "plait-home"))
+    live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "-p", "t")
+    live.ok("add", "Slow one", "--id", "slow", "--body", "x", "-p", "t")  # waits in the inbox
+
+    def run_with_pilot(app: PlaitApp) -> Any:
+        async def go() -> None:
+            async with app.run_test(size=(160, 45)) as pilot:
+                await wait_for(pilot, lambda: "working" in screen_text(app))
+                await pilot.press("q")
+                assert isinstance(app.screen, ConfirmScreen)
+                await pilot.press("y")
+
+        asyncio.run(go())
+        return app.return_value
+
+    monkeypatch.setattr(PlaitApp, "run", run_with_pilot)
+    code = host_in_tui(open_project("t"), [], ids=None, token=None)
+    out = capsys.readouterr().out
+    assert code == exits.ATTENTION  # its task did not land: not 130 (INTERRUPTED)
+    assert "outcome: running" in out
+    assert "stopped; continue with `plait resume t`" in out
