@@ -17,6 +17,13 @@ the turn is the agent's doing when:
   the shared repository's branch of that name is plait's push for another task: a task
   stacked on it holds its commits).
 
+Each turn lists the forge twice, and the list before a turn is not the previous turn's
+list after: between two turns people, other tasks' merges and GitHub itself move refs,
+and a change from before the turn would be judged the agent's. (A person pushes to main,
+the agent then rebases on it: its branch holds main's new commits, which no ref held in
+the old list. That would stop the task as `forbidden` for nothing.) plait cannot know
+that nothing moved without looking, and looking is the `ls-remote` it would save.
+
 Such a turn is a `forbidden` failure that stops the task with the reason. Unlike main in
 the shared repository (`mainguard`), refs on the forge are not put back: that takes the
 forge's credentials, and a person should look at what was published.
