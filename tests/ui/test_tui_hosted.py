@@ -1,6 +1,8 @@
-"""`plait run` in a terminal: the TUI hosts the engine in this process. Quitting it (the
-TUI asks first) stops the run cleanly, and the exit code says where its tasks stand, not
-130, which is a signal's. Driven with Textual's Pilot in place of a terminal."""
+"""`plait run` in a terminal: the TUI hosts the engine in this process. Quitting it while
+the run is under way (the TUI asks first) stops the run cleanly, as Ctrl-C does: the
+summary says it was stopped and how to go on, and the exit code is 130, so a chained
+`plait run … && next` does not go on as if the run were done or needed a person (10).
+Driven with Textual's Pilot in place of a terminal."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ SCRIPT: dict[str, Any] = {
 }
 
 
-def test_quitting_the_tui_that_hosts_the_run_stops_it_with_the_runs_exit_code(
+def test_quitting_the_tui_that_hosts_the_run_stops_it_as_an_interruption(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     live = Live.make(tmp_path, SCRIPT)
@@ -45,6 +47,6 @@ def test_quitting_the_tui_that_hosts_the_run_stops_it_with_the_runs_exit_code(
     monkeypatch.setattr(PlaitApp, "run", run_with_pilot)
     code = host_in_tui(open_project("t"), [], ids=None, token=None)
     out = capsys.readouterr().out
-    assert code == exits.ATTENTION  # its task did not land: not 130 (INTERRUPTED)
-    assert "outcome: running" in out
+    assert code == exits.INTERRUPTED
+    assert "outcome: stopped" in out
     assert "stopped; continue with `plait resume t`" in out

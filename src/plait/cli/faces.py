@@ -107,7 +107,7 @@ def host_in_tui(
     extra: dict[str, object] | None = None,
 ) -> int:
     """Host the project's engine in a thread and show the TUI until the user quits."""
-    from plait.ui.tui import QUIT_STOPS_ENGINE, Hosting, PlaitApp
+    from plait.ui.tui import Hosting, PlaitApp
 
     name = proj.name
     proj.close()  # SQLite connections belong to their thread: the engine's opens its own
@@ -123,18 +123,14 @@ def host_in_tui(
     if hosted.error is not None:
         hosted.thread.join()
         raise hosted.error
-    quit_by_person = False
     try:
-        app = PlaitApp(name, hosting=Hosting(project=name, running=hosted.running))
-        quit_by_person = app.run() == QUIT_STOPS_ENGINE
+        PlaitApp(name, hosting=Hosting(project=name, running=hosted.running)).run()
     finally:
         hosted.stop()
     if hosted.error is not None:
         raise hosted.error
     assert hosted.result is not None
-    # A person who quit (the TUI asked first) ended the run on purpose: that is no
-    # interruption (130 says Ctrl-C), so the code is where the run's tasks stand.
-    return report(hosted.result, ids=ids, json_mode=False, extra=extra, quit=quit_by_person)
+    return report(hosted.result, ids=ids, json_mode=False, extra=extra)
 
 
 def follow_in_tui(api: LiveAPI, ids: Sequence[str]) -> int:

@@ -102,16 +102,10 @@ def report(
     ids: Sequence[str] | None = None,
     json_mode: bool,
     extra: dict[str, object] | None = None,
-    quit: bool = False,
 ) -> int:
-    """Print the summary of a hosted run (the last line in JSON mode); its exit code.
-
-    `quit`: a person ended the run on purpose (quit the TUI hosting it). It is still
-    said to be stopped, with how to go on, but its outcome and exit code are where its
-    tasks stand (0 all landed, 10 not yet: some need a person or wait for `resume`),
-    not 130, which says a signal interrupted it."""
+    """Print the summary of a hosted run (the last line in JSON mode); its exit code."""
     state, stopped = result.state, result.stopped
-    summary = summary_json(state, stopped=stopped and not quit, ids=ids)
+    summary = summary_json(state, stopped=stopped, ids=ids)
     rows: list[Row] = summary["tasks"]  # type: ignore[assignment]
     others = len(state.tasks) - len(rows)
     if json_mode:

@@ -54,10 +54,6 @@ def connect(name: str) -> AsyncAPI:
     return open_async_api(open_project(name), wait=0.0)
 
 
-# What the app returns when a person quit it and so stopped the engine it hosts.
-QUIT_STOPS_ENGINE = "stop"
-
-
 @dataclass(frozen=True, slots=True)
 class Hosting:
     """This process runs the engine of `project` (`plait run`); `running` says whether it
@@ -553,7 +549,7 @@ class PlaitApp(App[str | None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.exit(QUIT_STOPS_ENGINE)
+                self.exit("stop")
 
         question = (
             f"This terminal runs the engine of {hosting.project}: quitting stops it. Its "
