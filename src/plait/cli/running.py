@@ -59,7 +59,7 @@ from plait.engine.project import (
 from plait.engine.settings import (
     Settings,
     check_secret,
-    check_start_hook,
+    check_start,
     repo_config,
     with_secrets,
 )
@@ -382,6 +382,14 @@ def _toplevel(path: str) -> str:
         return ""
 
 
+def _repo_top(path: str) -> str:
+    """The top of the repository at `path`; "" when it is none (check_repo says why)."""
+    try:
+        return check_repo_quiet(path)
+    except Exception:  # a missing folder: check_repo says so
+        return ""
+
+
 def check_repo_quiet(path: str) -> str:
     from plait.workspaces.git import git_sync
 
@@ -392,15 +400,23 @@ def check_repo_quiet(path: str) -> str:
 def _new_project(name: str, args: argparse.Namespace, *, title: str = "") -> Project:
     check_git_sync()
     check_project_name(name)
+    # plait.toml's main when no --main says otherwise: a repository whose work lands on
+    # `develop` needs no `main`, and a plait.toml naming a missing branch stops here.
+    top = _repo_top(args.repo or ".")
+    configured = repo_config(top).main if top else None  # a broken plait.toml stops here
     repo = check_repo(
         args.repo or ".",
-        main=args.main or "main",
+        main=args.main or configured or "main",
         forge=args.forge or getattr(args, "forge_fallback", "local"),
         remote=args.remote or "origin",
+        main_hint=(
+            f"fix [project] main in {os.path.join(top, 'plait.toml')}, or pass --main BRANCH"
+            if configured and not args.main
+            else "name the branch work should land on with --main BRANCH"
+        ),
     )
-    repo_config(repo.path)  # a broken plait.toml stops here, with file:line
     settings = new_settings(args, repo.path)
-    check_start_hook(settings)  # else every task fails its workspace attempts
+    check_start(settings)  # else every task fails its workspace attempts
     for warning in repo.warnings:
         print(f"plait: warning: {warning}", file=sys.stderr)
     proj = create_project(name, settings)
@@ -441,7 +457,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if project_paths(name).exists():
         proj = open_project(name)
         try:
-            check_start_hook(changed_settings(proj, args))
+            check_start(changed_settings(proj, args))
         except BaseException:
             proj.close()
             raise
@@ -675,7 +691,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return exits.OK
     name = proj.name
     try:
-        check_start_hook(proj.settings)  # said here: the engine's own log is read later
+        check_start(proj.settings)  # said here: the engine's own log is read later
     finally:
         proj.close()
     pid = start_engine(name, http=args.http, token=args.token)
@@ -804,7 +820,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     if project_paths(name).exists():
         proj = open_project(name)
         try:
-            check_start_hook(changed_settings(proj, args))
+            check_start(changed_settings(proj, args))
         except BaseException:
             proj.close()
             raise

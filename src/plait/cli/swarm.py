@@ -27,7 +27,7 @@ from plait.core.plan import slugify
 from plait.core.swarm import swarm_done
 from plait.engine.host import HostOptions, host
 from plait.engine.project import Project, open_project, start_project
-from plait.engine.settings import check_start_hook, read_config_file, with_secrets
+from plait.engine.settings import check_start, read_config_file, with_secrets
 from plait.errors import UsageError
 from plait.plans.swarm_config import SwarmConfig, prompt_files
 from plait.sources.planners import planning_done
@@ -87,7 +87,7 @@ def _project(args: argparse.Namespace, config_path: str) -> Project:
     if project_paths(name).exists():
         proj = open_project(name)
         try:
-            check_start_hook(changed_settings(proj, args))
+            check_start(changed_settings(proj, args))
             if proj.store.load() is None:
                 start_project(proj)  # made, then cut off (kill -9) before its start
         except BaseException:

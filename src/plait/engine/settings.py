@@ -161,8 +161,13 @@ def check_hook(config: ProjectConfig, text: str, path: str) -> None:
 
 
 def _is_hook_line(raw: str) -> bool:
-    key = raw.strip().partition("=")[0].strip()
-    return key in ("hook", "worktree.hook")
+    return _is_key_line(raw, "hook")
+
+
+def _is_key_line(raw: str, key: str) -> bool:
+    """The line sets `key` (as `key = …`, or dotted under its table)."""
+    said = raw.strip().partition("=")[0].strip()
+    return said == key or said.endswith(f".{key}")
 
 
 def check_start_hook(s: Settings) -> None:
@@ -171,6 +176,34 @@ def check_start_hook(s: Settings) -> None:
     path = Path(s.repo) / CONFIG_FILE
     if not s.hook and s.repo and path.is_file():
         check_hook(read_config_file(path), path.read_text(encoding="utf-8"), str(path))
+
+
+def check_start(s: Settings) -> None:
+    """Before an engine starts: what plait.toml names that would fail every task one by
+    one is there (the worktree hook, the main branch), said with file:line."""
+    check_start_hook(s)
+    check_start_main(s)
+
+
+def check_start_main(s: Settings) -> None:
+    """Before an engine starts: the main branch plait.toml names (and no --main overrides)
+    is a branch of the repository, else every task fails its workspace attempts. A --main
+    flag is checked where it is given."""
+    path = Path(s.repo) / CONFIG_FILE
+    if not s.repo or not path.is_file():
+        return
+    config = read_config_file(path)
+    if not config.main or _pick(s.main_branch, _DEFAULTS.main_branch, config.main) != config.main:
+        return
+    from plait.workspaces.repo import has_branch
+
+    if has_branch(s.repo, config.main, forge=s.forge, remote=s.remote):
+        return
+    text = path.read_text(encoding="utf-8")
+    line = next((i for i, raw in enumerate(text.splitlines(), 1) if _is_key_line(raw, "main")), 0)
+    said = f"[project] main {config.main!r} is not a branch of {s.repo}"
+    fix = f"create it (`git branch {config.main}`), or name the branch work lands on"
+    raise PlanError([PlanProblem(str(path), line, said, fix)])
 
 
 def check_agents(config: ProjectConfig, text: str, path: str) -> None:

@@ -50,6 +50,7 @@ from typing import Any
 
 from plait.core.model import ReviewConfig
 from plait.core.notices import ALL_KINDS
+from plait.core.plan import ref_name_problem
 from plait.errors import PlanError, PlanProblem
 from plait.plans.executor import ExecutorConfig, read_executor
 from plait.plans.issues_config import IssuesConfig, read_issues
@@ -262,6 +263,14 @@ def _kinds(raw: object) -> tuple[object, bool]:
     return tuple(dict.fromkeys(raw)), True
 
 
+def _branch_problem(name: str) -> str:
+    """Why git would refuse `name` as (the start of) a branch name ("" when it takes it):
+    [project] main and branch_prefix end up in every branch plait makes."""
+    if name.startswith("-"):
+        return "starts with '-', which git does not allow in a branch name"
+    return ref_name_problem(f"refs/heads/{name}") or ""
+
+
 def _error_line(message: str) -> int:
     found = re.search(r"line (\d+)", message)
     return int(found.group(1)) if found else 0
@@ -359,6 +368,11 @@ class _Reader(TomlProblems):
                 self.unknown((name,), key, [*schema, *extra])
                 continue
             value = self.value((name,), key, raw, schema[key])
+            if name == "project" and isinstance(value, str) and _branch_problem(value):
+                example = "main" if key == "main" else "plait"
+                self.problem((name,), key, f"{key} = {value!r} {_branch_problem(value)}",
+                             f'write {key} as a branch name, e.g. {key} = "{example}"')  # fmt: skip
+                continue
             if (name, key) == ("merge", "sync") and value not in (None, "rebase", "merge"):
                 self.problem((name,), key, f"sync = {value!r} is not rebase or merge",
                              'write sync = "rebase" or sync = "merge"')  # fmt: skip

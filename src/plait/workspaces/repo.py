@@ -22,7 +22,14 @@ class RepoCheck:
     warnings: tuple[str, ...] = ()
 
 
-def check_repo(path: str, *, main: str, forge: str = "local", remote: str = "origin") -> RepoCheck:
+def check_repo(
+    path: str,
+    *,
+    main: str,
+    forge: str = "local",
+    remote: str = "origin",
+    main_hint: str = "name the branch work should land on with --main BRANCH",
+) -> RepoCheck:
     where = Path(path).expanduser()
     if not where.exists():
         raise GitError(f"{where} does not exist", hint="pass --repo PATH of a git checkout")
@@ -41,19 +48,21 @@ def check_repo(path: str, *, main: str, forge: str = "local", remote: str = "ori
             hint="commit your code first (`git add -A && git commit -m start`): agents branch "
             "from it",
         )
-    if not _has_branch(repo, main, forge=forge, remote=remote):
+    if not has_branch(repo, main, forge=forge, remote=remote):
         branches = git_sync(
             "for-each-ref", "--format=%(refname:short)", "refs/heads", cwd=repo, check=False
         ).out.split()
         known = ", ".join(branches[:8]) or "none"
         raise GitError(
             f"the main branch {main!r} does not exist in {repo} (branches: {known})",
-            hint="name the branch work should land on with --main BRANCH",
+            hint=main_hint,
         )
     return RepoCheck(repo, tuple(_dirty_main(repo, main)))
 
 
-def _has_branch(repo: str, branch: str, *, forge: str, remote: str) -> bool:
+def has_branch(repo: str, branch: str, *, forge: str, remote: str) -> bool:
+    """`branch` is in `repo` (with a forge other than the local one, its remote's copy
+    counts too)."""
     refs = [f"refs/heads/{branch}"]
     if forge != "local":
         refs.append(f"refs/remotes/{remote}/{branch}")

@@ -1,0 +1,99 @@
+"""What went wrong when plait was tried as a new user would (trial 4): each case here
+failed before its fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from plait.testing.gitrepo import GitRepo
+from tests.cli.helpers_cli import plait
+
+PLAN = """\
+# Gameplan: tiny
+
+## Patches
+
+### Patch 1: Add one
+Write notes/one.txt.
+
+## Dependency Graph
+
+- Patch 1 -> []
+"""
+
+ONE = {"say": "wrote one", "actions": [{"write": "notes/one.txt", "content": "one\n"},
+                                       {"commit": "Add one"}]}  # fmt: skip
+
+
+def _files(tmp: Path) -> tuple[Path, Path]:
+    plan, script = tmp / "plan.md", tmp / "script.json"
+    plan.write_text(PLAN)
+    script.write_text(json.dumps({"default": {"start": [ONE]}}))
+    return plan, script
+
+
+def _projects(tmp: Path) -> list[object]:
+    listed = json.loads(plait("projects", "--json", home=tmp).stdout)
+    assert isinstance(listed, list)
+    return listed
+
+
+# ---- [project] main of plait.toml ----------------------------------------------------------
+def test_validate_refuses_a_main_or_branch_prefix_git_would_refuse(tmp_path: Path) -> None:
+    """`main = "no such"` was "valid project settings"; every task then failed its start
+    three times on the invalid branch name."""
+    toml = tmp_path / "plait.toml"
+    toml.write_text('[project]\nmain = "no such"\nbranch_prefix = "a..b"\n')
+    out = plait("validate", str(toml), home=tmp_path)
+    assert out.returncode == 3, out.stdout
+    assert f"{toml}:2: main = 'no such' contains a space" in out.stderr
+    assert f"{toml}:3: branch_prefix = 'a..b' contains '..'" in out.stderr
+    assert 'e.g. main = "main"' in out.stderr
+    assert "Traceback" not in out.stderr
+    toml.write_text('[project]\nmain = "release/2.x"\nbranch_prefix = "bots/plait"\n')
+    assert plait("validate", str(toml), home=tmp_path).returncode == 0
+
+
+def test_plait_toml_main_is_the_branch_a_new_project_lands_on(tmp_path: Path) -> None:
+    """A repository on `develop` with `[project] main = "develop"` was refused: "the main
+    branch 'main' does not exist" — plait.toml's main was read only after that check."""
+    repo = Path(GitRepo.init(tmp_path / "repo", branch="develop", files={"a.txt": "a\n"}).path)
+    (repo / "plait.toml").write_text('[project]\nmain = "develop"\n')
+    plan, script = _files(tmp_path)
+    run = plait("run", str(plan), "--repo", str(repo), "--script", str(script), "--json",
+                home=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1])["outcome"] == "merged"
+
+
+def test_a_plait_toml_main_that_is_no_branch_stops_run_init_and_up_before_any_task(
+    tmp_path: Path,
+) -> None:
+    """It created the project and its tasks, and each task failed its start three times
+    ("fix the plan's base branch") before the run ended needing attention (exit 10)."""
+    repo = Path(GitRepo.init(tmp_path / "repo", files={"a.txt": "a\n"}).path)
+    toml = repo / "plait.toml"
+    toml.write_text('[ci]\ncommand = "true"\n\n[project]\nmain = "trunk"\n')
+    plan, script = _files(tmp_path)
+    run = plait("run", str(plan), "--repo", str(repo), "--script", str(script),
+                home=tmp_path)  # fmt: skip
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert "the main branch 'trunk' does not exist" in run.stderr
+    assert f"fix [project] main in {toml}, or pass --main BRANCH" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert _projects(tmp_path) == []
+    # An existing project whose plait.toml now names a missing branch: said before an
+    # engine starts, with file:line.
+    toml.write_text("")
+    assert plait("init", "--repo", str(repo), "--script", str(script), "--project", "q",
+                 home=tmp_path).returncode == 0  # fmt: skip
+    toml.write_text('[ci]\ncommand = "true"\n\n[project]\nmain = "trunk"\n')
+    for argv in (("up", "q"), ("run", str(plan), "--project", "q")):
+        out = plait(*argv, home=tmp_path)
+        assert out.returncode == 3, out.stdout + out.stderr
+        assert f"{toml}:5: [project] main 'trunk' is not a branch of {repo}" in out.stderr
+        assert "git branch trunk" in out.stderr
+        assert "Traceback" not in out.stderr
+    tasks = json.loads(plait("ps", "--all", "--json", "-p", "q", home=tmp_path).stdout)
+    assert tasks["tasks"] == [] if isinstance(tasks, dict) else tasks == []
