@@ -114,6 +114,30 @@ def test_a_plan_in_the_answer_counts_and_a_plan_that_never_validates_is_an_error
     assert "--force" in done.stderr
 
 
+def test_a_fixed_plan_in_a_later_answer_replaces_the_one_plait_wrote(tmp_path: Path) -> None:
+    """A planner that answers with the plan instead of writing PLAN.md: plait wrote the
+    first answer to the file, then validated that same file on every later try, so the
+    fixed plan of the second answer was never read and `plait plan` failed (exit 3)."""
+    repo = _repo(tmp_path)
+    bad, good = ({"say": f"Here it is:\n\n```markdown\n{text}```\n"} for text in (BAD, GOOD))
+    out = tmp_path / "p.md"
+    done = plait("plan", "greet", "--repo", str(repo), "--script",
+                 str(_script(tmp_path, bad, good)), "--out", str(out), "--json",
+                 home=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tries"] == 2
+    assert out.read_text() == GOOD
+    # A planner that edits the file plait wrote keeps its edit, whatever it answers.
+    edit = {"say": f"Fixed it.\n\n```markdown\n{BAD}```\n",
+            "actions": [{"write": "PLAN.md", "content": GOOD}]}  # fmt: skip
+    again = tmp_path / "q.md"
+    done = plait("plan", "greet", "--repo", str(repo), "--script",
+                 str(_script(tmp_path, bad, edit)), "--out", str(again), "--json",
+                 home=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert again.read_text() == GOOD
+
+
 def test_an_out_path_in_a_missing_folder_is_refused_before_the_planner_runs(
     tmp_path: Path,
 ) -> None:

@@ -131,6 +131,7 @@ def _draft(
 ) -> tuple[Plan, int]:
     prompt, session = first_prompt(goal), ""
     problems: tuple[PlanProblem, ...] = ()
+    taken = ""  # the plan plait wrote from an answer, for a later answer to replace
     for attempt in range(1, tries + 1):
         spec = TurnSpec(prompt=prompt, workdir=workdir, session_id=session, model=model,
                         task_id="plan", project="plan", kind=KIND)  # fmt: skip
@@ -141,7 +142,7 @@ def _draft(
                 hint="see `plait doctor`; try again, or another --agent",
             )
         session = outcome.session_id or session
-        problems = _check(workdir, outcome.reply)
+        problems, taken = _check(workdir, outcome.reply, taken)
         if not problems:
             return load_plan(Path(workdir) / PLAN_FILE), attempt
         prompt = retry_prompt(problems)
@@ -155,18 +156,35 @@ def _draft(
     raise PlanError([summary, *problems])
 
 
-def _check(workdir: str, answer: str) -> tuple[PlanProblem, ...]:
-    """What is wrong with the plan the agent wrote (nothing: it validates)."""
+def _check(workdir: str, answer: str, taken: str) -> tuple[tuple[PlanProblem, ...], str]:
+    """What is wrong with the plan the agent wrote (nothing: it validates), and the plan
+    plait wrote from its answer ("" when the agent wrote the file itself).
+
+    An agent may answer with the plan instead of writing the file: plait writes it. On a
+    later try it may answer again with the fixed plan rather than edit that file, so an
+    answer with a plan replaces a file the agent did not touch since plait wrote it."""
     path = Path(workdir) / PLAN_FILE
-    if not path.is_file():
+    untouched = path.is_file() and bool(taken) and _read(path) == taken
+    if not path.is_file() or untouched:
         text = plan_from_answer(answer)
-        if not text:
+        if text:
+            path.write_text(text, encoding="utf-8")
+            taken = text
+        elif not path.is_file():
             hint = f"the agent must write the plan to {PLAN_FILE}"
-            return (PlanProblem(PLAN_FILE, 0, f"{PLAN_FILE} was not written", hint),)
-        path.write_text(text, encoding="utf-8")
+            return (PlanProblem(PLAN_FILE, 0, f"{PLAN_FILE} was not written", hint),), ""
+    else:
+        taken = ""
     try:
         load_plan(path)
     except PlanError as exc:
         # Named as the agent sees the file: relative to its working directory.
-        return tuple(replace(p, path=PLAN_FILE) for p in exc.problems)
-    return ()
+        return tuple(replace(p, path=PLAN_FILE) for p in exc.problems), taken
+    return (), taken
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
