@@ -33,7 +33,9 @@ ENDED = FINAL | {"failed"}
 def _duration(t: TaskState, now: float) -> float:
     if not t.started_at:
         return 0.0
-    end = t.finished_at or now
+    # A failed mission is over until a person retries it: its time ends with its turn.
+    ended = t.turn_ended_at if t.failed and t.turn_ended_at >= t.started_at else 0.0
+    end = t.finished_at or ended or now
     return max(0.0, end - t.started_at)
 
 
