@@ -97,3 +97,23 @@ def test_a_plait_toml_main_that_is_no_branch_stops_run_init_and_up_before_any_ta
         assert "Traceback" not in out.stderr
     tasks = json.loads(plait("ps", "--all", "--json", "-p", "q", home=tmp_path).stdout)
     assert tasks["tasks"] == [] if isinstance(tasks, dict) else tasks == []
+
+
+# ---- a misspelt agent ----------------------------------------------------------------------
+def test_a_misspelt_agent_is_answered_with_the_closest_one(tmp_path: Path) -> None:
+    """`--agent scrpit` listed every backend but did not say which was meant, although a
+    misspelt plait.toml key gets its closest one."""
+    plan, _ = _files(tmp_path)
+    repo = Path(GitRepo.init(tmp_path / "repo", files={"a.txt": "a\n"}).path)
+    out = plait("run", str(plan), "--repo", str(repo), "--agent", "scrpit", home=tmp_path)
+    assert out.returncode == 6
+    assert "unknown agent backend 'scrpit'" in out.stderr
+    assert "did you mean 'script'?" in out.stderr
+    toml = repo / "plait.toml"
+    toml.write_text('[agent]\ndefault = "claud"\n')
+    out = plait("validate", str(toml), home=tmp_path)
+    assert out.returncode == 3
+    assert f"{toml}:2: unknown agent 'claud' — did you mean 'claude'?" in out.stderr
+    toml.unlink()
+    out = plait("run", str(plan), "--repo", str(repo), "--agent", "zzz", home=tmp_path)
+    assert "use one of: claude, codex, gemini, opencode, pi, script" in out.stderr

@@ -7,6 +7,7 @@ are passed on unchecked. To add a backend, add one line to the table below.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -94,11 +95,16 @@ def _lacks_home(schema: Mapping[str, OptionSpec], values: Mapping[str, object]) 
 def _factory(name: str) -> BackendFactory:
     factory = BACKENDS.get(name)
     if factory is None:
-        raise AgentError(
-            f"unknown agent backend {name!r}",
-            hint=f"use one of: {', '.join(sorted(BACKENDS))}",
-        )
+        raise unknown_backend(name)
     return factory
+
+
+def unknown_backend(name: str) -> AgentError:
+    """The error for an agent name plait has no backend for: the closest one first."""
+    known = ", ".join(sorted(BACKENDS))
+    close = difflib.get_close_matches(name.lower(), list(BACKENDS), n=1)
+    hint = f"did you mean {close[0]!r}? (agents: {known})" if close else f"use one of: {known}"
+    return AgentError(f"unknown agent backend {name!r}", hint=hint)
 
 
 def _unchecked(name: str, factory: BackendFactory, options: dict[str, Any]) -> AgentBackend:

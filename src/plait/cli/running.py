@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from plait import exits
-from plait.agents.registry import BACKENDS, get_backend
+from plait.agents.registry import BACKENDS, get_backend, unknown_backend
 from plait.api import commands as cmd
 from plait.api.client import LiveAPI, engine_address, open_api
 from plait.cli import faces
@@ -262,10 +262,7 @@ def pick_agent(args: argparse.Namespace, repo: str = "") -> str:
     else the first real CLI found installed and logged in; else say how to choose."""
     if args.agent:
         if args.agent not in BACKENDS:
-            raise AgentError(
-                f"unknown agent backend {args.agent!r}",
-                hint=f"use one of: {', '.join(sorted(BACKENDS))}",
-            )
+            raise unknown_backend(args.agent)
         return str(args.agent)
     if args.script:
         return "script"

@@ -208,7 +208,7 @@ def check_start_main(s: Settings) -> None:
 
 def check_agents(config: ProjectConfig, text: str, path: str) -> None:
     """The agents plait.toml names exist, and their options are theirs (file:line)."""
-    from plait.agents.registry import BACKENDS, backend_options
+    from plait.agents.registry import BACKENDS, backend_options, unknown_backend
 
     problems: list[PlanProblem] = []
     lines = text.splitlines()
@@ -219,9 +219,9 @@ def check_agents(config: ProjectConfig, text: str, path: str) -> None:
     def backend(name: str, where: str) -> bool:
         if name in BACKENDS:
             return True
-        known = ", ".join(sorted(BACKENDS))
+        said = unknown_backend(name)
         problems.append(PlanProblem(path, line_of(where), f"unknown agent {name!r}",
-                                    f"use one of: {known}"))  # fmt: skip
+                                    said.hint))  # fmt: skip
         return False
 
     named = [(n, o, f"[agents.{n}]") for n, o in config.backends.items()]
