@@ -29,6 +29,18 @@ def test_a_task_under_a_stopped_dependency_says_it_is_stopped() -> None:
     assert waiting_reason(d.st, d.st.tasks["b"]) == "after a (stopped)"
 
 
+def test_a_task_under_a_started_dependency_says_it_waits_for_it() -> None:
+    """Found trying plait: under a dependency that had started (at work, or stopped
+    since), `ps` said nothing of why the task waited: only unstarted ones were named."""
+    specs = [TaskSpec(id="a", title="do a"), TaskSpec(id="b", title="do b", depends_on=("a",))]
+    d = CoreDriver(specs, config=RunConfig(project="sim", repo="/sim/repo"))
+    d.start()
+    assert d.st.tasks["a"].in_flight
+    assert waiting_reason(d.st, d.st.tasks["b"]) == "after a"
+    d.feed(ev.TaskKilled(at=d.now, task="a"))
+    assert waiting_reason(d.st, d.st.tasks["b"]) == "after a (stopped)"
+
+
 def test_a_worktree_made_ahead_waits_for_a_slot_as_starting() -> None:
     """A start whose worktree was made while the one agent slot was busy has no agent at
     work: it is "starting", held by the slots, not "working"."""

@@ -126,12 +126,40 @@ def retry(state: RunState, ref: str, *, now: float, cascade: bool = False) -> Co
     if not cascade and not held and not attention_reason(t, state.config):
         # A retry clears a stop, a failure, a wait or the counters: this task has none.
         status = display_status(t, state.config, landing=state.specs[tid].landing)
-        raise CommandError(
-            f"task {tid} is {status}; there is nothing to retry",
-            hint=f"`plait kill {tid}` stops it, `plait reset {tid}` starts its work over, "
-            f'`plait send {tid} "…"` tells its agent something',
-        )
+        blocker = _held_dependency(state, tid)
+        if blocker:
+            word = display_status(state.tasks[blocker], state.config,
+                                  landing=state.specs[blocker].landing)  # fmt: skip
+            hint = (
+                f"it waits for {blocker}, which is {word}: `plait retry {blocker}` (or "
+                f"`plait reset {blocker}`) lets it move"
+            )
+        else:
+            hint = (
+                f"`plait kill {tid}` stops it, `plait reset {tid}` starts its work over, "
+                f'`plait send {tid} "…"` tells its agent something'
+            )
+        raise CommandError(f"task {tid} is {status}; there is nothing to retry", hint=hint)
     return Command(ev.TaskRetried(at=now, task=tid, cascade=cascade), tid, f"{tid} goes again")
+
+
+def _held_dependency(state: RunState, tid: str) -> str:
+    """The dependency, direct or further up, that holds `tid` until a person acts on it
+    (stopped, failed or needing attention; "" when none)."""
+    if state.tasks[tid].phase is not Phase.WAITING:
+        return ""
+    seen: set[str] = set()
+    todo = list(state.specs[tid].depends_on)
+    while todo:
+        dep = todo.pop(0)
+        d = state.tasks.get(dep)
+        if dep in seen or d is None or d.phase is Phase.MERGED:
+            continue
+        seen.add(dep)
+        if d.stopped or d.failed or attention_reason(d, state.config):
+            return dep
+        todo.extend(state.specs[dep].depends_on)
+    return ""
 
 
 def reset(state: RunState, ref: str, *, now: float, hard: bool = False) -> Command:

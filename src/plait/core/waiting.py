@@ -26,9 +26,11 @@ def waiting_reason(state: RunState, t: TaskState) -> str:
     if t.phase is not Phase.WAITING or t.stopped or t.failed or t.carried_by:
         return ""
     spec = state.specs[t.id]
-    unstarted = [d for d in spec.depends_on if state.tasks[d].phase is Phase.WAITING]
-    if unstarted:
-        return f"after {', '.join(_dependency(state, d) for d in unstarted)}"
+    # A dependency under way holds it too (a stopped one for good): not only one that
+    # has not started.
+    open_deps = [d for d in spec.depends_on if state.tasks[d].phase is not Phase.MERGED]
+    if open_deps:
+        return f"after {', '.join(_dependency(state, d) for d in open_deps)}"
     return _slots(state, t)
 
 
