@@ -4,10 +4,13 @@ failed before its fix."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from plait.testing.gitrepo import GitRepo
-from tests.cli.helpers_cli import plait
+from tests.api.helpers_live import until
+from tests.cli.helpers_cli import cli_env, plait
 
 PLAN = """\
 # Gameplan: tiny
@@ -117,3 +120,38 @@ def test_a_misspelt_agent_is_answered_with_the_closest_one(tmp_path: Path) -> No
     toml.unlink()
     out = plait("run", str(plan), "--repo", str(repo), "--agent", "zzz", home=tmp_path)
     assert "use one of: claude, codex, gemini, opencode, pi, script" in out.stderr
+
+
+# ---- followers of a foreground run -----------------------------------------------------------
+def test_followers_of_a_foreground_run_end_with_the_store_when_its_engine_exits(
+    tmp_path: Path,
+) -> None:
+    """A second `plait run` of the plan (handed to the engine `plait run` hosts) and a
+    `plait logs -f` failed with "the engine of … did not answer" (exit 5) when the hosting
+    run settled and exited under them, although every task had landed."""
+    repo = Path(GitRepo.init(tmp_path / "repo", files={"a.txt": "a\n"}).path)
+    plan, script = _files(tmp_path)
+    slow = {"say": "slow", "actions": [{"sleep": 3}, *ONE["actions"]]}
+    script.write_text(json.dumps({"default": {"start": [slow]}}))
+    env = cli_env(tmp_path)
+    host = subprocess.Popen(
+        [sys.executable, "-m", "plait.cli", "run", str(plan), "--repo", str(repo), "--script",
+         str(script), "--project", "fg", "--headless"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    info = tmp_path / "plait-home" / "projects" / "fg" / "engine.json"
+    until(info.exists, what="the hosting run's engine", timeout=60)
+    logs = subprocess.Popen(
+        [sys.executable, "-m", "plait.cli", "logs", "1", "-f", "-p", "fg"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    follower = plait("run", str(plan), "--project", "fg", "--json", home=tmp_path)
+    hosted, _ = host.communicate(timeout=120)
+    followed, logs_err = logs.communicate(timeout=60)
+    assert host.returncode == 0, hosted
+    assert follower.returncode == 0, follower.stdout[-1500:] + follower.stderr
+    assert "did not answer" not in follower.stderr
+    assert json.loads(follower.stdout.splitlines()[-1])["outcome"] == "merged"
+    assert logs.returncode == 0, logs_err
+    assert "did not answer" not in logs_err
+    assert "-- turn ok" in followed

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote as urlquote
 
 import httpx
@@ -36,10 +36,12 @@ from plait.core import codec
 from plait.core.controller import decide
 from plait.core.model import RunState
 from plait.core.plan import Plan
+from plait.core.progress import tasks_settled
 from plait.engine.project import Project, engine_running
 from plait.errors import ProjectError
 
 Json = dict[str, Any]
+_T = TypeVar("_T")
 
 
 class ProjectAPI(Protocol):
@@ -54,6 +56,8 @@ class ProjectAPI(Protocol):
     def result(self, ref: str) -> Json: ...
 
     def transcript(self, ref: str, *, after: int = 0, limit: int = 500) -> Json: ...
+
+    def settled(self, ids: list[str]) -> bool: ...
 
     def command(self, verb: str, ref: str, **body: Any) -> Json: ...
 
@@ -125,6 +129,37 @@ def open_api(project: Project) -> ProjectAPI:
     if socket is not None:
         return LiveAPI(project.name, socket)
     return OfflineAPI(project)
+
+
+GONE_WAIT = 15.0  # seconds an engine that stopped answering may take to exit
+
+
+class Following:
+    """The API a follower (`plait run` handing its plan to a running engine, `logs -f`,
+    `wait`) reads through: the engine's while it runs, then the project's store once that
+    engine has ended — a foreground `plait run` exits when its tasks settle, and its
+    followers finish with what the store says instead of failing."""
+
+    def __init__(self, project: Project, api: ProjectAPI) -> None:
+        self.project = project
+        self.api = api
+
+    def call(self, read: Callable[[ProjectAPI], _T]) -> _T:
+        deadline = time.monotonic() + GONE_WAIT
+        while True:
+            try:
+                return read(self.api)
+            except NoAnswer:
+                if not self.api.live:
+                    raise
+                if not engine_running(self.project):
+                    break
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)  # shutting down: its lock goes when it has
+        self.api.close()
+        self.api = OfflineAPI(self.project)
+        return read(self.api)
 
 
 # ---- through the engine ---------------------------------------------------------------------
@@ -232,8 +267,12 @@ class LiveAPI:
             return
 
 
+class NoAnswer(ProjectError):
+    """The engine did not answer (it ended, or never listened)."""
+
+
 def no_answer(name: str, exc: Exception) -> ProjectError:
-    return ProjectError(
+    return NoAnswer(
         f"the engine of {name} did not answer: {exc}",
         hint=f"see `plait projects`; restart it with `plait down {name}; plait up {name}`",
     )
@@ -306,6 +345,10 @@ class OfflineAPI:
         wanted = set(filter(None, status.split(",")))
         rows = [_offline_row(state, t, queued) for t in state.order]
         return [r for r in rows if not wanted or r["status"] in wanted]
+
+    def settled(self, ids: list[str]) -> bool:
+        """Have these tasks landed or come to need a person (or wait on one that does)?"""
+        return tasks_settled(self._state(), ids)
 
     def task(self, ref: str) -> Json:
         state, queued = self._queued()

@@ -28,7 +28,7 @@ from typing import Any
 from plait import exits
 from plait.agents.registry import BACKENDS, get_backend, unknown_backend
 from plait.api import commands as cmd
-from plait.api.client import LiveAPI, engine_address, open_api
+from plait.api.client import Following, LiveAPI, engine_address, open_api
 from plait.cli import faces
 from plait.cli.background import start_engine, warn_port_kept
 from plait.cli.common import (
@@ -572,21 +572,33 @@ def follow(api: LiveAPI, ids: Sequence[str], *, printer: Printer, json_mode: boo
                     lines.append(message)
 
     threading.Thread(target=read, daemon=True).start()
+    proj = open_project(api.name)
+    # The engine may end before this follower does (a foreground `plait run` exits when
+    # its tasks settle): then the store says how they stand.
+    through = Following(proj, api)
+    ended = False
     try:
         while True:
             with lock:
                 batch, lines[:] = list(lines), []
             for message in batch:
                 printer.line(message)
-            settled = api.settled(list(wanted))
-            if settled:
+            if through.call(lambda a: a.settled(list(wanted))):
+                break
+            if not through.api.live:
+                ended = True  # stopped before they settled
                 break
             time.sleep(0.3)
+        rows = [r for r in through.call(lambda a: a.tasks()) if r["id"] in wanted]
     except KeyboardInterrupt:
         printer.note(f"stopped following; the engine of {api.name} goes on (`plait ps`)")
         return exits.INTERRUPTED
-    rows = [r for r in api.tasks() if r["id"] in wanted]
-    summary = summary_from_rows(api.name, rows, outcome=rows_outcome(rows))
+    finally:
+        through.api.close()
+        proj.close()
+    if ended:
+        printer.note(f"the engine of {api.name} stopped; `plait resume {api.name}` carries on")
+    summary = summary_from_rows(api.name, rows, outcome=rows_outcome(rows, stopped=ended))
     if json_mode:
         print_json(summary)
     else:

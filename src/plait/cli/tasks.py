@@ -13,11 +13,12 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from plait import exits
 from plait.api import commands as cmd
-from plait.api.client import ProjectAPI, open_api
+from plait.api.client import Following, ProjectAPI, open_api
 from plait.api.views import ENDED, FINAL
 from plait.cli.common import (
     add_json_flag,
@@ -195,11 +196,12 @@ def cmd_send(args: argparse.Namespace) -> int:
 # ---- wait / result -------------------------------------------------------------------------------
 def cmd_wait(args: argparse.Namespace) -> int:
     proj, api = _api(args)
+    through = Following(proj, api)  # the store, once the engine ends
     deadline = time.monotonic() + args.timeout if args.timeout else None
     try:
         ids = [str(api.task(ref)["id"]) for ref in args.tasks]
         while True:
-            rows = {str(r["id"]): r for r in api.tasks()}
+            rows = {str(r["id"]): r for r in through.call(lambda a: a.tasks())}
             words = {tid: str(rows[tid]["status"]) for tid in ids}
             code = _wait_code([rows[tid] for tid in ids])
             if code is not None:
@@ -210,7 +212,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
                 why = {t: f"{d} is {rows[d]['status']}" for t, d in held.items() if d}
                 _wait_report(words, args.json, why)
                 return exits.ATTENTION
-            if not api.live:
+            if not through.api.live:
                 _wait_report(words, args.json)
                 raise ProjectError(
                     f"no engine runs for {proj.name}, so these tasks will not move",
@@ -224,7 +226,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return exits.INTERRUPTED
     finally:
-        _done(proj, api)
+        _done(proj, through.api)
 
 
 _SETTLED = ENDED | {"needs-attention", "stopped"}
@@ -314,11 +316,12 @@ def cmd_result(args: argparse.Namespace) -> int:
 # ---- logs ----------------------------------------------------------------------------------------
 def cmd_logs(args: argparse.Namespace) -> int:
     proj, api = _api(args)
+    through = Following(proj, api)  # the store, once the engine ends
     try:
         tid = str(api.task(args.task)["id"])
         after, shown = 0, 0
         while True:
-            page = api.transcript(tid, after=after)
+            page = through.call(_transcript_page(tid, after))
             for entry in page["entries"]:
                 shown += 1
                 if args.json:
@@ -333,7 +336,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
             if shown == 0 and not args.json:
                 print(f"no transcript yet for {tid}; waiting for its agent…", flush=True)
                 shown = -1
-            if str(api.task(tid)["status"]) in FINAL:
+            status = str(through.call(lambda a: a.task(tid))["status"])
+            if status in FINAL:
+                break
+            if not through.api.live and api.live:
+                # The engine it followed ended (a foreground run that settled, say).
+                print(f"-- the engine of {proj.name} stopped; {tid} is {status}", flush=True)
                 break
             time.sleep(_POLL * 2)
         if shown == 0 and not args.json:
@@ -341,8 +349,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return exits.OK
     finally:
-        _done(proj, api)
+        _done(proj, through.api)
     return exits.OK
+
+
+def _transcript_page(tid: str, after: int) -> Callable[[ProjectAPI], dict[str, Any]]:
+    return lambda api: api.transcript(tid, after=after)
 
 
 # ---- review (the local forge) --------------------------------------------------------------------
