@@ -34,10 +34,10 @@ class _TimedDriver(CoreDriver):
 
     busy = 0.0
 
-    def feed(self, event: ev.Event) -> Decision:
+    def feed(self, event: ev.Event, *, scheduling: bool = True) -> Decision:
         start = time.perf_counter()
         try:
-            return super().feed(event)
+            return super().feed(event, scheduling=scheduling)
         finally:
             self.busy += time.perf_counter() - start
 

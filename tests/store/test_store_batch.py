@@ -20,6 +20,7 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.controller import Decision, decide
 from plait.core.model import RunConfig, RunState
+from plait.core.progress import next_wakeup, settled
 from plait.store import Store, replay
 from plait.store.sqlite import Decided, _dumps
 from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
@@ -167,3 +168,77 @@ def test_a_python_whose_private_c_encoder_differs_falls_back_to_the_public_one(
     monkeypatch.setattr(sqlite, "_C_ENCODER", None)
     value = _steps(seed=3)[-1].event
     assert _dumps(value) == json.dumps(codec.encode(value), separators=(",", ":"), sort_keys=True)
+
+
+def _batched_run(seed: int = 5) -> CoreDriver:
+    """A chaotic run whose results arrive in groups, each decided as one batch (the
+    scheduler once, after the group's last event), as the engine decides them."""
+    chaos = Chaos(step_fail=0.1, ci_fail=0.25, conflict=0.4, review=0.25)
+    config = RunConfig(project="sb", repo="/sim", max_concurrency=3)
+    d = CoreDriver(specs_from(PLAN), config=config, seed=seed, chaos=chaos)
+    d.start()
+    rng = random.Random(seed)
+    for _ in range(2_000):
+        if not d.outstanding and not d.changed_views():
+            d.finish_ci()
+            if not d.changed_views():
+                wake = next_wakeup(d.st)
+                if wake is None:
+                    break
+                d.tick(max(0.0, wake - d.now))
+                continue
+        ids = list(d.outstanding)[: rng.randint(1, 4)]
+        for effect_id in ids:
+            d.execute(effect_id)
+        d.feed_batch([*(d.unreported.pop(e) for e in ids), *d.changed_views()])
+    return d
+
+
+def test_deferred_scheduling_is_recorded_and_replayed(store: Store) -> None:
+    """Failed before the log knew which events had their scheduling deferred: a replay
+    ran the scheduler after every event and reached another state."""
+    d = _batched_run()
+    assert not all(d.scheduled)
+    assert any(d.scheduled)
+    steps: list[Decided] = []
+    state: RunState | None = None
+    for event, scheduling in zip(d.log, d.scheduled, strict=True):
+        decision = decide(state, event, scheduling=scheduling)
+        steps.append(
+            Decided(event, state, decision.state, decision.effects, deferred=not scheduling)
+        )
+        state = decision.state
+    assert state == d.state
+    store.commit_many(steps)
+    marks = [bool(r[0]) for r in store.db.execute("SELECT deferred FROM events ORDER BY seq")]
+    assert marks == [not s for s in d.scheduled]
+    assert replay(store) == store.load() == d.state
+    assert settled(d.st)
+    assert len(d.log) > 100
+    # The marks are what makes the replay right: the same log scheduled after every event
+    # decides otherwise.
+    every: RunState | None = None
+    differs = False
+    for event, step in zip(d.log, steps, strict=True):
+        every = decide(every, event).state
+        differs = differs or every != step.new
+    assert differs
+
+
+def test_a_store_before_deferred_scheduling_replays_as_before(tmp_path: Path) -> None:
+    """A schema 4 store (no `deferred` column) gains it, every old event marked as
+    followed by the scheduler, and replays to its state."""
+    path = tmp_path / "plait.db"
+    old = Store(path)
+    steps = _steps()
+    old.commit_many(steps)
+    old.db.execute("ALTER TABLE events DROP COLUMN deferred")
+    old.db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    old.close()
+    store = Store(path)
+    try:
+        assert store.get_meta("schema_version") == "5"
+        assert {r[0] for r in store.db.execute("SELECT deferred FROM events")} == {0}
+        assert replay(store) == store.load() == steps[-1].new
+    finally:
+        store.close()

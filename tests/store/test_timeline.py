@@ -114,6 +114,7 @@ def test_an_older_store_gains_an_empty_timeline(tmp_path: Path) -> None:
     Store(path).close()
     with sqlite3.connect(path) as db:  # what a store of schema 2 looked like
         db.execute("DROP TABLE timeline")
+        db.execute("ALTER TABLE events DROP COLUMN deferred")  # came with schema 5
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.close()
     store = Store(path)

@@ -10,7 +10,7 @@ at the whole run and emits the effects for whatever can go next, within the caps
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -74,7 +74,16 @@ def initial_state(event: ev.RunStarted) -> RunState:
     return replace(state, tasks=indexed_tasks(state))
 
 
-def decide(state: RunState | None, event: ev.Event) -> Decision:
+def decide(state: RunState | None, event: ev.Event, *, scheduling: bool = True) -> Decision:
+    """Apply `event` to `state`, then (with `scheduling`) let the scheduler look at the
+    whole run and emit the effects of whatever can go next.
+
+    `scheduling=False` defers that look: the event's handler changes the state and the
+    decision carries only the effects the event itself asks for (notifications, issue
+    writes). The engine decides a batch of events that arrived together so, scheduling
+    once after the batch's last event (`decide_batch`), and records which events it
+    deferred so that a replay decides them the same way (`plait.store.replay`).
+    """
     before: RunState | None = None
     if isinstance(event, ev.RunStarted):
         if state is not None:
@@ -96,12 +105,26 @@ def decide(state: RunState | None, event: ev.Event) -> Decision:
             state = handler(state, event)
         if state.swarm.workers:
             state = swarm.settle(state)
-    state, effects = schedule(state)
+    effects: tuple[Effect, ...] = ()
+    if scheduling:
+        state, effects = schedule(state)
     if isinstance(event, ev.IssueWriteAsked):
         effects = (*effects, *issue_write.effects_of(state, event))
     if before is not None and state.config.notify_on:
         effects = (*effects, *notices(before, state))
     return Decision(state, effects)
+
+
+def decide_batch(state: RunState | None, events: Sequence[ev.Event]) -> list[Decision]:
+    """Decide events that arrived together, scheduling once, after the last of them:
+    one decision per event, the scheduler's effects all in the last one."""
+    decisions: list[Decision] = []
+    last = len(events) - 1
+    for i, event in enumerate(events):
+        decision = decide(state, event, scheduling=i == last)
+        decisions.append(decision)
+        state = decision.state
+    return decisions
 
 
 # ---- helpers -------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 How this works. One coroutine owns the state and the store. It takes the events that are
 waiting (effect results, forge changes, commands from the API or the inbox, ticks), runs
-the pure controller on each, commits them together in one transaction, and only then
+the pure controller on each — the scheduler once, after the last of them (or after a
+command whose sender waits for the answer), each event recorded with whether its
+scheduling was deferred so that a replay decides the same — commits them together in one
+transaction, and only then
 starts the decided effects as tasks in the engine's TaskGroup (git and forge steps
 bounded by a semaphore; agent turns are bounded by the controller's caps). A task's
 effects run one after another, never side by side. Each effect's result comes back
@@ -301,15 +304,27 @@ class Engine:
         steps: list[Decided] = []
         decisions: list[Decision] = []
         state = self.state
-        for item in batch:
-            decision = decide(state, item.event)
+        last = len(batch) - 1
+        for i, item in enumerate(batch):
+            # The scheduler runs once, after the batch's last event (P2), and after a
+            # command whose sender waits for its decision: that answer shows the effects.
+            scheduling = i == last or item.answer is not None
+            decision = decide(state, item.event, scheduling=scheduling)
             lines = (
                 self.narrator(item.event, state, decision.state, decision.effects)
                 if self.narrator is not None
                 else ()
             )
             steps.append(
-                Decided(item.event, state, decision.state, decision.effects, item.inbox_id, lines)
+                Decided(
+                    item.event,
+                    state,
+                    decision.state,
+                    decision.effects,
+                    item.inbox_id,
+                    lines,
+                    deferred=not scheduling,
+                )
             )
             decisions.append(decision)
             state = decision.state

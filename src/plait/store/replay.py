@@ -1,4 +1,9 @@
-"""Replaying the event log through `decide` must reproduce the stored state."""
+"""Replaying the event log through `decide` must reproduce the stored state.
+
+Each event is decided as the engine decided it: an event whose scheduling was deferred to
+the end of its batch (`Decided.deferred`) is decided without the scheduler here too; a log
+written before that existed has every event followed by the scheduler.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,6 @@ from plait.store.sqlite import Store
 
 def replay(store: Store) -> RunState | None:
     state: RunState | None = None
-    for _, event in store.events():
-        state = decide(state, event).state
+    for _, event, scheduling in store.decided_events():
+        state = decide(state, event, scheduling=scheduling).state
     return state

@@ -32,12 +32,13 @@ from plait.errors import ProjectError
 from plait.store import timeline
 from plait.store.paths import PRIVATE_FILE, tighten
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events(
-    seq INTEGER PRIMARY KEY, at REAL NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
+    seq INTEGER PRIMARY KEY, at REAL NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,
+    deferred INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS run_static(id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS run_dynamic(
     id INTEGER PRIMARY KEY CHECK (id = 1), now REAL NOT NULL, events INTEGER NOT NULL,
@@ -79,6 +80,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: timeline.DDL,
     # 4: shared memory (full-text), the port registry, schedules.
     3: _SIDE_TABLES,
+    # 5: an event decided with its scheduling deferred to the end of its batch says so
+    # (`Decided.deferred`); the events before were each followed by the scheduler.
+    4: ("ALTER TABLE events ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0",),
 }
 
 
@@ -176,6 +180,9 @@ class Decided(NamedTuple):
     effects: tuple[Effect, ...]
     inbox_id: int | None = None
     lines: tuple[timeline.Line, ...] = ()  # what the timeline says about it
+    # Decided with `decide(..., scheduling=False)`: the scheduler ran after a later event
+    # of the same batch instead. A replay must decide it the same way.
+    deferred: bool = False
 
 
 def changed_tasks(old: RunState | None, new: RunState) -> list[str]:
@@ -339,16 +346,18 @@ class Store:
             # with one statement each: the writer holds the lock, no one else appends.
             first = self.last_seq() + 1
             seqs = list(range(first, first + len(steps)))
-            events: list[tuple[int, float, str, str]] = []
+            events: list[tuple[int, float, str, str, int]] = []
             lines: list[tuple[int, float, str | None, str, str, str | None]] = []
             for seq, step in zip(seqs, steps, strict=True):
                 touched = changed_tasks(step.old, step.new)
                 event, kind = step.event, type(step.event).__name__
-                events.append((seq, event.at, kind, _dumps(event)))
+                events.append((seq, event.at, kind, _dumps(event), int(step.deferred)))
                 lines.extend(timeline.rows(seq, event.at, kind, step.lines))
                 self._record(seq, step, touched)
                 changed.update(dict.fromkeys(touched))
-            db.executemany("INSERT INTO events(seq, at, type, body) VALUES (?, ?, ?, ?)", events)
+            db.executemany(
+                "INSERT INTO events(seq, at, type, body, deferred) VALUES (?, ?, ?, ?, ?)", events
+            )
             timeline.insert(db, lines)
             last = steps[-1].new
             if steps[0].old is not None and _static_changed(steps[0].old, last):
@@ -429,6 +438,15 @@ class Store:
         cur = self.db.execute("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq", (after,))
         for seq, body in cur:
             yield int(seq), codec.decode_event(json.loads(body))
+
+    def decided_events(self, *, after: int = 0) -> Iterator[tuple[int, Event, bool]]:
+        """The event log as a replay needs it: each event with whether the scheduler ran
+        after it (False: it was deferred to a later event of its batch)."""
+        cur = self.db.execute(
+            "SELECT seq, body, deferred FROM events WHERE seq > ? ORDER BY seq", (after,)
+        )
+        for seq, body, deferred in cur:
+            yield int(seq), codec.decode_event(json.loads(body)), not deferred
 
     def last_seq(self) -> int:
         """The sequence number of the newest decided event (0 before the first)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -85,6 +85,9 @@ class CoreDriver:
         self.context = context
         self.state: RunState | None = None
         self.log: list[ev.Event] = []
+        # Parallel to `log`: whether the scheduler ran after the event (False: deferred to
+        # the end of its batch, `feed_batch`), as the store records it for a replay.
+        self.scheduled: list[bool] = []
         self.decisions: list[Decision] = []
         self.observers: list[Observer] = []
         self.outstanding: dict[str, fx.Effect] = {}  # the outbox's pending rows
@@ -108,11 +111,12 @@ class CoreDriver:
         )
         return self.feed(event)
 
-    def feed(self, event: ev.Event) -> Decision:
+    def feed(self, event: ev.Event, *, scheduling: bool = True) -> Decision:
         old = self.state
-        decision = decide(old, event)
+        decision = decide(old, event, scheduling=scheduling)
         self.state = decision.state
         self.log.append(event)
+        self.scheduled.append(scheduling)
         self.decisions.append(decision)
         if isinstance(event, ev.EffectResult):
             self.outstanding.pop(event.effect_id, None)
@@ -125,6 +129,20 @@ class CoreDriver:
         for observe in self.observers:
             observe(event, old, decision)
         return decision
+
+    def feed_batch(self, events: Sequence[ev.Event]) -> list[Decision]:
+        """Decide events that arrived together as the engine does: the scheduler runs once,
+        after the last of them (`plait.core.controller.decide_batch`)."""
+        last = len(events) - 1
+        return [self.feed(event, scheduling=i == last) for i, event in enumerate(events)]
+
+    def replayed(self) -> RunState | None:
+        """The state a fresh controller reaches from the log, each event decided as it was
+        (its scheduling deferred or not)."""
+        state: RunState | None = None
+        for event, scheduling in zip(self.log, self.scheduled, strict=True):
+            state = decide(state, event, scheduling=scheduling).state
+        return state
 
     @property
     def st(self) -> RunState:
@@ -147,6 +165,21 @@ class CoreDriver:
     def answer(self, effect_id: str, outcome: Outcome | None = None) -> Decision:
         self.execute(effect_id, outcome)
         return self.deliver(effect_id)
+
+    def deliver_batch(self, effect_ids: Iterable[str]) -> list[Decision]:
+        """Deliver executed results together, as one batch (`feed_batch`)."""
+        return self.feed_batch([self.unreported.pop(i) for i in effect_ids])
+
+    def changed_views(self) -> list[ev.PRChanged]:
+        """What a poll would report now (every changed PR view), without deciding it."""
+        out: list[ev.PRChanged] = []
+        for tid, t in self.st.tasks.items():
+            if t.phase is not Phase.ACTIVE or t.pr is None or tid not in self.prs:
+                continue
+            view = self.world.view(tid)
+            if view.number == t.pr.number and view != t.pr:
+                out.append(ev.PRChanged(at=self.now, task=tid, pr=view))
+        return out
 
     def answer_all(self) -> list[Decision]:
         """Answer everything outstanding (and whatever that decides), successfully."""
@@ -212,16 +245,8 @@ class CoreDriver:
 
     def poll(self, task: str | None = None) -> list[Decision]:
         """Report every changed PR view, like the engine's poller."""
-        out: list[Decision] = []
-        for tid, t in self.st.tasks.items():
-            if task is not None and tid != task:
-                continue
-            if t.phase is not Phase.ACTIVE or t.pr is None or tid not in self.prs:
-                continue
-            view = self.world.view(tid)
-            if view.number == t.pr.number and view != t.pr:
-                out.append(self.feed(ev.PRChanged(at=self.now, task=tid, pr=view)))
-        return out
+        changed = self.changed_views()
+        return [self.feed(e) for e in changed if task is None or e.task == task]
 
     # ---- shaping the world ---------------------------------------------------------------
     def script(self, task: str, kind: str, *outcomes: Outcome) -> None:
