@@ -1,14 +1,16 @@
-"""P2's main figure: the engine's own throughput, batching what arrives together.
+"""P2's main figure: the engine's own throughput in a closed loop.
 
-A 200-task run is first played by `plait.testing.core_driver.CoreDriver` (random DAG,
-concurrency 8, some CI failure and review chaos) to get its event log. The log is then
-handed to a real `plait.engine.loop.Engine` over a real SQLite store, every event
-submitted at once (they "arrive together"): the engine decides them, narrates them (the
-timeline lines the faces show), commits them in batches with `Store.commit_many` and
-only then dispatches the decided effects. The figure is events over the wall time until
-the last one is committed. The effects are dispatched to an executor that never answers
-(the log already holds their results) and the forge's poll sees no change, so the
-figure is the engine's own cost: decide + narrate + commit + dispatch.
+A real `plait.engine.loop.Engine` over a real SQLite store runs a 200-task plan (random
+DAG, concurrency 8) from its start to its end. Every effect it dispatches is answered
+at once by a benchmark double (`plait.testing.instant_world`: worktrees made, turns
+finish with a commit, pushes land, PRs open, merges land; on each poll the CI of new heads
+finishes, red one time in ten, and one green PR in ten gets a review thread), so nothing
+waits for an agent, git or a forge: the engine takes the results that arrived together,
+decides them (the scheduler once per batch), narrates them (the timeline lines the faces
+show), commits them with `Store.commit_many` and only then dispatches the decided
+effects, whose results make its next batch. The figure is the events committed over the
+wall time of the whole run (and over the CPU time of this process, which other
+processes on a shared machine do not take).
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 from plait.core import events as ev
+from plait.core.model import Phase, RunConfig
+from plait.core.plan import TaskSpec
 from plait.engine.executor import Executor
 from plait.engine.loop import Engine
 from plait.forges.base import Forge
 from plait.store import Store
 from plait.store.sqlite import Decided
-from plait.testing.idle_engine import IdleExecutor, StillForge
+from plait.testing.instant_world import InstantWorld
 from plait.ui.headless import timeline_lines
 
 
@@ -40,36 +44,53 @@ class _Counting(Store):
         return super().commit_many(steps)
 
 
-async def _replay(engine: Engine, log: list[ev.Event]) -> tuple[float, float]:
-    running = asyncio.ensure_future(engine.run(until=None))
-    committed = asyncio.Event()
-    last = engine.seq + len(log)
-    engine.watch(lambda *_: committed.set() if engine.seq >= last else None)
-    await asyncio.sleep(0)  # the engine is waiting for events
-    start, cpu = time.perf_counter(), time.process_time()
-    for event in log:
-        engine.post(event)
-    await committed.wait()
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    engine.stop()
-    await running
-    return seconds, cpu
+class ClosedLoop(NamedTuple):
+    events: int  # events committed over the run
+    seconds: float  # wall time from the run's start to its end
+    cpu: float  # CPU time of this process meanwhile
+    batches: list[int]  # events per transaction
+    deferred: int  # events whose scheduling waited for the end of their batch
+    merged: int  # tasks merged at the end
+    tasks: int
+    answered: int  # effects the double answered
 
 
-def engine_rate(log: list[ev.Event]) -> tuple[float, float, list[int]]:
-    """Events per second through the engine's loop (wall time, and CPU time of this
-    process: what other processes on a shared machine take from it), and the sizes of
-    its transactions."""
-    with tempfile.TemporaryDirectory(prefix="plait-bench-p2e-") as tmp:
+async def _closed(engine: Engine, start: ev.RunStarted) -> tuple[float, float]:
+    begin, cpu = time.perf_counter(), time.process_time()
+    await engine.start(start)
+    return time.perf_counter() - begin, time.process_time() - cpu
+
+
+def closed_loop(
+    specs: Sequence[TaskSpec], config: RunConfig, *, seed: int, ci_fail: float, review: float
+) -> ClosedLoop:
+    """Run the plan to its end on a real engine and store, every effect answered at once
+    by the benchmark double."""
+    world = InstantWorld(seed=seed, ci_fail=ci_fail, review=review)
+    with tempfile.TemporaryDirectory(prefix="plait-bench-p2c-") as tmp:
         store = _Counting(Path(tmp) / "plait.db")
         store.batches = []
         engine = Engine(
             store=store,
-            forge=cast(Forge, StillForge()),
-            executors=cast(Executor, IdleExecutor()),
-            poll_interval=3600.0,
+            forge=cast(Forge, world.forge()),
+            executors=cast(Executor, world.executor()),
             narrator=timeline_lines,
         )
-        seconds, cpu = asyncio.run(_replay(engine, log))
+        start = ev.RunStarted(at=time.time(), config=config, tasks=tuple(specs))
+        seconds, cpu = asyncio.run(_closed(engine, start))
+        events = store.last_seq()
+        row = store.db.execute("SELECT COUNT(*) FROM events WHERE deferred = 1").fetchone()
+        state = engine.state
         store.close()
-    return len(log) / seconds, len(log) / max(cpu, 1e-9), store.batches
+    assert state is not None
+    merged = sum(t.phase is Phase.MERGED for t in state.tasks.values())
+    return ClosedLoop(
+        events=events,
+        seconds=seconds,
+        cpu=cpu,
+        batches=store.batches,
+        deferred=int(row[0]),
+        merged=merged,
+        tasks=len(state.tasks),
+        answered=world.answered,
+    )

@@ -1,9 +1,10 @@
 """P2 durable throughput: events decided and committed to SQLite per second.
 
-The goal is checked on the engine's own loop (`bench.p2_engine`): the run's events
-submitted together, decided, narrated and committed in the engine's batches. The figures
-below it show the parts: a 200-task run (random DAG, concurrency 8, a little CI failure
-and review chaos so every kind of event shows up) is played by
+The goal is checked on the engine's own loop in a closed loop (`bench.p2_engine`): a real
+engine over a real store runs a 200-task plan to its end, every effect answered at once
+by a benchmark double, the events it decided, narrated and committed over the run's wall
+time. The figures below it show the parts: the same plan (random DAG, concurrency 8, a
+little CI failure and review chaos so every kind of event shows up) is played by
 `plait.testing.core_driver.CoreDriver` on its simulated clock; an observer commits every
 decision with `plait.store.Store.commit` (a temp file, WAL), one transaction per event:
 events over the time spent deciding and committing them (`CoreDriver.feed`: `decide`
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench.common import Figure, Report, median, random_dag
-from bench.p2_engine import engine_rate
+from bench.p2_engine import closed_loop
 from plait.core import events as ev
 from plait.core.controller import Decision
 from plait.core.model import RunConfig, RunState
@@ -52,8 +53,6 @@ def run(quick: bool = False) -> Report:
     specs, _ = random_dag(random.Random(2), tasks)
     config = RunConfig(project="bench", repo="/sim/repo", max_concurrency=8)
     driver = _TimedDriver(specs, config=config, seed=2, chaos=Chaos(ci_fail=0.1, review=0.1))
-    driver.observers.append(lambda event, _old, _decision: log.append(event))
-    log: list[ev.Event] = []
     commit_s = 0.0
     with tempfile.TemporaryDirectory(prefix="plait-bench-p2-") as tmp:
         store = Store(Path(tmp) / "plait.db")
@@ -72,29 +71,38 @@ def run(quick: bool = False) -> Report:
         stored = sum(store.effect_counts().values())
         store.close()
     events = final.events
-    engine, per_cpu, batches = engine_rate(log)
+    loop = closed_loop(specs, config, seed=2, ci_fail=0.1, review=0.1)
+    engine = loop.events / loop.seconds
+    whole = loop.merged == loop.tasks
     report.add(
         Figure(
-            name=f"engine: events decided + narrated + committed per second, submitted "
-            f"together ({tasks} tasks, {len(log):,} events)",
+            name=f"engine, closed loop: events decided + narrated + committed per second "
+            f"over a whole run, every effect answered at once by a benchmark double "
+            f"({tasks} tasks, {loop.events:,} events)",
             value=engine,
             unit="events/s",
             goal=f">= {GOAL:,.0f}/s",
-            passed=engine >= GOAL,
+            passed=engine >= GOAL and whole,
         )
     )
     report.add(
         Figure(
-            name="engine: the same per CPU second of this process",
-            value=per_cpu,
+            name="engine, closed loop: the same per CPU second of this process",
+            value=loop.events / max(loop.cpu, 1e-9),
             unit="events/s",
             goal="",
         )
     )
     report.notes.append(
-        f"engine transactions: {len(batches)}, events per transaction: "
-        f"median {median(batches):g}, max {max(batches, default=0)}"
+        f"engine, closed loop: {loop.merged} of {loop.tasks} tasks merged, "
+        f"{loop.answered:,} effects answered, {loop.seconds:.2f} s wall, "
+        f"{loop.cpu:.2f} s CPU; {len(loop.batches)} transactions, events per transaction "
+        f"median {median(loop.batches):g}, max {max(loop.batches, default=0)}; "
+        f"{loop.deferred:,} events decided with their scheduling deferred to the end of "
+        f"their batch"
     )
+    if not whole:
+        report.notes.append("the closed-loop run did not merge every task: no figure counts")
     rate = events / driver.busy if driver.busy else 0.0
     report.add(
         Figure(
