@@ -22,7 +22,7 @@ from plait.core.controller import Decision, decide
 from plait.core.model import RunConfig, RunState
 from plait.core.progress import next_wakeup, settled
 from plait.store import Store, replay
-from plait.store.sqlite import Decided, _dumps
+from plait.store.sqlite import Decided, _dumps, _TaskRows, changed_tasks
 from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
 from plait.ui.headless import timeline_lines
 
@@ -148,6 +148,21 @@ def test_json_is_the_codecs_byte_for_byte() -> None:
     for value in values:
         want = json.dumps(codec.encode(value), separators=(",", ":"), sort_keys=True)
         assert _dumps(value) == want
+
+
+def test_a_task_row_is_the_codecs_text_as_its_fields_change() -> None:
+    """A task's row is made from the text of its fields, re-encoding only the fields an
+    event replaced (P2): every version of every task of a chaotic run, in the order the
+    run made them, must still be the codec's text byte for byte."""
+    rows = _TaskRows()
+    seen = 0
+    for step in _steps():
+        for tid in changed_tasks(step.old, step.new):
+            task = step.new.tasks[tid]
+            want = json.dumps(codec.encode(task), separators=(",", ":"), sort_keys=True)
+            assert rows.text(task) == want
+            seen += 1
+    assert seen > 150
 
 
 def test_a_python_whose_private_c_encoder_differs_falls_back_to_the_public_one(
