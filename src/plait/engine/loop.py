@@ -42,6 +42,7 @@ from plait.core import events as ev
 from plait.core.controller import Decision, decide
 from plait.core.model import Phase, RunState
 from plait.core.progress import next_wakeup, settled
+from plait.core.taskmap import TaskMap
 from plait.engine.executor import Executor
 from plait.forges.base import Forge
 from plait.notify import Notifier
@@ -437,11 +438,14 @@ class Engine:
         state = self.state
         if state is None:
             return
-        prs = {
-            t.id: t.pr.number
-            for t in state.tasks.values()
-            if t.phase is Phase.ACTIVE and t.pr is not None
-        }
+        tasks = state.tasks
+        # Only live tasks can be active: the index lists them without a walk of the plan.
+        ids = tasks.live_ids() if isinstance(tasks, TaskMap) else tasks
+        prs = {}
+        for tid in ids:
+            t = tasks[tid]
+            if t.phase is Phase.ACTIVE and t.pr is not None:
+                prs[tid] = t.pr.number
         if not prs:
             return
         try:

@@ -19,7 +19,7 @@ import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import compress
 from operator import add, attrgetter, is_not
 from pathlib import Path
@@ -260,6 +260,14 @@ class Decided(NamedTuple):
     deferred: bool = False
 
 
+@dataclass(slots=True)
+class _Outbox:
+    """What one batch writes to the outbox: new rows, then status changes in event order."""
+
+    new: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    ended: list[tuple[str, int, str]] = field(default_factory=list)  # (status, seq, id)
+
+
 def changed_tasks(old: RunState | None, new: RunState) -> list[str]:
     """Ids of the tasks whose state object changed from `old` to `new`.
 
@@ -424,16 +432,32 @@ class Store:
             seqs = list(range(first, first + len(steps)))
             events: list[tuple[int, float, str, str, int]] = []
             lines: list[tuple[int, float, str | None, str, str, str | None]] = []
+            outbox = _Outbox()
             for seq, step in zip(seqs, steps, strict=True):
                 touched = changed_tasks(step.old, step.new)
                 event, kind = step.event, type(step.event).__name__
                 events.append((seq, event.at, kind, _dumps(event), int(step.deferred)))
                 lines.extend(timeline.rows(seq, event.at, kind, step.lines))
-                self._record(seq, step, touched)
+                self._record(seq, step, touched, outbox)
                 changed.update(dict.fromkeys(touched))
             db.executemany(
                 "INSERT INTO events(seq, at, type, body, deferred) VALUES (?, ?, ?, ?, ?)", events
             )
+            # The batch's new effects first, then what its events said of effects (done,
+            # cancelled) in event order: an effect decided earlier in the batch may be
+            # answered later in it, and no event can answer an effect decided after it.
+            if outbox.new:
+                db.executemany(
+                    "INSERT OR IGNORE INTO outbox(id, task, type, body, created_seq) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    outbox.new,
+                )
+            if outbox.ended:
+                db.executemany(
+                    "UPDATE outbox SET status = ?, done_seq = ? "
+                    "WHERE id = ? AND status = 'pending'",
+                    outbox.ended,
+                )
             timeline.insert(db, lines)
             last = steps[-1].new
             if steps[0].old is not None and _static_changed(steps[0].old, last):
@@ -453,31 +477,21 @@ class Store:
             raise
         return seqs
 
-    def _record(self, seq: int, step: Decided, touched: list[str]) -> None:
-        """The event's answered effect, its inbox row and its new effects. In event order:
-        an effect decided earlier in the batch may be answered later in it."""
-        db, event = self.db, step.event
+    def _record(self, seq: int, step: Decided, touched: list[str], outbox: _Outbox) -> None:
+        """The event's answered effect, its inbox row and its new effects (written by
+        `commit_many` once per batch, from `outbox`)."""
+        event = step.event
         if isinstance(event, EffectResult):
-            db.execute(
-                "UPDATE outbox SET status = 'done', done_seq = ? "
-                "WHERE id = ? AND status = 'pending'",
-                (seq, event.effect_id),
-            )
+            outbox.ended.append(("done", seq, event.effect_id))
         if step.inbox_id is not None:
-            db.execute("UPDATE inbox SET taken = ? WHERE id = ?", (seq, step.inbox_id))
+            self.db.execute("UPDATE inbox SET taken = ? WHERE id = ?", (seq, step.inbox_id))
         if isinstance(event, RunStarted) or step.old is None:
             self._write_static(step.new)
         elif abandoned := _abandoned(step, touched):
-            db.executemany(
-                "UPDATE outbox SET status = 'cancelled', done_seq = ? "
-                "WHERE id = ? AND status = 'pending'",
-                [(seq, effect_id) for effect_id in abandoned],
-            )
+            outbox.ended.extend(("cancelled", seq, effect_id) for effect_id in abandoned)
         if step.effects:
-            db.executemany(
-                "INSERT OR IGNORE INTO outbox(id, task, type, body, created_seq) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(e.id, e.task, type(e).__name__, _dumps(e), seq) for e in step.effects],
+            outbox.new.extend(
+                (e.id, e.task, type(e).__name__, _dumps(e), seq) for e in step.effects
             )
 
     def _write_static(self, state: RunState) -> None:
