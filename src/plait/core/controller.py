@@ -5,7 +5,9 @@ operation is a short sequence of steps (see `FIRST_STEP` / `_after`). Every step
 effect; while it is under way its id sits in `TaskState.in_flight`, and only the result
 naming that id moves the task on — duplicates and late results (after a crash and a re-run)
 are ignored. Handlers below only change state; `plait.core.scheduler.schedule` then looks
-at the whole run and emits the effects for whatever can go next, within the caps.
+at the whole run and emits the effects for whatever can go next, within the caps. Events
+that arrived together may share one look (`decide_batch`): every handler runs, the
+scheduler only after the last.
 """
 
 from __future__ import annotations

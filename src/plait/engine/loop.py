@@ -2,11 +2,11 @@
 
 How this works. One coroutine owns the state and the store. It takes the events that are
 waiting (effect results, forge changes, commands from the API or the inbox, ticks), runs
-the pure controller on each — the scheduler once, after the last of them (or after a
-command whose sender waits for the answer), each event recorded with whether its
-scheduling was deferred so that a replay decides the same — commits them together in one
-transaction, and only then
-starts the decided effects as tasks in the engine's TaskGroup (git and forge steps
+the pure controller on each (the scheduler once, after the last of them or after a
+command whose sender waits for the answer; each event is recorded with whether its
+scheduling was deferred, so that a replay decides the same), commits them together in
+one transaction, and only then starts the decided effects as tasks in the engine's
+TaskGroup (git and forge steps
 bounded by a semaphore; agent turns are bounded by the controller's caps). A task's
 effects run one after another, never side by side. Each effect's result comes back
 through the queue. Beside the loop run the forge's own background work (local CI), a

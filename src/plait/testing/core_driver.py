@@ -132,7 +132,7 @@ class CoreDriver:
 
     def feed_batch(self, events: Sequence[ev.Event]) -> list[Decision]:
         """Decide events that arrived together as the engine does: the scheduler runs once,
-        after the last of them (`plait.core.controller.decide_batch`)."""
+        after the last of them (as `plait.core.controller.decide_batch`)."""
         last = len(events) - 1
         return [self.feed(event, scheduling=i == last) for i, event in enumerate(events)]
 
