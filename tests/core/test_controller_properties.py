@@ -77,6 +77,7 @@ def _starved(t: TaskState, state: RunState) -> bool:
         and not t.in_flight
         and t.retry_at <= state.now
         and not attention_reason(t, state.config)
+        and not task_over(state, t)  # over its budget, no turn of it may start
     )
 
 
