@@ -37,3 +37,14 @@ def test_a_class_with_post_init_still_runs_it() -> None:
     assert replace(_Checked(1), n=2) == _Checked(2)
     with pytest.raises(ValueError, match="negative"):
         replace(_Checked(1), n=-1)
+
+
+def test_the_state_and_its_tasks_are_copied_through_their_dicts() -> None:
+    """The state and its tasks keep their fields in an instance dict, copied in one call
+    (P2): a copy holds exactly the fields, the changed ones changed."""
+    t = TaskState(id="a", turns=2)
+    got = replace(t, turns=3)
+    assert vars(got) == {**vars(t), "turns": 3}
+    assert set(vars(got)) == {f.name for f in dataclasses.fields(TaskState)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.turns = 4  # type: ignore[misc]
