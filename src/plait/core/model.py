@@ -245,7 +245,7 @@ class LogEntry:
 
 # Without slots: a decided event copies a few `TaskState`s (61 fields) and the state
 # around them, and an instance dict is copied in one C call (`plait.core.copying`), about
-# nine times as fast as setting each slot (P2 in bench/README.md).
+# five times as fast as setting each slot (P2 in bench/README.md).
 @dataclass(frozen=True, kw_only=True)
 class TaskState:
     id: str
