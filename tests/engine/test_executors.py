@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from plait.agents import ScriptBackend, TurnSpec
-from plait.agents.base import AgentBackend
+from plait.agents.base import AgentBackend, starts_first_alone
+from plait.agents.registry import BACKENDS
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.engine.executors import Executors
@@ -135,3 +136,47 @@ def test_a_stopped_first_turn_holds_the_others_back_only_briefly(tmp_path: Path)
             await asyncio.gather(stuck, return_exceptions=True)
 
     asyncio.run(scenario())
+
+
+class StartsSideBySide(StopsItself):
+    """A backend that says its first starts do not race (as claude's does)."""
+
+    first_start_alone = False
+
+
+def test_a_backend_that_starts_side_by_side_does_not_wait_for_its_first_turn(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(WRITE_AND_COMMIT))
+
+    async def scenario() -> None:
+        book = Book()
+        executors = make_executors(
+            tmp_path,
+            StartsSideBySide(script),
+            warm_up_wait=120.0,
+            idle_timeout=None,
+            turn_timeout=None,
+            processes=book,
+        )
+        first, second = [await agent_effect(executors, t) for t in ("stuck", "other")]
+        stuck = asyncio.create_task(executors.run(first))
+        await book.spawned.wait()  # the backend's first turn runs and never streams
+        try:
+            # A backend that starts alone first would hold this one back for 120 s.
+            other = await asyncio.wait_for(executors.run(second), timeout=60)
+            assert isinstance(other, ev.AgentFinished), other
+            assert other.ok, other.error
+            assert not stuck.done()
+        finally:
+            stuck.cancel()
+            await asyncio.gather(stuck, return_exceptions=True)
+
+    asyncio.run(scenario())
+
+
+def test_claude_starts_side_by_side_and_the_other_clis_alone_first() -> None:
+    alone = {name for name, cls in BACKENDS.items() if starts_first_alone(cls)}
+    assert "claude" not in alone
+    assert {"gemini", "opencode"} <= alone

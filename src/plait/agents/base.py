@@ -59,3 +59,11 @@ class AgentBackend(Protocol):
         ...
 
     def decoder(self) -> StreamDecoder: ...
+
+
+def starts_first_alone(backend: object) -> bool:
+    """Whether a run starts this backend's first turn alone, the others waiting until it
+    streams (`engine.executors.Executors.warm_up`). A CLI that sets up its own files on
+    first start and races doing it twice at once says so with a class attribute
+    `first_start_alone`; a backend that does not say is treated as one that races."""
+    return bool(getattr(backend, "first_start_alone", True))

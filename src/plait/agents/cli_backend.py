@@ -33,6 +33,9 @@ class Backend:
 
     name: ClassVar[str] = ""
     decoder_type: ClassVar[type[JsonLineDecoder]]
+    # Its first turn of a run starts alone (see `agents.base.starts_first_alone`): true
+    # unless the CLI is known to start several times at once from a fresh home safely.
+    first_start_alone: ClassVar[bool] = True
 
     pass_forge_token: bool = option(
         False, "let the agent see plait's forge token (agents commit, plait pushes)", FLAG

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from plait import processes
-from plait.agents.base import AgentBackend, TurnSpec
+from plait.agents.base import AgentBackend, TurnSpec, starts_first_alone
 from plait.agents.command import CommandBackend
 from plait.agents.events import AgentEvent, Garbage, SessionStarted, UsageReport
 from plait.agents.prompts import render_prompt
@@ -364,11 +364,11 @@ class Executors:
         )
         main_before = await self.turn_end.main_mark()
         env = self.environment.env(effect, os.environ)
+        warm = await self.warm_up(effect.agent, backend)
         if self.container is not None:
             passed = tuple(backend.env(env, spec))
             backend = Containerized(backend, self.container, passed)
 
-        warm = await self.warm_up(effect.agent)
         seen = Seen()
 
         def on_event(event: AgentEvent) -> None:
@@ -431,14 +431,18 @@ class Executors:
         summary = f"{turn.summary.strip()}\n\n{note}".strip()
         return dataclasses.replace(turn, summary=summary), effect.session_id
 
-    async def warm_up(self, agent: str) -> asyncio.Event | None:
+    async def warm_up(self, agent: str, backend: AgentBackend) -> asyncio.Event | None:
         """The first turn of a backend in a run starts alone; the others wait until it
         streams. Some CLIs set up their own files on first start (opencode migrates its
         database, gemini rewrites its settings), and two first starts at once race: one
         dies reading a half-written file. A first turn that is stopped or slow to print
         must not hold every other task back, so the wait lasts `warm_up_wait` at most.
-        Returns the event to set when this is that turn.
+        A backend that starts safely side by side (`agents.base.starts_first_alone`:
+        claude) skips this: its other first turns would only wait. Returns the event to
+        set when this is that turn.
         """
+        if not starts_first_alone(backend):
+            return None
         warm = self._warm.get(agent)
         if warm is None:
             self._warm[agent] = warm = asyncio.Event()

@@ -58,7 +58,7 @@ class Shell(Protocol):
         on_event: Callable[[AgentEvent], None],
     ) -> TurnOutcome: ...
 
-    async def warm_up(self, agent: str) -> asyncio.Event | None: ...
+    async def warm_up(self, agent: str, backend: AgentBackend) -> asyncio.Event | None: ...
 
 
 async def run_review(ex: Shell, effect: fx.RunReviewer) -> ev.Reviewed:
@@ -92,7 +92,7 @@ async def run_review(ex: Shell, effect: fx.RunReviewer) -> ev.Reviewed:
         kind=KIND,
     )
 
-    warm = await ex.warm_up(effect.agent)
+    warm = await ex.warm_up(effect.agent, backend)
 
     def on_event(event: AgentEvent) -> None:
         if warm is not None:
