@@ -67,7 +67,9 @@ class TurnEnd:
     ) -> ev.AgentFinished:
         """The turn's answer to the core, after the steps above."""
         commit = await self._commit(effect)
-        touched = await self.guard_main(effect, before=main_before, worktree=effect.worktree)
+        touched = await self.guard_main(
+            effect, before=main_before, worktree=effect.worktree, head=commit.head_sha
+        )
         if touched:
             outcome = dataclasses.replace(outcome, ok=False, failure=FORBIDDEN, error=touched)
         reply = no_surrogates(outcome.reply) if outcome.ok else ""
@@ -95,12 +97,15 @@ class TurnEnd:
             **signalled,  # type: ignore[arg-type]
         )
 
-    async def guard_main(self, effect: fx.Effect, *, before: str, worktree: str) -> str:
+    async def guard_main(
+        self, effect: fx.Effect, *, before: str, worktree: str, head: str = ""
+    ) -> str:
         """What the turn in `worktree` did to main, after main was put back ("" when it
-        left main alone); the transcript says so too."""
+        left main alone); the transcript says so too. `head`: the worktree's HEAD, when
+        known."""
         if not before:
             return ""
-        touched = await self.workspaces.guard_main(before=before, worktree=worktree)
+        touched = await self.workspaces.guard_main(before=before, worktree=worktree, head=head)
         if touched:
             self.warn(effect, touched)
         return touched

@@ -90,9 +90,10 @@ class Workspaces(Protocol):
         """The shared repository's main tip before an agent turn (see `guard_main`)."""
         ...
 
-    async def guard_main(self, *, before: str, worktree: str) -> str:
+    async def guard_main(self, *, before: str, worktree: str, head: str = "") -> str:
         """After an agent turn: "" when the agent left main alone, else what it did
-        (main is put back first; `plait.workspaces.mainguard`)."""
+        (main is put back first; `plait.workspaces.mainguard`). `head`: the worktree's
+        HEAD when the caller knows it."""
         ...
 
     async def remove(self, *, task: str, worktree: str, branch: str, keep: bool) -> None: ...

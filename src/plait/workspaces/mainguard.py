@@ -44,20 +44,23 @@ async def main_tip(repo: str, main: str) -> str:
     return await branch_sha(repo, main) or ""
 
 
-async def check_main(*, repo: str, main: str, before: str, worktree: str) -> str:
-    """ "" when the turn left main alone; else what the agent did, after main was put back."""
+async def check_main(*, repo: str, main: str, before: str, worktree: str, head: str = "") -> str:
+    """ "" when the turn left main alone; else what the agent did, after main was put back.
+    `head`: the worktree's HEAD when the caller knows it (else it is asked for)."""
     if not before:
         return ""
     now = await main_tip(repo, main)
     if now == before:
         return ""
-    if not now or not await is_ancestor(repo, before, now):
+    gained = await _gained(repo, before, now) if now else None
+    if gained is None:
         what = "deleted" if not now else f"moved it from {before[:12]} to {now[:12]}"
         keep = await _newest_good_tip(repo, main, before, set()) if now else before
         await _put_back(repo, main, keep, now)
         return f"the agent touched {main} ({what}); plait put {main} back at {keep[:12]}"
-    head = (await git("rev-parse", "HEAD", cwd=worktree, check=False)).out.strip()
-    theirs = await _agents_commits(repo, before, now, head)
+    if not head:
+        head = (await git("rev-parse", "HEAD", cwd=worktree, check=False)).out.strip()
+    theirs = await _agents_commits(repo, gained, head)
     theirs |= await _marked_commits(repo, main, before, os.path.basename(worktree))
     if not theirs:
         return ""
@@ -121,18 +124,37 @@ async def _revert(repo: str, main: str, now: str, *, first: str, last: str) -> s
     return commit if moved.code == 0 else ""
 
 
-async def _agents_commits(repo: str, before: str, now: str, head: str) -> set[str]:
-    """Commits new on main that the agent's branch holds and plait did not make."""
+async def _gained(repo: str, before: str, now: str) -> list[tuple[str, str]] | None:
+    """The commits `now` has on top of `before` (sha, message), or None when `now` does
+    not hold `before`. One git for both (P3: this runs after every turn while main moves
+    under it): `before` is a boundary commit of `before..now` exactly when it is an
+    ancestor of `now` — then the last commit of a path down from `now` has it as parent."""
+    listed = await git(
+        "log", "--boundary", "--format=%m%H%x00%B%x00", f"{before}..{now}", cwd=repo, check=False
+    )  # fmt: skip
+    if listed.code != 0:
+        return None
+    fields = listed.out.split("\0")
+    gained: list[tuple[str, str]] = []
+    held = False
+    for marked, body in zip(fields[0::2], fields[1::2], strict=False):
+        marked = marked.strip()
+        if not marked:
+            continue
+        if marked[0] == "-":  # a boundary commit: outside the range, parent of one in it
+            held = held or marked[1:] == before
+        else:
+            gained.append((marked[1:], body))
+    return gained if held else None
+
+
+async def _agents_commits(repo: str, gained: list[tuple[str, str]], head: str) -> set[str]:
+    """Of the commits new on main, those the agent's branch holds and plait did not make."""
     if not head:
         return set()
-    listed = await git(
-        "log", "--format=%H%x00%B%x00", f"{before}..{now}", f"^{before}", cwd=repo, check=False
-    )  # fmt: skip
-    fields = listed.out.split("\0")
     out = set()
-    for sha, body in zip(fields[0::2], fields[1::2], strict=False):
-        sha = sha.strip()
-        if not sha or any(line.startswith("Plait-") for line in body.splitlines()):
+    for sha, body in gained:
+        if any(line.startswith("Plait-") for line in body.splitlines()):
             continue
         if await is_ancestor(repo, sha, head):
             out.add(sha)

@@ -448,11 +448,11 @@ class GitWorkspaces:
             del self._forge_marks[next(iter(self._forge_marks))]
         return mark
 
-    async def guard_main(self, *, before: str, worktree: str) -> str:
+    async def guard_main(self, *, before: str, worktree: str, head: str = "") -> str:
         tip = before.partition("#")[0]
         forge = self._forge_marks.pop(before, None)
         said = await check_main(
-            repo=self.repo, main=self.main_branch, before=tip, worktree=worktree
+            repo=self.repo, main=self.main_branch, before=tip, worktree=worktree, head=head
         )
         if forge is not None and self.remote:
             pushed = await check_pushes(
