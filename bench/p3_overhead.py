@@ -1,9 +1,9 @@
 """P3 orchestration overhead: plait end to end vs a bare process pool over the same runs.
 
 How this works. N independent tasks (20; 4 with `--quick`) each ask the REAL Claude Code
-CLI, pointed at a `ModelAPIDouble`, for one turn: a shell call that writes a module and
-commits it, then a final text (the double routes each task's prompt to its own script by
-its title). The same N runs are made twice, at the same concurrency (4):
+CLI, pointed at a `ModelAPIDouble` (in a process of its own, as a model API is), for one
+turn: a shell call that writes a module and commits it, then a final text (the double
+routes each task's prompt to its own script by its title). The same N runs are made twice, at the same concurrency (4):
 
 - bare: the claude processes alone, over worktrees made beforehand, through a pool of
   CONCURRENCY workers (what `xargs -P 4` over the same command lines would do);
@@ -45,12 +45,13 @@ from plait.engine.project import build_engine, create_project
 from plait.engine.settings import Settings
 from plait.plans import load_plan
 from plait.testing.model_api import ModelAPIDouble, shell_turn
-from plait.testing.model_api_clis import agent_clis_bin, cli_options
+from plait.testing.model_api_clis import ModelAPI, agent_clis_bin, cli_options
 
 TITLE = "orchestration overhead vs bare agent runs (real claude CLI)"
 GOAL = 1.10
 CONCURRENCY = 4
 PREPARE_AHEAD = int(os.environ.get("PLAIT_BENCH_PREPARE_AHEAD", CONCURRENCY))
+IN_PROCESS_DOUBLE = os.environ.get("PLAIT_BENCH_DOUBLE_IN_PROCESS", "") == "1"
 PROJECT = "p3-bench"
 WARM_UP = "Warm up the CLI"
 
@@ -70,6 +71,48 @@ def make_double(n: int) -> ModelAPIDouble:
     for i in range(1, n + 1):
         api.add_route(_title(i), shell_turn(_command(i), text=f"Added m{i:02d}.py."))
     return api
+
+
+@dataclass(frozen=True, slots=True)
+class ServedDouble:
+    url: str
+
+
+@contextmanager
+def served_double(n: int) -> Iterator[ModelAPI]:
+    """The double for both sides, in a process of its own, as a model API is to plait. A
+    double in the benchmark's process answers only when the thread running plait lets go
+    of the GIL, so plait's own work there would slow the agents' turns (bare's side only
+    waits). `PLAIT_BENCH_DOUBLE_IN_PROCESS=1` keeps it here, as before."""
+    if IN_PROCESS_DOUBLE:
+        with make_double(n) as api:
+            yield api
+        return
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, *sys.path)))}
+    argv = [sys.executable, "-m", "bench.p3_overhead", "--serve-double", str(n)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url:
+            raise RuntimeError(f"the model-API double did not start (exit {proc.wait()})")
+        yield ServedDouble(url)
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()  # the double's process ends when its stdin does
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def serve_double(n: int) -> None:
+    """`--serve-double N`: the double on a free port, its URL on stdout, until stdin ends."""
+    with make_double(n) as api:
+        print(api.url, flush=True)
+        sys.stdin.read()
 
 
 # ---- environment and git ---------------------------------------------------------------
@@ -153,7 +196,7 @@ class Bare:
 
 
 def run_bare(tmp: Path, bin_dir: Path, n: int, env0: Mapping[str, str]) -> Bare:
-    with make_double(n) as api:
+    with served_double(n) as api:
         options, env = cli_options(api, "claude", bin_dir, home=tmp / "claude-bare", base_env=env0)
         backend = BACKENDS["claude"](**options)
         _warm_up(tmp, backend, env, "bare")
@@ -236,7 +279,7 @@ def environ(env: Mapping[str, str]) -> Iterator[None]:
 
 
 def run_plait(tmp: Path, bin_dir: Path, n: int, env0: Mapping[str, str]) -> Plait:
-    with make_double(n) as api:
+    with served_double(n) as api:
         options, env = cli_options(api, "claude", bin_dir, home=tmp / "claude-plait", base_env=env0)
         _warm_up(tmp, BACKENDS["claude"](**options), env, "plait")
         repo = make_repo(tmp / "plait-repo", env)
@@ -373,7 +416,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.p3_overhead", description=__doc__)
     p.add_argument("--quick", action="store_true", help="4 tasks instead of 20")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--serve-double", type=int, metavar="N", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.serve_double is not None:
+        serve_double(args.serve_double)
+        return 0
     start = time.perf_counter()
     report = run(args.quick)
     report.seconds = time.perf_counter() - start

@@ -22,9 +22,9 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from plait.agents.base import AgentBackend
-from plait.testing.model_api import ModelAPIDouble
 
 CLIS = ("claude", "codex", "opencode", "pi", "gemini")
 MODELS = {
@@ -100,8 +100,15 @@ def offline_env(base: Mapping[str, str]) -> dict[str, str]:
 Option = str | int | float | bool
 
 
+class ModelAPI(Protocol):
+    """Where a model API answers: a `ModelAPIDouble`, here or in a process of its own."""
+
+    @property
+    def url(self) -> str: ...
+
+
 def cli_options(
-    api: ModelAPIDouble,
+    api: ModelAPI,
     cli: str,
     bin_dir: Path,
     *,
@@ -142,7 +149,7 @@ FAKE_KEY_VAR = "PLAIT_MODEL_API_KEY"
 
 
 def cli_against(
-    api: ModelAPIDouble,
+    api: ModelAPI,
     cli: str,
     bin_dir: Path,
     *,
