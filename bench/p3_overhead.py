@@ -3,7 +3,8 @@
 How this works. N independent tasks (20; 4 with `--quick`) each ask the REAL Claude Code
 CLI, pointed at a `ModelAPIDouble` (in a process of its own, as a model API is), for one
 turn: a shell call that writes a module and commits it, then a final text (the double
-routes each task's prompt to its own script by its title). The same N runs are made twice, at the same concurrency (4):
+routes each task's prompt to its own script by its title). The same N runs are made
+twice, at the same concurrency (4):
 
 - bare: the claude processes alone, over worktrees made beforehand, through a pool of
   CONCURRENCY workers (what `xargs -P 4` over the same command lines would do);

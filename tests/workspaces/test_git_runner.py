@@ -19,6 +19,7 @@ from plait.workspaces.git import (
     git_env,
     git_sync,
     parse_version,
+    side_by_side,
 )
 
 
@@ -123,3 +124,24 @@ def test_a_cut_subject_is_kept_whole_in_the_body() -> None:
         "Changes the agent left uncommitted.",
     )
     assert commit_message("Short\n\nbody") == "Short\n\nbody"
+
+
+def test_side_by_side_waits_for_the_other_step_when_one_fails() -> None:
+    finished: list[str] = []
+
+    async def slow() -> str:
+        await asyncio.sleep(0.2)
+        finished.append("slow")
+        return "slow"
+
+    async def fails() -> str:
+        raise GitError("no", hint="none")
+
+    async def scenario() -> None:
+        assert await side_by_side(slow(), asyncio.sleep(0, "quick")) == ("slow", "quick")
+        finished.clear()
+        with pytest.raises(GitError):
+            await side_by_side(fails(), slow())
+        assert finished == ["slow"]  # the other step had ended before the failure was raised
+
+    asyncio.run(scenario())

@@ -42,6 +42,7 @@ from plait.forges.base import Forge, MergeBlocked
 from plait.store.sqlite import TranscriptEntry
 from plait.workspaces.base import Workspaces
 from plait.workspaces.containers import Container, Containerized
+from plait.workspaces.git import side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -357,12 +358,11 @@ class Executors:
             allowed_tools=launch.allowed_tools,
         )
         in_place = launch.in_place  # a directory plait does not own: no git before or after
-        head = (
-            ""
-            if in_place
-            else (await self.workspaces.work_state(worktree=effect.worktree)).head_sha
+        # Side by side (P3: this runs while the turn holds its agent slot): the worktree's
+        # HEAD and main's tip are read in different places and neither waits for the other.
+        head, main_before = await side_by_side(
+            self._head(effect.worktree, in_place=in_place), self.turn_end.main_mark()
         )
-        main_before = await self.turn_end.main_mark()
         env = self.environment.env(effect, os.environ)
         warm = await self.warm_up(effect.agent, backend)
         if self.container is not None:
@@ -405,6 +405,12 @@ class Executors:
         if dropped := seen.dropped():
             self.transcript(effect.task, effect.id, "Warning", dropped)
         return await self.turn_end.finish(effect, outcome, main_before=main_before, earlier=earlier)
+
+    async def _head(self, worktree: str, *, in_place: bool) -> str:
+        """The worktree's HEAD before a turn ("" in a directory plait does not own)."""
+        if in_place:
+            return ""
+        return (await self.workspaces.work_state(worktree=worktree)).head_sha
 
     def _killed(
         self, effect: fx.RunAgent, seen: Seen, seconds: float, earlier: Interrupted

@@ -18,13 +18,16 @@ import asyncio
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from plait.errors import GitError
 
 MIN_GIT = (2, 38)  # `git merge-tree --write-tree` arrived in 2.38
 _TAIL = 2000
+A = TypeVar("A")
+B = TypeVar("B")
 
 # The identity plait falls back to for commits it makes when the repo has none configured.
 AGENT_NAME = "plait agent"
@@ -154,6 +157,16 @@ async def git(
     if check and result.code != 0:
         raise _failure(args, cwd, result.code, result.err or result.out)
     return result
+
+
+async def side_by_side(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Two independent steps at once. When one fails the other is still waited for (no
+    git is left running once its caller has moved on), then the first failure is raised."""
+    a, b = await asyncio.gather(first, second, return_exceptions=True)
+    for result in (a, b):
+        if isinstance(result, BaseException):
+            raise result
+    return cast(A, a), cast(B, b)
 
 
 def git_sync(

@@ -25,6 +25,7 @@ from plait.workspaces.git import (
     commit_message,
     git,
     has_identity,
+    side_by_side,
 )
 from plait.workspaces.githooks import HookGuard
 from plait.workspaces.hook import run_hook
@@ -207,11 +208,14 @@ class GitWorkspaces:
     ) -> TurnCommit:
         check_task_id(task)
         self._check_worktree(worktree)
-        for change in await self.git_hooks.restore():
+        message = message.strip() or f"plait: work on {task}"
+        # The repository's hooks and the worktree's operation are apart: both at once (P3:
+        # this runs while the turn holds its agent slot).
+        changes, op = await side_by_side(self.git_hooks.restore(), op_in_progress(worktree))
+        for change in changes:
             if self.report is not None:
                 self.report(task, change)
-        message = message.strip() or f"plait: work on {task}"
-        await self._conclude_operation(worktree, message)
+        await self._conclude_operation(worktree, message, op)
         if await is_dirty(worktree):
             await git("add", "-A", cwd=worktree)
             await self._commit(worktree, message)
@@ -253,9 +257,9 @@ class GitWorkspaces:
             env_extra=await commit_env(worktree),
         )
 
-    async def _conclude_operation(self, worktree: str, message: str) -> None:
-        """Finish a merge/rebase/cherry-pick an agent left with its conflicts resolved."""
-        op = await op_in_progress(worktree)
+    async def _conclude_operation(self, worktree: str, message: str, op: str | None) -> None:
+        """Finish the merge/rebase/cherry-pick `op` an agent left with its conflicts
+        resolved."""
         if op is None:
             return
         await self._refuse_unresolved(worktree, op)
