@@ -149,7 +149,7 @@ class ClaudeBackend(AgentCLI):
     name = "claude"
     decoder_type = ClaudeStreamDecoder
     # Four first starts at once in a fresh config home all run and commit (checked against
-    # the model-API double): nothing to wait for, and waiting cost P3 ~0.7 s of 9.
+    # the model-API double): waiting for the first only held the other slots back (P3).
     first_start_alone = False
 
     def argv(self, spec: TurnSpec) -> list[str]:
