@@ -226,7 +226,10 @@ class PlanTorture:
 
     def run(self, kills: int, *, timeout: float = 1800.0, log: Log | None = None) -> PlanResult:
         # Aims average span/2 events: the kills spread over about the first 3/4 of the run.
-        span = max(2, 3 * EVENTS_PER_TASK[self.forge] * self.tasks // (2 * max(1, kills)))
+        # One kill alone (the quick form) aims within the first 3/4 of the run too, not
+        # anywhere in one and a half runs, which let a short run end before its kill.
+        events = EVENTS_PER_TASK[self.forge] * self.tasks
+        span = max(2, min(3 * events // (2 * max(1, kills)), 3 * events // 4))
         # On the local forge a run is quick now (worktrees made ahead, batched commits):
         # a 0.3 s wait after the aimed event let so much land that 100 kills of 30 tasks
         # ran out of work after 73, so the kill comes sooner after its event there.
