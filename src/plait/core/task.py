@@ -162,6 +162,18 @@ def _before_agent(task: TaskState) -> bool:
     return task.step == "workspace" or waits_for_agent_slot(task)
 
 
+# The status word of a task busy with an op of each kind (START and LAND: by its step),
+# made once rather than per call: the timeline asks it for every narrated event (P2).
+_OP_WORDS = {
+    OpKind.REBASE: "rebasing",
+    OpKind.MERGE: "merging",
+    OpKind.READY: "pushing",
+    OpKind.CLEANUP: "merged",
+    OpKind.VERDICT: "reviewing",
+    OpKind.RISK: "assessing-risk",
+}
+
+
 def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -> str:
     """A short word for humans: what the task is doing or waiting for."""
     if task.phase is Phase.MERGED:
@@ -181,16 +193,13 @@ def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -
     if task.phase is Phase.WAITING:
         return "waiting"
     if task.current is not None:
-        return {
-            OpKind.START: "starting" if _before_agent(task) else "working",
-            OpKind.REBASE: "rebasing",
-            OpKind.MERGE: "merging",
-            OpKind.READY: "pushing",
-            OpKind.CLEANUP: "merged",
-            OpKind.VERDICT: "reviewing",
-            OpKind.LAND: "syncing" if task.step == "sync" else "merging",
-            OpKind.RISK: "assessing-risk",
-        }.get(task.current.kind, f"fixing-{task.current.kind.value}")
+        kind = task.current.kind
+        if kind is OpKind.START:
+            return "starting" if _before_agent(task) else "working"
+        if kind is OpKind.LAND:
+            return "syncing" if task.step == "sync" else "merging"
+        word = _OP_WORDS.get(kind)
+        return f"fixing-{kind.value}" if word is None else word
     if task.queue:
         return "queued"
     pr = task.pr

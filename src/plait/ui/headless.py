@@ -199,21 +199,36 @@ def event_messages(
 ) -> list[tuple[str | None, str]]:
     """The human lines a decided event gives, each with the task it is about. Every face
     (headless lines, the API's event stream, the TUI, the dashboard) shows these."""
+    return _messages(event, old, new, effects, project_over(new))
+
+
+def _messages(
+    event: ev.Event,
+    old: RunState | None,
+    new: RunState,
+    effects: tuple[fx.Effect, ...],
+    over: str,
+) -> list[tuple[str | None, str]]:
+    """`event_messages`, given `project_over(new)` (asked once per event: P2)."""
     out: list[tuple[str | None, str]] = []
     line = describe(event, old, new)
     task_id = getattr(event, "task", None)
     task = task_id if isinstance(task_id, str) and task_id in new.tasks else None
     if task is not None and old is not None and task in old.tasks:
-        was = attention_reason(old.tasks[task], old.config)
-        now = attention_reason(new.tasks[task], new.config)
-        if now and not was:
-            line = f"{line}; NEEDS ATTENTION: {now}" if line else f"NEEDS ATTENTION: {now}"
-        held = waiting_on_budget(new, new.tasks[task])
-        if held and not waiting_on_budget(old, old.tasks[task]):
+        before, after = old.tasks[task], new.tasks[task]
+        # The reason is the task's and the settings' alone: the same objects, the same
+        # reason, so nothing became urgent (most events of a batch: its other tasks').
+        if before is not after or old.config is not new.config:
+            was = attention_reason(before, old.config)
+            now = attention_reason(after, new.config)
+            if now and not was:
+                line = f"{line}; NEEDS ATTENTION: {now}" if line else f"NEEDS ATTENTION: {now}"
+        held = waiting_on_budget(new, after, project=over)
+        if held and not waiting_on_budget(old, before):
             line = f"{line}; OVER BUDGET: {held}" if line else f"OVER BUDGET: {held}"
     if line is not None:
         out.append((task, line))
-    if old is not None and (over := project_over(new)) and not project_over(old):
+    if old is not None and over and not project_over(old):
         out.append((None, f"OVER BUDGET: {over}; no new agent turn starts (`plait budget`)"))
     for effect in effects:
         if isinstance(effect, fx.RunAgent):
@@ -225,14 +240,16 @@ def timeline_lines(
     event: ev.Event, old: RunState | None, new: RunState, effects: tuple[fx.Effect, ...]
 ) -> tuple[Line, ...]:
     """The lines the project's timeline keeps for a decided event (the engine's narrator)."""
+    over = project_over(new)
     return tuple(
-        Line(task, line, status_word(new, task) if task is not None else None)
-        for task, line in event_messages(event, old, new, effects)
+        Line(task, line, status_word(new, task, project=over) if task is not None else None)
+        for task, line in _messages(event, old, new, effects, over)
     )
 
 
-def status_word(state: RunState, task: str) -> str:
-    return task_status(state, state.tasks[task])
+def status_word(state: RunState, task: str, *, project: str | None = None) -> str:
+    """The task's status word; `project`: `project_over(state)`, when the caller has it."""
+    return task_status(state, state.tasks[task], project=project)
 
 
 class Printer:
