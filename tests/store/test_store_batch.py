@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.core.test_codec_roundtrip import EFFECTS, EVENTS
 
 from plait.core import codec
 from plait.core import effects as fx
@@ -22,7 +23,7 @@ from plait.core.controller import Decision, decide
 from plait.core.model import RunConfig, RunState
 from plait.core.progress import next_wakeup, settled
 from plait.store import Store, replay
-from plait.store.sqlite import Decided, _dumps, _TaskRows, changed_tasks
+from plait.store.sqlite import Decided, _dumps, _tagged_dumps, _TaskRows, changed_tasks
 from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
 from plait.ui.headless import timeline_lines
 
@@ -148,6 +149,21 @@ def test_json_is_the_codecs_byte_for_byte() -> None:
     for value in values:
         want = json.dumps(codec.encode(value), separators=(",", ":"), sort_keys=True)
         assert _dumps(value) == want
+
+
+def test_an_event_or_effect_row_is_the_codecs_text_field_by_field() -> None:
+    """Events and effects are written from the text of their fields, the tag put in its
+    sorted place (P2): every kind (the codec tests' samples, each with every field set)
+    and every event and effect of a chaotic run must be the codec's text byte for byte,
+    and decode back to the same value."""
+    values: list[object] = [*EVENTS, *EFFECTS]
+    for step in _steps(seed=9):
+        values += [step.event, *step.effects]
+    assert {type(v) for v in values} >= {*ev.EVENT_TYPES, *fx.EFFECT_TYPES}
+    for value in values:
+        want = json.dumps(codec.encode(value), separators=(",", ":"), sort_keys=True)
+        assert _tagged_dumps(value) == want
+        assert codec.decode_as(type(value), json.loads(want)) == value
 
 
 def test_a_task_row_is_the_codecs_text_as_its_fields_change() -> None:

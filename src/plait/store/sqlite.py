@@ -18,6 +18,7 @@ import json
 import math
 import os
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
@@ -190,7 +191,60 @@ def _fragment(value: object) -> str:
         return int.__repr__(value)
     if cls is float and math.isfinite(value):  # type: ignore[arg-type]
         return float.__repr__(value)
-    return _dumps(value)
+    known = _BATCH_TEXTS.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    text = _dumps(value)
+    _BATCH_TEXTS[id(value)] = (value, text)
+    return text
+
+
+# The text of the composite values (a PR view, a usage, an op) met by `_fragment` in the
+# batch being written, by identity: an event's PR view or usage is most often the very
+# object its task then holds, so the task's row takes the event's text (P2). The values
+# are frozen and held while kept (no id reused); `Store.commit_many` empties it after
+# every batch.
+_BATCH_TEXTS: dict[int, tuple[object, str]] = {}
+
+
+# ---- an event's or an effect's row, built from the text of its fields (P2) ------------------
+# Per class: its fields' keys as JSON (`"name":`) in the order `_dumps` sorts them, the
+# reader of their values in that order, and where the tag (`"type":"Name"`) goes among them.
+_Tagging = tuple[tuple[str, ...], Callable[[Any], tuple[object, ...]], int, str]
+_TAGGINGS: dict[type, _Tagging | None] = {}
+
+
+def _tagging(cls: type) -> _Tagging | None:
+    """How to write `cls` field by field, or None where `_dumps` must (not an event or
+    effect class, a field called `type`, fewer than two fields)."""
+    if not (dataclasses.is_dataclass(cls) and cls.__name__ in _TAGGED):
+        return None
+    names = sorted(f.name for f in dataclasses.fields(cls))
+    if "type" in names or len(names) < 2:
+        return None
+    keys = tuple(_encode_str(name) + ":" for name in names)
+    return (
+        keys,
+        attrgetter(*names),
+        bisect_left(names, "type"),
+        '"type":' + _encode_str(cls.__name__),
+    )
+
+
+def _tagged_dumps(value: object) -> str:
+    """`_dumps(value)` for an event or an effect, byte for byte, without the dict of its
+    fields and the sort of its keys (every event and effect is written once: P2)."""
+    cls = type(value)
+    try:
+        how = _TAGGINGS[cls]
+    except KeyError:
+        how = _TAGGINGS[cls] = _tagging(cls) if _FIELDWISE_OK else None
+    if how is None:
+        return _dumps(value)
+    keys, read, at, tag = how
+    parts = list(map(add, keys, map(_fragment, read(value))))
+    parts.insert(at, tag)
+    return "{" + ",".join(parts) + "}"
 
 
 _TASK_NAMES = tuple(sorted(f.name for f in dataclasses.fields(TaskState)))
@@ -436,7 +490,7 @@ class Store:
             for seq, step in zip(seqs, steps, strict=True):
                 touched = changed_tasks(step.old, step.new)
                 event, kind = step.event, type(step.event).__name__
-                events.append((seq, event.at, kind, _dumps(event), int(step.deferred)))
+                events.append((seq, event.at, kind, _tagged_dumps(event), int(step.deferred)))
                 lines.extend(timeline.rows(seq, event.at, kind, step.lines))
                 self._record(seq, step, touched, outbox)
                 changed.update(dict.fromkeys(touched))
@@ -475,6 +529,8 @@ class Store:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            _BATCH_TEXTS.clear()
         return seqs
 
     def _record(self, seq: int, step: Decided, touched: list[str], outbox: _Outbox) -> None:
@@ -491,7 +547,7 @@ class Store:
             outbox.ended.extend(("cancelled", seq, effect_id) for effect_id in abandoned)
         if step.effects:
             outbox.new.extend(
-                (e.id, e.task, type(e).__name__, _dumps(e), seq) for e in step.effects
+                (e.id, e.task, type(e).__name__, _tagged_dumps(e), seq) for e in step.effects
             )
 
     def _write_static(self, state: RunState) -> None:
