@@ -3,7 +3,8 @@
 The goal is checked on the engine's own loop in a closed loop (`bench.p2_engine`): a real
 engine over a real store runs a 200-task plan to its end, every effect answered at once
 by a benchmark double, the events it decided, narrated and committed over the run's wall
-time. The figures below it show the parts: the same plan (random DAG, concurrency 8, a
+time; beside it, the same closed loop at concurrency 64 (informative). The figures
+below them show the parts: the same plan (random DAG, concurrency 8, a
 little CI failure and review chaos so every kind of event shows up) is played by
 `plait.testing.core_driver.CoreDriver` on its simulated clock; an observer commits every
 decision with `plait.store.Store.commit` (a temp file, WAL), one transaction per event:
