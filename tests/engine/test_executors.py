@@ -108,16 +108,18 @@ async def agent_effect(executors: Executors, task: str) -> fx.RunAgent:
     )
 
 
-def test_a_stopped_first_turn_holds_the_others_back_only_briefly(tmp_path: Path) -> None:
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps(WRITE_AND_COMMIT))
+def _second_turn_beside_a_silent_first(
+    tmp_path: Path, backend: StopsItself, *, warm_up_wait: float
+) -> None:
+    """The backend's first turn runs and never streams; a second turn must still finish
+    within 60 s, and the first is still running then."""
 
     async def scenario() -> None:
         book = Book()
         executors = make_executors(
             tmp_path,
-            StopsItself(script),
-            warm_up_wait=0.2,
+            backend,
+            warm_up_wait=warm_up_wait,
             idle_timeout=None,
             turn_timeout=None,
             processes=book,
@@ -126,7 +128,6 @@ def test_a_stopped_first_turn_holds_the_others_back_only_briefly(tmp_path: Path)
         stuck = asyncio.create_task(executors.run(first))
         await book.spawned.wait()  # the stuck turn is the backend's first, and it runs
         try:
-            # Without a bound, this waits for the stopped agent to stream: forever.
             other = await asyncio.wait_for(executors.run(second), timeout=60)
             assert isinstance(other, ev.AgentFinished), other
             assert other.ok, other.error
@@ -136,6 +137,13 @@ def test_a_stopped_first_turn_holds_the_others_back_only_briefly(tmp_path: Path)
             await asyncio.gather(stuck, return_exceptions=True)
 
     asyncio.run(scenario())
+
+
+def test_a_stopped_first_turn_holds_the_others_back_only_briefly(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(WRITE_AND_COMMIT))
+    # Without a bound, the second turn would wait for the stopped agent to stream: forever.
+    _second_turn_beside_a_silent_first(tmp_path, StopsItself(script), warm_up_wait=0.2)
 
 
 class StartsSideBySide(StopsItself):
@@ -149,31 +157,8 @@ def test_a_backend_that_starts_side_by_side_does_not_wait_for_its_first_turn(
 ) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps(WRITE_AND_COMMIT))
-
-    async def scenario() -> None:
-        book = Book()
-        executors = make_executors(
-            tmp_path,
-            StartsSideBySide(script),
-            warm_up_wait=120.0,
-            idle_timeout=None,
-            turn_timeout=None,
-            processes=book,
-        )
-        first, second = [await agent_effect(executors, t) for t in ("stuck", "other")]
-        stuck = asyncio.create_task(executors.run(first))
-        await book.spawned.wait()  # the backend's first turn runs and never streams
-        try:
-            # A backend that starts alone first would hold this one back for 120 s.
-            other = await asyncio.wait_for(executors.run(second), timeout=60)
-            assert isinstance(other, ev.AgentFinished), other
-            assert other.ok, other.error
-            assert not stuck.done()
-        finally:
-            stuck.cancel()
-            await asyncio.gather(stuck, return_exceptions=True)
-
-    asyncio.run(scenario())
+    # A backend that starts alone first would hold the second turn back for 120 s.
+    _second_turn_beside_a_silent_first(tmp_path, StartsSideBySide(script), warm_up_wait=120.0)
 
 
 def test_claude_starts_side_by_side_and_the_other_clis_alone_first() -> None:

@@ -13,12 +13,9 @@ from plait.core.model import PRView, Usage
 from plait.engine.executor import WorkerInfo
 
 
-class IdleExecutor:
-    """Runs nothing: every effect waits (cancelled when the engine stops)."""
-
-    async def run(self, effect: fx.Effect) -> ev.Event:
-        await asyncio.Event().wait()
-        raise AssertionError("an idle executor's effect never ends")
+class HereOnly:
+    """What an executor with no agent processes and no workers says to the engine and the
+    API; a double adds `run` and `describe`."""
 
     def interrupt(self, effect_id: str) -> bool:
         return False
@@ -34,6 +31,14 @@ class IdleExecutor:
 
     async def workers(self) -> Sequence[WorkerInfo]:
         return []
+
+
+class IdleExecutor(HereOnly):
+    """Runs nothing: every effect waits (cancelled when the engine stops)."""
+
+    async def run(self, effect: fx.Effect) -> ev.Event:
+        await asyncio.Event().wait()
+        raise AssertionError("an idle executor's effect never ends")
 
     @property
     def describe(self) -> str:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.model import CIStatus, PRView, Usage
-from plait.engine.executor import WorkerInfo
+from plait.core.model import CIStatus, PRView
 from plait.testing.core_world import SimWorld
+from plait.testing.idle_engine import HereOnly
 
 
 class InstantWorld:
@@ -51,7 +51,7 @@ class InstantWorld:
         return InstantForge(self)
 
 
-class InstantExecutor:
+class InstantExecutor(HereOnly):
     """Answers each effect at once with its simulated result (a benchmark double)."""
 
     def __init__(self, world: InstantWorld) -> None:
@@ -60,21 +60,6 @@ class InstantExecutor:
     async def run(self, effect: fx.Effect) -> ev.Event:
         self.w.answered += 1
         return self.w.world.apply(effect, "ok", self.w.clock())
-
-    def interrupt(self, effect_id: str) -> bool:
-        return False
-
-    def abandon(self, effect_id: str) -> None:
-        return None
-
-    def live_usage(self) -> dict[str, tuple[Usage, bool]]:
-        return {}
-
-    def placement(self) -> dict[str, str]:
-        return {}
-
-    async def workers(self) -> Sequence[WorkerInfo]:
-        return []
 
     @property
     def describe(self) -> str:
