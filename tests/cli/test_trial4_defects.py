@@ -155,3 +155,29 @@ def test_followers_of_a_foreground_run_end_with_the_store_when_its_engine_exits(
     assert logs.returncode == 0, logs_err
     assert "did not answer" not in logs_err
     assert "-- turn ok" in followed
+
+
+def test_main_flag_wins_over_plait_toml_even_when_it_says_main(tmp_path: Path) -> None:
+    """`--main main` with `[project] main = "trunk"` worked on trunk (a flag equal to its
+    default counted as not given): run refused, trunk is no branch; a later --main main on
+    an existing project did not win either."""
+    repo = Path(GitRepo.init(tmp_path / "repo", files={"a.txt": "a\n"}).path)
+    (repo / "plait.toml").write_text('[project]\nmain = "trunk"\n')
+    plan, script = _files(tmp_path)
+    run = plait("run", str(plan), "--repo", str(repo), "--script", str(script), "--main",
+                "main", "--json", home=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads(run.stdout.splitlines()[-1])["outcome"] == "merged"
+    # An existing project made without --main: the flag given later wins from then on.
+    (repo / "plait.toml").write_text("")
+    assert plait("init", "--repo", str(repo), "--script", str(script), "--project", "q",
+                 home=tmp_path).returncode == 0  # fmt: skip
+    (repo / "plait.toml").write_text('[project]\nmain = "trunk"\n')
+    out = plait("up", "q", home=tmp_path)
+    assert out.returncode == 3, out.stdout + out.stderr  # plait.toml's trunk: no branch
+    plan.write_text(PLAN.replace("one", "two"))
+    script.write_text(json.dumps({"default": {"start": [json.loads(json.dumps(ONE).replace(
+        "one", "two"))]}}))  # fmt: skip
+    out = plait("run", str(plan), "--project", "q", "--main", "main", "--json", home=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout.splitlines()[-1])["outcome"] == "merged"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -247,3 +249,35 @@ def test_agents_and_their_options_are_checked_with_the_line() -> None:
     assert any(line == 4 and "unknown agent 'codx'" in m for line, m in found)
     assert any(line == 7 and "max_retries" in m for line, m in found)
     assert any(line == 9 and "unknown agent 'gemnii'" in m for line, m in found)
+
+
+def test_a_flag_wins_even_when_it_says_what_the_default_says() -> None:
+    """`--main main` with `main = "trunk"` in plait.toml worked on trunk: a flag equal to
+    its default counted as not given."""
+    config = parse_config(FULL, "plait.toml")
+    flags = Settings(repo="/r", main_branch="main", idle_timeout=600.0,
+                     given=("main_branch", "idle_timeout"))  # fmt: skip
+    eff = effective("p", flags, config)
+    assert eff.config.main_branch == "main"
+    assert eff.settings.idle_timeout == 600.0
+    assert eff.settings.turn_timeout == 3600.0  # not given, and plait.toml has none
+    # Nothing given: plait.toml decides.
+    none = effective("p", Settings(repo="/r", given=()), config)
+    assert (none.config.main_branch, none.settings.idle_timeout) == ("trunk", 300.0)
+
+
+def test_settings_stored_before_given_was_kept_load_as_before() -> None:
+    """A stored record without `given`: a value other than its default was a flag, one at
+    its default was not; the github forge's own poll interval is not a flag."""
+    config = parse_config(FULL.replace("cooldown = 45.5", "cooldown = 45.5\npoll_interval = 12"),
+                          "plait.toml")  # fmt: skip
+    old = Settings(repo="/r", main_branch="dev", idle_timeout=600.0)
+    back = Settings.from_json(json.dumps({k: v for k, v in json.loads(old.to_json()).items()
+                                          if k != "given"}))  # fmt: skip
+    assert back.given is None
+    eff = effective("p", back, config)
+    assert (eff.config.main_branch, eff.settings.idle_timeout) == ("dev", 300.0)
+    github = Settings.from_json(Settings(repo="/r", forge="github", poll_interval=30.0).to_json())
+    assert effective("p", github, config).settings.poll_interval == 12.0
+    kept = Settings(repo="/r", given=("main_branch",))
+    assert Settings.from_json(kept.to_json()) == kept

@@ -57,6 +57,8 @@ from plait.engine.project import (
     start_project,
 )
 from plait.engine.settings import (
+    GITHUB_POLL,
+    RESOLVED_BY_FLAG,
     Settings,
     check_secret,
     check_start,
@@ -308,7 +310,7 @@ def new_settings(args: argparse.Namespace, repo: str) -> Settings:
         github_api_url=args.github_url,
         remote=args.remote or "origin",
         slug=args.slug,
-        poll_interval=args.poll_interval or (30.0 if forge == "github" else 0.5),
+        poll_interval=args.poll_interval or (GITHUB_POLL if forge == "github" else 0.5),
         idle_timeout=args.idle_timeout or 600.0,
         turn_timeout=args.turn_timeout or 3600.0,
         max_concurrency=args.max_concurrency,
@@ -317,7 +319,22 @@ def new_settings(args: argparse.Namespace, repo: str) -> Settings:
         keep_worktrees=args.keep_worktrees,
         **{field: getattr(args, flag) for flag, field in _NOTIFY_FLAGS},
         executor=args.executor or "",
+        given=_flags_given(args),
     )
+
+
+# The flags that say a setting plait.toml may also say (the flag wins when given).
+_RESOLVED_FLAGS = (
+    ("main", "main_branch"),
+    ("poll_interval", "poll_interval"),
+    ("idle_timeout", "idle_timeout"),
+    ("turn_timeout", "turn_timeout"),
+)
+
+
+def _flags_given(args: argparse.Namespace, before: tuple[str, ...] = ()) -> tuple[str, ...]:
+    now = {field for flag, field in _RESOLVED_FLAGS if getattr(args, flag) is not None}
+    return tuple(f for f in RESOLVED_BY_FLAG if f in now or f in before)
 
 
 def changed_settings(proj: Project, args: argparse.Namespace) -> Settings:
@@ -365,6 +382,11 @@ def changed_settings(proj: Project, args: argparse.Namespace) -> Settings:
             updates[field] = shlex.split(value) if field == "ci_command" else value
     if not updates:
         return s
+    if s.given is not None or any(getattr(args, f) is not None for f, _ in _RESOLVED_FLAGS):
+        before = (
+            s.given if s.given is not None else tuple(f for f in RESOLVED_BY_FLAG if s.was_given(f))
+        )
+        updates["given"] = _flags_given(args, before)
     new = replace(s, **updates)
     get_backend(new.agent, with_secrets(new.agent_options, os.environ), script=new.script)
     proj.store.set_meta("settings", new.to_json())

@@ -1,10 +1,12 @@
 """A project's settings: what its flags said (kept in the store), what the repository's
 `plait.toml` says, and the defaults — merged into what the shells and the core use.
 
-A flag given on the command line wins over plait.toml, which wins over the defaults. A
-stored setting still at its default counts as not given. The merge runs every time an
-engine starts, so an edited plait.toml applies at the next `plait up`/`resume` (the core
-hears of new caps and delays through a ConfigChanged event).
+A flag given on the command line wins over plait.toml, which wins over the defaults, even
+when the flag says what the default says (`--main main` over `main = "trunk"`): the
+settings keep which of them flags gave (`given`). Settings stored before `given` was kept
+(and ones made in code without it) count a value that differs from its default as given.
+The merge runs every time an engine starts, so an edited plait.toml applies at the next
+`plait up`/`resume` (the core hears of new caps and delays through a ConfigChanged event).
 """
 
 from __future__ import annotations
@@ -72,6 +74,18 @@ class Settings:
     swarm_file: str | None = None
     # Where agent turns run, as --executor said ("": plait.toml's [executor], else local).
     executor: str = ""
+    # Which of RESOLVED_BY_FLAG the command line gave (None: not recorded, a value that
+    # differs from its default counts as given).
+    given: tuple[str, ...] | None = None
+
+    def was_given(self, name: str) -> bool:
+        """Whether a flag gave this setting (so it wins over plait.toml)."""
+        if self.given is not None:
+            return name in self.given
+        value = getattr(self, name)
+        if name == "poll_interval" and self.forge == "github" and value == GITHUB_POLL:
+            return False  # the github forge's own default, stored as if given
+        return bool(value != getattr(_DEFAULTS, name))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -80,10 +94,16 @@ class Settings:
     def from_json(text: str) -> Settings:
         data = json.loads(text)
         known = {f.name for f in dataclasses.fields(Settings)}
-        return Settings(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("given") is not None:
+            values["given"] = tuple(values["given"])
+        return Settings(**values)
 
 
 _DEFAULTS = Settings(repo="")
+GITHUB_POLL = 30.0  # the github forge polls less often by default
+# Settings a flag, plait.toml and a default each may say: the flag wins, then plait.toml.
+RESOLVED_BY_FLAG = ("main_branch", "poll_interval", "idle_timeout", "turn_timeout")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,7 +213,7 @@ def check_start_main(s: Settings) -> None:
     if not s.repo or not path.is_file():
         return
     config = read_config_file(path)
-    if not config.main or _pick(s.main_branch, _DEFAULTS.main_branch, config.main) != config.main:
+    if not config.main or _pick(s, "main_branch", config.main) != config.main:
         return
     from plait.workspaces.repo import has_branch
 
@@ -258,12 +278,12 @@ def check_agents(config: ProjectConfig, text: str, path: str) -> None:
         raise PlanError(problems)
 
 
-def _pick(given: Any, default: Any, configured: Any) -> Any:
-    """The flag when it was given (differs from the default), else plait.toml, else the
-    default."""
-    if given is not None and given != default:
-        return given
-    return configured if configured is not None else (given if given is not None else default)
+def _pick(s: Settings, name: str, configured: Any) -> Any:
+    """The flag when it was given (even if it says what the default says), else
+    plait.toml, else the default."""
+    if s.was_given(name) or configured is None:
+        return getattr(s, name)
+    return configured
 
 
 def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
@@ -272,10 +292,10 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         s,
         ci_command=ci,
         hook=s.hook or cfg.hook,
-        main_branch=_pick(s.main_branch, _DEFAULTS.main_branch, cfg.main),
-        poll_interval=_pick(s.poll_interval, _DEFAULTS.poll_interval, cfg.poll_interval),
-        idle_timeout=_pick(s.idle_timeout, _DEFAULTS.idle_timeout, cfg.idle_timeout),
-        turn_timeout=_pick(s.turn_timeout, _DEFAULTS.turn_timeout, cfg.turn_timeout),
+        main_branch=_pick(s, "main_branch", cfg.main),
+        poll_interval=_pick(s, "poll_interval", cfg.poll_interval),
+        idle_timeout=_pick(s, "idle_timeout", cfg.idle_timeout),
+        turn_timeout=_pick(s, "turn_timeout", cfg.turn_timeout),
     )
     backends: dict[str, dict[str, Scalar]] = {n: dict(o) for n, o in cfg.backends.items()}
     default_options = {**backends.get(s.agent, {}), **cfg.agent_options}
@@ -296,7 +316,7 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         ci_failure_cap=cfg.ci_failure_cap or base.ci_failure_cap,
         failure_cap=cfg.failure_cap or base.failure_cap,
         hold_for_dependents=_first(cfg.hold_for_dependents, base.hold_for_dependents),
-        cooldown_seconds=_pick(s.cooldown, None, cfg.cooldown) or base.cooldown_seconds,
+        cooldown_seconds=_given(s.cooldown, cfg.cooldown) or base.cooldown_seconds,
         merge_delay=_first(s.merge_delay, cfg.merge_delay, base.merge_delay),
         keep_worktrees=_first(s.keep_worktrees, cfg.keep_worktrees, base.keep_worktrees),
         stacked=_first(None, cfg.stacked, base.stacked),
