@@ -355,3 +355,46 @@ def test_a_forbidden_turn_stops_a_claimed_ticket_of_any_landing() -> None:
     t0 = d.st.tasks["t0"]
     assert [(e.outcome, e.returned) for e in t0.log if e.kind == "cycle"] == [("error", ())]
     assert "it pushed main" in attention_reason(t0, d.st.config)
+
+
+def test_a_retried_forbidden_ticket_goes_on_with_a_worker_of_its_group() -> None:
+    """After `plait retry` a ticket stopped for a forbidden turn went on without a worker,
+    on the project's agent (claude) instead of its group's (codex, gpt, high, prompts)."""
+    d = _swarm(_queue(1), GROUP)
+    d.run(until=lambda s: bool(d.pending(fx.RunAgent, "t0")))
+    [turn] = d.pending(fx.RunAgent, "t0")
+    d.feed(ev.AgentFinished(at=d.now, effect_id=turn.id, task="t0", ok=False,
+                            failure="forbidden", error="it pushed main"))  # fmt: skip
+    assert not d.st.tasks["t0"].worker
+    d.feed(ev.TaskRetried(at=d.now, task="t0"))
+    d.run(until=lambda s: len(d.decided(fx.RunAgent, "t0")) == 2)
+    again = d.decided(fx.RunAgent, "t0")[-1]
+    assert (again.agent, again.model, again.effort, again.prompts) == (
+        "codex", "gpt", "high", ("/p.md",))  # fmt: skip
+    assert d.st.tasks["t0"].worker == "w/1"
+    state = d.run(until=lambda s: s.tasks["t0"].phase is Phase.MERGED)
+    cycles = [e for e in state.tasks["t0"].log if e.kind == "cycle"]
+    assert [(e.worker, e.outcome) for e in cycles] == [("w/1", "error"), ("w/1", "merged")]
+    assert not claims(state)
+
+
+def test_a_retried_ticket_that_hit_the_failure_cap_waits_for_a_worker_of_its_group() -> None:
+    """Given back failure_cap times it waits for a person; retried, its next turn waits
+    for a free worker of its group (here busy with another ticket) and runs on its agent."""
+    d = _swarm(_queue(2), replace(GROUP, count=1), retry_seconds=1.0)
+    fail: list[Outcome] = ["fail"] * 30
+    d.script("t0", "agent:start", *fail)
+    d.script("t0", "agent:nudge", *fail)
+    d.script("t0", "agent:wrapup", *fail)
+    state = d.run(until=swarm_done)
+    assert attention_reason(state.tasks["t0"], d.config)
+    assert not state.tasks["t0"].worker
+    turns = len(d.decided(fx.RunAgent, "t0"))
+    d.script("t0", "agent:start", "ok")
+    d.script("t0", "agent:continue", "ok")
+    d.feed(ev.TaskRetried(at=d.now, task="t0"))
+    state = d.run(until=lambda s: s.tasks["t0"].phase is Phase.MERGED)
+    later = d.decided(fx.RunAgent, "t0")[turns:]
+    assert later
+    assert {(t.agent, t.model) for t in later} == {("codex", "gpt")}
+    assert not claims(state)

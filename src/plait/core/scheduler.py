@@ -45,7 +45,7 @@ from plait.core.task import (
     turn_pending,
     wants_ready,
 )
-from plait.core.taskmap import TaskMap, indexed_tasks
+from plait.core.taskmap import TaskMap, indexed_tasks, put
 
 if TYPE_CHECKING:  # mypy checks each field's type through its dataclasses plugin
     from dataclasses import replace
@@ -223,11 +223,11 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
             and not attention_reason(t, state.config)
         )
 
-    _serve_current(state, tasks, slots, movable, out)
-    _serve_feedback(state, tasks, slots, movable, out)
-    _serve_housekeeping(state, tasks, slots, movable, out)
-    _serve_prepared(state, tasks, slots, movable, out)
     workers = dict(state.swarm.workers)
+    _serve_current(state, tasks, slots, movable, out, workers)
+    _serve_feedback(state, tasks, slots, movable, out, workers)
+    _serve_housekeeping(state, tasks, slots, movable, out)
+    _serve_prepared(state, tasks, slots, movable, out, workers)
     _serve_starts(state, _Overlay(tasks, indexed), slots, workers, out)
     if workers != state.swarm.workers:
         state = replace(state, swarm=replace(state.swarm, workers=workers))
@@ -239,27 +239,74 @@ def schedule(state: RunState) -> tuple[RunState, tuple[fx.Effect, ...]]:
 Movable = Callable[[TaskState], bool]
 
 
+Workers = dict[str, WorkerState]
+
+
+def _unclaimed(state: RunState, t: TaskState) -> bool:
+    """A task of a queue that worker groups serve, with no worker holding it: its claim
+    ended for a person (a forbidden turn, or given back `failure_cap` times) and a
+    `plait retry` let it go on. Its next turn waits for a worker of its group, so it runs
+    on the group's agent, model, effort and prompts again, not on the project's agent."""
+    return (
+        not t.worker
+        and not t.carried_by
+        and bool(state.config.workers)
+        and swarm.serves(state.config.workers, state.specs[t.id].queue)
+    )
+
+
+def _claim_again(
+    state: RunState, t: TaskState, workers: Workers, slots: _Slots
+) -> tuple[RunState, TaskState] | None:
+    """A free worker of the task's group takes it again (None: none may now); the state
+    returned has the claim, for the turn's effect to name the group's agent."""
+    if state.swarm.draining:
+        return None
+    queue = state.specs[t.id].queue
+    worker = swarm.free_worker(state, workers, queue, partial(slots.free_for, t.id))
+    if worker is None:
+        return None
+    t = swarm.claim(state, t, worker, workers)
+    return put(state, t), t
+
+
 def _serve_current(
-    state: RunState, tasks: dict[str, TaskState], slots: _Slots, movable: Movable, out: _Out
+    state: RunState,
+    tasks: dict[str, TaskState],
+    slots: _Slots,
+    movable: Movable,
+    out: _Out,
+    workers: Workers,
 ) -> None:
     """1. Operations under way: their next step (agent steps need a slot again)."""
     for tid, t in tasks.items():
         if t.current is None or not movable(t) or (t.phase is Phase.MERGED and not t.current):
             continue
+        at = state
         if prepared_ahead(state, t):
             if t.step == "agent":
                 continue  # a prepared start: after feedback, in `_serve_prepared`
         elif uses_slot(t):
-            agent = slot_agent(state, t)
+            if t.step != "verdict" and _unclaimed(state, t):
+                claimed = _claim_again(state, t, workers, slots)
+                if claimed is None:
+                    continue
+                at, t = claimed
+            agent = slot_agent(at, t)
             if not slots.free_for(tid, agent):
                 continue
             slots.add(tid, agent)
-        tasks[tid], effect = _emit(state, t)
+        tasks[tid], effect = _emit(at, t)
         out.append(effect)
 
 
 def _serve_prepared(
-    state: RunState, tasks: dict[str, TaskState], slots: _Slots, movable: Movable, out: _Out
+    state: RunState,
+    tasks: dict[str, TaskState],
+    slots: _Slots,
+    movable: Movable,
+    out: _Out,
+    workers: Workers,
 ) -> None:
     """3b. Starts whose worktree was made ahead: their agent turn, as slots free (before
     any new start, after feedback on open work)."""
@@ -268,17 +315,28 @@ def _serve_prepared(
     for tid, t in tasks.items():
         if t.step != "agent" or not prepared_ahead(state, t) or not movable(t):
             continue
-        agent = slot_agent(state, t)
+        at = state
+        if _unclaimed(state, t):
+            claimed = _claim_again(state, t, workers, slots)
+            if claimed is None:
+                continue
+            at, t = claimed
+        agent = slot_agent(at, t)
         if not slots.free_for(tid, agent):
             continue
         slots.add(tid, agent)
         slots.add_ahead(tid, -1)
-        tasks[tid], effect = _emit(state, t)
+        tasks[tid], effect = _emit(at, t)
         out.append(effect)
 
 
 def _serve_feedback(
-    state: RunState, tasks: dict[str, TaskState], slots: _Slots, movable: Movable, out: _Out
+    state: RunState,
+    tasks: dict[str, TaskState],
+    slots: _Slots,
+    movable: Movable,
+    out: _Out,
+    workers: Workers,
 ) -> None:
     """2. Feedback, by priority across tasks, then plan order."""
     ranked: list[tuple[int, int, str, Op]] = []
@@ -288,14 +346,21 @@ def _serve_feedback(
             if op is not None:
                 ranked.append((FEEDBACK_PRIORITY.index(op.kind), i, tid, op))
     for _, _, tid, op in sorted(ranked):
+        t, at = tasks[tid], state
         if op.kind in AGENT_OPS:
-            if not slots.free_for(tid):
+            if _unclaimed(state, t):
+                claimed = _claim_again(state, t, workers, slots)
+                if claimed is None:
+                    continue
+                at, t = claimed
+            agent = agent_of(at, tid)
+            if not slots.free_for(tid, agent):
                 continue
-            slots.add(tid)
-        t = take(tasks[tid], op, FIRST_STEP[op.kind])
+            slots.add(tid, agent)
+        t = take(t, op, FIRST_STEP[op.kind])
         if not t.worktree:
             t = replace(t, step="workspace")  # an adopted PR: check its branch out first
-        tasks[tid], effect = _emit(state, t)
+        tasks[tid], effect = _emit(at, t)
         out.append(effect)
 
 
