@@ -181,3 +181,14 @@ def test_main_flag_wins_over_plait_toml_even_when_it_says_main(tmp_path: Path) -
     out = plait("run", str(plan), "--project", "q", "--main", "main", "--json", home=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout.splitlines()[-1])["outcome"] == "merged"
+
+
+def test_swarm_takes_headless_as_run_does(tmp_path: Path) -> None:
+    """`plait swarm CONFIG --headless` was refused as an unrecognized argument, though
+    `plait run` takes it and swarm prints the same lines."""
+    out = plait("swarm", str(tmp_path / "none.toml"), "--headless", home=tmp_path)
+    assert "unrecognized arguments" not in out.stderr
+    assert "none.toml" in out.stderr  # on to the config file, which is not there
+    assert out.returncode == 3, out.stderr
+    helped = plait("swarm", "--help", home=tmp_path)
+    assert "--headless" in helped.stdout

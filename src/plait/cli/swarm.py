@@ -54,6 +54,12 @@ def register(sub: Any) -> None:
     add_settings_flags(p)
     add_project_flag(p)
     add_json_flag(p)
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="print one line per event (as `plait run --headless`); a swarm always does, "
+        "in a terminal too: watch it with `plait tui` or `plait swarm status`",
+    )
     p.add_argument("--last", type=int, default=20, help="status: how many log lines to show")
     p.set_defaults(handler=cmd_swarm)
 
