@@ -84,6 +84,11 @@ def test_an_interrupted_turn_continues_its_session(tmp_path: Path) -> None:
     (second,) = finals
     assert row["input_tokens"] > second["input_tokens"]
     assert len(usage) > 0
+    # The timeline says the turn went on after the restart, and ended as carried on.
+    said = [m for (m,) in run.rows("SELECT message FROM timeline WHERE task = '1' ORDER BY id")]
+    assert "agent script carries on its start turn after a restart" in said, said
+    assert any(m.startswith("agent finished start turn (carried on after a restart)")
+               for m in said), said  # fmt: skip
 
 
 def _spawn(pids: Path, name: str) -> dict[str, object]:

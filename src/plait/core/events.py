@@ -30,6 +30,10 @@ class RunStarted(Event):
 class Tick(Event):
     """The clock moved; lets retries and delays fire."""
 
+    # The agent turns a restart carries on (their effect ids, left pending by the engine
+    # before): the core ignores them; the narration says those turns go on.
+    carried: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EffectResult(Event):

@@ -225,11 +225,15 @@ class Engine:
                 # Commands recorded while no engine ran come before the effects a crash
                 # left pending: a task stopped meanwhile must not start its turn again.
                 self._apply([_Waiting(e, inbox_id=i) for i, e in self.store.inbox()])
+                carried: list[str] = []
                 for effect in self.store.pending_effects():
+                    if isinstance(effect, fx.RunAgent):
+                        carried.append(effect.id)
                     self._dispatch(effect)
-                # A restart may find work to do that needs no event (e.g. caps changed).
-                if not first:
-                    self._apply([_Waiting(ev.Tick(at=self.clock()))])
+                # A restart may find work to do that needs no event (e.g. caps changed),
+                # and says which agent turns it carries on.
+                if not first or carried:
+                    self._apply([_Waiting(ev.Tick(at=self.clock(), carried=tuple(carried)))])
             try:
                 stopped = await self._main_loop(until)
                 await self._send_last_notifications(

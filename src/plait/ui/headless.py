@@ -40,10 +40,14 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
                 kind = "nudge"
             elif prev is not None and prev.interrupted and prev.session_id:
                 kind = "continue"  # as the turn was started (`scheduler`'s turn kinds)
+            if event.interrupted_turns:
+                kind = f"{kind} turn (carried on after a restart),"
+            else:
+                kind = f"{kind} turn"
             if event.ok:
                 cost = f", ${event.usage.cost_usd:.4f}" if event.usage.cost_usd else ""
                 return (
-                    f"agent finished {kind} turn in {event.seconds:.1f}s: "
+                    f"agent finished {kind} in {event.seconds:.1f}s: "
                     f"{event.usage.total_tokens} tokens{cost}{after_turn_note(event, old, new)}"
                 )
             cool = new.cooldowns.get(agent_of(new, event.task))
@@ -57,7 +61,7 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
                 return f"agent went silent ({event.error}); nudging it once"
             if event.failure == "killed":
                 return "agent stopped; `plait retry` continues its session"
-            return f"agent {kind} turn failed ({event.failure or 'error'}): {event.error}"
+            return f"agent {kind.rstrip(',')} failed ({event.failure or 'error'}): {event.error}"
         case ev.Pushed():
             return f"pushed {_short(event.head_sha)}"
         case ev.PROpened():
@@ -230,9 +234,27 @@ def _messages(
         out.append((task, line))
     if old is not None and over and not project_over(old):
         out.append((None, f"OVER BUDGET: {over}; no new agent turn starts (`plait budget`)"))
+    if isinstance(event, ev.Tick) and event.carried:
+        out.extend(_carried_on(new, event.carried))
     for effect in effects:
         if isinstance(effect, fx.RunAgent):
             out.append((effect.task, f"agent {effect.agent} starts a {effect.turn.kind} turn"))
+    return out
+
+
+def _carried_on(state: RunState, effect_ids: tuple[str, ...]) -> list[tuple[str | None, str]]:
+    """The agent turns a restart carries on (cut off when the engine stopped)."""
+    out: list[tuple[str | None, str]] = []
+    for t in state.tasks.values():
+        if t.in_flight not in effect_ids or t.current is None:
+            continue
+        kind = t.current.kind.value
+        if t.nudged:
+            kind = "nudge"
+        elif t.interrupted and t.session_id:
+            kind = "continue"
+        out.append((t.id, f"agent {agent_of(state, t.id)} carries on its {kind} turn after "
+                          "a restart"))  # fmt: skip
     return out
 
 
