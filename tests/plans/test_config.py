@@ -79,9 +79,9 @@ def test_every_section_is_read() -> None:
          "did you mean 'max_concurrency'?"),
         ("[agnet]\ndefault = 'x'\n", 1, "unknown key 'agnet' at the top level",
          "did you mean 'agent'?"),
-        ("[liveness]\n\nidle_timeout = 0\n", 3, "idle_timeout = 0.0 is not a number of seconds",
+        ("[liveness]\n\nidle_timeout = 0\n", 3, "idle_timeout = 0 is not a number of seconds",
          "write idle_timeout as"),
-        ("[merge]\ndelay = -1\n", 2, "delay = -1.0 is not a number of seconds, 0 or more", ""),
+        ("[merge]\ndelay = -1\n", 2, "delay = -1 is not a number of seconds, 0 or more", ""),
         ("[limits]\nmax_concurrency = 'many'\n", 2, "is not a whole number", ""),
         ("[limits]\nmax_concurrency = true\n", 2, "is not a whole number", ""),
         ("[classes.INFRA]\ncapp = 1\n", 2, "unknown key 'capp' in [classes.INFRA]", "'cap'"),
@@ -95,7 +95,7 @@ def test_every_section_is_read() -> None:
         ("[budget]\ntask_tokens = 1.5\n", 2, "is not a whole number", ""),
         ("[conflicts]\nhold = 'yes'\n", 2, "is not true or false", ""),
         ("[limits]\nhold_for_dependents = -5\n", 2,
-         "hold_for_dependents = -5.0 is not a number of seconds, 0 or more",
+         "hold_for_dependents = -5 is not a number of seconds, 0 or more",
          "write hold_for_dependents as a number of seconds, 0 or more"),
         ("[limits]\nhold_for_dependents = '1m'\n", 2, "is not a number of seconds", ""),
     ],
@@ -281,3 +281,27 @@ def test_settings_stored_before_given_was_kept_load_as_before() -> None:
     assert effective("p", github, config).settings.poll_interval == 12.0
     kept = Settings(repo="/r", given=("main_branch",))
     assert Settings.from_json(kept.to_json()) == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("[limits]\nmax_concurrency = true\n", "max_concurrency = true is not"),
+        ("[liveness]\nidle_timeout = -5\n", "idle_timeout = -5 is not"),
+        ("[liveness]\nidle_timeout = -2.5\n", "idle_timeout = -2.5 is not"),
+        ('[notify]\non = ["atention"]\n', 'on = ["atention"] is not'),
+        ("[notify]\non = 'idle'\n", 'on = "idle" is not'),
+    ],
+)  # fmt: skip
+def test_a_wrong_value_is_quoted_as_toml_writes_it(text: str, says: str) -> None:
+    """It was quoted in Python's spelling: `max_concurrency = True`, `idle_timeout = -5.0`
+    for -5, `on = ['atention']`."""
+    with pytest.raises(PlanError) as caught:
+        parse_config(text, "plait.toml")
+    assert says in caught.value.problems[0].message
+
+
+def test_a_misspelt_notification_kind_is_answered_with_the_closest_one() -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_config('[notify]\non = ["idle", "atention"]\n', "plait.toml")
+    assert caught.value.problems[0].hint == 'did you mean "atention" → "attention"?'

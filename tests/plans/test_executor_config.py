@@ -57,7 +57,7 @@ def test_no_table_means_turns_run_here() -> None:
 @pytest.mark.parametrize(
     ("body", "line", "says", "hint"),
     [
-        ('kind = "cloud"', 3, "kind = 'cloud' is not an executor", "local, temporal"),
+        ('kind = "cloud"', 3, 'kind = "cloud" is not an executor', "local, temporal"),
         ('address = "temporal.internal"', 3, "is not HOST:PORT", "HOST:PORT"),
         ('address = "h:99999"', 3, "no port between 1 and 65535", "HOST:PORT"),
         ('address = "h:²"', 3, "no port between 1 and 65535", "HOST:PORT"),  # was a traceback

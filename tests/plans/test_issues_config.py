@@ -111,7 +111,7 @@ def test_class_paths_and_the_second_reviewer_mistakes_name_the_line() -> None:
     with pytest.raises(PlanError) as err:
         parse_config('[classes.E2E]\npaths = "e2e"\n[risk]\ndouble_check_reviewer = 3\n')
     assert sorted((p.line, p.message) for p in err.value.problems) == [
-        (2, "paths = 'e2e' is not a list of path patterns, e.g. [\"e2e/**\"]"),
+        (2, 'paths = "e2e" is not a list of path patterns, e.g. ["e2e/**"]'),
         (4, 'double_check_reviewer = 3 is not an agent, or "agent/model", e.g. "codex"'),
     ]
 
@@ -120,6 +120,6 @@ def test_risk_mistakes_name_the_line() -> None:
     with pytest.raises(PlanError) as err:
         parse_config('[risk]\nhuman = "migrations"\nmax_files = 0\n')
     assert [(p.line, p.message) for p in err.value.problems] == [
-        (2, "human = 'migrations' is not a list of path patterns, e.g. [\"migrations/**\"]"),
+        (2, 'human = "migrations" is not a list of path patterns, e.g. ["migrations/**"]'),
         (3, "max_files = 0 is not a whole number of at least 1"),
     ]

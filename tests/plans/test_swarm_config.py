@@ -98,7 +98,7 @@ def test_the_core_gets_the_worker_groups_planners_review_and_sync() -> None:
     ("text", "line", "message"),
     [
         ("[swarm]\ncount = 3\n", 2, "unknown key 'count' in [swarm]"),
-        ("[swarm]\nlanding = 'none'\n", 2, "landing = 'none' is not merge or pr"),
+        ("[swarm]\nlanding = 'none'\n", 2, 'landing = "none" is not merge or pr'),
         ("[swarm]\nmax_pending = 0\n", 2, "max_pending = 0 is not a whole number of at least 1"),
         (
             "[[swarm.workers]]\nname = 'a'\n[[swarm.workers]]\nname = 'b'\ncount = 0\n",
@@ -110,10 +110,10 @@ def test_the_core_gets_the_worker_groups_planners_review_and_sync() -> None:
         ("[[swarm.planners]]\nmay_plan = true\n", 2, "unknown key 'may_plan'"),
         ("[[swarm.workers]]\nname = 'x'\n[[swarm.planners]]\nname = 'x'\n", 0, "named 'x'"),
         ("[review]\nrounds = -1\n", 2, "rounds = -1"),
-        ("[review]\nexhausted = 'never'\n", 2, "exhausted = 'never' is not queue or attention"),
+        ("[review]\nexhausted = 'never'\n", 2, 'exhausted = "never" is not queue or attention'),
         ("[review]\nreviewers = [{model = 'opus'}]\n", 2, "a reviewer needs an agent"),
-        ("[review]\nprs = 'yes'\n", 2, "prs = 'yes' is not true or false"),
-        ("[merge]\nsync = 'squash'\n", 2, "sync = 'squash' is not rebase or merge"),
+        ("[review]\nprs = 'yes'\n", 2, 'prs = "yes" is not true or false'),
+        ("[merge]\nsync = 'squash'\n", 2, 'sync = "squash" is not rebase or merge'),
     ],
 )
 def test_a_mistake_is_reported_at_its_line(text: str, line: int, message: str) -> None:

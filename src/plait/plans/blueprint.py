@@ -47,7 +47,7 @@ from typing import Any
 from plait.core.graph import has_cycle
 from plait.core.plan import RESTART_POLICIES, PlanProblem, TaskSpec, task_id_problem
 from plait.errors import PlanError
-from plait.plans.tomlpos import TomlProblems
+from plait.plans.tomlpos import TomlProblems, toml_text
 
 LANDINGS = ("none", "pr", "merge")
 _TOP = ("name", "description", "vars", "agents")
@@ -228,7 +228,9 @@ class _Reader(TomlProblems):
         what = _AGENT_KEYS[key]
         value = _typed(key, raw)
         if value is None:
-            self.problem(where, key, f"{key} = {raw!r} is not {what}", f"write {key} as {what}")
+            self.problem(
+                where, key, f"{key} = {toml_text(raw)} is not {what}", f"write {key} as {what}"
+            )
             return None
         if key in ("prompt", "cwd"):
             return self._fill(where, key, str(value), variables)

@@ -56,7 +56,7 @@ from plait.plans.executor import ExecutorConfig, read_executor
 from plait.plans.issues_config import IssuesConfig, read_issues
 from plait.plans.risk import RiskConfig, read_risk
 from plait.plans.swarm_config import SwarmConfig, read_review, read_swarm
-from plait.plans.tomlpos import TomlProblems
+from plait.plans.tomlpos import TomlProblems, toml_text
 
 CONFIG_FILE = "plait.toml"
 
@@ -263,6 +263,16 @@ def _kinds(raw: object) -> tuple[object, bool]:
     return tuple(dict.fromkeys(raw)), True
 
 
+def _closest_kinds(raw: object) -> str:
+    """For a list of kinds with a misspelt one: the kinds meant ("" when none is close)."""
+    if not isinstance(raw, list):
+        return ""
+    unknown = [k for k in raw if isinstance(k, str) and k not in ALL_KINDS]
+    close = {k: difflib.get_close_matches(k, ALL_KINDS, n=1) for k in unknown}
+    said = [f"{toml_text(k)} → {toml_text(c[0])}" for k, c in close.items() if c]
+    return f"did you mean {', '.join(said)}?" if said else ""
+
+
 def _branch_problem(name: str) -> str:
     """Why git would refuse `name` as (the start of) a branch name ("" when it takes it):
     [project] main and branch_prefix end up in every branch plait makes."""
@@ -287,6 +297,7 @@ class _Reader(TomlProblems):
     # ---- values -----------------------------------------------------------------------------
     def value(self, table: tuple[str, ...], key: str, raw: object, kind: tuple[type, str]) -> Any:
         want, what = kind
+        written = raw  # as the file has it, for the problem to quote
         ok = isinstance(raw, want) and not (want is not bool and isinstance(raw, bool))
         if want is float and isinstance(raw, int) and not isinstance(raw, bool):
             raw, ok = float(raw), True
@@ -308,10 +319,12 @@ class _Reader(TomlProblems):
             ok = False
         if ok and kind is _URL and not webhook_ok(str(raw)):
             ok = False
+        hint = f"write {key} as {what}"
         if ok and kind is _KINDS:
             raw, ok = _kinds(raw)
+            hint = _closest_kinds(written) or hint
         if not ok:
-            self.problem(table, key, f"{key} = {raw!r} is not {what}", f"write {key} as {what}")
+            self.problem(table, key, f"{key} = {toml_text(written)} is not {what}", hint)
             return None
         return raw
 
@@ -370,11 +383,11 @@ class _Reader(TomlProblems):
             value = self.value((name,), key, raw, schema[key])
             if name == "project" and isinstance(value, str) and _branch_problem(value):
                 example = "main" if key == "main" else "plait"
-                self.problem((name,), key, f"{key} = {value!r} {_branch_problem(value)}",
+                self.problem((name,), key, f"{key} = {toml_text(value)} {_branch_problem(value)}",
                              f'write {key} as a branch name, e.g. {key} = "{example}"')  # fmt: skip
                 continue
             if (name, key) == ("merge", "sync") and value not in (None, "rebase", "merge"):
-                self.problem((name,), key, f"sync = {value!r} is not rebase or merge",
+                self.problem((name,), key, f"sync = {toml_text(value)} is not rebase or merge",
                              'write sync = "rebase" or sync = "merge"')  # fmt: skip
                 continue
             if value is not None:
@@ -440,6 +453,8 @@ class _Reader(TomlProblems):
             raw, list) else []  # fmt: skip
         if not isinstance(raw, list) or not globs or len(globs) != len(raw):
             hint = _CLASS_KEYS[key][1]
-            self.problem(where, key, f"{key} = {raw!r} is not {hint}", f"write {key} as {hint}")
+            self.problem(
+                where, key, f"{key} = {toml_text(raw)} is not {hint}", f"write {key} as {hint}"
+            )
             return ()
         return tuple(globs)

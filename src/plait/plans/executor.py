@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from plait.errors import UsageError
+from plait.plans.tomlpos import toml_text
 
 EXECUTOR_KINDS = ("local", "temporal")
 
@@ -109,7 +110,7 @@ def read_executor(sink: ProblemSink, body: dict[str, object]) -> ExecutorConfig:
             continue
         why = _problem(key, value)
         if why:
-            sink.problem(where, key, f"{key} = {value!r} {why[0]}", why[1])
+            sink.problem(where, key, f"{key} = {toml_text(raw)} {why[0]}", why[1])
             continue
         values[key] = value
     config = ExecutorConfig(**values)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plait.plans.executor import ProblemSink
+from plait.plans.tomlpos import toml_text
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _LABELS = (list, 'a list of label names, e.g. ["plait"]')
@@ -75,7 +76,7 @@ def read_issues(sink: ProblemSink, body: dict[str, object]) -> IssuesConfig:
         if KEYS[key] is _LABELS:
             names = _labels(raw)
             if names is None:
-                sink.problem(where, key, f"{key} = {raw!r} is not {_LABELS[1]}",
+                sink.problem(where, key, f"{key} = {toml_text(raw)} is not {_LABELS[1]}",
                              f"write {key} as {_LABELS[1]}")  # fmt: skip
                 continue
             values[key] = names
@@ -83,7 +84,7 @@ def read_issues(sink: ProblemSink, body: dict[str, object]) -> IssuesConfig:
         if key == "cooldowns":
             ladder = _seconds(raw)
             if ladder is None:
-                sink.problem(where, key, f"cooldowns = {raw!r} is not {KEYS[key][1]}",
+                sink.problem(where, key, f"cooldowns = {toml_text(raw)} is not {KEYS[key][1]}",
                              f"write cooldowns as {KEYS[key][1]}")  # fmt: skip
             else:
                 values[key] = ladder
@@ -92,7 +93,7 @@ def read_issues(sink: ProblemSink, body: dict[str, object]) -> IssuesConfig:
         if value is None:
             continue
         if key == "repository" and not _REPO_RE.match(value):
-            sink.problem(where, key, f"repository = {value!r} is not owner/name",
+            sink.problem(where, key, f"repository = {toml_text(value)} is not owner/name",
                          'write repository = "owner/name"')  # fmt: skip
             continue
         values[key] = value

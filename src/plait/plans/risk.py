@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from plait.core.model import Reviewer, RiskRules
 from plait.plans.executor import ProblemSink
+from plait.plans.tomlpos import toml_text
 
 TIERS = ("low", "double-check", "human")
 PREFIX = "plait:risk-"  # the PR label of a tier: plait:risk-<tier>
@@ -113,7 +114,7 @@ def read_risk(sink: ProblemSink, body: dict[str, object]) -> RiskConfig:
                 else []
             )
             if not isinstance(raw, list) or len(globs) != len(raw):
-                sink.problem(where, key, f"{key} = {raw!r} is not {_GLOBS[1]}",
+                sink.problem(where, key, f"{key} = {toml_text(raw)} is not {_GLOBS[1]}",
                              f"write {key} as {_GLOBS[1]}")  # fmt: skip
                 continue
             values[key] = tuple(g.strip() for g in globs)

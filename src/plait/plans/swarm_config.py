@@ -40,6 +40,7 @@ from typing import Any
 
 from plait.core.model import ReviewConfig, Reviewer, WorkerGroup
 from plait.errors import PlanProblem
+from plait.plans.tomlpos import toml_text
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 _SWARM_KEYS = ("tickets", "landing", "max_pending", "goal", "workers", "planners")
@@ -122,7 +123,10 @@ def read_swarm(raw: object, text: str, path: str, problems: list[PlanProblem]) -
         elif key == "landing":
             if value not in ("merge", "pr"):
                 where.add(
-                    "swarm", key, f"landing = {value!r} is not merge or pr", 'landing = "merge"'
+                    "swarm",
+                    key,
+                    f"landing = {toml_text(value)} is not merge or pr",
+                    'landing = "merge"',
                 )
             else:
                 values[key] = value
@@ -199,8 +203,8 @@ def read_review(raw: object, text: str, path: str, problems: list[PlanProblem]) 
             values[key] = _number(where, "review", key, value, minimum=0, whole=True)
         elif key == "exhausted":
             if value not in ("queue", "attention"):
-                where.add("review", key, f"exhausted = {value!r} is not queue or attention",
-                          'exhausted = "queue"')  # fmt: skip
+                said = f"exhausted = {toml_text(value)} is not queue or attention"
+                where.add("review", key, said, 'exhausted = "queue"')
             else:
                 values[key] = value
         elif key == "prompts":
@@ -234,14 +238,20 @@ def _reviewers(where: _Where, raw: object) -> tuple[Reviewer, ...] | None:
 def _text(where: _Where, header: str, key: str, value: object, entry: int = 0) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
-    where.add(header, key, f"{key} = {value!r} is not text", f'write {key} = "…"', entry)
+    where.add(header, key, f"{key} = {toml_text(value)} is not text", f'write {key} = "…"', entry)
     return None
 
 
 def _flag(where: _Where, header: str, key: str, value: object, entry: int = 0) -> bool | None:
     if isinstance(value, bool):
         return value
-    where.add(header, key, f"{key} = {value!r} is not true or false", f"write {key} = true", entry)
+    where.add(
+        header,
+        key,
+        f"{key} = {toml_text(value)} is not true or false",
+        f"write {key} = true",
+        entry,
+    )
     return None
 
 
@@ -263,7 +273,9 @@ def _number(
     what = (
         f"a whole number of at least {int(minimum)}" if whole else f"a number, {minimum:g} or more"
     )
-    where.add(header, key, f"{key} = {value!r} is not {what}", f"write {key} as {what}", entry)
+    where.add(
+        header, key, f"{key} = {toml_text(value)} is not {what}", f"write {key} as {what}", entry
+    )
     return None
 
 

@@ -1,8 +1,40 @@
-"""Where a key or a table is written in a TOML file (tomllib gives values, not lines)."""
+"""Where a key or a table is written in a TOML file (tomllib gives values, not lines),
+and how a value read from one is spelt back in TOML for a problem to quote."""
 
 from __future__ import annotations
 
+import json
+import math
+
 from plait.core.plan import PlanProblem
+
+
+def toml_text(value: object) -> str:
+    """A value as TOML writes it (`true`, `-5`, `["atention"]`), for problems to quote
+    what the user wrote, not Python's spelling of it (`True`, `-5.0`, `['atention']`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_key(k)} = {toml_text(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    return str(value)  # dates and times: their ISO form, as TOML writes them
+
+
+def _key(name: object) -> str:
+    text = str(name)
+    return text if text and all(c.isalnum() or c in "_-" for c in text) else json.dumps(text)
 
 
 def toml_line(lines: list[str], table: tuple[str, ...], key: str | None = None) -> int:
