@@ -24,6 +24,7 @@ from plait.core.budget import (
     waiting_on_budget,
 )
 from plait.core.model import Budget, Phase, RunState, TaskState, Usage
+from plait.core.money import usd
 from plait.core.task import agent_of
 
 Json = dict[str, Any]
@@ -166,5 +167,5 @@ def _said(state: RunState, tid: str, change: Budget) -> str:
 
 
 def _limit(b: Budget) -> str:
-    parts = [f"{b.tokens:,} tokens" if b.tokens else "", f"${b.dollars:,.2f}" if b.dollars else ""]
+    parts = [f"{b.tokens:,} tokens" if b.tokens else "", usd(b.dollars) if b.dollars else ""]
     return " and ".join(p for p in parts if p) or "no limit"

@@ -16,6 +16,7 @@ from plait.cli.common import (
     print_json,
     table,
 )
+from plait.core.money import usd
 from plait.engine.project import open_project
 
 Json = dict[str, Any]
@@ -50,7 +51,7 @@ def _limit(limit: Json) -> str:
     if limit.get("tokens"):
         parts.append(f"{limit['tokens']:,} tokens")
     if limit.get("dollars"):
-        parts.append(f"${limit['dollars']:,.2f}")
+        parts.append(usd(limit["dollars"]))
     return " and ".join(parts) or "no limit"
 
 
@@ -60,7 +61,7 @@ def render(view: Json) -> str:
         return _render_task(task, view["project"])
     budget = view["budget"]
     lines = [
-        f"project {view['project']}: {view['tokens']:,} tokens, ${view['cost_usd']:,.4f}; "
+        f"project {view['project']}: {view['tokens']:,} tokens, {usd(view['cost_usd'])}; "
         f"budget: {_limit(budget)}; each task: {_limit(budget['task_default'])}"
     ]
     if budget.get("over"):
@@ -68,14 +69,14 @@ def render(view: Json) -> str:
         lines.append(f"  {budget['over']} — no new agent turn starts: raise it with {raise_it}")
     for title, key in (("agent", "by_agent"), ("plan", "by_plan")):
         rows = [
-            (name, r["tasks"], r["turns"], f"{r['tokens']:,}", f"${r['cost_usd']:,.4f}")
+            (name, r["tasks"], r["turns"], f"{r['tokens']:,}", usd(r["cost_usd"]))
             for name, r in sorted(view[key].items())
         ]
         if rows:
             lines += ["", table((title, "tasks", "turns", "tokens", "cost"), rows)]
     if view["tasks"]:
         rows = [
-            (t["id"], t["status"], _limit(t), f"{t['tokens_used']:,}", f"${t['cost_usd']:,.4f}")
+            (t["id"], t["status"], _limit(t), f"{t['tokens_used']:,}", usd(t["cost_usd"]))
             for t in view["tasks"]
         ]
         lines += ["", table(("task", "status", "budget", "tokens", "cost"), rows)]
@@ -84,7 +85,7 @@ def render(view: Json) -> str:
 
 def _render_task(t: Json, project: str) -> str:
     line = (
-        f"task {t['id']} ({t['status']}): {t['tokens_used']:,} tokens, ${t['cost_usd']:,.4f}; "
+        f"task {t['id']} ({t['status']}): {t['tokens_used']:,} tokens, {usd(t['cost_usd'])}; "
         f"budget: {_limit(t)}"
     )
     if t.get("waiting"):

@@ -16,6 +16,7 @@ from plait import exits
 from plait.api.client import open_api
 from plait.cli.common import add_json_flag, add_project_arg, print_json, read_text_file, table
 from plait.core.model import ReviewConfig, WorkerGroup
+from plait.core.money import usd
 from plait.engine.project import engine_running, open_project
 from plait.engine.settings import check_agents, check_hook
 from plait.errors import PlanError, PlanProblem, ProjectError, UsageError
@@ -68,7 +69,7 @@ def cmd_projects(args: argparse.Namespace) -> int:
                     "up" if r.get("engine") else "-",
                     r.get("landed", "-"),
                     r.get("tasks", "-"),
-                    f"${r['cost_usd']:.2f}" if r.get("cost_usd") else "-",
+                    usd(r["cost_usd"]) if r.get("cost_usd") else "-",
                     r.get("repo", r.get("error", "")),
                 )
                 for r in rows

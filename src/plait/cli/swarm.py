@@ -23,6 +23,7 @@ from plait.cli.running import _new_project as new_project
 from plait.cli.running import add_settings_flags, changed_settings, check_repo_quiet
 from plait.core import events as ev
 from plait.core.model import ReviewConfig, RunState
+from plait.core.money import usd
 from plait.core.plan import slugify
 from plait.core.swarm import swarm_done
 from plait.engine.host import HostOptions, host
@@ -199,7 +200,7 @@ def worker_table(status: dict[str, Any]) -> str:
             w["errors"] + w["stuck"],
             w["recycled"],
             w["review_rounds"],
-            f"${w['cost_usd']:.4f}",
+            usd(w["cost_usd"]),
         )
         for w in status["workers"]
     ]

@@ -32,6 +32,7 @@ from plait.cli.common import (
     table,
 )
 from plait.cli.missions import tree_rows
+from plait.core.money import usd
 from plait.engine.project import Project, open_project
 from plait.errors import ProjectError, UsageError
 from plait.textsafe import inert
@@ -87,7 +88,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
                     r.get("risk") or "-",
                     r["turns"],
                     f"{r['tokens']:,}",
-                    f"${r['cost_usd']:.2f}" if r["cost_usd"] else "-",
+                    usd(r["cost_usd"]) if r["cost_usd"] else "-",
                     duration(float(r["duration_s"])),
                     f"{r['cpu_percent']:.0f}%" if "cpu_percent" in r else "-",
                     human_bytes(r.get("rss_bytes")),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plait.core.model import AGENT_OPS, Budget, Phase, RunState, TaskState
+from plait.core.money import usd
 from plait.core.task import display_status, next_op
 from plait.core.taskmap import TaskMap, nanos
 
@@ -53,7 +54,7 @@ def reached(limit: Budget, tokens: int, dollars: float) -> str:
     if limit.tokens and tokens >= limit.tokens:
         return f"{tokens:,} of {limit.tokens:,} tokens used"
     if limit.dollars and dollars >= limit.dollars:
-        return f"${dollars:,.2f} of ${limit.dollars:,.2f} spent"
+        return f"{usd(dollars)} of {usd(limit.dollars)} spent"
     return ""
 
 

@@ -11,6 +11,7 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.budget import project_over, task_status, waiting_on_budget
 from plait.core.model import Budget, CIStatus, Overlap, RunState
+from plait.core.money import usd
 from plait.core.task import agent_of, attention_reason
 from plait.store.timeline import Line
 from plait.textsafe import inert
@@ -45,7 +46,7 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
             else:
                 kind = f"{kind} turn"
             if event.ok:
-                cost = f", ${event.usage.cost_usd:.4f}" if event.usage.cost_usd else ""
+                cost = f", {usd(event.usage.cost_usd)}" if event.usage.cost_usd else ""
                 return (
                     f"agent finished {kind} in {event.seconds:.1f}s: "
                     f"{event.usage.total_tokens} tokens{cost}{after_turn_note(event, old, new)}"
@@ -144,7 +145,7 @@ def _limit_words(b: Budget) -> str:
     if b.tokens is not None:
         parts.append(f"{b.tokens:,} tokens" if b.tokens else "no token limit")
     if b.dollars is not None:
-        parts.append(f"${b.dollars:,.2f}" if b.dollars else "no dollar limit")
+        parts.append(usd(b.dollars) if b.dollars else "no dollar limit")
     return ", ".join(parts) or "unchanged"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from plait import exits
 from plait.api.views import FINAL, project_outcome, task_row
 from plait.core.model import RunState
+from plait.core.money import usd
 from plait.engine.loop import EngineResult
 
 Row = dict[str, Any]
@@ -64,7 +65,7 @@ def summary_table(summary: dict[str, Any]) -> str:
             str(r["status"]),
             str(r["turns"]),
             f"{r['tokens']:,}",
-            f"${r['cost_usd']:.4f}" if r["cost_usd"] else "-",
+            usd(r["cost_usd"]) if r["cost_usd"] else "-",
             f"{r['duration_s']:.1f}s",
             str(r["title"])[:48],
         )
@@ -80,7 +81,7 @@ def summary_table(summary: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         f"{summary['merged']}/{summary['total']} landed · {turns} agent "
-        f"turn{'s' if turns != 1 else ''} · {tokens:,} tokens · ${cost:.4f} · "
+        f"turn{'s' if turns != 1 else ''} · {tokens:,} tokens · {usd(cost)} · "
         f"outcome: {summary['outcome']}"
     )
     for r in rows:

@@ -14,6 +14,7 @@ import time
 
 from rich.text import Text
 
+from plait.core.money import usd
 from plait.textsafe import inert
 
 
@@ -61,11 +62,11 @@ def tokens(n: object) -> str:
     return str(value)
 
 
-def money(usd: object) -> str:
-    value = float(str(usd or 0.0))
+def money(amount: object) -> str:
+    value = float(str(amount or 0.0))
     if not value:
         return ""
-    return f"${value:.2f}" if value >= 0.1 else f"${value:.4f}"
+    return usd(value)
 
 
 def duration(seconds: object) -> str:

@@ -369,7 +369,7 @@ function overlapsText(r) {
 
 function budgetText(d) {
   const b = d.budget || {};
-  const parts = [b.tokens ? `${fmtInt(b.tokens)} tokens` : '', b.dollars ? `$${b.dollars}` : ''];
+  const parts = [b.tokens ? `${fmtInt(b.tokens)} tokens` : '', b.dollars ? fmtCost(b.dollars) : ''];
   const limits = parts.filter(Boolean).join(' · ');
   return d.over_budget ? `${limits}${limits ? ' — ' : ''}over: ${d.over_budget}` : limits;
 }

@@ -68,7 +68,22 @@ export const taskHref = (id) => `#/task/${encodeURIComponent(id)}`;
 
 // ---- formatting ----------------------------------------------------------------------
 export const fmtInt = (n) => (n ? Number(n).toLocaleString('en-US') : '0');
-export const fmtCost = (usd) => (usd ? `$${Number(usd).toFixed(2)}` : '-');
+// Money as plait.core.money.usd writes it: cents from ten cents up ($1.50), else two
+// significant digits, at least to the cent ($0.0025, $0.0001), so a cheap turn is not $0.00.
+const fixed = (n, places) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: places, maximumFractionDigits: places });
+export const usd = (value) => {
+  const v = Number(value);
+  const size = Math.abs(v);
+  const places = size >= 0.1 || size === 0 ? 2 : Math.max(2, 1 - Math.floor(Math.log10(size)));
+  let text = fixed(size, places);
+  if (places > 2) {
+    text = text.replace(/0+$/, '');
+    if ((text.split('.')[1] || '').length < 2) text = fixed(size, 2);
+  }
+  return `${v < 0 ? '-' : ''}$${text}`;
+};
+export const fmtCost = (value) => (value ? usd(value) : '-');
 
 export function fmtDuration(s) {
   s = Math.max(0, Number(s) || 0);
