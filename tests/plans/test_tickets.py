@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
@@ -132,3 +133,37 @@ def test_any_front_matter_is_a_ticket_or_a_located_error(fields: dict[str, str])
     except PlanError as exc:
         problems = exc.problems
     assert all(p.line >= 1 for p in problems)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("front", "line", "says"),
+    [
+        ("summary: [broken", 2, "summary: [broken leaves its `[` open"),
+        ('id: a\nsummary: "open', 3, 'summary: "open leaves its " open'),
+        ("summary: s\nacceptance:\n  - one\n\n  - 'two", 6, "- 'two leaves its ' open"),
+    ],
+)  # fmt: skip
+def test_a_bracket_or_quote_left_open_is_an_error_at_its_line(
+    front: str, line: int, says: str
+) -> None:
+    """`summary: [broken` was taken as the summary "[broken" (YAML refuses it)."""
+    with pytest.raises(PlanError) as caught:
+        parse_ticket(f"---\n{front}\n---\nbody\n", "t.md")
+    problem = caught.value.problems[0]
+    assert (problem.path, problem.line) == ("t.md", line)
+    assert says in problem.message
+    assert problem.hint
+
+
+def test_the_readme_ticket_with_its_comments_is_read_as_meant() -> None:
+    """The README's example ticket has `# …` comments after its values: they were read as
+    part of them (its difficulty was refused)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("JSON or Markdown with front matter:\n\n```markdown\n", 1)[1]
+    ticket = parse_ticket(example.split("```", 1)[0], "tasks/add-login.md")
+    assert (ticket.id, ticket.summary, ticket.files) == ("add-login", "Add a login page",
+                                                         ("src/login.py",))  # fmt: skip
+    assert ticket.acceptance == ("shows a form", "rejects a wrong password")
+    assert ticket.dependencies == ("setup-db",)
+    hashed = parse_ticket("---\nsummary: 'Fix #12' # not this\nfiles: [a#b]\n---\n", "t.md")
+    assert (hashed.summary, hashed.files) == ("Fix #12", ("a#b",))

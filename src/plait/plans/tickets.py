@@ -19,7 +19,9 @@ A ticket is a JSON object, or Markdown with a front matter block:
 heading. `difficulty` is easy, medium, hard or a number from 1 to 10 (it weighs the task
 in the critical-path order). Aliases: title (summary), acceptance_criteria (acceptance),
 depends_on (dependencies). The front matter is a small YAML subset: `key: value`,
-`key: [a, b]`, `key:` followed by `- item` lines, and `key: |` followed by indented text.
+`key: [a, b]`, `key:` followed by `- item` lines, and `key: |` followed by indented text;
+` # …` ends a line with a comment (quote a value that holds one), and a `[` or a quote
+left open is an error at its line, as YAML has it.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ def _front_matter(
             hint = "write `key: value` (or `- item` under `key:`)"
             problems.append(PlanProblem(path, number, f"cannot read {raw.strip()!r}", hint))
             continue
-        key, value = match.group(1), match.group(2).strip()
+        key, value = match.group(1), _uncommented(match.group(2)).strip()
         if key in data:
             problems.append(PlanProblem(path, number, f"{key!r} is given twice", "keep one"))
         where[key] = number
@@ -154,10 +156,19 @@ def _front_matter(
             block, i = _indented(lines, i)
             data[key] = ("\n" if value == "|" else " ").join(block)
         elif value:
+            unclosed = _unclosed(value)
+            if unclosed:
+                problems.append(PlanProblem(path, number, f"{key}: {value} {unclosed[0]}",
+                                            unclosed[1]))  # fmt: skip
+                continue
             data[key] = _inline(value)
         else:
             items, i = _dashes(lines, i)
-            data[key] = items
+            for at, item in items:
+                if unclosed := _unclosed(item):
+                    said = f"- {item} {unclosed[0]}"
+                    problems.append(PlanProblem(path, first_line + at, said, unclosed[1]))
+            data[key] = [_unquote(item) for _, item in items]
     if problems:
         raise PlanError(problems)
     return data, where
@@ -171,13 +182,36 @@ def _indented(lines: list[str], i: int) -> tuple[list[str], int]:
     return block, i
 
 
-def _dashes(lines: list[str], i: int) -> tuple[list[str], int]:
-    items: list[str] = []
+def _dashes(lines: list[str], i: int) -> tuple[list[tuple[int, str]], int]:
+    """The `- item` lines from `i`: (index, item as written, its comment dropped)."""
+    items: list[tuple[int, str]] = []
     while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("- ")):
         if lines[i].strip():
-            items.append(_unquote(lines[i].lstrip()[2:].strip()))
+            items.append((i, _uncommented(lines[i].lstrip()[2:]).strip()))
         i += 1
     return items, i
+
+
+def _uncommented(value: str) -> str:
+    """The value without a trailing ` # comment` (a `#` inside quotes is kept)."""
+    quote = ""
+    for n, char in enumerate(value):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'" and (n == 0 or value[n - 1] in " \t[,"):
+            quote = char
+        elif char == "#" and (n == 0 or value[n - 1] in " \t"):
+            return value[:n]
+    return value
+
+
+def _unclosed(value: str) -> tuple[str, str] | None:
+    """What is left open in an inline value (YAML refuses it), with how to fix it."""
+    if value.startswith("[") and not value.endswith("]"):
+        return "leaves its `[` open", "end the list with `]`, or quote the value"
+    if value[:1] in "\"'" and (len(value) < 2 or not value.endswith(value[0])):
+        return f"leaves its {value[0]} open", f"end the value with {value[0]}"
+    return None
 
 
 def _inline(value: str) -> object:
