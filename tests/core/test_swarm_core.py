@@ -365,7 +365,7 @@ def test_a_retried_forbidden_ticket_goes_on_with_a_worker_of_its_group() -> None
     [turn] = d.pending(fx.RunAgent, "t0")
     d.feed(ev.AgentFinished(at=d.now, effect_id=turn.id, task="t0", ok=False,
                             failure="forbidden", error="it pushed main"))  # fmt: skip
-    assert not d.st.tasks["t0"].worker
+    assert "t0" not in claims(d.st).values()
     d.feed(ev.TaskRetried(at=d.now, task="t0"))
     d.run(until=lambda s: len(d.decided(fx.RunAgent, "t0")) == 2)
     again = d.decided(fx.RunAgent, "t0")[-1]
