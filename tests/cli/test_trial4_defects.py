@@ -50,8 +50,8 @@ def test_validate_refuses_a_main_or_branch_prefix_git_would_refuse(tmp_path: Pat
     toml.write_text('[project]\nmain = "no such"\nbranch_prefix = "a..b"\n')
     out = plait("validate", str(toml), home=tmp_path)
     assert out.returncode == 3, out.stdout
-    assert f"{toml}:2: main = 'no such' contains a space" in out.stderr
-    assert f"{toml}:3: branch_prefix = 'a..b' contains '..'" in out.stderr
+    assert f'{toml}:2: main = "no such" contains a space' in out.stderr
+    assert f"{toml}:3: branch_prefix = \"a..b\" contains '..'" in out.stderr
     assert 'e.g. main = "main"' in out.stderr
     assert "Traceback" not in out.stderr
     toml.write_text('[project]\nmain = "release/2.x"\nbranch_prefix = "bots/plait"\n')
