@@ -27,6 +27,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
@@ -249,7 +250,9 @@ class PlaitApp(App[str | None]):
                 await self.reconnect()
                 return
             self._dirty = True
-            await self._show_workers()
+            # Beside the views, not before them: asking a Temporal server that is away
+            # may take seconds.
+            self.run_worker(self._show_workers(), group="workers", exclusive=True)
         if self._dirty:
             await self.refresh_views()
 
@@ -267,6 +270,8 @@ class PlaitApp(App[str | None]):
                 self.query_one("#summary", Static).update(self._summary(summary))
             if self.query_one(TabbedContent).active == "graph":
                 await self._draw_graph()
+        except NoMatches:
+            pass  # the app closed while the API answered: nothing left to show it in
         finally:
             self._refreshing = False
 
