@@ -130,6 +130,21 @@ def screen_text(app: App[Any]) -> str:
     return "\n".join(line.rstrip() for line in console.export_text().splitlines())
 
 
+async def settle_on_snapshot(
+    pilot: Pilot[Any], app: App[Any], name: str, *, timeout: float = 30
+) -> None:
+    """Let the app run until its screen reads as `snapshots/NAME.txt`, then compare (text
+    and colours). A loaded machine can take longer than any fixed pause to draw a view;
+    a screen that never matches still fails, with the diff."""
+    txt_path = SNAPSHOTS / f"{name}.txt"
+    if not UPDATE and txt_path.exists():
+        want = txt_path.read_text().rstrip("\n")
+        deadline = time.monotonic() + timeout
+        while screen_text(app) != want and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+    compare_snapshot(app, name)
+
+
 def compare_snapshot(app: App[Any], name: str) -> None:
     """The screen against `snapshots/NAME.txt` (readable diffs) and `NAME.svg` (colours and
     layout). PLAIT_UPDATE_SNAPSHOTS=1 writes them afresh."""

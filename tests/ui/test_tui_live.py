@@ -125,7 +125,8 @@ def test_task_keys_steer_the_engine(live: Live) -> None:
         await pilot.press("m")
         await _fill(pilot, text="Please also update the notes")
         await _until(pilot, lambda: "human" in _row("slow")["queue"])
-        assert "message delivered to slow's agent" in app.said
+        # The engine queues the message before it answers the app: the app says so after.
+        await wait_for(pilot, lambda: "message delivered to slow's agent" in app.said)
 
         await pilot.press("b")
         await _fill(pilot, text="Everyone: rebase soon")

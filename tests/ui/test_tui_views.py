@@ -17,8 +17,8 @@ from plait.ui.tui.detail import TaskScreen, entry_markdown
 from plait.ui.tui.graph import graph_lines
 from plait.ui.tui.help import HelpScreen
 from tests.ui.helpers_tui import (
-    compare_snapshot,
     screen_text,
+    settle_on_snapshot,
     simulated_project,
     utc,
     wait_for,
@@ -48,7 +48,7 @@ def _snap(project: str, *keys: str, name: str, opened: list[str] | None = None) 
                 await pilot.pause(0.3)
             app.clear_notifications()
             await pilot.pause(0.1)
-            compare_snapshot(app, name)
+            await settle_on_snapshot(pilot, app, name)
 
     asyncio.run(go())
 
@@ -76,7 +76,7 @@ def test_help_lists_every_key(project: str) -> None:
             await pilot.press("question_mark")
             await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
             await pilot.pause(0.2)
-            compare_snapshot(app, "help")
+            await settle_on_snapshot(pilot, app, "help")
             text = screen_text(app)
             for binding in app.BINDINGS:
                 assert binding.description in text  # type: ignore[union-attr]
