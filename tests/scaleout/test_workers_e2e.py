@@ -26,8 +26,14 @@ from tests.scaleout.workers import Workers
 
 pytestmark = pytest.mark.timeout(240)
 
-# A worker silent this long is lost (plait.toml); small, so the tests wait little.
-HEARTBEAT = 3.0
+# A turn whose worker sent no heartbeat for this long is lost (plait.toml's
+# heartbeat_timeout). The SDK sends a turn's heartbeats at most every 0.8 x this, so a
+# live worker has 0.2 x it to spare: at 3 s, 0.6 s of a loaded machine's delay (two test
+# workers on two cores beside other work) makes a healthy turn "lost", and it runs twice.
+# Tests that lose no worker keep plait's default; the one that kills a worker mid-turn
+# and waits for it to be lost uses LOST_SOON, small so it waits little, 2 s to spare.
+HEARTBEAT = 30.0
+LOST_SOON = 10.0
 
 
 def _plan(name: str, ids: list[str]) -> str:
@@ -124,7 +130,7 @@ def test_a_plan_runs_across_two_workers_as_it_runs_here(
 def test_a_worker_killed_mid_turn_hands_the_turn_to_the_other(
     tmp_path: Path, temporal: TemporalDevServer, queue: str
 ) -> None:
-    proj = Project(tmp_path, "lost", ["1"], sleep=5)
+    proj = Project(tmp_path, "lost", ["1"], sleep=5, lost=LOST_SOON)
     env = cli_env(tmp_path)
     with Workers.start(tmp_path, temporal, queue, ["wa", "wb"], env=env, slots=1) as workers:
         with _running(proj.run_args(*_executor(temporal, queue)), env) as run:
