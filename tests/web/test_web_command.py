@@ -134,5 +134,5 @@ def test_open_hands_the_url_to_the_browser(live: Live, tmp_path: Path) -> None:
     out = plait("web", "site", "--open", home=live.tmp, env=cli_env(live.tmp, BROWSER=str(browser)))
     assert out.returncode == 0, out.stderr
     url = out.stdout.splitlines()[0].removeprefix("dashboard of site: ")
-    until(seen.exists, timeout=10, what="the browser to be started")
+    until(seen.exists, timeout=60, what="the browser to be started")
     assert seen.read_text() == url
