@@ -33,6 +33,14 @@ import pytest
 from _pytest.pathlib import make_numbered_dir_with_cleanup
 from hypothesis import settings
 
+# xdist starts its workers with COLUMNS=80 and LINES=24 in their environment, which a
+# one-process run does not have: a TUI on a pseudo-terminal started from a worker then drew
+# 80 columns on a 140-column terminal, and its summary line was cut. Workers drop them, so
+# every subprocess sees the environment it sees in a one-process run.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
 settings.register_profile("plait", deadline=None)
 settings.load_profile("plait")
 

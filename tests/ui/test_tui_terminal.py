@@ -73,7 +73,11 @@ class Terminal:
         os.write(self.master, keys.encode())
 
     def wait_for(self, text: str, timeout: float = 90) -> None:
-        until(lambda: text.encode() in self.out, timeout=timeout, what=repr(text))
+        try:
+            until(lambda: text.encode() in self.out, timeout=timeout, what=repr(text))
+        except AssertionError as exc:
+            tail = self.out[-3000:]
+            raise AssertionError(f"{exc}; the terminal's last output: {tail!r}") from None
 
     def __enter__(self) -> Terminal:
         return self
