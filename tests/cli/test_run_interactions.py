@@ -156,7 +156,9 @@ def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
 
 
 def test_review_and_message_reach_the_running_agent(tmp_path: Path) -> None:
-    proc = _start(tmp_path, "--merge-delay", "4")
+    # The review and the message must reach the engine before the merge delay ends: two CLI
+    # calls, seconds each on a loaded machine (4 s lost the race on two test workers).
+    proc = _start(tmp_path, "--merge-delay", "15")
     try:
         _wait_for(proc, "PR is ready for review")
         review = plait(
