@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+from typing import cast
+
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import RunConfig
 from plait.core.plan import TaskSpec
 from plait.core.task import display_status
+from plait.core.taskmap import TaskMap
 from plait.core.waiting import waiting_reason
+from plait.engine.executor import Executor
+from plait.engine.loop import Engine
+from plait.forges.base import Forge
+from plait.store import Store
 from plait.testing.core_driver import CoreDriver
+from plait.testing.idle_engine import IdleExecutor, StillForge
 
 
 def test_a_task_under_a_stopped_dependency_says_it_is_stopped() -> None:
@@ -57,3 +67,33 @@ def test_a_worktree_made_ahead_waits_for_a_slot_as_starting() -> None:
     assert display_status(b, d.config) == "starting"
     assert display_status(d.st.tasks["a"], d.config) == "working"
     assert waiting_reason(d.st, b) == "1 of 1 agent slots busy (max_concurrency)"
+
+
+def test_the_reason_is_the_same_for_an_indexed_state_and_a_decoded_one() -> None:
+    """The slots held are read from the live index when the state has one (P8: a face's
+    row must not scan every task) and by a scan otherwise: the same words either way."""
+    specs = [TaskSpec(id=f"t{i}", title=f"do {i}") for i in range(6)]
+    d = CoreDriver(specs, config=RunConfig(project="sim", repo="/sim/repo", max_concurrency=2))
+    d.start()
+    for effect in d.pending(fx.PrepareWorkspace):
+        d.answer(effect.id, "ok")
+    plain = replace(d.st, tasks=dict(d.st.tasks.items()))  # as decoded: no index
+    assert isinstance(d.st.tasks, TaskMap)
+    for tid in d.st.tasks:
+        assert waiting_reason(d.st, d.st.tasks[tid]) == waiting_reason(plain, plain.tasks[tid])
+    assert waiting_reason(d.st, d.st.tasks["t5"]) == "2 of 2 agent slots busy (max_concurrency)"
+
+
+def test_an_engine_starts_with_its_stored_state_indexed(tmp_path: Path) -> None:
+    specs = [TaskSpec(id="a", title="do a")]
+    d = CoreDriver(specs, config=RunConfig(project="sim", repo="/sim/repo"))
+    d.start()
+    store = Store(tmp_path / "plait.db")
+    store.commit(ev.Tick(at=d.now), None, d.st, ())
+    assert not isinstance(store.load().tasks, TaskMap)  # type: ignore[union-attr]
+    engine = Engine(store=store, forge=cast(Forge, StillForge()),
+                    executors=cast(Executor, IdleExecutor()))  # fmt: skip
+    assert engine.state is not None
+    assert isinstance(engine.state.tasks, TaskMap)
+    assert engine.state == store.load()
+    store.close()

@@ -8,6 +8,7 @@ so a burst of issues under a cap says what each one waits for. It mirrors the ch
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 from plait.core import path_classes, reviewing, risk_gate
 from plait.core.budget import waiting_on_budget
@@ -15,6 +16,7 @@ from plait.core.cooldown import cooling
 from plait.core.model import Phase, RunState, TaskState
 from plait.core.scheduler import holds_slot, prepared_ahead, slot_agent
 from plait.core.task import agent_of, merge_gate, needs_attention, waits_for_agent_slot
+from plait.core.taskmap import TaskMap
 
 
 def waiting_reason(state: RunState, t: TaskState) -> str:
@@ -38,7 +40,7 @@ def _slots(state: RunState, t: TaskState) -> str:
     """The cap, cool-down or budget that keeps a start's agent from its slot."""
     spec = state.specs[t.id]
     cfg = state.config
-    busy = [o for o in state.tasks.values() if holds_slot(state, o)]
+    busy = [o for o in _under_way(state) if holds_slot(state, o)]
     if len(busy) >= cfg.max_concurrency:
         return f"{len(busy)} of {cfg.max_concurrency} agent slots busy (max_concurrency)"
     cls = spec.task_class
@@ -54,6 +56,16 @@ def _slots(state: RunState, t: TaskState) -> str:
         if per_agent[agent] >= cfg.agent_caps[agent]:
             return f"agent {agent} at its cap ({per_agent[agent]} of {cfg.agent_caps[agent]})"
     return waiting_on_budget(state, t)
+
+
+def _under_way(state: RunState) -> Iterable[TaskState]:
+    """The tasks with a step under way (a superset of those holding a slot). A task under
+    way is live, so an indexed state names them without a scan of every task for each
+    row a face shows (P8); a state not indexed yet is scanned."""
+    tasks = state.tasks
+    if isinstance(tasks, TaskMap) and tasks.shape.fits(state):
+        return tasks.pick(tasks.live_ids()).values()
+    return [o for o in tasks.values() if o.in_flight]
 
 
 def _active(state: RunState, t: TaskState) -> str:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
@@ -42,7 +43,7 @@ from plait.core import events as ev
 from plait.core.controller import Decision, decide
 from plait.core.model import Phase, RunState
 from plait.core.progress import next_wakeup, settled
-from plait.core.taskmap import TaskMap
+from plait.core.taskmap import TaskMap, indexed_tasks
 from plait.engine.executor import Executor
 from plait.forges.base import Forge
 from plait.notify import Notifier
@@ -83,6 +84,13 @@ class _Waiting:
     answer: asyncio.Future[Decision] | None = None  # for `submit`: resolved after commit
 
 
+def indexed(state: RunState | None) -> RunState | None:
+    """`state` with its tasks as a `TaskMap` (the same tasks, with their indexes)."""
+    if state is None:
+        return None
+    return dataclasses.replace(state, tasks=indexed_tasks(state))
+
+
 class Engine:
     def __init__(
         self,
@@ -108,7 +116,9 @@ class Engine:
         self.observers: list[Observer] = [observer] if observer is not None else []
         self.clock = clock
         self.poll_interval = poll_interval
-        self.state: RunState | None = store.load()
+        # Indexed at once: the faces read the state (which tasks are under way) before
+        # any event is decided, which would index it (P8).
+        self.state: RunState | None = indexed(store.load())
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._io = asyncio.Semaphore(io_concurrency)
         self._poke = asyncio.Event()
