@@ -100,6 +100,9 @@ class Rate:
     lines: float  # per CPU second
 
 
+PASSES = 3  # decoding passes per backend; the fastest one counts
+
+
 def decode_rate(name: str, size: int) -> Rate:
     """The backend's decoder over a `size`-byte stream fed in pipe-sized chunks."""
     data = stream_of(name, size)
@@ -200,14 +203,17 @@ def run(quick: bool = False) -> Report:
     per_line: list[str] = []
     walls: list[str] = []
     for name in _DECODERS:
-        rate = decode_rate(name, size)
+        # The best of a few passes: one pass on a shared VM swung by half between two runs
+        # of the same code (another process's cache and memory traffic, CPU steal).
+        rate = max((decode_rate(name, size) for _ in range(PASSES)), key=lambda r: r.cpu)
         one = sample(name)
         width = len(one) // max(1, one.count(b"\n"))
         per_line.append(f"{name} {rate.lines / 1e3:,.0f}k lines/s ({width} B/line)")
         walls.append(f"{name} {rate.wall:.0f}")
         report.add(
             Figure(
-                name=f"{name} stream decoding ({size / 1e6:.0f} MB), per CPU second",
+                name=f"{name} stream decoding ({size / 1e6:.0f} MB), per CPU second, "
+                f"best of {PASSES} passes",
                 value=rate.cpu,
                 unit="MB/s",
                 goal=f">= {DECODE_GOAL:.0f} MB/s",
