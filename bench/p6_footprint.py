@@ -1,7 +1,7 @@
 """P6 footprint: agent stream decoding speed, and controller memory with 1,000 tasks.
 
 Decoding: each backend's pure decoder is fed a stream built from real captures
-(`/work/shared/agent-streams`, or this repo's test copies) repeated to ~20 MB, in 64 KiB
+(the copies in `tests/agents/data`) repeated to ~20 MB, in 64 KiB
 chunks as a pipe delivers them; gemini has no capture, so its stream is built from the
 event shapes its decoder documents. The goal is checked per CPU second of the decoding
 thread: on a shared machine the wall rate measures the CPU share the run got, so it is
@@ -32,7 +32,12 @@ DECODE_GOAL = 50.0  # MB/s
 RSS_GOAL = 250.0  # MB
 CHUNK = 64 * 1024
 _ROOT = Path(__file__).resolve().parent.parent
-_SAMPLE_DIRS = (Path("/work/shared/agent-streams"), _ROOT / "tests" / "agents" / "data")
+# The captured streams the decoder tests use: the repository's own copies, so a fresh
+# clone measures the same bytes as any other machine.
+_SAMPLE_DIRS = (
+    _ROOT / "tests" / "agents" / "data",
+    _ROOT / "tests" / "agents" / "data" / "equivalence",
+)
 _SAMPLES = {
     "claude": "claude_fake.jsonl",
     "codex": "codex_fake.jsonl",
