@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from plait import exits
-from plait.core.task import display_status
+from plait.core.task import _OP_WORDS, display_status
 from plait.testing.gitrepo import GitRepo
 from tests.api.helpers_live import Live
 from tests.cli.helpers_cli import cli_env, plait
@@ -235,6 +235,7 @@ def test_the_readme_names_every_status_a_task_can_show() -> None:
     tree = ast.parse(inspect.getsource(display_status))
     words = set().union(*(_words_returned(n) for n in ast.walk(tree) if isinstance(n, ast.Return)))
     words.discard(display_status.__doc__ or "")
+    words |= set(_OP_WORDS.values())  # the words of ops under way, from their table
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     assert {"carried", "pushing", "merged", "syncing"} <= words
     assert sorted(w for w in words if f"`{w}`" not in readme) == []
