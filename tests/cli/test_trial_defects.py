@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from plait import exits
-from plait.core.task import _OP_WORDS, display_status
+from plait.api.views import TASK_STATUSES
+from plait.core.task import DISPLAY_STATUSES, display_status
 from plait.testing.gitrepo import GitRepo
 from tests.api.helpers_live import Live
 from tests.cli.helpers_cli import cli_env, plait
@@ -30,11 +31,28 @@ def _two_projects_on_one_repo(tmp: Path) -> Live:
 def test_ps_with_a_status_no_task_has_names_the_statuses_there_are(tmp_path: Path) -> None:
     live = _two_projects_on_one_repo(tmp_path)
     live.ok("add", "Write the notes", "--body", "notes/a.txt", "-p", "one")
-    out = live.plait("ps", "-p", "one", "--status", "bogus")
+    out = live.plait("ps", "-p", "one", "--status", "merged")
     assert out.returncode == 0, out.stderr
-    # It said "no tasks", as if the status existed and nothing was in it.
-    assert out.stdout.strip() == "no task is bogus; statuses now: queued (1)"
-    assert json.loads(live.ok("ps", "-p", "one", "--status", "bogus", "--json")) == []
+    # It said "no tasks", as if nothing were anywhere.
+    assert out.stdout.strip() == "no task is merged; statuses now: queued (1)"
+    assert json.loads(live.ok("ps", "-p", "one", "--status", "merged", "--json")) == []
+
+
+def test_ps_with_a_mistyped_status_is_an_error_naming_the_closest(tmp_path: Path) -> None:
+    live = _two_projects_on_one_repo(tmp_path)
+    live.ok("add", "Write the notes", "--body", "notes/a.txt", "-p", "one")
+    # Both were taken for "no task is in that state" and exited 0.
+    out = live.plait("ps", "-p", "one", "--status", "queued,mergd")
+    assert out.returncode == 2, out.stdout
+    assert "no task status 'mergd'" in out.stderr
+    assert "did you mean 'merged'?" in out.stderr
+    assert "needs-attention" in out.stderr  # the known ones
+    assert "fixing-ci" in out.stderr
+    out = live.plait("ps", "-p", "one", "--status", "bogus", "--json")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert "no task status 'bogus'" in out.stderr
+    assert "queued" in out.stderr
 
 
 def test_inside_a_repository_with_two_projects_the_error_names_them(tmp_path: Path) -> None:
@@ -235,10 +253,13 @@ def test_the_readme_names_every_status_a_task_can_show() -> None:
     tree = ast.parse(inspect.getsource(display_status))
     words = set().union(*(_words_returned(n) for n in ast.walk(tree) if isinstance(n, ast.Return)))
     words.discard(display_status.__doc__ or "")
-    words |= set(_OP_WORDS.values())  # the words of ops under way, from their table
+    # The canonical list `ps --status` checks against holds every word display_status returns.
+    assert sorted(words - DISPLAY_STATUSES) == []
+    assert {"carried", "pushing", "merged", "syncing", "fixing-ci", "over-budget", "running"} <= (
+        TASK_STATUSES
+    )
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    assert {"carried", "pushing", "merged", "syncing"} <= words
-    assert sorted(w for w in words if f"`{w}`" not in readme) == []
+    assert sorted(w for w in TASK_STATUSES if f"`{w}`" not in readme) == []
 
 
 def test_swarm_status_of_a_project_with_no_swarm_says_so(tmp_path: Path) -> None:

@@ -6,21 +6,22 @@ definition of a task row, a task's detail and a project's summary, so the faces 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from plait.api.spending import budget_json, over_budget_word, spending
-from plait.core.budget import task_limit, task_status, waiting_on_budget
+from plait.core.budget import OVER_BUDGET, task_limit, task_status, waiting_on_budget
 from plait.core.missions import children
 from plait.core.model import Overlap, Phase, RunState, TaskState, Usage
 from plait.core.overlap import holders
 from plait.core.progress import stuck_tasks, totals
-from plait.core.task import agent_of, attention_reason, model_of
+from plait.core.task import DISPLAY_STATUSES, agent_of, attention_reason, model_of
 from plait.core.taskmap import indexed_tasks
 from plait.core.waiting import waiting_reason
 from plait.engine.executor import WorkerInfo, held_by
-from plait.errors import PlaitError
+from plait.errors import PlaitError, UsageError
 
 Json = dict[str, Any]
 
@@ -28,6 +29,22 @@ Json = dict[str, Any]
 FINAL = frozenset({"merged", "done"})
 # ... and a mission that ended without success ("failed", with its agent's exit code).
 ENDED = FINAL | {"failed"}
+# Every status a task row can show: its display status, `over-budget` when a budget holds
+# its next turn, and a team's `running` (see status_of). The README lists them all.
+TASK_STATUSES = DISPLAY_STATUSES | {OVER_BUDGET, "running"}
+
+
+def checked_statuses(text: str) -> list[str]:
+    """The statuses of a comma-separated `--status` filter, each one a task can show; a
+    mistyped one is an error naming the closest status, not a filter nothing matches."""
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    for word in words:
+        if word not in TASK_STATUSES:
+            close = difflib.get_close_matches(word.lower(), sorted(TASK_STATUSES), n=1)
+            known = ", ".join(sorted(TASK_STATUSES))
+            hint = f"did you mean {close[0]!r}? (statuses: {known})" if close else ""
+            raise UsageError(f"no task status {word!r}", hint=hint or f"use one of: {known}")
+    return words
 
 
 def _duration(t: TaskState, now: float) -> float:

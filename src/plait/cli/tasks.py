@@ -19,7 +19,7 @@ from typing import Any
 from plait import exits
 from plait.api import commands as cmd
 from plait.api.client import Following, ProjectAPI, open_api
-from plait.api.views import ENDED, FINAL
+from plait.api.views import ENDED, FINAL, checked_statuses
 from plait.cli.common import (
     add_json_flag,
     add_project_flag,
@@ -52,6 +52,8 @@ def _done(proj: Project, api: ProjectAPI) -> None:
 
 # ---- ps ----------------------------------------------------------------------------------------
 def cmd_ps(args: argparse.Namespace) -> int:
+    if args.status:
+        args.status = ",".join(checked_statuses(args.status))  # a typo is an error, not "none"
     proj, api = _api(args)
     name, live = proj.name, api.live
     try:
@@ -118,8 +120,8 @@ _PARKED = FINAL | {"waiting", "queued", "stopped", "needs-attention", "over-budg
 
 
 def _no_task_is(wanted: str, rows: list[dict[str, Any]]) -> str:
-    """An empty `ps --status` names the statuses there are, so that a mistyped status is
-    not taken for 'no task is in that state'."""
+    """An empty `ps --status` names the statuses tasks have now, so that the user sees
+    where they are rather than nothing."""
     counts = Counter(str(r["status"]) for r in rows)
     there = ", ".join(f"{word} ({n})" for word, n in sorted(counts.items()))
     return f"no task is {wanted.replace(',', ' or ')}; statuses now: {there or 'no tasks yet'}"
@@ -395,7 +397,9 @@ def register(sub: Any) -> None:
     ps = sub.add_parser("ps", help="the project's tasks: status, agent, PR, cost, CPU/memory")
     add_project_flag(ps)
     ps.add_argument("--all", action="store_true", help="also tasks that landed")
-    ps.add_argument("--status", help="only tasks with these statuses (comma-separated)")
+    ps.add_argument(
+        "--status", help="only tasks with these statuses (comma-separated; a typo is an error)"
+    )
     ps.add_argument("--tree", action="store_true", help="missions under the ones that started them")
     add_json_flag(ps, "print the rows as JSON")
     ps.set_defaults(handler=cmd_ps)

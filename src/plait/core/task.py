@@ -174,6 +174,25 @@ _OP_WORDS = {
 }
 
 
+# The agent turns that fix something, shown as `fixing-<kind>` (see display_status).
+_FIXING = tuple(
+    k for k in OpKind if k not in _OP_WORDS and k not in (OpKind.START, OpKind.LAND, OpKind.DISCARD)
+)
+
+# Every word display_status can return: what `plait ps --status` accepts (with a task's
+# `over-budget` and a team's `running`, see plait.api.views.TASK_STATUSES). A test reads
+# display_status's return statements to keep this list whole.
+DISPLAY_STATUSES: frozenset[str] = frozenset(
+    {
+        "skipped", "done", "merged", "carried", "returning", "resetting", "stopped", "failed",
+        "needs-attention", "waiting", "starting", "working", "syncing", "merging", "queued",
+        "approved", "in-review", "ci", "ci-failed", "stacked", "conflicting",
+        *_OP_WORDS.values(),
+        *(f"fixing-{k.value}" for k in _FIXING),
+    }
+)  # fmt: skip
+
+
 def display_status(task: TaskState, config: RunConfig, *, landing: str = "pr") -> str:
     """A short word for humans: what the task is doing or waiting for."""
     if task.phase is Phase.MERGED:
