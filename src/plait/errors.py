@@ -7,6 +7,8 @@ a traceback. Anything else escaping is a bug in plait.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 # Defined with the plan (the core imports nothing outside it); a plan error carries them.
 from plait.core.plan import PlanProblem
 
@@ -52,8 +54,15 @@ class PlanError(PlaitError):
         assert problems, "PlanError needs at least one problem"
         self.problems = tuple(problems)
         first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(first.render() + more, hint=first.hint)
+        self._more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        # The message is where and what; the fix is the hint, said once by whoever shows it
+        # (the API and the TUI add it to the message, as they do for every error).
+        where = replace(first, hint="").render()
+        super().__init__(where + self._more, hint=first.hint)
+
+    def __str__(self) -> str:
+        """The first problem as the CLI prints each (`file:line: what — fix`)."""
+        return self.problems[0].render() + self._more
 
     def render_all(self) -> str:
         return "\n".join(p.render() for p in self.problems)

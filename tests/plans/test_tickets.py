@@ -167,3 +167,23 @@ def test_the_readme_ticket_with_its_comments_is_read_as_meant() -> None:
     assert ticket.dependencies == ("setup-db",)
     hashed = parse_ticket("---\nsummary: 'Fix #12' # not this\nfiles: [a#b]\n---\n", "t.md")
     assert (hashed.summary, hashed.files) == ("Fix #12", ("a#b",))
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("---\nsummary: [broken\n---\n", "t.md"),
+        ('{"summary": "s", "difficulty": "huge"}', "t.json"),
+        ("---\nid: a b\ncolour: red\n---\n", "t.md"),
+    ],
+)
+def test_a_ticket_error_states_its_fix_once(text: str, path: str) -> None:
+    """It said the fix after "—" and again in brackets (the message held the hint too)."""
+    with pytest.raises(PlanError) as caught:
+        parse_ticket(text, path)
+    error, fix = caught.value, caught.value.problems[0].hint
+    assert str(error).count(fix) == 1  # as the CLI prints each problem: `file:line: what — fix`
+    assert str(error).startswith(f"{path}:")
+    assert " — " + fix in str(error)
+    assert fix not in error.message  # the API, the TUI and the log add the hint themselves
+    assert error.hint == fix

@@ -142,8 +142,9 @@ class ScheduleSource:
             except PlaitError as exc:
                 # A schedule that no longer fits the project (an agent removed, say):
                 # say why in its record and in the log; the others go on.
-                ctx.remember(NAME, f"{schedule.name}:error", exc.message)
-                log.warning("schedule %s: %s", schedule.name, exc.message)
+                said = exc.message + (f" — {exc.hint}" if exc.hint else "")
+                ctx.remember(NAME, f"{schedule.name}:error", said)
+                log.warning("schedule %s: %s", schedule.name, said)
         return soonest
 
     def _last(self, ctx: SourceContext, schedule: Schedule) -> float:

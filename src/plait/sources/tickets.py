@@ -154,7 +154,8 @@ class TicketsSource:
     def _read(self, path: Path, size: int) -> Ticket | PlanError:
         where = os.path.relpath(path, self.folder.parent)
         if size > MAX_TICKET_BYTES:
-            return PlanError([PlanProblem(where, 0, "larger than 256 KiB", "split it")])
+            return PlanError([PlanProblem(where, 0, "the ticket is larger than 256 KiB",
+                                          "split it into smaller tickets")])  # fmt: skip
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
