@@ -7,7 +7,8 @@ it, three streams go back: heartbeats every few seconds carrying what the attemp
 seen so far (session, usage, transcript entries sent) — Temporal delivers a cancellation
 (`plait kill`) in a heartbeat's answer, and a lost worker is one whose heartbeats stop;
 transcript entries, batched about twice a second as signals to the turn's workflow; and
-the result, once the work is committed and pushed.
+the result, once the work is committed and pushed and the last transcript batch has
+arrived (so whoever reads the result has the whole transcript).
 
 Attempts. A turn whose earlier attempt was lost continues it when this worker ran that
 attempt (its worktree and the agent's session files are still here): the session goes on
@@ -282,7 +283,9 @@ async def _beat(attempt: Attempt, timeout: float) -> None:
 
 
 class _Transcript:
-    """Transcript entries, signalled to the turn's workflow in batches."""
+    """Transcript entries, signalled to the turn's workflow in batches. Every entry is sent
+    before the turn's result is reported (`close`), so a reader of the workflow's history
+    has the whole transcript when it reads the result."""
 
     def __init__(self, handle: Any, attempt: Attempt) -> None:
         self.handle = handle
@@ -290,6 +293,7 @@ class _Transcript:
         self.pending: list[list[Any]] = []
         self.size = 0
         self.wake = asyncio.Event()
+        self.closing = False
         self.task = asyncio.create_task(self._run())
 
     def add(self, kind: str, body: str) -> None:
@@ -301,7 +305,7 @@ class _Transcript:
             self.wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self.closing:
             try:
                 async with asyncio.timeout(FLUSH_EVERY):
                     await self.wake.wait()
@@ -309,6 +313,7 @@ class _Transcript:
                 pass
             self.wake.clear()
             await self.flush()
+        await self.flush()  # what came while the last batch was on its way
 
     async def flush(self) -> None:
         if not self.pending:
@@ -323,11 +328,13 @@ class _Transcript:
         self.attempt.sent += len(batch)
 
     async def close(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        """Send what is left, in order, before the result goes. A batch on its way is let
+        arrive: it was cancelled, and its entries were lost or came after the result."""
+        self.closing = True
+        self.wake.set()
         try:
             async with asyncio.timeout(10):
-                await self.flush()
+                await self.task
         except TimeoutError:
             log.warning("the last transcript entries of a turn were not sent")
 
