@@ -135,7 +135,8 @@ def host_in_tui(
 
 def follow_in_tui(api: LiveAPI, ids: Sequence[str]) -> int:
     """`plait run` on a project whose engine runs elsewhere: the TUI, then the summary of
-    the plan's tasks (the engine goes on after the TUI closes)."""
+    the plan's tasks. Quitting before they settle interrupts nothing (the engine goes on
+    with them), so it exits 0; quitting a TUI that hosts the engine stops the run: 130."""
     from plait.ui.tui import PlaitApp
 
     PlaitApp(api.name).run()
@@ -146,7 +147,7 @@ def follow_in_tui(api: LiveAPI, ids: Sequence[str]) -> int:
         return exits.OK  # the engine was stopped meanwhile: `plait ps` tells the rest
     if not settled:
         print(f"the engine of {api.name} goes on with the plan's tasks (`plait ps`)")
-        return exits.INTERRUPTED
+        return exits.OK
     summary = summary_from_rows(api.name, rows, outcome=rows_outcome(rows))
     print(summary_table(summary))
     return exit_code(str(summary["outcome"]))
