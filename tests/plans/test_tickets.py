@@ -187,3 +187,46 @@ def test_a_ticket_error_states_its_fix_once(text: str, path: str) -> None:
     assert " — " + fix in str(error)
     assert fix not in error.message  # the API, the TUI and the log add the hint themselves
     assert error.hint == fix
+
+
+@pytest.mark.parametrize(
+    ("front", "line", "says", "fix"),
+    [
+        ("summary: Fix #12", 2, "summary: Fix #12 reads as 'Fix'", 'summary: "Fix #12"'),
+        ("summary: #12", 2, "summary: #12 reads as nothing", 'summary: "#12"'),
+        ("summary: Fix #12 # the bug", 2, "summary: Fix #12 reads as 'Fix'",
+         'summary: "Fix #12"'),
+        ('summary: s\nfiles: [a, #3, "c"]', 3, "files: [a, #3, \"c\"] reads as '[a,'",
+         'files: [a, "#3", "c"]'),
+        ("summary: s\nacceptance:\n  - ok\n  - closes #4", 5, "- closes #4 reads as 'closes'",
+         '- "closes #4"'),
+    ],
+)  # fmt: skip
+def test_an_unquoted_hash_and_digits_is_an_error_that_says_to_quote(
+    front: str, line: int, says: str, fix: str
+) -> None:
+    """`summary: Fix #12` read as "Fix" (` #` starts a comment, as YAML has it)."""
+    with pytest.raises(PlanError) as caught:
+        parse_ticket(f"---\n{front}\n---\nbody\n", "t.md")
+    problem = caught.value.problems[0]
+    assert (problem.path, problem.line) == ("t.md", line)
+    assert says in problem.message
+    assert problem.hint == f"quote it: {fix}"
+
+
+@pytest.mark.parametrize(
+    ("front", "summary", "acceptance"),
+    [
+        ("summary: 'Fix #12' # the bug", "Fix #12", ()),
+        ('summary: "Fix #12"', "Fix #12", ()),
+        ("summary: Fix # twelve of them", "Fix", ()),
+        ("summary: Fix#12", "Fix#12", ()),
+        ("summary: s\nacceptance:\n  - 'closes #4'\n  - ok # 4 of them", "s",
+         ("closes #4", "ok")),
+    ],
+)  # fmt: skip
+def test_a_quoted_hash_or_a_comment_in_words_is_read_as_yaml_reads_it(
+    front: str, summary: str, acceptance: tuple[str, ...]
+) -> None:
+    ticket = parse_ticket(f"---\n{front}\n---\nbody\n", "t.md")
+    assert (ticket.summary, ticket.acceptance) == (summary, acceptance)

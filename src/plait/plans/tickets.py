@@ -21,7 +21,8 @@ in the critical-path order). Aliases: title (summary), acceptance_criteria (acce
 depends_on (dependencies). The front matter is a small YAML subset: `key: value`,
 `key: [a, b]`, `key:` followed by `- item` lines, and `key: |` followed by indented text;
 ` # …` ends a line with a comment (quote a value that holds one), and a `[` or a quote
-left open is an error at its line, as YAML has it.
+left open is an error at its line, as YAML has it. A comment that starts with a digit
+(`summary: Fix #12`, which YAML reads as "Fix") is an error that says to quote the value.
 """
 
 from __future__ import annotations
@@ -149,6 +150,9 @@ def _front_matter(
             problems.append(PlanProblem(path, number, f"cannot read {raw.strip()!r}", hint))
             continue
         key, value = match.group(1), _uncommented(match.group(2)).strip()
+        if cut := _cut_reference(match.group(2), f"{key}: "):
+            problems.append(PlanProblem(path, number, *cut))
+            continue
         if key in data:
             problems.append(PlanProblem(path, number, f"{key!r} is given twice", "keep one"))
         where[key] = number
@@ -165,7 +169,10 @@ def _front_matter(
         else:
             items, i = _dashes(lines, i)
             for at, item in items:
-                if unclosed := _unclosed(item):
+                written = lines[at].lstrip()[2:]
+                if cut := _cut_reference(written, "- "):
+                    problems.append(PlanProblem(path, first_line + at, *cut))
+                elif unclosed := _unclosed(item):
                     said = f"- {item} {unclosed[0]}"
                     problems.append(PlanProblem(path, first_line + at, said, unclosed[1]))
             data[key] = [_unquote(item) for _, item in items]
@@ -194,6 +201,12 @@ def _dashes(lines: list[str], i: int) -> tuple[list[tuple[int, str]], int]:
 
 def _uncommented(value: str) -> str:
     """The value without a trailing ` # comment` (a `#` inside quotes is kept)."""
+    at = _comment_at(value)
+    return value if at is None else value[:at]
+
+
+def _comment_at(value: str) -> int | None:
+    """Where the value's ` # comment` starts (a `#` inside quotes is not one)."""
     quote = ""
     for n, char in enumerate(value):
         if quote:
@@ -201,8 +214,30 @@ def _uncommented(value: str) -> str:
         elif char in "\"'" and (n == 0 or value[n - 1] in " \t[,"):
             quote = char
         elif char == "#" and (n == 0 or value[n - 1] in " \t"):
-            return value[:n]
-    return value
+            return n
+    return None
+
+
+def _cut_reference(written: str, lead: str) -> tuple[str, str] | None:
+    """A comment that would cut an unquoted value where nobody means one: a `#` followed
+    by a digit, as in `summary: Fix #12` (YAML reads "Fix"). The problem and its fix."""
+    at = _comment_at(written)
+    if at is None or not written[at + 1 : at + 2].isdigit():
+        return None
+    meant = re.search(r"[ \t]#(?!\d)", written[at:])  # a comment after it is one
+    text = written[: at + meant.start() if meant else len(written)].strip()
+    kept = written[:at].strip()
+    reads = f"reads as {kept!r}" if kept else "reads as nothing"
+    return f"{lead}{text} {reads}: ` #` starts a comment", f"quote it: {lead}{_quoted(text)}"
+
+
+def _quoted(text: str) -> str:
+    """The value quoted as YAML keeps it: a list's items each, else the whole value."""
+    if not (text.startswith("[") and text.endswith("]")):
+        mark = "'" if '"' in text else '"'
+        return f"{mark}{text}{mark}"
+    items = [p.strip() for p in _split_commas(text[1:-1])]
+    return "[" + ", ".join(p if _comment_at(p) is None else _quoted(p) for p in items) + "]"
 
 
 def _unclosed(value: str) -> tuple[str, str] | None:
