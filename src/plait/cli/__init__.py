@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -30,23 +31,145 @@ repository's plait.toml; at most 4 agents work at once unless --max-concurrency 
 """
 
 
-def build_parser() -> Parser:
-    from plait.cli import (
-        attach,
-        budget,
-        faces,
-        memory,
-        missions,
-        plan,
-        projects,
-        running,
-        schedules,
-        service,
-        swarm,
-        tasks,
-        workers,
-    )
+# Every command, by the module (and its `register` function) that builds its parser and
+# runs it, in the order `plait --help` lists them, with the line that help shows. A run of
+# `plait ps` imports only `plait.cli.tasks`: the other modules pull in the web server, the
+# TUI, Temporal's SDK and the forges, which cost most of a second of CPU at every start
+# (the CLI runs constantly: by people, by agents inside their turns, by the tests). Each
+# other command gets a stand-in parser with its name and help line, so the top-level help
+# and the "invalid choice" error read as before. tests/cli/test_cli_start.py checks this
+# table against what the modules register.
+COMMANDS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "running",
+        "register",
+        (
+            (
+                "run",
+                "add a plan's tasks to a project (created on first use) and follow them to main",
+            ),
+            ("resume", "run a project's engine here until its tasks settle"),
+            ("init", "create a project for a repository, with no tasks yet"),
+            ("up", "start a project's engine in the background"),
+            ("down", "stop a project's background engine cleanly"),
+        ),
+    ),
+    (
+        "running",
+        "register_adopt",
+        (("adopt", "take over an existing PR and keep it green (CI fixes, reviews, rebases)"),),
+    ),
+    (
+        "tasks",
+        "register",
+        (
+            ("ps", "the project's tasks: status, agent, PR, cost, CPU/memory"),
+            ("add", "add one task to a project (live or idle)"),
+            ("kill", "stop a task's agent now; keep its work; park it as stopped"),
+            ("retry", "let a stopped or stuck task go again from where it is"),
+            ("reset", "clear a task's failure counters and retry it (--hard: start over)"),
+            (
+                "wait",
+                "wait until tasks land (exit 0), need attention (10), are stopped (11), "
+                "fail (a mission: its agent's exit code) or time out (124)",
+            ),
+            ("result", "a task's final answer and how it landed"),
+            ("send", "send a message to a task's agent; clears needs-attention"),
+            ("review", "leave a review comment on a task's PR (local forge); the agent answers"),
+            ("logs", "a task's agent transcript"),
+        ),
+    ),
+    (
+        "missions",
+        "register",
+        (
+            (
+                "mission",
+                "start a mission: an agent on a prompt, its answer the result; prints id and name",
+            ),
+            (
+                "apply",
+                "start a blueprint's team: a parent mission whose agents follow their depends_on",
+            ),
+        ),
+    ),
+    (
+        "attach",
+        "register",
+        (("attach", "take over a task's agent session in this terminal; the task goes on after"),),
+    ),
+    (
+        "schedules",
+        "register",
+        (("schedule", "start missions, blueprints or tasks on a cron schedule"),),
+    ),
+    ("memory", "register", (("memory", "the project's shared memory: notes for later tasks"),)),
+    (
+        "budget",
+        "register",
+        (("budget", "show what the project (or a task) spent and may spend; set a limit"),),
+    ),
+    (
+        "projects",
+        "register",
+        (
+            ("projects", "every project: state (running/idle/needs-attention/done), tasks, cost"),
+            ("status", "a project's tasks and totals (no project: all projects)"),
+            ("rm", "delete (or --archive) a project; the repository stays"),
+            (
+                "validate",
+                "check a plan (or a plait.toml, swarm config, blueprint or ticket): "
+                "every problem with file:line and a fix",
+            ),
+            ("demo", "the whole lifecycle on a throwaway project (scripted agent, offline)"),
+            ("doctor", "check git, agent CLIs and their logins, tokens"),
+        ),
+    ),
+    (
+        "faces",
+        "register",
+        (
+            (
+                "tui",
+                "watch and steer a project in the terminal (tasks, transcripts, timeline, graph)",
+            ),
+            ("web", "the project's live dashboard in a browser (starts its engine if needed)"),
+        ),
+    ),
+    (
+        "swarm",
+        "register",
+        (
+            (
+                "swarm",
+                "run worker groups on a tasks/ folder until the queue is empty (or: swarm status)",
+            ),
+        ),
+    ),
+    (
+        "plan",
+        "register",
+        (("plan", "ask a planner agent for a gameplan that validates, for a goal"),),
+    ),
+    (
+        "workers",
+        "register",
+        (
+            ("worker", "take agent turns from a Temporal queue on this machine"),
+            ("workers", "list the workers that take a project's agent turns"),
+        ),
+    ),
+    (
+        "service",
+        "register",
+        (("service", "run a project's engine as a user service (systemd or launchd)"),),
+    ),
+)
 
+
+def build_parser(argv: Sequence[str] | None = None) -> Parser:
+    """The whole parser; given the command line, only the named command's module is
+    imported and the others are stand-ins (name and help line)."""
     p = Parser(
         prog="plait",
         description="Run many AI coding agents in parallel on one repository and carry "
@@ -56,21 +179,20 @@ def build_parser() -> Parser:
     )
     p.add_argument("--version", action="version", version=f"plait {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    running.register(sub)
-    running.register_adopt(sub)
-    tasks.register(sub)
-    missions.register(sub)
-    attach.register(sub)
-    schedules.register(sub)
-    memory.register(sub)
-    budget.register(sub)
-    projects.register(sub)
-    faces.register(sub)
-    swarm.register(sub)
-    plan.register(sub)
-    workers.register(sub)
-    service.register(sub)
+    word = None if argv is None else command_word(argv)
+    for module, register, commands in COMMANDS:
+        if argv is None or any(name == word for name, _ in commands):
+            getattr(importlib.import_module(f"plait.cli.{module}"), register)(sub)
+        else:
+            for name, line in commands:
+                sub.add_parser(name, help=line)
     return p
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command a command line names: its first word that is not a flag (`plait` itself
+    takes only `-h` and `--version`, neither with a value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -105,7 +227,7 @@ def _exit_now(code: int) -> None:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
         project_from(args)

@@ -1,4 +1,8 @@
-"""What every command module shares: the parser class, value types, output helpers."""
+"""What every command module shares: the parser class, value types, output helpers.
+
+Every `plait` command imports this module, so it imports nothing heavy at its top: the
+two value types that need plait's core (`notify_kinds`, `webhook`) import it when called.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from plait.core.notices import ALL_KINDS
 from plait.errors import UsageError
-from plait.plans.config import webhook_ok
 
 
 class Parser(argparse.ArgumentParser):
@@ -131,6 +133,8 @@ def count_or_zero(text: str) -> int:
 
 def notify_kinds(text: str) -> list[str]:
     """Comma-separated notification kinds; "none" for none."""
+    from plait.core.notices import ALL_KINDS
+
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     if kinds == ["none"]:
         return []
@@ -143,6 +147,8 @@ def notify_kinds(text: str) -> list[str]:
 
 
 def webhook(text: str) -> str:
+    from plait.plans.config import webhook_ok
+
     if not webhook_ok(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an http(s) URL or env:NAME (the variable holding the URL)"
