@@ -13,12 +13,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote as urlquote
 
-import httpx
-
-from plait.agents.registry import BACKENDS
 from plait.api import commands as cmd
 from plait.api.missions import add_mission, add_team
 from plait.api.spending import budget_view, set_budget
@@ -39,6 +36,12 @@ from plait.core.plan import Plan
 from plait.core.progress import tasks_settled
 from plait.engine.project import Project, engine_running
 from plait.errors import ProjectError
+
+# httpx (with the command line it brings along) is imported by the live client only, and the
+# agent backends by the offline commands that check an agent's name: `plait ps` against a
+# stopped engine needs neither, and the CLI's start is paid on every command.
+if TYPE_CHECKING:
+    import httpx
 
 Json = dict[str, Any]
 _T = TypeVar("_T")
@@ -167,6 +170,8 @@ class LiveAPI:
     live = True
 
     def __init__(self, name: str, socket: str, *, timeout: float = 30.0) -> None:
+        import httpx
+
         self.name = name
         self.http = httpx.Client(
             transport=httpx.HTTPTransport(uds=socket),
@@ -178,6 +183,8 @@ class LiveAPI:
         self.http.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Json:
+        import httpx
+
         try:
             reply = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -258,6 +265,8 @@ class LiveAPI:
 
     def events(self) -> Iterator[Json]:
         """The engine's event stream, one message at a time, until it closes."""
+        import httpx
+
         try:
             with self.http.stream("GET", "/api/events", timeout=None) as reply:
                 for line in reply.iter_lines():
@@ -296,7 +305,11 @@ def quote(ref: str) -> str:
 
 
 # ---- straight from the store ---------------------------------------------------------------
-_AGENTS = tuple(BACKENDS)  # what an engine accepts (`plait.engine.host`)
+def _agents() -> tuple[str, ...]:
+    """The agents an engine accepts (`plait.engine.host`)."""
+    from plait.agents.registry import BACKENDS
+
+    return tuple(BACKENDS)
 
 
 class OfflineAPI:
@@ -397,7 +410,7 @@ class OfflineAPI:
     def add(self, fields: Json) -> Json:
         # Checked as the engine checks it: a queued task for an unknown agent would only
         # fail its turns once an engine ran.
-        command = cmd.add_task(self._projected(), fields, now=time.time(), agents=_AGENTS)
+        command = cmd.add_task(self._projected(), fields, now=time.time(), agents=_agents())
         return self._queue(command)
 
     def add_plan(self, plan: Plan) -> Json:
@@ -424,10 +437,14 @@ class OfflineAPI:
         }
 
     def add_mission(self, fields: Json) -> Json:
-        return self._queue(add_mission(self._projected(), fields, now=time.time(), agents=_AGENTS))
+        return self._queue(
+            add_mission(self._projected(), fields, now=time.time(), agents=_agents())
+        )
 
     def add_team(self, blueprint: Json) -> Json:
-        return self._queue(add_team(self._projected(), blueprint, now=time.time(), agents=_AGENTS))
+        return self._queue(
+            add_team(self._projected(), blueprint, now=time.time(), agents=_agents())
+        )
 
     def budget(self, task: str | None = None) -> Json:
         state = indexed(self._projected())

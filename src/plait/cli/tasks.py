@@ -9,7 +9,6 @@ answer says so).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from collections import Counter
@@ -377,6 +376,8 @@ def cmd_review(args: argparse.Namespace) -> int:
             )
         if task["pr"] is None:
             raise UsageError(f"task {tid} has no PR yet", hint="wait until `plait ps` shows it")
+        import asyncio
+
         from plait.forges.local import LocalForge
 
         forge = LocalForge(str(proj.paths.db), proj.settings.repo)

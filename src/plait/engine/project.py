@@ -14,19 +14,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from plait.agents.base import AgentBackend
-from plait.agents.registry import get_backend
-from plait.core.controller import decide
-from plait.core.events import RunStarted
-from plait.core.model import RunState
-from plait.engine import reaper
-from plait.engine.agent_env import AgentEnvironment
-from plait.engine.executor import Executor
-from plait.engine.executors import Executors
-from plait.engine.landing import MainLanding
-from plait.engine.loop import Engine, Observer
-from plait.engine.ports import release_ports_of_ended_tasks
 from plait.engine.settings import (
     Effective,
     Settings,
@@ -35,14 +24,23 @@ from plait.engine.settings import (
     with_secrets,
 )
 from plait.errors import ExecutorError, GitError, ProjectError, UsageError
-from plait.forges.base import Forge
-from plait.notify import Notifier
 from plait.pidlock import pid_lock
 from plait.store.paths import ProjectPaths, list_projects, project_paths
-from plait.store.sqlite import Store, TranscriptEntry
-from plait.ui.headless import timeline_lines
-from plait.workspaces.containers import Container, find_engine
-from plait.workspaces.worktrees import GitWorkspaces
+from plait.store.sqlite import Store
+
+# What an engine is built from is imported where it is built (`build_engine`): every
+# `plait ps`, `logs` or `send` opens its project here, and those modules (the agents, the
+# forges, the executors, the landing) cost most of the CLI's start.
+if TYPE_CHECKING:
+    from plait.agents.base import AgentBackend
+    from plait.core.model import RunState
+    from plait.engine.executor import Executor
+    from plait.engine.executors import Executors
+    from plait.engine.loop import Engine, Observer
+    from plait.forges.base import Forge
+    from plait.store.sqlite import TranscriptEntry
+    from plait.workspaces.containers import Container
+    from plait.workspaces.worktrees import GitWorkspaces
 
 
 @dataclass
@@ -94,6 +92,10 @@ def check_repository(proj: Project) -> None:
 
 def start_project(proj: Project, *, title: str = "") -> RunState:
     """Record the project's start — its settings, no tasks yet — without an engine."""
+    from plait.core.controller import decide
+    from plait.core.events import RunStarted
+    from plait.ui.headless import timeline_lines
+
     config = effective(proj.name, proj.settings, project_config(proj.settings)).config
     first = RunStarted(at=time.time(), config=config, tasks=(), title=title or proj.name)
     decision = decide(None, first)
@@ -232,6 +234,8 @@ def forge_for(s: Settings, *, db: str, token: str | None = None) -> Forge:
 
 def project_backend(project: Project, name: str) -> AgentBackend:
     """The agent backend `name` as the project's settings configure it, ready to run."""
+    from plait.agents.registry import get_backend
+
     eff = project.effective()
     home = str(project.paths.root / "agents" / name)
     options = with_secrets(eff.backends.get(name, {}), os.environ)
@@ -243,6 +247,16 @@ def project_backend(project: Project, name: str) -> AgentBackend:
 def build_engine(
     project: Project, *, observer: Observer | None = None, token: str | None = None
 ) -> Engine:
+    from plait.engine import reaper
+    from plait.engine.agent_env import AgentEnvironment
+    from plait.engine.executors import Executors
+    from plait.engine.landing import MainLanding
+    from plait.engine.loop import Engine
+    from plait.engine.ports import release_ports_of_ended_tasks
+    from plait.notify import Notifier
+    from plait.ui.headless import timeline_lines
+    from plait.workspaces.worktrees import GitWorkspaces
+
     eff = project.effective()
     s = eff.settings
     forge = forge_for(s, db=str(project.paths.db), token=token)
@@ -317,6 +331,8 @@ def build_engine(
 
 def _container(project: Project, eff: Effective) -> Container | None:
     """The container agents run in, when plait.toml asks for one (its engine must answer)."""
+    from plait.workspaces.containers import Container, find_engine
+
     if not eff.container_image:
         return None
     engine = find_engine(eff.container_engine or "")
@@ -355,9 +371,13 @@ class _Book:
         self.store = store
 
     def remember(self, effect_id: str, pid: int) -> None:
+        from plait.engine import reaper
+
         reaper.remember(self.store, effect_id, pid)
 
     def forget(self, effect_id: str) -> None:
+        from plait.engine import reaper
+
         reaper.forget(self.store, effect_id)
 
 

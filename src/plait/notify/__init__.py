@@ -5,9 +5,33 @@ package decides *where* (`Channels`, from plait.toml's `[notify]` and the flags)
 sends (`Notifier`, run beside the engine).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from plait.notify.channels import ALL_KINDS, Channels, webhook_url
-from plait.notify.notifier import Notifier, send_message
-from plait.notify.senders import Message, SendFailed, json_body, slack_body
+
+if TYPE_CHECKING:
+    from plait.notify.notifier import Notifier, send_message
+    from plait.notify.senders import Message, SendFailed, json_body, slack_body
+
+# The senders (and asyncio, httpx under them) load on first use: every `plait` command
+# reads a project's settings, which hold its `Channels`, and most commands send nothing.
+_LATER = {
+    "Notifier": "plait.notify.notifier",
+    "send_message": "plait.notify.notifier",
+    "Message": "plait.notify.senders",
+    "SendFailed": "plait.notify.senders",
+    "json_body": "plait.notify.senders",
+    "slack_body": "plait.notify.senders",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LATER:
+        return getattr(importlib.import_module(_LATER[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ALL_KINDS",

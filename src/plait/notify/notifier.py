@@ -18,8 +18,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-import httpx
-
 from plait.core import effects as fx
 from plait.core import events as ev
 from plait.notify.channels import Channels, webhook_url
@@ -140,6 +138,8 @@ async def send_message(
 
 
 async def _post(channels: Channels, url: str, m: Message) -> None:
+    import httpx  # here: `plait ps` and the like import this package and send nothing
+
     async with httpx.AsyncClient(trust_env=False) as client:
         await post_webhook(client, url, m, fmt=channels.format, timeout=channels.timeout)
 

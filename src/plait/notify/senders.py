@@ -15,9 +15,10 @@ import asyncio
 import contextlib
 import shutil
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +66,8 @@ def _slack_escape(text: str) -> str:
 async def post_webhook(
     client: httpx.AsyncClient, url: str, m: Message, *, fmt: str, timeout: float
 ) -> None:
+    import httpx  # here: `plait ps` and the like import this package and send nothing
+
     body = slack_body(m) if fmt == "slack" else json_body(m)
     headers = {"Idempotency-Key": m.id, "User-Agent": "plait"}
     try:
