@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from plait.core.controller import decide
+from plait.core.events import RunStarted
+from plait.core.model import RunState
 from plait.engine.settings import (
     Effective,
     Settings,
@@ -26,19 +29,18 @@ from plait.engine.settings import (
 from plait.errors import ExecutorError, GitError, ProjectError, UsageError
 from plait.pidlock import pid_lock
 from plait.store.paths import ProjectPaths, list_projects, project_paths
-from plait.store.sqlite import Store
+from plait.store.sqlite import Store, TranscriptEntry
+from plait.ui.headless import timeline_lines
 
 # What an engine is built from is imported where it is built (`build_engine`): every
 # `plait ps`, `logs` or `send` opens its project here, and those modules (the agents, the
 # forges, the executors, the landing) cost most of the CLI's start.
 if TYPE_CHECKING:
     from plait.agents.base import AgentBackend
-    from plait.core.model import RunState
     from plait.engine.executor import Executor
     from plait.engine.executors import Executors
     from plait.engine.loop import Engine, Observer
     from plait.forges.base import Forge
-    from plait.store.sqlite import TranscriptEntry
     from plait.workspaces.containers import Container
     from plait.workspaces.worktrees import GitWorkspaces
 
@@ -92,10 +94,6 @@ def check_repository(proj: Project) -> None:
 
 def start_project(proj: Project, *, title: str = "") -> RunState:
     """Record the project's start — its settings, no tasks yet — without an engine."""
-    from plait.core.controller import decide
-    from plait.core.events import RunStarted
-    from plait.ui.headless import timeline_lines
-
     config = effective(proj.name, proj.settings, project_config(proj.settings)).config
     first = RunStarted(at=time.time(), config=config, tasks=(), title=title or proj.name)
     decision = decide(None, first)
@@ -254,7 +252,6 @@ def build_engine(
     from plait.engine.loop import Engine
     from plait.engine.ports import release_ports_of_ended_tasks
     from plait.notify import Notifier
-    from plait.ui.headless import timeline_lines
     from plait.workspaces.worktrees import GitWorkspaces
 
     eff = project.effective()
