@@ -3,7 +3,9 @@
 One module per group of commands builds its parsers and handlers: `running` (run, resume,
 init, up, down, adopt), `tasks` (ps, add, kill, retry, reset, wait, result, send, review,
 logs), `projects` (projects, status, rm, validate, demo, doctor), `faces` (tui, web),
-`workers` (worker, workers). Exit codes are in `plait.cli.exits`.
+`workers` (worker, workers). Exit codes are in `plait.cli.exits`. A command line imports
+only the module of the command it names (`COMMANDS`), so that a quick command starts
+quickly.
 """
 
 from __future__ import annotations
