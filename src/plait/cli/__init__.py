@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -221,6 +220,8 @@ def _exit_now(code: int) -> None:
     process (SIGABRT, exit 134, "Fatal Python error: PyGILState_Release") after plait
     has already said everything: temporalio/sdk-python issue 300. Only the command itself
     takes this exit (`argv is None`); a caller of `main([...])` keeps its interpreter."""
+    import logging  # loaded already by whatever started Temporal's SDK
+
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a reader gone has nothing to be told

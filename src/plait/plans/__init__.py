@@ -4,8 +4,31 @@ Every parser here raises only `plait.errors.PlanError`, carrying every problem i
 each with the file, a 1-based line and a hint.
 """
 
-from plait.plans.json_plan import parse_json
-from plait.plans.load import load_plan, plan_to_json
-from plait.plans.markdown import parse_markdown
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plait.plans.json_plan import parse_json
+    from plait.plans.load import load_plan, plan_to_json
+    from plait.plans.markdown import parse_markdown
+
+# The parsers load on first use: a project's settings (`plait.plans.config`) and the API's
+# checks (`plait.plans.characters`) live in this package too, and `plait ps`, `logs` and
+# `send` read no plan.
+_LATER = {
+    "load_plan": "plait.plans.load",
+    "parse_json": "plait.plans.json_plan",
+    "parse_markdown": "plait.plans.markdown",
+    "plan_to_json": "plait.plans.load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LATER:
+        return getattr(importlib.import_module(_LATER[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["load_plan", "parse_json", "parse_markdown", "plan_to_json"]
