@@ -1,7 +1,7 @@
 """How the CLI (and the TUI) talk to a project: its running engine, or its store.
 
 `open_api(project)` gives a `LiveAPI` when the project's engine runs (HTTP over the Unix
-socket it serves, through httpx's transport for Unix sockets) and an `OfflineAPI`
+socket it serves, `plait.api.unix_http`) and an `OfflineAPI`
 otherwise. Both answer the same calls with the same JSON. Offline, reads come from the
 store, and a command is checked against the state as the queued commands will leave it,
 then recorded in the project's inbox: it applies when an engine runs, and the answer says
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote as urlquote
 
 from plait.api import commands as cmd
@@ -21,6 +21,7 @@ from plait.api.missions import add_mission, add_team
 from plait.api.spending import budget_view, set_budget
 from plait.api.swarm_view import PROBLEMS_META, reported_problems, swarm_status
 from plait.api.transcript import transcript_page
+from plait.api.unix_http import FAILED, UnixHTTP
 from plait.api.views import (
     dependency_graph,
     indexed,
@@ -37,11 +38,8 @@ from plait.core.progress import tasks_settled
 from plait.engine.project import Project, engine_running
 from plait.errors import ProjectError
 
-# httpx (with the command line it brings along) is imported by the live client only, and the
-# agent backends by the offline commands that check an agent's name: `plait ps` against a
-# stopped engine needs neither, and the CLI's start is paid on every command.
-if TYPE_CHECKING:
-    import httpx
+# The agent backends are imported by the offline commands that check an agent's name only:
+# `plait ps` needs none of them, and the CLI's start is paid on every command.
 
 Json = dict[str, Any]
 _T = TypeVar("_T")
@@ -170,24 +168,16 @@ class LiveAPI:
     live = True
 
     def __init__(self, name: str, socket: str, *, timeout: float = 30.0) -> None:
-        import httpx
-
         self.name = name
-        self.http = httpx.Client(
-            transport=httpx.HTTPTransport(uds=socket),
-            base_url="http://plait",
-            timeout=timeout,
-        )
+        self.http = UnixHTTP(socket, timeout=timeout)
 
     def close(self) -> None:
-        self.http.close()
+        pass  # a connection lasts one request
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Json:
-        import httpx
-
         try:
             reply = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
+        except FAILED as exc:
             raise no_answer(self.name, exc) from None
         return answer(reply)
 
@@ -265,15 +255,27 @@ class LiveAPI:
 
     def events(self) -> Iterator[Json]:
         """The engine's event stream, one message at a time, until it closes."""
-        import httpx
-
         try:
-            with self.http.stream("GET", "/api/events", timeout=None) as reply:
-                for line in reply.iter_lines():
-                    if line.startswith("data: "):
-                        yield json.loads(line[6:])
-        except httpx.HTTPError:
+            for line in self.http.lines("/api/events"):
+                if line.startswith("data: "):
+                    yield json.loads(line[6:])
+        except FAILED:
             return
+
+
+class Reply(Protocol):
+    """What `answer` reads of a reply: `unix_http.Reply`, or httpx's (`aclient`)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
 
 
 class NoAnswer(ProjectError):
@@ -287,7 +289,7 @@ def no_answer(name: str, exc: Exception) -> ProjectError:
     )
 
 
-def answer(reply: httpx.Response) -> Json:
+def answer(reply: Reply) -> Json:
     """The JSON of an API reply, or the command error it carries."""
     try:
         data: Json = reply.json() if reply.content else {}
