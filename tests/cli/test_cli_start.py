@@ -16,7 +16,7 @@ import pytest
 from plait.cli import COMMANDS, build_parser, command_word
 from plait.cli.common import Parser
 from plait.testing.cli_start import heavy_imports, quick_commands
-from tests.api.helpers_live import Live
+from tests.api.helpers_live import Live, until
 from tests.cli.helpers_cli import cli_env
 
 
@@ -37,11 +37,21 @@ def test_parsing_a_command_imports_nothing_heavy(tmp_path: Path, argv: list[str]
 
 
 def test_ps_logs_and_send_on_a_project_import_nothing_heavy(tmp_path: Path) -> None:
-    live = Live.make(tmp_path, {"tasks": {}})
+    # Its agent works on (sleeps) while the engine runs: `send` reaches a working task.
+    working = {"say": "working on it", "actions": [{"sleep": 60}]}
+    live = Live.make(tmp_path, {"tasks": {"one": {"start": [working]}}})
     live.ok("init", "--repo", str(live.repo), "--script", str(live.script), "--project", "quick")
     live.ok("add", "Add one", "--body", "write one.txt", "--id", "one", "-p", "quick")
     # Before, opening the project imported the engine's parts, the agents and httpx.
     assert heavy_imports(quick_commands("one"), cli_env(tmp_path)) == []
+    # The same through the running engine's API (an agent's `plait ps` inside its turn):
+    # before, the live client imported httpx (and with it click and rich).
+    live.ok("up", "quick")
+    try:
+        until(lambda: live.rows("quick")["one"]["status"] == "working", what="its agent")
+        assert heavy_imports(quick_commands("one"), cli_env(tmp_path)) == []
+    finally:
+        live.ok("down", "quick")
 
 
 def test_the_table_names_what_each_module_registers() -> None:

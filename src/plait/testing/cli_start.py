@@ -5,7 +5,7 @@ The CLI starts constantly (people run `plait ps`, agents run it inside their tur
 test suite hundreds of times), and these modules cost most of a second of CPU at a start:
 the web server, the TUI, Temporal's SDK, httpx with the command line it brings along
 (click, rich), asyncio, and plait's engine and agent backends. `plait ps`, `logs` and
-`send` on a project whose engine is stopped need none of them.
+`send` need none of them, whether the project's engine runs or not.
 """
 
 from __future__ import annotations
