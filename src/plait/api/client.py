@@ -1,11 +1,11 @@
 """How the CLI (and the TUI) talk to a project: its running engine, or its store.
 
 `open_api(project)` gives a `LiveAPI` when the project's engine runs (HTTP over the Unix
-socket it serves, `plait.api.unix_http`) and an `OfflineAPI`
-otherwise. Both answer the same calls with the same JSON. Offline, reads come from the
-store, and a command is checked against the state as the queued commands will leave it,
-then recorded in the project's inbox: it applies when an engine runs, and the answer says
-so — no engine is started behind the user's back.
+socket it serves, `plait.api.unix_http`) and an `OfflineAPI` otherwise. Both answer the
+same calls with the same JSON. Offline, reads come from the store, and a command is
+checked against the state as the queued commands will leave it, then recorded in the
+project's inbox: it applies when an engine runs, and the answer says so — no engine is
+started behind the user's back.
 """
 
 from __future__ import annotations
@@ -37,9 +37,6 @@ from plait.core.plan import Plan
 from plait.core.progress import tasks_settled
 from plait.engine.project import Project, engine_running
 from plait.errors import ProjectError
-
-# The agent backends are imported by the offline commands that check an agent's name only:
-# `plait ps` needs none of them, and the CLI's start is paid on every command.
 
 Json = dict[str, Any]
 _T = TypeVar("_T")
@@ -308,7 +305,8 @@ def quote(ref: str) -> str:
 
 # ---- straight from the store ---------------------------------------------------------------
 def _agents() -> tuple[str, ...]:
-    """The agents an engine accepts (`plait.engine.host`)."""
+    """The agents an engine accepts (`plait.engine.host`). Imported here, by the commands
+    that check an agent's name: the backends' modules cost every other command's start."""
     from plait.agents.registry import BACKENDS
 
     return tuple(BACKENDS)
