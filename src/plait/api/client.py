@@ -21,7 +21,6 @@ from plait.api.missions import add_mission, add_team
 from plait.api.spending import budget_view, set_budget
 from plait.api.swarm_view import PROBLEMS_META, reported_problems, swarm_status
 from plait.api.transcript import transcript_page
-from plait.api.unix_http import FAILED, UnixHTTP
 from plait.api.views import (
     dependency_graph,
     indexed,
@@ -165,6 +164,10 @@ class LiveAPI:
     live = True
 
     def __init__(self, name: str, socket: str, *, timeout: float = 30.0) -> None:
+        # Here, not at the top: http.client (and the email package under it) is for a
+        # running engine only, and an offline `plait ps` pays every import at its start.
+        from plait.api.unix_http import UnixHTTP
+
         self.name = name
         self.http = UnixHTTP(socket, timeout=timeout)
 
@@ -172,6 +175,8 @@ class LiveAPI:
         pass  # a connection lasts one request
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Json:
+        from plait.api.unix_http import FAILED
+
         try:
             reply = self.http.request(method, path, **kwargs)
         except FAILED as exc:
@@ -252,6 +257,8 @@ class LiveAPI:
 
     def events(self) -> Iterator[Json]:
         """The engine's event stream, one message at a time, until it closes."""
+        from plait.api.unix_http import FAILED
+
         try:
             for line in self.http.lines("/api/events"):
                 if line.startswith("data: "):

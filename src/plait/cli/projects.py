@@ -28,7 +28,6 @@ from plait.plans.tickets import SUFFIXES as TICKET_SUFFIXES
 from plait.plans.tickets import parse_ticket
 from plait.store.paths import list_projects, plait_home
 from plait.ui.summary import summary_from_rows, summary_table
-from plait.workspaces.git import git_sync
 
 
 # ---- projects / status ----------------------------------------------------------------------
@@ -140,6 +139,8 @@ def cmd_rm(args: argparse.Namespace) -> int:
 def _drop_worktrees(repo: str, root: Any, name: str, *, keep_branches: bool) -> None:
     """The project's worktrees live in its folder; git must forget them (and, unless asked
     to keep them, the project's branches) before the folder goes."""
+    from plait.workspaces.git import git_sync  # asyncio under it: not for `plait status`
+
     if not repo or not shutil.which("git"):
         return
     if not os.path.isdir(repo):  # moved or deleted: the project must still go

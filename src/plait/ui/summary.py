@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plait import exits
 from plait.api.views import FINAL, project_outcome, task_row
 from plait.core.model import RunState
 from plait.core.money import usd
-from plait.engine.loop import EngineResult
+
+# Only an annotation: `plait status` (which draws the summary table) needs no engine.
+if TYPE_CHECKING:
+    from plait.engine.loop import EngineResult
 
 Row = dict[str, Any]
 
