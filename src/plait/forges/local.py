@@ -14,7 +14,7 @@ import asyncio
 import os
 import shlex
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from plait.core.model import CIStatus, PRView, ReviewThread
 from plait.errors import ForgeError
@@ -23,13 +23,15 @@ from plait.forges.local_ci import NO_CI, CIRunner
 from plait.forges.local_db import FAILED, PASSED, ForgeDB, PRRow, ThreadRow
 from plait.forges.local_merge import find_landed, is_mergeable, squash_merge
 from plait.workspaces.git import git
-from plait.workspaces.inspect import branch_sha, is_ancestor
+from plait.workspaces.inspect import Tip, branch_tips, common_dir, is_ancestor, refs_stamp
 from plait.workspaces.names import check_branch
 
 DEMO_AUTHOR = "demo-reviewer"
 REVIEWER_AUTHOR = "plait-reviewer"  # a reviewer agent's verdict ([review] prs)
 
 __all__ = ["DEMO_AUTHOR", "NO_CI", "LocalForge"]
+
+_MAX_AUTHORS = 10_000  # heads whose author is kept in memory
 
 
 class LocalForge:
@@ -62,6 +64,13 @@ class LocalForge:
         # Pure functions of commit ids, so safe to cache for the life of the process.
         self._mergeable: dict[tuple[str, str], bool | None] = {}
         self._outdated: dict[tuple[str, str, str], bool] = {}
+        # The bases' tips as last read, and what their ref files looked like just before:
+        # the engine polls after every step, and mostly no base moved since (P3).
+        self._tips: dict[str, str] = {}
+        self._tips_stamp: object = None
+        # Authors of the heads seen, so a squash needs no git to ask (a commit's author
+        # never changes).
+        self._authors: dict[str, tuple[str, str]] = {}
         # Merges into one base must not interleave: two fast-forwards of the same
         # checked-out main at once leave that checkout half-updated.
         self._merge_lock = asyncio.Lock()
@@ -71,15 +80,18 @@ class LocalForge:
         await check_branch(branch)
         await check_branch(base)
         existing = self.db.open_pr_of_branch(branch)
+        bases = {base} if existing is None else {existing.base}
+        # The branch and the base in one git (P3: the PR's view needs the base's tip).
+        tips = await self._read_tips({branch} | bases)
         if existing is None:
-            head = await self._tip(branch)
+            head = self._known_tip(branch, tips.get(branch))
             existing = self.db.insert_pr(
                 task=task, branch=branch, base=base, title=title, body=body, head=head
             )
         # Pin and queue even for an existing PR: a crash may have come between the steps.
         await self._pin(existing.number, existing.head_sha)
         self._queue_ci(existing.number, existing.head_sha)
-        return await self._view(existing)
+        return await self._view(existing, {b: t.sha for b, t in tips.items() if t is not None})
 
     async def push(self, *, branch: str, worktree: str, force: bool) -> str:
         await check_branch(branch)
@@ -100,13 +112,24 @@ class LocalForge:
         return head
 
     async def _tip(self, branch: str) -> str:
-        sha = await branch_sha(self.repo, branch)
-        if sha is None:
+        return self._known_tip(branch, (await self._read_tips({branch})).get(branch))
+
+    async def _read_tips(self, branches: Collection[str]) -> dict[str, Tip | None]:
+        tips = await branch_tips(self.repo, branches)
+        for tip in tips.values():
+            if tip is not None and tip.author_name and tip.author_email:
+                if len(self._authors) >= _MAX_AUTHORS:
+                    self._authors.clear()
+                self._authors[tip.sha] = (tip.author_name, tip.author_email)
+        return tips
+
+    def _known_tip(self, branch: str, tip: Tip | None) -> str:
+        if tip is None:
             raise ForgeError(
                 f"branch {branch} does not exist in {self.repo}",
                 hint="the task's workspace must be prepared before its PR",
             )
-        return sha
+        return tip.sha
 
     async def _pin(self, number: int, sha: str) -> None:
         await git("update-ref", f"refs/plait/pr/{number}/head", sha, cwd=self.repo)
@@ -196,6 +219,7 @@ class LocalForge:
                 base=row.base,
                 head=row.head_sha,
                 title=title or row.title,
+                author=self._authors.get(row.head_sha),
             )
         self.db.update_pr(pr, state="merged", merge_sha=landed)
         return landed
@@ -231,26 +255,28 @@ class LocalForge:
     # ---- reading -----------------------------------------------------------------------------
     async def poll(self, prs: Mapping[str, int]) -> dict[str, PRView]:
         views: dict[str, PRView] = {}
-        tips = await self._branch_tips()  # one git call for all PRs' bases
-        for task, number in prs.items():
-            row = self.db.pr(number)
-            if row is not None:
-                views[task] = await self._view(row, tips)
+        rows = [(task, row) for task, number in prs.items() if (row := self.db.pr(number))]
+        tips = await self._base_tips({row.base for _, row in rows})  # one git at most
+        for task, row in rows:
+            views[task] = await self._view(row, tips)
         return views
 
-    async def _branch_tips(self) -> dict[str, str]:
-        result = await git(
-            "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/", cwd=self.repo
-        )
-        tips: dict[str, str] = {}
-        for line in result.out.splitlines():
-            sha, _, ref = line.partition(" ")
-            tips[ref.removeprefix("refs/heads/")] = sha
-        return tips
+    async def _base_tips(self, bases: Collection[str]) -> dict[str, str]:
+        """The tips of `bases`; read by git only when one of their ref files changed since
+        the last read (the engine polls after every step it takes)."""
+        stamp = refs_stamp(await common_dir(self.repo), bases)
+        if stamp is None or stamp != self._tips_stamp or not set(bases) <= self._tips.keys():
+            # Stamped before reading: a base that moves meanwhile is read again next time.
+            tips = await branch_tips(self.repo, bases)
+            self._tips = {b: t.sha for b, t in tips.items() if t is not None}
+            self._tips_stamp = stamp
+            for b in bases:
+                self._tips.setdefault(b, "")
+        return {b: sha for b in bases if (sha := self._tips.get(b))}
 
     async def _view(self, row: PRRow, tips: Mapping[str, str] | None = None) -> PRView:
         if tips is None:
-            tips = await self._branch_tips()
+            tips = await self._base_tips({row.base})
         ci, evidence = self._ci_status(row)
         return PRView(
             number=row.number,

@@ -26,8 +26,18 @@ async def find_landed(repo: str, *, base: str, number: int, branch: str, since: 
 
 
 async def squash_merge(
-    repo: str, *, number: int, branch: str, base: str, head: str, title: str
+    repo: str,
+    *,
+    number: int,
+    branch: str,
+    base: str,
+    head: str,
+    title: str,
+    author: tuple[str, str] | None = None,
 ) -> str:
-    """Land `head` on `base` as one commit; returns it. Raises MergeBlocked, changes nothing."""
+    """Land `head` on `base` as one commit; returns it. Raises MergeBlocked, changes nothing.
+    `author`: the head commit's (name, email) when known."""
     message = squash_message(title, number, branch)
-    return await squash_onto(repo, base=base, head=head, message=message, what=f"PR #{number}")
+    return await squash_onto(
+        repo, base=base, head=head, message=message, what=f"PR #{number}", author=author
+    )

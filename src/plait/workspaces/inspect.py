@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from plait.workspaces.git import git
@@ -70,6 +71,95 @@ async def rev(cwd: str, ref: str) -> str | None:
 
 async def branch_sha(cwd: str, branch: str) -> str | None:
     return await rev(cwd, f"refs/heads/{branch}")
+
+
+@dataclass(frozen=True, slots=True)
+class Tip:
+    """A branch's commit and that commit's author (as `git log --format=%an %ae` says)."""
+
+    sha: str
+    author_name: str = ""
+    author_email: str = ""
+
+
+_TIP_FORMAT = "%(objectname)%00%(objecttype)%00%(authorname)%00%(authoremail)%00%(refname)"
+
+
+async def branch_tips(cwd: str, branches: Iterable[str]) -> dict[str, Tip | None]:
+    """Several branches' tips in one git (P3: each is otherwise a `rev-parse` of its own);
+    None for a branch that does not exist. Same answers as `branch_sha` one by one."""
+    names = sorted(set(branches))
+    if not names:
+        return {}
+    listed = await git(
+        "for-each-ref", f"--format={_TIP_FORMAT}", *(f"refs/heads/{b}" for b in names), cwd=cwd
+    )
+    found: dict[str, Tip | None] = dict.fromkeys(names)
+    odd: list[str] = []
+    for line in listed.out.splitlines():
+        fields = line.split("\0")
+        if len(fields) != 5:
+            continue  # a ref name holding a newline: not one of ours, which are checked
+        sha, kind, name, email, ref = fields
+        # A pattern also matches refs below it (`main` lists `main/x`): exact names only.
+        branch = ref.removeprefix("refs/heads/")
+        if branch not in found:
+            continue
+        if kind != "commit":  # a branch at a tag object: peel it as `rev` does
+            odd.append(branch)
+            continue
+        found[branch] = Tip(sha, name, email.removeprefix("<").removesuffix(">"))
+    for branch in odd:
+        sha = await branch_sha(cwd, branch)
+        found[branch] = Tip(sha) if sha else None
+    return found
+
+
+_COMMON_DIRS: dict[str, str] = {}
+
+
+async def common_dir(repo: str) -> str:
+    """The repository's shared git directory (`.git` of the main checkout), asked once."""
+    known = _COMMON_DIRS.get(repo)
+    if known is None:
+        found = await git("rev-parse", "--git-common-dir", cwd=repo)
+        known = os.path.realpath(os.path.join(repo, found.out.strip()))
+        _COMMON_DIRS[repo] = known
+    return known
+
+
+FileStamp = tuple[int, int, int, int] | None
+
+
+def file_stamp(path: str) -> FileStamp:
+    """What changes whenever a file is written: git writes config and ref files by
+    renaming a new file into place (a new inode), and an edit in place moves its ctime,
+    which no one can set back. None when there is no such file."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def refs_stamp(common: str, branches: Iterable[str]) -> tuple[object, ...] | None:
+    """A value that differs whenever one of `branches` may have moved, read without git:
+    each loose ref file's content (the tip itself), and the files that hold refs packed
+    or in a reftable. None when a branch is a symbolic ref (it moves with another)."""
+    parts: list[object] = [
+        file_stamp(os.path.join(common, "packed-refs")),
+        file_stamp(os.path.join(common, "reftable", "tables.list")),
+    ]
+    for branch in sorted(set(branches)):
+        try:
+            with open(os.path.join(common, "refs", "heads", branch), "rb") as fh:
+                content = fh.read(200)
+        except OSError:
+            content = b""  # packed, absent, or a folder of branches below the name
+        if content.startswith(b"ref:"):
+            return None
+        parts.append((branch, content))
+    return tuple(parts)
 
 
 async def is_ancestor(cwd: str, ancestor: str, descendant: str) -> bool:

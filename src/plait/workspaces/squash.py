@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from plait.errors import GitError
 from plait.forges.base import MergeBlocked
-from plait.workspaces.git import agent_identity_env, git, has_identity
-from plait.workspaces.inspect import branch_sha, is_dirty, worktree_of_branch
+from plait.workspaces.git import GitResult, agent_identity_env, git
+from plait.workspaces.inspect import branch_sha, worktree_of_branch
+from plait.workspaces.names import is_sha
 
 _CLOCK_SLACK = 86400.0  # search this far before the work began, for clock skew
 
@@ -50,21 +52,33 @@ async def find_marked(repo: str, *, base: str, trailers: Collection[str], since:
     return ""
 
 
-async def _author_env(repo: str, head: str) -> dict[str, str]:
-    """Author from the head commit (the agent or person who did the work)."""
-    result = await git("log", "-1", "--format=%an%x00%ae", head, cwd=repo)
-    name, _, email = result.out.strip().partition("\0")
-    env = {} if await has_identity(repo) else agent_identity_env()
-    if name and email:
-        # Authored now (no GIT_AUTHOR_DATE), like a forge's squash merge.
-        env |= {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
-    return env
+_ZERO = "0" * 40
+_MAX_TREES = 10_000  # merged trees kept from mergeability checks
 
 
-async def merged_tree(repo: str, base_tip: str, head: str, base: str) -> str:
+# The tree `git merge-tree` wrote for (base tip, head): a pure function of the two commits.
+# A mergeability check (the local forge asks on every poll) leaves it here, so the squash
+# of the same pair reuses it instead of merging again (P3).
+_TREES: dict[tuple[str, str], str] = {}
+
+
+def _keep_tree(base_tip: str, head: str, tree: str) -> None:
+    if len(_TREES) >= _MAX_TREES:
+        _TREES.clear()
+    _TREES[(base_tip, head)] = tree
+
+
+async def _merge_tree(repo: str, base_tip: str, head: str) -> GitResult:
     result = await git(
         "merge-tree", "--write-tree", "--no-messages", base_tip, head, cwd=repo, check=False
     )
+    if result.code == 0:
+        _keep_tree(base_tip, head, result.out.split("\n", 1)[0].strip())
+    return result
+
+
+async def merged_tree(repo: str, base_tip: str, head: str, base: str) -> str:
+    result = await _merge_tree(repo, base_tip, head)
     if result.code == 1:
         raise MergeBlocked(f"conflicts with {base}")
     if result.code != 0:
@@ -74,36 +88,69 @@ async def merged_tree(repo: str, base_tip: str, head: str, base: str) -> str:
 
 async def is_mergeable(repo: str, base_tip: str, head: str) -> bool | None:
     """Whether head merges cleanly into base_tip; None when git cannot tell."""
-    result = await git(
-        "merge-tree", "--write-tree", "--no-messages", base_tip, head, cwd=repo, check=False
-    )
+    result = await _merge_tree(repo, base_tip, head)
     if result.code in (0, 1):
         return result.code == 0
     return None
 
 
-async def squash_onto(repo: str, *, base: str, head: str, message: str, what: str) -> str:
+async def _author(repo: str, head: str) -> tuple[str, str]:
+    """The head commit's author (the agent or person who did the work)."""
+    result = await git("log", "-1", "--format=%an%x00%ae", head, cwd=repo)
+    name, _, email = result.out.strip().partition("\0")
+    return name, email
+
+
+async def _commit_tree(
+    repo: str, tree: str, parent: str, message: str, author: tuple[str, str]
+) -> GitResult:
+    """The squash commit: authored by `author` now (no GIT_AUTHOR_DATE, like a forge's
+    squash merge), committed by the identity configured for the repository, else by
+    plait's fallback identity. One git when there is one (P3): `user.useConfigOnly`
+    makes git refuse to guess, so a refusal means there is none."""
+    name, email = author
+    env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email} if name and email else {}
+    args = ("commit-tree", tree, "-p", parent, "-m", message)
+    made = await git("-c", "user.useConfigOnly=true", *args, cwd=repo, check=False, env_extra=env)
+    if made.code == 0:
+        return made
+    return await git(*args, cwd=repo, check=False, env_extra=agent_identity_env() | env)
+
+
+async def squash_onto(
+    repo: str,
+    *,
+    base: str,
+    head: str,
+    message: str,
+    what: str,
+    author: tuple[str, str] | None = None,
+) -> str:
     """Land `head` on `base` as one commit with `message`; returns it. Raises
-    MergeBlocked and changes nothing when it cannot (`what` names the work in the log)."""
-    base_tip = await branch_sha(repo, base)
+    MergeBlocked and changes nothing when it cannot (`what` names the work in the log).
+    `author`: the head commit's (name, email) when the caller knows it."""
+    # Where base is checked out, the listing also says its tip: no second git for it.
+    checkout = await worktree_of_branch(repo, base)
+    known = checkout.head if checkout is not None else ""
+    if is_sha(known) and known != _ZERO:
+        base_tip: str | None = known
+    else:
+        base_tip = await branch_sha(repo, base)
     if base_tip is None:
         raise MergeBlocked(f"base branch {base} does not exist", retryable=False)
-    checkout = await worktree_of_branch(repo, base)
-    if checkout is not None and await is_dirty(checkout.path, untracked=False):
-        raise MergeBlocked(
-            f"main checkout at {checkout.path} has uncommitted changes; commit or stash them"
+    cached = _TREES.get((base_tip, head))
+    tree = cached or await merged_tree(repo, base_tip, head, base)
+    author = author or await _author(repo, head)
+    made = await _commit_tree(repo, tree, base_tip, message, author)
+    if made.code != 0 and cached:  # the kept tree is gone (pruned): merge again
+        _TREES.pop((base_tip, head), None)
+        tree = await merged_tree(repo, base_tip, head, base)
+        made = await _commit_tree(repo, tree, base_tip, message, author)
+    if made.code != 0:
+        raise GitError(
+            f"`git commit-tree` failed in {repo} (exit {made.code}): {made.err.strip()[-500:]}",
+            hint="look at the repository state there; plait retries steps that can be retried",
         )
-    tree = await merged_tree(repo, base_tip, head, base)
-    made = await git(
-        "commit-tree",
-        tree,
-        "-p",
-        base_tip,
-        "-m",
-        message,
-        cwd=repo,
-        env_extra=await _author_env(repo, head),
-    )
     new = made.out.strip()
     if checkout is None:
         moved = await git(
@@ -124,8 +171,16 @@ async def squash_onto(repo: str, *, base: str, head: str, message: str, what: st
 
 
 async def _advance_checkout(path: str, base: str, base_tip: str, new: str) -> None:
-    head = await git("rev-parse", "HEAD", cwd=path)
-    if head.out.strip() != base_tip:
+    """Fast-forward the checkout of `base` to `new`, only if it is clean and still at
+    `base_tip`: one `git status` says both (P3)."""
+    status = await git(
+        "status", "--porcelain=v2", "--branch", "--untracked-files=no", "-z", cwd=path
+    )
+    entries = [e for e in status.out.split("\0") if e]
+    if any(not e.startswith("# ") for e in entries):
+        raise MergeBlocked(f"main checkout at {path} has uncommitted changes; commit or stash them")
+    oid = next((e.split(" ", 2)[2] for e in entries if e.startswith("# branch.oid ")), "")
+    if oid != base_tip:
         raise MergeBlocked(f"{base} moved while merging; will retry")
     result = await git("merge", "--ff-only", "--no-verify", "-q", new, cwd=path, check=False)
     if result.code != 0:
