@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plait.workspaces.git import git
+from plait.workspaces.inspect import FileStamp, common_dir, file_stamp
 
 _SETTING = "core.hooksPath"
 
@@ -44,6 +45,10 @@ class HookGuard:
         self.repo = repo
         self._remembered: _Hooks | None = None
         self._lock = asyncio.Lock()
+        # The repository's config file as it was when the setting was last read: an
+        # unchanged file holds the same setting, so most turns need no git (P3).
+        self._config = ""
+        self._config_stamp: FileStamp = None
 
     async def remember(self) -> None:
         """Take the hooks as they are now as the ones to keep (once)."""
@@ -67,9 +72,16 @@ class HookGuard:
         return _Hooks(setting, folder, _entries(folder))
 
     async def _setting(self) -> str | None:
-        # --local: the repository's own file, not the `-c` plait's git runs with.
+        # --local: the repository's own file, not the `-c` plait's git runs with (and no
+        # include: git follows none for --local, so that file alone decides).
+        if not self._config:
+            self._config = os.path.join(await common_dir(self.repo), "config")
+        self._config_stamp = file_stamp(self._config)  # before reading: a write meanwhile shows
         found = await git("config", "--local", "--get", _SETTING, cwd=self.repo, check=False)
         return found.out.strip() if found.code == 0 else None
+
+    def _config_unchanged(self) -> bool:
+        return self._config_stamp is not None and file_stamp(self._config) == self._config_stamp
 
     async def _folder(self, setting: str | None) -> Path:
         if setting:
@@ -78,6 +90,8 @@ class HookGuard:
         return Path(self.repo, common.out.strip(), "hooks")
 
     async def _restore_setting(self, kept: str | None) -> list[str]:
+        if self._config_unchanged():
+            return []  # the file the setting was last read from (and matched) is as it was
         now = await self._setting()
         if now == kept:
             return []

@@ -31,6 +31,7 @@ from plait.workspaces.githooks import HookGuard
 from plait.workspaces.hook import run_hook
 from plait.workspaces.inspect import (
     branch_sha,
+    branch_tips,
     is_ancestor,
     is_dirty,
     list_worktrees,
@@ -83,8 +84,24 @@ class GitWorkspaces:
         await check_branch(branch)
         await check_rev(base_branch)
         await self.git_hooks.remember()  # before any agent works in the repository
-        base_tip = await self._resolve(base_branch)
+        base_tip, local = await self._tips(base_branch, branch)
         remote_tip = await self._fetch_branch(branch)
+        if local is None and not remote_tip:
+            # A new branch (the usual case): made with its worktree in one git. git refuses
+            # when anything stands in the way (a worktree of that name, one left registered,
+            # the branch checked out unborn): then the careful way below says what (P3).
+            path = os.path.join(self.root, task)
+            if not os.path.lexists(path):
+                os.makedirs(self.root, exist_ok=True)
+                added = await git(
+                    "worktree", "add", "--no-track", "-b", branch, "--", path, base_tip,
+                    cwd=self.repo, check=False,
+                )  # fmt: skip
+                if added.code == 0:
+                    await self._set_up(task, branch, path)
+                    # A new branch made at base_tip: that is its merge base, no git to ask.
+                    return Prepared(path=path, base_sha=base_tip)
+                local = await branch_sha(self.repo, branch)
         worktrees = await list_worktrees(self.repo)
         existing = next((w for w in worktrees if w.branch == branch and not w.prunable), None)
         if existing is not None and same_path(existing.path, self.repo):
@@ -97,7 +114,6 @@ class GitWorkspaces:
             if remote_tip:
                 await self._fast_forward(path, branch, remote_tip)
         else:
-            local = await branch_sha(self.repo, branch)
             if local is None and remote_tip:
                 # A branch that exists only on the forge (an adopted PR): start from it.
                 await git("branch", "--no-track", "--", branch, remote_tip, cwd=self.repo)
@@ -114,6 +130,18 @@ class GitWorkspaces:
         merge_base = await git("merge-base", branch, base_tip, cwd=self.repo, check=False)
         base_sha = merge_base.out.strip() if merge_base.code == 0 else base_tip
         return Prepared(path=path, base_sha=base_sha)
+
+    async def _tips(self, base: str, branch: str) -> tuple[str, str | None]:
+        """The base's tip (as `_resolve` says) and the branch's local tip, in one git when
+        the base is a local branch (P3)."""
+        if self.remote and base == self.main_branch:
+            return await self._resolve(base), await branch_sha(self.repo, branch)
+        tips = await branch_tips(self.repo, {base, branch})
+        local = tips.get(branch)
+        base_tip = tips.get(base)
+        return (base_tip.sha if base_tip else await self._resolve(base)), (
+            local.sha if local else None
+        )
 
     async def _fetch_branch(self, branch: str) -> str | None:
         """The forge's tip of `branch` (None without a remote or when it has none)."""
@@ -174,6 +202,11 @@ class GitWorkspaces:
             await git(
                 "worktree", "add", "--no-track", "-b", branch, "--", path, base_tip, cwd=self.repo
             )
+        await self._set_up(task, branch, path)
+        return path
+
+    async def _set_up(self, task: str, branch: str, path: str) -> None:
+        """A new worktree's committer identity, then the project's worktree hook."""
         await self._ensure_identity(path)
         if self.hook:
             try:
@@ -188,7 +221,6 @@ class GitWorkspaces:
                 # Drop the worktree (keep the branch) so a retry creates it and runs the hook.
                 await self._remove_worktree(path)
                 raise
-        return path
 
     def _hook_path(self) -> str:
         assert self.hook is not None
@@ -486,12 +518,32 @@ class GitWorkspaces:
         check_task_id(task)
         await check_branch(branch)
         candidates = {os.path.realpath(p) for p in (worktree, os.path.join(self.root, task)) if p}
+        if not keep and await self._remove_quickly(candidates, branch):
+            return
         for entry in await list_worktrees(self.repo):
             if entry.branch == branch or os.path.realpath(entry.path) in candidates:
                 await self._remove_worktree(entry.path)
         await git("worktree", "prune", cwd=self.repo)
         if not keep and await branch_sha(self.repo, branch) is not None:
             await git("branch", "-D", "--", branch, cwd=self.repo)
+
+    async def _remove_quickly(self, candidates: set[str], branch: str) -> bool:
+        """The usual cleanup in two gits (P3): remove the task's worktree, delete its
+        branch. git refuses to delete a branch any worktree (one whose folder is gone too)
+        has checked out, so a deleted branch proves no other worktree was left holding
+        it; anything unusual (False) goes the careful way, which lists the worktrees."""
+        for path in sorted(candidates):
+            if same_path(path, self.repo):
+                return False
+            if not os.path.isdir(path):
+                continue
+            removed = await git(
+                "worktree", "remove", "--force", "--force", "--", path, cwd=self.repo, check=False
+            )  # fmt: skip
+            if removed.code != 0:
+                return False
+        deleted = await git("branch", "-D", "--", branch, cwd=self.repo, check=False)
+        return deleted.code == 0
 
     async def _remove_worktree(self, path: str) -> None:
         if same_path(path, self.repo):
