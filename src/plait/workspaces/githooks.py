@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plait.workspaces.git import git
-from plait.workspaces.inspect import FileStamp, common_dir, file_stamp
+from plait.workspaces.inspect import common_dir
 
 _SETTING = "core.hooksPath"
 
@@ -45,10 +45,10 @@ class HookGuard:
         self.repo = repo
         self._remembered: _Hooks | None = None
         self._lock = asyncio.Lock()
-        # The repository's config file as it was when the setting was last read: an
-        # unchanged file holds the same setting, so most turns need no git (P3).
+        # The repository's config file as it was when the setting was last read: the same
+        # bytes hold the same setting, so most turns need no git (P3).
         self._config = ""
-        self._config_stamp: FileStamp = None
+        self._config_read: bytes | None = None
 
     async def remember(self) -> None:
         """Take the hooks as they are now as the ones to keep (once)."""
@@ -76,12 +76,12 @@ class HookGuard:
         # include: git follows none for --local, so that file alone decides).
         if not self._config:
             self._config = os.path.join(await common_dir(self.repo), "config")
-        self._config_stamp = file_stamp(self._config)  # before reading: a write meanwhile shows
+        self._config_read = _content(self._config)  # before git: a write meanwhile shows
         found = await git("config", "--local", "--get", _SETTING, cwd=self.repo, check=False)
         return found.out.strip() if found.code == 0 else None
 
     def _config_unchanged(self) -> bool:
-        return self._config_stamp is not None and file_stamp(self._config) == self._config_stamp
+        return self._config_read is not None and _content(self._config) == self._config_read
 
     async def _folder(self, setting: str | None) -> Path:
         if setting:
@@ -100,6 +100,14 @@ class HookGuard:
             return [f"an agent set {_SETTING} to {now!r}; plait removed the setting"]
         await git("config", "--local", "--replace-all", _SETTING, kept, cwd=self.repo)
         return [f"an agent changed {_SETTING} from {kept!r} to {now!r}; plait set it back"]
+
+
+def _content(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
 
 
 def _entries(folder: Path) -> dict[str, _Entry]:
