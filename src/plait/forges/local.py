@@ -23,7 +23,7 @@ from plait.forges.local_ci import NO_CI, CIRunner
 from plait.forges.local_db import FAILED, PASSED, ForgeDB, PRRow, ThreadRow
 from plait.forges.local_merge import find_landed, is_mergeable, squash_merge
 from plait.workspaces.git import git
-from plait.workspaces.inspect import Tip, branch_tips, common_dir, is_ancestor, refs_stamp
+from plait.workspaces.inspect import Tip, branch_tips, is_ancestor, watched_tips
 from plait.workspaces.names import check_branch
 
 DEMO_AUTHOR = "demo-reviewer"
@@ -31,7 +31,7 @@ REVIEWER_AUTHOR = "plait-reviewer"  # a reviewer agent's verdict ([review] prs)
 
 __all__ = ["DEMO_AUTHOR", "NO_CI", "LocalForge"]
 
-_MAX_AUTHORS = 10_000  # heads whose author is kept in memory
+_MAX_AUTHORS = 10_000  # heads (and pushed branches) kept in memory
 
 
 class LocalForge:
@@ -64,10 +64,8 @@ class LocalForge:
         # Pure functions of commit ids, so safe to cache for the life of the process.
         self._mergeable: dict[tuple[str, str], bool | None] = {}
         self._outdated: dict[tuple[str, str, str], bool] = {}
-        # The bases' tips as last read, and what their ref files looked like just before:
-        # the engine polls after every step, and mostly no base moved since (P3).
-        self._tips: dict[str, str] = {}
-        self._tips_stamp: object = None
+        # The head each branch was last pushed at: a new PR starts there, as on a forge.
+        self._pushed: dict[str, str] = {}
         # Authors of the heads seen, so a squash needs no git to ask (a commit's author
         # never changes).
         self._authors: dict[str, tuple[str, str]] = {}
@@ -80,22 +78,23 @@ class LocalForge:
         await check_branch(branch)
         await check_branch(base)
         existing = self.db.open_pr_of_branch(branch)
-        bases = {base} if existing is None else {existing.base}
-        # The branch and the base in one git (P3: the PR's view needs the base's tip).
-        tips = await self._read_tips({branch} | bases)
         if existing is None:
-            head = self._known_tip(branch, tips.get(branch))
+            # Pushed just before (no git, P3); read after a restart.
+            head = self._pushed.pop(branch, "") or await self._tip(branch)
             existing = self.db.insert_pr(
                 task=task, branch=branch, base=base, title=title, body=body, head=head
             )
         # Pin and queue even for an existing PR: a crash may have come between the steps.
         await self._pin(existing.number, existing.head_sha)
         self._queue_ci(existing.number, existing.head_sha)
-        return await self._view(existing, {b: t.sha for b, t in tips.items() if t is not None})
+        return await self._view(existing)
 
     async def push(self, *, branch: str, worktree: str, force: bool) -> str:
         await check_branch(branch)
         head = await self._tip(branch)
+        if len(self._pushed) >= _MAX_AUTHORS:
+            self._pushed.clear()
+        self._pushed[branch] = head
         pr = self.db.open_pr_of_branch(branch)
         if pr is None:
             return head
@@ -264,15 +263,8 @@ class LocalForge:
     async def _base_tips(self, bases: Collection[str]) -> dict[str, str]:
         """The tips of `bases`; read by git only when one of their ref files changed since
         the last read (the engine polls after every step it takes)."""
-        stamp = refs_stamp(await common_dir(self.repo), bases)
-        if stamp is None or stamp != self._tips_stamp or not set(bases) <= self._tips.keys():
-            # Stamped before reading: a base that moves meanwhile is read again next time.
-            tips = await branch_tips(self.repo, bases)
-            self._tips = {b: t.sha for b, t in tips.items() if t is not None}
-            self._tips_stamp = stamp
-            for b in bases:
-                self._tips.setdefault(b, "")
-        return {b: sha for b in bases if (sha := self._tips.get(b))}
+        tips = await watched_tips(self.repo, bases)
+        return {b: sha for b, sha in tips.items() if sha}
 
     async def _view(self, row: PRRow, tips: Mapping[str, str] | None = None) -> PRView:
         if tips is None:

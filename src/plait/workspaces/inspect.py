@@ -110,8 +110,8 @@ async def branch_tips(cwd: str, branches: Iterable[str]) -> dict[str, Tip | None
             continue
         found[branch] = Tip(sha, name, email.removeprefix("<").removesuffix(">"))
     for branch in odd:
-        sha = await branch_sha(cwd, branch)
-        found[branch] = Tip(sha) if sha else None
+        peeled = await branch_sha(cwd, branch)
+        found[branch] = Tip(peeled) if peeled else None
     return found
 
 
@@ -176,18 +176,45 @@ async def op_in_progress(worktree: str) -> str | None:
         ("CHERRY_PICK_HEAD", "cherry-pick"),
         ("REVERT_HEAD", "revert"),
     )
-    # One git for every marker (P3: this runs at the end of each turn).
-    asked = [arg for marker, _ in markers for arg in ("--git-path", marker)]
-    paths = (await git("rev-parse", *asked, cwd=worktree)).out.splitlines()
-    if len(paths) != len(markers):  # a git dir whose path holds a newline: one by one
-        paths = [
-            (await git("rev-parse", "--git-path", marker, cwd=worktree)).out.strip()
-            for marker, _ in markers
-        ]
+    gitdir = git_dir_of(worktree)
+    if gitdir is not None:
+        # No git (P3: this runs at the end of each turn): these markers are per worktree,
+        # so `git rev-parse --git-path <marker>` is `<git dir>/<marker>`.
+        paths = [os.path.join(gitdir, marker) for marker, _ in markers]
+    else:
+        # One git for every marker.
+        asked = [arg for marker, _ in markers for arg in ("--git-path", marker)]
+        paths = (await git("rev-parse", *asked, cwd=worktree)).out.splitlines()
+        if len(paths) != len(markers):  # a git dir whose path holds a newline: one by one
+            paths = [
+                (await git("rev-parse", "--git-path", marker, cwd=worktree)).out.strip()
+                for marker, _ in markers
+            ]
     for path, (_, name) in zip(paths, markers, strict=True):
         if os.path.exists(os.path.join(worktree, path.strip())):
             return name
     return None
+
+
+def git_dir_of(worktree: str) -> str | None:
+    """The git directory of the worktree whose top folder is `worktree`, read as git reads
+    it: `.git` itself, or the folder its `gitdir: <path>` line names (relative to the
+    worktree). None when neither is plainly there (then git is to be asked)."""
+    dotgit = os.path.join(worktree, ".git")
+    if os.path.isdir(dotgit):
+        return dotgit
+    try:
+        with open(dotgit, "rb") as fh:
+            text = fh.read(4096)
+    except OSError:
+        return None
+    line = text.rstrip(b"\r\n")
+    if not line.startswith(b"gitdir: ") or b"\n" in line or b"\0" in line:
+        return None
+    gitdir = os.path.join(worktree, os.fsdecode(line[len(b"gitdir: ") :]))
+    if not os.path.isfile(os.path.join(gitdir, "HEAD")):
+        return None
+    return gitdir
 
 
 async def unresolved_paths(worktree: str) -> tuple[str, ...]:
@@ -223,3 +250,41 @@ async def is_dirty(worktree: str, *, untracked: bool = True) -> bool:
         args.append("--untracked-files=no")
     result = await git(*args, cwd=worktree)
     return bool(result.out.strip("\0"))
+
+
+# (common dir, branch) -> the branch's ref files as they were just before it was read, and
+# what git said then.
+_WATCHED: dict[tuple[str, str], tuple[object, str | None]] = {}
+_WATCHED_MAX = 1000
+
+
+async def watched_tips(repo: str, branches: Iterable[str]) -> dict[str, str | None]:
+    """`branch_sha` of each branch, without a git for those whose ref files are as they
+    were at their last read (`refs_stamp`: a loose ref's content is its value, and packed
+    refs or a reftable change their files); the others in one git. For main, read before
+    and after every turn and on every forge poll (P3)."""
+    common = await common_dir(repo)
+    out: dict[str, str | None] = {}
+    stale: dict[str, object] = {}
+    for branch in sorted(set(branches)):
+        stamp = refs_stamp(common, (branch,))
+        seen = _WATCHED.get((common, branch))
+        if stamp is not None and seen is not None and seen[0] == stamp:
+            out[branch] = seen[1]
+        else:
+            stale[branch] = stamp
+    if stale:
+        # Stamped before reading: a branch that moves meanwhile is read again next time.
+        tips = await branch_tips(repo, stale)
+        if len(_WATCHED) >= _WATCHED_MAX:
+            _WATCHED.clear()
+        for branch, before in stale.items():
+            tip = tips.get(branch)
+            out[branch] = tip.sha if tip else None
+            if before is not None:
+                _WATCHED[(common, branch)] = (before, out[branch])
+    return out
+
+
+async def watched_branch_sha(repo: str, branch: str) -> str | None:
+    return (await watched_tips(repo, (branch,)))[branch]

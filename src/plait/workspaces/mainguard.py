@@ -26,7 +26,12 @@ import tempfile
 from pathlib import Path
 
 from plait.workspaces.git import commit_env, git
-from plait.workspaces.inspect import branch_sha, is_ancestor, is_dirty, worktree_of_branch
+from plait.workspaces.inspect import (
+    is_ancestor,
+    is_dirty,
+    watched_branch_sha,
+    worktree_of_branch,
+)
 
 FORBIDDEN = "forbidden"  # the failure class of a turn that broke one of plait's rules
 _MARK = "plait-agent"  # how main's reflog names what an agent's git did
@@ -40,8 +45,9 @@ def agent_reflog_env(task: str) -> dict[str, str]:
 
 
 async def main_tip(repo: str, main: str) -> str:
-    """main's tip now ("" when it does not exist)."""
-    return await branch_sha(repo, main) or ""
+    """main's tip now ("" when it does not exist); git is asked only when main's ref
+    files changed since it last was (`inspect.watched_branch_sha`)."""
+    return await watched_branch_sha(repo, main) or ""
 
 
 async def check_main(*, repo: str, main: str, before: str, worktree: str, head: str = "") -> str:

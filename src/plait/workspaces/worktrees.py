@@ -29,9 +29,9 @@ from plait.workspaces.git import (
 )
 from plait.workspaces.githooks import HookGuard
 from plait.workspaces.hook import run_hook
+from plait.workspaces.identity import repo_has_identity
 from plait.workspaces.inspect import (
     branch_sha,
-    branch_tips,
     is_ancestor,
     is_dirty,
     list_worktrees,
@@ -40,6 +40,7 @@ from plait.workspaces.inspect import (
     same_path,
     still_conflicted,
     unresolved_paths,
+    watched_branch_sha,
 )
 from plait.workspaces.mainguard import check_main, main_tip
 from plait.workspaces.names import check_branch, check_rev, check_task_id
@@ -84,24 +85,24 @@ class GitWorkspaces:
         await check_branch(branch)
         await check_rev(base_branch)
         await self.git_hooks.remember()  # before any agent works in the repository
-        base_tip, local = await self._tips(base_branch, branch)
+        base_tip = await self._resolve(base_branch)
+        path = os.path.join(self.root, task)
+        if not self.remote and not os.path.lexists(path):
+            # Usually a new branch: made with its worktree in one git (P3). git refuses
+            # when anything stands in the way (the branch exists, a worktree is left
+            # registered there, the branch is checked out unborn): then the careful way
+            # below looks at what is there, as it always did.
+            os.makedirs(self.root, exist_ok=True)
+            added = await git(
+                "worktree", "add", "--no-track", "-b", branch, "--", path, base_tip,
+                cwd=self.repo, check=False,
+            )  # fmt: skip
+            if added.code == 0:
+                await self._set_up(task, branch, path)
+                # A new branch made at base_tip: that is its merge base, no git to ask.
+                return Prepared(path=path, base_sha=base_tip)
         remote_tip = await self._fetch_branch(branch)
-        if local is None and not remote_tip:
-            # A new branch (the usual case): made with its worktree in one git. git refuses
-            # when anything stands in the way (a worktree of that name, one left registered,
-            # the branch checked out unborn): then the careful way below says what (P3).
-            path = os.path.join(self.root, task)
-            if not os.path.lexists(path):
-                os.makedirs(self.root, exist_ok=True)
-                added = await git(
-                    "worktree", "add", "--no-track", "-b", branch, "--", path, base_tip,
-                    cwd=self.repo, check=False,
-                )  # fmt: skip
-                if added.code == 0:
-                    await self._set_up(task, branch, path)
-                    # A new branch made at base_tip: that is its merge base, no git to ask.
-                    return Prepared(path=path, base_sha=base_tip)
-                local = await branch_sha(self.repo, branch)
+        local = await branch_sha(self.repo, branch)
         worktrees = await list_worktrees(self.repo)
         existing = next((w for w in worktrees if w.branch == branch and not w.prunable), None)
         if existing is not None and same_path(existing.path, self.repo):
@@ -130,18 +131,6 @@ class GitWorkspaces:
         merge_base = await git("merge-base", branch, base_tip, cwd=self.repo, check=False)
         base_sha = merge_base.out.strip() if merge_base.code == 0 else base_tip
         return Prepared(path=path, base_sha=base_sha)
-
-    async def _tips(self, base: str, branch: str) -> tuple[str, str | None]:
-        """The base's tip (as `_resolve` says) and the branch's local tip, in one git when
-        the base is a local branch (P3)."""
-        if self.remote and base == self.main_branch:
-            return await self._resolve(base), await branch_sha(self.repo, branch)
-        tips = await branch_tips(self.repo, {base, branch})
-        local = tips.get(branch)
-        base_tip = tips.get(base)
-        return (base_tip.sha if base_tip else await self._resolve(base)), (
-            local.sha if local else None
-        )
 
     async def _fetch_branch(self, branch: str) -> str | None:
         """The forge's tip of `branch` (None without a remote or when it has none)."""
@@ -173,7 +162,8 @@ class GitWorkspaces:
             fetched = await rev(self.repo, tracking)
             if fetched is not None:
                 return fetched
-        sha = await branch_sha(self.repo, ref) or await rev(self.repo, ref)
+        # A branch as main is: known without a git while its ref files stay put.
+        sha = await watched_branch_sha(self.repo, ref) or await rev(self.repo, ref)
         if sha is None:
             raise GitError(
                 f"base branch {ref!r} does not exist in {self.repo}",
@@ -228,7 +218,8 @@ class GitWorkspaces:
 
     async def _ensure_identity(self, worktree: str) -> None:
         """Give agents a committer identity in this worktree only, if the repo has none."""
-        if await has_identity(worktree):
+        # A new worktree sees the repository's configuration: known, no git (P3).
+        if await repo_has_identity(self.repo) or await has_identity(worktree):
             return
         await git("config", "extensions.worktreeConfig", "true", cwd=self.repo)
         await git("config", "--worktree", "user.name", AGENT_NAME, cwd=worktree)
