@@ -16,6 +16,7 @@ from plait.errors import ForgeError
 from plait.forges.base import Forge, MergeBlocked
 from plait.forges.local import NO_CI, LocalForge
 from plait.forges.local_merge import squash_merge
+from plait.store.sqlite import Store
 from plait.testing.gitrepo import GitRepo, isolated_home_env
 from plait.testing.loop_clock import SkippingLoop, run_skipping
 from plait.workspaces.base import Workspaces
@@ -514,3 +515,17 @@ def test_cancelled_serve_kills_build_and_requeues(env: Env, tmp_path: Path) -> N
     run = forge.db.ci_run(number, env.repo.rev("plait/t1"))
     assert run is not None
     assert run.state == "queued"
+
+
+def test_forge_writes_are_as_durable_as_the_store_s_in_the_same_file(env: Env) -> None:
+    """Both write one SQLite file (one WAL): a forge at FULL paid an fsync per write while
+    the store's writes around it had none; neither is more durable than the other."""
+    store = Store(env.db)
+    forge = env.forge()
+    try:
+        synchronous = [
+            db.execute("PRAGMA synchronous").fetchone()[0] for db in (store.db, forge.db.conn)
+        ]
+    finally:
+        store.close()
+    assert synchronous == [1, 1]  # NORMAL

@@ -169,6 +169,10 @@ class ForgeDB:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA busy_timeout = 5000")
         self.conn.execute("PRAGMA journal_mode = WAL")
+        # As durable as the store's writes to the same file (whose WAL this shares): a
+        # commit survives plait's crash, and only a power loss can take the latest ones.
+        # FULL cost an fsync per forge write, with the engine's loop waiting (P3).
+        self.conn.execute("PRAGMA synchronous = NORMAL")
         # Each statement is idempotent (IF NOT EXISTS), so racing processes are fine.
         self.conn.executescript(_SCHEMA)
 
