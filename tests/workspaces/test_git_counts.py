@@ -73,7 +73,7 @@ def test_one_task_from_worktree_to_main_and_cleanup(
     ws = GitWorkspaces(str(repo.path), str(home / "wt"), "main")
     # The first task in a run reads what is read once (hooks, config, main): not counted.
     asyncio.run(ws.prepare(task="t0", branch="plait/t0", base_branch="main"))
-    budgets: dict[str, int] = {}
+    budgets: dict[str, list[str]] = {}
 
     prepared, budgets["prepare"] = gits.step(
         ws.prepare(task="t1", branch="plait/t1", base_branch="main")
