@@ -2,8 +2,10 @@
 
 How this works: a task's worktree lives at `<root>/<task>` on the task's branch. Every
 method is safe to run again after a crash, because the engine runs effects at-least-once:
-`prepare` first looks for a worktree that already has the branch checked out (wherever it
-is), `rebase` recognises a branch that already sits on its target, `remove` accepts things
+`prepare` makes a new branch with its worktree in one git, and when git refuses (the
+branch or the folder is there already) looks for a worktree that already has the branch
+checked out (wherever it is); `remove` deletes the worktree and the branch, and when git
+refuses looks at every worktree; `rebase` recognises a branch that already sits on its target, `remove` accepts things
 that are already gone. The user's main checkout is never touched: all commands run either
 in the task's worktree or as ref-level commands in the repository.
 """
