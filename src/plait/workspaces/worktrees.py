@@ -5,9 +5,10 @@ method is safe to run again after a crash, because the engine runs effects at-le
 `prepare` makes a new branch with its worktree in one git, and when git refuses (the
 branch or the folder is there already) looks for a worktree that already has the branch
 checked out (wherever it is); `remove` deletes the worktree and the branch, and when git
-refuses looks at every worktree; `rebase` recognises a branch that already sits on its target, `remove` accepts things
-that are already gone. The user's main checkout is never touched: all commands run either
-in the task's worktree or as ref-level commands in the repository.
+refuses looks at every worktree, and accepts things that are already gone; `rebase`
+recognises a branch that already sits on its target. The user's main checkout is never
+touched: all commands run either in the task's worktree or as ref-level commands in the
+repository.
 """
 
 from __future__ import annotations
