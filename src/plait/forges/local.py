@@ -92,11 +92,12 @@ class LocalForge:
     async def push(self, *, branch: str, worktree: str, force: bool) -> str:
         await check_branch(branch)
         head = await self._tip(branch)
-        if len(self._pushed) >= _MAX_AUTHORS:
-            self._pushed.clear()
-        self._pushed[branch] = head
         pr = self.db.open_pr_of_branch(branch)
         if pr is None:
+            # The PR to open next starts here (`open_pr` takes it once).
+            if len(self._pushed) >= _MAX_AUTHORS:
+                self._pushed.clear()
+            self._pushed[branch] = head
             return head
         if pr.head_sha != head:
             if not force and not await is_ancestor(self.repo, pr.head_sha, head):
