@@ -3,7 +3,7 @@ forge (P3: plait and the agents share the machine's cores, so every git plait st
 time an agent waits), and that the reads taken without git still see every move.
 
 Budgets are the counts now: a step that starts needing more gits fails here and must say
-why. Before they were cut, the same life took 41 gits (P3 counted them on 20 tasks).
+why. Before they were cut, this life took 35 gits (13 now), and a task of P3 41 (19 now).
 """
 
 from __future__ import annotations
