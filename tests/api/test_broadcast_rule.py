@@ -11,8 +11,8 @@ import pytest
 from plait.api import commands as cmd
 from plait.core import effects as fx
 from plait.core.model import Phase, RunConfig
-from plait.core.plan import TaskSpec
-from plait.core.task import display_status
+from plait.core.plan import Restart, TaskSpec
+from plait.core.task import display_status, needs_attention
 from plait.testing.core_driver import CoreDriver
 
 CONFIG = RunConfig(project="p", repo="/r", agent="codex")
@@ -54,3 +54,23 @@ def test_a_merge_landing_change_on_its_way_to_main_is_passed_by() -> None:
     assert cmd.not_at_work(d.st, "m") == "merging"  # syncing with main first
     d.run(until=lambda s: bool(d.pending(fx.MergeToMain, "m")))
     assert cmd.not_at_work(d.st, "m") == "merging"
+
+
+def test_a_failed_mission_and_a_task_that_needs_attention_are_passed_by() -> None:
+    """A message clears a task's failure: a broadcast (`b` in the TUI, the dashboard's
+    Broadcast) must not revive every failed mission and every task waiting for a person
+    — each would run another agent turn that nobody asked for."""
+    crashed = TaskSpec(id="m", title="a mission", landing="none", restart=Restart())
+    d = CoreDriver([crashed, TaskSpec(id="a", title="do a")], config=CONFIG)
+    d.script("m", "RunAgent", "fail")
+    d.script("a", "RunAgent", "fail", "fail", "fail")
+    d.run(until=lambda s: s.tasks["m"].failed != "" and needs_attention(s.tasks["a"], d.config))
+    d.add([TaskSpec(id="b", title="do b")])
+    d.run(until=lambda s: bool(d.pending(fx.RunAgent, "b")))
+    assert display_status(d.st.tasks["m"], d.config, landing="none") == "failed"
+    cast = cmd.broadcast(d.st, "Remember the changelog.", now=d.now)
+    assert cast.tasks == ["b"]
+    assert dict(cast.skipped) == {"m": "failed", "a": "needs attention"}
+    assert "not disturbed: m (failed), a (needs attention)" in cast.done()
+    with pytest.raises(cmd.CommandError, match=r"m is failed; a is needs attention"):
+        cmd.broadcast(replace(d.st, order=("m", "a")), "hello", now=d.now)

@@ -29,7 +29,7 @@ from plait.core.plan import (
     slugify,
     unique_name,
 )
-from plait.core.task import attention_reason, display_status
+from plait.core.task import attention_reason, display_status, needs_attention
 from plait.errors import PlaitError
 from plait.forges.base import PRInfo
 from plait.plans.adding import tasks_to_add
@@ -193,11 +193,16 @@ _LANDING_OPS = frozenset({OpKind.MERGE, OpKind.LAND, OpKind.CLEANUP})
 def not_at_work(state: RunState, tid: str) -> str:
     """Why a broadcast passes a started task by ("" when its agent is at work). A message
     starts an agent turn, and a new commit costs an approved change its approval: a
-    broadcast is for agents at work, not for changes on their way to main (`plait send`
-    still reaches one on purpose)."""
+    broadcast is for agents at work, not for changes on their way to main, nor for a
+    failed mission or a task that waits for a person: a message clears its failure and
+    would start a turn nobody asked for (`plait send` still reaches one on purpose)."""
     t = state.tasks[tid]
     if t.stopped:
         return "stopped"
+    if t.failed:
+        return "failed"
+    if needs_attention(t, state.config):
+        return "needs attention"
     if t.current is not None and t.current.kind in _LANDING_OPS:
         return "merging"
     status = display_status(t, state.config, landing=state.specs[tid].landing)
