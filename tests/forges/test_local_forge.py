@@ -354,6 +354,7 @@ def test_merge_blocked_by_dirty_checkout_changes_nothing(env: Env) -> None:
     with pytest.raises(MergeBlocked, match="uncommitted changes") as info:
         asyncio.run(forge.merge(number, title="t"))
     assert str(env.repo.path) in info.value.reason
+    assert info.value.held  # the user's checkout holds it: the merge waits, not fails
     assert env.repo.rev("main") == old_main
     assert Path(env.repo.path, "a.txt").read_text() == "user edit\n"
     assert poll1(forge, "t1", number).state == "open"

@@ -574,21 +574,29 @@ _RETRYING_STEPS = {
 }
 
 
+# How long a step held by something outside the task (`StepFailed.held`) waits before it
+# is tried again, in retry_seconds: not counted, so not backed off either.
+_HELD_RETRIES = 5
+
+
 def _on_step_failed(state: RunState, event: ev.StepFailed) -> RunState:
     task = _accept(state, event)
     if task is None:
         return state
     field = _RETRYING_STEPS.get(task.step, "merge_failures" if task.step == "merge" else "")
     counters = task.counters
-    failures = 1
-    if field:
-        failures = getattr(counters, field) + 1
-        if not event.retryable:
-            failures = max(failures, state.config.failure_cap)
-        counters = replace(counters, **{field: failures})
-    task = replace(
-        task, counters=counters, last_error=event.error, retry_at=_backoff(state, failures)
-    )
+    if event.held and event.retryable:
+        # Not the task's failure (the user's main checkout is dirty): it waits, saying why.
+        retry_at = state.now + state.config.retry_seconds * _HELD_RETRIES
+    else:
+        failures = 1
+        if field:
+            failures = getattr(counters, field) + 1
+            if not event.retryable:
+                failures = max(failures, state.config.failure_cap)
+            counters = replace(counters, **{field: failures})
+        retry_at = _backoff(state, failures)
+    task = replace(task, counters=counters, last_error=event.error, retry_at=retry_at)
     if task.step in ("merge", "ready", "cleanup", "risk"):
         # Housekeeping is re-derived from the PR's state, so give the task back now:
         # a queued rebase (say) must not wait behind a merge that cannot happen.

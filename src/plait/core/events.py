@@ -48,10 +48,14 @@ class StepDone(EffectResult):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepFailed(EffectResult):
-    """A step that failed; `retryable` says whether trying again later can help."""
+    """A step that failed; `retryable` says whether trying again later can help. `held`:
+    something outside the task holds the step (the user's main checkout has uncommitted
+    changes, which plait never touches): it is tried again later without counting as the
+    task's failure, and `plait ps` says why it waits."""
 
     error: str
     retryable: bool = True
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -71,6 +71,14 @@ def _under_way(state: RunState) -> Iterable[TaskState]:
 def _active(state: RunState, t: TaskState) -> str:
     if prepared_ahead(state, t) and waits_for_agent_slot(t):
         return _slots(state, t)  # its worktree made ahead, its agent waits for a slot
+    if (
+        t.retry_at > state.now
+        and t.last_error
+        and not t.in_flight
+        and not needs_attention(t, state.config)
+    ):
+        # A step that failed or was held (a dirty main checkout) waits to be tried again.
+        return f"{t.last_error} (tries again in {t.retry_at - state.now:.0f}s)"
     why = path_classes.active_reason(state, t)
     if why or not merge_gate(t, state.config) or not reviewing.pr_approved(state, t):
         return why

@@ -164,7 +164,7 @@ class Executors:
         try:
             return await self._run(effect)
         except MergeBlocked as exc:
-            return self._failed(effect, exc.reason, retryable=exc.retryable)
+            return self._failed(effect, exc.reason, retryable=exc.retryable, held=exc.held)
         except Exception as exc:  # an effect must always answer with an event
             log.debug("effect %s failed", effect.id, exc_info=True)
             if isinstance(effect, fx.RunReviewer):
@@ -189,9 +189,16 @@ class Executors:
                 )
             return self._failed(effect, describe_error(exc), retryable=True)
 
-    def _failed(self, effect: fx.Effect, error: str, *, retryable: bool) -> ev.Event:
+    def _failed(
+        self, effect: fx.Effect, error: str, *, retryable: bool, held: bool = False
+    ) -> ev.Event:
         return ev.StepFailed(
-            at=self.clock(), effect_id=effect.id, task=effect.task, error=error, retryable=retryable
+            at=self.clock(),
+            effect_id=effect.id,
+            task=effect.task,
+            error=error,
+            retryable=retryable,
+            held=held,
         )
 
     def _done(self, effect: fx.Effect) -> ev.Event:

@@ -15,12 +15,15 @@ from plait.core.model import PRView
 
 
 class MergeBlocked(Exception):
-    """The forge cannot merge now (checkout dirty, base moved, not mergeable); try later."""
+    """The forge cannot merge now (checkout dirty, base moved, not mergeable); try later.
+    `held`: what blocks it is outside the task (the user's main checkout has uncommitted
+    changes), so the merge waits for it instead of counting a failure."""
 
-    def __init__(self, reason: str, *, retryable: bool = True) -> None:
+    def __init__(self, reason: str, *, retryable: bool = True, held: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.held = held
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -36,7 +36,11 @@ Outcome = Literal[
     "reject_unheard",
     "behind",
     "ci",
+    # a merge held by the user's main checkout (uncommitted changes): not the task's fault
+    "held",
 ]
+
+HELD_ERROR = "main checkout at /r has uncommitted changes; commit or stash them"
 
 MAIN_ROOT = "0" * 40
 
@@ -158,6 +162,8 @@ class SimWorld:
             return self._review(effect, outcome)
         if isinstance(effect, fx.MergeToMain) and outcome in ("behind", "ci"):
             return ev.MergeRefused(**base, why=outcome, evidence=f"simulated {outcome}")
+        if outcome == "held":
+            return ev.StepFailed(**base, error=HELD_ERROR, held=True)
         if outcome in ("fail", "fatal", "session") or (
             outcome == "conflict" and not isinstance(effect, fx.Rebase)
         ):

@@ -91,6 +91,9 @@ def describe(event: ev.Event, old: RunState | None, new: RunState) -> str | None
         case ev.StepFailed():
             prev = old.tasks[event.task] if old else None
             step = prev.step if prev else "step"
+            if event.held:  # it waits, not fails: said once, not at every try
+                same = prev is not None and prev.last_error == event.error
+                return None if same else f"{step} waits: {event.error}"
             return f"{step} failed: {event.error}"
         case ev.PRChanged():
             return _describe_pr(event, old)

@@ -178,7 +178,9 @@ async def _advance_checkout(path: str, base: str, base_tip: str, new: str) -> No
     )
     entries = [e for e in status.out.split("\0") if e]
     if any(not e.startswith("# ") for e in entries):
-        raise MergeBlocked(f"main checkout at {path} has uncommitted changes; commit or stash them")
+        raise MergeBlocked(
+            f"main checkout at {path} has uncommitted changes; commit or stash them", held=True
+        )
     oid = next((e.split(" ", 2)[2] for e in entries if e.startswith("# branch.oid ")), "")
     if oid != base_tip:
         raise MergeBlocked(f"{base} moved while merging; will retry")
