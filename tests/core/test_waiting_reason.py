@@ -8,7 +8,7 @@ from typing import cast
 
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.model import RunConfig
+from plait.core.model import CIStatus, RunConfig
 from plait.core.plan import TaskSpec
 from plait.core.task import display_status
 from plait.core.taskmap import TaskMap
@@ -97,3 +97,25 @@ def test_an_engine_starts_with_its_stored_state_indexed(tmp_path: Path) -> None:
     assert isinstance(engine.state.tasks, TaskMap)
     assert engine.state == store.load()
     store.close()
+
+
+def test_a_github_pr_with_no_check_at_all_says_what_it_waits_for() -> None:
+    """Found trying issues on the GitHub double: in a repository without CI, the PR of
+    issue-1 stayed a draft and `ps` said `ci` for ever, with no reason: plait merges a
+    GitHub PR once its checks pass, and no check ever reported."""
+    config = RunConfig(project="sim", repo="/sim/repo", forge="github")
+    d = CoreDriver([TaskSpec(id="a", title="do a")], config=config)
+    d.run(until=lambda s: s.tasks["a"].pr is not None and not s.tasks["a"].in_flight)
+    t = d.st.tasks["a"]
+    assert t.pr is not None
+    silent = replace(t, pr=replace(t.pr, ci=CIStatus.NONE, head_sha=t.head_sha))
+    state = replace(d.st, tasks={**d.st.tasks, "a": silent})
+    assert display_status(silent, config) == "ci"
+    why = waiting_reason(state, silent)
+    assert f"no CI check has reported on {t.head_sha[:7]}" in why
+    assert "without CI" in why
+    # a check under way, or the local forge (whose own CI says "none configured"), is not that
+    pending = replace(silent, pr=replace(t.pr, ci=CIStatus.PENDING, head_sha=t.head_sha))
+    assert waiting_reason(replace(state, tasks={**state.tasks, "a": pending}), pending) == ""
+    local = replace(state, config=replace(config, forge="local"))
+    assert waiting_reason(local, silent) == ""

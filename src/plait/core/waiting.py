@@ -13,9 +13,15 @@ from collections.abc import Iterable
 from plait.core import path_classes, reviewing, risk_gate
 from plait.core.budget import waiting_on_budget
 from plait.core.cooldown import cooling
-from plait.core.model import Phase, RunState, TaskState
+from plait.core.model import CIStatus, Phase, RunState, TaskState
 from plait.core.scheduler import holds_slot, prepared_ahead, slot_agent
-from plait.core.task import agent_of, merge_gate, needs_attention, waits_for_agent_slot
+from plait.core.task import (
+    agent_of,
+    merge_gate,
+    needs_attention,
+    pr_is_current,
+    waits_for_agent_slot,
+)
 from plait.core.taskmap import TaskMap
 
 
@@ -80,12 +86,31 @@ def _active(state: RunState, t: TaskState) -> str:
         # A step that failed or was held (a dirty main checkout) waits to be tried again.
         return f"{t.last_error} (tries again in {t.retry_at - state.now:.0f}s)"
     why = path_classes.active_reason(state, t)
-    if why or not merge_gate(t, state.config) or not reviewing.pr_approved(state, t):
+    if why:
         return why
+    if not merge_gate(t, state.config):
+        return _no_check(state, t)
+    if not reviewing.pr_approved(state, t):
+        return ""
     held = risk_gate.holding(state, t)
     if held or not t.path_classes:
         return held
     return path_classes.merge_reason(state, t)
+
+
+def _no_check(state: RunState, t: TaskState) -> str:
+    """A GitHub PR whose head no check has reported on: plait merges once its checks pass,
+    and a repository without CI never reports one, so say so rather than a bare `ci`."""
+    pr = t.pr
+    if state.config.forge != "github" or pr is None or t.current is not None or t.queue:
+        return ""
+    if pr.ci is not CIStatus.NONE or not pr_is_current(t):
+        return ""
+    return (
+        f"no CI check has reported on {t.head_sha[:7]}: plait merges a GitHub PR once its "
+        "checks pass, and a repository without CI (no GitHub Actions workflow or other "
+        "check) never reports one"
+    )
 
 
 def _dependency(state: RunState, dep: str) -> str:
