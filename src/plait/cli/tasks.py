@@ -208,6 +208,8 @@ def cmd_wait(args: argparse.Namespace) -> int:
             code = _wait_code([rows[tid] for tid in ids])
             if code is not None:
                 _wait_report(words, args.json)
+                if not args.json:
+                    print("".join(attention_notes(rows, ids)), end="")
                 return code
             held = {tid: blocked_by(rows, tid) for tid in ids}
             if all(held[tid] or words[tid] in _SETTLED for tid in ids):
@@ -249,6 +251,36 @@ def blocked_by(rows: dict[str, dict[str, Any]], tid: str) -> str:
             return dep
         todo.extend(str(d) for d in rows[dep].get("depends_on") or ())
     return ""
+
+
+def attention_notes(rows: dict[str, dict[str, Any]], ids: list[str]) -> list[str]:
+    """Lines (each ending in a newline) saying, for each awaited task that needs a person,
+    which task needs one and why: the task's own reason, or — a team — its members' (any
+    depth), with the command that lets them go on."""
+    notes: list[str] = []
+    for tid in ids:
+        if rows[tid]["status"] != "needs-attention":
+            continue
+        for who in (tid, *_members(rows, tid)):
+            row = rows[who]
+            if row["status"] == "needs-attention" and row.get("attention"):
+                note = f"  {who} needs attention: {row['attention']}"
+                hint = f'  (fix that, then `plait retry {who}`, or `plait send {who} "…"`)'
+                if note + "\n" not in notes:
+                    notes += [note + "\n", hint + "\n"]
+    return notes
+
+
+def _members(rows: dict[str, dict[str, Any]], parent: str) -> list[str]:
+    """The tasks under `parent` (its members, theirs…), in the order of `rows`."""
+    under: list[str] = []
+    todo = [parent]
+    while todo:
+        top = todo.pop()
+        kids = [tid for tid, row in rows.items() if row.get("parent") == top]
+        under += kids
+        todo += kids
+    return under
 
 
 def _wait_code(rows: list[dict[str, Any]]) -> int | None:
