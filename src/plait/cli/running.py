@@ -720,11 +720,16 @@ def cmd_up(args: argparse.Namespace) -> int:
             return exits.OK
         print(f"the engine of {name} is already running")
         return exits.OK
+    from plait.sources.issues import not_watched as issues_not_watched
+
     name = proj.name
     try:
         check_start(proj.settings)  # said here: the engine's own log is read later
+        unwatched = issues_not_watched(proj)  # so is this
     finally:
         proj.close()
+    if unwatched:
+        print(f"plait: warning: {unwatched}", file=sys.stderr)
     pid = start_engine(name, http=args.http, token=args.token)
     paths = project_paths(name)
     print(

@@ -57,7 +57,13 @@ from plait.errors import PlaitError
 from plait.forges.github.client import GitHubClient, GitHubError
 from plait.forges.github.forge import DEFAULT_API, pr_info_from
 from plait.forges.github.mapping import marker
-from plait.forges.github.token import infer_repo, parse_remote, resolve_token
+from plait.forges.github.token import (
+    RepoId,
+    Token,
+    infer_repo,
+    parse_remote,
+    resolve_token,
+)
 from plait.plans.issues_config import LANE_CLASSES, IssuesConfig
 from plait.sources import FACTORIES, Source, SourceContext, issue_split
 from plait.sources import issue_schedules as sched
@@ -502,6 +508,28 @@ class IssueSource:
         return bool(names & set(self.cfg.hold_labels))
 
 
+def not_watched(project: Project) -> str:
+    """Why the engine will not watch the project's issues although plait.toml has an
+    `[issues]` table ("" when it will, or has none): said by `plait up` too, since the
+    engine's own log is read later, if at all."""
+    cfg = project.effective().issues
+    if cfg is None:
+        return ""
+    try:
+        _where(project, cfg)
+    except PlaitError as exc:
+        return f"not watching issues: {exc.message} ({exc.hint})"
+    return ""
+
+
+def _where(project: Project, cfg: IssuesConfig) -> tuple[RepoId, Token]:
+    """The repository whose issues to watch and the token to read them with."""
+    s = project.effective().settings
+    slug = cfg.repository or s.slug
+    repo = parse_remote(slug) if slug else infer_repo(s.repo, s.remote)
+    return repo, resolve_token()
+
+
 def for_project(project: Project) -> Source | None:
     """The project's `[issues]` source, when plait.toml has one."""
     eff = project.effective()
@@ -510,9 +538,7 @@ def for_project(project: Project) -> Source | None:
         return None
     s = eff.settings
     try:
-        slug = cfg.repository or s.slug
-        repo = parse_remote(slug) if slug else infer_repo(s.repo, s.remote)
-        token = resolve_token()
+        repo, token = _where(project, cfg)
     except PlaitError as exc:
         log.warning("issues: not watching issues: %s (%s)", exc.message, exc.hint)
         return None
