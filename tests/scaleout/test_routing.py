@@ -80,3 +80,24 @@ def test_a_missions_turn_stays_with_the_controller() -> None:
         assert not runs_on_workers(replace(plain, launch=launch)), launch
     assert not runs_on_workers(replace(plain, turn=replace(turn, template="mission")))
     assert not runs_on_workers(fx.Push(id="t/3/push", task="t", branch="b", worktree="/w"))
+
+
+def test_a_turn_no_worker_has_taken_says_what_it_waits_for() -> None:
+    """Found trying docs/scale-out.md with the worker stopped: `plait ps` said `working`
+    with no waits line (waits_for null) while the turn sat in Temporal's queue."""
+    from plait.api.views import task_row
+    from plait.core import effects as fx
+    from plait.core.model import RunConfig
+    from plait.core.plan import TaskSpec
+    from plait.testing.core_driver import CoreDriver
+
+    config = RunConfig(project="p", repo="/r", agent="script")
+    d = CoreDriver([TaskSpec(id="a", title="do a")], config=config)
+    d.run(until=lambda s: bool(d.pending(fx.RunAgent, "a")))
+    queued = task_row(d.st, d.st.tasks["a"], runs_on="waiting")
+    assert queued["status"] == "working"
+    why = queued["waits_for"]
+    assert isinstance(why, str)
+    assert why.startswith("a plait worker with the script agent to take its turn")
+    assert "--agents script" in why
+    assert task_row(d.st, d.st.tasks["a"], runs_on="vm")["waits_for"] is None

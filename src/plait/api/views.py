@@ -148,12 +148,24 @@ def task_row(
         "restarts": len(t.restarts),
         "budget": budget_json(task_limit(state, t)),
         "over_budget": waiting_on_budget(state, t) or None,
-        "waits_for": waiting_reason(state, t) or held_by(runs_on) or None,
+        "waits_for": waiting_reason(state, t) or _placed(state, t, runs_on) or None,
         "risk": t.risk or None,  # the PR head's tier (plait.core.risk_gate)
         "risk_reason": t.risk_reason or None,
         "overlaps": _overlaps_json(t.overlaps),
         "runs_on": runs_on,
     }
+
+
+def _placed(state: RunState, t: TaskState, runs_on: str | None) -> str:
+    """What a turn sent to `plait worker`s waits for: Temporal lost, or a worker to take
+    it (none with its agent runs, or they are all busy), rather than a silent `working`."""
+    if runs_on == "waiting":
+        agent = agent_of(state, t.id)
+        return (
+            f"a plait worker with the {agent} agent to take its turn "
+            f"(`plait workers` lists them; `plait worker … --agents {agent}` starts one)"
+        )
+    return held_by(runs_on)
 
 
 def task_detail(
