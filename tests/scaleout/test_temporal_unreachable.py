@@ -57,11 +57,13 @@ def test_a_turn_waits_while_temporal_is_away_and_runs_when_it_is_back(
     try:
         args = proj.run_args("--executor", f"temporal://{server.address}/{queue}")
         with _running(args, env) as run:
-            # No worker yet: the turn's workflow waits on the queue.
+            # No worker yet: the turn's workflow waits on the queue, and says so.
             until(lambda: _task("away", tmp_path).get("status") == "working", what="the turn")
+            queued = until(lambda: _task("away", tmp_path).get("waits_for"), what="a reason")
+            assert queued.startswith("a plait worker with the script agent")
             server.stop()
-            waits = until(lambda: _task("away", tmp_path).get("waits_for"), what="a reason")
-            assert f"Temporal at {server.address}" in waits
+            lost = f"Temporal at {server.address}"
+            until(lambda: lost in str(_task("away", tmp_path).get("waits_for")), what="the loss")
             workers = plait("workers", "-p", "away", home=tmp_path)
             assert workers.returncode == 8, workers.stdout + workers.stderr
             assert server.address in workers.stderr
