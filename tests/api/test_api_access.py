@@ -111,3 +111,15 @@ def test_an_unknown_endpoint_is_a_json_error_with_a_hint(
         assert wrong.status_code == 405
         assert wrong.json()["error"] == "not a method of this endpoint: DELETE /api/tasks"
         assert http.get("/api/nothing", headers={"Authorization": "Bearer no"}).status_code == 401
+
+
+def test_a_bad_number_names_its_own_parameter(engine: tuple[Live, dict[str, str]]) -> None:
+    """Found in a newcomer trial: `GET /api/timeline?after=abc` hinted "e.g. ?limit=50"."""
+    live, info = engine
+    token = (live.home() / "sec" / "api.token").read_text().strip()
+    with httpx.Client(base_url=info["http"], headers={"Authorization": f"Bearer {token}"}) as h:
+        for path, name in [("/api/timeline?after=abc", "after"), ("/api/tasks?limit=x", "limit"),
+                           ("/api/swarm?last=many", "last")]:  # fmt: skip
+            bad = h.get(path)
+            assert bad.status_code == 400, path
+            assert bad.json()["hint"] == f"{name} is a whole number, e.g. ?{name}=50", path

@@ -21,7 +21,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -313,9 +313,7 @@ async def _set_budget(ctx: ApiContext, request: Request) -> Json:
 
 def _swarm(ctx: ApiContext, request: Request) -> Json:
     problems = reported_problems(ctx.engine.store.get_meta(PROBLEMS_META))
-    return swarm_status(
-        ctx.state, problems=problems, last=_int(request.query_params.get("last"), 50)
-    )
+    return swarm_status(ctx.state, problems=problems, last=_int(request.query_params, "last", 50))
 
 
 def _tasks(ctx: ApiContext, request: Request) -> Json:
@@ -330,13 +328,13 @@ def _tasks(ctx: ApiContext, request: Request) -> Json:
     if wanted:
         order = [t for t in order if status_of(state, state.tasks[t]) in wanted]
     total = len(order)
-    offset = _int(q.get("offset"), 0)
+    offset = _int(q, "offset", 0)
     after = q.get("after")
     if after:
         if after not in state.tasks:
             raise cmd.BadRequest(f"no task {after!r} to page after", hint="?after=<task id>")
         offset = _position_after(state, order, after) if wanted else order.index(after) + 1
-    limit = _int(q.get("limit"), total)
+    limit = _int(q, "limit", total)
     page = order[offset : offset + limit]
     usage = ctx.resources.by_task(ctx.engine)
     live, now = ctx.live_usage(), time.time()
@@ -364,13 +362,16 @@ def _position_after(state: RunState, order: list[str] | tuple[str, ...], after: 
     return next((i for i, tid in enumerate(order) if place[tid] > cut), len(order))
 
 
-def _int(text: str | None, default: int) -> int:
+def _int(params: Mapping[str, str], name: str, default: int) -> int:
+    """The query parameter `name` as a whole number (negative: 0), else `default`."""
+    text = params.get(name)
     if text is None:
         return default
     try:
         return max(0, int(text))
     except ValueError:
-        raise cmd.BadRequest(f"{text!r} is not a whole number", hint="e.g. ?limit=50") from None
+        hint = f"{name} is a whole number, e.g. ?{name}=50"
+        raise cmd.BadRequest(f"{text!r} is not a whole number", hint=hint) from None
 
 
 def _task(ctx: ApiContext, request: Request) -> Json:
@@ -399,7 +400,7 @@ def _transcript(ctx: ApiContext, request: Request) -> Json:
     tid = cmd.resolve_task(ctx.state, request.path_params["ref"])
     q = request.query_params
     return transcript_page(
-        ctx.engine.store, tid, after=_int(q.get("after"), 0), limit=_int(q.get("limit"), 500)
+        ctx.engine.store, tid, after=_int(q, "after", 0), limit=_int(q, "limit", 500)
     )
 
 
@@ -472,10 +473,10 @@ def _timeline(ctx: ApiContext, request: Request) -> Json:
     q = request.query_params
     ref = q.get("task")
     return ctx.engine.store.timeline(
-        after=_int(q.get("after"), 0),
-        limit=_int(q.get("limit"), 500),
+        after=_int(q, "after", 0),
+        limit=_int(q, "limit", 500),
         task=cmd.resolve_task(ctx.state, ref) if ref else None,
-        last=_int(q.get("last"), 0) or None,
+        last=_int(q, "last", 0) or None,
     )
 
 
