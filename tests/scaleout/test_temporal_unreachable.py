@@ -32,6 +32,10 @@ def test_run_refuses_to_start_when_temporal_does_not_answer(tmp_path: Path, queu
     assert f"cannot reach Temporal at {address}" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (proj.repo.path / "f1.txt").exists()
+    # Refused before anything is made: no project left behind, no task said to be added
+    # (found in a newcomer trial: "added 1 task of plan …", then the refusal).
+    assert "added" not in done.stdout
+    assert not (tmp_path / "plait-home" / "projects" / "far").exists()
 
 
 def _server_on(port: int, log: Path) -> TemporalDevServer:

@@ -62,6 +62,7 @@ from plait.engine.settings import (
     Settings,
     check_secret,
     check_start,
+    effective,
     repo_config,
     with_secrets,
 )
@@ -416,7 +417,9 @@ def check_repo_quiet(path: str) -> str:
     return os.path.realpath(out.out.strip()) if out.code == 0 else ""
 
 
-def _new_project(name: str, args: argparse.Namespace, *, title: str = "") -> Project:
+def _new_project(
+    name: str, args: argparse.Namespace, *, title: str = "", hosts: bool = False
+) -> Project:
     check_git_sync()
     check_project_name(name)
     # plait.toml's main when no --main says otherwise: a repository whose work lands on
@@ -436,6 +439,8 @@ def _new_project(name: str, args: argparse.Namespace, *, title: str = "") -> Pro
     )
     settings = new_settings(args, repo.path)
     check_start(settings)  # else every task fails its workspace attempts
+    if hosts:
+        _check_workers_reachable(name, settings)
     for warning in repo.warnings:
         print(f"plait: warning: {warning}", file=sys.stderr)
     proj = create_project(name, settings)
@@ -502,7 +507,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         tell_finished(channels, name, plan, code, project_idle=True)
         return code
-    proj = _new_project(name, args, title=plan.title)
+    proj = _new_project(name, args, title=plan.title, hosts=True)
     channels = proj.effective().notify
     state = proj.store.load()
     assert state is not None
@@ -662,6 +667,21 @@ def cmd_init(args: argparse.Namespace) -> int:
     finally:
         proj.close()
     return exits.OK
+
+
+def _check_workers_reachable(name: str, settings: Settings) -> None:
+    """`plait run` hosts the engine at once, and an engine whose turns run on workers does
+    not start while its Temporal server does not answer: refused before the project is
+    made and the plan's tasks said to be added (exit 8). A missing SDK is the engine's to
+    say, as for a project made before."""
+    executor = effective(name, settings, repo_config(settings.repo)).executor
+    if executor.kind != "temporal":
+        return
+    try:
+        from plait.scaleout.connect import check_reachable
+    except ImportError:
+        return
+    check_reachable(executor)
 
 
 def _say_if_workers_unreachable(proj: Project) -> None:
