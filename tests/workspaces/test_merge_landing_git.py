@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from plait.engine.landing import Landed, MainLanding, Refused
 from plait.testing.gitrepo import GitRepo, isolated_home_env
+from plait.workspaces.squash import find_marked, since_args
 from plait.workspaces.worktrees import GitWorkspaces
 
 
@@ -148,3 +150,22 @@ def test_changed_paths_and_putting_a_worktree_back(repo: GitRepo) -> None:
     stat, patch = asyncio.run(ws.diff(worktree=wt, base_sha=base, head_sha=head, limit=40))
     assert "src/y.py" in stat
     assert "[diff cut at 40 characters" in patch
+
+
+def test_work_whose_start_is_unknown_finds_its_landed_commit_of_any_age(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`since=0` searches all of main. git read the bound `--since=@-86400` as "now", so
+    only a commit made in the current second was found: a landing run again a second
+    later (after a crash) saw none and could land twice."""
+    hour_ago = f"@{int(time.time()) - 3600} +0000"
+    monkeypatch.setenv("GIT_COMMITTER_DATE", hour_ago)
+    monkeypatch.setenv("GIT_AUTHOR_DATE", hour_ago)
+    sha = repo.commit({"c.txt": "sea\n"}, "do t1\n\nPlait-Task: t1\nPlait-Project: proj")
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
+    monkeypatch.delenv("GIT_AUTHOR_DATE")
+    trailers = ("Plait-Task: t1", "Plait-Project: proj")
+    found = asyncio.run(find_marked(str(repo.path), base="main", trailers=trailers, since=0))
+    assert found == sha
+    assert since_args(0) == []
+    assert since_args(time.time()) == [f"--since=@{int(time.time() - 86400)}"]

@@ -24,18 +24,30 @@ from plait.workspaces.inspect import branch_sha, worktree_of_branch
 from plait.workspaces.names import is_sha
 
 _CLOCK_SLACK = 86400.0  # search this far before the work began, for clock skew
+# git reads `--since=@N` as a timestamp only for a large N: `@-86400` or `@1000` became a
+# date that depends on the time of day, so a search from "the beginning" (since 0: work
+# whose start is not known) missed the very commit it looked for now and then.
+_EARLIEST = 100_000_000  # 1973: an earlier bound means "no bound"
+
+
+def since_args(since: float) -> list[str]:
+    """git log's lower bound for work that began at `since` (less the clock slack); none
+    when that is not a real moment."""
+    bound = int(since - _CLOCK_SLACK)
+    return [f"--since=@{bound}"] if bound >= _EARLIEST else []
 
 
 async def find_marked(repo: str, *, base: str, trailers: Collection[str], since: float) -> str:
     """The commit on `base` whose message holds every one of `trailers` (lines like
-    `Plait-PR: 7`), made after `since` (less a day of clock slack), or "" if none."""
+    `Plait-PR: 7`), made after `since` (less a day of clock slack; 0: at any time), or ""
+    if none."""
     first = next(iter(trailers))
     result = await git(
         "log",
         "--format=%H%x00%B%x00",
         "--fixed-strings",
         f"--grep={first}",
-        f"--since=@{int(since - _CLOCK_SLACK)}",
+        *since_args(since),
         f"refs/heads/{base}",
         "--",
         cwd=repo,
