@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.controller import decide, decide_batch
+from plait.core.controller import decide, decide_batch, decide_each
 from plait.core.model import RunConfig
 from plait.testing.core_driver import CoreDriver, specs_from
 
@@ -57,3 +57,29 @@ def test_a_deferred_event_gives_the_effects_it_asks_for_itself() -> None:
     deferred = decide(d.state, failed, scheduling=False)
     assert [type(e) for e in deferred.effects] == [fx.Notify]
     assert deferred.state.tasks["a"].in_flight == ""
+
+
+def test_a_waiting_sender_has_the_scheduler_after_its_event() -> None:
+    """The engine's rule, in the core (it was written out in the engine alone): the
+    scheduler runs after the batch's last event and after each whose sender waits."""
+    d = _driver()
+    results = [d.execute(e, "ok") for e in list(d.outstanding)]
+    decisions = decide_batch(d.state, results, waiting=[0])
+    assert [x.scheduled for x in decisions] == [True, False, True]
+    first = decide(d.state, results[0])
+    assert decisions[0] == first
+    assert any(isinstance(e, fx.RunAgent) for e in first.effects)
+    # The flags are what a replay decides with: the same decisions again.
+    flags = [(r, x.scheduled) for r, x in zip(results, decisions, strict=True)]
+    assert list(decide_each(d.state, flags)) == decisions
+
+
+def test_the_driver_records_the_batch_as_decided() -> None:
+    d = _driver()
+    ids = list(d.outstanding)
+    for effect_id in ids:
+        d.execute(effect_id, "ok")
+    before = len(d.scheduled)
+    decisions = d.deliver_batch(ids)
+    assert d.scheduled[before:] == [x.scheduled for x in decisions] == [False, False, True]
+    assert d.replayed() == d.state

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.model import CIStatus, RunConfig
+from plait.core.controller import Decision
+from plait.core.model import CIStatus, Phase, RunConfig, RunState, TaskState
 from plait.core.plan import TaskSpec
 from plait.core.task import display_status
-from plait.core.taskmap import TaskMap
+from plait.core.taskmap import TaskMap, live_tasks
 from plait.core.waiting import waiting_reason
 from plait.engine.executor import Executor
 from plait.engine.loop import Engine
 from plait.forges.base import Forge
 from plait.store import Store
-from plait.testing.core_driver import CoreDriver
+from plait.testing.core_driver import Chaos, CoreDriver
 from plait.testing.idle_engine import IdleExecutor, StillForge
 
 
@@ -119,3 +121,37 @@ def test_a_github_pr_with_no_check_at_all_says_what_it_waits_for() -> None:
     assert waiting_reason(replace(state, tasks={**state.tasks, "a": pending}), pending) == ""
     local = replace(state, config=replace(config, forge="local"))
     assert waiting_reason(local, silent) == ""
+
+
+def test_the_live_tasks_hold_every_task_under_way_active_or_timed() -> None:
+    """`live_tasks`, what the faces, the poller and the wake-up read (one helper where
+    the engine and `waiting` each wrote it out): from the index when the state has one,
+    every task otherwise; the tasks under way, active or timed are the same either way."""
+    specs = [
+        TaskSpec(id=f"t{i}", title=f"do {i}", depends_on=(f"t{i - 1}",) if i % 3 else ())
+        for i in range(9)
+    ]
+    d = CoreDriver(
+        specs,
+        config=RunConfig(project="sim", repo="/sim/repo", max_concurrency=3),
+        seed=3,
+        chaos=Chaos(ci_fail=0.3, review=0.3),
+    )
+
+    def moving(tasks: Iterable[TaskState]) -> list[str]:
+        return [t.id for t in tasks if t.in_flight or t.phase is Phase.ACTIVE or t.retry_at]
+
+    seen = 0
+
+    def check(event: ev.Event, old: RunState | None, decision: Decision) -> None:
+        nonlocal seen
+        state = decision.state
+        assert isinstance(state.tasks, TaskMap)
+        plain = replace(state, tasks=dict(state.tasks.items()))
+        assert [t.id for t in live_tasks(plain)] == list(state.order)
+        assert moving(live_tasks(state)) == moving(state.tasks.values())
+        seen += bool(moving(state.tasks.values()))
+
+    d.observers.append(check)
+    d.run()
+    assert seen > 50

@@ -6,13 +6,14 @@ effect; while it is under way its id sits in `TaskState.in_flight`, and only the
 naming that id moves the task on — duplicates and late results (after a crash and a re-run)
 are ignored. Handlers below only change state; `plait.core.scheduler.schedule` then looks
 at the whole run and emits the effects for whatever can go next, within the caps. Events
-that arrived together may share one look (`decide_batch`): every handler runs, the
-scheduler only after the last.
+that arrived together share one look (`decide_batch`): every handler runs, the scheduler
+only after the last (and after one whose sender waits for its answer). A replay decides
+each event as it was decided (`decide_each`, with the flags the log recorded).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -51,6 +52,9 @@ else:  # the same copy, about twice as fast (P2)
 class Decision:
     state: RunState
     effects: tuple[Effect, ...]
+    # Whether the scheduler looked at the run after this event (False: deferred to a later
+    # event of its batch); the store records it so that a replay decides the same.
+    scheduled: bool = True
 
 
 class ControllerError(Exception):
@@ -114,19 +118,31 @@ def decide(state: RunState | None, event: ev.Event, *, scheduling: bool = True) 
         effects = (*effects, *issue_write.effects_of(state, event))
     if before is not None and state.config.notify_on:
         effects = (*effects, *notices(before, state))
-    return Decision(state, effects)
+    return Decision(state, effects, scheduling)
 
 
-def decide_batch(state: RunState | None, events: Sequence[ev.Event]) -> list[Decision]:
-    """Decide events that arrived together, scheduling once, after the last of them:
-    one decision per event, the scheduler's effects all in the last one."""
-    decisions: list[Decision] = []
-    last = len(events) - 1
-    for i, event in enumerate(events):
-        decision = decide(state, event, scheduling=i == last)
-        decisions.append(decision)
+def decide_each(
+    state: RunState | None, events: Iterable[tuple[ev.Event, bool]]
+) -> Iterator[Decision]:
+    """Decide events one after another, each with its scheduling flag (`decide`): the one
+    way a batch is decided, by the engine (`decide_batch`) and by every replay of the
+    log (the flags as recorded)."""
+    for event, scheduling in events:
+        decision = decide(state, event, scheduling=scheduling)
+        yield decision
         state = decision.state
-    return decisions
+
+
+def decide_batch(
+    state: RunState | None, events: Sequence[ev.Event], *, waiting: Collection[int] = ()
+) -> list[Decision]:
+    """Decide events that arrived together: one decision per event, the scheduler run
+    once, after the last of them, and after each whose sender waits for the answer (its
+    positions in `waiting`: that answer must show the effects the event leads to). Each
+    decision says whether the scheduler ran after it (`Decision.scheduled`)."""
+    last = len(events) - 1
+    flags = [i == last or i in waiting for i in range(len(events))]
+    return list(decide_each(state, zip(events, flags, strict=True)))
 
 
 # ---- helpers -------------------------------------------------------------------------

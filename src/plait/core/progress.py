@@ -10,7 +10,7 @@ from plait.core.holding import hold_ends
 from plait.core.model import Phase, RunState, TaskState, Usage
 from plait.core.overlap import holders
 from plait.core.task import attention_reason
-from plait.core.taskmap import TaskMap, indexed_tasks
+from plait.core.taskmap import TaskMap, indexed_tasks, live_tasks
 
 
 def stuck_tasks(state: RunState) -> set[str]:
@@ -131,10 +131,7 @@ def next_wakeup(state: RunState) -> float | None:
 def _timed_tasks(state: RunState) -> list[TaskState]:
     """Tasks that may hold a retry or merge timer: with an index, only the live ones (a
     task with either timer set is live by definition)."""
-    tasks = state.tasks
-    if isinstance(tasks, TaskMap):
-        return [tasks[tid] for tid in tasks.live_ids()]
-    return list(tasks.values())
+    return live_tasks(state)
 
 
 @dataclass(frozen=True, slots=True)

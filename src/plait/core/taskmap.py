@@ -306,6 +306,17 @@ def indexed_tasks(state: RunState) -> TaskMap:
     return TaskMap.build(tasks, Shape.of(state))
 
 
+def live_tasks(state: RunState) -> list[TaskState]:
+    """The live tasks (see `TaskMap`), in plan order, read from the index without a walk
+    of the plan; every task where the state is not indexed for its plan (after a load or
+    a decode). Whoever looks only for tasks under way, active or timed looks here: each
+    such task is live, so the answer is the same either way."""
+    tasks = state.tasks
+    if isinstance(tasks, TaskMap) and tasks.shape.fits(state):
+        return list(tasks.pick(tasks.live_ids()).values())
+    return list(tasks.values())
+
+
 def put(state: RunState, task: TaskState) -> RunState:
     """The state with `task` replacing the task of the same id."""
     return replace(state, tasks=indexed_tasks(state).updated({task.id: task}))

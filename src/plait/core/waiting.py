@@ -8,7 +8,6 @@ so a burst of issues under a cap says what each one waits for. It mirrors the ch
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 
 from plait.core import path_classes, reviewing, risk_gate
 from plait.core.budget import waiting_on_budget
@@ -22,7 +21,7 @@ from plait.core.task import (
     pr_is_current,
     waits_for_agent_slot,
 )
-from plait.core.taskmap import TaskMap
+from plait.core.taskmap import live_tasks
 
 
 def waiting_reason(state: RunState, t: TaskState) -> str:
@@ -46,7 +45,9 @@ def _slots(state: RunState, t: TaskState) -> str:
     """The cap, cool-down or budget that keeps a start's agent from its slot."""
     spec = state.specs[t.id]
     cfg = state.config
-    busy = [o for o in _under_way(state) if holds_slot(state, o)]
+    # A task under way is live: the index names them without a scan of every task for
+    # each row a face shows (P8).
+    busy = [o for o in live_tasks(state) if holds_slot(state, o)]
     if len(busy) >= cfg.max_concurrency:
         return f"{len(busy)} of {cfg.max_concurrency} agent slots busy (max_concurrency)"
     cls = spec.task_class
@@ -62,16 +63,6 @@ def _slots(state: RunState, t: TaskState) -> str:
         if per_agent[agent] >= cfg.agent_caps[agent]:
             return f"agent {agent} at its cap ({per_agent[agent]} of {cfg.agent_caps[agent]})"
     return waiting_on_budget(state, t)
-
-
-def _under_way(state: RunState) -> Iterable[TaskState]:
-    """The tasks with a step under way (a superset of those holding a slot). A task under
-    way is live, so an indexed state names them without a scan of every task for each
-    row a face shows (P8); a state not indexed yet is scanned."""
-    tasks = state.tasks
-    if isinstance(tasks, TaskMap) and tasks.shape.fits(state):
-        return tasks.pick(tasks.live_ids()).values()
-    return [o for o in tasks.values() if o.in_flight]
 
 
 def _active(state: RunState, t: TaskState) -> str:

@@ -40,10 +40,10 @@ from typing import Any
 
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.controller import Decision, decide
+from plait.core.controller import Decision, decide_batch
 from plait.core.model import Phase, RunState
 from plait.core.progress import next_wakeup, settled
-from plait.core.taskmap import TaskMap, indexed_tasks
+from plait.core.taskmap import indexed_tasks, live_tasks
 from plait.engine.executor import Executor
 from plait.forges.base import Forge
 from plait.notify import Notifier
@@ -316,33 +316,28 @@ class Engine:
         """Decide each waiting event, commit them all at once, then act on the decisions."""
         if not batch:
             return
+        # The scheduler runs once, after the batch's last event (P2), and after a command
+        # whose sender waits for its decision: that answer shows the effects.
+        waiting = [i for i, item in enumerate(batch) if item.answer is not None]
+        decisions = decide_batch(self.state, [item.event for item in batch], waiting=waiting)
         steps: list[Decided] = []
-        decisions: list[Decision] = []
         state = self.state
-        last = len(batch) - 1
-        for i, item in enumerate(batch):
-            # The scheduler runs once, after the batch's last event (P2), and after a
-            # command whose sender waits for its decision: that answer shows the effects.
-            scheduling = i == last or item.answer is not None
-            decision = decide(state, item.event, scheduling=scheduling)
-            lines = (
-                self.narrator(item.event, state, decision.state, decision.effects)
-                if self.narrator is not None
-                else ()
-            )
+        narrator = self.narrator
+        for item, decision in zip(batch, decisions, strict=True):
+            new = decision.state
+            lines = narrator(item.event, state, new, decision.effects) if narrator else ()
             steps.append(
                 Decided(
                     item.event,
                     state,
-                    decision.state,
+                    new,
                     decision.effects,
                     item.inbox_id,
                     lines,
-                    deferred=not scheduling,
+                    deferred=not decision.scheduled,
                 )
             )
-            decisions.append(decision)
-            state = decision.state
+            state = new
         try:
             seqs = self.store.commit_many(steps)
         except BaseException as exc:
@@ -452,14 +447,12 @@ class Engine:
         state = self.state
         if state is None:
             return
-        tasks = state.tasks
-        # Only live tasks can be active: the index lists them without a walk of the plan.
-        ids = tasks.live_ids() if isinstance(tasks, TaskMap) else tasks
-        prs = {}
-        for tid in ids:
-            t = tasks[tid]
-            if t.phase is Phase.ACTIVE and t.pr is not None:
-                prs[tid] = t.pr.number
+        # Only live tasks can be active.
+        prs = {
+            t.id: t.pr.number
+            for t in live_tasks(state)
+            if t.phase is Phase.ACTIVE and t.pr is not None
+        }
         if not prs:
             return
         try:

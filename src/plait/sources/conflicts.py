@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from plait.core import events as ev
 from plait.core.model import Phase, RunState
-from plait.core.taskmap import TaskMap
+from plait.core.taskmap import live_tasks
 from plait.engine.project import Project
 from plait.errors import PlaitError
 from plait.sources import FACTORIES, Source, SourceContext
@@ -72,12 +72,10 @@ class ConflictWatch:
 
 def _live_branches(state: RunState) -> dict[str, str]:
     """task → branch, for the tasks with work on a branch that has not landed."""
-    tasks = state.tasks
-    ids = tasks.live_ids() if isinstance(tasks, TaskMap) else list(state.order)
     return {
-        tid: tasks[tid].branch
-        for tid in ids
-        if tasks[tid].phase is Phase.ACTIVE and tasks[tid].branch and tasks[tid].worktree
+        t.id: t.branch
+        for t in live_tasks(state)
+        if t.phase is Phase.ACTIVE and t.branch and t.worktree
     }
 
 

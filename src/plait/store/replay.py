@@ -7,13 +7,14 @@ written before that existed has every event followed by the scheduler.
 
 from __future__ import annotations
 
-from plait.core.controller import decide
+from plait.core.controller import decide_each
 from plait.core.model import RunState
 from plait.store.sqlite import Store
 
 
 def replay(store: Store) -> RunState | None:
     state: RunState | None = None
-    for _, event, scheduling in store.decided_events():
-        state = decide(state, event, scheduling=scheduling).state
+    logged = ((event, scheduling) for _, event, scheduling in store.decided_events())
+    for decision in decide_each(None, logged):
+        state = decision.state
     return state

@@ -22,7 +22,7 @@ from typing import TypeVar
 from plait.core import codec
 from plait.core import effects as fx
 from plait.core import events as ev
-from plait.core.controller import Decision, decide
+from plait.core.controller import Decision, decide, decide_batch, decide_each
 from plait.core.model import CIStatus, Phase, RunConfig, RunState, TaskState
 from plait.core.plan import TaskSpec
 from plait.core.progress import next_wakeup, settled
@@ -114,9 +114,22 @@ class CoreDriver:
     def feed(self, event: ev.Event, *, scheduling: bool = True) -> Decision:
         old = self.state
         decision = decide(old, event, scheduling=scheduling)
+        self._note(event, old, decision)
+        return decision
+
+    def feed_batch(self, events: Sequence[ev.Event]) -> list[Decision]:
+        """Decide events that arrived together as the engine does
+        (`plait.core.controller.decide_batch`: the scheduler once, after the last)."""
+        decisions = decide_batch(self.state, events)
+        for event, decision in zip(events, decisions, strict=True):
+            self._note(event, self.state, decision)
+        return decisions
+
+    def _note(self, event: ev.Event, old: RunState | None, decision: Decision) -> None:
+        """Keep a decided event: the log, the outbox's pending rows, the observers."""
         self.state = decision.state
         self.log.append(event)
-        self.scheduled.append(scheduling)
+        self.scheduled.append(decision.scheduled)
         self.decisions.append(decision)
         if isinstance(event, ev.EffectResult):
             self.outstanding.pop(event.effect_id, None)
@@ -128,20 +141,13 @@ class CoreDriver:
                 self.due[effect.id] = self.now + self._duration(effect)
         for observe in self.observers:
             observe(event, old, decision)
-        return decision
-
-    def feed_batch(self, events: Sequence[ev.Event]) -> list[Decision]:
-        """Decide events that arrived together as the engine does: the scheduler runs once,
-        after the last of them (as `plait.core.controller.decide_batch`)."""
-        last = len(events) - 1
-        return [self.feed(event, scheduling=i == last) for i, event in enumerate(events)]
 
     def replayed(self) -> RunState | None:
         """The state a fresh controller reaches from the log, each event decided as it was
         (its scheduling deferred or not)."""
         state: RunState | None = None
-        for event, scheduling in zip(self.log, self.scheduled, strict=True):
-            state = decide(state, event, scheduling=scheduling).state
+        for decision in decide_each(None, zip(self.log, self.scheduled, strict=True)):
+            state = decision.state
         return state
 
     @property
