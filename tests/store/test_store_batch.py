@@ -118,6 +118,9 @@ def test_only_the_tasks_an_event_changed_are_written(store: Store) -> None:
         "CREATE TEMP TABLE written(id TEXT);"
         "CREATE TEMP TRIGGER note AFTER INSERT ON tasks BEGIN "
         "INSERT INTO written(id) VALUES (new.id); END;"
+        # A task's row is updated in place once it exists (an upsert: P2).
+        "CREATE TEMP TRIGGER note_again AFTER UPDATE ON tasks BEGIN "
+        "INSERT INTO written(id) VALUES (new.id); END;"
     )
     for step in _steps():
         store.db.execute("DELETE FROM written")

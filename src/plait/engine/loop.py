@@ -106,6 +106,8 @@ class Engine:
         notifier: Notifier | None = None,
     ) -> None:
         self.store = store
+        # The WAL's checkpoints beside the loop, not inside its commits (P2).
+        store.checkpoint_apart()
         self.narrator = narrator
         # The sequence number of the decision the observers are told about (after they
         # were, of the last one committed): the event stream's `seq` is the store's.

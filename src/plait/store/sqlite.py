@@ -28,11 +28,12 @@ from typing import Any, NamedTuple
 
 from plait.core import codec
 from plait.core.effects import EFFECT_TYPES, Effect
-from plait.core.events import EVENT_TYPES, EffectResult, Event, RunStarted
-from plait.core.model import Op, OpKind, Phase, PRView, RunState, TaskState
+from plait.core.events import EVENT_TYPES, EffectResult, Event, PRChanged, RunStarted
+from plait.core.model import Op, OpKind, Phase, PRView, ReviewThread, RunState, TaskState
 from plait.core.taskmap import TaskMap
 from plait.errors import ProjectError
 from plait.store import timeline
+from plait.store.checkpoints import Checkpointer
 from plait.store.paths import PRIVATE_FILE, tighten
 
 SCHEMA_VERSION = 5
@@ -194,7 +195,7 @@ def _fragment(value: object) -> str:
     known = _BATCH_TEXTS.get(id(value))
     if known is not None and known[0] is value:
         return known[1]
-    text = _dumps(value)
+    text = _written(value)
     _BATCH_TEXTS[id(value)] = (value, text)
     return text
 
@@ -207,44 +208,61 @@ def _fragment(value: object) -> str:
 _BATCH_TEXTS: dict[int, tuple[object, str]] = {}
 
 
-# ---- an event's or an effect's row, built from the text of its fields (P2) ------------------
-# Per class: its fields' keys as JSON (`"name":`) in the order `_dumps` sorts them, the
-# reader of their values in that order, and where the tag (`"type":"Name"`) goes among them.
-_Tagging = tuple[tuple[str, ...], Callable[[Any], tuple[object, ...]], int, str]
-_TAGGINGS: dict[type, _Tagging | None] = {}
+# ---- a dataclass's text, built from the text of its fields (P2) -----------------------------
+# Per class: a function made once that writes a value of it as `_dumps` does (its fields'
+# keys sorted, an event's or an effect's tag, `"type":"Name"`, in its sorted place), one
+# `_fragment` per field and one join, without the dict of its fields, the sort of its
+# keys and the C encoder's call back per value. None where `_dumps` must write it.
+_FIELDWISE: dict[type, Callable[[Any], str] | None] = {}
 
 
-def _tagging(cls: type) -> _Tagging | None:
-    """How to write `cls` field by field, or None where `_dumps` must (not an event or
-    effect class, a field called `type`, fewer than two fields)."""
-    if not (dataclasses.is_dataclass(cls) and cls.__name__ in _TAGGED):
+def _fieldwise(cls: type) -> Callable[[Any], str] | None:
+    """The writer of `cls` field by field, or None (not a dataclass, or an event or effect
+    class with a field called `type`)."""
+    if not dataclasses.is_dataclass(cls) or issubclass(cls, type):
         return None
     names = sorted(f.name for f in dataclasses.fields(cls))
-    if "type" in names or len(names) < 2:
+    tagged = cls.__name__ in _TAGGED
+    if tagged and "type" in names:
         return None
-    keys = tuple(_encode_str(name) + ":" for name in names)
-    return (
-        keys,
-        attrgetter(*names),
-        bisect_left(names, "type"),
-        '"type":' + _encode_str(cls.__name__),
-    )
+    # (key text, the field read, or the tag's own text)
+    items: list[tuple[str, str | None]] = [(n, f"v.{n}") for n in names]
+    if tagged:
+        items.insert(bisect_left(names, "type"), ("type", None))
+    pieces: list[str] = []
+    lead = "{"
+    for name, read in items:
+        key = lead + _encode_str(name) + ":"
+        if read is None:
+            lead = ","
+            key += _encode_str(cls.__name__)
+            pieces.append(repr(key))
+            continue
+        pieces.append(repr(key))
+        pieces.append(f"F({read})")
+        lead = ","
+    pieces.append(repr("}" if items else "{}"))
+    source = f"def write(v):\n    return ''.join(({', '.join(pieces)},))\n"
+    scope: dict[str, Any] = {"F": _fragment}
+    exec(source, scope)  # noqa: S102 - made from the class's own field names, once
+    write: Callable[[Any], str] = scope["write"]
+    return write
+
+
+def _written(value: object) -> str:
+    """`_dumps(value)`, field by field where the class allows (`_fieldwise`)."""
+    cls = type(value)
+    try:
+        write = _FIELDWISE[cls]
+    except KeyError:
+        write = _FIELDWISE[cls] = _fieldwise(cls) if _FIELDWISE_OK else None
+    return _dumps(value) if write is None else write(value)
 
 
 def _tagged_dumps(value: object) -> str:
-    """`_dumps(value)` for an event or an effect, byte for byte, without the dict of its
-    fields and the sort of its keys (every event and effect is written once: P2)."""
-    cls = type(value)
-    try:
-        how = _TAGGINGS[cls]
-    except KeyError:
-        how = _TAGGINGS[cls] = _tagging(cls) if _FIELDWISE_OK else None
-    if how is None:
-        return _dumps(value)
-    keys, read, at, tag = how
-    parts = list(map(add, keys, map(_fragment, read(value))))
-    parts.insert(at, tag)
-    return "{" + ",".join(parts) + "}"
+    """`_dumps(value)` for an event or an effect, byte for byte (every event and effect is
+    written once: P2)."""
+    return _written(value)
 
 
 _TASK_NAMES = tuple(sorted(f.name for f in dataclasses.fields(TaskState)))
@@ -287,17 +305,25 @@ class _TaskRows:
 
 
 def _fieldwise_ok() -> bool:
-    """Is a task's text made field by field `_dumps`' text, for every kind of field?"""
+    """Is a value's text made field by field `_dumps`' text, for every kind of field (a
+    task, an event with a PR view in it)?"""
+    view = PRView(number=4, head_sha="ab", threads=(ReviewThread(id="r", body="é\n"),))
     sample = TaskState(
         id="t-é", phase=Phase.ACTIVE, stacked_on=None, based_at=1.5, turns=3,
-        cleaned=True, exit_code=None, pr=PRView(number=4, head_sha="ab"),
+        cleaned=True, exit_code=None, pr=view,
         queue=(Op(kind=OpKind.CI, key="k"),), restarts=(2.0, float("inf")),
     )  # fmt: skip
-    parts = map(add, _TASK_KEYS, map(_fragment, _task_values(sample)))
-    return "{" + ",".join(parts) + "}" == _dumps(sample)
+    event = PRChanged(at=2.5, task="t-é", pr=view)
+    try:
+        parts = map(add, _TASK_KEYS, map(_fragment, _task_values(sample)))
+        return "{" + ",".join(parts) + "}" == _dumps(sample) and _written(event) == _dumps(event)
+    finally:
+        _BATCH_TEXTS.clear()
 
 
+_FIELDWISE_OK = True  # while it is checked
 _FIELDWISE_OK = _fieldwise_ok()
+_FIELDWISE.clear()
 
 
 class Decided(NamedTuple):
@@ -399,6 +425,7 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._task_rows = _TaskRows()
+        self._checkpointer: Checkpointer | None = None
         try:
             _create_private(self.path)
             self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
@@ -438,7 +465,18 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
 
+    def checkpoint_apart(self) -> Checkpointer | None:
+        """Run the WAL's checkpoints on a thread of their own, not inside this writer's
+        commits (the engine's store: `plait.store.checkpoints`)."""
+        if self._checkpointer is None and self.path != ":memory:":
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = Checkpointer(self.path)
+        return self._checkpointer
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.wait()
+            self._checkpointer = None
         self.db.close()
 
     # ---- meta ----------------------------------------------------------------------
@@ -521,8 +559,11 @@ class Store:
                 "VALUES (1, ?, ?, ?)",
                 (last.now, last.events, _dumps(last.cooldowns)),
             )
+            # In place (an upsert, not a REPLACE: that deletes the row and appends it
+            # anew, its index entry with it): fewer pages to write at each COMMIT (P2).
             db.executemany(
-                "INSERT OR REPLACE INTO tasks(id, body) VALUES (?, ?)",
+                "INSERT INTO tasks(id, body) VALUES (?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET body = excluded.body",
                 [(tid, self._task_rows.text(last.tasks[tid])) for tid in changed],
             )
             db.execute("COMMIT")
@@ -531,6 +572,8 @@ class Store:
             raise
         finally:
             _BATCH_TEXTS.clear()
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
         return seqs
 
     def _record(self, seq: int, step: Decided, touched: list[str], outbox: _Outbox) -> None:
