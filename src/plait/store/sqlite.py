@@ -192,6 +192,8 @@ def _fragment(value: object) -> str:
         return int.__repr__(value)
     if cls is float and math.isfinite(value):  # type: ignore[arg-type]
         return float.__repr__(value)
+    if isinstance(value, str):  # a StrEnum (a phase, an op's kind): the C encoder's text
+        return _encode_str(value)
     known = _BATCH_TEXTS.get(id(value))
     if known is not None and known[0] is value:
         return known[1]
