@@ -64,9 +64,14 @@ def task_over(state: RunState, t: TaskState) -> str:
 
 
 def project_over(state: RunState) -> str:
-    limit = project_limit(state)
-    if not limit.tokens and not limit.dollars:
+    # Read without making the limit first: asked for every narrated event and every
+    # scheduling, and most projects set no budget (P2).
+    own, default = state.budget, state.config.budget
+    if not (default.tokens if own.tokens is None else own.tokens) and not (
+        default.dollars if own.dollars is None else own.dollars
+    ):
         return ""
+    limit = project_limit(state)
     total = spent(state)
     why = reached(limit, total.tokens, total.dollars)
     return f"the project's budget is reached: {why}" if why else ""
