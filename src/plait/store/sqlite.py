@@ -7,7 +7,9 @@ only after that commit. `commit_many()` does the same for several consecutive ev
 one transaction (all or none), writing each changed task once. On restart, `load()` gives
 back the state and every outbox row still pending, to run again (effects are idempotent
 outside). The run's static part
-(config, task specs, order) is written once, when the run starts.
+(config, task specs, order) is written once, when the run starts. The engine's store
+copies its WAL back into the database file on a thread of its own, not inside a COMMIT
+(`checkpoint_apart`, `plait.store.checkpoints`).
 """
 
 from __future__ import annotations
