@@ -14,6 +14,7 @@ from plait.core import events as ev
 from plait.core.controller import Decision
 from plait.core.model import RunConfig, RunState
 from plait.store import Store
+from plait.store.checkpoints import Checkpointer
 from plait.testing.core_driver import Chaos, CoreDriver
 
 
@@ -72,3 +73,23 @@ def test_checkpoints_run_every_few_commits_while_the_writer_goes_on(tmp_path: Pa
     again = Store(path)
     assert again.load() == final
     again.close()
+
+
+def test_a_store_removed_meanwhile_is_not_made_anew(tmp_path: Path) -> None:
+    path = tmp_path / "odd #?name.db"
+    store = Store(path)
+    checkpointer = store.checkpoint_apart()
+    assert checkpointer is not None
+    checkpointer.every = 1
+    d = CoreDriver(*random_dag(random.Random(1), 3)[:1], config=RunConfig(project="cp", repo="/r"))
+    start = d.start()
+    store.commit(d.log[0], None, start.state, start.effects)
+    checkpointer.wait()
+    assert checkpointer.done == 1  # its odd name is quoted as it must be
+    gone = tmp_path / "gone.db"
+    lost = Checkpointer(str(gone), every=1)
+    lost.committed()
+    lost.wait()
+    assert lost.done == 0
+    assert not gone.exists()
+    store.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from urllib.request import pathname2url
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ class Checkpointer:
 
     def _checkpoint(self) -> None:
         try:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            # Read-write, never create: a store removed meanwhile is not made anew.
+            uri = f"file:{pathname2url(self.path)}?mode=rw"
+            db = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
             try:
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self.done += 1
