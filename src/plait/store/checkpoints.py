@@ -8,8 +8,10 @@ milliseconds instead of ~0.1 (on a loaded disk, half of all the time spent in CO
 went to 2 % of them), and the engine waited, deciding nothing meanwhile.
 
 How. The engine's store turns that off (`PRAGMA wal_autocheckpoint=0`) and a thread of
-its own, with a connection of its own, runs a PASSIVE checkpoint after every `EVERY`
-commits (about the pages SQLite's default waits for). A PASSIVE checkpoint copies what
+its own, with a connection of its own, runs a PASSIVE checkpoint once the store's
+connection has changed `EVERY` rows since the last one (asked after each of its writes:
+the engine's transactions and the agents' transcript lines alike), about the pages
+SQLite's default waits for. A PASSIVE checkpoint copies what
 is committed without taking the writer's lock, so commits go on meanwhile; SQLite runs
 it in C with the GIL released. Nothing about durability changes: a commit is in the log
 when COMMIT returns, as before, and a crash before or during a checkpoint leaves the
@@ -25,9 +27,10 @@ from urllib.request import pathname2url
 
 log = logging.getLogger(__name__)
 
-# Commits between two checkpoints: the engine's transactions write ~30 pages each, so
-# about SQLite's own default of 1,000 pages.
-EVERY = 32
+# Rows changed between two checkpoints: an engine transaction changes ~50 rows on ~26
+# pages, a transcript line one row on one or two, so about SQLite's own default of
+# 1,000 pages.
+EVERY = 1000
 
 
 class Checkpointer:
@@ -39,16 +42,18 @@ class Checkpointer:
         self.path = path
         self.every = every
         self.done = 0  # checkpoints run (for tests)
-        self._since = 0  # commits since the last checkpoint began
+        self._mark = 0  # the writer's changed rows when the last checkpoint began
         self._thread: threading.Thread | None = None
 
-    def committed(self) -> None:
-        """Called after each commit: the `every`-th starts a checkpoint, unless one still
-        runs (then the next commit asks again)."""
-        self._since += 1
-        if self._since < self.every or (self._thread is not None and self._thread.is_alive()):
+    def wrote(self, changes: int) -> None:
+        """Called after each write with the writer connection's `total_changes`: past
+        `every` rows since the last checkpoint began, one begins, unless one still runs
+        (then a later write asks again)."""
+        if changes - self._mark < self.every:
             return
-        self._since = 0
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._mark = changes
         self._thread = threading.Thread(target=self._checkpoint, name="plait-checkpoint")
         self._thread.start()
 

@@ -577,7 +577,7 @@ class Store:
         finally:
             _BATCH_TEXTS.clear()
         if self._checkpointer is not None:
-            self._checkpointer.committed()
+            self._checkpointer.wrote(db.total_changes)
         return seqs
 
     def _record(self, seq: int, step: Decided, touched: list[str], outbox: _Outbox) -> None:
@@ -661,6 +661,8 @@ class Store:
             "INSERT INTO transcripts(task, effect_id, at, kind, body) VALUES (?, ?, ?, ?, ?)",
             (task, effect_id, at, kind, body),
         )
+        if self._checkpointer is not None:  # an agent's stream: many lines, few commits
+            self._checkpointer.wrote(self.db.total_changes)
 
     def add_warning(self, task: str, text: str, *, at: float) -> None:
         """A line for the task's transcript from plait itself, not its agent."""
