@@ -11,9 +11,8 @@ How. The engine's store turns that off (`PRAGMA wal_autocheckpoint=0`) and a thr
 its own, with a connection of its own, runs a PASSIVE checkpoint once the store's
 connection has changed `EVERY` rows since the last one (asked after each of its writes:
 the engine's transactions and the agents' transcript lines alike), about the pages
-SQLite's default waits for. A PASSIVE checkpoint copies what
-is committed without taking the writer's lock, so commits go on meanwhile; SQLite runs
-it in C with the GIL released. Nothing about durability changes: a commit is in the log
+SQLite's default waits for. A PASSIVE checkpoint copies what is committed without taking
+the writer's lock, so commits go on meanwhile; SQLite runs it in C with the GIL released. Nothing about durability changes: a commit is in the log
 when COMMIT returns, as before, and a crash before or during a checkpoint leaves the
 log to be copied at the next open, as SQLite always does.
 """
