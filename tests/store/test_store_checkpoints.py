@@ -90,6 +90,7 @@ def test_a_store_removed_meanwhile_is_not_made_anew(tmp_path: Path) -> None:
     lost = Checkpointer(str(gone), every=1)
     lost.wrote(1)
     lost.wait()
+    lost.close()
     assert lost.done == 0
     assert not gone.exists()
     store.close()

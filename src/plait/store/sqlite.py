@@ -479,7 +479,7 @@ class Store:
 
     def close(self) -> None:
         if self._checkpointer is not None:
-            self._checkpointer.wait()
+            self._checkpointer.close()
             self._checkpointer = None
         self.db.close()
 
