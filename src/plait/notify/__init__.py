@@ -7,9 +7,9 @@ sends (`Notifier`, run beside the engine).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from plait.lazy import attributes
 from plait.notify.channels import ALL_KINDS, Channels, webhook_url
 
 if TYPE_CHECKING:
@@ -27,11 +27,7 @@ _LATER = {
     "slack_body": "plait.notify.senders",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LATER:
-        return getattr(importlib.import_module(_LATER[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = attributes(__name__, _LATER)
 
 
 __all__ = [

@@ -6,8 +6,9 @@ each with the file, a 1-based line and a hint.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plait.lazy import attributes
 
 if TYPE_CHECKING:
     from plait.plans.json_plan import parse_json
@@ -24,11 +25,7 @@ _LATER = {
     "plan_to_json": "plait.plans.load",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LATER:
-        return getattr(importlib.import_module(_LATER[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = attributes(__name__, _LATER)
 
 
 __all__ = ["load_plan", "parse_json", "parse_markdown", "plan_to_json"]
