@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plait.workspaces.git import git
-from plait.workspaces.inspect import common_dir
+from plait.workspaces.inspect import common_dir, file_bytes
 
 _SETTING = "core.hooksPath"
 
@@ -76,12 +76,12 @@ class HookGuard:
         # include: git follows none for --local, so that file alone decides).
         if not self._config:
             self._config = os.path.join(await common_dir(self.repo), "config")
-        self._config_read = _content(self._config)  # before git: a write meanwhile shows
+        self._config_read = file_bytes(self._config)  # before git: a write meanwhile shows
         found = await git("config", "--local", "--get", _SETTING, cwd=self.repo, check=False)
         return found.out.strip() if found.code == 0 else None
 
     def _config_unchanged(self) -> bool:
-        return self._config_read is not None and _content(self._config) == self._config_read
+        return self._config_read is not None and file_bytes(self._config) == self._config_read
 
     async def _folder(self, setting: str | None) -> Path:
         if setting:
@@ -100,14 +100,6 @@ class HookGuard:
             return [f"an agent set {_SETTING} to {now!r}; plait removed the setting"]
         await git("config", "--local", "--replace-all", _SETTING, kept, cwd=self.repo)
         return [f"an agent changed {_SETTING} from {kept!r} to {now!r}; plait set it back"]
-
-
-def _content(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return None
 
 
 def _entries(folder: Path) -> dict[str, _Entry]:

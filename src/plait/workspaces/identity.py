@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from plait.workspaces.git import has_identity
-from plait.workspaces.inspect import common_dir
+from plait.workspaces.inspect import common_dir, file_bytes
 
 # common dir -> the config files' contents when git was asked, and its answer.
 _KNOWN: dict[str, tuple[tuple[bytes | None, ...], bool]] = {}
@@ -31,18 +31,10 @@ def _config_files(common: str) -> tuple[str, ...]:
     )
 
 
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return None
-
-
 async def repo_has_identity(repo: str) -> bool:
     """`has_identity(repo)`, from memory while the config files it read are unchanged."""
     common = await common_dir(repo)
-    contents = tuple(_read(path) for path in _config_files(common))
+    contents = tuple(file_bytes(path) for path in _config_files(common))
     if any(b"include" in c.lower() for c in contents if c):
         return await has_identity(repo)
     known = _KNOWN.get(common)

@@ -142,6 +142,16 @@ def file_stamp(path: str) -> FileStamp:
     return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
+def file_bytes(path: str) -> bytes | None:
+    """A small file's whole content (a git config file, a hook), or None when it cannot be
+    read: what the guards compare to see whether someone changed it."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
 def refs_stamp(common: str, branches: Iterable[str]) -> tuple[object, ...] | None:
     """A value that differs whenever one of `branches` may have moved, read without git:
     each loose ref file's content (the tip itself), and the files that hold refs packed
