@@ -255,11 +255,15 @@ def _unclaimed(state: RunState, t: TaskState) -> bool:
     )
 
 
-def _claim_again(
+def _claimed(
     state: RunState, t: TaskState, workers: Workers, slots: _Slots
 ) -> tuple[RunState, TaskState] | None:
-    """A free worker of the task's group takes it again (None: none may now); the state
-    returned has the claim, for the turn's effect to name the group's agent."""
+    """The state and task an agent turn of `t` goes on with: as they are, unless the task
+    is `_unclaimed`; then a free worker of its group takes it again and the state returned
+    has the claim, for the turn's effect to name the group's agent (None: no worker may
+    take it now, the turn waits)."""
+    if not _unclaimed(state, t):
+        return state, t
     if state.swarm.draining:
         return None
     queue = state.specs[t.id].queue
@@ -287,11 +291,11 @@ def _serve_current(
             if t.step == "agent":
                 continue  # a prepared start: after feedback, in `_serve_prepared`
         elif uses_slot(t):
-            if t.step != "verdict" and _unclaimed(state, t):
-                claimed = _claim_again(state, t, workers, slots)
-                if claimed is None:
-                    continue
-                at, t = claimed
+            # A reviewer's verdict is not the worker's turn: it needs no claim.
+            claimed = (state, t) if t.step == "verdict" else _claimed(state, t, workers, slots)
+            if claimed is None:
+                continue
+            at, t = claimed
             agent = slot_agent(at, t)
             if not slots.free_for(tid, agent):
                 continue
@@ -315,12 +319,10 @@ def _serve_prepared(
     for tid, t in tasks.items():
         if t.step != "agent" or not prepared_ahead(state, t) or not movable(t):
             continue
-        at = state
-        if _unclaimed(state, t):
-            claimed = _claim_again(state, t, workers, slots)
-            if claimed is None:
-                continue
-            at, t = claimed
+        claimed = _claimed(state, t, workers, slots)
+        if claimed is None:
+            continue
+        at, t = claimed
         agent = slot_agent(at, t)
         if not slots.free_for(tid, agent):
             continue
@@ -348,11 +350,10 @@ def _serve_feedback(
     for _, _, tid, op in sorted(ranked):
         t, at = tasks[tid], state
         if op.kind in AGENT_OPS:
-            if _unclaimed(state, t):
-                claimed = _claim_again(state, t, workers, slots)
-                if claimed is None:
-                    continue
-                at, t = claimed
+            claimed = _claimed(state, t, workers, slots)
+            if claimed is None:
+                continue
+            at, t = claimed
             agent = agent_of(at, tid)
             if not slots.free_for(tid, agent):
                 continue

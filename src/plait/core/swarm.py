@@ -185,7 +185,7 @@ def stop_for_person(state: RunState, task_id: str, reason: str) -> RunState:
     stays, with its work and its `failed` reason, for a person — as any task and any
     mission does. Giving it back to the queue would only hand the same ticket to the next
     worker; `plait retry` clears it and the task goes on once a worker of its group takes
-    it again (scheduler._claim_again)."""
+    it again (scheduler._claimed)."""
     if not state.tasks[task_id].worker:
         return state
     return end_cycle(state, task_id, "error", reason=reason)
