@@ -274,6 +274,22 @@ def _claimed(
     return put(state, t), t
 
 
+def _turn_slot(
+    state: RunState, t: TaskState, workers: Workers, slots: _Slots, *, claim: bool = True
+) -> tuple[RunState, TaskState] | None:
+    """A slot for `t`'s agent turn, taken: the state and task the turn goes on with
+    (`_claimed`, unless `claim` is off), or None when no worker or slot is free now."""
+    claimed = _claimed(state, t, workers, slots) if claim else (state, t)
+    if claimed is None:
+        return None
+    at, t = claimed
+    agent = slot_agent(at, t)
+    if not slots.free_for(t.id, agent):
+        return None
+    slots.add(t.id, agent)
+    return at, t
+
+
 def _serve_current(
     state: RunState,
     tasks: dict[str, TaskState],
@@ -292,14 +308,10 @@ def _serve_current(
                 continue  # a prepared start: after feedback, in `_serve_prepared`
         elif uses_slot(t):
             # A reviewer's verdict is not the worker's turn: it needs no claim.
-            claimed = (state, t) if t.step == "verdict" else _claimed(state, t, workers, slots)
-            if claimed is None:
+            taken = _turn_slot(state, t, workers, slots, claim=t.step != "verdict")
+            if taken is None:
                 continue
-            at, t = claimed
-            agent = slot_agent(at, t)
-            if not slots.free_for(tid, agent):
-                continue
-            slots.add(tid, agent)
+            at, t = taken
         tasks[tid], effect = _emit(at, t)
         out.append(effect)
 
@@ -319,14 +331,10 @@ def _serve_prepared(
     for tid, t in tasks.items():
         if t.step != "agent" or not prepared_ahead(state, t) or not movable(t):
             continue
-        claimed = _claimed(state, t, workers, slots)
-        if claimed is None:
+        taken = _turn_slot(state, t, workers, slots)
+        if taken is None:
             continue
-        at, t = claimed
-        agent = slot_agent(at, t)
-        if not slots.free_for(tid, agent):
-            continue
-        slots.add(tid, agent)
+        at, t = taken
         slots.add_ahead(tid, -1)
         tasks[tid], effect = _emit(at, t)
         out.append(effect)
@@ -350,14 +358,11 @@ def _serve_feedback(
     for _, _, tid, op in sorted(ranked):
         t, at = tasks[tid], state
         if op.kind in AGENT_OPS:
-            claimed = _claimed(state, t, workers, slots)
-            if claimed is None:
+            # Its step is not set yet (the op is taken below): the worker's agent.
+            taken = _turn_slot(state, t, workers, slots)
+            if taken is None:
                 continue
-            at, t = claimed
-            agent = agent_of(at, tid)
-            if not slots.free_for(tid, agent):
-                continue
-            slots.add(tid, agent)
+            at, t = taken
         t = take(t, op, FIRST_STEP[op.kind])
         if not t.worktree:
             t = replace(t, step="workspace")  # an adopted PR: check its branch out first
