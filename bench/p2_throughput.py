@@ -46,6 +46,7 @@ class _TimedDriver(CoreDriver):
 
 
 TITLE = "durable throughput"
+ROUNDS = 3  # closed-loop runs; the figure is their median
 GOAL = 10_000.0
 
 
@@ -73,14 +74,20 @@ def run(quick: bool = False) -> Report:
         stored = sum(store.effect_counts().values())
         store.close()
     events = final.events
-    loop = closed_loop(specs, config, seed=2, ci_fail=0.1, review=0.1)
+    # The same run several times, the median by rate the figure: this machine's speed
+    # drifts by a third over an hour, and one run can land on a slow stretch (as P3).
+    rounds = 1 if quick else ROUNDS
+    loops = [closed_loop(specs, config, seed=2, ci_fail=0.1, review=0.1) for _ in range(rounds)]
+    rates = [loop.events / loop.seconds for loop in loops]
+    loop = loops[sorted(range(rounds), key=rates.__getitem__)[rounds // 2]]
     engine = loop.events / loop.seconds
-    whole = loop.merged == loop.tasks
+    whole = all(each.merged == each.tasks for each in loops)
     report.add(
         Figure(
             name=f"engine, closed loop: events decided + narrated + committed per second "
             f"over a whole run, every effect answered at once by a benchmark double "
-            f"({tasks} tasks, {loop.events:,} events)",
+            f"({tasks} tasks, {loop.events:,} events"
+            + (f"; median of {rounds} runs)" if rounds > 1 else ")"),
             value=engine,
             unit="events/s",
             goal=f">= {GOAL:,.0f}/s",
@@ -103,8 +110,11 @@ def run(quick: bool = False) -> Report:
         f"{loop.deferred:,} events decided with their scheduling deferred to the end of "
         f"their batch"
     )
+    if rounds > 1:
+        each = ", ".join(f"{rate:,.0f}" for rate in rates)
+        report.notes.append(f"engine, closed loop: each run's events per second (wall): {each}")
     if not whole:
-        report.notes.append("the closed-loop run did not merge every task: no figure counts")
+        report.notes.append("a closed-loop run did not merge every task: no figure counts")
     report.add(_wide(specs, config))
     rate = events / driver.busy if driver.busy else 0.0
     report.add(
