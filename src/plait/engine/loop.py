@@ -44,6 +44,7 @@ from plait.core.controller import Decision, decide_batch
 from plait.core.model import Phase, RunState
 from plait.core.progress import next_wakeup, settled
 from plait.core.taskmap import indexed_tasks, live_tasks
+from plait.engine.child_watch import watch_children_by_pidfd
 from plait.engine.executor import Executor
 from plait.forges.base import Forge
 from plait.notify import Notifier
@@ -168,6 +169,7 @@ class Engine:
         the first signal decides the event it makes (a swarm stops claiming and lets its
         turns finish) and only a second one stops the engine at once."""
         loop = asyncio.get_running_loop()
+        watch_children_by_pidfd()  # every git, agent and CI command: no thread per child
         self._drain = drain
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
