@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -197,10 +198,41 @@ def _warm_up(tmp: Path, backend: AgentBackend, env: Mapping[str, str], name: str
 
 
 # ---- bare ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CPU:
+    """CPU seconds (user + sys) over one side's timed part: of this process and of the
+    processes it started and reaped meanwhile (agents and their tools, plait's gits, CI)."""
+
+    own: float
+    children: float
+
+    @property
+    def total(self) -> float:
+        return self.own + self.children
+
+
+@contextmanager
+def cpu_meter() -> Iterator[list[CPU]]:
+    """Measures the CPU of the block; the figure is in the list once the block ends.
+    The double's process is reaped after the side ends, so it is never counted."""
+
+    def now() -> tuple[float, float]:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+    out: list[CPU] = []
+    own0, kids0 = now()
+    yield out
+    own1, kids1 = now()
+    out.append(CPU(own=own1 - own0, children=kids1 - kids0))
+
+
 @dataclass
 class Bare:
     wall: float
     turns: list[float]
+    cpu: CPU
 
 
 def run_bare(tmp: Path, bin_dir: Path, n: int, env0: Mapping[str, str]) -> Bare:
@@ -215,7 +247,7 @@ def run_bare(tmp: Path, bin_dir: Path, n: int, env0: Mapping[str, str]) -> Bare:
             git(repo, "worktree", "add", "-q", "-b", f"bare/{i}", str(path), "main", env=env)
             specs.append(TurnSpec(prompt=_prompt(i), workdir=str(path), task_id=str(i)))
         start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+        with cpu_meter() as cpu, ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
             turns = list(pool.map(lambda s: _run_cli(backend, s, env), specs))
         wall = time.perf_counter() - start
         missing = [
@@ -225,7 +257,7 @@ def run_bare(tmp: Path, bin_dir: Path, n: int, env0: Mapping[str, str]) -> Bare:
         ]
         if missing:
             raise RuntimeError(f"bare runs left no commit for tasks {missing}")
-        return Bare(wall=wall, turns=turns)
+        return Bare(wall=wall, turns=turns, cpu=cpu[0])
 
 
 # ---- plait --------------------------------------------------------------------------------
@@ -271,6 +303,7 @@ class Timeline:
 class Plait:
     wall: float
     timeline: Timeline
+    cpu: CPU
 
 
 @contextmanager
@@ -294,7 +327,7 @@ def run_plait(tmp: Path, bin_dir: Path, n: int, env0: Mapping[str, str]) -> Plai
         (tmp / "plan.md").write_text(plan_markdown(n))
         env = {**env, "PLAIT_HOME": str(tmp / "plait-home")}
         timeline = Timeline()
-        with environ(env):
+        with environ(env), cpu_meter() as cpu:
             timeline.start = time.perf_counter()
             state = _engine_run(repo, tmp / "plan.md", options, timeline)
             wall = time.perf_counter() - timeline.start
@@ -304,7 +337,7 @@ def run_plait(tmp: Path, bin_dir: Path, n: int, env0: Mapping[str, str]) -> Plai
         files = git(repo, "ls-tree", "--name-only", "main", env=env).split()
         if sum(1 for f in files if f.startswith("m")) != n:
             raise RuntimeError(f"main holds {files}, expected {n} modules")
-        return Plait(wall=wall, timeline=timeline)
+        return Plait(wall=wall, timeline=timeline, cpu=cpu[0])
 
 
 def _engine_run(
@@ -424,10 +457,33 @@ def run(quick: bool = False, rounds: int | None = None) -> Report:
     report.add(Figure(name=name, value=ratio, unit="x", goal=f"<= {GOAL}", passed=ratio <= GOAL))
     report.add(Figure(name="plait wall time", value=plait.wall, unit="s", goal=""))
     report.add(Figure(name="bare wall time", value=bare.wall, unit="s", goal=""))
+    report.add(
+        Figure(
+            name="CPU per task, bare (its claude runs)", value=bare.cpu.total / n, unit="s", goal=""
+        )
+    )
+    report.add(
+        Figure(
+            name="CPU per task, plait (its process, agents, gits, CI)",
+            value=plait.cpu.total / n,
+            unit="s",
+            goal="",
+        )
+    )
+    report.add(
+        Figure(name="plait's own process CPU per run", value=plait.cpu.own, unit="s", goal="")
+    )
     if rounds > 1:
         each = ", ".join(f"{x:.3f}" for x in ratios)
         report.notes.append(f"each round's plait / bare, bare first in rounds 1, 3, ...: {each}")
         report.notes.append(f"the breakdown below is round {middle + 1}'s, the median one")
+    cpu_ratios = ", ".join(f"{p.cpu.total / b.cpu.total:.3f}" for b, p in pairs)
+    report.notes.append(
+        f"CPU, plait / bare: {cpu_ratios} (both sides keep the cores busy: where they do, the"
+        " wall ratio follows this one); this round: plait's process"
+        f" {plait.cpu.own:.2f} s, what it started {plait.cpu.children:.2f} s; bare"
+        f" {bare.cpu.total:.2f} s"
+    )
     parts = overhead_parts(plait, bare)
     report.notes.append(f"plait's extra {plait.wall - bare.wall:.2f} s:")
     report.notes += [f"  {p.seconds:6.2f} s  {p.label}" for p in parts]
