@@ -35,12 +35,16 @@ from plait.ui.headless import timeline_lines
 
 
 class _Counting(Store):
-    """A store that remembers how many events each transaction committed."""
+    """A store that remembers how many events each transaction committed (and, with
+    `kept`, the batches themselves: `bench.p2_commit`)."""
 
     batches: list[int]
+    kept: list[list[Decided]] | None = None
 
     def commit_many(self, steps: Sequence[Decided]) -> list[int]:
         self.batches.append(len(steps))
+        if self.kept is not None:
+            self.kept.append(list(steps))
         return super().commit_many(steps)
 
 
@@ -62,14 +66,21 @@ async def _closed(engine: Engine, start: ev.RunStarted) -> tuple[float, float]:
 
 
 def closed_loop(
-    specs: Sequence[TaskSpec], config: RunConfig, *, seed: int, ci_fail: float, review: float
+    specs: Sequence[TaskSpec],
+    config: RunConfig,
+    *,
+    seed: int,
+    ci_fail: float,
+    review: float,
+    keep: list[list[Decided]] | None = None,
 ) -> ClosedLoop:
     """Run the plan to its end on a real engine and store, every effect answered at once
-    by the benchmark double."""
+    by the benchmark double (each batch committed appended to `keep`, if given)."""
     world = InstantWorld(seed=seed, ci_fail=ci_fail, review=review)
     with tempfile.TemporaryDirectory(prefix="plait-bench-p2c-") as tmp:
         store = _Counting(Path(tmp) / "plait.db")
         store.batches = []
+        store.kept = keep
         engine = Engine(
             store=store,
             forge=cast(Forge, world.forge()),

@@ -23,7 +23,14 @@ from plait.core.controller import Decision, decide
 from plait.core.model import RunConfig, RunState
 from plait.core.progress import next_wakeup, settled
 from plait.store import Store, replay
-from plait.store.sqlite import Decided, _dumps, _tagged_dumps, _TaskRows, changed_tasks
+from plait.store.sqlite import (
+    SCHEMA_VERSION,
+    Decided,
+    _dumps,
+    _tagged_dumps,
+    _TaskRows,
+    changed_tasks,
+)
 from plait.testing.core_driver import Chaos, CoreDriver, Timing, specs_from
 from plait.ui.headless import timeline_lines
 
@@ -271,7 +278,7 @@ def test_a_store_before_deferred_scheduling_replays_as_before(tmp_path: Path) ->
     old.close()
     store = Store(path)
     try:
-        assert store.get_meta("schema_version") == "5"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
         assert {r[0] for r in store.db.execute("SELECT deferred FROM events")} == {0}
         assert replay(store) == store.load() == steps[-1].new
     finally:

@@ -125,3 +125,62 @@ def test_an_older_store_gains_an_empty_timeline(tmp_path: Path) -> None:
         assert store.timeline(last=1)["entries"]
     finally:
         store.close()
+
+
+# The timeline as stores of schema 3 to 5 made it: a rowid table with indexes on seq and
+# on (task, seq).
+_SCHEMA_5_TIMELINE = (
+    "CREATE TABLE timeline("
+    " id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, at REAL NOT NULL, task TEXT,"
+    " event TEXT NOT NULL, message TEXT NOT NULL, status TEXT)",
+    "CREATE INDEX timeline_seq ON timeline(seq)",
+    "CREATE INDEX timeline_task ON timeline(task, seq)",
+)
+
+
+def _pages(store: Store) -> list[dict[str, object]]:
+    after, seen = 0, []
+    while (page := store.timeline(after=after, limit=3))["entries"]:
+        seen.append(page)
+        after = page["next"]
+    return seen
+
+
+def test_a_schema_5_timeline_is_rekeyed_and_reads_the_same(tmp_path: Path) -> None:
+    """Schema 6 numbers a line's rowid from its event's seq and drops the index on seq; a
+    store of schema 5 opens, its lines are numbered anew once, and every face's read of
+    it (whole, paged, one task's, the last few) gives the same answers as before."""
+    path = tmp_path / "plait.db"
+    store = Store(path)
+    _run(store)
+    whole = store.timeline(limit=100_000)
+    paged = _pages(store)
+    only_b = store.timeline(task="b", limit=100_000)
+    tail = store.timeline(last=4)
+    rows = store.db.execute(
+        "SELECT seq, at, task, event, message, status FROM timeline ORDER BY id"
+    ).fetchall()
+    store.db.execute("DROP TABLE timeline")
+    for statement in _SCHEMA_5_TIMELINE:
+        store.db.execute(statement)
+    store.db.executemany(
+        "INSERT INTO timeline(seq, at, task, event, message, status) VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    store.db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    store.close()
+    store = Store(path)
+    try:
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "6"
+        names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_schema")}
+        assert not names & {"timeline_seq", "timeline_task", "timeline_before_6"}
+        assert {r[0] >> 20 for r in store.db.execute("SELECT id FROM timeline")} == {
+            r[0] for r in rows
+        }
+        assert store.timeline(limit=100_000) == whole
+        assert _pages(store) == paged
+        assert store.timeline(task="b", limit=100_000) == only_b
+        assert store.timeline(last=4) == tail
+        assert len(whole["entries"]) == len(rows) > 10
+    finally:
+        store.close()

@@ -38,7 +38,7 @@ from plait.store import timeline
 from plait.store.checkpoints import Checkpointer
 from plait.store.paths import PRIVATE_FILE, tighten
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,8 +77,10 @@ _SIDE_TABLES = (
 )
 
 
-# Statements that take a store from schema N to N + 1, keyed by N.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
+# Statements (or a function of the connection) that take a store from schema N to N + 1,
+# keyed by N.
+_Migration = tuple[str, ...] | Callable[[sqlite3.Connection], None]
+_MIGRATIONS: dict[int, _Migration] = {
     # 2: backend cool-downs are kept across restarts.
     1: ("ALTER TABLE run_dynamic ADD COLUMN cooldowns TEXT NOT NULL DEFAULT '{}'",),
     # 3: the timeline (the human line of each decided event) is kept with the events;
@@ -89,6 +91,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 5: an event decided with its scheduling deferred to the end of its batch says so
     # (`Decided.deferred`); the events before were each followed by the scheduler.
     4: ("ALTER TABLE events ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0",),
+    # 6: the timeline keyed by (seq, n) without a rowid, no index on seq (P2).
+    5: timeline.rekey,
 }
 
 
@@ -461,7 +465,11 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for step in range(int(version), SCHEMA_VERSION):
-                for statement in _MIGRATIONS[step]:
+                migration = _MIGRATIONS[step]
+                if callable(migration):
+                    migration(self.db)
+                    continue
+                for statement in migration:
                     self.db.execute(statement)
             self.set_meta("schema_version", str(SCHEMA_VERSION))
             self.db.execute("COMMIT")
@@ -527,7 +535,7 @@ class Store:
             first = self.last_seq() + 1
             seqs = list(range(first, first + len(steps)))
             events: list[tuple[int, float, str, str, int]] = []
-            lines: list[tuple[int, float, str | None, str, str, str | None]] = []
+            lines: list[timeline.Row] = []
             outbox = _Outbox()
             for seq, step in zip(seqs, steps, strict=True):
                 touched = changed_tasks(step.old, step.new)

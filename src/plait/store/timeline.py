@@ -13,13 +13,42 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, NamedTuple
 
+# A line's rowid is its event's seq times `PER_EVENT` plus its place among the event's
+# lines, so the lines append at the right edge of the table's b-tree in seq order and
+# `page` reads a range of seqs as a range of rowids: no index on seq to write at every
+# commit (P2). One task's lines (`page(task=...)`) come from the index on task, whose
+# entries end with the rowid. (SQLite appends to a rowid table's right edge by a quick
+# split; a WITHOUT ROWID table keyed by (seq, n) split its pages in halves and wrote
+# more pages than the index it saved.)
+PER_EVENT = 1 << 20
+
 DDL = (
     "CREATE TABLE IF NOT EXISTS timeline("
     " id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, at REAL NOT NULL, task TEXT,"
     " event TEXT NOT NULL, message TEXT NOT NULL, status TEXT)",
-    "CREATE INDEX IF NOT EXISTS timeline_seq ON timeline(seq)",
-    "CREATE INDEX IF NOT EXISTS timeline_task ON timeline(task, seq)",
+    "CREATE INDEX IF NOT EXISTS timeline_by_task ON timeline(task)",
 )
+
+
+def rekey(db: sqlite3.Connection) -> None:
+    """Store schema 5 to 6: the lines of a store made before it (rowids in the order they
+    were written, indexes on seq and on (task, seq)) under the rowids of `DDL`, in the
+    same order. Inside the caller's transaction."""
+    if db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'timeline_seq'").fetchone() is None:
+        return  # made in this layout already
+    db.execute("DROP INDEX IF EXISTS timeline_by_task")
+    db.execute("ALTER TABLE timeline RENAME TO timeline_before_6")
+    for statement in DDL:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO timeline(id, seq, at, task, event, message, status) "
+        "SELECT seq * ? + id - (SELECT MIN(id) FROM timeline_before_6 AS first"
+        " WHERE first.seq = line.seq), seq, at, task, event, message, status "
+        "FROM timeline_before_6 AS line ORDER BY id",
+        (PER_EVENT,),
+    )
+    db.execute("DROP TABLE timeline_before_6")  # its indexes with it
+
 
 MAX_PAGE = 5000
 
@@ -32,18 +61,25 @@ class Line(NamedTuple):
     status: str | None = None
 
 
-_Row = tuple[int, float, str | None, str, str, str | None]
+Row = tuple[int, int, float, str | None, str, str, str | None]
 
 
-def rows(seq: int, at: float, event: str, lines: tuple[Line, ...]) -> list[_Row]:
+def rows(seq: int, at: float, event: str, lines: tuple[Line, ...]) -> list[Row]:
     """An event's lines as rows for `insert`."""
-    return [(seq, at, line.task, event, line.message, line.status) for line in lines]
+    if len(lines) >= PER_EVENT:
+        raise ValueError(f"event {seq} has {len(lines)} timeline lines, more than {PER_EVENT}")
+    first = seq * PER_EVENT
+    return [
+        (first + n, seq, at, line.task, event, line.message, line.status)
+        for n, line in enumerate(lines)
+    ]
 
 
-def insert(db: sqlite3.Connection, rows: list[_Row]) -> None:
+def insert(db: sqlite3.Connection, rows: list[Row]) -> None:
     """Record lines (inside the caller's transaction), several events' at once."""
     db.executemany(
-        "INSERT INTO timeline(seq, at, task, event, message, status) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO timeline(id, seq, at, task, event, message, status) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
 
@@ -68,23 +104,25 @@ def page(
         # The newest seq first: an event committed meanwhile is then after `next`, not lost.
         newest = int(db.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0)
         rows = db.execute(
-            f"SELECT {_COLUMNS} FROM timeline WHERE seq <= ? {cond} "  # noqa: S608
-            "ORDER BY seq DESC, id DESC LIMIT ?",
-            [newest, *args, max(1, min(last, MAX_PAGE))],
+            f"SELECT {_COLUMNS} FROM timeline WHERE id < ? {cond} "  # noqa: S608
+            "ORDER BY id DESC LIMIT ?",
+            [(newest + 1) * PER_EVENT, *args, max(1, min(last, MAX_PAGE))],
         ).fetchall()
         rows.reverse()
         return {"entries": [_entry(r) for r in rows], "next": newest}
     rows = db.execute(
-        f"SELECT {_COLUMNS} FROM timeline WHERE seq > ? {cond} ORDER BY seq, id LIMIT ?",  # noqa: S608
-        [after, *args, max(1, min(limit, MAX_PAGE))],
+        f"SELECT {_COLUMNS} FROM timeline WHERE id >= ? {cond} ORDER BY id LIMIT ?",  # noqa: S608
+        [(after + 1) * PER_EVENT, *args, max(1, min(limit, MAX_PAGE))],
     ).fetchall()
     if rows:
         # The rest of the last event's lines, so that `next` never skips one.
+        seq = int(rows[-1][0])
         tail = db.execute(
-            f"SELECT {_COLUMNS} FROM timeline WHERE seq = ? {cond} ORDER BY id",  # noqa: S608
-            [rows[-1][0], *args],
+            f"SELECT {_COLUMNS} FROM timeline WHERE id >= ? AND id < ? {cond} "  # noqa: S608
+            "ORDER BY id",
+            [seq * PER_EVENT, (seq + 1) * PER_EVENT, *args],
         ).fetchall()
-        rows = [r for r in rows if r[0] != rows[-1][0]] + tail
+        rows = [r for r in rows if r[0] != seq] + tail
     return {"entries": [_entry(r) for r in rows], "next": int(rows[-1][0]) if rows else after}
 
 
