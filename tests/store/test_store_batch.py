@@ -283,3 +283,45 @@ def test_a_store_before_deferred_scheduling_replays_as_before(tmp_path: Path) ->
         assert replay(store) == store.load() == steps[-1].new
     finally:
         store.close()
+
+
+def _reset_steps() -> tuple[list[Decided], str]:
+    """A run in which a hard reset drops task a's agent turn while it runs (its late
+    result ignored); the steps and the dropped turn's id."""
+    d = CoreDriver(specs_from({"a": [], "b": []}), seed=3)
+    steps: list[Decided] = []
+
+    def keep(event: ev.Event, old: RunState | None, decision: Decision) -> None:
+        steps.append(Decided(event, old, decision.state, decision.effects))
+
+    d.observers.append(keep)
+    d.run(until=lambda s: bool(d.pending(fx.RunAgent, "a")))
+    [turn] = d.pending(fx.RunAgent, "a")
+    d.reset("a", hard=True)
+    d.answer(turn.id, "ok")
+    d.run()
+    return steps, turn.id
+
+
+def test_an_effect_dropped_by_a_decision_is_cancelled_in_any_batching(tmp_path: Path) -> None:
+    """The turn a hard reset drops is marked cancelled (never run again after a restart)
+    whether the reset comes in a later batch than the turn's decision, in the same batch
+    as it, or anywhere between; the outbox holds the same rows either way. (The commit
+    finds the tasks a batch changed once per batch, not per event.)"""
+    steps, dropped = _reset_steps()
+    expected: list[tuple[object, ...]] | None = None
+    for name, sizes in {"each": [1], "whole": [len(steps)], "mixed": [2, 5, 1, 9, 3]}.items():
+        store = Store(tmp_path / f"{name}.db")
+        i, k = 0, 0
+        while i < len(steps):
+            n = sizes[k % len(sizes)]
+            store.commit_many(steps[i : i + n])
+            i, k = i + n, k + 1
+        rows = store.db.execute("SELECT * FROM outbox ORDER BY id").fetchall()
+        status = store.db.execute("SELECT status FROM outbox WHERE id = ?", (dropped,))
+        assert status.fetchone() == ("cancelled",), name
+        assert dropped not in {e.id for e in store.pending_effects()}
+        assert store.load() == steps[-1].new
+        store.close()
+        expected = rows if expected is None else expected
+        assert rows == expected, name

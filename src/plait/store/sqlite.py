@@ -385,19 +385,38 @@ def _static_changed(old: RunState, new: RunState) -> bool:
     )
 
 
-def _abandoned(step: Decided, touched: list[str]) -> list[str]:
+def _reader(tasks: Mapping[str, TaskState]) -> Callable[[str], TaskState | None]:
+    """A task by id from a state's task map, as a dict read (a `TaskMap`'s layers)."""
+    if isinstance(tasks, TaskMap):
+        over, base = tasks.layers()
+        return lambda tid: over.get(tid) or base.get(tid)
+    return tasks.get
+
+
+def _in_flight(state: RunState | None, ids: list[str]) -> list[str]:
+    """Those of `ids` whose task has an effect in flight in `state`."""
+    if state is None:
+        return []
+    task_of = _reader(state.tasks)
+    return [tid for tid in ids if (task := task_of(tid)) is not None and task.in_flight]
+
+
+def _abandoned(step: Decided, watch: Sequence[str]) -> list[str]:
     """Effects the decision dropped without their result (`plait reset --hard`): they
-    must not run again after a restart."""
+    must not run again after a restart. `watch`: the tasks that may have dropped one in
+    this step (any task the step replaced is among them; see `Store.commit_many`)."""
     old = step.old
     if old is None:
         return []
     answered = step.event.effect_id if isinstance(step.event, EffectResult) else ""
+    before_of, after_of = _reader(old.tasks), _reader(step.new.tasks)
     out = []
-    for tid in touched:
-        before = old.tasks.get(tid)
+    for tid in watch:
+        before = before_of(tid)
         if before is None or not before.in_flight or before.in_flight == answered:
             continue
-        if step.new.tasks[tid].in_flight != before.in_flight:
+        after = after_of(tid)
+        if after is None or after.in_flight != before.in_flight:
             out.append(before.in_flight)
     return out
 
@@ -526,7 +545,15 @@ class Store:
         if not steps:
             return []
         db = self.db
-        changed: dict[str, None] = {}
+        # The tasks to write: those the batch replaced, found once from its first state
+        # to its last (not per event: P2). And the tasks that may drop an effect in one
+        # of its steps: those of the changed with one in flight when the batch began,
+        # and those the batch decided an effect for (one decided and dropped within it).
+        changed = changed_tasks(steps[0].old, steps[-1].new)
+        watch = list(
+            dict.fromkeys(_in_flight(steps[0].old, changed))
+            | {e.task: None for step in steps for e in step.effects}
+        )
         db.execute("BEGIN IMMEDIATE")
         try:
             # The numbers SQLite would give one insert at a time (the next rowid after the
@@ -538,12 +565,10 @@ class Store:
             lines: list[timeline.Row] = []
             outbox = _Outbox()
             for seq, step in zip(seqs, steps, strict=True):
-                touched = changed_tasks(step.old, step.new)
                 event, kind = step.event, type(step.event).__name__
                 events.append((seq, event.at, kind, _tagged_dumps(event), int(step.deferred)))
                 lines.extend(timeline.rows(seq, event.at, kind, step.lines))
-                self._record(seq, step, touched, outbox)
-                changed.update(dict.fromkeys(touched))
+                self._record(seq, step, watch, outbox)
             db.executemany(
                 "INSERT INTO events(seq, at, type, body, deferred) VALUES (?, ?, ?, ?, ?)", events
             )
@@ -588,7 +613,7 @@ class Store:
             self._checkpointer.wrote(db.total_changes)
         return seqs
 
-    def _record(self, seq: int, step: Decided, touched: list[str], outbox: _Outbox) -> None:
+    def _record(self, seq: int, step: Decided, watch: list[str], outbox: _Outbox) -> None:
         """The event's answered effect, its inbox row and its new effects (written by
         `commit_many` once per batch, from `outbox`)."""
         event = step.event
@@ -598,7 +623,7 @@ class Store:
             self.db.execute("UPDATE inbox SET taken = ? WHERE id = ?", (seq, step.inbox_id))
         if isinstance(event, RunStarted) or step.old is None:
             self._write_static(step.new)
-        elif abandoned := _abandoned(step, touched):
+        elif abandoned := _abandoned(step, watch):
             outbox.ended.extend(("cancelled", seq, effect_id) for effect_id in abandoned)
         if step.effects:
             outbox.new.extend(
