@@ -15,10 +15,12 @@ from typing import Any, NamedTuple
 
 # A line's rowid is its event's seq times `PER_EVENT` plus its place among the event's
 # lines, so the lines append at the right edge of the table's b-tree in seq order and
-# `page` reads a range of seqs as a range of rowids: no index on seq to write at every
-# commit (P2). One task's lines (`page(task=...)`) come from the index on task, whose
-# entries end with the rowid. (SQLite appends to a rowid table's right edge by a quick
-# split; a WITHOUT ROWID table keyed by (seq, n) split its pages in halves and wrote
+# `page` reads a range of seqs as a range of rowids. No index: one on seq and one on
+# (task, seq) were written at every commit (5.4 of ~26 WAL pages a transaction, P2); one
+# task's lines (`page(task=...)`, asked by the API's `?task=` alone: the faces filter
+# what they loaded) are found by walking the rowids from `after` (or back from the
+# newest) until the page is full. (SQLite appends to a rowid table's right edge by a
+# quick split; a WITHOUT ROWID table keyed by (seq, n) split its pages in halves and wrote
 # more pages than the index it saved.)
 PER_EVENT = 1 << 20
 
@@ -26,17 +28,15 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS timeline("
     " id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, at REAL NOT NULL, task TEXT,"
     " event TEXT NOT NULL, message TEXT NOT NULL, status TEXT)",
-    "CREATE INDEX IF NOT EXISTS timeline_by_task ON timeline(task)",
 )
 
 
 def rekey(db: sqlite3.Connection) -> None:
     """Store schema 5 to 6: the lines of a store made before it (rowids in the order they
     were written, indexes on seq and on (task, seq)) under the rowids of `DDL`, in the
-    same order. Inside the caller's transaction."""
+    same order, without the indexes. Inside the caller's transaction."""
     if db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'timeline_seq'").fetchone() is None:
         return  # made in this layout already
-    db.execute("DROP INDEX IF EXISTS timeline_by_task")
     db.execute("ALTER TABLE timeline RENAME TO timeline_before_6")
     for statement in DDL:
         db.execute(statement)
