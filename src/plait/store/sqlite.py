@@ -410,40 +410,64 @@ def _static_changed(old: RunState, new: RunState) -> bool:
     )
 
 
-def _reader(tasks: Mapping[str, TaskState]) -> Callable[[str], TaskState | None]:
-    """A task by id from a state's task map, as a dict read (a `TaskMap`'s layers)."""
-    if isinstance(tasks, TaskMap):
-        over, base = tasks.layers()
-        return lambda tid: over.get(tid) or base.get(tid)
-    return tasks.get
+_NO_TASKS: dict[str, TaskState] = {}
+
+
+def _layers(
+    tasks: Mapping[str, TaskState],
+) -> tuple[Mapping[str, TaskState], Mapping[str, TaskState]]:
+    """A task map as (overlay, base): a task is the overlay's, else the base's (dict reads
+    without a call per task: a `TaskMap`'s own layers)."""
+    return tasks.layers() if isinstance(tasks, TaskMap) else (_NO_TASKS, tasks)
+
+
+class _InFlight:
+    """The effect each watched task has in flight, followed step by step through a batch,
+    to find the effects a decision dropped without their result (`plait reset --hard`):
+    they must not run again after a restart.
+
+    The tasks watched (see `Store.commit_many`): those the batch changed that had an
+    effect in flight when it began, and those it decided an effect for. One read per
+    watched task and step (the step before left what it saw)."""
+
+    def __init__(self, state: RunState | None, watch: list[str]) -> None:
+        self.watch = watch
+        self.flying: dict[str, str] = {}
+        if state is not None:
+            self._see(state)
+
+    def _see(self, state: RunState) -> None:
+        over, base = _layers(state.tasks)
+        for tid in self.watch:
+            task = over.get(tid) or base.get(tid)
+            self.flying[tid] = task.in_flight if task is not None else ""
+
+    def dropped(self, step: Decided) -> list[str]:
+        """The effects `step` dropped (none for the run's first event)."""
+        if step.old is None:
+            self._see(step.new)
+            return []
+        answered = step.event.effect_id if isinstance(step.event, EffectResult) else ""
+        over, base = _layers(step.new.tasks)
+        flying = self.flying
+        out = []
+        for tid in self.watch:
+            task = over.get(tid) or base.get(tid)
+            now = task.in_flight if task is not None else ""
+            was = flying.get(tid, "")
+            if now != was:
+                if was and was != answered:
+                    out.append(was)
+                flying[tid] = now
+        return out
 
 
 def _in_flight(state: RunState | None, ids: list[str]) -> list[str]:
     """Those of `ids` whose task has an effect in flight in `state`."""
     if state is None:
         return []
-    task_of = _reader(state.tasks)
-    return [tid for tid in ids if (task := task_of(tid)) is not None and task.in_flight]
-
-
-def _abandoned(step: Decided, watch: Sequence[str]) -> list[str]:
-    """Effects the decision dropped without their result (`plait reset --hard`): they
-    must not run again after a restart. `watch`: the tasks that may have dropped one in
-    this step (any task the step replaced is among them; see `Store.commit_many`)."""
-    old = step.old
-    if old is None:
-        return []
-    answered = step.event.effect_id if isinstance(step.event, EffectResult) else ""
-    before_of, after_of = _reader(old.tasks), _reader(step.new.tasks)
-    out = []
-    for tid in watch:
-        before = before_of(tid)
-        if before is None or not before.in_flight or before.in_flight == answered:
-            continue
-        after = after_of(tid)
-        if after is None or after.in_flight != before.in_flight:
-            out.append(before.in_flight)
-    return out
+    over, base = _layers(state.tasks)
+    return [tid for tid in ids if (task := over.get(tid) or base.get(tid)) and task.in_flight]
 
 
 @dataclass(frozen=True, slots=True)
@@ -579,6 +603,7 @@ class Store:
             dict.fromkeys(_in_flight(steps[0].old, changed))
             | {e.task: None for step in steps for e in step.effects}
         )
+        flights = _InFlight(steps[0].old, watch)
         db.execute("BEGIN IMMEDIATE")
         try:
             # The numbers SQLite would give one insert at a time (the next rowid after the
@@ -593,7 +618,7 @@ class Store:
                 event, kind = step.event, type(step.event).__name__
                 events.append((seq, event.at, kind, _tagged_dumps(event), int(step.deferred)))
                 lines.extend(timeline.rows(seq, event.at, kind, step.lines))
-                self._record(seq, step, watch, outbox)
+                self._record(seq, step, flights, outbox)
             db.executemany(
                 "INSERT INTO events(seq, at, type, body, deferred) VALUES (?, ?, ?, ?, ?)", events
             )
@@ -638,7 +663,7 @@ class Store:
             self._checkpointer.wrote(db.total_changes)
         return seqs
 
-    def _record(self, seq: int, step: Decided, watch: list[str], outbox: _Outbox) -> None:
+    def _record(self, seq: int, step: Decided, flights: _InFlight, outbox: _Outbox) -> None:
         """The event's answered effect, its inbox row and its new effects (written by
         `commit_many` once per batch, from `outbox`)."""
         event = step.event
@@ -648,7 +673,7 @@ class Store:
             self.db.execute("UPDATE inbox SET taken = ? WHERE id = ?", (seq, step.inbox_id))
         if isinstance(event, RunStarted) or step.old is None:
             self._write_static(step.new)
-        elif abandoned := _abandoned(step, watch):
+        if abandoned := flights.dropped(step):
             outbox.ended.extend(("cancelled", seq, effect_id) for effect_id in abandoned)
         if step.effects:
             outbox.new.extend(
