@@ -24,7 +24,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
-from operator import add, attrgetter, is_not, ne
+from operator import add, attrgetter, is_not
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -302,14 +302,14 @@ class _TaskRows:
         values = _task_values(task)
         last = self._last.get(task.id)
         if last is None:
-            parts = list(map(add, _TASK_KEYS, map(_fragment, values)))
+            parts = list(map(_part, range(len(values)), values))
         else:
             before, parts = last
             parts = parts.copy()
             for i in compress(range(len(values)), map(is_not, values, before)):
-                parts[i] = _TASK_KEYS[i] + _fragment(values[i])
+                parts[i] = _part(i, values[i])
         self._last[task.id] = (values, parts)
-        return "{" + ",".join(compress(parts, map(ne, parts, _TASK_DEFAULTS))) + "}"
+        return "{" + ",".join(filter(None, parts)) + "}"
 
     def forget(self) -> None:
         self._last.clear()
@@ -337,10 +337,11 @@ _FIELDWISE_OK = _fieldwise_ok()
 _FIELDWISE.clear()
 
 
-def _task_defaults() -> tuple[str | None, ...]:
+def _task_defaults() -> tuple[str, ...]:
     """Per field of a task (in `_TASK_NAMES`' order), the text `_TaskRows` writes for its
-    default value, which it leaves out; None for a field without one (the id)."""
-    out: list[str | None] = []
+    default value, which it leaves out; "" for a field without one (the id: no field's
+    text is empty, and comparing two strings is the fast path)."""
+    out: list[str] = []
     fields = {f.name: f for f in dataclasses.fields(TaskState)}
     try:
         for key, name in zip(_TASK_KEYS, _TASK_NAMES, strict=True):
@@ -350,13 +351,31 @@ def _task_defaults() -> tuple[str | None, ...]:
             elif f.default_factory is not dataclasses.MISSING:
                 out.append(key + _fragment(f.default_factory()))
             else:
-                out.append(None)
+                out.append("")
     finally:
         _BATCH_TEXTS.clear()
     return tuple(out)
 
 
 _TASK_DEFAULTS = _task_defaults()
+# Per field, the very object a new task holds there (its default value, or the empty
+# tuple a factory gives), else a marker no value is: a field holding it is left out
+# without its text being made (a new plan's tasks hold little else: P2's first commit).
+_UNSHARED = object()
+_TASK_DEFAULT_OBJECTS = tuple(
+    _UNSHARED
+    if (value := getattr(TaskState(id=""), name)) is not getattr(TaskState(id="-"), name)
+    else value
+    for name in _TASK_NAMES
+)
+
+
+def _part(i: int, value: object) -> str:
+    """The text of a task's field `i` in its row: "" at its default (left out)."""
+    if value is _TASK_DEFAULT_OBJECTS[i]:
+        return ""
+    text = _TASK_KEYS[i] + _fragment(value)
+    return "" if text == _TASK_DEFAULTS[i] else text
 
 
 class Decided(NamedTuple):
