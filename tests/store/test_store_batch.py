@@ -22,7 +22,7 @@ from plait.core import events as ev
 from plait.core.controller import Decision, decide
 from plait.core.model import RunConfig, RunState, TaskState
 from plait.core.progress import next_wakeup, settled
-from plait.store import Store, replay
+from plait.store import Store, replay, sqlite
 from plait.store.sqlite import (
     SCHEMA_VERSION,
     Decided,
@@ -347,3 +347,82 @@ def test_an_effect_dropped_by_a_decision_is_cancelled_in_any_batching(tmp_path: 
         store.close()
         expected = rows if expected is None else expected
         assert rows == expected, name
+
+
+# What a task's fields held by default when rows began to leave those fields out (store
+# schema 6). A row written then reads back these values for the fields it lacks, so an
+# existing field's default must not change without a migration that writes them into the
+# rows. New fields are free to have any default (older rows lack them either way).
+_TASK_DEFAULTS_OF_SCHEMA_6 = (
+    '"agent_seconds":0.0',
+    '"base_branch":""',
+    '"base_sha":""',
+    '"based_at":0.0',
+    '"branch":""',
+    '"budget":{"dollars":null,"tokens":null}',
+    '"carried_by":""',
+    '"ci_handled":[]',
+    '"claim_usage":{"cache_read_tokens":0,"cache_write_tokens":0,"cost_usd":0.0,"input_tokens":0,"output_tokens":0,"reasoning_tokens":0}',
+    '"claimed_at":0.0',
+    '"cleaned":false',
+    '"counters":{"ci_failures":0,"login_failures":0,"merge_failures":0,"push_failures":0,"rebase_failures":0,"returns":0,"review_failures":0,"risk_failures":0,"start_failures":0,"turn_failures":0}',
+    '"current":null',
+    '"effect_seq":0',
+    '"exit_code":null',
+    '"failed":""',
+    '"finished_at":0.0',
+    '"head_sha":""',
+    '"in_flight":""',
+    '"interrupted":false',
+    '"last_error":""',
+    '"last_reply":""',
+    '"log":[]',
+    '"merge_sha":""',
+    '"notes":""',
+    '"nudged":false',
+    '"overlaps":[]',
+    '"path_classes":[]',
+    '"phase":"waiting"',
+    '"pr":null',
+    '"queue":[]',
+    '"ready_since":0.0',
+    '"rebase_keys":[]',
+    '"restarts":[]',
+    '"resumes":0',
+    '"retry_at":0.0',
+    '"review_rounds":0',
+    '"reviewer_tries":0',
+    '"riders":[]',
+    '"risk":""',
+    '"risk_head":""',
+    '"risk_reason":""',
+    '"second_head":""',
+    '"second_verdict":""',
+    '"session_id":""',
+    '"session_usage":{"cache_read_tokens":0,"cache_write_tokens":0,"cost_usd":0.0,"input_tokens":0,"output_tokens":0,"reasoning_tokens":0}',
+    '"skipped":""',
+    '"stacked_on":null',
+    '"started_at":0.0',
+    '"step":""',
+    '"stopped":""',
+    '"threads_answered":[]',
+    '"threads_seen":[]',
+    '"turn_ended_at":0.0',
+    '"turns":0',
+    '"usage":{"cache_read_tokens":0,"cache_write_tokens":0,"cost_usd":0.0,"input_tokens":0,"output_tokens":0,"reasoning_tokens":0}',
+    '"verdict":""',
+    '"verdict_head":""',
+    '"worker":""',
+    '"worktree":""',
+)
+
+
+def test_a_task_fields_default_stays_what_rows_left_out() -> None:
+    """Rows leave out the fields at their default: changing an existing field's default
+    would change what every stored row means. Add a store migration that writes the old
+    default into the rows that lack the field, then update the list above."""
+    now = {text.split(":", 1)[0]: text for text in sqlite._TASK_DEFAULTS if text}
+    for text in _TASK_DEFAULTS_OF_SCHEMA_6:
+        key = text.split(":", 1)[0]
+        if key in now:
+            assert now[key] == text, f"the default of TaskState.{json.loads(key)} changed"
