@@ -35,7 +35,7 @@ def rekey(db: sqlite3.Connection) -> None:
     """Store schema 5 to 6: the lines of a store made before it (rowids in the order they
     were written, indexes on seq and on (task, seq)) under the rowids of `DDL`, in the
     same order, without the indexes. Inside the caller's transaction."""
-    if db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'timeline_seq'").fetchone() is None:
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'timeline_seq'").fetchone() is None:
         return  # made in this layout already
     db.execute("ALTER TABLE timeline RENAME TO timeline_before_6")
     for statement in DDL:
