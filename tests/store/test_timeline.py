@@ -184,3 +184,12 @@ def test_a_schema_5_timeline_is_rekeyed_and_reads_the_same(tmp_path: Path) -> No
         assert len(whole["entries"]) == len(rows) > 10
     finally:
         store.close()
+
+
+def test_a_page_after_any_seq_is_a_page(store: Store) -> None:
+    """The lines' rowids are their seq × 2^20: a page asked after a seq past any rowid
+    (an `after` from a URL) is an empty page, not an overflow."""
+    _run(store)
+    for after in (10**15, 2**62, 10**30):
+        assert store.timeline(after=after) == {"entries": [], "next": after}
+    assert store.timeline(after=-(10**30))["entries"] == store.timeline()["entries"]

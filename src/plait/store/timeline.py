@@ -23,6 +23,9 @@ from typing import Any, NamedTuple
 # quick split; a WITHOUT ROWID table keyed by (seq, n) split its pages in halves and wrote
 # more pages than the index it saved.)
 PER_EVENT = 1 << 20
+# The largest seq whose lines' rowids fit SQLite's integers (a bound asked for past it,
+# an `after` from a URL say, is taken as it).
+MAX_SEQ = (1 << 63) // PER_EVENT - 2
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS timeline("
@@ -112,7 +115,7 @@ def page(
         return {"entries": [_entry(r) for r in rows], "next": newest}
     rows = db.execute(
         f"SELECT {_COLUMNS} FROM timeline WHERE id >= ? {cond} ORDER BY id LIMIT ?",  # noqa: S608
-        [(after + 1) * PER_EVENT, *args, max(1, min(limit, MAX_PAGE))],
+        [(min(max(after, -1), MAX_SEQ) + 1) * PER_EVENT, *args, max(1, min(limit, MAX_PAGE))],
     ).fetchall()
     if rows:
         # The rest of the last event's lines, so that `next` never skips one.
