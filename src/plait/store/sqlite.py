@@ -91,7 +91,9 @@ _MIGRATIONS: dict[int, _Migration] = {
     # 5: an event decided with its scheduling deferred to the end of its batch says so
     # (`Decided.deferred`); the events before were each followed by the scheduler.
     4: ("ALTER TABLE events ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0",),
-    # 6: the timeline keyed by (seq, n) without a rowid, no index on seq (P2).
+    # 6: a timeline line's rowid is made from its event's seq, and the timeline has no
+    # index (P2: fewer pages a commit). Task rows written from then on leave out the
+    # fields at their default (rows with every field read the same).
     5: timeline.rekey,
 }
 
