@@ -93,7 +93,7 @@ def cmd_mission(args: argparse.Namespace) -> int:
         print_json({"id": tid, "name": name or None, "queued": reply.get("queued", False),
                     "message": reply["message"]})  # fmt: skip
     else:
-        print(f"{tid} {name}".strip() if not reply.get("queued") else reply["message"])
+        print(reply["message"])  # "mission m1 (slow-build) started", queued or not
     return exits.OK
 
 
