@@ -70,3 +70,17 @@ def test_schedule_mistakes_are_one_line_with_a_hint(tmp_path: Path) -> None:
         assert words in out.stderr, (args, out.stderr)
         assert "Traceback" not in out.stderr
         assert "hint:" in out.stderr
+
+
+def test_a_blueprint_schedule_is_named_after_the_blueprint(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "repo", files={"README.md": "x\n"})
+    assert plait(*init(tmp_path, repo), home=tmp_path).returncode == 0
+    blueprint = tmp_path / "team.toml"
+    blueprint.write_text('name = "orders-api"\n[agents.a]\nprompt = "Look"\n')
+    added = plait("schedule", "add", "@daily", "--blueprint", str(blueprint), "-p", "s",
+                  home=tmp_path)  # fmt: skip
+    # It was named after the file ("schedule team added"), as `plait apply` does not.
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("schedule orders-api added"), added.stdout
+    rows = json.loads(plait("schedule", "list", "--json", "-p", "s", home=tmp_path).stdout)
+    assert [r["name"] for r in rows] == ["orders-api"]

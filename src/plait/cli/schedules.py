@@ -32,14 +32,14 @@ def cmd_add(args: argparse.Namespace) -> int:
     if len(chosen) != 1:
         raise UsageError("say what the schedule starts", hint='one of --mission "prompt", '
                          '--blueprint FILE or --task "title"')  # fmt: skip
-    name = args.name or _default_name(args)
-    problem = task_id_problem(name)
-    if problem or len(name) > NAME_MAX:
-        why = problem or f"is longer than {NAME_MAX} characters"
-        raise UsageError(f"schedule name {name!r} {why}", hint="--name nightly-tests")
     proj = open_project(args.project)
     try:
         kind, payload = _what(args, proj)
+        name = args.name or _default_name(args, payload)
+        problem = task_id_problem(name)
+        if problem or len(name) > NAME_MAX:
+            why = problem or f"is longer than {NAME_MAX} characters"
+            raise UsageError(f"schedule name {name!r} {why}", hint="--name nightly-tests")
         schedule = new_schedule(name, args.cron, kind, payload, tz=args.tz, catch_up=args.catch_up)
         if not book.add(proj.store, schedule):
             raise UsageError(
@@ -52,12 +52,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     return exits.OK
 
 
-def _default_name(args: argparse.Namespace) -> str:
+def _default_name(args: argparse.Namespace, payload: dict[str, Any]) -> str:
+    """The mission's prompt, the blueprint's name (its file's when it has none), the task's
+    title — slugged."""
     from plait.core.plan import slugify
 
-    text = (
-        args.prompt or args.task or (args.blueprint or "").rsplit("/", 1)[-1].removesuffix(".toml")
-    )
+    text = args.prompt or args.task or payload.get("name") or ""
     return slugify(str(text), fallback="schedule")[:24].strip("-.") or "schedule"
 
 
@@ -163,7 +163,9 @@ def register(sub: Any) -> None:
     what.add_argument("--task", metavar="TITLE", help="add a task")
     add.add_argument("--body", help="the task's body (with --task)")
     add.add_argument("--var", action="append", metavar="KEY=VALUE", help="a blueprint variable")
-    add.add_argument("--name", help="the schedule's name (default: from what it starts)")
+    add.add_argument(
+        "--name", help="the schedule's name (default: the prompt, blueprint's name or title)"
+    )
     add.add_argument("--tz", default="UTC", help="the time zone of the cron times (UTC)")
     add.add_argument(
         "--catch-up",
