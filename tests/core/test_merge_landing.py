@@ -115,6 +115,26 @@ def test_a_reviewer_that_keeps_refusing_can_leave_the_task_to_a_human() -> None:
     assert not d.decided(fx.MergeToMain)
 
 
+def test_a_reviewer_out_of_rounds_is_named_once_with_its_last_words() -> None:
+    """It read "the reviewer asked for changes 2 times: the reviewer asked for changes (2)"."""
+    d = _driver(_merge("a"), review=ReviewConfig(rounds=1, exhausted="attention"))
+    d.script("a", "RunReviewer", "reject", "reject")
+    d.run()
+    reason = attention_reason(d.st.tasks["a"], d.config)
+    assert reason == "the reviewer asked for changes 2 times: a: add a test (and 1 more)"
+
+
+def test_an_unclear_answer_gives_its_reason_when_the_rounds_run_out() -> None:
+    d = _driver(_merge("a"), review=ReviewConfig(rounds=0, exhausted="attention"))
+    d.run(until=lambda s: bool(d.pending(fx.RunReviewer, "a")))
+    [review] = d.pending(fx.RunReviewer, "a")
+    why = "the reviewer's answer had no VERDICT line"
+    d.feed(ev.Reviewed(at=d.now, effect_id=review.id, task="a", ok=True,
+                       issues=("Looks fine to me",), reason=why, agent="codex"))  # fmt: skip
+    reason = attention_reason(d.st.tasks["a"], d.config)
+    assert reason == f"the reviewer asked for changes 1 times: {why}"
+
+
 def test_nothing_to_do_closes_the_task_as_skipped_and_its_dependents_go_on() -> None:
     d = _driver([*_merge("a"), *_merge("b", depends_on=("a",))])
     d.script("a", "agent:start", "skip")

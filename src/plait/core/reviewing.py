@@ -142,11 +142,25 @@ def on_reviewed(state: RunState, t: TaskState, event: ev.Reviewed) -> tuple[RunS
         retry_at=0.0,
     )
     if not event.approved:
-        rounds = t.review_rounds + 1
-        t = replace(
-            t, review_rounds=rounds, last_error=f"the reviewer asked for changes ({rounds})"
-        )
+        t = replace(t, review_rounds=t.review_rounds + 1, last_error=_last_word(event))
     return state, t
+
+
+def _last_word(event: ev.Reviewed) -> str:
+    """What the reviewer said against the change, in one line: why its answer counted as
+    needs-changes, else its first issue ("" when it said nothing). When the rounds run out,
+    the task's reason reads "the reviewer asked for changes N times: <this>"."""
+    if event.reason:
+        return event.reason
+    if not event.issues:
+        return ""
+    first = " ".join(event.issues[0].split())
+    first = first if len(first) <= _SAID else first[: _SAID - 1] + "…"
+    more = len(event.issues) - 1
+    return f"{first} (and {more} more)" if more else first
+
+
+_SAID = 160  # characters of the reviewer's first issue in the task's reason
 
 
 def fix_round(t: TaskState, event: ev.Reviewed) -> TaskState:
