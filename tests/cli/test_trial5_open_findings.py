@@ -4,11 +4,14 @@ Each test says what the trial saw before the fix."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.api.helpers_live import Live
+from tests.cli.helpers_cli import plait
+from tests.swarm.helpers_swarm import Swarm
 
 pytestmark = pytest.mark.slow
 
@@ -28,3 +31,25 @@ def test_a_mission_prints_one_line_with_or_without_an_engine(tmp_path: Path) -> 
         assert started == "mission m2 (crasher) started\n"
     finally:
         live.plait("down", "p")
+
+
+def test_a_skipped_ticket_is_settled_for_ps_wait_and_result(tmp_path: Path) -> None:
+    sw = Swarm.make(tmp_path, tickets=1)
+    sw.no_planners()
+    sw.task("t1", "start", {"say": "Checked.\nNOTHING TO DO: file1 is there already"})
+    done = sw.run()
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # `plait ps` listed it among the tasks not landed yet.
+    assert live_plait(sw, "ps", "-p", "sw").stdout.startswith("no tasks")
+    every = live_plait(sw, "ps", "--all", "-p", "sw").stdout
+    assert "t1    skipped" in every
+    waited = live_plait(sw, "wait", "t1", "-p", "sw", "--timeout", "5")
+    # It said "no engine runs for sw, so these tasks will not move" (exit 5).
+    assert (waited.returncode, waited.stdout) == (0, "t1: skipped\n")
+    assert live_plait(sw, "result", "t1", "-p", "sw").returncode == 0
+
+
+def live_plait(sw: Swarm, *args: str) -> subprocess.CompletedProcess[str]:
+    out = plait(*args, home=sw.tmp)
+    assert "Traceback" not in out.stderr
+    return out

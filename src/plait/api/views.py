@@ -25,8 +25,9 @@ from plait.errors import PlaitError, UsageError
 
 Json = dict[str, Any]
 
-# Statuses a task ends in: `plait wait` returns on these.
-FINAL = frozenset({"merged", "done"})
+# Statuses a task ends in: `plait wait` returns on these, `plait ps` leaves them out. A
+# skipped task (closed with nothing to do) is as settled as a landed one: its dependents go on.
+FINAL = frozenset({"merged", "done", "skipped"})
 # ... and a mission that ended without success ("failed", with its agent's exit code).
 ENDED = FINAL | {"failed"}
 # Every status a task row can show: its display status, `over-budget` when a budget holds

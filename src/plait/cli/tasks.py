@@ -73,7 +73,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
         print(_no_task_is(args.status, every))
         return exits.OK
     if not rows:
-        hint = "" if args.all else " (--all shows landed ones too)"
+        hint = "" if args.all else " (--all shows the settled ones too)"
         print(f"no tasks{hint}")
         return exits.OK
     print(
@@ -115,7 +115,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 # Statuses that say nothing moves until a person or a dependency does.
 _PARKED = FINAL | {"waiting", "queued", "stopped", "needs-attention", "over-budget", "failed",
-                   "carried", "skipped"}  # fmt: skip
+                   "carried"}  # fmt: skip
 
 
 def _no_task_is(wanted: str, rows: list[dict[str, Any]]) -> str:

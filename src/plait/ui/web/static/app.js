@@ -22,7 +22,7 @@ const WORKERS_MS = 5000; // the workers of a project whose turns run elsewhere (
 const TRANSCRIPT_MS = 1000; // the open task's transcript while it has not landed
 const MANY = 25; // more tasks changed at once than this: one list read, not one per task
 const TIMELINE_MAX = 2000; // events kept in the timeline
-const FINAL = new Set(['merged', 'done']);
+const FINAL = new Set(['merged', 'done', 'skipped']); // settled: nothing more happens
 const RELOAD_EVENTS = new Set(['RunStarted', 'TasksAdded', 'TaskAdopted', 'ConfigChanged']);
 
 const model = {
