@@ -122,4 +122,27 @@ def test_a_bad_number_names_its_own_parameter(engine: tuple[Live, dict[str, str]
                            ("/api/swarm?last=many", "last")]:  # fmt: skip
             bad = h.get(path)
             assert bad.status_code == 400, path
-            assert bad.json()["hint"] == f"{name} is a whole number, e.g. ?{name}=50", path
+            assert bad.json()["hint"].startswith(f"{name} is a whole number of at least"), path
+
+
+def test_every_count_and_position_refuses_a_number_below_its_least(
+    engine: tuple[Live, dict[str, str]],
+) -> None:
+    """Found in a newcomer trial: `transcript?limit=-1` was accepted (read as 0); so was
+    every negative number, and `?last=0` gave the whole swarm log."""
+    live, info = engine
+    token = (live.home() / "sec" / "api.token").read_text().strip()
+    auth = {"Authorization": f"Bearer {token}", "X-Plait": "1"}
+    with httpx.Client(base_url=info["http"], headers=auth) as h:
+        assert h.post("/api/tasks", json={"title": "x", "body": "y", "id": "t"}).status_code == 200
+        counts = ["/api/tasks?limit", "/api/tasks/t/transcript?limit", "/api/timeline?limit",
+                  "/api/timeline?last", "/api/swarm?last"]  # fmt: skip
+        positions = ["/api/tasks?offset", "/api/tasks/t/transcript?after", "/api/timeline?after"]
+        for where, least in [*((c, 1) for c in counts), *((p, 0) for p in positions)]:
+            name = where.rsplit("?", 1)[1]
+            bad = h.get(f"{where}={least - 1}")
+            assert bad.status_code == 400, (where, bad.text)
+            assert bad.json()["error"] == f"{name}={least - 1} is less than {least}", where
+            hint = f"{name} is a whole number of at least {least}, e.g. ?{name}=50"
+            assert bad.json()["hint"] == hint, where
+            assert h.get(f"{where}={least}").status_code == 200, where

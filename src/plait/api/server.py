@@ -328,7 +328,7 @@ def _tasks(ctx: ApiContext, request: Request) -> Json:
     if wanted:
         order = [t for t in order if status_of(state, state.tasks[t]) in wanted]
     total = len(order)
-    offset = _int(q, "offset", 0)
+    offset = _int(q, "offset", 0, least=0)
     after = q.get("after")
     if after:
         if after not in state.tasks:
@@ -362,16 +362,20 @@ def _position_after(state: RunState, order: list[str] | tuple[str, ...], after: 
     return next((i for i, tid in enumerate(order) if place[tid] > cut), len(order))
 
 
-def _int(params: Mapping[str, str], name: str, default: int) -> int:
-    """The query parameter `name` as a whole number (negative: 0), else `default`."""
+def _int(params: Mapping[str, str], name: str, default: int, *, least: int = 1) -> int:
+    """The query parameter `name` as a whole number of at least `least` (a count, 1; a
+    position, 0), else `default`; anything else is refused, naming the parameter."""
     text = params.get(name)
     if text is None:
         return default
+    hint = f"{name} is a whole number of at least {least}, e.g. ?{name}=50"
     try:
-        return max(0, int(text))
+        value = int(text)
     except ValueError:
-        hint = f"{name} is a whole number, e.g. ?{name}=50"
-        raise cmd.BadRequest(f"{text!r} is not a whole number", hint=hint) from None
+        raise cmd.BadRequest(f"{name}={text!r} is not a whole number", hint=hint) from None
+    if value < least:
+        raise cmd.BadRequest(f"{name}={value} is less than {least}", hint=hint)
+    return value
 
 
 def _task(ctx: ApiContext, request: Request) -> Json:
@@ -400,7 +404,7 @@ def _transcript(ctx: ApiContext, request: Request) -> Json:
     tid = cmd.resolve_task(ctx.state, request.path_params["ref"])
     q = request.query_params
     return transcript_page(
-        ctx.engine.store, tid, after=_int(q, "after", 0), limit=_int(q, "limit", 500)
+        ctx.engine.store, tid, after=_int(q, "after", 0, least=0), limit=_int(q, "limit", 500)
     )
 
 
@@ -473,7 +477,7 @@ def _timeline(ctx: ApiContext, request: Request) -> Json:
     q = request.query_params
     ref = q.get("task")
     return ctx.engine.store.timeline(
-        after=_int(q, "after", 0),
+        after=_int(q, "after", 0, least=0),
         limit=_int(q, "limit", 500),
         task=cmd.resolve_task(ctx.state, ref) if ref else None,
         last=_int(q, "last", 0) or None,

@@ -18,7 +18,7 @@ from typing import Any
 from plait import exits
 from plait.api.client import open_api
 from plait.api.swarm_view import swarm_status
-from plait.cli.common import add_json_flag, add_project_flag, print_json, table
+from plait.cli.common import add_json_flag, add_project_flag, positive_int, print_json, table
 from plait.cli.running import _new_project as new_project
 from plait.cli.running import add_settings_flags, changed_settings, check_repo_quiet
 from plait.core import events as ev
@@ -61,7 +61,9 @@ def register(sub: Any) -> None:
         help="print one line per event (as `plait run --headless`); a swarm always does, "
         "in a terminal too: watch it with `plait tui` or `plait swarm status`",
     )
-    p.add_argument("--last", type=int, default=20, help="status: how many log lines to show")
+    p.add_argument(
+        "--last", type=positive_int, default=20, help="status: how many log lines to show"
+    )
     p.set_defaults(handler=cmd_swarm)
 
 
