@@ -53,3 +53,17 @@ def live_plait(sw: Swarm, *args: str) -> subprocess.CompletedProcess[str]:
     out = plait(*args, home=sw.tmp)
     assert "Traceback" not in out.stderr
     return out
+
+
+def test_mission_script_says_the_script_is_the_projects(tmp_path: Path) -> None:
+    live = Live.make(tmp_path, SCRIPT)
+    live.ok("init", "--repo", str(live.repo), "--project", "p", "--agent", "script",
+            "--script", str(live.script))  # fmt: skip
+    out = live.plait("mission", "x", "--script", str(live.script), "-p", "p")
+    # It was argparse's "unrecognized arguments: --script …" with the usage.
+    assert out.returncode == 2
+    assert "the script agent's file is a project setting" in out.stderr
+    assert "`plait init --script FILE`" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert live.json("ps", "-p", "p") == []  # nothing was queued
+    assert "plait init --script FILE" in " ".join(live.ok("mission", "--help").split())

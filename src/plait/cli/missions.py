@@ -84,6 +84,13 @@ def through_api(project: str | None, call: Callable[[ProjectAPI], Row]) -> Row:
 
 
 def cmd_mission(args: argparse.Namespace) -> int:
+    if args.script:
+        # One file per project, keyed by task id: a mission's turns are scripted in it.
+        raise UsageError(
+            "a mission takes no --script: the script agent's file is a project setting",
+            hint="give it when the project is made (`plait init --script FILE`) and script "
+            'the mission\'s turns in that file under its id, e.g. {"tasks": {"m1": …}}',
+        )
     fields = mission_fields(args)
     reply = through_api(args.project, lambda api: api.add_mission(fields))
     tid = str(reply.get("task", ""))
@@ -218,10 +225,13 @@ def register(sub: Any) -> None:
         help="start a mission: an agent on a prompt, its answer the result; prints id and name",
         description="Start an agent on a prompt as a mission of the project. Its final "
         "answer is the result (`plait result ID`); `plait wait ID` returns its agent's exit "
-        "code. It works in a worktree of its own, or with --cwd in a folder as it is.",
+        "code. It works in a worktree of its own, or with --cwd in a folder as it is. Its "
+        "agent is the project's unless --agent names another; the script agent plays the "
+        "project's script file (`plait init --script FILE`), under the mission's id.",
     )
     mission.add_argument("prompt", nargs="?", help="what the agent should do")
     add_mission_flags(mission)
+    mission.add_argument("--script", help=argparse.SUPPRESS)  # refused with a hint
     add_project_flag(mission)
     add_json_flag(mission, "print {id, name, …} as JSON")
     mission.set_defaults(handler=cmd_mission)
