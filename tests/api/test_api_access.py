@@ -146,3 +146,41 @@ def test_every_count_and_position_refuses_a_number_below_its_least(
             hint = f"{name} is a whole number of at least {least}, e.g. ?{name}=50"
             assert bad.json()["hint"] == hint, where
             assert h.get(f"{where}={least}").status_code == 200, where
+
+
+# The bodies the README's API section shows, sent as written there.
+README_BODIES = [
+    ("missions", {"prompt": "Find why the build got slow", "name": "slow-build"}),
+    ("teams", {"name": "orders-api", "members": [
+        {"name": "schema", "fields": {"prompt": "Design the orders table"}},
+        {"name": "api", "fields": {"prompt": "Build the orders API"}, "depends_on": ["schema"]},
+    ]}),
+    ("plans", {"name": "tiny", "tasks": [
+        {"id": "one", "title": "Add one", "description": "Write one.txt"},
+        {"id": "two", "title": "Add two", "depends_on": ["one"]},
+    ]}),
+    ("tasks", {"title": "Fix the typo in README", "body": "it says teh"}),
+]  # fmt: skip
+
+
+def test_plans_and_teams_say_what_body_they_take(engine: tuple[Live, dict[str, str]]) -> None:
+    """Found in a newcomer trial: `POST plans {"path": …}` hinted "send what plan_to_wire
+    gives" (a function of plait's), and the README gave no body for plans, missions, teams."""
+    live, info = engine
+    token = (live.home() / "sec" / "api.token").read_text().strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=info["http"], headers=auth) as h:
+        plan = h.post("/api/plans", json={"path": "plan.md"})
+        assert plan.status_code == 400
+        assert plan.json()["error"] == "not a plan: it has no 'tasks'"
+        assert '"tasks": [{"id": "one"' in plan.json()["hint"]
+        assert "`plait run PLAN -p PROJECT`" in plan.json()["hint"]
+        team = h.post("/api/teams", json={"path": "team.toml"})
+        assert team.status_code == 400
+        assert '"members": [{"name": "schema"' in team.json()["hint"]
+        assert "`plait apply BLUEPRINT`" in team.json()["hint"]
+        readme = (Path(__file__).parents[2] / "README.md").read_text()
+        for path, body in README_BODIES:
+            assert f"POST {path} {json.dumps(body)}" in " ".join(readme.split()), path
+            sent = h.post(f"/api/{path}", json=body)
+            assert sent.status_code == 200, (path, sent.text)

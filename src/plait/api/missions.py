@@ -118,7 +118,12 @@ def add_team(
     `<team name>.<agent>`."""
     members = data.get("members")
     if not isinstance(members, list) or not members:
-        raise BadRequest("a team needs members", hint="apply a blueprint with [agents.NAME]")
+        raise BadRequest(
+            "a team needs members",
+            hint='send the blueprint itself, e.g. {"name": "orders-api", "members": [{"name": '
+            '"schema", "fields": {"prompt": "…"}, "depends_on": []}]}; `plait apply BLUEPRINT` '
+            "sends a blueprint file",
+        )
     names = _names(state, ())
     team_id = _text(data, "id") or next_mission_id(names)
     _check_new_name(team_id, names, what="id")

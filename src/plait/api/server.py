@@ -567,7 +567,14 @@ def plan_from_json(data: Json) -> Plan:
             context=str(data.get("context", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise cmd.BadRequest(f"not a plan: {exc}", hint="send what plan_to_wire gives") from None
+        why = f"it has no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+        raise cmd.BadRequest(f"not a plan: {why}", hint=PLAN_HINT) from None
+
+
+PLAN_HINT = (
+    'send the plan itself, e.g. {"name": "tiny", "tasks": [{"id": "one", "title": "Add one", '
+    '"description": "…", "depends_on": []}]}; `plait run PLAN -p PROJECT` sends a plan file'
+)
 
 
 # ---- serving ----------------------------------------------------------------------------
