@@ -48,13 +48,25 @@ def checked_statuses(text: str) -> list[str]:
     return words
 
 
-def _duration(t: TaskState, now: float) -> float:
+# Statuses in which a task waits for a person (or has given up): nothing works on it, so
+# its time stops where its work stopped, and runs again once a person lets it go on.
+HELD = frozenset({"failed", "needs-attention", "stopped", OVER_BUDGET})
+
+
+def _duration(state: RunState, t: TaskState, status: str, now: float) -> float:
     if not t.started_at:
         return 0.0
-    # A failed mission is over until a person retries it: its time ends with its turn.
-    ended = t.turn_ended_at if t.failed and t.turn_ended_at >= t.started_at else 0.0
-    end = t.finished_at or ended or now
+    end = t.finished_at or (_stopped_working_at(state, t) if status in HELD else 0.0) or now
     return max(0.0, end - t.started_at)
+
+
+def _stopped_working_at(state: RunState, t: TaskState) -> float:
+    """When a held task's work stopped: the end of its last agent turn — a team's, the
+    latest of its members' — or 0 when it has none (its clock then keeps running)."""
+    if state.specs[t.id].team:
+        members = (state.tasks[m] for m in children(state.specs, state.order, t.id))
+        return max((m.finished_at or _stopped_working_at(state, m) for m in members), default=0.0)
+    return t.turn_ended_at if t.turn_ended_at >= t.started_at else 0.0
 
 
 def status_of(state: RunState, t: TaskState) -> str:
@@ -116,10 +128,11 @@ def task_row(
     spec = state.specs[t.id]
     pr = t.pr
     usage = t.usage + live if live is not None else t.usage
+    status = status_of(state, t)
     return {
         "id": t.id,
         "title": spec.title,
-        "status": status_of(state, t),
+        "status": status,
         "agent": agent_of(state, t.id),
         "model": model_of(state, t.id) or None,
         "landing": spec.landing,
@@ -135,7 +148,7 @@ def task_row(
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "cost_usd": round(usage.cost_usd, 6),
-        "duration_s": round(_duration(t, max(state.now, now or 0.0)), 2),
+        "duration_s": round(_duration(state, t, status, max(state.now, now or 0.0)), 2),
         "merge_sha": t.merge_sha or None,
         "ci_failures": t.counters.ci_failures,
         "attention": attention_reason(t, state.config) or None,

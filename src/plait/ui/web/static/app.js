@@ -23,6 +23,8 @@ const TRANSCRIPT_MS = 1000; // the open task's transcript while it has not lande
 const MANY = 25; // more tasks changed at once than this: one list read, not one per task
 const TIMELINE_MAX = 2000; // events kept in the timeline
 const FINAL = new Set(['merged', 'done', 'skipped']); // settled: nothing more happens
+// Waiting for a person: the server stopped the task's clock where its work stopped.
+const HELD = new Set(['failed', 'needs-attention', 'stopped', 'over-budget']);
 const RELOAD_EVENTS = new Set(['RunStarted', 'TasksAdded', 'TaskAdopted', 'ConfigChanged']);
 
 const model = {
@@ -45,10 +47,12 @@ const model = {
 const agentRunning = (status) => status === 'working' || status === 'starting' ||
   String(status).startsWith('fixing-');
 
-// The time a task has taken, counted on between two reads while it is not finished.
+// The time a task has taken, counted on between two reads while it is at work.
 function liveDuration(row) {
   const base = Number(row.duration_s) || 0;
-  if (FINAL.has(row.status) || base <= 0 || row._at === undefined) return base;
+  if (FINAL.has(row.status) || HELD.has(row.status) || base <= 0 || row._at === undefined) {
+    return base;
+  }
   return base + (performance.now() - row._at) / 1000;
 }
 
