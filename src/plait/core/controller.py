@@ -244,7 +244,7 @@ def _on_agent_finished(state: RunState, event: ev.AgentFinished) -> RunState:
         task,
         usage=task.usage + used + event.interrupted_usage,
         session_usage=event.usage if event.usage_cumulative else Usage(),
-        turns=task.turns + 1 + event.interrupted_turns,
+        turns=task.turns + int(event.started) + event.interrupted_turns,
         agent_seconds=round(task.agent_seconds + event.seconds + event.interrupted_seconds, 6),
         turn_ended_at=event.at,
         session_id=event.session_id or task.session_id,

@@ -83,6 +83,9 @@ class AgentFinished(EffectResult):
     interrupted_usage: Usage = field(default_factory=Usage)
     interrupted_seconds: float = 0.0
     exit_code: int | None = None  # the agent process's exit code (None: it never started)
+    # False when the turn never reached its agent (it could not be handed out or set up):
+    # a failure like any other, but not a turn the task took.
+    started: bool = True
     # What the agent signalled in its final answer (read by the shell, see
     # plait.review.signals): "nothing to do" with its reason, follow-up tasks it proposed.
     nothing_to_do: str = ""

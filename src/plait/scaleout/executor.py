@@ -177,15 +177,19 @@ class TemporalExecutor:
         if not runs_on_workers(effect):
             return await self.local.run(effect)
         assert isinstance(effect, fx.RunAgent)
+        remote = RemoteTurn(task=effect.task)
         try:
-            return await self._turn(effect)
+            return await self._turn(effect, remote)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # as locally: a turn that could not run is a crash
             log.warning("agent turn %s could not run on a worker: %s", effect.id, exc)
             error = describe_error(exc)
+            # No worker reported an attempt: its agent never ran, so it is no turn taken.
+            reached = remote.where != "waiting" and not held_by(remote.where)
             return ev.AgentFinished(at=self.clock(), effect_id=effect.id, task=effect.task,
-                                    ok=False, failure="crash", error=error)  # fmt: skip
+                                    ok=False, failure="crash", error=error,
+                                    started=reached)  # fmt: skip
 
     def interrupt(self, effect_id: str) -> bool:
         if effect_id not in self._turns:
@@ -235,10 +239,10 @@ class TemporalExecutor:
             return self._client
 
     # ---- one turn ----------------------------------------------------------------------------
-    async def _turn(self, effect: fx.RunAgent) -> ev.Event:
+    async def _turn(self, effect: fx.RunAgent, remote: RemoteTurn) -> ev.Event:
         # Known from the start, so that a kill or a drop while the turn is being handed
         # out is not missed (the engine asks `interrupt` before it cancels the run).
-        remote = self._turns[effect.id] = RemoteTurn(task=effect.task)
+        self._turns[effect.id] = remote
         handle: WorkflowHandle[Any, TurnDone] | None = None
         try:
             main_before = await self.turn_end.main_mark()
@@ -418,12 +422,14 @@ def outcome_of(done: TurnDone) -> TurnOutcome:
 
 
 def lost_attempts(done: TurnDone) -> Interrupted:
-    """The attempts at the turn that workers lost before this one, to be counted."""
+    """The attempts at the turn that workers lost before this one, to be counted: as
+    turns, those whose agent was given its prompt (an attempt lost before — its worker
+    stopped, or the server away while it set up — never reached its agent)."""
     usage = Usage()
     for attempt in done.earlier:
         usage += usage_of(attempt.usage)
     return Interrupted(
-        attempts=len(done.earlier),
+        attempts=sum(1 for attempt in done.earlier if attempt.head),
         usage=usage,
         seconds=round(sum(a.seconds for a in done.earlier), 3),
     )
