@@ -9,13 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.helpers_live import Live
+from plait.testing.gitrepo import run_git
+from tests.api.helpers_live import Live, turn
 from tests.cli.helpers_cli import plait
 from tests.swarm.helpers_swarm import Swarm
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = {"tasks": {"m1": {"start": [{"say": "one"}]}, "m2": {"start": [{"say": "two"}]}}}
+SCRIPT = {
+    "tasks": {
+        "m1": {"start": [{"say": "one"}]},
+        "m2": {"start": [turn("wrote notes", "notes.txt", "notes\n", "Add notes")]},
+    }
+}
 
 
 def test_a_mission_prints_one_line_with_or_without_an_engine(tmp_path: Path) -> None:
@@ -29,6 +35,13 @@ def test_a_mission_prints_one_line_with_or_without_an_engine(tmp_path: Path) -> 
         started = live.ok("mission", "crasher", "-p", "p")
         # It printed "m2 crasher" with an engine running (README: "mission m1 (…) started").
         assert started == "mission m2 (crasher) started\n"
+        assert live.plait("wait", "m2", "-p", "p").returncode == 0
+        # Its branch stayed with its commit, and nothing said where (O3).
+        result = live.ok("result", "m2", "-p", "p")
+        assert "-- its branch plait/p/m2 stays in the repository" in result
+        assert "`git branch -D plait/p/m2`" in result
+        assert "notes.txt" in run_git("show", "--stat", "plait/p/m2", cwd=live.repo)
+        assert live.json("result", "m2", "-p", "p")["branch"] == "plait/p/m2"
     finally:
         live.plait("down", "p")
 

@@ -278,6 +278,8 @@ def task_result(state: RunState, t: TaskState) -> Json:
         "pr": pr.number if pr else None,
         "pr_url": (pr.url or None) if pr else None,
         "landing": spec.landing,
+        # A task whose answer is its result keeps its branch, with whatever it committed.
+        "branch": (t.branch or None) if spec.landing == "none" and not spec.cwd else None,
         "parent": spec.parent or None,
         "children": children(state.specs, state.order, t.id),
         "turns": t.turns,

@@ -333,6 +333,12 @@ def cmd_result(args: argparse.Namespace) -> int:
         if result["pr_url"] or result["pr"]:
             landed.append(f"PR {result['pr_url'] or '#' + str(result['pr'])}")
         print(f"-- {result['id']}: {word}" + (f"; {', '.join(landed)}" if landed else ""))
+        if result.get("branch") and word in ENDED:
+            branch = result["branch"]
+            print(
+                f"-- its branch {branch} stays in the repository with what it committed "
+                f"(`git log {branch}`; `git branch -D {branch}` when you are done with it)"
+            )
     if word in FINAL:
         return exits.OK
     if word == "failed":
