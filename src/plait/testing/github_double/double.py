@@ -78,8 +78,9 @@ class GitHubDouble:
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
-    def start(self) -> GitHubDouble:
-        server = Server(("127.0.0.1", 0), Handler)
+    def start(self, port: int = 0) -> GitHubDouble:
+        """Serve on 127.0.0.1:`port` (0: a free one; `url` says which)."""
+        server = Server(("127.0.0.1", port), Handler)
         server.double = self  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(
