@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from plait.api import commands
-from plait.core.model import RunConfig
+from plait.core.budget import task_status
+from plait.core.model import Budget, RunConfig
 from plait.core.plan import TaskSpec
 from plait.errors import PlaitError
-from plait.testing.core_driver import CoreDriver
+from plait.testing.core_driver import CoreDriver, specs_from
 
 
 def test_a_task_at_work_has_nothing_to_retry_until_it_is_stopped() -> None:
@@ -40,3 +43,40 @@ def test_retrying_a_task_under_a_stopped_dependency_names_the_one_to_retry() -> 
         assert err.value.hint == (
             "it waits for a, which is stopped: `plait retry a` (or `plait reset a`) lets it move"
         )
+
+
+def test_retrying_a_task_over_its_budget_says_the_budget_holds_it() -> None:
+    """Found trying plait: a task over its own budget was "starting" to `plait retry`
+    (nothing to retry) while `plait ps` showed it `over-budget`, with no word of the
+    budget; and a retry of it needing attention answered "goes again" though no turn
+    could start."""
+    cfg = RunConfig(project="p", repo="/r", task_budget=Budget(tokens=1000))
+    d = CoreDriver(specs_from({"a": []}), config=cfg)
+    d.script("a", "RunAgent", "fail")  # the first turn fails and uses 1,200 tokens
+    d.run()
+    d.tick(3600.0)  # past the failed turn's back-off: only the budget holds it now
+    assert task_status(d.st, d.st.tasks["a"]) == "over-budget"
+    with pytest.raises(PlaitError) as err:
+        commands.retry(d.st, "a", now=d.now)
+    assert err.value.message == "task a is over-budget; there is nothing to retry"
+    assert err.value.hint == (
+        "its budget is reached: 1,200 of 1,000 tokens used — raise it with "
+        "`plait budget --task a --tokens N` (or --dollars D)"
+    )
+    d.feed(commands.kill(d.st, "a", now=d.now).event)
+    assert commands.retry(d.st, "a", now=d.now).done == (
+        "a goes again once its budget allows: its budget is reached: 1,200 of 1,000 tokens "
+        "used — raise it with `plait budget --task a --tokens N` (or --dollars D)"
+    )
+
+
+def test_retrying_under_a_reached_project_budget_names_the_project_budget() -> None:
+    cfg = RunConfig(project="p", repo="/r", budget=Budget(tokens=1000))
+    d = CoreDriver(specs_from({"a": [], "b": []}), config=replace(cfg, max_concurrency=1))
+    d.run()  # a's turn goes over the project's budget; b never starts
+    assert task_status(d.st, d.st.tasks["b"]) == "over-budget"
+    d.feed(commands.kill(d.st, "b", now=d.now).event)
+    assert commands.retry(d.st, "b", now=d.now).done == (
+        "b goes again once its budget allows: the project's budget is reached: 1,200 of "
+        "1,000 tokens used — raise it with `plait budget --tokens N` (or --dollars D)"
+    )

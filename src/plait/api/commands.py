@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plait.core import events as ev
+from plait.core.budget import OVER_BUDGET, project_over, task_over, task_status, wants_turn
 from plait.core.controller import stacked_children
 from plait.core.graph import has_cycle
 from plait.core.missions import subtree
@@ -123,11 +124,14 @@ def retry(state: RunState, ref: str, *, now: float, cascade: bool = False) -> Co
     cascade = cascade or state.specs[tid].team
     t = state.tasks[tid]
     held = t.stopped or t.failed or t.restarts or t.retry_at > state.now
+    budget = _budget_hold(state, tid)
     if not cascade and not held and not attention_reason(t, state.config):
         # A retry clears a stop, a failure, a wait or the counters: this task has none.
-        status = display_status(t, state.config, landing=state.specs[tid].landing)
+        status = task_status(state, t)
         blocker = _held_dependency(state, tid)
-        if blocker:
+        if budget and status == OVER_BUDGET:
+            hint = budget
+        elif blocker:
             word = display_status(state.tasks[blocker], state.config,
                                   landing=state.specs[blocker].landing)  # fmt: skip
             hint = (
@@ -140,7 +144,23 @@ def retry(state: RunState, ref: str, *, now: float, cascade: bool = False) -> Co
                 f'`plait send {tid} "…"` tells its agent something'
             )
         raise CommandError(f"task {tid} is {status}; there is nothing to retry", hint=hint)
-    return Command(ev.TaskRetried(at=now, task=tid, cascade=cascade), tid, f"{tid} goes again")
+    done = f"{tid} goes again once its budget allows: {budget}" if budget else f"{tid} goes again"
+    return Command(ev.TaskRetried(at=now, task=tid, cascade=cascade), tid, done)
+
+
+def _budget_hold(state: RunState, tid: str) -> str:
+    """The budget that keeps `tid` from a new agent turn, with how to raise it ("" when
+    none does): a retry clears a stop or a failure, never a reached budget."""
+    t = state.tasks[tid]
+    if not wants_turn(t):
+        return ""  # its next step is git's or the forge's: a budget never holds those
+    own = task_over(state, t)
+    if own:
+        return f"{own} — raise it with `plait budget --task {tid} --tokens N` (or --dollars D)"
+    project = project_over(state)
+    if project:
+        return f"{project} — raise it with `plait budget --tokens N` (or --dollars D)"
+    return ""
 
 
 def _held_dependency(state: RunState, tid: str) -> str:
