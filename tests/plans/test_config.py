@@ -251,6 +251,19 @@ def test_agents_and_their_options_are_checked_with_the_line() -> None:
     assert any(line == 9 and "unknown agent 'gemnii'" in m for line, m in found)
 
 
+def test_an_agent_cap_for_an_unknown_agent_is_refused_with_its_line() -> None:
+    """Found trying plait: `[limits.agents] claud = 2` was "valid project settings" and
+    capped no agent at all, while `[agents.codx]` was refused with "did you mean"."""
+    from plait.engine.settings import check_agents
+
+    text = '[agent]\ndefault = "claude"\n[limits.agents]\nclaude = 1\nclaud = 2\n'
+    with pytest.raises(PlanError) as caught:
+        check_agents(parse_config(text, "plait.toml"), text, "plait.toml")
+    [problem] = caught.value.problems
+    assert (problem.line, problem.message) == (5, "unknown agent 'claud'")
+    assert "did you mean 'claude'?" in problem.hint
+
+
 def test_a_flag_wins_even_when_it_says_what_the_default_says() -> None:
     """`--main main` with `main = "trunk"` in plait.toml worked on trunk: a flag equal to
     its default counted as not given."""

@@ -258,6 +258,12 @@ def check_agents(config: ProjectConfig, text: str, path: str) -> None:
     for task_class in config.classes.values():
         if task_class.agent:
             backend(task_class.agent, f'"{task_class.agent}"')
+    for capped in config.agent_caps:  # [limits.agents]: a cap on no agent caps nothing
+        if capped not in BACKENDS:
+            key_line = next((i for i, raw in enumerate(lines, 1) if _is_key_line(raw, capped)), 0)
+            problems.append(PlanProblem(path, key_line or line_of(capped),
+                                        f"unknown agent {capped!r}",
+                                        unknown_backend(capped).hint))  # fmt: skip
     for name, options, where in named:
         if not backend(name, where):
             continue
