@@ -223,6 +223,9 @@ def test_every_task_command_works_against_a_background_engine(tmp_path: Path) ->
         killed = live.json("kill", "slow", "--reason", "lunch", "-p", "cmd")
         assert (killed["queued"], killed["status"]) == (False, "stopped")
         assert live.rows("cmd")["slow"]["stopped"] == "lunch"
+        # The transcript says the turn was stopped, rather than ending as if it still ran.
+        line = "-- turn stopped: stopped by a person; `plait retry` continues its session"
+        until(lambda: line in live.ok("logs", "slow", "-p", "cmd"), what="the stopped turn's line")
         assert live.plait("wait", "slow", "-p", "cmd", "--timeout", "5").returncode == 11
         sent = live.json("send", "slow", "Also write notes/slow-line.txt", "-p", "cmd")
         assert sent["queued"] is False

@@ -68,6 +68,8 @@ def log_line(kind: str, data: Json) -> str | None:
         case "FinalResult":
             state = "ok" if data.get("ok") else f"failed ({data.get('failure', '')})"
             return f"-- turn {state}"
+        case "TurnStopped":  # plait's own row: `plait kill` stopped the turn
+            return f"-- turn stopped: {data.get('text', '')}"
         case "SessionStarted":
             return f"-- session {data.get('session_id', '')}"
         case "AgentErrorEvent":

@@ -34,7 +34,14 @@ from plait.core.model import Usage
 from plait.engine import risk
 from plait.engine.agent_env import AgentEnvironment
 from plait.engine.executor import HERE, WorkerInfo
-from plait.engine.interrupted import PROMPT, Interrupted, left_behind, prompt_row, read_attempts
+from plait.engine.interrupted import (
+    PROMPT,
+    TURN_STOPPED,
+    Interrupted,
+    left_behind,
+    prompt_row,
+    read_attempts,
+)
 from plait.engine.landing import Landed, MainLanding
 from plait.engine.reviewer import read_prompt_files, run_review
 from plait.engine.turn_end import TurnEnd
@@ -47,6 +54,8 @@ from plait.workspaces.git import side_by_side
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+_STOPPED_ROW = json.dumps({"text": "stopped by a person; `plait retry` continues its session"})
 
 
 class ProcessBook(Protocol):
@@ -401,8 +410,10 @@ class Executors:
         except asyncio.CancelledError:
             if effect.id not in self._interrupted:
                 raise
-            # Stopped by a person (`plait kill`): the process group is dead; say so.
+            # Stopped by a person (`plait kill`): the process group is dead; say so, in
+            # the transcript too, which would otherwise end as if the turn still ran.
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            self.transcript(effect.task, effect.id, TURN_STOPPED, _STOPPED_ROW)
             return self._killed(effect, seen, time.monotonic() - started, earlier)
         finally:
             self._turns.pop(effect.id, None)

@@ -21,6 +21,7 @@ from plait.store.sqlite import TranscriptEntry
 from plait.workspaces.base import WorkState
 
 PROMPT = "Prompt"  # the transcript kind of an attempt's first row
+TURN_STOPPED = "TurnStopped"  # the last row of a turn a person stopped (`plait kill`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
