@@ -16,6 +16,7 @@ from plait.ui.tui import PlaitApp
 from plait.ui.tui.detail import TaskScreen, entry_markdown
 from plait.ui.tui.graph import graph_lines
 from plait.ui.tui.help import HelpScreen
+from plait.ui.tui.text import duration
 from tests.ui.helpers_tui import (
     screen_text,
     settle_on_snapshot,
@@ -140,3 +141,9 @@ def test_the_graph_hangs_each_task_under_what_it_waits_for() -> None:
         "● d  D  waiting",
     ]
     assert all(isinstance(t, Text) for t in graph_lines(nodes))
+
+
+def test_a_task_that_took_under_a_second_still_shows_its_time() -> None:
+    """Found trying plait: tasks that ran 0.4 s showed an empty Time cell in the TUI while
+    `plait ps` said 0.4s, as if they had not run; only a task that never ran shows none."""
+    assert [duration(s) for s in (0.0, None, 0.4, 1.2, 61.0)] == ["", "", "<1s", "1s", "1m01s"]

@@ -70,9 +70,11 @@ def money(amount: object) -> str:
 
 
 def duration(seconds: object) -> str:
-    s = int(float(str(seconds or 0.0)))
+    """A task's time, short; "" only when it has none (a task that never ran)."""
+    value = float(str(seconds or 0.0))
+    s = int(value)
     if s < 60:
-        return f"{s}s" if s else ""
+        return f"{s}s" if s else "<1s" if value > 0 else ""
     if s < 3600:
         return f"{s // 60}m{s % 60:02d}s"
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
