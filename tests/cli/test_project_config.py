@@ -131,3 +131,29 @@ def test_validate_and_a_start_check_that_the_worktree_hook_is_there(tmp_path: Pa
     out = live.plait("swarm", str(swarm), "--repo", str(live.repo), "-p", "h")
     assert out.returncode == 3
     assert "plait.toml:5: [worktree] hook scripts/setup.sh does not exist" in out.stderr
+
+
+def test_the_script_agent_takes_its_script_from_plait_toml_or_agent_opt(tmp_path: Path) -> None:
+    """Found trying plait: the script agent lists `script` among its options (`--agent-opt`,
+    plait.toml's `options`), and `plait validate plait.toml` accepted it, but `plait init`
+    and `plait run` refused with "the script agent needs a script" unless --script was
+    given. A relative path in plait.toml is the file's folder's, as the worktree hook's."""
+    script = {"tasks": {"1": {"start": [turn("one", "notes/one.txt", "1\n", "Add one")]}}}
+    live = Live.make(tmp_path, script)
+    (live.repo / "agent").mkdir()
+    (live.repo / "agent" / "script.json").write_text(json.dumps(script))
+    (live.repo / "plait.toml").write_text(
+        '[agent]\ndefault = "script"\noptions = { script = "agent/script.json" }\n'
+    )
+    run_git("add", "-A", cwd=live.repo)
+    run_git("commit", "-qm", "settings", cwd=live.repo)
+    plan = tmp_path / "plan.md"
+    plan.write_text(PLAN)
+    out = live.plait("run", str(plan), "--repo", str(live.repo), "--headless")
+    assert out.returncode == 0, out.stderr
+    assert "merged PR #1" in out.stdout
+    assert (live.repo / "notes" / "one.txt").read_text() == "1\n"
+
+    made = live.plait("init", "--repo", str(live.repo), "--project", "opt", "--agent", "script",
+                      "--agent-opt", f"script={live.script}")  # fmt: skip
+    assert made.returncode == 0, made.stderr

@@ -62,6 +62,7 @@ from plait.engine.settings import (
     Settings,
     check_secret,
     check_start,
+    configured_script,
     effective,
     repo_config,
     with_secrets,
@@ -288,23 +289,25 @@ def pick_agent(args: argparse.Namespace, repo: str = "") -> str:
 
 def new_settings(args: argparse.Namespace, repo: str) -> Settings:
     agent = pick_agent(args, repo)
-    if agent == "script" and not args.script:
+    options = agent_options(args.agent_opt)
+    # `--agent-opt script=FILE` is --script said the other way: kept the same way.
+    given = args.script or (str(options.pop("script", "")) if agent == "script" else "")
+    if agent == "script" and not given and not configured_script(repo):
         raise UsageError(
             "the script agent needs a script",
             hint="pass --script FILE (its format is in the README), or a real agent: "
             "--agent claude|codex|opencode|pi|gemini",
         )
-    options = agent_options(args.agent_opt)
     if args.model:
         options["model"] = args.model
     forge = args.forge or getattr(args, "forge_fallback", "local")
-    script = _abspath(args.script) if args.script else None
+    script = _abspath(given) if given else None
     get_backend(agent, with_secrets(options, os.environ), script=script)
     return Settings(
         repo=repo,
         forge=forge,
         agent=agent,
-        script=_abspath(args.script) if args.script else None,
+        script=script,
         ci_command=shlex.split(args.ci) if args.ci else [],
         main_branch=args.main or "main",
         agent_options=options,

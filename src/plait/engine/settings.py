@@ -284,6 +284,29 @@ def check_agents(config: ProjectConfig, text: str, path: str) -> None:
         raise PlanError(problems)
 
 
+def _file_paths(agent: str, options: Mapping[str, Scalar], repo: str) -> dict[str, Scalar]:
+    """plait.toml's options of `agent`, a relative path among them made the file's folder's
+    (the repository's), as the worktree hook's is: not the folder an engine started in."""
+    from plait.agents.options import PATH
+    from plait.agents.registry import BACKENDS, backend_options
+
+    out = dict(options)
+    specs = backend_options(agent) if agent in BACKENDS else {}
+    for key, value in options.items():
+        spec = specs.get(key)
+        if spec is None or spec.kind is not PATH or not isinstance(value, str) or not repo:
+            continue
+        if value.strip() and not os.path.isabs(os.path.expanduser(value)):
+            out[key] = str(Path(repo) / value)
+    return out
+
+
+def configured_script(repo: str) -> bool:
+    """plait.toml gives the script agent its script (`[agent] options` or `[agents.script]`)."""
+    cfg = repo_config(repo) if repo else EMPTY
+    return "script" in cfg.agent_options or "script" in cfg.backends.get("script", {})
+
+
 def _pick(s: Settings, name: str, configured: Any) -> Any:
     """The flag when it was given (even if it says what the default says), else
     plait.toml, else the default."""
@@ -303,8 +326,11 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         idle_timeout=_pick(s, "idle_timeout", cfg.idle_timeout),
         turn_timeout=_pick(s, "turn_timeout", cfg.turn_timeout),
     )
-    backends: dict[str, dict[str, Scalar]] = {n: dict(o) for n, o in cfg.backends.items()}
-    default_options = {**backends.get(s.agent, {}), **cfg.agent_options}
+    backends = {n: _file_paths(n, o, s.repo) for n, o in cfg.backends.items()}
+    default_options = {
+        **backends.get(s.agent, {}),
+        **_file_paths(s.agent, cfg.agent_options, s.repo),
+    }
     if cfg.model and "model" not in s.agent_options:
         default_options["model"] = cfg.model
     backends[s.agent] = {**default_options, **s.agent_options}
