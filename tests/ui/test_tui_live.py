@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -253,3 +254,26 @@ def test_quitting_a_hosted_engine_asks_first(live: Live) -> None:
 
     app = _drive(body, hosting=Hosting(project="t", running=lambda: True))
     assert app.return_value == "stop"
+
+
+def test_an_engine_that_stopped_between_two_looks_is_no_error(live: Live, tmp_path: Path) -> None:
+    """Found trying plait: when a `plait run` in a terminal settled, its TUI showed "the
+    engine of … did not answer: [Errno 2] No such file or directory … restart it with
+    `plait down …; plait up …`" beside "the run is over": a look at the API raced the
+    engine's end. An engine that no longer runs is said once, calmly, and the store shows."""
+    from plait.api.aclient import AsyncLiveAPI, AsyncOfflineAPI
+
+    async def go() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.api, AsyncOfflineAPI))
+            # As the app holds it while the engine it talked to goes away: its socket is gone.
+            offline, app.api = app.api, AsyncLiveAPI("other", str(tmp_path / "gone.sock"))
+            assert offline is not None
+            await offline.close()
+            assert await app.call_api(lambda api: api.tasks()) is None
+            await wait_for(pilot, lambda: isinstance(app.api, AsyncOfflineAPI))
+
+    app = PlaitApp("other")
+    asyncio.run(go())
+    assert not [said for said in app.said if "did not answer" in said], list(app.said)
+    assert "the engine of other stopped; showing its store" in app.said

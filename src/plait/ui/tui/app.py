@@ -33,6 +33,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from plait.api.aclient import AsyncAPI, AsyncLiveAPI, AsyncOfflineAPI, open_async_api
+from plait.api.client import NoAnswer
 from plait.api.views import workers_line
 from plait.engine.project import engine_running, open_project
 from plait.errors import PlaitError
@@ -214,9 +215,23 @@ class PlaitApp(App[str | None]):
         for message in early:
             self._on_event(message, loaded)
         await reader
-        if self.api is api:  # the stream ended: the engine stopped
+        await self._engine_ended(api)  # the stream ended: the engine stopped
+
+    async def _engine_ended(self, api: AsyncAPI) -> None:
+        """The engine behind `api` stopped: say so once and show the project's store."""
+        if self.api is api:  # not said yet (reconnect replaces it at once)
             self.notify(f"the engine of {self.project} stopped; showing its store")
             await self.reconnect()
+
+    def _engine_gone(self, api: AsyncAPI) -> bool:
+        """`api` is a live API whose engine no longer runs (a hosted run that settled,
+        `plait down`): its refusals are that, not errors to show."""
+        if not isinstance(api, AsyncLiveAPI):
+            return False
+        try:
+            return not engine_running(open_project(self.project))
+        except PlaitError:
+            return True  # the project itself is gone
 
     def _on_event(self, message: Json, loaded: int) -> None:
         if int(message.get("seq") or 0) <= loaded:
@@ -237,6 +252,13 @@ class PlaitApp(App[str | None]):
             return None
         try:
             return await fn(api)
+        except NoAnswer as exc:
+            if self._engine_gone(api):
+                # Between two looks the engine stopped: said once, then the store shows.
+                await self._engine_ended(api)
+            else:
+                self.notify(_said(exc), severity="error", timeout=8)
+            return None
         except PlaitError as exc:
             self.notify(_said(exc), severity="error", timeout=8)
             return None
