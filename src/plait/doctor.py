@@ -91,10 +91,17 @@ def _dir(env: Mapping[str, str], var: str, default: Path) -> Path:
     return Path(value).expanduser() if value else default
 
 
+def source_cli_install() -> Path | None:
+    """The script that installs a source checkout's pinned agent CLIs, if plait runs from
+    one."""
+    install = Path(__file__).resolve().parents[2] / "tools" / "agent-clis" / "install"
+    return install if install.is_file() else None
+
+
 def source_cli_bin(env: Mapping[str, str]) -> Path | None:
     """The pinned agent CLIs of a source checkout (`tools/agent-clis/install`), if any."""
     root = Path(__file__).resolve().parents[2]
-    if not (root / "tools" / "agent-clis" / "install").is_file():
+    if source_cli_install() is None:
         return None
     cache = _dir(env, "PLAIT_AGENT_CLIS_DIR", root / ".cache" / "agent-clis")
     return cache / "node_modules" / ".bin"
@@ -179,8 +186,9 @@ def check_cli(cli: AgentCLI, env: Mapping[str, str]) -> tuple[Check, bool]:
     path, where = find_cli(cli.name, env)
     if path is None:
         fix = f"npm install -g {cli.package}  (needed only for --agent {cli.name})"
-        if source_cli_bin(env) is not None:
-            fix += "; in this checkout, `tools/agent-clis/install` installs the pinned CLIs"
+        install = source_cli_install()
+        if install is not None:  # named whole: run from a user's repository, too
+            fix += f"; or plait's pinned ones: `{install}`"
         return Check(cli.name, WARN, "not installed (not on PATH)", fix), False
     version, error = _version(path, env)
     if error:

@@ -92,6 +92,9 @@ def test_default_needs_only_git_and_python_agents_are_warnings(world: World) -> 
         assert checks[cli]["status"] == "warn"
         assert "not installed" in checks[cli]["detail"]
         assert "npm install -g" in checks[cli]["fix"]
+        # Run from a user's repository, "this checkout" named nothing there: the path does.
+        install = Path(__file__).resolve().parents[2] / "tools" / "agent-clis" / "install"
+        assert f"or plait's pinned ones: `{install}`" in checks[cli]["fix"]
         assert f"{cli} auth" not in checks  # no login to check without the CLI
     assert checks["github token"]["status"] == "warn"
     assert "gh auth login" in checks["github token"]["fix"]
