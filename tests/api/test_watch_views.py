@@ -65,7 +65,16 @@ def test_plait_budget_checks_what_it_is_given_and_says_what_it_did() -> None:
     d.run()
     still = set_budget(d.st, "a", tokens=1100, now=d.now)
     assert isinstance(still.event, ev.BudgetSet)
-    assert "still reached (1,200 of 1,100 tokens used)" in still.done
+    # Found trying plait: a budget lowered below what was spent said "raise it further".
+    assert still.done == (
+        "budget of task a: 1,100 tokens — already reached (1,200 of 1,100 tokens used): its "
+        "new agent turns wait until it is above that"
+    )
+    lowered = set_budget(d.st, None, dollars=0.001, now=d.now)
+    assert lowered.done == (
+        "budget of the project: $0.001 — already reached ($0.02 of $0.001 spent): no new "
+        "agent turn starts until it is above that"
+    )
     raised = set_budget(d.st, "do a", tokens=5000, dollars=2, now=d.now)
     assert raised.event == ev.BudgetSet(at=d.now, task="a", tokens=5000, dollars=2.0)
     assert raised.done == "budget of task a: 5,000 tokens and $2.00"

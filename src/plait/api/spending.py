@@ -163,7 +163,11 @@ def _said(state: RunState, tid: str, change: Budget) -> str:
         used, whose = (total.tokens, total.dollars), "the project"
     words = f"budget of {whose}: {_limit(limit)}"
     still = reached(limit, *used)
-    return f"{words} — still reached ({still}): raise it further" if still else words
+    if not still:
+        return words
+    # Said the same whether it was raised too little or lowered below what was spent.
+    held = "its new agent turns wait" if tid else "no new agent turn starts"
+    return f"{words} — already reached ({still}): {held} until it is above that"
 
 
 def _limit(b: Budget) -> str:
