@@ -14,6 +14,7 @@ from rich.text import Text
 from plait.textsafe import inert
 from plait.ui.tui import PlaitApp
 from plait.ui.tui.detail import TaskScreen, entry_markdown
+from plait.ui.tui.dialogs import Field, keys_line
 from plait.ui.tui.graph import graph_lines
 from plait.ui.tui.help import HelpScreen
 from plait.ui.tui.text import duration
@@ -147,3 +148,14 @@ def test_a_task_that_took_under_a_second_still_shows_its_time() -> None:
     """Found trying plait: tasks that ran 0.4 s showed an empty Time cell in the TUI while
     `plait ps` said 0.4s, as if they had not run; only a task that never ran shows none."""
     assert [duration(s) for s in (0.0, None, 0.4, 1.2, 61.0)] == ["", "", "<1s", "1s", "1m01s"]
+
+
+def test_a_form_says_enter_goes_to_the_next_field_when_there_is_one() -> None:
+    """Found trying plait: the Add dialog said "Enter: send", but Enter in "What to do"
+    moved to the next field (a key typed next landed in "After tasks")."""
+    add = [Field("title", "Title"), Field("body", "What to do"), Field("after", "After")]
+    assert keys_line(add) == (
+        "Enter: next field, on the last one send · ctrl+s: send · Esc: cancel"
+    )
+    message = [Field("text", "Message"), Field("merge", "Merge", check=True)]
+    assert keys_line(message) == "Enter: send · Esc: cancel"

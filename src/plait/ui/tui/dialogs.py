@@ -31,6 +31,13 @@ class Field:
 Answer = dict[str, str | bool]
 
 
+def keys_line(fields: Sequence[Field]) -> str:
+    """The form's keys as they work: with several text fields Enter goes to the next one."""
+    if sum(1 for f in fields if not f.check) > 1:
+        return "Enter: next field, on the last one send · ctrl+s: send · Esc: cancel"
+    return "Enter: send · Esc: cancel"
+
+
 class FormScreen(ModalScreen[Answer | None]):
     """A few fields; Enter on the last one (or ctrl+s anywhere) sends them."""
 
@@ -53,7 +60,7 @@ class FormScreen(ModalScreen[Answer | None]):
                 else:
                     yield Label(Text(f.label))
                     yield Input(placeholder=f.placeholder, id=f"f-{f.name}")
-            yield Label(Text("Enter: send · Esc: cancel", style="dim"))
+            yield Label(Text(keys_line(self.fields), style="dim"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         inputs = list(self.query(Input))
