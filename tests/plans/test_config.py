@@ -264,6 +264,17 @@ def test_an_agent_cap_for_an_unknown_agent_is_refused_with_its_line() -> None:
     assert "did you mean 'claude'?" in problem.hint
 
 
+def test_the_script_flag_wins_over_plait_toml_and_its_paths_are_the_repositorys() -> None:
+    """Found trying plait: with plait.toml's `options = { script = "…" }`, `plait run
+    --script other.json` ran plait.toml's script: the flag lost to the file."""
+    text = '[agent]\ndefault = "script"\noptions = { script = "agent/s.json" }\n'
+    config = parse_config(text, "plait.toml")
+    from_file = effective("p", Settings(repo="/r", agent="script"), config)
+    assert from_file.backends["script"]["script"] == "/r/agent/s.json"
+    flagged = Settings(repo="/r", agent="script", script="/elsewhere/other.json")
+    assert effective("p", flagged, config).backends["script"]["script"] == "/elsewhere/other.json"
+
+
 def test_a_flag_wins_even_when_it_says_what_the_default_says() -> None:
     """`--main main` with `main = "trunk"` in plait.toml worked on trunk: a flag equal to
     its default counted as not given."""

@@ -334,6 +334,8 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
     if cfg.model and "model" not in s.agent_options:
         default_options["model"] = cfg.model
     backends[s.agent] = {**default_options, **s.agent_options}
+    if s.script:  # --script is a flag, and a flag wins over plait.toml's script option
+        backends["script"] = {**backends.get("script", {}), "script": s.script}
     base = RunConfig(project=name, repo=s.repo)
     config = replace(
         base,
