@@ -152,6 +152,33 @@ def test_an_out_path_in_a_missing_folder_is_refused_before_the_planner_runs(
     assert not (repo / ".git" / "plait-script-starts.jsonl").exists()  # no turn was spent
 
 
+def test_the_script_planner_needs_its_script_and_the_flag_wins_over_plait_toml(
+    tmp_path: Path,
+) -> None:
+    """Found trying plait: `plait plan "goal" --agent script` without a script spent three
+    turns answering nothing and said "PLAN.md was not written" (exit 3), where `plait init`
+    refuses at once; and with plait.toml's `[agents.script] script`, --script lost to it."""
+    repo = _repo(tmp_path)
+    out = tmp_path / "p.md"
+    refused = plait("plan", "greet", "--repo", str(repo), "--agent", "script", "--out", str(out),
+                    home=tmp_path)  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert "the script agent needs a script" in refused.stderr
+    assert not (repo / ".git" / "plait-script-starts.jsonl").exists()  # no turn was spent
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "script.json").write_text(json.dumps({"default": {"plan": [_writes(BAD)]}}))
+    (repo / "plait.toml").write_text(f'[agents.script]\nscript = "{elsewhere / "script.json"}"\n')
+    run_git("add", "plait.toml", cwd=repo)
+    run_git("commit", "-qm", "settings", cwd=repo)
+    script = _script(tmp_path, _writes(GOOD))
+    done = plait("plan", "greet", "--repo", str(repo), "--script", str(script), "--out", str(out),
+                 home=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == GOOD
+
+
 @pytest.mark.slow
 def test_plan_with_the_real_claude_cli_recovers_from_a_first_invalid_plan(
     tmp_path: Path, clis_bin: Path

@@ -25,9 +25,9 @@ from plait.agents.base import AgentBackend, TurnSpec
 from plait.agents.registry import get_backend
 from plait.agents.runner import run_turn
 from plait.cli.common import add_json_flag, print_json
-from plait.cli.running import agent_options, check_repo_quiet, pick_agent
+from plait.cli.running import agent_options, check_repo_quiet, pick_agent, require_script
 from plait.core.plan import Plan, PlanProblem
-from plait.engine.settings import repo_config
+from plait.engine.settings import file_options, repo_config
 from plait.errors import AgentError, PlanError, UsageError
 from plait.plans.drafting import PLAN_FILE, first_prompt, plan_from_answer, retry_prompt
 from plait.plans.load import load_plan, plan_to_json
@@ -101,11 +101,14 @@ def _save(plan: Path, out: Path) -> None:
 
 def _backend(args: argparse.Namespace, repo: str) -> tuple[AgentBackend, str]:
     agent = pick_agent(args, repo)
-    options: dict[str, Any] = dict(repo_config(repo).backends.get(agent, {}))
+    options: dict[str, Any] = file_options(agent, repo_config(repo), repo)
     options.update(agent_options(args.agent_opt))
     if args.model:
         options["model"] = args.model
     script = str(Path(args.script).resolve()) if args.script else None
+    require_script(agent, script or str(options.get("script") or ""), repo)
+    if script:  # the flag wins over plait.toml's, as every flag does
+        options["script"] = script
     backend = get_backend(agent, options, script=script)
     return backend, str(options.get("model") or "")
 

@@ -287,17 +287,22 @@ def pick_agent(args: argparse.Namespace, repo: str = "") -> str:
     return found
 
 
-def new_settings(args: argparse.Namespace, repo: str) -> Settings:
-    agent = pick_agent(args, repo)
-    options = agent_options(args.agent_opt)
-    # `--agent-opt script=FILE` is --script said the other way: kept the same way.
-    given = args.script or (str(options.pop("script", "")) if agent == "script" else "")
+def require_script(agent: str, given: str, repo: str) -> None:
+    """The script agent has a script: `given` (a flag's), or plait.toml's."""
     if agent == "script" and not given and not configured_script(repo):
         raise UsageError(
             "the script agent needs a script",
             hint="pass --script FILE (its format is in the README), or a real agent: "
             "--agent claude|codex|opencode|pi|gemini",
         )
+
+
+def new_settings(args: argparse.Namespace, repo: str) -> Settings:
+    agent = pick_agent(args, repo)
+    options = agent_options(args.agent_opt)
+    # `--agent-opt script=FILE` is --script said the other way: kept the same way.
+    given = args.script or (str(options.pop("script", "")) if agent == "script" else "")
+    require_script(agent, given, repo)
     if args.model:
         options["model"] = args.model
     forge = args.forge or getattr(args, "forge_fallback", "local")

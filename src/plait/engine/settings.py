@@ -301,6 +301,13 @@ def _file_paths(agent: str, options: Mapping[str, Scalar], repo: str) -> dict[st
     return out
 
 
+def file_options(agent: str, cfg: ProjectConfig, repo: str) -> dict[str, Scalar]:
+    """The options plait.toml gives the agent a project runs: its `[agents.NAME]` table,
+    then `[agent] options`, paths made the repository's."""
+    own = _file_paths(agent, cfg.backends.get(agent, {}), repo)
+    return {**own, **_file_paths(agent, cfg.agent_options, repo)}
+
+
 def configured_script(repo: str) -> bool:
     """plait.toml gives the script agent its script (`[agent] options` or `[agents.script]`)."""
     cfg = repo_config(repo) if repo else EMPTY
@@ -327,10 +334,7 @@ def effective(name: str, s: Settings, cfg: ProjectConfig) -> Effective:
         turn_timeout=_pick(s, "turn_timeout", cfg.turn_timeout),
     )
     backends = {n: _file_paths(n, o, s.repo) for n, o in cfg.backends.items()}
-    default_options = {
-        **backends.get(s.agent, {}),
-        **_file_paths(s.agent, cfg.agent_options, s.repo),
-    }
+    default_options = file_options(s.agent, cfg, s.repo)
     if cfg.model and "model" not in s.agent_options:
         default_options["model"] = cfg.model
     backends[s.agent] = {**default_options, **s.agent_options}
