@@ -61,3 +61,20 @@ def test_the_risk_tier_and_classes_by_path_reach_the_detail() -> None:
     assert "Risk             double-check (touches src/auth/login.py)" in shown
     assert "Classes by path  E2E" in shown
     assert "a second reviewer's approval" in shown
+
+
+def test_the_detail_promises_no_pr_to_a_task_that_never_opens_one() -> None:
+    """Found trying plait: a done landing-none task's detail said "PR none yet" and
+    "Checks no PR yet", and a reset task waiting on its discard said "Now discard ·
+    discard"."""
+    done = {"id": "ans", "title": "Answer", "status": "done", "landing": "none",
+            "branch": "plait/p/ans"}  # fmt: skip
+    lines = [line.rstrip() for line in _text(facts(done)).splitlines()]
+    assert "PR          none: its answer is the result" in lines
+    assert "Checks      no PR" in lines
+    assert not [line for line in lines if "yet" in line]
+    resetting = {"id": "bad", "title": "Bad", "status": "resetting", "landing": "pr",
+                 "current": "discard", "step": "discard"}  # fmt: skip
+    lines = [line.rstrip() for line in _text(facts(resetting)).splitlines()]
+    assert "Now         discard" in lines
+    assert "PR          none yet" in lines

@@ -75,7 +75,7 @@ def facts(d: Json) -> Group:
         ("Depends on", plain(", ".join(d.get("depends_on") or []) or "nothing")),
         ("Checks", _checks(d)),
         ("Feedback", plain(" ".join(d.get("queue") or []) or "none queued")),
-        ("Now", plain(" · ".join(filter(None, [d.get("current"), d.get("step")])) or "idle")),
+        ("Now", plain(_now(d))),
         ("Usage", plain(_usage(d))),
     ]
     if d.get("last_error"):
@@ -124,9 +124,19 @@ def _base(d: Json) -> str:
     return f"{base} (stacked on {d['stacked_on']})" if d.get("stacked_on") else base
 
 
+# Landings that never open a PR: "none yet" would promise one.
+_NO_PR = {"none": "none: its answer is the result", "merge": "none: it merges without one"}
+
+
+def _now(d: Json) -> str:
+    """The step under way ("discard", not "discard · discard" when its part is its name)."""
+    current, step = d.get("current"), d.get("step")
+    return " · ".join(filter(None, [current, step if step != current else None])) or "idle"
+
+
 def _pr(d: Json) -> Text:
     if not d.get("pr"):
-        return plain("none yet", "dim")
+        return plain(_NO_PR.get(str(d.get("landing")), "none yet"), "dim")
     text = plain(f"#{d['pr']} ", "cyan")
     url = str(d.get("pr_url") or "")
     if url.startswith(("http://", "https://")):
@@ -141,7 +151,7 @@ def _pr(d: Json) -> Text:
 def _checks(d: Json) -> Text:
     checks = d.get("checks")
     if not checks:
-        return plain("no PR yet", "dim")
+        return plain("no PR" if d.get("landing") in _NO_PR else "no PR yet", "dim")
     ci = str(checks.get("ci") or "none")
     text = plain(f"CI {ci}", {"passed": "green", "failed": "red"}.get(ci, "yellow"))
     mergeable = checks.get("mergeable")
