@@ -112,6 +112,8 @@ def test_follows_a_task_from_working_to_merged_without_reloading(
     row = page.locator('#task-rows tr[data-task="follow-me"]')
     expect(row).to_have_attribute("data-status", "working")
     expect(row.locator("td").nth(2)).to_have_text("script")
+    # Said where it came from, as the TUI's "tui" (found trying plait: it said "cli").
+    assert board.live.json("ps", "-p", "board")[0]["origin"] == "web"
     page.screenshot(path=shots_dir / "list-working.png", full_page=True)
 
     board.open_gate("follow")

@@ -688,6 +688,7 @@ function wire() {
       body: $('add-body').value,
       after: $('add-after').value.split(',').map((s) => s.trim()).filter(Boolean),
       landing: $('add-landing').value,
+      origin: 'web',
     };
     if ($('add-agent').value.trim()) fields.agent = $('add-agent').value.trim();
     if (await command('/api/tasks', fields)) {
