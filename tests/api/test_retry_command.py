@@ -80,3 +80,15 @@ def test_retrying_under_a_reached_project_budget_names_the_project_budget() -> N
         "b goes again once its budget allows: the project's budget is reached: 1,200 of "
         "1,000 tokens used — raise it with `plait budget --tokens N` (or --dollars D)"
     )
+
+
+def test_killing_a_task_that_never_started_promises_no_kept_work() -> None:
+    """Found trying plait: `plait kill` of a task still waiting for its dependency said
+    "its work and worktree are kept" — it had neither."""
+    specs = [TaskSpec(id="a", title="do a"), TaskSpec(id="b", title="do b", depends_on=("a",))]
+    d = CoreDriver(specs, config=RunConfig(project="p", repo="/r"))
+    d.start()
+    assert commands.kill(d.st, "b", now=d.now).done == (
+        "stopped b; it does not start until `plait retry b`"
+    )
+    assert commands.kill(d.st, "a", now=d.now).done == "stopped a; its work and worktree are kept"

@@ -116,6 +116,8 @@ def kill(
     event = ev.TaskKilled(at=now, task=tid, reason=why, cascade=cascade)
     if len(live) > 1:
         return Command(event, tid, f"stopped {tid} and {len(live) - 1} mission(s) under it")
+    if state.tasks[tid].phase is Phase.WAITING:  # never started: no work, no worktree yet
+        return Command(event, tid, f"stopped {tid}; it does not start until `plait retry {tid}`")
     return Command(event, tid, f"stopped {tid}; its work and worktree are kept")
 
 
