@@ -14,8 +14,6 @@ from plait.core import effects as fx
 from plait.core import events as ev
 from plait.core.model import RunConfig
 from plait.core.plan import TaskSpec
-from plait.scaleout.executor import lost_attempts
-from plait.scaleout.jobs import Attempt, TurnDone
 from plait.testing.core_driver import CoreDriver
 from plait.testing.gitrepo import isolated_home_env
 from plait.testing.temporal import TemporalDevServer
@@ -32,16 +30,6 @@ def test_a_turn_that_never_reached_its_agent_is_a_failure_but_no_turn() -> None:
     assert a.turns == 0
     assert a.counters.start_failures == 1
     assert a.last_error == "could not hand it out"
-
-
-def test_attempts_lost_before_their_prompt_are_not_counted_as_turns() -> None:
-    done = TurnDone(ok=True, worker="w2", attempt=3, earlier=[
-        Attempt(worker="w1", number=1),  # its worker went before it set up
-        Attempt(worker="w1", number=2, head="abc123", seconds=4.0, session_id="s"),
-    ])  # fmt: skip
-    lost = lost_attempts(done)
-    assert lost.attempts == 1  # it was 2
-    assert lost.seconds == 4.0
 
 
 @pytest.mark.timeout(120)

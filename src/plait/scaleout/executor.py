@@ -422,14 +422,14 @@ def outcome_of(done: TurnDone) -> TurnOutcome:
 
 
 def lost_attempts(done: TurnDone) -> Interrupted:
-    """The attempts at the turn that workers lost before this one, to be counted: as
-    turns, those whose agent was given its prompt (an attempt lost before — its worker
-    stopped, or the server away while it set up — never reached its agent)."""
+    """The attempts at the turn that workers lost before this one, to be counted. Each
+    counts as a turn: a lost attempt's heartbeats do not say reliably whether its agent
+    had its prompt (the last one recorded may predate it), and one that ran must count."""
     usage = Usage()
     for attempt in done.earlier:
         usage += usage_of(attempt.usage)
     return Interrupted(
-        attempts=sum(1 for attempt in done.earlier if attempt.head),
+        attempts=len(done.earlier),
         usage=usage,
         seconds=round(sum(a.seconds for a in done.earlier), 3),
     )
