@@ -46,3 +46,37 @@ def test_the_divergence_shows_the_forges_commits(clone: Path) -> None:
 def test_without_a_forge_main_is_main(clone: Path) -> None:
     ws = GitWorkspaces(str(clone), str(clone.parent / "wt"), "main")
     assert asyncio.run(ws.agent_ref("main")) == "main"
+
+
+def test_prepares_at_once_fetch_main_one_at_a_time(
+    clone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by bench P7 on the GitHub double: several tasks starting together each
+    fetched the forge's main into the same tracking ref, and git refused one ("cannot
+    lock ref 'refs/remotes/origin/main': is at X but expected Y"), a start failure."""
+    from plait.workspaces import git as git_module
+    from plait.workspaces import worktrees
+
+    running, most = 0, 0  # fetches into main's tracking ref under way, and their most
+    real = git_module.git
+
+    async def counting(*args: str, **kw: object) -> object:
+        nonlocal running, most
+        fetch = args[:1] == ("fetch",) and args[-1].endswith(":refs/remotes/origin/main")
+        running += fetch
+        most = max(most, running)
+        try:
+            return await real(*args, **kw)  # type: ignore[arg-type]
+        finally:
+            running -= fetch
+
+    monkeypatch.setattr(worktrees, "git", counting)
+    ws = GitWorkspaces(str(clone), str(clone.parent / "wt"), "main", remote="origin")
+
+    async def both() -> None:
+        await asyncio.gather(
+            *(ws.prepare(task=f"t{i}", branch=f"plait/t{i}", base_branch="main") for i in range(6))
+        )
+
+    asyncio.run(both())
+    assert most == 1

@@ -81,6 +81,9 @@ class GitWorkspaces:
         # The forge's refs before each turn under way, by the mark `main_mark` gave it.
         self._forge_marks: dict[str, RemoteRefs] = {}
         self._marks = 0
+        # One fetch at a time per tracking ref: two prepares fetching main together race
+        # for its ref lock ("cannot lock ref … is at X but expected Y") and one fails.
+        self._fetching: dict[str, asyncio.Lock] = {}
 
     # ---- prepare -------------------------------------------------------------------------
     async def prepare(self, *, task: str, branch: str, base_branch: str) -> Prepared:
@@ -140,11 +143,18 @@ class GitWorkspaces:
         if not self.remote or branch == self.main_branch:
             return None
         tracking = f"refs/remotes/{self.remote}/{branch}"
-        fetched = await git(
-            "fetch", "--quiet", "--no-tags", self.remote, f"+refs/heads/{branch}:{tracking}",
-            cwd=self.repo, check=False,
-        )  # fmt: skip
+        async with self._fetch_lock(tracking):
+            fetched = await git(
+                "fetch", "--quiet", "--no-tags", self.remote, f"+refs/heads/{branch}:{tracking}",
+                cwd=self.repo, check=False,
+            )  # fmt: skip
         return await rev(self.repo, tracking) if fetched.code == 0 else None
+
+    def _fetch_lock(self, tracking: str) -> asyncio.Lock:
+        lock = self._fetching.get(tracking)
+        if lock is None:
+            lock = self._fetching[tracking] = asyncio.Lock()
+        return lock
 
     async def _fast_forward(self, worktree: str, branch: str, tip: str) -> None:
         """Someone pushed to the branch on the forge: catch the worktree up if we can."""
@@ -158,10 +168,11 @@ class GitWorkspaces:
     async def _resolve(self, ref: str) -> str:
         if self.remote and ref == self.main_branch:
             tracking = f"refs/remotes/{self.remote}/{ref}"
-            await git(
-                "fetch", "--quiet", "--no-tags", self.remote, f"+refs/heads/{ref}:{tracking}",
-                cwd=self.repo,
-            )  # fmt: skip
+            async with self._fetch_lock(tracking):
+                await git(
+                    "fetch", "--quiet", "--no-tags", self.remote, f"+refs/heads/{ref}:{tracking}",
+                    cwd=self.repo,
+                )  # fmt: skip
             fetched = await rev(self.repo, tracking)
             if fetched is not None:
                 return fetched
