@@ -264,8 +264,9 @@ class TaskMap(Mapping[str, TaskState]):
         ancestor map; a full comparison otherwise."""
         if isinstance(old, TaskMap) and old._base is self._base:
             if old._over.keys() <= self._over.keys():
-                # A descendant (the usual case: the store asks per decided event): its
-                # overlay holds every key of the ancestor's.
+                # A descendant (the usual case: the store asks once per batch, from its
+                # first state to its last; notices per event): its overlay holds every
+                # key of the ancestor's.
                 theirs, base = old._over, self._base
                 return [k for k, t in self._over.items() if theirs.get(k, base[k]) is not t]
             keys = dict.fromkeys((*self._over, *old._over))
@@ -274,7 +275,7 @@ class TaskMap(Mapping[str, TaskState]):
         else:
             return [k for k, t in self._pairs() if old.get(k) is not t]
         # The lookups spelled out (dict reads, not `__getitem__` calls): the store asks
-        # this for every event it commits (P2).
+        # this for every batch it commits (P2).
         mine, theirs = self._over, old._over
         base, old_base = self._base, old._base
         return [k for k in keys if mine.get(k, base[k]) is not theirs.get(k, old_base[k])]
